@@ -1,0 +1,68 @@
+"""What a compiled plan would do, in a few lines a person can check at a glance."""
+
+from __future__ import annotations
+
+from ._plan import Phase, Plan
+from ._schedule import arrival_count, total_duration
+
+
+def format_seconds(seconds: float) -> str:
+    """`90` → `1m 30s`; `0.5` → `0.5s`; `3600` → `1h`."""
+    if seconds < 60:
+        return f"{seconds:g}s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
+    return " ".join(p for p in parts if p)
+
+
+def phase_load(phase: Phase) -> str:
+    """The phase's load in words: `10/s`, `5 → 50/s`, `300 over 5m`, `100 users`."""
+    if phase.kind == "pause":
+        return "pause"
+    if phase.kind == "count":
+        return f"{phase.arrival_count} arrivals" if phase.duration else "one user at once"
+    if phase.kind == "ramp":
+        return f"{phase.arrival_rate:g} → {phase.ramp_to:g}/s"
+    if phase.kind == "users":
+        spawn = f", {phase.spawn_rate:g}/s spawn" if phase.spawn_rate else ", all at once"
+        return f"{phase.users} users looping{spawn}"
+    poisson = " poisson" if phase.mode == "poisson" else ""
+    return f"{phase.arrival_rate:g}/s{poisson}"
+
+
+def phase_arrivals(phase: Phase) -> str:
+    count = arrival_count(phase)
+    if phase.kind == "users":
+        return f"{count:,} users"
+    approx = "≈" if phase.kind == "rate" and phase.mode == "poisson" else ""
+    capped = f" (at most {phase.max_vusers:,} at once)" if phase.max_vusers is not None else ""
+    return f"{approx}{count:,} arrivals{capped}"
+
+
+def describe(plan: Plan) -> list[str]:
+    total_arrivals = sum(arrival_count(p) for p in plan.phases if p.kind != "users")
+    lines = [
+        f"  target     {plan.target}",
+        f"  duration   {format_seconds(total_duration(plan.phases))}, "
+        f"{len(plan.phases)} phase{'s' if len(plan.phases) != 1 else ''}, {total_arrivals:,} arrivals",
+    ]
+    if plan.environment:
+        lines.insert(1, f"  environment {plan.environment}")
+    for number, phase in enumerate(plan.phases, start=1):
+        lines.append(
+            f"    {number}. {phase.name:<24} {format_seconds(phase.duration):>8}  "
+            f"{phase_load(phase):<24} {phase_arrivals(phase)}"
+        )
+    lines.append(f"  scenarios  {len(plan.scenarios)}")
+    for scenario in plan.scenarios:
+        share = plan.scenario_share(scenario) * 100
+        lines.append(f"    {share:5.1f}%  {scenario.name}  ({_count_steps(scenario.flow)} steps)")
+    if plan.payloads:
+        lines.append(f"  payload    {', '.join(p.path for p in plan.payloads)}")
+    return lines
+
+
+def _count_steps(flow: tuple[object, ...]) -> int:
+    return len(flow)

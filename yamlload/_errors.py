@@ -1,0 +1,82 @@
+"""The exception tree: every error a user can see, in one place.
+
+Each error knows its exit code and how to show itself (click's manner), so the CLI
+never has to guess. A failed request is *not* an exception: the engine records it as
+a value in the results. Only things that stop the tool itself live here.
+
+    YamlloadError            exit 1 unless a subclass says otherwise
+    ├── UsageError           exit 2: a flag, a file or a value given on the command line
+    ├── PlanError            exit 2: one or more positioned problems in a plan
+    └── InternalError        exit 70: a bug in yamlload (always a bug, never user input)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INVALID_RUN = 3
+EXIT_INTERNAL = 70
+
+
+@dataclass(frozen=True, order=True)
+class Pos:
+    """A place in a source: `file` is a path or a label such as `--overrides`; 1-based."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or worth a warning) in a plan, with where it is."""
+
+    pos: Pos
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.pos}: {self.message}"
+
+
+class YamlloadError(Exception):
+    exit_code = 1
+
+    def show(self) -> str:
+        """The text a user sees, without a traceback."""
+        return f"error: {self}"
+
+
+class UsageError(YamlloadError):
+    exit_code = EXIT_USAGE
+
+
+class PlanError(YamlloadError):
+    """Every problem found in a plan, reported together."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.problems = tuple(sorted(set(problems), key=_problem_order))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def show(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
+class InternalError(YamlloadError):
+    exit_code = EXIT_INTERNAL
+
+    def show(self) -> str:
+        return f"internal error (a bug in yamlload, please report it): {self}"
+
+
+def _problem_order(problem: Problem) -> tuple[str, int, int, str]:
+    return (problem.pos.file, problem.pos.line, problem.pos.col, problem.message)

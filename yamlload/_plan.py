@@ -1,0 +1,292 @@
+"""The plan IR: immutable data that everything after the compiler consumes.
+
+A `Plan` is pure data. It can answer "what happens at time t" (with `_schedule`)
+without any I/O, and it holds templates, conditions and capture paths already parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+from ._errors import Pos, Problem
+from ._expr import CompiledPath, Condition, Template
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+METHODS: tuple[str, ...] = ("get", "post", "put", "patch", "delete", "head", "options")
+
+# A request body or other structured value: JSON-like, with Templates where strings had
+# `{{ }}`. Mappings are tuples of pairs so that the whole value stays hashable/frozen.
+Value = Any
+
+
+@dataclass(frozen=True)
+class TMap:
+    """A frozen mapping of templated values (JSON objects in bodies, headers...)."""
+
+    items: tuple[tuple[str, Value], ...] = ()
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for k, _ in self.items)
+
+
+@dataclass(frozen=True)
+class TList:
+    items: tuple[Value, ...] = ()
+
+
+# --------------------------------------------------------------------------- phases
+
+PhaseKind = Literal["rate", "ramp", "count", "pause", "users"]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase, with every number resolved and durations in seconds.
+
+    kind:
+      rate   `arrivalRate` users per second for `duration`
+      ramp   from `arrival_rate` to `ramp_to` per second over `duration`
+      count  `arrival_count` users spread evenly over `duration`
+      pause  nothing for `duration`
+      users  closed model: keep `users` looping for `duration`, started at
+             `spawn_rate` per second (or all at once when it is None)
+    """
+
+    index: int
+    name: str
+    kind: PhaseKind
+    duration: float
+    arrival_rate: float = 0.0
+    ramp_to: float = 0.0
+    arrival_count: int = 0
+    users: int = 0
+    spawn_rate: float | None = None
+    max_vusers: int | None = None
+    mode: Literal["uniform", "poisson"] = "uniform"
+    pos: Pos = Pos("<plan>")
+
+
+# --------------------------------------------------------------------------- flows
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Take a value from a response into a variable.
+
+    kind json/jmespath use `path`; regexp uses `regexp` and `group`; header uses `header`.
+    """
+
+    kind: Literal["json", "jmespath", "regexp", "header"]
+    as_name: str
+    source: str
+    path: CompiledPath | None = None
+    regexp: re.Pattern[str] | None = None
+    group: int | str | None = None
+    header: str | None = None
+    strict: bool = True
+    pos: Pos = Pos("<plan>")
+
+
+ExpectKind = Literal[
+    "statusCode",
+    "notStatusCode",
+    "contentType",
+    "hasProperty",
+    "notHasProperty",
+    "equals",
+    "hasHeader",
+    "headerEquals",
+    "matchesRegexp",
+    "jmespath",
+    "cdnHit",
+]
+
+
+@dataclass(frozen=True)
+class Expect:
+    """One `expect` check; `args` holds its templated operands."""
+
+    kind: ExpectKind
+    args: tuple[Value, ...]
+    pos: Pos = Pos("<plan>")
+    path: CompiledPath | None = None  # for `jmespath`
+    regexp: re.Pattern[str] | None = None  # for `matchesRegexp` with a constant pattern
+
+
+@dataclass(frozen=True)
+class Match:
+    """Artillery's legacy `match`: a capture compared with an expected value."""
+
+    capture: Capture
+    value: Value
+    pos: Pos = Pos("<plan>")
+
+
+@dataclass(frozen=True)
+class FormFile:
+    """A multipart field read from a file (`fromFile`), relative to the plan."""
+
+    path: Template
+    base_dir: str
+    content_type: Template | None = None
+    filename: Template | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    method: Method
+    url: Template
+    name: str | None = None
+    headers: TMap = TMap()
+    qs: TMap = TMap()
+    json: Value = None
+    has_json: bool = False
+    body: Value = None
+    form: TMap | None = None
+    form_data: TMap | None = None
+    cookie: TMap = TMap()
+    auth: tuple[Template, Template] | None = None
+    follow_redirect: bool = True
+    gzip: bool = False
+    captures: tuple[Capture, ...] = ()
+    expects: tuple[Expect, ...] = ()
+    matches: tuple[Match, ...] = ()
+    if_true: Condition | None = None
+    probability: float | None = None
+    before_request: tuple[str, ...] = ()
+    after_response: tuple[str, ...] = ()
+    pos: Pos = Pos("<plan>")
+
+    @property
+    def label(self) -> str:
+        """How this request is named in per-endpoint metrics."""
+        return self.name or f"{self.method} {self.url.source}"
+
+
+@dataclass(frozen=True)
+class LoopStep:
+    steps: tuple[Step, ...]
+    count: Template | tuple[int, int] | None = None  # fixed range (low, high) or a template
+    over: Template | TList | None = None
+    while_true: str | None = None
+    pos: Pos = Pos("<plan>")
+
+
+@dataclass(frozen=True)
+class ThinkStep:
+    """Pause the user: `seconds` (fixed or templated), or uniformly in [min, max]."""
+
+    seconds: float | Template | None = None
+    low: float | None = None
+    high: float | None = None
+    jitter: float | None = None  # fraction (0.2 = ±20%)
+    jitter_seconds: float | None = None  # absolute ± seconds
+    pos: Pos = Pos("<plan>")
+
+
+@dataclass(frozen=True)
+class LogStep:
+    message: Template
+    pos: Pos = Pos("<plan>")
+
+
+@dataclass(frozen=True)
+class ParallelStep:
+    steps: tuple[Step, ...]
+    pos: Pos = Pos("<plan>")
+
+
+@dataclass(frozen=True)
+class FunctionStep:
+    name: str
+    pos: Pos = Pos("<plan>")
+
+
+Step = Union[Request, LoopStep, ThinkStep, LogStep, ParallelStep, FunctionStep]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    weight: float
+    flow: tuple[Step, ...]
+    before_scenario: tuple[str, ...] = ()
+    after_scenario: tuple[str, ...] = ()
+    before_request: tuple[str, ...] = ()
+    after_response: tuple[str, ...] = ()
+    pos: Pos = Pos("<plan>")
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A CSV file whose rows feed variables (`fields`), or one list (`load_all`)."""
+
+    path: str
+    fields: tuple[str, ...]
+    order: Literal["random", "sequence"] = "random"
+    skip_header: bool = False
+    delimiter: str = ","
+    cast: bool = True
+    skip_empty_lines: bool = True
+    load_all: bool = False
+    name: str | None = None
+    pos: Pos = Pos("<plan>")
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    timeout: float = 10.0
+    pool: int | None = None  # None: one connection per virtual user, as Artillery does
+    max_sockets: int | None = None
+    extended_metrics: bool = False
+    reject_unauthorized: bool = True
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """`config.ensure` as written: `metric <op> limit` or a free condition."""
+
+    metric: str | None
+    op: str | None
+    limit: float | None
+    condition: Condition | None = None
+    strict: bool = True
+    source: str = ""
+    pos: Pos = Pos("<plan>")
+
+
+@dataclass(frozen=True)
+class Plan:
+    source: str
+    target: str
+    phases: tuple[Phase, ...]
+    scenarios: tuple[Scenario, ...]
+    before: tuple[Step, ...] = ()
+    after: tuple[Step, ...] = ()
+    variables: TMap = TMap()
+    payloads: tuple[Payload, ...] = ()
+    default_headers: TMap = TMap()
+    default_cookie: TMap = TMap()
+    default_jitter: float | None = None
+    http: HttpSettings = HttpSettings()
+    ensure: tuple[Threshold, ...] = ()
+    processor: str | None = None
+    plugins: tuple[str, ...] = ()
+    environment: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    base_dir: str = "."
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
+    raw: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def total_weight(self) -> float:
+        return sum(s.weight for s in self.scenarios)
+
+    def scenario_share(self, scenario: Scenario) -> float:
+        total = self.total_weight
+        return scenario.weight / total if total else 0.0

@@ -1,0 +1,140 @@
+"""Arrival math: when each virtual user starts. Pure functions of the phases.
+
+Open-model phases follow Artillery's scheduler exactly, so that a plan makes the same
+number of users under yamlload as under Artillery:
+
+- `arrivalRate` (uniform): one arrival every 1/rate seconds, the first one interval
+  after the phase starts, the last on its end: floor(rate × duration) arrivals.
+- `rampTo`: per-second buckets. Second i gets rate(i) = from + (to − from)·i/(n − 1)
+  arrivals rounded half up, spread evenly in that second; a one-second ramp uses the
+  mean rate. (n − 1 is Artillery's duration − 1 for whole-second durations.)
+- `arrivalCount`: the count spread evenly, first one interval after the start.
+- `pause`: nothing. `mode: poisson`: exponential gaps with the same mean rate.
+
+Closed-model phases (`users`) start their users at `spawnRate` per second (the first at
+once) and the users loop until the phase ends.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from ._plan import Phase
+
+# Floating-point slack when a product like 0.1 × 30 should be exactly 3.
+_EPSILON = 1e-9
+
+
+def ramp_bucket_counts(phase: Phase) -> list[int]:
+    """Arrivals in each whole second of a ramp (the last bucket may be partial)."""
+    periods = max(1, math.ceil(phase.duration - _EPSILON))
+    start, end = phase.arrival_rate, phase.ramp_to
+    if periods == 1:
+        return [_round_half_up((start + end) / 2)]
+    step = (end - start) / (periods - 1)
+    return [_round_half_up(start + step * i) for i in range(periods)]
+
+
+def _round_half_up(value: float) -> int:
+    return max(0, math.floor(value + 0.5 + _EPSILON))
+
+
+def arrival_count(phase: Phase) -> int:
+    """Exactly how many users the phase starts (the expected count for poisson)."""
+    if phase.kind == "pause":
+        return 0
+    if phase.kind == "count":
+        return phase.arrival_count
+    if phase.kind == "users":
+        return phase.users
+    if phase.kind == "ramp":
+        return sum(ramp_bucket_counts(phase))
+    return math.floor(phase.arrival_rate * phase.duration + _EPSILON)
+
+
+def arrival_offsets(phase: Phase, rng: random.Random | None = None) -> Iterator[float]:
+    """Seconds from the phase start at which each user arrives, in order."""
+    if phase.kind == "pause":
+        return iter(())
+    if phase.kind == "count":
+        return _evenly(phase.arrival_count, phase.duration)
+    if phase.kind == "users":
+        return _spawns(phase)
+    if phase.kind == "ramp":
+        return _ramp(phase)
+    if phase.mode == "poisson":
+        return _poisson(phase.arrival_rate, phase.duration, rng or random.Random())
+    return _evenly(arrival_count(phase), phase.duration)
+
+
+def _evenly(count: int, duration: float) -> Iterator[float]:
+    if count <= 0:
+        return
+    interval = duration / count
+    for k in range(1, count + 1):
+        yield k * interval
+
+
+def _ramp(phase: Phase) -> Iterator[float]:
+    for second, count in enumerate(ramp_bucket_counts(phase)):
+        length = min(1.0, phase.duration - second) if phase.duration > second else 1.0
+        for k in range(1, count + 1):
+            yield second + k * length / count
+
+
+def _poisson(rate: float, duration: float, rng: random.Random) -> Iterator[float]:
+    if rate <= 0:
+        return
+    t = rng.expovariate(rate)
+    while t <= duration:
+        yield t
+        t += rng.expovariate(rate)
+
+
+def _spawns(phase: Phase) -> Iterator[float]:
+    if phase.spawn_rate is None or phase.spawn_rate <= 0:
+        for _ in range(phase.users):
+            yield 0.0
+        return
+    for k in range(phase.users):
+        yield min(k / phase.spawn_rate, phase.duration)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One scheduled user: when (seconds from the run start) and in which phase."""
+
+    at: float
+    phase: int
+
+
+def phase_starts(phases: Sequence[Phase]) -> list[float]:
+    """The second at which each phase starts; phases run one after another."""
+    starts: list[float] = []
+    clock = 0.0
+    for phase in phases:
+        starts.append(clock)
+        clock += phase.duration
+    return starts
+
+
+def total_duration(phases: Sequence[Phase]) -> float:
+    return sum(phase.duration for phase in phases)
+
+
+def schedule(phases: Sequence[Phase], rng: random.Random | None = None) -> Iterator[Arrival]:
+    """Every arrival of the run, in time order."""
+    for start, phase in zip(phase_starts(phases), phases):
+        for offset in arrival_offsets(phase, rng):
+            yield Arrival(start + offset, phase.index)
+
+
+def phase_at(phases: Sequence[Phase], t: float) -> Phase | None:
+    """The phase running at second `t` of the run, or None before/after."""
+    for start, phase in zip(phase_starts(phases), phases):
+        if start <= t < start + phase.duration:
+            return phase
+    return None

@@ -1,0 +1,450 @@
+"""The plan's JSON Schema, built from small shared pieces.
+
+`yamlload schema` prints it and `schema/plan.schema.json` is the published copy (a
+test keeps the two identical). The schema checks shape; what it cannot say (which
+phase keys go together, whether a template parses, whether a file exists) the
+compiler checks, with the same positioned messages.
+
+`x-message` is ours: when a value fails that sub-schema, the loader says this instead
+of jsonschema's generic text. Editors ignore it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._plan import METHODS
+
+SCHEMA_ID = "https://yamlload.dev/schema/plan.schema.json"
+TEMPLATE_PATTERN = r"\{\{"
+DURATION_PATTERN = (
+    r"^\s*(\d+(\.\d+)?|\.\d+)\s*"
+    r"(ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)?\s*$"
+)
+
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def _obj(
+    properties: dict[str, Schema],
+    *,
+    required: tuple[str, ...] = (),
+    description: str | None = None,
+    open_: bool = False,
+) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if not open_:
+        schema["additionalProperties"] = False
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _one_or_list(item: Schema) -> Schema:
+    return {"anyOf": [item, {"type": "array", "items": item}]}
+
+
+def _str(description: str) -> Schema:
+    return {"type": "string", "description": description}
+
+
+def _names(description: str) -> Schema:
+    """Processor hook names: one string or a list of them."""
+    return {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        "description": description,
+    }
+
+
+def _definitions() -> dict[str, Schema]:
+    return {
+        "template": {
+            "type": "string",
+            "pattern": TEMPLATE_PATTERN,
+            "description": "A {{ template }}, resolved when the plan is compiled or run.",
+        },
+        "number": {
+            "anyOf": [{"type": "number", "minimum": 0}, _ref("template")],
+            "x-message": "expected a number (0 or more) or a {{ template }}",
+        },
+        "integer": {
+            "anyOf": [{"type": "integer", "minimum": 0}, _ref("template")],
+            "x-message": "expected a whole number (0 or more) or a {{ template }}",
+        },
+        "duration": {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": DURATION_PATTERN},
+                _ref("template"),
+            ],
+            "x-message": 'expected a duration such as 30, "30s", "5m", "1.5h" or a {{ template }}',
+            "description": "Seconds, or a string with a unit: ms, s, m (min), h, d.",
+        },
+        "scalar": {"type": ["string", "number", "boolean", "null"]},
+        "scalarMap": {
+            "type": "object",
+            "additionalProperties": _ref("scalar"),
+            "x-message": "expected a mapping of names to plain values",
+        },
+        "phase": _phase(),
+        "payload": _payload(),
+        "capture": _capture(),
+        "expect": _expect(),
+        "match": _match(),
+        "request": _request(),
+        "step": _step(),
+        "flow": {"type": "array", "items": _ref("step"), "description": "Steps, in order."},
+        "ensure": _ensure(),
+        "http": _http(),
+        "defaults": _defaults(),
+        "configBody": _obj(_config_properties(environment=True)),
+        "config": _obj(_config_properties(environment=False)),
+        "scenario": _scenario(),
+    }
+
+
+def _phase() -> Schema:
+    number, integer, duration = _ref("number"), _ref("integer"), _ref("duration")
+    return _obj(
+        {
+            "name": _str("Shown in progress and reports."),
+            "duration": duration,
+            "arrivalRate": {**number, "description": "New virtual users per second."},
+            "rampTo": {**number, "description": "Ramp the arrival rate linearly to this."},
+            "arrivalCount": {**integer, "description": "Users spread evenly over duration."},
+            "pause": {**duration, "description": "Do nothing for this long."},
+            "maxVusers": {**integer, "description": "Cap on concurrent users; extra arrivals are skipped."},
+            "mode": {"enum": ["uniform", "poisson"]},
+            "users": {**integer, "description": "Closed model: keep this many users looping."},
+            "spawnRate": {**number, "description": "Closed model: users started per second."},
+            "rampUsers": {**duration, "description": "Closed model: start the users over this time."},
+        },
+        description="One phase of load: open model (arrivals) or closed model (users).",
+    )
+
+
+def _payload() -> Schema:
+    return _obj(
+        {
+            "path": _str("CSV file, relative to the plan; may use {{ $environment }}."),
+            "fields": {"type": "array", "items": {"type": "string"}},
+            "order": {"enum": ["random", "sequence"]},
+            "skipHeader": {"type": "boolean"},
+            "delimiter": {"type": "string", "minLength": 1},
+            "cast": {"type": "boolean"},
+            "skipEmptyLines": {"type": "boolean"},
+            "loadAll": {"type": "boolean"},
+            "name": _str("With loadAll: the variable that holds every row."),
+            "options": {
+                "type": "object",
+                "description": "CSV options as Artillery passes them to csv-parse.",
+                "properties": {"delimiter": {"type": "string", "minLength": 1}},
+            },
+        }
+    )
+
+
+def _capture() -> Schema:
+    return _obj(
+        {
+            "json": _str("JSONPath as Artillery writes it: $.data.id"),
+            "jmespath": _str("A JMESPath expression."),
+            "regexp": _str("A regular expression matched against the body."),
+            "header": _str("A response header name."),
+            "xpath": _str("Not supported by yamlload."),
+            "selector": _str("Not supported by yamlload."),
+            "as": {"type": "string", "minLength": 1},
+            "group": {"type": ["integer", "string"]},
+            "flags": {"type": "string"},
+            "strict": {"type": "boolean"},
+            "transform": _str("Not supported by yamlload."),
+            "index": {},
+            "attr": {"type": "string"},
+        },
+        required=("as",),
+    )
+
+
+def _expect() -> Schema:
+    anything: Schema = {}
+    return _obj(
+        {
+            "statusCode": anything,
+            "notStatusCode": anything,
+            "contentType": {"type": "string"},
+            "hasProperty": {"type": "string"},
+            "notHasProperty": {"type": "string"},
+            "equals": {"type": "array", "minItems": 1},
+            "hasHeader": {"type": "string"},
+            "headerEquals": {"type": "array", "minItems": 2, "maxItems": 2},
+            "matchesRegexp": {"type": "string"},
+            "jmespath": {"type": "string"},
+            "cdnHit": {"type": "boolean"},
+        },
+        description="Checks on a response (Artillery's expect plugin).",
+    )
+
+
+def _match() -> Schema:
+    return _obj(
+        {
+            "json": {"type": "string"},
+            "jmespath": {"type": "string"},
+            "regexp": {"type": "string"},
+            "header": {"type": "string"},
+            "value": _ref("scalar"),
+            "strict": {"type": "boolean"},
+        },
+        required=("value",),
+        description="Artillery's legacy match: capture and compare.",
+    )
+
+
+def _form_field() -> Schema:
+    return {
+        "anyOf": [
+            _ref("scalar"),
+            _obj(
+                {
+                    "fromFile": {"type": "string"},
+                    "contentType": {"type": "string"},
+                    "filename": {"type": "string"},
+                    "value": _ref("scalar"),
+                    "options": {"type": "object"},
+                }
+            ),
+        ]
+    }
+
+
+def _request() -> Schema:
+    return _obj(
+        {
+            "url": {"type": "string", "description": "Path (joined to target) or absolute URL."},
+            "name": _str("Name used in per-endpoint metrics."),
+            "headers": _ref("scalarMap"),
+            "qs": _ref("scalarMap"),
+            "json": {"description": "Sent as a JSON body."},
+            "body": {"type": ["string", "number", "boolean", "object", "array"]},
+            "form": _ref("scalarMap"),
+            "formData": {"type": "object", "additionalProperties": _form_field()},
+            "cookie": _ref("scalarMap"),
+            "auth": _obj({"user": _ref("scalar"), "pass": _ref("scalar")}, required=("user",)),
+            "followRedirect": {"type": "boolean"},
+            "gzip": {"type": "boolean"},
+            "compress": {"type": "boolean"},
+            "capture": _one_or_list(_ref("capture")),
+            "expect": {"anyOf": [_ref("expect"), {"type": "array", "items": _ref("expect")}]},
+            "match": _one_or_list(_ref("match")),
+            "ifTrue": _str("Run only when this expression is true."),
+            "probability": {"type": "number", "minimum": 0, "maximum": 100},
+            "beforeRequest": _names("Processor functions called before sending."),
+            "afterResponse": _names("Processor functions called after the response."),
+        },
+        required=("url",),
+    )
+
+
+_STEP_ACTIONS = (*METHODS, "loop", "think", "log", "parallel", "function")
+
+
+def _step() -> Schema:
+    properties: dict[str, Schema] = {m: _ref("request") for m in METHODS}
+    properties.update(
+        {
+            "loop": {**_ref("flow"), "description": "Repeat these steps."},
+            "count": {
+                "anyOf": [
+                    {"type": "integer", "minimum": 0},
+                    {"type": "string", "pattern": r"^\s*\d+\s*-\s*\d+\s*$"},
+                    _ref("template"),
+                ],
+                "x-message": 'expected a whole number, a range such as "9-12", or a {{ template }}',
+            },
+            "over": {"type": ["array", "string"]},
+            "whileTrue": {"type": "string"},
+            "think": {
+                "anyOf": [
+                    _ref("duration"),
+                    _obj({"min": _ref("duration"), "max": _ref("duration")}, required=("min", "max")),
+                ],
+                "x-message": "expected a duration, a {{ template }}, or {min, max}",
+            },
+            "jitter": {
+                "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%?\s*$"}],
+                "x-message": 'expected a number of seconds or a percentage such as "10%"',
+            },
+            "log": {"type": "string"},
+            "parallel": _ref("flow"),
+            "function": {"type": "string"},
+        }
+    )
+    return {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+        "dependentRequired": {
+            "count": ["loop"],
+            "over": ["loop"],
+            "whileTrue": ["loop"],
+            "jitter": ["think"],
+        },
+        "allOf": [
+            {
+                "anyOf": [{"required": [action]} for action in _STEP_ACTIONS],
+                "x-message": "a step needs one action: " + ", ".join(_STEP_ACTIONS),
+            }
+        ],
+    }
+
+
+def _ensure() -> Schema:
+    legacy = ("min", "max", "median", "p50", "p75", "p90", "p95", "p99", "p999")
+    properties: dict[str, Schema] = {k: {"type": "number"} for k in legacy}
+    properties.update(
+        {
+            "thresholds": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "additionalProperties": {"type": "number"},
+                },
+                "description": "Each item is {metric: limit}; the check is metric < limit.",
+            },
+            "conditions": {
+                "type": "array",
+                "items": _obj(
+                    {"expression": {"type": "string"}, "strict": {"type": "boolean"}},
+                    required=("expression",),
+                ),
+            },
+            "maxErrorRate": {"type": "number", "minimum": 0},
+        }
+    )
+    return _obj(properties)
+
+
+def _http() -> Schema:
+    return _obj(
+        {
+            "timeout": _ref("number"),
+            "pool": _ref("integer"),
+            "maxSockets": _ref("integer"),
+            "extendedMetrics": {"type": "boolean"},
+            "defaults": _obj({"headers": _ref("scalarMap")}),
+        }
+    )
+
+
+def _defaults() -> Schema:
+    return _obj(
+        {
+            "headers": _ref("scalarMap"),
+            "cookie": _ref("scalarMap"),
+            "think": {
+                "anyOf": [
+                    {"type": "number"},
+                    _obj({"jitter": {"type": ["number", "string"]}}),
+                ]
+            },
+        }
+    )
+
+
+def _plugins() -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            "ensure": _ref("ensure"),
+            "expect": _obj(
+                {
+                    "outputFormat": {"type": "string"},
+                    "reportFailuresAsErrors": {"type": "boolean"},
+                    "expectDefault200": {"type": "boolean"},
+                    "formatter": {"type": "string"},
+                }
+            ),
+            "metrics-by-endpoint": _obj(
+                {
+                    "stripQueryString": {"type": "boolean"},
+                    "ignoreUnnamedRequests": {"type": "boolean"},
+                    "groupDynamicURLs": {"type": "boolean"},
+                    "useOnlyRequestNames": {"type": "boolean"},
+                    "metricsPrefix": {"type": "string"},
+                }
+            ),
+            "apdex": _obj({"threshold": {"type": "number"}}),
+        },
+        "additionalProperties": {"type": "object"},
+        "description": "Artillery plugins: ensure, expect, metrics-by-endpoint and apdex are built in.",
+    }
+
+
+def _config_properties(*, environment: bool) -> dict[str, Schema]:
+    properties: dict[str, Schema] = {
+        "target": _str("Base URL, for example http://127.0.0.1:8000"),
+        "phases": {"type": "array", "items": _ref("phase")},
+        "payload": _one_or_list(_ref("payload")),
+        "variables": {"type": "object", "description": "Values (a list picks one per user)."},
+        "defaults": _ref("defaults"),
+        "http": _ref("http"),
+        "tls": _obj({"rejectUnauthorized": {"type": "boolean"}}),
+        "ensure": _ref("ensure"),
+        "processor": _str("A Python module of hook functions, relative to the plan."),
+        "plugins": _plugins(),
+        "engines": {"type": "object"},
+        "statsInterval": {"type": "number", "minimum": 0},
+        "mode": {"enum": ["uniform", "poisson"]},
+        "apdex": _obj({"threshold": {"type": "number"}}),
+    }
+    if not environment:
+        properties["environments"] = {
+            "type": "object",
+            "additionalProperties": _ref("configBody"),
+            "description": "Named overlays chosen with -e/--environment.",
+        }
+    return properties
+
+
+def _scenario() -> Schema:
+    return _obj(
+        {
+            "name": {"type": "string"},
+            "weight": {"type": "number", "minimum": 0},
+            "flow": _ref("flow"),
+            "engine": {"type": "string"},
+            "beforeScenario": _names("Processor functions called when a user starts."),
+            "afterScenario": _names("Processor functions called when a user ends."),
+            "beforeRequest": _names("Processor functions called before each request."),
+            "afterResponse": _names("Processor functions called after each response."),
+        },
+        required=("flow",),
+    )
+
+
+def build_schema() -> Schema:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "yamlload plan",
+        "description": "A yamlload (Artillery-compatible) load test plan.",
+        "type": "object",
+        "properties": {
+            "$schema": {"type": "string"},
+            "config": _ref("config"),
+            "scenarios": {"type": "array", "items": _ref("scenario"), "minItems": 1},
+            "before": _obj({"flow": _ref("flow")}, required=("flow",)),
+            "after": _obj({"flow": _ref("flow")}, required=("flow",)),
+        },
+        "required": ["scenarios"],
+        "additionalProperties": False,
+        "$defs": _definitions(),
+    }
