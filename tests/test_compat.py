@@ -35,7 +35,9 @@ def test_manifest_has_the_expected_size() -> None:
 
 
 @pytest.mark.parametrize(("script", "args", "expected"), ROWS, ids=[r[0] for r in ROWS])
-def test_compat_script(script: str, args: list[str], expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compat_script(
+    script: str, args: list[str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(compat_dir())
     result = run_cli("validate", script, *args)
     assert "Traceback" not in result.output + result.stderr

@@ -40,16 +40,29 @@ class _Group(click.Group):
 def plan_options(command: F) -> F:
     """The options that shape a plan, shared by `validate` and `run` (as in Artillery)."""
     decorators = [
-        click.option("--config", "config_file", type=click.Path(dir_okay=False),
-                     help="A config file whose `config` (and scenarios) the plan is layered on."),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False),
+            help="A config file whose `config` (and scenarios) the plan is layered on.",
+        ),
         click.option("-e", "--environment", help="Use config.environments.NAME."),
         click.option("-t", "--target", help="Override config.target."),
-        click.option("-p", "--payload", type=click.Path(dir_okay=False),
-                     help="CSV file for a payload that has no `path`."),
+        click.option(
+            "-p",
+            "--payload",
+            type=click.Path(dir_okay=False),
+            help="CSV file for a payload that has no `path`.",
+        ),
         click.option("--overrides", metavar="JSON", help="JSON merged over the whole plan."),
-        click.option("-v", "--variables", metavar="JSON", help="JSON merged into config.variables."),
-        click.option("--dotenv", type=click.Path(dir_okay=False),
-                     help="KEY=VALUE file laid over the environment for $env / $processEnvironment."),
+        click.option(
+            "-v", "--variables", metavar="JSON", help="JSON merged into config.variables."
+        ),
+        click.option(
+            "--dotenv",
+            type=click.Path(dir_okay=False),
+            help="KEY=VALUE file laid over the environment for $env / $processEnvironment.",
+        ),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)

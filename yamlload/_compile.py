@@ -12,6 +12,7 @@ import ast
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any, cast
@@ -26,7 +27,15 @@ from ._expr import (
     parse_condition,
     parse_template,
 )
-from ._load import Located, Path, PlanOptions, assemble, describe_path, schema_problems
+from ._load import (
+    UNKNOWN_KEY,
+    Located,
+    Path,
+    PlanOptions,
+    assemble,
+    describe_path,
+    schema_problems,
+)
 from ._plan import (
     METHODS,
     Capture,
@@ -96,7 +105,9 @@ def load_plan(plan_path: str, options: PlanOptions | None = None) -> Plan:
         raise PlanError(refused)
     located_problems = schema_problems(doc)
     problems = [problem for _, problem in located_problems] + template_problems(doc)
-    compiler = _Compiler(doc, plan_path, options, broken={path for path, _ in located_problems})
+    broken = {path for path, _ in located_problems if UNKNOWN_KEY not in path}
+    misspelled = {path[:-2] for path, _ in located_problems if UNKNOWN_KEY in path}
+    compiler = _Compiler(doc, plan_path, options, broken=broken, misspelled=misspelled)
     plan = compiler.compile()
     problems += compiler.problems
     if problems:
@@ -131,7 +142,9 @@ def unsupported_features(doc: Located) -> list[Problem]:
     for index, scenario in enumerate(scenarios if isinstance(scenarios, list) else []):
         engine = scenario.get("engine") if isinstance(scenario, dict) else None
         if engine not in (None, "http"):
-            refuse(f"engine '{engine}'", ("scenarios", index, "engine"), "yamlload speaks HTTP only")
+            refuse(
+                f"engine '{engine}'", ("scenarios", index, "engine"), "yamlload speaks HTTP only"
+            )
     for path, capture in _captures(doc.data, ()):
         for key in ("xpath", "selector", "transform"):
             if key in capture:
@@ -189,11 +202,21 @@ def _template_problem(doc: Located, path: Path, text: str, exc: ExprError) -> Pr
 
 
 class _Compiler:
-    def __init__(self, doc: Located, plan_path: str, options: PlanOptions, broken: set[Path]) -> None:
+    def __init__(
+        self,
+        doc: Located,
+        plan_path: str,
+        options: PlanOptions,
+        broken: set[Path],
+        misspelled: set[Path],
+    ) -> None:
         self.doc = doc
         self.plan_path = plan_path
         self.options = options
         self.broken = broken
+        # Nodes with an unknown key: a missing key there is most likely that typo,
+        # already reported with a suggestion, so it is not reported again.
+        self.misspelled = misspelled
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.env = options.environment_variables()
@@ -209,9 +232,13 @@ class _Compiler:
         self.warnings.append(Problem(self.doc.pos(path), f"{describe_path(path)}: {message}"))
 
     def healthy(self, path: Path) -> bool:
-        """True when the schema found nothing wrong at or under `path`."""
+        """True when the schema passed the node at `path` and its direct children.
+
+        Each compile step reads a node and its children; deeper parts are checked
+        again where they are read, so one broken step does not hide its siblings.
+        """
         n = len(path)
-        return not any(b[:n] == path for b in self.broken)
+        return not any(b[:n] == path and len(b) <= n + 1 for b in self.broken)
 
     def _mapping(self, path: Path) -> dict[str, Any]:
         value = self.doc.get(path)
@@ -265,12 +292,18 @@ class _Compiler:
         rendered = template.render(self.config_lookup)
         if rendered in (None, ""):
             missing = sorted(_missing_env(template, self.env))
-            why = f"environment variable {', '.join(missing)} is not set" if missing else "it renders empty"
+            why = (
+                f"environment variable {', '.join(missing)} is not set"
+                if missing
+                else "it renders empty"
+            )
             self.error(path, f"{raw!r} cannot be resolved: {why}")
             return None
         return rendered
 
-    def number(self, path: Path, raw: Any, *, integer: bool = False, positive: bool = False) -> float | None:
+    def number(
+        self, path: Path, raw: Any, *, integer: bool = False, positive: bool = False
+    ) -> float | None:
         value = self.resolve(path, raw)
         if value is None:
             return None
@@ -280,7 +313,11 @@ class _Compiler:
             except ValueError:
                 self.error(path, f"{raw!r} is not a number")
                 return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             self.error(path, f"{raw!r} is not a number")
             return None
         if value < 0 or (positive and value == 0):
@@ -296,14 +333,20 @@ class _Compiler:
         if value is None:
             return None
         seconds = parse_duration(value) if isinstance(value, str) else value
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
-            self.error(path, f"{raw!r} is not a duration (try 30, \"30s\", \"5m\", \"1h\")")
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+        ):
+            self.error(path, f'{raw!r} is not a duration (try 30, "30s", "5m", "1h")')
             return None
         if seconds < 0:
             self.error(path, f"a duration cannot be negative, got {seconds:g}")
             return None
         if seconds > MAX_PHASE_SECONDS:
-            self.error(path, f"{raw!r} is longer than the limit of {MAX_PHASE_SECONDS // 86400} days")
+            self.error(
+                path, f"{raw!r} is longer than the limit of {MAX_PHASE_SECONDS // 86400} days"
+            )
             return None
         return float(seconds)
 
@@ -325,7 +368,9 @@ class _Compiler:
         processor = self.processor()
         self.plugins()
         default_headers = self.tmap(("config", "http", "defaults", "headers"))
-        default_headers = TMap(default_headers.items + self.tmap(("config", "defaults", "headers")).items)
+        default_headers = TMap(
+            default_headers.items + self.tmap(("config", "defaults", "headers")).items
+        )
         return Plan(
             source=self.plan_path,
             target=target,
@@ -354,9 +399,15 @@ class _Compiler:
         raw = self.config.get("target")
         if raw is None or raw == "":
             environments = sorted(self._mapping(("config", "environments")))
-            hint = f", or choose an environment with -e ({', '.join(environments)})" if environments else ""
+            hint = (
+                f", or choose an environment with -e ({', '.join(environments)})"
+                if environments
+                else ""
+            )
             self.problems.append(
-                Problem(self.doc.pos(path), f"no target: set config.target or pass -t/--target{hint}")
+                Problem(
+                    self.doc.pos(path), f"no target: set config.target or pass -t/--target{hint}"
+                )
             )
             return ""
         if not self.healthy(path):
@@ -387,24 +438,31 @@ class _Compiler:
         return tuple(phases)
 
     def phase(self, path: Path, index: int, spec: dict[str, Any], mode: str) -> Phase | None:
-        kinds = [k for k in ("pause", "arrivalCount", "arrivalRate", "rampTo", "users") if k in spec]
+        kinds = [
+            k for k in ("pause", "arrivalCount", "arrivalRate", "rampTo", "users") if k in spec
+        ]
         families = {"rampTo": "arrivalRate"}
         distinct = sorted({families.get(k, k) for k in kinds})
         name = str(spec.get("name") or f"phase {index + 1}")
         if not kinds:
-            self.error(path, "a phase needs one of arrivalRate, rampTo, arrivalCount, pause or users")
+            if path not in self.misspelled:
+                self.error(
+                    path, "a phase needs one of arrivalRate, rampTo, arrivalCount, pause or users"
+                )
             return None
         if len(distinct) > 1:
-            self.error(path, f"a phase is one kind; it has both '{distinct[0]}' and '{distinct[1]}'")
+            self.error(
+                path, f"a phase is one kind; it has both '{distinct[0]}' and '{distinct[1]}'"
+            )
             return None
         closed_keys = [k for k in ("spawnRate", "rampUsers") if k in spec]
         if closed_keys and "users" not in spec:
             self.error((*path, closed_keys[0]), "goes only with 'users' (the closed model)")
             return None
-        common = {"index": index, "name": name, "pos": self.doc.pos(path)}
+        base = Phase(index=index, name=name, kind="pause", duration=0.0, pos=self.doc.pos(path))
         if "pause" in spec:
             seconds = self.duration((*path, "pause"), spec["pause"])
-            return None if seconds is None else Phase(kind="pause", duration=seconds, **common)
+            return None if seconds is None else replace(base, duration=seconds)
         if "duration" not in spec:
             self.error(path, "missing required key 'duration'")
             return None
@@ -413,12 +471,20 @@ class _Compiler:
             return None
         max_vusers = self._optional_count(path, spec, "maxVusers")
         if "users" in spec:
-            return self.closed_phase(path, spec, duration, common)
+            return self.closed_phase(path, spec, replace(base, duration=duration))
         if "arrivalCount" in spec:
             count = self.number((*path, "arrivalCount"), spec["arrivalCount"], integer=True)
-            if count is None or not self._within(path, "arrivalCount", count, MAX_ARRIVAL_RATE * max(duration, 1)):
+            if count is None or not self._within(
+                path, "arrivalCount", count, MAX_ARRIVAL_RATE * max(duration, 1)
+            ):
                 return None
-            return Phase(kind="count", duration=duration, arrival_count=int(count), max_vusers=max_vusers, **common)
+            return replace(
+                base,
+                kind="count",
+                duration=duration,
+                arrival_count=int(count),
+                max_vusers=max_vusers,
+            )
         rate = self.number((*path, "arrivalRate"), spec.get("arrivalRate", 0))
         ramp_to = self.number((*path, "rampTo"), spec["rampTo"]) if "rampTo" in spec else None
         if rate is None or ("rampTo" in spec and ramp_to is None):
@@ -427,14 +493,27 @@ class _Compiler:
             return None
         phase_mode = spec.get("mode", mode)
         if ramp_to is not None:
-            return Phase(kind="ramp", duration=duration, arrival_rate=rate, ramp_to=ramp_to,
-                         max_vusers=max_vusers, mode=phase_mode, **common)
+            return replace(
+                base,
+                kind="ramp",
+                duration=duration,
+                arrival_rate=rate,
+                ramp_to=ramp_to,
+                max_vusers=max_vusers,
+                mode=phase_mode,
+            )
         if rate == 0:
-            return Phase(kind="pause", duration=duration, **common)
-        return Phase(kind="rate", duration=duration, arrival_rate=rate, max_vusers=max_vusers,
-                     mode=phase_mode, **common)
+            return replace(base, duration=duration)  # Artillery: a zero rate is a pause
+        return replace(
+            base,
+            kind="rate",
+            duration=duration,
+            arrival_rate=rate,
+            max_vusers=max_vusers,
+            mode=phase_mode,
+        )
 
-    def closed_phase(self, path: Path, spec: dict[str, Any], duration: float, common: dict[str, Any]) -> Phase | None:
+    def closed_phase(self, path: Path, spec: dict[str, Any], base: Phase) -> Phase | None:
         users = self.number((*path, "users"), spec["users"], integer=True, positive=True)
         if users is None or not self._within(path, "users", users, MAX_USERS):
             return None
@@ -451,7 +530,7 @@ class _Compiler:
             if ramp is None:
                 return None
             spawn_rate = users / ramp if ramp > 0 else None
-        return Phase(kind="users", duration=duration, users=int(users), spawn_rate=spawn_rate, **common)
+        return replace(base, kind="users", users=int(users), spawn_rate=spawn_rate)
 
     def _optional_count(self, path: Path, spec: dict[str, Any], key: str) -> int | None:
         if key not in spec:
@@ -461,8 +540,11 @@ class _Compiler:
 
     def _within(self, path: Path, key: str, value: float, limit: float) -> bool:
         if value > limit:
-            self.error((*path, key), f"{value:g} is more than one plan can run (limit {limit:g}); "
-                       "split the load across machines instead")
+            self.error(
+                (*path, key),
+                f"{value:g} is more than one plan can run (limit {limit:g}); "
+                "split the load across machines instead",
+            )
             return False
         return True
 
@@ -480,7 +562,9 @@ class _Compiler:
                     name=str(spec.get("name") or f"scenario {index + 1}"),
                     weight=float(spec.get("weight", 1)),
                     flow=self.flow((*path, "flow")),
-                    before_scenario=self.names((*path, "beforeScenario"), spec.get("beforeScenario")),
+                    before_scenario=self.names(
+                        (*path, "beforeScenario"), spec.get("beforeScenario")
+                    ),
                     after_scenario=self.names((*path, "afterScenario"), spec.get("afterScenario")),
                     before_request=self.names((*path, "beforeRequest"), spec.get("beforeRequest")),
                     after_response=self.names((*path, "afterResponse"), spec.get("afterResponse")),
@@ -504,14 +588,18 @@ class _Compiler:
 
     def step(self, path: Path, spec: dict[str, Any]) -> Step | None:
         actions = [key for key in spec if key in ACTIONS]
+        if len(actions) > 1:
+            self.error(
+                path,
+                f"a step has one action; this one has {' and '.join(repr(a) for a in actions)}",
+            )
         if len(actions) != 1:
-            self.error(path, f"a step has one action; this one has {' and '.join(repr(a) for a in actions)}")
-            return None
+            return None  # none at all is the schema's to report
         action = actions[0]
         at = (*path, action)
         pos = self.doc.pos(path)
         if action in METHODS:
-            return self.request(at, action, spec[action])
+            return self.request(at, action, spec[action]) if self.healthy(at) else None
         if action == "loop":
             return self.loop(path, spec, pos)
         if action == "think":
@@ -535,7 +623,9 @@ class _Compiler:
             if m:
                 low, high = int(m.group(1)), int(m.group(2))
                 if low > high:
-                    self.error((*path, "count"), f"range {raw_count!r} goes down; write it low-high")
+                    self.error(
+                        (*path, "count"), f"range {raw_count!r} goes down; write it low-high"
+                    )
                     return None
                 count = (low, high)
             else:
@@ -554,7 +644,9 @@ class _Compiler:
         if while_true is not None:
             self.function_refs.append((while_true, (*path, "whileTrue")))
         if count is None and over is None and while_true is None:
-            self.warn((*path, "loop"), "has no count, over or whileTrue: it repeats until the run ends")
+            self.warn(
+                (*path, "loop"), "has no count, over or whileTrue: it repeats until the run ends"
+            )
         return LoopStep(steps=steps, count=count, over=over, while_true=while_true, pos=pos)
 
     def think(self, path: Path, spec: dict[str, Any], pos: Pos) -> ThinkStep | None:
@@ -569,9 +661,16 @@ class _Compiler:
             if low > high:
                 self.error(at, f"min ({low:g}s) is more than max ({high:g}s)")
                 return None
-            return ThinkStep(low=low, high=high, jitter=jitter, jitter_seconds=jitter_seconds, pos=pos)
+            return ThinkStep(
+                low=low, high=high, jitter=jitter, jitter_seconds=jitter_seconds, pos=pos
+            )
         if isinstance(raw, str) and "{{" in raw:
-            return ThinkStep(seconds=self.template(at, raw), jitter=jitter, jitter_seconds=jitter_seconds, pos=pos)
+            return ThinkStep(
+                seconds=self.template(at, raw),
+                jitter=jitter,
+                jitter_seconds=jitter_seconds,
+                pos=pos,
+            )
         seconds = self.duration(at, raw)
         if seconds is None:
             return None
@@ -613,7 +712,9 @@ class _Compiler:
             has_json="json" in spec,
             body=self.value((*path, "body"), spec.get("body")),
             form=self.tmap((*path, "form")) if "form" in spec else None,
-            form_data=self.form_data((*path, "formData"), form_data) if form_data is not None else None,
+            form_data=self.form_data((*path, "formData"), form_data)
+            if form_data is not None
+            else None,
             cookie=self.tmap((*path, "cookie")),
             auth=self.auth((*path, "auth"), spec.get("auth")),
             follow_redirect=bool(spec.get("followRedirect", True)),
@@ -641,12 +742,21 @@ class _Compiler:
         for name, spec in raw.items():
             at = (*path, name)
             if isinstance(spec, dict) and "fromFile" in spec:
-                fields.append((name, FormFile(
-                    path=self.template((*at, "fromFile"), spec["fromFile"]),
-                    base_dir=str(self.base_dir((*at, "fromFile"))),
-                    content_type=self.template((*at, "contentType"), spec["contentType"]) if "contentType" in spec else None,
-                    filename=self.template((*at, "filename"), spec["filename"]) if "filename" in spec else None,
-                )))
+                fields.append(
+                    (
+                        name,
+                        FormFile(
+                            path=self.template((*at, "fromFile"), spec["fromFile"]),
+                            base_dir=str(self.base_dir((*at, "fromFile"))),
+                            content_type=self.template((*at, "contentType"), spec["contentType"])
+                            if "contentType" in spec
+                            else None,
+                            filename=self.template((*at, "filename"), spec["filename"])
+                            if "filename" in spec
+                            else None,
+                        ),
+                    )
+                )
             elif isinstance(spec, dict):
                 fields.append((name, self.value((*at, "value"), spec.get("value"))))
             else:
@@ -667,57 +777,78 @@ class _Compiler:
         out: list[Capture] = []
         for index, spec in enumerate(items):
             at = (*path, index) if isinstance(raw, list) else path
-            capture = self.capture(at, spec, spec.get("as", ""))
-            if capture is not None:
-                out.append(capture)
+            if self.healthy(at) and isinstance(spec, dict):
+                capture = self.capture(at, spec, spec.get("as", ""))
+                if capture is not None:
+                    out.append(capture)
         return tuple(out)
 
     def capture(self, path: Path, spec: dict[str, Any], as_name: str) -> Capture | None:
         kinds = [k for k in ("json", "jmespath", "regexp", "header") if k in spec]
         if len(kinds) != 1:
             found = f"has {' and '.join(kinds)}" if kinds else "has none"
-            self.error(path, f"a capture takes one of json, jmespath, regexp or header; this one {found}")
+            self.error(
+                path, f"a capture takes one of json, jmespath, regexp or header; this one {found}"
+            )
             return None
         kind = kinds[0]
         source = str(spec[kind])
-        common = {"as_name": as_name, "source": source, "strict": bool(spec.get("strict", True)), "pos": self.doc.pos(path)}
+        base = Capture(
+            kind="header",
+            as_name=as_name,
+            source=source,
+            strict=bool(spec.get("strict", True)),
+            pos=self.doc.pos(path),
+        )
         try:
             if kind == "json":
-                return Capture(kind="json", path=compile_jmespath(jsonpath_to_jmespath(source), source), **common)
+                jmes = compile_jmespath(jsonpath_to_jmespath(source), source)
+                return replace(base, kind="json", path=jmes)
             if kind == "jmespath":
-                return Capture(kind="jmespath", path=compile_jmespath(source), **common)
+                return replace(base, kind="jmespath", path=compile_jmespath(source))
             if kind == "regexp":
                 group = spec.get("group")
                 pattern = compile_regexp(source, str(spec.get("flags", "")))
                 if isinstance(group, int) and group > pattern.groups:
-                    self.error((*path, "group"), f"the regexp has {pattern.groups} groups, not {group}")
+                    self.error(
+                        (*path, "group"), f"the regexp has {pattern.groups} groups, not {group}"
+                    )
                     return None
-                if isinstance(group, str) and group not in pattern.groupindex and not group.isdigit():
+                if (
+                    isinstance(group, str)
+                    and group not in pattern.groupindex
+                    and not group.isdigit()
+                ):
                     self.error((*path, "group"), f"the regexp has no group named {group!r}")
                     return None
-                return Capture(kind="regexp", regexp=pattern, group=group, **common)
+                return replace(base, kind="regexp", regexp=pattern, group=group)
         except ExprError as exc:
             self.error((*path, kind), exc.message)
             return None
-        return Capture(kind="header", header=source.lower(), **common)
+        return replace(base, header=source.lower())
 
     def matches(self, path: Path, raw: Any) -> tuple[Match, ...]:
         items = raw if isinstance(raw, list) else [raw] if raw is not None else []
         out: list[Match] = []
         for index, spec in enumerate(items):
             at = (*path, index) if isinstance(raw, list) else path
-            capture = self.capture(at, spec, "")
+            capture = (
+                self.capture(at, spec, "") if self.healthy(at) and isinstance(spec, dict) else None
+            )
             if capture is not None:
-                out.append(Match(capture, self.value((*at, "value"), spec["value"]), self.doc.pos(at)))
+                out.append(
+                    Match(capture, self.value((*at, "value"), spec["value"]), self.doc.pos(at))
+                )
         return tuple(out)
 
     def expects(self, path: Path, raw: Any) -> tuple[Expect, ...]:
         entries: list[tuple[Path, str, Any]] = []
-        if isinstance(raw, dict):
+        if isinstance(raw, dict) and self.healthy(path):
             entries = [((*path, k), k, v) for k, v in raw.items()]
         elif isinstance(raw, list):
             for index, item in enumerate(raw):
-                entries.extend(((*path, index, k), k, v) for k, v in item.items())
+                if isinstance(item, dict) and self.healthy((*path, index)):
+                    entries.extend(((*path, index, k), k, v) for k, v in item.items())
         out: list[Expect] = []
         for at, kind, value in entries:
             expect = self.expect(at, kind, value)
@@ -733,7 +864,10 @@ class _Compiler:
                 if not (isinstance(code, int) and not isinstance(code, bool)) and not (
                     isinstance(code, str) and (code.strip().isdigit() or "{{" in code)
                 ):
-                    self.error((*path, i) if isinstance(raw, list) else path, f"{code!r} is not a status code")
+                    self.error(
+                        (*path, i) if isinstance(raw, list) else path,
+                        f"{code!r} is not a status code",
+                    )
                     return None
             return Expect(kind, tuple(self.value(path, c) for c in codes), pos)  # type: ignore[arg-type]
         if kind == "jmespath":
@@ -782,7 +916,7 @@ class _Compiler:
             origin = "" if "path" in spec else " (from -p/--payload)"
             self.error(where, f"payload file not found: {file}{origin}")
             return None
-        options = spec.get("options") if isinstance(spec.get("options"), dict) else {}
+        options: dict[str, Any] = spec.get("options") or {}
         if spec.get("loadAll") and not spec.get("name"):
             self.error(path, "loadAll needs 'name': the variable that will hold all the rows")
             return None
@@ -806,7 +940,11 @@ class _Compiler:
         if "timeout" in spec and self.healthy((*base, "timeout")):
             timeout = self.number((*base, "timeout"), spec["timeout"], positive=True) or timeout
         pool = self._optional_count(base, spec, "pool") if self.healthy((*base, "pool")) else None
-        max_sockets = self._optional_count(base, spec, "maxSockets") if self.healthy((*base, "maxSockets")) else None
+        max_sockets = (
+            self._optional_count(base, spec, "maxSockets")
+            if self.healthy((*base, "maxSockets"))
+            else None
+        )
         tls = self._mapping(("config", "tls"))
         return HttpSettings(
             timeout=timeout,
@@ -826,27 +964,55 @@ class _Compiler:
     def _ensure_block(self, base: Path, spec: dict[str, Any]) -> Iterator[Threshold]:
         for key, value in spec.items():
             at = (*base, key)
+            if not self.healthy(at):
+                continue
             if key == "thresholds":
                 for i, item in enumerate(value):
+                    if not self.healthy((*at, i)):
+                        continue
                     for metric, limit in item.items():
-                        yield Threshold(metric, "<", float(limit), source=f"{metric} < {limit:g}",
-                                        pos=self.doc.pos((*at, i)))
+                        yield Threshold(
+                            metric,
+                            "<",
+                            float(limit),
+                            source=f"{metric} < {limit:g}",
+                            pos=self.doc.pos((*at, i)),
+                        )
             elif key == "conditions":
                 for i, item in enumerate(value):
+                    if not self.healthy((*at, i)):
+                        continue
                     condition = self.condition((*at, i, "expression"), item["expression"])
                     if condition is not None:
-                        yield Threshold(None, None, None, condition=condition, strict=item.get("strict", True),
-                                        source=item["expression"], pos=self.doc.pos((*at, i)))
+                        yield Threshold(
+                            None,
+                            None,
+                            None,
+                            condition=condition,
+                            strict=item.get("strict", True),
+                            source=item["expression"],
+                            pos=self.doc.pos((*at, i)),
+                        )
             elif key == "maxErrorRate":
-                yield Threshold("error_rate", "<=", float(value), source=f"error rate <= {value:g}%",
-                                pos=self.doc.pos(at))
+                yield Threshold(
+                    "error_rate",
+                    "<=",
+                    float(value),
+                    source=f"error rate <= {value:g}%",
+                    pos=self.doc.pos(at),
+                )
             else:
-                yield Threshold(key, "<", float(value), source=f"{key} < {value:g}", pos=self.doc.pos(at))
+                yield Threshold(
+                    key, "<", float(value), source=f"{key} < {value:g}", pos=self.doc.pos(at)
+                )
 
     def plugins(self) -> None:
         for name in self._mapping(("config", "plugins")):
             if name not in BUILTIN_PLUGINS:
-                self.warn(("config", "plugins", name), f"plugin '{name}' is not built into yamlload and is ignored")
+                self.warn(
+                    ("config", "plugins", name),
+                    f"plugin '{name}' is not built into yamlload and is ignored",
+                )
 
     def processor(self) -> str | None:
         path = ("config", "processor")
@@ -864,10 +1030,15 @@ class _Compiler:
                 module = str(file)
         for name, at in self.function_refs:
             if raw is None:
-                self.error(at, f"'{name}' names a processor function, but config.processor is not set")
+                self.error(
+                    at, f"'{name}' names a processor function, but config.processor is not set"
+                )
             elif module is not None and name not in defined:
                 known = ", ".join(sorted(defined)) or "none"
-                self.error(at, f"function '{name}' is not defined in {FsPath(module).name} (it defines: {known})")
+                defined_in = FsPath(module).name
+                self.error(
+                    at, f"function '{name}' is not defined in {defined_in} (it defines: {known})"
+                )
         return module
 
     def _functions_in(self, path: Path, file: FsPath) -> set[str]:
@@ -890,9 +1061,10 @@ class _Compiler:
 
 def _missing_env(template: Template, env: dict[str, str]) -> Iterator[str]:
     for part in template.parts:
-        if not isinstance(part, str) and getattr(part, "name", "") in ("$env", "$processEnvironment"):
+        if not isinstance(part, str) and getattr(part, "name", "") in (
+            "$env",
+            "$processEnvironment",
+        ):
             path = getattr(part, "path", ())
             if path and str(path[0]) not in env:
                 yield str(path[0])
-
-

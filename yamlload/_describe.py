@@ -13,7 +13,11 @@ def format_seconds(seconds: float) -> str:
     whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
+    parts = [
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs else "",
+    ]
     return " ".join(p for p in parts if p)
 
 
@@ -46,7 +50,7 @@ def describe(plan: Plan) -> list[str]:
     lines = [
         f"  target     {plan.target}",
         f"  duration   {format_seconds(total_duration(plan.phases))}, "
-        f"{len(plan.phases)} phase{'s' if len(plan.phases) != 1 else ''}, {total_arrivals:,} arrivals",
+        f"{_plural(len(plan.phases), 'phase')}, {total_arrivals:,} arrivals",
     ]
     if plan.environment:
         lines.insert(1, f"  environment {plan.environment}")
@@ -58,11 +62,11 @@ def describe(plan: Plan) -> list[str]:
     lines.append(f"  scenarios  {len(plan.scenarios)}")
     for scenario in plan.scenarios:
         share = plan.scenario_share(scenario) * 100
-        lines.append(f"    {share:5.1f}%  {scenario.name}  ({_count_steps(scenario.flow)} steps)")
+        lines.append(f"    {share:5.1f}%  {scenario.name}  ({len(scenario.flow)} steps)")
     if plan.payloads:
         lines.append(f"  payload    {', '.join(p.path for p in plan.payloads)}")
     return lines
 
 
-def _count_steps(flow: tuple[object, ...]) -> int:
-    return len(flow)
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import jmespath
 import jmespath.exceptions
@@ -88,7 +88,7 @@ class Call:
     args: tuple[Any, ...] = ()
 
 
-Node = Union[Var, Call]
+Node = Var | Call
 
 # Built-in values a template may name; each is looked up in the VU's context.
 BUILTIN_VARIABLES = frozenset(
@@ -164,7 +164,7 @@ def parse_template(text: str) -> Template:
         closer = "}}}" if triple else "}}"
         end = text.find(closer, start + opener)
         if end < 0:
-            raise ExprError(f"'{text[start:start + opener]}' is never closed", start)
+            raise ExprError(f"'{text[start : start + opener]}' is never closed", start)
         if start > cursor:
             parts.append(text[cursor:start])
         inner = text[start + opener : end]
@@ -365,7 +365,11 @@ class _Tokens:
 def _literal(kind: str, raw: str) -> Any:
     if kind == "number":
         value = float(raw)
-        return int(value) if value.is_integer() and "." not in raw and "e" not in raw.lower() else value
+        return (
+            int(value)
+            if value.is_integer() and "." not in raw and "e" not in raw.lower()
+            else value
+        )
     if kind == "string":
         body = raw[1:-1]
         return re.sub(r"\\(.)", r"\1", body)
@@ -437,7 +441,16 @@ def _parse_not(t: _Tokens) -> tuple[Any, ...]:
     return _parse_comparison(t)
 
 
-_COMPARE = {"==": "==", "===": "==", "!=": "!=", "!==": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_COMPARE = {
+    "==": "==",
+    "===": "==",
+    "!=": "!=",
+    "!==": "!=",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+}
 
 
 def _parse_comparison(t: _Tokens) -> tuple[Any, ...]:

@@ -35,6 +35,8 @@ MAX_PLAN_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
 # Aliases can expand a small file exponentially ("billion laughs"); stop well before.
 MAX_NODES = 500_000
+# Marks a schema problem's path as "this key should not be there": nothing reads it.
+UNKNOWN_KEY = "<unknown key>"
 
 
 @dataclass
@@ -60,9 +62,9 @@ class Located:
     def get(self, path: Path, default: Any = None) -> Any:
         node = self.data
         for part in path:
-            if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
+            if isinstance(node, dict) and isinstance(part, str) and part in node:
                 node = node[part]
-            elif isinstance(part, str) and isinstance(node, dict) and part in node:
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
                 node = node[part]
             else:
                 return default
@@ -333,22 +335,35 @@ def _validator() -> Draft202012Validator:
 
 def schema_problems(doc: Located) -> list[tuple[Path, Problem]]:
     """Every schema violation in the document, positioned, in plain words, with the
-    path of the node at fault (so the compiler can leave that part alone)."""
+    path of the node at fault (so the compiler can leave just that part alone)."""
+    errors = list(_validator().iter_errors(doc.data))
+    misspelled = {tuple(e.absolute_path) for e in errors if e.validator == "additionalProperties"}
     problems: list[tuple[Path, Problem]] = []
-    for error in _validator().iter_errors(doc.data):
+    for error in errors:
         path: Path = tuple(error.absolute_path)
-        problems.extend((path, problem) for problem in _explain(error, doc))
+        if path in misspelled and _only_requires(error):
+            continue  # "missing 'flow'" beside "unknown key 'flw'" says the same thing twice
+        problems.extend(_explain(error, doc))
     return problems
 
 
-def _explain(error: ValidationError, doc: Located) -> Iterator[Problem]:
+def _only_requires(error: ValidationError) -> bool:
+    if error.validator == "required":
+        return True
+    if error.validator in ("anyOf", "oneOf"):
+        return all(e.validator == "required" for e in error.context or [])
+    return False
+
+
+def _explain(error: ValidationError, doc: Located) -> Iterator[tuple[Path, Problem]]:
     path: Path = tuple(error.absolute_path)
     custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         yield from _unknown_keys(error, doc, path)
         return
     if custom and error.validator not in ("required", "additionalProperties"):
-        yield Problem(doc.pos(path), f"{describe_path(path)}: {custom}, got {_show(error.instance)}")
+        message = f"{describe_path(path) or 'plan'}: {custom}, got {_show(error.instance)}"
+        yield path, Problem(doc.pos(path), message)
         return
     if error.validator in ("anyOf", "oneOf") and error.context:
         chosen = _closest_branch_error(error)
@@ -358,9 +373,12 @@ def _explain(error: ValidationError, doc: Located) -> Iterator[Problem]:
         kinds = _branch_types(error)
         if kinds:
             wanted = " or ".join(_article(k) for k in kinds)
-            yield Problem(doc.pos(path), f"{describe_path(path) or 'plan'}: expected {wanted}, got {_show(error.instance)}")
+            message = (
+                f"{describe_path(path) or 'plan'}: expected {wanted}, got {_show(error.instance)}"
+            )
+            yield path, Problem(doc.pos(path), message)
             return
-    yield Problem(doc.pos(path), _message(error, path))
+    yield path, Problem(doc.pos(path), _message(error, path))
 
 
 def _closest_branch_error(error: ValidationError) -> ValidationError | None:
@@ -373,7 +391,9 @@ def _closest_branch_error(error: ValidationError) -> ValidationError | None:
     candidates = [e for e in error.context or [] if e.relative_schema_path[0] not in wrong_type]
     if not candidates:
         return None
-    best = best_match(candidates, key=lambda e: (len(e.absolute_path), e.validator != "type"))
+    best: ValidationError | None = best_match(
+        candidates, key=lambda e: (len(e.absolute_path), e.validator != "type")
+    )
     return best
 
 
@@ -381,15 +401,20 @@ def _branch_types(error: ValidationError) -> list[str]:
     kinds: list[str] = []
     for e in error.context or []:
         if e.validator == "type" and len(e.relative_path) == 0:
-            values = e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
+            values = (
+                e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
+            )
             kinds.extend(str(v) for v in values if str(v) not in kinds)
     return kinds
 
 
-def _unknown_keys(error: ValidationError, doc: Located, path: Path) -> Iterator[Problem]:
+def _unknown_keys(
+    error: ValidationError, doc: Located, path: Path
+) -> Iterator[tuple[Path, Problem]]:
     schema = error.schema if isinstance(error.schema, dict) else {}
     known = sorted(schema.get("properties", {}))
-    for key in error.instance:
+    instance: Any = error.instance
+    for key in instance:
         if key in known:
             continue
         where = describe_path(path) or "top level"
@@ -403,22 +428,23 @@ def _unknown_keys(error: ValidationError, doc: Located, path: Path) -> Iterator[
             message += f"; did you mean '{guess[0]}'?"
         elif known and len(known) <= 12:
             message += f" (expected one of: {', '.join(known)})"
-        yield Problem(doc.key_pos((*path, key)), message)
+        yield (*path, key, UNKNOWN_KEY), Problem(doc.key_pos((*path, key)), message)
 
 
 def _message(error: ValidationError, path: Path) -> str:
     where = describe_path(path) or "plan"
     validator = error.validator
-    value = error.validator_value
+    value: Any = error.validator_value
+    instance: Any = error.instance
     if validator == "required":
-        missing = [k for k in value if k not in error.instance]
+        missing = [k for k in value if k not in instance]
         return f"{where}: missing required key '{missing[0] if missing else value}'"
     if validator == "type":
         wanted = value if isinstance(value, str) else " or ".join(value)
-        return f"{where}: expected {_article(wanted)}, got {_show(error.instance)}"
+        return f"{where}: expected {_article(wanted)}, got {_show(instance)}"
     if validator == "enum":
         choices = ", ".join(repr(v) for v in value)
-        return f"{where}: {_show(error.instance)} is not one of {choices}"
+        return f"{where}: {_show(instance)} is not one of {choices}"
     if validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         words = {
             "minimum": "at least",
@@ -426,21 +452,21 @@ def _message(error: ValidationError, path: Path) -> str:
             "maximum": "at most",
             "exclusiveMaximum": "less than",
         }[str(validator)]
-        return f"{where}: must be {words} {value}, got {_show(error.instance)}"
+        return f"{where}: must be {words} {value}, got {_show(instance)}"
     if validator == "minItems":
         return f"{where}: needs at least {value} item{'s' if value != 1 else ''}"
     if validator == "minProperties":
         return f"{where}: must not be empty"
     if validator == "maxProperties":
-        return f"{where}: has {len(error.instance)} keys where at most {value} are allowed"
+        return f"{where}: has {len(instance)} keys where at most {value} are allowed"
     if validator == "minLength":
         return f"{where}: must not be empty"
     if validator == "dependentRequired":
-        present = [k for k in value if k in error.instance]
+        present = [k for k in value if k in instance]
         key = present[0] if present else "?"
         return f"{where}: '{key}' only goes with '{value[key][0] if key in value else value}'"
     if validator == "not":
-        return f"{where}: {_show(error.instance)} is not allowed here"
+        return f"{where}: {_show(instance)} is not allowed here"
     return f"{where}: {error.message}"
 
 
@@ -523,7 +549,9 @@ def assemble(plan_path: str, options: PlanOptions) -> Located:
     if options.overrides:
         doc = merge(doc, parse_json_option(options.overrides, "--overrides"))
     if options.variables:
-        doc = merge(doc, parse_json_option(options.variables, "--variables"), ("config", "variables"))
+        doc = merge(
+            doc, parse_json_option(options.variables, "--variables"), ("config", "variables")
+        )
     if options.target is not None:
         doc = set_value(doc, ("config", "target"), options.target, Pos("--target"))
     return doc
@@ -549,7 +577,9 @@ def read_dotenv(path: str) -> dict[str, str]:
     try:
         text = FsPath(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--dotenv {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        raise UsageError(
+            f"--dotenv {path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     values: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()

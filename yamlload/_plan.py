@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from ._errors import Pos, Problem
 from ._expr import CompiledPath, Condition, Template
+
+# Where a node of the IR came from, when it was built without a plan file.
+NOWHERE = Pos("<plan>")
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 METHODS: tuple[str, ...] = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -65,7 +68,7 @@ class Phase:
     spawn_rate: float | None = None
     max_vusers: int | None = None
     mode: Literal["uniform", "poisson"] = "uniform"
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
 
 # --------------------------------------------------------------------------- flows
@@ -86,7 +89,7 @@ class Capture:
     group: int | str | None = None
     header: str | None = None
     strict: bool = True
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
 
 ExpectKind = Literal[
@@ -110,7 +113,7 @@ class Expect:
 
     kind: ExpectKind
     args: tuple[Value, ...]
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
     path: CompiledPath | None = None  # for `jmespath`
     regexp: re.Pattern[str] | None = None  # for `matchesRegexp` with a constant pattern
 
@@ -121,7 +124,7 @@ class Match:
 
     capture: Capture
     value: Value
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ class Request:
     probability: float | None = None
     before_request: tuple[str, ...] = ()
     after_response: tuple[str, ...] = ()
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
     @property
     def label(self) -> str:
@@ -171,7 +174,7 @@ class LoopStep:
     count: Template | tuple[int, int] | None = None  # fixed range (low, high) or a template
     over: Template | TList | None = None
     while_true: str | None = None
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
 
 @dataclass(frozen=True)
@@ -183,28 +186,28 @@ class ThinkStep:
     high: float | None = None
     jitter: float | None = None  # fraction (0.2 = ±20%)
     jitter_seconds: float | None = None  # absolute ± seconds
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
 
 @dataclass(frozen=True)
 class LogStep:
     message: Template
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
 
 @dataclass(frozen=True)
 class ParallelStep:
     steps: tuple[Step, ...]
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
 
 @dataclass(frozen=True)
 class FunctionStep:
     name: str
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
 
-Step = Union[Request, LoopStep, ThinkStep, LogStep, ParallelStep, FunctionStep]
+Step = Request | LoopStep | ThinkStep | LogStep | ParallelStep | FunctionStep
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ class Scenario:
     after_scenario: tuple[str, ...] = ()
     before_request: tuple[str, ...] = ()
     after_response: tuple[str, ...] = ()
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
 
 # --------------------------------------------------------------------------- config
@@ -235,7 +238,7 @@ class Payload:
     skip_empty_lines: bool = True
     load_all: bool = False
     name: str | None = None
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
 
 @dataclass(frozen=True)
@@ -257,7 +260,7 @@ class Threshold:
     condition: Condition | None = None
     strict: bool = True
     source: str = ""
-    pos: Pos = Pos("<plan>")
+    pos: Pos = NOWHERE
 
 
 @dataclass(frozen=True)

@@ -127,14 +127,14 @@ def total_duration(phases: Sequence[Phase]) -> float:
 
 def schedule(phases: Sequence[Phase], rng: random.Random | None = None) -> Iterator[Arrival]:
     """Every arrival of the run, in time order."""
-    for start, phase in zip(phase_starts(phases), phases):
+    for start, phase in zip(phase_starts(phases), phases, strict=True):
         for offset in arrival_offsets(phase, rng):
             yield Arrival(start + offset, phase.index)
 
 
 def phase_at(phases: Sequence[Phase], t: float) -> Phase | None:
     """The phase running at second `t` of the run, or None before/after."""
-    for start, phase in zip(phase_starts(phases), phases):
+    for start, phase in zip(phase_starts(phases), phases, strict=True):
         if start <= t < start + phase.duration:
             return phase
     return None

@@ -119,11 +119,17 @@ def _phase() -> Schema:
             "rampTo": {**number, "description": "Ramp the arrival rate linearly to this."},
             "arrivalCount": {**integer, "description": "Users spread evenly over duration."},
             "pause": {**duration, "description": "Do nothing for this long."},
-            "maxVusers": {**integer, "description": "Cap on concurrent users; extra arrivals are skipped."},
+            "maxVusers": {
+                **integer,
+                "description": "Cap on concurrent users; extra arrivals are skipped.",
+            },
             "mode": {"enum": ["uniform", "poisson"]},
             "users": {**integer, "description": "Closed model: keep this many users looping."},
             "spawnRate": {**number, "description": "Closed model: users started per second."},
-            "rampUsers": {**duration, "description": "Closed model: start the users over this time."},
+            "rampUsers": {
+                **duration,
+                "description": "Closed model: start the users over this time.",
+            },
         },
         description="One phase of load: open model (arrivals) or closed model (users).",
     )
@@ -272,12 +278,17 @@ def _step() -> Schema:
             "think": {
                 "anyOf": [
                     _ref("duration"),
-                    _obj({"min": _ref("duration"), "max": _ref("duration")}, required=("min", "max")),
+                    _obj(
+                        {"min": _ref("duration"), "max": _ref("duration")}, required=("min", "max")
+                    ),
                 ],
                 "x-message": "expected a duration, a {{ template }}, or {min, max}",
             },
             "jitter": {
-                "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%?\s*$"}],
+                "anyOf": [
+                    {"type": "number", "minimum": 0},
+                    {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%?\s*$"},
+                ],
                 "x-message": 'expected a number of seconds or a percentage such as "10%"',
             },
             "log": {"type": "string"},
@@ -384,7 +395,7 @@ def _plugins() -> Schema:
             "apdex": _obj({"threshold": {"type": "number"}}),
         },
         "additionalProperties": {"type": "object"},
-        "description": "Artillery plugins: ensure, expect, metrics-by-endpoint and apdex are built in.",
+        "description": "Plugins; ensure, expect, metrics-by-endpoint and apdex are built in.",
     }
 
 
