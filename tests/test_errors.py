@@ -101,13 +101,17 @@ def test_duplicate_key_is_positioned(write_plan) -> None:
 
 def test_non_utf8_bytes_are_positioned(tmp_path: Path) -> None:
     path = tmp_path / "plan.yml"
-    path.write_bytes(b"config:\n  target: \"\xff\"\n")
+    path.write_bytes(b'config:\n  target: "\xff"\n')
     [line] = problems_of(path)
     assert line == f"{path}:2:12: not valid UTF-8: byte 0xff cannot be decoded"
 
 
 def test_json_plan_errors_are_positioned(write_plan) -> None:
-    text = '{\n  "config": {"target": "http://127.0.0.1:1", "phases": [{"duration": 1, "arrivalCount": "x"}]},\n  "scenarios": [{"flow": []}]\n}\n'
+    text = (
+        '{\n  "config": {"target": "http://127.0.0.1:1",'
+        ' "phases": [{"duration": 1, "arrivalCount": "x"}]},\n'
+        '  "scenarios": [{"flow": []}]\n}\n'
+    )
     path = write_plan(text, name="plan.json")
     [line] = problems_of(path)
     assert line.startswith(f"{path}:2:")
@@ -178,7 +182,9 @@ def test_function_step_without_a_processor(write_plan) -> None:
 
 def test_environment_that_does_not_exist_lists_the_known_ones(write_plan) -> None:
     text = GOOD + "  - flow: []\n"
-    text = text.replace("config:\n", "config:\n  environments:\n    staging: {target: http://127.0.0.1:9}\n")
+    text = text.replace(
+        "config:\n", "config:\n  environments:\n    staging: {target: http://127.0.0.1:9}\n"
+    )
     path = write_plan(text)
     [line] = problems_of(path, "-e", "prod")
     assert "environment 'prod' is not defined (defined: staging)" in line

@@ -108,9 +108,7 @@ def test_conditions(expression: str, values: dict[str, object], expected: bool) 
     assert bool(parse_condition(expression).evaluate(lookup_from(values))) is expected
 
 
-@pytest.mark.parametrize(
-    "expression", ["a ===", "(a", "a b", "nosuchfn(1)", "", "and", "a in"]
-)
+@pytest.mark.parametrize("expression", ["a ===", "(a", "a b", "nosuchfn(1)", "", "and", "a in"])
 def test_broken_conditions_raise(expression: str) -> None:
     with pytest.raises(ExprError):
         parse_condition(expression)

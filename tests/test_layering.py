@@ -95,7 +95,9 @@ def test_errors_in_a_config_file_point_into_that_file(write_plan, tmp_path: Path
 
 def test_dotenv_feeds_process_environment(write_plan, tmp_path: Path) -> None:
     env_file = tmp_path / "ci.env"
-    env_file.write_text("# rates\nexport RATE=3\nTARGET='http://127.0.0.1:8200'\n", encoding="utf-8")
+    env_file.write_text(
+        "# rates\nexport RATE=3\nTARGET='http://127.0.0.1:8200'\n", encoding="utf-8"
+    )
     text = PLAN.replace("arrivalRate: 1}", "arrivalRate: '{{ $processEnvironment.RATE }}'}")
     text = text.replace("target: http://127.0.0.1:8000", "target: '{{ $env.TARGET }}'")
     result = run_cli("validate", str(write_plan(text)), "--dotenv", str(env_file))
@@ -118,6 +120,10 @@ def test_payload_without_path_takes_the_csv_from_p(write_plan, tmp_path: Path) -
 
 def test_payload_path_uses_the_environment_name(write_plan, tmp_path: Path) -> None:
     (tmp_path / "local-urls.csv").write_text("/a\n", encoding="utf-8")
-    text = "config:\n  target: http://127.0.0.1:1\n  payload:\n    path: './{{ $environment }}-urls.csv'\n    fields: [url]\nscenarios:\n  - flow: []\n"
+    text = (
+        "config:\n  target: http://127.0.0.1:1\n  payload:\n"
+        "    path: './{{ $environment }}-urls.csv'\n    fields: [url]\n"
+        "scenarios:\n  - flow: []\n"
+    )
     plan = load_plan(str(write_plan(text)), PlanOptions(environment="local"))
     assert plan.payloads[0].path.endswith("local-urls.csv")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -33,7 +34,7 @@ def test_uniform_rate_first_arrival_one_interval_in_last_on_the_end() -> None:
     assert len(offsets) == arrival_count(rate(200, 60)) == 12_000
     assert offsets[0] == pytest.approx(0.005)
     assert offsets[-1] == pytest.approx(60.0)
-    gaps = {round(b - a, 9) for a, b in zip(offsets, offsets[1:], strict=False)}
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(offsets)}
     assert gaps == {0.005}
 
 

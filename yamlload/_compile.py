@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path as FsPath
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from ._errors import PlanError, Pos, Problem
 from ._expr import (
@@ -27,19 +27,12 @@ from ._expr import (
     parse_condition,
     parse_template,
 )
-from ._load import (
-    UNKNOWN_KEY,
-    Located,
-    Path,
-    PlanOptions,
-    assemble,
-    describe_path,
-    schema_problems,
-)
+from ._load import Located, Path, PlanOptions, assemble, check_schema, describe_path
 from ._plan import (
     METHODS,
     Capture,
     Expect,
+    ExpectKind,
     FormFile,
     FunctionStep,
     HttpSettings,
@@ -69,6 +62,8 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 BUILTIN_PLUGINS = frozenset({"ensure", "expect", "metrics-by-endpoint", "apdex"})
 JAVASCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts")
 ACTIONS = (*METHODS, "loop", "think", "log", "parallel", "function")
+LEGACY_ENSURE = {"min", "max", "median", "p50", "p75", "p90", "p95", "p99", "p999"}
+EXPECT_KINDS = frozenset(get_args(ExpectKind))
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {
@@ -103,11 +98,9 @@ def load_plan(plan_path: str, options: PlanOptions | None = None) -> Plan:
     refused = unsupported_features(doc)
     if refused:
         raise PlanError(refused)
-    located_problems = schema_problems(doc)
-    problems = [problem for _, problem in located_problems] + template_problems(doc)
-    broken = {path for path, _ in located_problems if UNKNOWN_KEY not in path}
-    misspelled = {path[:-2] for path, _ in located_problems if UNKNOWN_KEY in path}
-    compiler = _Compiler(doc, plan_path, options, broken=broken, misspelled=misspelled)
+    report = check_schema(doc)
+    problems = report.problems + template_problems(doc)
+    compiler = _Compiler(doc, plan_path, options, report.broken, report.misspelled)
     plan = compiler.compile()
     problems += compiler.problems
     if problems:
@@ -851,6 +844,8 @@ class _Compiler:
                     entries.extend(((*path, index, k), k, v) for k, v in item.items())
         out: list[Expect] = []
         for at, kind, value in entries:
+            if kind not in EXPECT_KINDS:
+                continue  # an unknown check, reported by the schema
             expect = self.expect(at, kind, value)
             if expect is not None:
                 out.append(expect)
@@ -1001,7 +996,7 @@ class _Compiler:
                     source=f"error rate <= {value:g}%",
                     pos=self.doc.pos(at),
                 )
-            else:
+            elif key in LEGACY_ENSURE:
                 yield Threshold(
                     key, "<", float(value), source=f"{key} < {value:g}", pos=self.doc.pos(at)
                 )

@@ -35,8 +35,6 @@ MAX_PLAN_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
 # Aliases can expand a small file exponentially ("billion laughs"); stop well before.
 MAX_NODES = 500_000
-# Marks a schema problem's path as "this key should not be there": nothing reads it.
-UNKNOWN_KEY = "<unknown key>"
 
 
 @dataclass
@@ -333,18 +331,30 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(plan_schema())
 
 
-def schema_problems(doc: Located) -> list[tuple[Path, Problem]]:
-    """Every schema violation in the document, positioned, in plain words, with the
-    path of the node at fault (so the compiler can leave just that part alone)."""
+@dataclass(frozen=True)
+class SchemaReport:
+    """What the schema check found.
+
+    problems    every violation, positioned, in plain words
+    broken      nodes that failed (the compiler leaves them alone)
+    misspelled  nodes that hold an unknown key (a "missing" key there is likely the typo)
+    """
+
+    problems: list[Problem]
+    broken: set[Path]
+    misspelled: set[Path]
+
+
+def check_schema(doc: Located) -> SchemaReport:
     errors = list(_validator().iter_errors(doc.data))
     misspelled = {tuple(e.absolute_path) for e in errors if e.validator == "additionalProperties"}
-    problems: list[tuple[Path, Problem]] = []
+    broken = {tuple(e.absolute_path) for e in errors if e.validator != "additionalProperties"}
+    problems: list[Problem] = []
     for error in errors:
-        path: Path = tuple(error.absolute_path)
-        if path in misspelled and _only_requires(error):
+        if tuple(error.absolute_path) in misspelled and _only_requires(error):
             continue  # "missing 'flow'" beside "unknown key 'flw'" says the same thing twice
         problems.extend(_explain(error, doc))
-    return problems
+    return SchemaReport(problems, broken, misspelled)
 
 
 def _only_requires(error: ValidationError) -> bool:
@@ -355,7 +365,7 @@ def _only_requires(error: ValidationError) -> bool:
     return False
 
 
-def _explain(error: ValidationError, doc: Located) -> Iterator[tuple[Path, Problem]]:
+def _explain(error: ValidationError, doc: Located) -> Iterator[Problem]:
     path: Path = tuple(error.absolute_path)
     custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
@@ -363,7 +373,7 @@ def _explain(error: ValidationError, doc: Located) -> Iterator[tuple[Path, Probl
         return
     if custom and error.validator not in ("required", "additionalProperties"):
         message = f"{describe_path(path) or 'plan'}: {custom}, got {_show(error.instance)}"
-        yield path, Problem(doc.pos(path), message)
+        yield Problem(doc.pos(path), message)
         return
     if error.validator in ("anyOf", "oneOf") and error.context:
         chosen = _closest_branch_error(error)
@@ -376,9 +386,9 @@ def _explain(error: ValidationError, doc: Located) -> Iterator[tuple[Path, Probl
             message = (
                 f"{describe_path(path) or 'plan'}: expected {wanted}, got {_show(error.instance)}"
             )
-            yield path, Problem(doc.pos(path), message)
+            yield Problem(doc.pos(path), message)
             return
-    yield path, Problem(doc.pos(path), _message(error, path))
+    yield Problem(doc.pos(path), _message(error, path))
 
 
 def _closest_branch_error(error: ValidationError) -> ValidationError | None:
@@ -408,9 +418,7 @@ def _branch_types(error: ValidationError) -> list[str]:
     return kinds
 
 
-def _unknown_keys(
-    error: ValidationError, doc: Located, path: Path
-) -> Iterator[tuple[Path, Problem]]:
+def _unknown_keys(error: ValidationError, doc: Located, path: Path) -> Iterator[Problem]:
     schema = error.schema if isinstance(error.schema, dict) else {}
     known = sorted(schema.get("properties", {}))
     instance: Any = error.instance
@@ -428,7 +436,7 @@ def _unknown_keys(
             message += f"; did you mean '{guess[0]}'?"
         elif known and len(known) <= 12:
             message += f" (expected one of: {', '.join(known)})"
-        yield (*path, key, UNKNOWN_KEY), Problem(doc.key_pos((*path, key)), message)
+        yield Problem(doc.key_pos((*path, key)), message)
 
 
 def _message(error: ValidationError, path: Path) -> str:
