@@ -46,11 +46,14 @@ def phase_arrivals(phase: Phase) -> str:
 
 
 def describe(plan: Plan) -> list[str]:
-    total_arrivals = sum(arrival_count(p) for p in plan.phases if p.kind != "users")
+    arrivals = sum(arrival_count(p) for p in plan.phases if p.kind != "users")
+    users = max((p.users for p in plan.phases if p.kind == "users"), default=0)
+    load = [f"{arrivals:,} arrivals"] if arrivals or not users else []
+    load += [f"up to {users:,} looping users"] if users else []
     lines = [
         f"  target     {plan.target}",
         f"  duration   {format_seconds(total_duration(plan.phases))}, "
-        f"{_plural(len(plan.phases), 'phase')}, {total_arrivals:,} arrivals",
+        f"{_plural(len(plan.phases), 'phase')}, {' and '.join(load)}",
     ]
     if plan.environment:
         lines.insert(1, f"  environment {plan.environment}")
