@@ -95,3 +95,27 @@ def test_python_dash_m_works() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("yamlload, version ")
+
+
+def readme_examples() -> list[tuple[str, str]]:
+    """Each ```yaml block of the README followed by the `yamlload validate` it shows."""
+    import itertools
+    import re
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(\w*)\n(.*?)```", text, flags=re.DOTALL)
+    pairs = []
+    for (kind, body), (_, shown) in itertools.pairwise(blocks):
+        if kind == "yaml" and shown.startswith("$ yamlload validate plan.yml\n"):
+            pairs.append((body, shown.split("\n", 1)[1]))
+    return pairs
+
+
+def test_readme_examples_show_real_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    examples = readme_examples()
+    assert len(examples) == 2
+    monkeypatch.chdir(tmp_path)
+    for plan, shown in examples:
+        (tmp_path / "plan.yml").write_text(plan, encoding="utf-8")
+        result = run_cli("validate", "plan.yml")
+        assert result.stdout + result.stderr == shown

@@ -65,7 +65,7 @@ def describe(plan: Plan) -> list[str]:
     lines.append(f"  scenarios  {len(plan.scenarios)}")
     for scenario in plan.scenarios:
         share = plan.scenario_share(scenario) * 100
-        lines.append(f"    {share:5.1f}%  {scenario.name}  ({len(scenario.flow)} steps)")
+        lines.append(f"    {share:5.1f}%  {scenario.name}  ({_plural(len(scenario.flow), 'step')})")
     if plan.payloads:
         lines.append(f"  payload    {', '.join(p.path for p in plan.payloads)}")
     return lines
