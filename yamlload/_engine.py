@@ -1,0 +1,957 @@
+"""The runtime: a dispatcher starts virtual users on the plan's schedule, and each user
+runs its scenario's flow over aiohttp. Everything measured goes to a `Recorder`.
+
+A failed request is a value (an error code counted under `errors.*`), never an exception
+that escapes: it ends its user as failed and the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import errno
+import importlib.util
+import inspect
+import json
+import random
+import re
+import ssl
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+import aiohttp
+
+from ._errors import UsageError
+from ._expr import Template, to_text
+from ._metrics import PERIOD_SECONDS, Period, Recorder
+from ._plan import (
+    Capture,
+    Expect,
+    FormFile,
+    FunctionStep,
+    LogStep,
+    LoopStep,
+    ParallelStep,
+    Payload,
+    Phase,
+    Plan,
+    Request,
+    Scenario,
+    Step,
+    ThinkStep,
+    TList,
+    TMap,
+    Value,
+)
+from ._schedule import phase_starts, schedule
+
+# In-flight users get this long to finish after a stop (Ctrl-C, SIGTERM) before they
+# are cancelled.
+GRACE_SECONDS = 2.0
+# The schedule starts this long after the engine, so the first arrivals are not late
+# merely because the event loop was still warming up.
+START_DELAY_SECONDS = 0.05
+TICK_SECONDS = 1.0
+ENDPOINT_PREFIX = "plugins.metrics-by-endpoint"
+FAILED_CAPTURE = "Failed capture or match"
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    seed: int | None = None
+    insecure: bool = False
+    scenario_name: str | None = None
+    solo: bool = False
+    grace_seconds: float = GRACE_SECONDS
+    # An aiohttp resolver; tests fake DNS failures with it instead of real lookups.
+    resolver: Any = None
+
+
+@dataclass
+class Progress:
+    """What the console shows on its live line."""
+
+    elapsed: float
+    total: float
+    phase: str
+    active: int
+    created: int
+    requests: int
+    errors: int
+    rps: float
+
+
+class Observer(Protocol):
+    def tick(self, progress: Progress) -> None: ...
+
+    def period_done(self, period: Period) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+
+@dataclass
+class PhaseRun:
+    index: int
+    name: str
+    started: float
+    ended: float
+
+
+@dataclass
+class RunResult:
+    periods: list[Period]
+    duration: float
+    phases: list[PhaseRun]
+    stopped_by: str | None = None
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def error_code(exc: BaseException) -> str:
+    """Artillery's (Node's) name for a failed request."""
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return "ETIMEDOUT"
+    dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
+    if dns_error is not None and isinstance(exc, dns_error):
+        return "ENOTFOUND"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return _certificate_code(str(exc.certificate_error))
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        return _certificate_code(str(exc))
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "ECONNRESET"
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
+        return "EPROTO"
+    os_errno = getattr(exc, "errno", None)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_errno = exc.os_error.errno
+        if isinstance(exc.os_error, OSError) and "Name or service" in str(exc.os_error):
+            return "ENOTFOUND"
+    names = {
+        errno.ECONNREFUSED: "ECONNREFUSED",
+        errno.ECONNRESET: "ECONNRESET",
+        errno.ETIMEDOUT: "ETIMEDOUT",
+        errno.EPIPE: "EPIPE",
+        errno.EHOSTUNREACH: "EHOSTUNREACH",
+        errno.ENETUNREACH: "ENETUNREACH",
+        errno.EADDRNOTAVAIL: "EADDRNOTAVAIL",
+    }
+    if os_errno in names:
+        return names[os_errno]
+    if isinstance(exc, ConnectionResetError | aiohttp.ClientOSError):
+        return "ECONNRESET"
+    if isinstance(exc, aiohttp.InvalidURL | ValueError):
+        return "EINVALIDURL"
+    return type(exc).__name__
+
+
+def _certificate_code(text: str) -> str:
+    lowered = text.lower()
+    if "self-signed" in lowered or "self signed" in lowered:
+        return "DEPTH_ZERO_SELF_SIGNED_CERT"
+    if "expired" in lowered:
+        return "CERT_HAS_EXPIRED"
+    if "hostname" in lowered or "ip address mismatch" in lowered:
+        return "ERR_TLS_CERT_ALTNAME_INVALID"
+    if "unable to get local issuer" in lowered:
+        return "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"
+    return "EPROTO"
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def read_payload(payload: Payload) -> list[dict[str, Any]]:
+    """The rows of a payload CSV as dicts of its fields."""
+    try:
+        with open(payload.path, encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle, delimiter=payload.delimiter))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"payload {payload.path}: cannot read: {exc}") from None
+    if payload.skip_empty_lines:
+        rows = [row for row in rows if any(cell.strip() for cell in row)]
+    fields = list(payload.fields)
+    if not fields and rows:
+        fields, rows = rows[0], rows[1:]
+    elif payload.skip_header and rows:
+        rows = rows[1:]
+    cast = _cast if payload.cast else (lambda cell: cell)
+    return [{name: cast(cell) for name, cell in zip(fields, row, strict=False)} for row in rows]
+
+
+_NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _cast(cell: str) -> Any:
+    text = cell.strip()
+    if _NUMBER.match(text):
+        number = float(text)
+        return (
+            int(number)
+            if number.is_integer() and "." not in text and "e" not in text.lower()
+            else number
+        )
+    if text in ("true", "false"):
+        return text == "true"
+    return cell
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+def load_processor(path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("yamlload_processor", path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"processor {path}: cannot load")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's module: show what broke, not a traceback
+        raise UsageError(f"processor {path}: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+@dataclass
+class HookContext:
+    """What a processor hook receives: the user's variables, and its scenario's name."""
+
+    vars: dict[str, Any]
+    scenario: str
+
+
+@dataclass
+class HookResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+# --------------------------------------------------------------------------- users
+
+
+@dataclass
+class _User:
+    vars: dict[str, Any]
+    session: aiohttp.ClientSession
+    scenario: Scenario
+    rng: random.Random
+    specials: dict[str, Any] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> Any:
+        if name in self.vars:
+            return self.vars[name]
+        return self.specials.get(name)
+
+
+def _render(value: Value, user: _User) -> Any:
+    if isinstance(value, Template):
+        return value.render(user.lookup, user.rng)
+    if isinstance(value, TMap):
+        return {k: _render(v, user) for k, v in value.items}
+    if isinstance(value, TList):
+        return [_render(v, user) for v in value.items]
+    return value
+
+
+def _text(value: Value, user: _User) -> str:
+    return to_text(_render(value, user))
+
+
+class _Flow:
+    """Runs steps for one user; returns False when the user must stop as failed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.rec = engine.recorder
+
+    async def run(self, steps: tuple[Step, ...], user: _User) -> bool:
+        for step in steps:
+            if not await self.step(step, user):
+                return False
+        return True
+
+    async def step(self, step: Step, user: _User) -> bool:
+        if isinstance(step, Request):
+            return await self.engine.http.send(step, user)
+        if isinstance(step, ThinkStep):
+            await asyncio.sleep(self.think_seconds(step, user))
+            return True
+        if isinstance(step, LoopStep):
+            return await self.loop(step, user)
+        if isinstance(step, LogStep):
+            self.engine.log(_text(step.message, user))
+            return True
+        if isinstance(step, ParallelStep):
+            results = await asyncio.gather(*(self.step(s, user) for s in step.steps))
+            return all(results)
+        if isinstance(step, FunctionStep):
+            return await self.engine.call_hook(
+                step.name, user, HookContext(user.vars, user.scenario.name)
+            )
+        raise AssertionError(f"unknown step {step!r}")
+
+    def think_seconds(self, step: ThinkStep, user: _User) -> float:
+        if step.low is not None and step.high is not None:
+            seconds = user.rng.uniform(step.low, step.high)
+        elif isinstance(step.seconds, Template):
+            seconds = _duration_value(step.seconds.render(user.lookup, user.rng))
+        else:
+            seconds = float(step.seconds or 0.0)
+        jitter = step.jitter if step.jitter is not None else self.engine.plan.default_jitter
+        if step.jitter_seconds:
+            seconds += user.rng.uniform(-step.jitter_seconds, step.jitter_seconds)
+        elif jitter:
+            seconds *= user.rng.uniform(1 - jitter, 1 + jitter)
+        return max(0.0, seconds)
+
+    async def loop(self, step: LoopStep, user: _User) -> bool:
+        saved = (user.vars.get("$loopCount"), user.vars.get("$loopElement"))
+        try:
+            for index, element in enumerate(self.loop_items(step, user), start=1):
+                if step.while_true is not None and not await self.engine.call_hook(
+                    step.while_true,
+                    user,
+                    HookContext(user.vars, user.scenario.name),
+                    want_value=True,
+                ):
+                    break
+                user.vars["$loopCount"] = index
+                user.vars["$loopElement"] = element
+                if not await self.run(step.steps, user):
+                    return False
+        finally:
+            user.vars["$loopCount"], user.vars["$loopElement"] = saved
+        return True
+
+    def loop_items(self, step: LoopStep, user: _User) -> Iterator[Any]:
+        if step.over is not None:
+            items = _render(step.over, user)
+            yield from (
+                items
+                if isinstance(items, list | tuple)
+                else ([] if items in (None, "") else [items])
+            )
+            return
+        if isinstance(step.count, tuple):
+            low, high = step.count
+            count = low if low == high else user.rng.randint(low, high)
+        elif isinstance(step.count, Template):
+            count = _int_or(step.count.render(user.lookup, user.rng), 0)
+        else:
+            count = -1  # no count: repeat until the run stops
+        index = 0
+        while count < 0 or index < count:
+            index += 1
+            yield index
+
+
+def _duration_value(value: Any) -> float:
+    from ._compile import parse_duration
+
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    seconds = parse_duration(str(value)) if value is not None else None
+    return seconds or 0.0
+
+
+def _int_or(value: Any, default: int) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+class _Http:
+    """Sends one request for a user and records what happened."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.plan = engine.plan
+        self.rec = engine.recorder
+        self.target = engine.plan.target.rstrip("/")
+
+    def url(self, request: Request, user: _User) -> str:
+        path = _text(request.url, user)
+        if path.startswith(("http://", "https://")):
+            return path
+        if not path.startswith("/"):
+            path = "/" + path
+        return self.target + path
+
+    def build(self, request: Request, user: _User) -> dict[str, Any]:
+        headers = {k: _text(v, user) for k, v in self.plan.default_headers.items}
+        headers.update({k: _text(v, user) for k, v in request.headers.items})
+        spec: dict[str, Any] = {
+            "method": request.method,
+            "url": self.url(request, user),
+            "headers": headers,
+            "allow_redirects": request.follow_redirect,
+        }
+        if request.qs.items:
+            spec["params"] = {k: _text(v, user) for k, v in request.qs.items}
+        cookies = {k: _text(v, user) for k, v in self.plan.default_cookie.items}
+        cookies.update({k: _text(v, user) for k, v in request.cookie.items})
+        if cookies:
+            spec["cookies"] = cookies
+        if request.auth is not None:
+            user_name, password = (to_text(t.render(user.lookup, user.rng)) for t in request.auth)
+            spec["auth"] = aiohttp.BasicAuth(user_name, password)
+        if request.has_json:
+            spec["json"] = _render(request.json, user)
+        elif request.body is not None:
+            body = _render(request.body, user)
+            spec["data"] = body if isinstance(body, str | bytes) else json.dumps(body)
+        elif request.form is not None:
+            spec["data"] = {k: _text(v, user) for k, v in request.form.items}
+        elif request.form_data is not None:
+            spec["data"] = self.form_data(request.form_data, user)
+        return spec
+
+    def form_data(self, fields: TMap, user: _User) -> aiohttp.FormData:
+        form = aiohttp.FormData()
+        for name, value in fields.items:
+            if isinstance(value, FormFile):
+                path = Path(value.base_dir) / _text(value.path, user)
+                form.add_field(
+                    name,
+                    path.read_bytes(),
+                    filename=_text(value.filename, user) if value.filename else path.name,
+                    content_type=_text(value.content_type, user) if value.content_type else None,
+                )
+            else:
+                form.add_field(name, _text(value, user))
+        return form
+
+    async def send(self, request: Request, user: _User) -> bool:
+        if request.if_true is not None and not request.if_true.evaluate(user.lookup):
+            return True
+        if request.probability is not None and user.rng.random() * 100 >= request.probability:
+            return True
+        rec = self.rec
+        label = request.label
+        try:
+            spec = self.build(request, user)
+        except OSError as exc:  # a formData file that cannot be read
+            rec.count(f"errors.{_os_code(exc)}")
+            return False
+        context = HookContext(user.vars, user.scenario.name)
+        for hook in (*user.scenario.before_request, *request.before_request):
+            if not await self.engine.call_hook(hook, user, spec, context):
+                return False
+        rec.count("http.requests")
+        start = time.perf_counter()
+        try:
+            async with user.session.request(**spec) as response:
+                first_byte = time.perf_counter()
+                body = await response.read()
+                status = response.status
+                headers = response.headers
+        except Exception as exc:  # every failure is a value: counted, and the user stops
+            code = error_code(exc)
+            rec.count(f"errors.{code}")
+            rec.count(f"{ENDPOINT_PREFIX}.{label}.errors.{code}")
+            return False
+        end = time.perf_counter()
+        millis = (end - start) * 1000.0
+        rec.count("http.responses")
+        rec.count(f"http.codes.{status}")
+        rec.observe("http.response_time", millis)
+        rec.observe(f"http.response_time.{status // 100}xx", millis)
+        rec.count("http.downloaded_bytes", len(body))
+        rec.count(f"{ENDPOINT_PREFIX}.{label}.codes.{status}")
+        rec.observe(f"{ENDPOINT_PREFIX}.response_time.{label}", millis)
+        if self.plan.http.extended_metrics:
+            rec.observe("http.ttfb", (first_byte - start) * 1000.0)
+        checked = _Response(status, headers, body)
+        if not self.capture(request, checked, user):
+            return False
+        if not self.expect(request, checked, user):
+            return False
+        hook_response = HookResponse(status, headers, body)
+        for hook in (*request.after_response, *user.scenario.after_response):
+            if not await self.engine.call_hook(hook, user, spec, hook_response, context):
+                return False
+        return True
+
+    def capture(self, request: Request, response: _Response, user: _User) -> bool:
+        for capture in request.captures:
+            value = response.take(capture)
+            if value is None:
+                if capture.strict:
+                    self.rec.count(f"errors.{FAILED_CAPTURE}")
+                    return False
+                continue
+            user.vars[capture.as_name] = value
+        for match in request.matches:
+            found = response.take(match.capture)
+            if match.capture.strict and to_text(found) != _text(match.value, user):
+                self.rec.count(f"errors.{FAILED_CAPTURE}")
+                return False
+        return True
+
+    def expect(self, request: Request, response: _Response, user: _User) -> bool:
+        ok = True
+        for check in request.expects:
+            passed = _check(check, response, user)
+            outcome = "ok" if passed else "failed"
+            self.rec.count(f"plugins.expect.{outcome}")
+            self.rec.count(f"plugins.expect.{outcome}.{check.kind}")
+            if not passed:
+                ok = False
+                self.engine.log(
+                    f"expect failed: {request.label}: {check.kind} (status {response.status})"
+                )
+        return ok
+
+
+def _os_code(exc: OSError) -> str:
+    return errno.errorcode.get(exc.errno or 0, "EIO")
+
+
+class _Response:
+    """A response as checks and captures read it; the JSON body is parsed at most once."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self._json: Any = _UNSET
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    @property
+    def json(self) -> Any:
+        if self._json is _UNSET:
+            try:
+                self._json = json.loads(self.body)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                self._json = None
+        return self._json
+
+    def take(self, capture: Capture) -> Any:
+        if capture.path is not None:
+            return capture.path.search(self.json) if self.json is not None else None
+        if capture.regexp is not None:
+            found = capture.regexp.search(self.text)
+            if found is None:
+                return None
+            group = capture.group
+            if group is None:
+                return found.group(0)
+            return found.group(int(group) if isinstance(group, str) and group.isdigit() else group)
+        return self.headers.get(capture.header or "")
+
+
+_UNSET = object()
+
+
+def _check(check: Expect, response: _Response, user: _User) -> bool:
+    args = [_render(a, user) for a in check.args]
+    kind = check.kind
+    if kind in ("statusCode", "notStatusCode"):
+        codes = {_int_or(a, -1) for a in args}
+        return (response.status in codes) == (kind == "statusCode")
+    if kind == "contentType":
+        wanted = str(args[0]).lower()
+        have = response.headers.get("content-type", "").lower()
+        return ("json" in have) if wanted == "json" else wanted in have
+    if kind in ("hasProperty", "notHasProperty"):
+        found = _has_path(response.json, str(args[0]))
+        return found == (kind == "hasProperty")
+    if kind == "equals":
+        return len({to_text(a) for a in args}) <= 1
+    if kind == "hasHeader":
+        return str(args[0]) in response.headers
+    if kind == "headerEquals":
+        return response.headers.get(str(args[0])) == to_text(args[1])
+    if kind == "matchesRegexp":
+        pattern = check.regexp or re.compile(to_text(args[0]))
+        return pattern.search(response.text) is not None
+    if kind == "jmespath":
+        return bool(check.path.search(response.json)) if check.path else False
+    if kind == "cdnHit":
+        cache = " ".join(
+            response.headers.get(h, "") for h in ("x-cache", "cf-cache-status", "x-cache-status")
+        )
+        return ("hit" in cache.lower()) == bool(args[0])
+    return False
+
+
+def _has_path(data: Any, path: str) -> bool:
+    node = data
+    for part in path.replace("[", ".").replace("]", "").split("."):
+        if part == "":
+            continue
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- engine
+
+
+class Engine:
+    """Drives one plan: schedule → users → recorder. Create, then `await run()`."""
+
+    def __init__(
+        self, plan: Plan, options: RunOptions | None = None, observer: Observer | None = None
+    ) -> None:
+        self.plan = plan
+        self.options = options or RunOptions()
+        self.observer = observer
+        self.rng = random.Random(self.options.seed)
+        self.recorder = Recorder()
+        self.scenarios, self.weights = self._scenarios()
+        self.phases = self._phases()
+        self.payloads = [(p, read_payload(p)) for p in plan.payloads]
+        self.payload_cursor = [0] * len(self.payloads)
+        self.processor = load_processor(plan.processor) if plan.processor else None
+        self.http = _Http(self)
+        self.flow = _Flow(self)
+        self.env = dict(plan.env)
+        self.shared_vars: dict[str, Any] = {}
+        self.users: set[asyncio.Task[None]] = set()
+        self.active = 0
+        self.t0 = 0.0
+        self.stopped_by: str | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._connector: aiohttp.TCPConnector | None = None
+        self._ssl: bool | ssl.SSLContext = not (
+            self.options.insecure or not plan.http.reject_unauthorized
+        )
+        self._phase_runs: list[PhaseRun] = []
+        self._logged = 0
+
+    # ---- setup
+
+    def _scenarios(self) -> tuple[list[Scenario], list[float]]:
+        scenarios = list(self.plan.scenarios)
+        if self.options.scenario_name is not None:
+            scenarios = [s for s in scenarios if s.name == self.options.scenario_name]
+            if not scenarios:
+                names = ", ".join(repr(s.name) for s in self.plan.scenarios)
+                wanted = self.options.scenario_name
+                raise UsageError(f"--scenario-name {wanted!r}: no such scenario (have: {names})")
+            return scenarios, [1.0] * len(scenarios)
+        return scenarios, [s.weight for s in scenarios]
+
+    def _phases(self) -> tuple[Phase, ...]:
+        if self.options.solo:
+            return (Phase(index=0, name="solo", kind="count", duration=0.0, arrival_count=1),)
+        return self.plan.phases
+
+    @property
+    def total_duration(self) -> float:
+        return sum(p.duration for p in self.phases)
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time() - self.t0
+
+    def log(self, message: str) -> None:
+        if self.observer is not None:
+            self.observer.log(message)
+
+    # ---- users
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        timeout = aiohttp.ClientTimeout(total=self.plan.http.timeout)
+        jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1 and other IP hosts too
+        if self._connector is not None:
+            return aiohttp.ClientSession(
+                connector=self._connector, connector_owner=False, timeout=timeout, cookie_jar=jar
+            )
+        connector = aiohttp.TCPConnector(
+            limit=self.plan.http.max_sockets or 0, ssl=self._ssl, resolver=self.options.resolver
+        )
+        return aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=jar)
+
+    def _initial_vars(self, rng: random.Random) -> dict[str, Any]:
+        values: dict[str, Any] = dict(self.shared_vars)
+        user = _User(values, None, self.scenarios[0], rng, self._specials(self.scenarios[0]))  # type: ignore[arg-type]
+        for name, value in self.plan.variables.items:
+            chosen = rng.choice(value.items) if isinstance(value, TList) and value.items else value
+            values[name] = _render(chosen, user)
+        for index, (payload, rows) in enumerate(self.payloads):
+            if not rows:
+                continue
+            if payload.load_all:
+                values[payload.name or "data"] = list(rows)
+                continue
+            if payload.order == "sequence":
+                row = rows[self.payload_cursor[index] % len(rows)]
+                self.payload_cursor[index] += 1
+            else:
+                row = rng.choice(rows)
+            values.update(row)
+        return values
+
+    def _specials(self, scenario: Scenario) -> dict[str, Any]:
+        return {
+            "$env": self.env,
+            "$processEnvironment": self.env,
+            "$environment": self.plan.environment,
+            "$dirname": self.plan.base_dir,
+            "$target": self.plan.target,
+            "$scenarioName": scenario.name,
+        }
+
+    async def call_hook(self, name: str, user: _User, *args: Any, want_value: bool = False) -> bool:
+        function = getattr(self.processor, name, None)
+        try:
+            result = function(*args) if function else None
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:  # the user's code failed: count it, end this user
+            self.recorder.count("errors.EPROCESSOR")
+            self.log(f"processor {name}: {type(exc).__name__}: {exc}")
+            return False
+        return bool(result) if want_value else True
+
+    async def _run_user(self, phase: Phase, scheduled: float, deadline: float | None) -> None:
+        rec = self.recorder
+        rec.observe("yamlload.arrival_lag", max(0.0, (self.now() - scheduled) * 1000.0))
+        rng = random.Random(self.rng.getrandbits(64))
+        scenario = (
+            rng.choices(self.scenarios, self.weights)[0]
+            if len(self.scenarios) > 1
+            else self.scenarios[0]
+        )
+        rec.count("vusers.created")
+        rec.count(f"vusers.created_by_name.{scenario.name}")
+        self.active += 1
+        session = self._new_session()
+        user = _User(self._initial_vars(rng), session, scenario, rng, self._specials(scenario))
+        started = self.now()
+        try:
+            ok = await self._scenario_once(user)
+            while ok and deadline is not None and self.now() < deadline and self.stopped_by is None:
+                rec.count("yamlload.iterations")
+                ok = await self._scenario_once(user)
+            rec.count("vusers.completed" if ok else "vusers.failed")
+            rec.observe("vusers.session_length", (self.now() - started) * 1000.0)
+        finally:
+            self.active -= 1
+            await session.close()
+
+    async def _scenario_once(self, user: _User) -> bool:
+        context = HookContext(user.vars, user.scenario.name)
+        for hook in user.scenario.before_scenario:
+            if not await self.call_hook(hook, user, context):
+                return False
+        ok = await self.flow.run(user.scenario.flow, user)
+        for hook in user.scenario.after_scenario:
+            ok = await self.call_hook(hook, user, context) and ok
+        return ok
+
+    def _launch(self, phase: Phase, scheduled: float, deadline: float | None) -> asyncio.Task[None]:
+        coro = self._run_user(phase, scheduled, deadline)
+        if deadline is not None:
+            coro = self._until(coro, deadline)
+        task = asyncio.ensure_future(coro)
+        self.users.add(task)
+        task.add_done_callback(self.users.discard)
+        return task
+
+    async def _until(self, coro: Any, deadline: float) -> None:
+        try:
+            await asyncio.wait_for(coro, max(0.0, deadline - self.now()))
+        except asyncio.TimeoutError:
+            self.recorder.count("vusers.completed")  # a closed-model user stops at its phase end
+
+    # ---- the run
+
+    async def _dispatch(self) -> None:
+        loop = asyncio.get_running_loop()
+        starts = phase_starts(self.phases)
+        active_in_phase = [0] * len(self.phases)
+        current = -1
+        for arrival in schedule(self.phases, self.rng):
+            phase = self.phases[arrival.phase]
+            if arrival.phase != current:
+                self._enter_phase(arrival.phase, starts)
+                current = arrival.phase
+            delay = self.t0 + arrival.at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if phase.max_vusers is not None and active_in_phase[arrival.phase] >= phase.max_vusers:
+                self.recorder.count("vusers.skipped")
+                continue
+            deadline = starts[arrival.phase] + phase.duration if phase.kind == "users" else None
+            task = self._launch(phase, arrival.at, deadline)
+            if phase.max_vusers is not None:
+                active_in_phase[arrival.phase] += 1
+                task.add_done_callback(_releaser(active_in_phase, arrival.phase))
+        # phases without arrivals (pauses, a quiet tail) still take their time
+        for index in range(current + 1, len(self.phases)):
+            self._enter_phase(index, starts)
+        end = self.t0 + self.total_duration
+        if end > loop.time():
+            await asyncio.sleep(end - loop.time())
+
+    def _enter_phase(self, index: int, starts: list[float]) -> None:
+        phase = self.phases[index]
+        self._phase_runs.append(
+            PhaseRun(index, phase.name, starts[index], starts[index] + phase.duration)
+        )
+
+    def current_phase(self) -> str:
+        elapsed = self.now()
+        for run in self._phase_runs:
+            if run.started <= elapsed < run.ended:
+                return run.name
+        return self._phase_runs[-1].name if self._phase_runs else ""
+
+    async def _ticker(self) -> None:
+        last_period = 0
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            period_index = int(self.now() // PERIOD_SECONDS)
+            if self.observer is None:
+                continue
+            while last_period < period_index:
+                done = self.recorder.periods.get(last_period)
+                if done is not None:
+                    self.observer.period_done(done)
+                last_period += 1
+            self.observer.tick(self.progress())
+
+    def progress(self) -> Progress:
+        current = self.recorder.periods.get(int(max(self.now(), 0) // PERIOD_SECONDS))
+        counters: dict[str, int] = {}
+        for period in self.recorder.periods.values():
+            for key in ("vusers.created", "http.requests"):
+                counters[key] = counters.get(key, 0) + period.metrics.counters.get(key, 0)
+            counters["errors"] = counters.get("errors", 0) + sum(
+                n for k, n in period.metrics.counters.items() if k.startswith("errors.")
+            )
+        rps = 0.0
+        if current is not None and current.last > current.first:
+            rps = current.metrics.counters.get("http.requests", 0) / max(
+                self.now() - current.start, 1.0
+            )
+        return Progress(
+            elapsed=max(self.now(), 0.0),
+            total=self.total_duration,
+            phase=self.current_phase(),
+            active=self.active,
+            created=counters.get("vusers.created", 0),
+            requests=counters.get("http.requests", 0),
+            errors=counters.get("errors", 0),
+            rps=rps,
+        )
+
+    def stop(self, reason: str) -> None:
+        """Stop making arrivals (Ctrl-C, SIGTERM); in-flight users get a grace period."""
+        if self.stopped_by is None:
+            self.stopped_by = reason
+            if self._dispatcher is not None:
+                self._dispatcher.cancel()
+
+    async def run(self) -> RunResult:
+        loop = asyncio.get_running_loop()
+        if self.plan.http.pool:
+            self._connector = aiohttp.TCPConnector(
+                limit=self.plan.http.pool, ssl=self._ssl, resolver=self.options.resolver
+            )
+        self.t0 = loop.time()
+        self.recorder.clock = self.now
+        try:
+            await self._special_flow(self.plan.before, share=True)
+            self.t0 = loop.time() + START_DELAY_SECONDS
+            ticker = asyncio.ensure_future(self._ticker())
+            self._dispatcher = asyncio.ensure_future(self._dispatch())
+            try:
+                await self._dispatcher
+            except asyncio.CancelledError:
+                if self.stopped_by is None:
+                    raise
+            await self._drain()
+            ticker.cancel()
+            duration = self.now()
+            if self.stopped_by is None:
+                await self._special_flow(self.plan.after, share=False)
+        finally:
+            if self._connector is not None:
+                await self._connector.close()
+        if self.observer is not None:
+            for period in self.recorder.sorted_periods():
+                if period.start + PERIOD_SECONDS > duration - TICK_SECONDS:
+                    self.observer.period_done(period)
+        for run in self._phase_runs:
+            run.ended = min(run.ended, duration)
+        return RunResult(
+            self.recorder.sorted_periods(), duration, self._phase_runs, self.stopped_by
+        )
+
+    async def _drain(self) -> None:
+        """Wait for users still running; after a stop, only for the grace period."""
+        while self.users:
+            pending = list(self.users)
+            if self.stopped_by is None:
+                await asyncio.wait(pending)
+                continue
+            _, late = await asyncio.wait(pending, timeout=self.options.grace_seconds)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+            break
+
+    async def _special_flow(self, steps: tuple[Step, ...], share: bool) -> None:
+        if not steps:
+            return
+        session = self._new_session()
+        rng = random.Random(self.rng.getrandbits(64))
+        scenario = Scenario(name="before" if share else "after", weight=0, flow=steps)
+        user = _User(self._initial_vars(rng), session, scenario, rng, self._specials(scenario))
+        try:
+            await self.flow.run(steps, user)
+        finally:
+            await session.close()
+        if share:
+            self.shared_vars.update({k: v for k, v in user.vars.items() if not k.startswith("$")})
+
+
+def _releaser(counts: list[int], index: int) -> Callable[[asyncio.Task[None]], None]:
+    def release(_: asyncio.Task[None]) -> None:
+        counts[index] -= 1
+
+    return release
+
+
+def run_plan(
+    plan: Plan, options: RunOptions | None = None, observer: Observer | None = None
+) -> RunResult:
+    """Run a plan to the end on a fresh event loop (uvloop where available)."""
+    engine = Engine(plan, options, observer)
+    result: RunResult = _event_loop_run(engine.run())
+    return result
+
+
+def _event_loop_run(coro: Any) -> Any:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
+        return asyncio.run(coro)

@@ -1,0 +1,242 @@
+"""Metrics: counters and mergeable histograms, bucketed in 10-second periods.
+
+The histogram is log-linear (HDR-style): values are kept in microseconds, exactly below
+256 µs and above that in buckets whose width is at most 1/128 of their value, so a
+reported percentile is within 0.4% of the true sample. Merging two histograms adds their
+bucket counts, so percentiles of merged runs (several workers, several machines) are
+exact to that precision: they are computed after merging, never averaged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PERIOD_SECONDS = 10.0
+# 8 significant bits: bucket width ≤ value/128, midpoint error ≤ 0.4%.
+_SIGNIFICANT_BITS = 8
+_EXACT_BELOW = 1 << _SIGNIFICANT_BITS
+PERCENTILES: tuple[tuple[str, float], ...] = (
+    ("p50", 0.50),
+    ("median", 0.50),
+    ("p75", 0.75),
+    ("p90", 0.90),
+    ("p95", 0.95),
+    ("p99", 0.99),
+    ("p999", 0.999),
+)
+
+
+def _bucket_key(micros: int) -> int:
+    if micros < _EXACT_BELOW:
+        return micros
+    shift = micros.bit_length() - _SIGNIFICANT_BITS
+    return (shift << _SIGNIFICANT_BITS) | (micros >> shift)
+
+
+def _bucket_value(key: int) -> float:
+    """The midpoint of a bucket, in microseconds."""
+    if key < _EXACT_BELOW:
+        return float(key)
+    shift, mantissa = key >> _SIGNIFICANT_BITS, key & (_EXACT_BELOW - 1)
+    low = mantissa << shift
+    return low + ((1 << shift) - 1) / 2
+
+
+class Histogram:
+    """A log-linear histogram of millisecond values (stored as microseconds)."""
+
+    __slots__ = ("buckets", "count", "max", "min", "total")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = {}
+        self.count = 0
+        self.total = 0.0  # milliseconds
+        self.min = math.inf
+        self.max = -math.inf
+
+    def record(self, millis: float) -> None:
+        micros = int(millis * 1000.0) if millis > 0 else 0
+        key = micros if micros < _EXACT_BELOW else _bucket_key(micros)
+        buckets = self.buckets
+        buckets[key] = buckets.get(key, 0) + 1
+        self.count += 1
+        self.total += millis
+        if millis < self.min:
+            self.min = millis
+        if millis > self.max:
+            self.max = millis
+
+    def merge(self, other: Histogram) -> None:
+        for key, n in other.buckets.items():
+            self.buckets[key] = self.buckets.get(key, 0) + n
+        self.count += other.count
+        self.total += other.total
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+
+    def percentile(self, q: float) -> float:
+        """Nearest-rank percentile in milliseconds (0 for an empty histogram)."""
+        if self.count == 0:
+            return 0.0
+        rank = max(1, math.ceil(q * self.count))
+        seen = 0
+        for key in sorted(self.buckets):
+            seen += self.buckets[key]
+            if seen >= rank:
+                value = _bucket_value(key) / 1000.0
+                return min(max(value, self.min), self.max)
+        return self.max
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def summary(self) -> dict[str, float]:
+        """Artillery's summary shape: min, max, count, mean and percentiles (ms)."""
+        if self.count == 0:
+            return {"min": 0, "max": 0, "count": 0, "mean": 0, **{k: 0 for k, _ in PERCENTILES}}
+        out: dict[str, float] = {
+            "min": round(self.min, 3),
+            "max": round(self.max, 3),
+            "count": self.count,
+            "mean": round(self.mean, 3),
+        }
+        for name, q in PERCENTILES:
+            out[name] = round(self.percentile(q), 3)
+        return out
+
+    def encode(self) -> dict[str, Any]:
+        """Compact and exact: bucket keys delta-encoded, interleaved with counts."""
+        flat: list[int] = []
+        previous = 0
+        for key in sorted(self.buckets):
+            flat += [key - previous, self.buckets[key]]
+            previous = key
+        return {
+            "count": self.count,
+            "sum": self.total,
+            "min": self.min if self.count else 0,
+            "max": self.max if self.count else 0,
+            "buckets": flat,
+        }
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Histogram:
+        hist = cls()
+        flat = list(data.get("buckets", []))
+        if len(flat) % 2:
+            raise ValueError("histogram buckets must be pairs of key delta and count")
+        key = 0
+        for delta, n in zip(flat[::2], flat[1::2], strict=True):
+            if not isinstance(delta, int) or not isinstance(n, int) or delta < 0 or n < 0:
+                raise ValueError("histogram buckets must be non-negative integers")
+            key += delta
+            hist.buckets[key] = hist.buckets.get(key, 0) + n
+        hist.count = sum(hist.buckets.values())
+        if hist.count != data.get("count", hist.count):
+            raise ValueError("histogram count does not match its buckets")
+        hist.total = float(data.get("sum", 0.0))
+        if hist.count:
+            hist.min = float(data["min"])
+            hist.max = float(data["max"])
+        return hist
+
+
+@dataclass
+class Metrics:
+    """Counters and histograms for one stretch of time."""
+
+    counters: dict[str, int] = field(default_factory=dict)
+    histograms: dict[str, Histogram] = field(default_factory=dict)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def observe(self, name: str, millis: float) -> None:
+        hist = self.histograms.get(name)
+        if hist is None:
+            hist = self.histograms[name] = Histogram()
+        hist.record(millis)
+
+    def merge(self, other: Metrics) -> None:
+        for name, n in other.counters.items():
+            self.counters[name] = self.counters.get(name, 0) + n
+        for name, hist in other.histograms.items():
+            mine = self.histograms.get(name)
+            if mine is None:
+                mine = self.histograms[name] = Histogram()
+            mine.merge(hist)
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "counters": dict(sorted(self.counters.items())),
+            "histograms": {k: h.encode() for k, h in sorted(self.histograms.items())},
+        }
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Metrics:
+        return cls(
+            counters={str(k): int(v) for k, v in data.get("counters", {}).items()},
+            histograms={str(k): Histogram.decode(v) for k, v in data.get("histograms", {}).items()},
+        )
+
+
+@dataclass
+class Period:
+    """One 10-second bucket: `index` counts periods from the run's start."""
+
+    index: int
+    metrics: Metrics = field(default_factory=Metrics)
+    first: float = math.inf  # seconds from the run start of the first and last sample
+    last: float = -math.inf
+
+    @property
+    def start(self) -> float:
+        return self.index * PERIOD_SECONDS
+
+
+class Recorder:
+    """Where the engine writes: counters and histograms into the current period.
+
+    `clock` gives seconds since the run's start; the engine sets it to its own.
+    """
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self.periods: dict[int, Period] = {}
+        self.clock: Callable[[], float] = clock or (lambda: 0.0)
+
+    def _period(self) -> Period:
+        now = self.clock()
+        index = int(now // PERIOD_SECONDS) if now > 0 else 0
+        period = self.periods.get(index)
+        if period is None:
+            period = self.periods[index] = Period(index)
+        if now < period.first:
+            period.first = now
+        if now > period.last:
+            period.last = now
+        return period
+
+    def count(self, name: str, n: int = 1) -> None:
+        self._period().metrics.count(name, n)
+
+    def observe(self, name: str, millis: float) -> None:
+        self._period().metrics.observe(name, millis)
+
+    def sorted_periods(self) -> list[Period]:
+        return [self.periods[i] for i in sorted(self.periods)]
+
+
+def merge_metrics(parts: Iterable[Metrics]) -> Metrics:
+    total = Metrics()
+    for part in parts:
+        total.merge(part)
+    return total
+
+
+def metric_names(metrics: Metrics) -> Iterator[str]:
+    yield from metrics.counters
+    yield from metrics.histograms

@@ -1,0 +1,224 @@
+"""The bundled demo API (aiohttp.web, in memory) for `--demo-target`, tests and benchmarks.
+
+A small shop: log in for a token, list and search products, order them. Stock is
+decremented without awaiting in between, so concurrent orders can never oversell: the
+last-item race plan must see exactly as many 201s as there was stock, and 409 after.
+Test endpoints answer with a delay, a status code or a body size on request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+PRODUCT_COUNT = 20
+INITIAL_STOCK = 1000
+DEMO_PASSWORD = "demo"
+MAX_DELAY_MS = 60_000
+MAX_BYTES = 50 * 1024 * 1024
+_NAMES = ("lamp", "chair", "desk", "sofa", "shelf", "rug", "mirror", "clock", "vase", "bed")
+
+
+@dataclass
+class Shop:
+    products: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    orders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    order_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def reset(self, stock: dict[int, int] | None = None) -> None:
+        self.products = {
+            i: {
+                "id": i,
+                "name": f"{_NAMES[(i - 1) % len(_NAMES)]} {i}",
+                "price": round(9.99 + i * 3.5, 2),
+                "stock": INITIAL_STOCK,
+            }
+            for i in range(1, PRODUCT_COUNT + 1)
+        }
+        for product_id, amount in (stock or {}).items():
+            if product_id in self.products:
+                self.products[product_id]["stock"] = amount
+        self.orders.clear()
+        self.order_ids = itertools.count(1)
+
+
+SHOP = web.AppKey("shop", Shop)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(
+        data, status=status, dumps=lambda d: json.dumps(d, separators=(",", ":"))
+    )
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _user(request: web.Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    token = auth[7:] if auth.lower().startswith("bearer ") else ""
+    return request.app[SHOP].tokens.get(token)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+async def health(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+async def login(request: web.Request) -> web.Response:
+    data = await _body(request)
+    username = str(data.get("username") or "")
+    if not username or data.get("password") != DEMO_PASSWORD:
+        return _json({"error": "bad username or password"}, 401)
+    token = secrets.token_hex(16)
+    request.app[SHOP].tokens[token] = username
+    return _json({"token": token, "username": username})
+
+
+async def products(request: web.Request) -> web.Response:
+    return _json(list(request.app[SHOP].products.values()))
+
+
+async def product(request: web.Request) -> web.Response:
+    found = request.app[SHOP].products.get(_int(request.match_info["id"]) or -1)
+    return _json(found) if found else _json({"error": "no such product"}, 404)
+
+
+async def search(request: web.Request) -> web.Response:
+    query = request.query.get("q", "").lower()
+    hits = [p for p in request.app[SHOP].products.values() if query in p["name"]]
+    return _json({"query": query, "results": hits})
+
+
+async def create_order(request: web.Request) -> web.Response:
+    username = _user(request)
+    if username is None:
+        return _json({"error": "log in first"}, 401)
+    data = await _body(request)
+    product_id, quantity = _int(data.get("productId")), _int(data.get("quantity", 1))
+    if product_id is None or quantity is None or quantity < 1:
+        return _json({"error": "productId and a positive quantity are required"}, 400)
+    shop = request.app[SHOP]
+    item = shop.products.get(product_id)
+    if item is None:
+        return _json({"error": "no such product"}, 404)
+    # No await between the check and the decrement: orders cannot oversell.
+    if item["stock"] < quantity:
+        return _json({"error": "sold out", "productId": product_id}, 409)
+    item["stock"] -= quantity
+    order_id = next(shop.order_ids)
+    order = {"id": order_id, "productId": product_id, "quantity": quantity, "username": username}
+    shop.orders[order_id] = order
+    return _json(order, 201)
+
+
+async def get_order(request: web.Request) -> web.Response:
+    found = request.app[SHOP].orders.get(_int(request.match_info["id"]) or -1)
+    return _json(found) if found else _json({"error": "no such order"}, 404)
+
+
+async def reset(request: web.Request) -> web.Response:
+    data = await _body(request)
+    stock = {}
+    for entry in data.get("products", []) if isinstance(data.get("products"), list) else []:
+        if (
+            isinstance(entry, dict)
+            and _int(entry.get("id")) is not None
+            and _int(entry.get("stock")) is not None
+        ):
+            stock[int(entry["id"])] = int(entry["stock"])
+    request.app[SHOP].reset(stock)
+    return _json({"reset": True, "stock": stock})
+
+
+async def delay(request: web.Request) -> web.Response:
+    millis = min(max(_int(request.match_info["ms"]) or 0, 0), MAX_DELAY_MS)
+    await asyncio.sleep(millis / 1000)
+    return _json({"delayed": millis})
+
+
+async def status(request: web.Request) -> web.Response:
+    code = _int(request.match_info["code"]) or 500
+    if not 200 <= code <= 599:
+        code = 400
+    return _json({"status": code}, code)
+
+
+async def sized(request: web.Request) -> web.Response:
+    size = min(max(_int(request.match_info["n"]) or 0, 0), MAX_BYTES)
+    return web.Response(body=b"x" * size, content_type="application/octet-stream")
+
+
+async def echo(request: web.Request) -> web.Response:
+    body = await request.read()
+    return _json(
+        {
+            "method": request.method,
+            "path": request.path,
+            "query": dict(request.query),
+            "headers": dict(request.headers),
+            "cookies": dict(request.cookies),
+            "body": body.decode("utf-8", "replace"),
+        }
+    )
+
+
+async def set_cookie(request: web.Request) -> web.Response:
+    response = _json({"set": dict(request.query)})
+    for name, value in request.query.items():
+        response.set_cookie(name, value)
+    return response
+
+
+def make_app() -> web.Application:
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    shop = Shop()
+    shop.reset()
+    app[SHOP] = shop
+    app.add_routes(
+        [
+            web.get("/health", health),
+            web.post("/auth/login", login),
+            web.get("/products", products),
+            web.get("/products/{id}", product),
+            web.get("/search", search),
+            web.post("/orders", create_order),
+            web.get("/orders/{id}", get_order),
+            web.post("/admin/reset", reset),
+            web.get("/delay/{ms}", delay),
+            web.route("*", "/status/{code}", status),
+            web.get("/bytes/{n}", sized),
+            web.route("*", "/echo", echo),
+            web.get("/cookies/set", set_cookie),
+        ]
+    )
+    return app
+
+
+async def start_demo_target(host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
+    """Start the demo API on this event loop; returns the runner and its base URL."""
+    runner = web.AppRunner(make_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    shown = f"[{host}]" if ":" in host else host
+    return runner, f"http://{shown}:{bound}"
