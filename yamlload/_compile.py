@@ -94,7 +94,11 @@ def _parse_template_cached(text: str) -> Template:
 def load_plan(plan_path: str, options: PlanOptions | None = None) -> Plan:
     """Read, layer, check and compile one plan. Raises PlanError with every problem."""
     options = options or PlanOptions()
-    doc = assemble(plan_path, options)
+    return compile_document(assemble(plan_path, options), plan_path, options)
+
+
+def compile_document(doc: Located, plan_path: str, options: PlanOptions) -> Plan:
+    """Check and compile an assembled document (a plan file, or one made in code)."""
     refused = unsupported_features(doc)
     if refused:
         raise PlanError(refused)

@@ -231,15 +231,20 @@ def parse_json_option(text: str, option: str) -> Located:
         raise UsageError(f"{option}: JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise UsageError(f"{option}: expected a JSON object, got {type(data).__name__}")
+    return located_from_data(data, option)
+
+
+def located_from_data(data: dict[str, Any], label: str) -> Located:
+    """Plain data made in code or given as JSON: every node points at `label`."""
     located = Located(data=None)
     problems: list[Problem] = []
     # JSON has no marks: every node points at the option itself.
-    converter = _Converter(option, located, problems)
-    located.data = converter.convert(_to_commented(data), (), Pos(option), depth=0)
-    located.values = {path: Pos(option) for path in located.values} | {(): Pos(option)}
-    located.keys = {path: Pos(option) for path in located.keys}
+    converter = _Converter(label, located, problems)
+    located.data = converter.convert(_to_commented(data), (), Pos(label), depth=0)
+    located.values = {path: Pos(label) for path in located.values} | {(): Pos(label)}
+    located.keys = {path: Pos(label) for path in located.keys}
     if problems:
-        raise UsageError(f"{option}: {problems[0].message}")
+        raise UsageError(f"{label}: {problems[0].message}")
     return located
 
 

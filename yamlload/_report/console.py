@@ -1,0 +1,206 @@
+"""The console: a live progress line, a line per 10-second period, and the final tables."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from tabulate import tabulate
+
+from .._describe import format_seconds
+from .._engine import Progress
+from .._metrics import Histogram, Metrics, Period
+from .._summary import Summary
+
+LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "count")
+
+
+def _clock(seconds: float) -> str:
+    whole = max(0, int(seconds))
+    return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+class ConsoleObserver:
+    """Follows a run. On a terminal the progress line is redrawn in place; piped, only
+    whole lines are written (one per period), so logs stay readable."""
+
+    def __init__(self, out: TextIO, live: bool, quiet: bool = False) -> None:
+        self.out = out
+        self.live = live and not quiet
+        self.quiet = quiet
+        self._drawn = 0
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.out.write("\r" + " " * self._drawn + "\r")
+            self._drawn = 0
+
+    def line(self, text: str) -> None:
+        self._clear()
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def tick(self, progress: Progress) -> None:
+        if not self.live:
+            return
+        text = (
+            f"[{progress.phase}] {_clock(progress.elapsed)}/{_clock(progress.total)}  "
+            f"users {progress.active} active, {progress.created} created  "
+            f"{progress.rps:.1f} req/s  {progress.requests} requests  {progress.errors} errors"
+        )
+        self._clear()
+        self.out.write(text)
+        self.out.flush()
+        self._drawn = len(text)
+
+    def period_done(self, period: Period) -> None:
+        if not self.quiet:
+            self.line(period_line(period))
+
+    def log(self, message: str) -> None:
+        if not self.quiet:
+            self.line(message)
+
+    def finish(self) -> None:
+        self._clear()
+        self.out.flush()
+
+
+def period_line(period: Period) -> str:
+    metrics = period.metrics
+    requests = metrics.counters.get("http.requests", 0)
+    latency = metrics.histograms.get("http.response_time") or Histogram()
+    parts = [f"[{_clock(period.start)}] {requests} requests ({requests / 10:.1f}/s)"]
+    if latency.count:
+        parts.append(
+            f"p50 {latency.percentile(0.5):.1f} ms, p95 {latency.percentile(0.95):.1f} ms, "
+            f"p99 {latency.percentile(0.99):.1f} ms"
+        )
+    codes = _with_prefix(metrics, "http.codes.")
+    if codes:
+        parts.append("codes " + " ".join(f"{c}×{n}" for c, n in codes.items()))
+    errors = _with_prefix(metrics, "errors.")
+    if errors:
+        parts.append("errors " + " ".join(f"{e}×{n}" for e, n in errors.items()))
+    created = metrics.counters.get("vusers.created", 0)
+    parts.append(f"users +{created}")
+    return " · ".join(parts)
+
+
+def _with_prefix(metrics: Metrics, prefix: str) -> dict[str, int]:
+    n = len(prefix)
+    return {k[n:]: v for k, v in sorted(metrics.counters.items()) if k.startswith(prefix)}
+
+
+def _latency_row(name: str, hist: Histogram) -> list[object]:
+    summary = hist.summary()
+    return [name, *(summary[c] if c == "count" else f"{summary[c]:.1f}" for c in LATENCY_COLUMNS)]
+
+
+def format_summary(summary: Summary) -> str:
+    """The final tables, as text."""
+    how = f", stopped by {summary.stopped_by}" if summary.stopped_by else ""
+    took = format_seconds(round(summary.duration, 1))
+    sections = [
+        f"Summary: {summary.source} → {summary.target} ({took}{how})",
+        tabulate(
+            _overview(summary), tablefmt="plain", colalign=("left", "right"), disable_numparse=True
+        ),
+    ]
+    latency = [
+        _latency_row(name, summary.histogram(name))
+        for name in (
+            "http.response_time",
+            *(f"http.response_time.{c}xx" for c in "12345"),
+            "vusers.session_length",
+            "yamlload.arrival_lag",
+        )
+        if summary.histogram(name).count
+    ]
+    if latency:
+        sections.append(
+            "Latency (ms)\n"
+            + tabulate(
+                latency,
+                headers=["metric", *LATENCY_COLUMNS],
+                tablefmt="simple",
+                disable_numparse=True,
+            )
+        )
+    codes = summary.counters_with("http.codes.")
+    if codes:
+        sections.append(
+            "Status codes\n"
+            + tabulate(
+                codes.items(), headers=["code", "count"], tablefmt="simple", disable_numparse=True
+            )
+        )
+    errors = summary.counters_with("errors.")
+    if errors:
+        sections.append(
+            "Errors\n"
+            + tabulate(
+                errors.items(), headers=["error", "count"], tablefmt="simple", disable_numparse=True
+            )
+        )
+    expects = summary.counters_with("plugins.expect.")
+    if expects:
+        sections.append(
+            "Checks (expect)\n"
+            + tabulate(
+                expects.items(),
+                headers=["check", "count"],
+                tablefmt="simple",
+                disable_numparse=True,
+            )
+        )
+    endpoints = _endpoint_rows(summary)
+    if endpoints:
+        headers = ["endpoint", "requests", "req/s", "errors %", "p50", "p95", "p99", "max"]
+        sections.append(
+            "Endpoints\n"
+            + tabulate(endpoints, headers=headers, tablefmt="simple", disable_numparse=True)
+        )
+    warning = summary.lag_warning()
+    if warning:
+        sections.append(f"warning: {warning}")
+    return "\n\n".join(sections)
+
+
+def _overview(summary: Summary) -> list[tuple[str, object]]:
+    c = summary.counter
+    rows: list[tuple[str, object]] = [
+        ("vusers.created", c("vusers.created")),
+        ("vusers.completed", c("vusers.completed")),
+        ("vusers.failed", c("vusers.failed")),
+    ]
+    if c("vusers.skipped"):
+        rows.append(("vusers.skipped", c("vusers.skipped")))
+    rows += [
+        ("http.requests", c("http.requests")),
+        ("http.responses", c("http.responses")),
+        ("http.request_rate", f"{summary.request_rate:.1f}/s"),
+        ("http.downloaded_bytes", c("http.downloaded_bytes")),
+        ("error rate (failed users)", f"{summary.error_rate * 100:.2f}%"),
+    ]
+    return rows
+
+
+def _endpoint_rows(summary: Summary) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for endpoint in summary.endpoints():
+        latency = endpoint.latency
+        rate = endpoint.requests / summary.duration if summary.duration > 0 else 0.0
+        failed = endpoint.failed / endpoint.requests * 100 if endpoint.requests else 0.0
+        rows.append(
+            [
+                endpoint.name,
+                endpoint.requests,
+                f"{rate:.1f}",
+                f"{failed:.1f}",
+                f"{latency.percentile(0.5):.1f}",
+                f"{latency.percentile(0.95):.1f}",
+                f"{latency.percentile(0.99):.1f}",
+                f"{latency.max if latency.count else 0:.1f}",
+            ]
+        )
+    return rows

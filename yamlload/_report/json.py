@@ -1,0 +1,38 @@
+"""The JSON report: written atomically (a temporary file, then a rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .._errors import UsageError
+from .._summary import Summary
+
+
+def write_json(summary: Summary, path: str | os.PathLike[str]) -> Path:
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(summary.to_json(), out, indent=1, allow_nan=False)
+            out.write("\n")
+        os.replace(temporary, target)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def read_json(path: str | os.PathLike[str]) -> Summary:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise UsageError(f"{path}: not a JSON report ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: not a yamlload JSON report")
+    return Summary.from_json(data, str(path))
