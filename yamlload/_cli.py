@@ -238,7 +238,10 @@ class _DemoTarget:
         if not self.wanted:
             return None
         command = [sys.executable, "-m", "yamlload", "target", "--host", "127.0.0.1", "--port", "0"]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        # Its own session: a Ctrl-C meant for the run must not kill the target first.
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, text=True, start_new_session=True
+        )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         found = re.search(r"(http://\S+)", line)

@@ -281,6 +281,8 @@ class _Flow:
 
     async def run(self, steps: tuple[Step, ...], user: _User) -> bool:
         for step in steps:
+            if self.engine.stopped_by is not None:
+                return False  # after a stop, in-flight requests finish but no step starts
             if not await self.step(step, user):
                 return False
         return True
@@ -748,11 +750,18 @@ class Engine:
             while ok and deadline is not None and self.now() < deadline and self.stopped_by is None:
                 rec.count("yamlload.iterations")
                 ok = await self._scenario_once(user)
-            rec.count("vusers.completed" if ok else "vusers.failed")
-            rec.observe("vusers.session_length", (self.now() - started) * 1000.0)
+        except asyncio.CancelledError:
+            if self.stopped_by is not None:
+                rec.count("vusers.interrupted")
+            raise
         finally:
             self.active -= 1
             await session.close()
+        if ok:
+            rec.count("vusers.completed")
+            rec.observe("vusers.session_length", (self.now() - started) * 1000.0)
+        else:
+            rec.count("vusers.interrupted" if self.stopped_by is not None else "vusers.failed")
 
     async def _scenario_once(self, user: _User) -> bool:
         context = HookContext(user.vars, user.scenario.name)

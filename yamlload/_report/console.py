@@ -173,8 +173,9 @@ def _overview(summary: Summary) -> list[tuple[str, object]]:
         ("vusers.completed", c("vusers.completed")),
         ("vusers.failed", c("vusers.failed")),
     ]
-    if c("vusers.skipped"):
-        rows.append(("vusers.skipped", c("vusers.skipped")))
+    for rare in ("vusers.skipped", "vusers.interrupted"):
+        if c(rare):
+            rows.append((rare, c(rare)))
     rows += [
         ("http.requests", c("http.requests")),
         ("http.responses", c("http.responses")),
