@@ -8,6 +8,7 @@ that escapes: it ends its user as failed and the run goes on.
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import errno
 import importlib.util
@@ -412,7 +413,8 @@ class _Http:
             spec["cookies"] = cookies
         if request.auth is not None:
             user_name, password = (to_text(t.render(user.lookup, user.rng)) for t in request.auth)
-            spec["auth"] = aiohttp.BasicAuth(user_name, password)
+            token = base64.b64encode(f"{user_name}:{password}".encode()).decode("ascii")
+            headers.setdefault("authorization", f"Basic {token}")
         if request.has_json:
             spec["json"] = _render(request.json, user)
         elif request.body is not None:
