@@ -20,6 +20,16 @@ def test_published_schema_matches_the_code() -> None:
     assert published == build_schema(), "run: yamlload schema > schema/plan.schema.json"
 
 
+def test_published_report_schema_matches_the_code() -> None:
+    from yamlload._schema import build_report_schema
+
+    published = json.loads((REPO / "schema" / "report.schema.json").read_text(encoding="utf-8"))
+    assert published == build_report_schema(), (
+        "run: yamlload schema --report > schema/report.schema.json"
+    )
+    assert json.loads(run_cli("schema", "--report").stdout) == published
+
+
 def test_schema_command_prints_the_schema() -> None:
     result = run_cli("schema")
     assert result.exit_code == 0
@@ -52,11 +62,12 @@ LAYERS = [
     {"_errors", "_version"},
     {"_expr"},
     {"_plan"},
-    {"_schema", "_schedule", "_metrics"},
+    {"_schema", "_schedule", "_metrics", "_target"},
     {"_load"},
     {"_compile", "_describe"},
     {"_engine"},
-    {"_checks", "_shard", "_report", "_target"},
+    {"_summary"},
+    {"_checks", "_shard", "_report"},
     {"_cli", "__init__"},
     {"__main__"},
 ]

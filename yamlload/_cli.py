@@ -24,7 +24,7 @@ from ._load import PlanOptions, located_from_data
 from ._plan import Plan
 from ._report.console import ConsoleObserver, format_summary
 from ._report.json import write_json
-from ._schema import build_schema
+from ._schema import build_report_schema, build_schema
 from ._summary import Summary, summarize
 from ._version import __version__
 
@@ -135,9 +135,10 @@ def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
 
 
 @cli.command()
-def schema() -> None:
+@click.option("--report", is_flag=True, help="Print the JSON report's schema instead.")
+def schema(report: bool) -> None:
     """Print the plan's JSON Schema (for editors and other tools)."""
-    click.echo(json.dumps(build_schema(), indent=2))
+    click.echo(json.dumps(build_report_schema() if report else build_schema(), indent=2))
 
 
 @cli.command()

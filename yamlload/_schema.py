@@ -459,3 +459,103 @@ def build_schema() -> Schema:
         "additionalProperties": False,
         "$defs": _definitions(),
     }
+
+
+REPORT_SCHEMA_ID = "https://yamlload.dev/schema/report.schema.json"
+
+
+def _report_metrics() -> Schema:
+    number = {"type": "number"}
+    summary = {
+        "type": "object",
+        "required": ["min", "max", "count", "mean", "p50", "median", "p95", "p99"],
+        "additionalProperties": number,
+    }
+    histogram = {
+        "type": "object",
+        "required": ["count", "sum", "min", "max", "buckets"],
+        "properties": {
+            "count": {"type": "integer", "minimum": 0},
+            "sum": number,
+            "min": number,
+            "max": number,
+            "buckets": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0},
+                "description": "Pairs: bucket key minus the previous key, then the count.",
+            },
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["period", "counters", "rates", "summaries", "histograms"],
+        "properties": {
+            "period": {"type": "number", "description": "Seconds from the run start."},
+            "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "rates": {"type": "object", "additionalProperties": number},
+            "summaries": {"type": "object", "additionalProperties": summary},
+            "histograms": {"type": "object", "additionalProperties": histogram},
+        },
+    }
+
+
+def build_report_schema() -> Schema:
+    """The JSON report's schema; `docs/report-format.md` explains each part."""
+    phase = {
+        "type": "object",
+        "required": ["index", "name", "started", "ended"],
+        "properties": {
+            "index": {"type": "integer"},
+            "name": {"type": "string"},
+            "started": {"type": "number"},
+            "ended": {"type": "number"},
+        },
+    }
+    endpoint = {
+        "type": "object",
+        "required": ["name", "requests", "codes", "errors", "summary"],
+        "properties": {
+            "name": {"type": "string"},
+            "requests": {"type": "integer"},
+            "codes": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "errors": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "summary": {"type": "object"},
+        },
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": REPORT_SCHEMA_ID,
+        "title": "yamlload JSON report",
+        "type": "object",
+        "required": ["yamlload", "plan", "run", "aggregate", "intermediate", "endpoints"],
+        "properties": {
+            "yamlload": {
+                "type": "object",
+                "required": ["version", "format"],
+                "properties": {"version": {"type": "string"}, "format": {"const": 1}},
+            },
+            "plan": {
+                "type": "object",
+                "required": ["source", "target", "phases"],
+                "properties": {
+                    "source": {"type": "string"},
+                    "target": {"type": "string"},
+                    "environment": {"type": ["string", "null"]},
+                    "phases": {"type": "array", "items": phase},
+                    "document": {"description": "The plan as it ran, after layering."},
+                },
+            },
+            "run": {
+                "type": "object",
+                "required": ["startedAt", "duration", "stoppedBy"],
+                "properties": {
+                    "startedAt": {"type": "string"},
+                    "duration": {"type": "number", "minimum": 0},
+                    "stoppedBy": {"type": ["string", "null"]},
+                },
+            },
+            "aggregate": _report_metrics(),
+            "intermediate": {"type": "array", "items": _report_metrics()},
+            "endpoints": {"type": "array", "items": endpoint},
+        },
+    }

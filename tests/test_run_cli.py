@@ -1,0 +1,183 @@
+"""`yamlload run` through the real CLI: every example plan against --demo-target, the
+report on disk, interrupts, and `quick`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from tests.helpers import PLANS, REPO, run_cli
+from tests.servers import ServerThread, make_test_app
+
+# Each example plan, shortened to a few seconds of load.
+SHORT = {
+    "api_load_test.yml": [{"duration": 3, "arrivalRate": 10}],
+    "smoke.yml": None,
+    "ramp_up.yml": [{"duration": 2, "arrivalRate": 1, "rampTo": 10}],
+    "stress.yml": [{"duration": 2, "arrivalRate": 30}],
+    "spike.yml": [{"duration": 1, "arrivalRate": 2}, {"duration": 1, "arrivalRate": 40}],
+    "soak.yml": [{"duration": 3, "arrivalRate": 5}],
+    "concurrent_users.yml": [{"duration": 3, "users": 10, "spawnRate": 20}],
+    "csv_users.yml": [{"duration": 1, "arrivalCount": 10}],
+    "last_item_race.yml": None,
+}
+
+
+def test_every_example_plan_is_covered() -> None:
+    assert sorted(SHORT) == sorted(p.name for p in PLANS.glob("*.yml"))
+
+
+def run_plan_cli(name: str, tmp_path: Path, *extra: str) -> dict:
+    report = tmp_path / f"{name}.json"
+    args = [
+        "run",
+        "--demo-target",
+        "-q",
+        str(PLANS / name),
+        "-o",
+        str(report),
+        "--seed",
+        "3",
+        *extra,
+    ]
+    if SHORT[name] is not None:
+        args += ["--overrides", json.dumps({"config": {"phases": SHORT[name]}})]
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert f"Report: {report}" in result.stdout
+    return json.loads(report.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(SHORT))
+def test_example_plan_runs_against_the_demo_target(name: str, tmp_path: Path) -> None:
+    report = run_plan_cli(name, tmp_path)
+    counters = report["aggregate"]["counters"]
+    assert counters["vusers.created"] > 0
+    assert counters.get("http.responses", 0) > 0
+    assert not {k: v for k, v in counters.items() if k.startswith("errors.")}
+    assert counters.get("plugins.expect.failed", 0) == 0
+    if name == "last_item_race.yml":
+        assert counters["vusers.created"] == 100
+        assert counters["http.codes.201"] == 5  # never oversold
+        assert counters["http.codes.409"] == 95
+    if name == "csv_users.yml":
+        assert counters["plugins.expect.ok"] == 20
+    if name == "concurrent_users.yml":
+        assert counters["vusers.created"] == 10
+
+
+REPORT_SCHEMA = json.loads((REPO / "schema" / "report.schema.json").read_text(encoding="utf-8"))
+
+
+def test_the_report_matches_its_schema_and_reads_back(tmp_path: Path) -> None:
+    from yamlload._report.json import read_json
+
+    report = run_plan_cli("api_load_test.yml", tmp_path)
+    Draft202012Validator(REPORT_SCHEMA).validate(report)
+    assert report["yamlload"]["format"] == 1
+    assert report["plan"]["target"].startswith("http://127.0.0.1:")
+    assert report["plan"]["phases"][0]["name"] == "phase 1"
+    total = sum(p["counters"].get("http.requests", 0) for p in report["intermediate"])
+    assert total == report["aggregate"]["counters"]["http.requests"]
+    summaries = report["aggregate"]["summaries"]["http.response_time"]
+    assert summaries["count"] == report["aggregate"]["counters"]["http.responses"]
+    names = {e["name"] for e in report["endpoints"]}
+    assert {"POST /auth/login", "GET /products/:id"} <= names
+    again = read_json(tmp_path / "api_load_test.yml.json")
+    assert again.counter("http.requests") == total
+    assert again.histogram("http.response_time").percentile(0.95) == pytest.approx(
+        summaries["p95"], abs=1e-3
+    )
+
+
+def test_console_shows_the_tables(tmp_path: Path) -> None:
+    result = run_cli(
+        "run", "--demo-target", str(PLANS / "smoke.yml"), "-o", str(tmp_path / "r.json")
+    )
+    assert result.exit_code == 0
+    out = result.stdout
+    for heading in ("Summary:", "Latency (ms)", "Status codes", "Endpoints", "vusers.created"):
+        assert heading in out
+    assert "Traceback" not in out + result.stderr
+
+
+def test_default_report_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("run", "--demo-target", "-q", str(PLANS / "smoke.yml"))
+    assert result.exit_code == 0
+    [written] = list(tmp_path.glob("yamlload-report-smoke-*.json"))
+    assert f"Report: {written.name}" in result.stdout
+
+
+def test_a_bad_plan_sends_nothing_and_exits_2(write_plan) -> None:
+    path = write_plan(
+        "config:\n  target: http://127.0.0.1:9\nscenarios:\n  - flow: [{gett: {url: /}}]\n"
+    )
+    result = run_cli("run", str(path))
+    assert result.exit_code == 2
+    assert "did you mean 'get'?" in result.stderr
+
+
+def test_unknown_scenario_name_is_a_usage_error() -> None:
+    result = run_cli("run", "--demo-target", str(PLANS / "smoke.yml"), "--scenario-name", "nope")
+    assert result.exit_code == 2
+    assert "--scenario-name 'nope': no such scenario" in result.stderr
+
+
+def test_quick_loads_a_url_without_a_plan(tmp_path: Path) -> None:
+    with ServerThread(make_test_app()) as server:
+        result = run_cli(
+            "quick", f"{server.url}/ok", "-c", "3", "-n", "4", "-q", "-o", str(tmp_path / "q.json")
+        )
+        assert result.exit_code == 0, result.stderr
+        assert server.hits()["GET /ok"] == 12
+    report = json.loads((tmp_path / "q.json").read_text(encoding="utf-8"))
+    assert report["aggregate"]["counters"]["vusers.created"] == 3
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_run_still_writes_its_report(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    report = tmp_path / "stopped.json"
+    command = [
+        sys.executable,
+        "-m",
+        "yamlload",
+        "run",
+        "--demo-target",
+        str(PLANS / "soak.yml"),
+        "-o",
+        str(report),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # wait until load is flowing
+        if process.stdout.readline().startswith("Running"):
+            break
+    time.sleep(2.5)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == code, err
+    assert f"stopped by {sig.name}" in out
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["run"]["stoppedBy"] == sig.name
+    assert data["aggregate"]["counters"]["http.requests"] > 0
+    assert data["run"]["duration"] < 30
+    Draft202012Validator(REPORT_SCHEMA).validate(data)
+    assert "Traceback" not in err
