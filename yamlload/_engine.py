@@ -670,7 +670,8 @@ class Engine:
         return sum(p.duration for p in self.phases)
 
     def now(self) -> float:
-        return asyncio.get_running_loop().time() - self.t0
+        # perf_counter, not loop.time(): uvloop's clock only has millisecond steps.
+        return time.perf_counter() - self.t0
 
     def log(self, message: str) -> None:
         if self.observer is not None:
@@ -793,7 +794,6 @@ class Engine:
     # ---- the run
 
     async def _dispatch(self) -> None:
-        loop = asyncio.get_running_loop()
         starts = phase_starts(self.phases)
         active_in_phase = [0] * len(self.phases)
         current = -1
@@ -802,7 +802,7 @@ class Engine:
             if arrival.phase != current:
                 self._enter_phase(arrival.phase, starts)
                 current = arrival.phase
-            delay = self.t0 + arrival.at - loop.time()
+            delay = arrival.at - self.now()
             if delay > 0:
                 await asyncio.sleep(delay)
             if phase.max_vusers is not None and active_in_phase[arrival.phase] >= phase.max_vusers:
@@ -816,9 +816,9 @@ class Engine:
         # phases without arrivals (pauses, a quiet tail) still take their time
         for index in range(current + 1, len(self.phases)):
             self._enter_phase(index, starts)
-        end = self.t0 + self.total_duration
-        if end > loop.time():
-            await asyncio.sleep(end - loop.time())
+        remaining = self.total_duration - self.now()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
 
     def _enter_phase(self, index: int, starts: list[float]) -> None:
         phase = self.phases[index]
@@ -880,16 +880,15 @@ class Engine:
                 self._dispatcher.cancel()
 
     async def run(self) -> RunResult:
-        loop = asyncio.get_running_loop()
         if self.plan.http.pool:
             self._connector = aiohttp.TCPConnector(
                 limit=self.plan.http.pool, ssl=self._ssl, resolver=self.options.resolver
             )
-        self.t0 = loop.time()
+        self.t0 = time.perf_counter()
         self.recorder.clock = self.now
         try:
             await self._special_flow(self.plan.before, share=True)
-            self.t0 = loop.time() + START_DELAY_SECONDS
+            self.t0 = time.perf_counter() + START_DELAY_SECONDS
             ticker = asyncio.ensure_future(self._ticker())
             self._dispatcher = asyncio.ensure_future(self._dispatch())
             try:
