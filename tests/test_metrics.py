@@ -16,7 +16,9 @@ def exact_percentile(values: list[float], q: float) -> float:
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
-latencies = st.lists(st.floats(min_value=0.0, max_value=120_000.0, allow_nan=False), min_size=1, max_size=400)
+latencies = st.lists(
+    st.floats(min_value=0.0, max_value=120_000.0, allow_nan=False), min_size=1, max_size=400
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -33,7 +35,9 @@ def test_percentiles_are_within_one_percent(values: list[float], q: float) -> No
 
 @settings(max_examples=200, deadline=None)
 @given(parts=st.lists(latencies, min_size=1, max_size=5), q=st.sampled_from([0.5, 0.95, 0.99]))
-def test_merged_histograms_equal_one_histogram_of_all_samples(parts: list[list[float]], q: float) -> None:
+def test_merged_histograms_equal_one_histogram_of_all_samples(
+    parts: list[list[float]], q: float
+) -> None:
     merged = Histogram()
     whole = Histogram()
     for part in parts:

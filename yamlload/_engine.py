@@ -645,6 +645,7 @@ class Engine:
             self.options.insecure or not plan.http.reject_unauthorized
         )
         self._phase_runs: list[PhaseRun] = []
+        self._trace = self._extended_metrics() if plan.http.extended_metrics else None
         self._logged = 0
 
     # ---- setup
@@ -682,14 +683,49 @@ class Engine:
     def _new_session(self) -> aiohttp.ClientSession:
         timeout = aiohttp.ClientTimeout(total=self.plan.http.timeout)
         jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1 and other IP hosts too
+        traces = [self._trace] if self._trace is not None else None
         if self._connector is not None:
             return aiohttp.ClientSession(
-                connector=self._connector, connector_owner=False, timeout=timeout, cookie_jar=jar
+                connector=self._connector,
+                connector_owner=False,
+                timeout=timeout,
+                cookie_jar=jar,
+                trace_configs=traces,
             )
         connector = aiohttp.TCPConnector(
             limit=self.plan.http.max_sockets or 0, ssl=self._ssl, resolver=self.options.resolver
         )
-        return aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=jar)
+        return aiohttp.ClientSession(
+            connector=connector, timeout=timeout, cookie_jar=jar, trace_configs=traces
+        )
+
+    def _extended_metrics(self) -> aiohttp.TraceConfig:
+        """`http.dns` and the connection setup: `http.tcp` for http://, `http.tls` for
+        https:// (aiohttp reports TCP and TLS setup as one step, so `http.tls` includes
+        the TCP connect)."""
+        trace = aiohttp.TraceConfig()
+        rec = self.recorder
+        secure = self.plan.target.lower().startswith("https://")
+
+        async def dns_start(_: Any, ctx: Any, __: Any) -> None:
+            ctx.dns = time.perf_counter()
+
+        async def dns_end(_: Any, ctx: Any, __: Any) -> None:
+            rec.observe("http.dns", (time.perf_counter() - ctx.dns) * 1000.0)
+
+        async def connect_start(_: Any, ctx: Any, __: Any) -> None:
+            ctx.connect = time.perf_counter()
+
+        async def connect_end(_: Any, ctx: Any, __: Any) -> None:
+            name = "http.tls" if secure else "http.tcp"
+            rec.observe(name, (time.perf_counter() - ctx.connect) * 1000.0)
+
+        trace.on_dns_resolvehost_start.append(dns_start)
+        trace.on_dns_resolvehost_end.append(dns_end)
+        trace.on_connection_create_start.append(connect_start)
+        trace.on_connection_create_end.append(connect_end)
+        trace.freeze()
+        return trace
 
     def _initial_vars(self, rng: random.Random) -> dict[str, Any]:
         values: dict[str, Any] = dict(self.shared_vars)
@@ -802,9 +838,7 @@ class Engine:
             if arrival.phase != current:
                 self._enter_phase(arrival.phase, starts)
                 current = arrival.phase
-            delay = arrival.at - self.now()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await self._sleep_until(arrival.at)
             if phase.max_vusers is not None and active_in_phase[arrival.phase] >= phase.max_vusers:
                 self.recorder.count("vusers.skipped")
                 continue
@@ -816,8 +850,12 @@ class Engine:
         # phases without arrivals (pauses, a quiet tail) still take their time
         for index in range(current + 1, len(self.phases)):
             self._enter_phase(index, starts)
-        remaining = self.total_duration - self.now()
-        if remaining > 0:
+        await self._sleep_until(self.total_duration)
+
+    async def _sleep_until(self, moment: float) -> None:
+        """Sleep until `moment` (seconds from the start). uvloop's timers round to whole
+        milliseconds and may wake a little early, so check the clock again."""
+        while (remaining := moment - self.now()) > 0:
             await asyncio.sleep(remaining)
 
     def _enter_phase(self, index: int, starts: list[float]) -> None:
