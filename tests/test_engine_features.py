@@ -9,7 +9,7 @@ import pytest
 
 from tests.servers import ServerThread, make_test_app
 from tests.test_engine import ONE_USER, run
-from yamlload import load_plan, PlanOptions
+from yamlload import PlanOptions, load_plan
 from yamlload._engine import Engine, RunOptions
 
 
