@@ -18,7 +18,7 @@ import click
 
 from ._compile import compile_document, load_plan
 from ._describe import describe
-from ._engine import Engine, RunOptions, RunResult
+from ._engine import Engine, RunOptions, RunResult, run_on_uvloop
 from ._errors import EXIT_USAGE, InternalError, PlanError, UsageError, YamlloadError
 from ._load import PlanOptions, located_from_data
 from ._plan import Plan
@@ -192,7 +192,7 @@ def _run_and_report(plan: Plan, kwargs: dict[str, Any]) -> Summary:
         phases = f"{len(plan.phases)} phase{'' if len(plan.phases) == 1 else 's'}"
         click.echo(f"Running {plan.source} against {plan.target} ({phases})")
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    result = _event_loop(_with_signals(engine))
+    result = run_on_uvloop(_with_signals(engine))
     observer.finish()
     summary = summarize(plan, result, started_at)
     click.echo(format_summary(summary))
@@ -211,14 +211,6 @@ async def _with_signals(engine: Engine) -> RunResult:
     finally:
         for name in EXIT_SIGNAL:
             loop.remove_signal_handler(getattr(signal, name))
-
-
-def _event_loop(coro: Any) -> Any:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
-        return asyncio.run(coro)
-    return uvloop.run(coro)
 
 
 def _default_report_path(source: str) -> str:
@@ -272,7 +264,7 @@ def target(host: str, port: int) -> None:
     POST /orders, GET /orders/{id}, POST /admin/reset, GET /health, and for tests
     GET /delay/{ms}, /status/{code}, /bytes/{n}, /echo, /cookies/set.
     """
-    _event_loop(_serve_demo(host, port))
+    run_on_uvloop(_serve_demo(host, port))
 
 
 async def _serve_demo(host: str, port: int) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path as FsPath
-from typing import Any, cast, get_args
+from typing import Any, TypeGuard, cast, get_args
 
 from ._errors import PlanError, Pos, Problem
 from ._expr import (
@@ -310,11 +310,7 @@ class _Compiler:
             except ValueError:
                 self.error(path, f"{raw!r} is not a number")
                 return None
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if not _finite_number(value):
             self.error(path, f"{raw!r} is not a number")
             return None
         if value < 0 or (positive and value == 0):
@@ -330,11 +326,7 @@ class _Compiler:
         if value is None:
             return None
         seconds = parse_duration(value) if isinstance(value, str) else value
-        if (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, int | float)
-            or not math.isfinite(seconds)
-        ):
+        if not _finite_number(seconds):
             self.error(path, f'{raw!r} is not a duration (try 30, "30s", "5m", "1h")')
             return None
         if seconds < 0:
@@ -1056,6 +1048,10 @@ class _Compiler:
             elif isinstance(node, ast.ImportFrom | ast.Import):
                 names.update((a.asname or a.name).split(".")[0] for a in node.names)
         return names
+
+
+def _finite_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _missing_env(template: Template, env: dict[str, str]) -> Iterator[str]:

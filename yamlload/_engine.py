@@ -992,14 +992,14 @@ def run_plan(
 ) -> RunResult:
     """Run a plan to the end on a fresh event loop (uvloop where available)."""
     engine = Engine(plan, options, observer)
-    result: RunResult = _event_loop_run(engine.run())
+    result: RunResult = run_on_uvloop(engine.run())
     return result
 
 
-def _event_loop_run(coro: Any) -> Any:
+def run_on_uvloop(coro: Any) -> Any:
+    """Run a coroutine to the end on a fresh uvloop event loop (asyncio's without it)."""
     try:
         import uvloop
-
-        return uvloop.run(coro)
     except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
         return asyncio.run(coro)
+    return uvloop.run(coro)

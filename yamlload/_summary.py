@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._engine import ENDPOINT_PREFIX as _ENDPOINT_METRICS
 from ._engine import PhaseRun, RunResult
 from ._errors import UsageError
 from ._metrics import PERIOD_SECONDS, Histogram, Metrics, Period, merge_metrics
@@ -18,7 +19,7 @@ from ._plan import Plan
 from ._version import __version__
 
 REPORT_FORMAT = 1
-ENDPOINT_PREFIX = "plugins.metrics-by-endpoint."
+ENDPOINT_PREFIX = _ENDPOINT_METRICS + "."
 ENDPOINT_LATENCY = ENDPOINT_PREFIX + "response_time."
 # An arrival this late against its schedule means the generator could not keep up.
 LAG_WARNING_MS = 100.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TextIO
 
 from tabulate import tabulate
@@ -126,33 +127,14 @@ def format_summary(summary: Summary) -> str:
                 disable_numparse=True,
             )
         )
-    codes = summary.counters_with("http.codes.")
-    if codes:
-        sections.append(
-            "Status codes\n"
-            + tabulate(
-                codes.items(), headers=["code", "count"], tablefmt="simple", disable_numparse=True
-            )
-        )
-    errors = summary.counters_with("errors.")
-    if errors:
-        sections.append(
-            "Errors\n"
-            + tabulate(
-                errors.items(), headers=["error", "count"], tablefmt="simple", disable_numparse=True
-            )
-        )
-    expects = summary.counters_with("plugins.expect.")
-    if expects:
-        sections.append(
-            "Checks (expect)\n"
-            + tabulate(
-                expects.items(),
-                headers=["check", "count"],
-                tablefmt="simple",
-                disable_numparse=True,
-            )
-        )
+    for title, prefix, column in (
+        ("Status codes", "http.codes.", "code"),
+        ("Errors", "errors.", "error"),
+        ("Checks (expect)", "plugins.expect.", "check"),
+    ):
+        counts = summary.counters_with(prefix)
+        if counts:
+            sections.append(f"{title}\n{_table(counts.items(), [column, 'count'])}")
     endpoints = _endpoint_rows(summary)
     if endpoints:
         headers = ["endpoint", "requests", "req/s", "errors %", "p50", "p95", "p99", "max"]
@@ -164,6 +146,10 @@ def format_summary(summary: Summary) -> str:
     if warning:
         sections.append(f"warning: {warning}")
     return "\n\n".join(sections)
+
+
+def _table(rows: Iterable[Iterable[object]], headers: list[str]) -> str:
+    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
 def _overview(summary: Summary) -> list[tuple[str, object]]:
