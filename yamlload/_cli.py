@@ -16,14 +16,40 @@ from typing import Any, TypeVar
 
 import click
 
+from ._checks import (
+    DEFAULT_MAX_LAG_MS,
+    Check,
+    Outcome,
+    check_compare_names,
+    check_names,
+    checks_from_plan,
+    deltas,
+    describe_limit,
+    evaluate,
+    evaluate_relative,
+    failed,
+    invalid_reasons,
+    parse_ensure,
+)
 from ._compile import compile_document, load_plan
 from ._describe import describe
 from ._engine import Engine, RunOptions, RunResult, run_on_uvloop
-from ._errors import EXIT_USAGE, InternalError, PlanError, UsageError, YamlloadError
+from ._errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INVALID_RUN,
+    EXIT_USAGE,
+    InternalError,
+    PlanError,
+    Problem,
+    UsageError,
+    YamlloadError,
+)
 from ._load import PlanOptions, located_from_data
 from ._plan import Plan
-from ._report.console import ConsoleObserver, format_summary
-from ._report.json import write_json
+from ._report.console import ConsoleObserver, format_checks, format_deltas, format_summary
+from ._report.json import read_json, write_json
+from ._report.junit import junit_xml, write_text
+from ._report.markdown import markdown_summary
 from ._schema import build_report_schema, build_schema
 from ._summary import Summary, summarize
 from ._version import __version__
@@ -161,24 +187,122 @@ def schema(report: bool) -> None:
     is_flag=True,
     help="Start the bundled demo API on a free port and aim the plan at it.",
 )
+@click.option(
+    "--ensure",
+    "ensure",
+    multiple=True,
+    metavar="EXPR",
+    help="A check such as 'p95<500' or 'error_rate<1%'; repeatable.",
+)
+@click.option(
+    "--max-lag",
+    type=float,
+    default=DEFAULT_MAX_LAG_MS,
+    show_default=True,
+    metavar="MS",
+    help="The run is invalid (exit 3) when arrival lag p99 exceeds this.",
+)
+@click.option("--allow-lag", is_flag=True, help="Only warn when the generator fell behind.")
+@click.option("--junit", type=click.Path(dir_okay=False), help="Write the checks as JUnit XML.")
+@click.option("--summary-md", type=click.Path(dir_okay=False), help="Write a Markdown summary.")
 def run(plan_path: str, **kwargs: Any) -> None:
     """Run PLAN: make the load, show progress, print a summary, write a JSON report.
 
-    Exit 0 when the run completed, 2 for a bad plan (nothing is sent), 130 or 143 when
-    interrupted by Ctrl-C or SIGTERM (the report of what was measured is still written).
+    Exit 0 when every check passed, 1 when a check failed, 2 for a bad plan or check
+    (nothing is sent), 3 when the run is invalid (the generator fell behind, or the
+    target could not be reached at all), 130/143 when stopped by Ctrl-C or SIGTERM (the
+    report of what was measured is still written).
     """
+    gate = _Gate(kwargs)
     with _DemoTarget(kwargs.pop("demo_target")) as demo_url:
         if demo_url:
             kwargs["target"] = demo_url
         plan = load_plan(plan_path, options_from(kwargs))
         for warning in plan.warnings:
             click.echo(f"warning: {warning}", err=True)
-        summary = _run_and_report(plan, kwargs)
-    if summary.stopped_by in EXIT_SIGNAL:
-        sys.exit(EXIT_SIGNAL[summary.stopped_by])
+        gate.prepare(plan)  # bad checks stop here, before any traffic
+        summary = _run_and_report(plan, kwargs, gate)
+    sys.exit(gate.exit_code(summary))
 
 
-def _run_and_report(plan: Plan, kwargs: dict[str, Any]) -> Summary:
+class _Gate:
+    """The CI verdict: checks, the run's validity, and where to report them."""
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        self.expressions: tuple[str, ...] = kwargs.pop("ensure", ())
+        self.max_lag: float = kwargs.pop("max_lag", DEFAULT_MAX_LAG_MS)
+        self.allow_lag: bool = kwargs.pop("allow_lag", False)
+        self.junit: str | None = kwargs.pop("junit", None)
+        self.summary_md: str | None = kwargs.pop("summary_md", None)
+        self.checks: list[Check] = []
+        self.outcomes: list[Outcome] = []
+        self.invalid: list[str] = []
+
+    def prepare(self, plan: Plan) -> None:
+        problems: list[Problem] = []
+        checks = checks_from_plan(plan)
+        for expression in self.expressions:
+            try:
+                checks.append(parse_ensure(expression))
+            except PlanError as exc:
+                problems.extend(exc.problems)
+        try:
+            check_names(checks, plan)
+        except PlanError as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise PlanError(problems)
+        self.checks = checks
+
+    def judge(self, summary: Summary) -> None:
+        self.outcomes = evaluate(self.checks, summary)
+        reasons = invalid_reasons(summary, self.max_lag)
+        if self.allow_lag:
+            lagging = [r for r in reasons if r.startswith("the generator fell behind")]
+            for reason in lagging:
+                click.echo(f"warning: {reason} (allowed by --allow-lag)", err=True)
+            reasons = [r for r in reasons if r not in lagging]
+        self.invalid = reasons
+
+    def show(self) -> None:
+        if self.outcomes:
+            click.echo("\n" + format_checks(self.outcomes))
+        for reason in self.invalid:
+            click.echo(f"invalid run: {reason}", err=True)
+
+    def report_extra(self) -> dict[str, Any]:
+        return {
+            "checks": [
+                {
+                    "check": o.check.source,
+                    "value": o.value,
+                    "limit": describe_limit(o.check),
+                    "result": o.verdict,
+                }
+                for o in self.outcomes
+            ],
+            "validity": {"valid": not self.invalid, "reasons": self.invalid},
+        }
+
+    def write_ci_files(self, summary: Summary) -> None:
+        if self.junit:
+            write_text(self.junit, junit_xml(summary, self.outcomes, self.invalid))
+        markdown = markdown_summary(summary, self.outcomes, self.invalid)
+        if self.summary_md:
+            write_text(self.summary_md, markdown)
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            write_text(step_summary, markdown, append=True)
+
+    def exit_code(self, summary: Summary) -> int:
+        if summary.stopped_by in EXIT_SIGNAL:
+            return EXIT_SIGNAL[summary.stopped_by]
+        if self.invalid:
+            return EXIT_INVALID_RUN
+        return EXIT_CHECK_FAILED if failed(self.outcomes) else 0
+
+
+def _run_and_report(plan: Plan, kwargs: dict[str, Any], gate: _Gate | None = None) -> Summary:
     options = RunOptions(
         seed=kwargs.get("seed"),
         insecure=bool(kwargs.get("insecure")),
@@ -196,8 +320,12 @@ def _run_and_report(plan: Plan, kwargs: dict[str, Any]) -> Summary:
     observer.finish()
     summary = summarize(plan, result, started_at)
     click.echo(format_summary(summary))
+    gate = gate or _Gate({})
+    gate.judge(summary)
+    gate.show()
     path = kwargs.get("output") or _default_report_path(plan.source)
-    written = write_json(summary, path)
+    written = write_json(summary, path, extra=gate.report_extra())
+    gate.write_ci_files(summary)
     click.echo(f"Report: {written}")
     return summary
 
@@ -312,8 +440,44 @@ def quick(url: str, count: int, num: int, rate: float | None, duration: str, **k
     }
     plan = compile_document(located_from_data(document, "quick"), "quick", PlanOptions())
     summary = _run_and_report(plan, kwargs)
-    if summary.stopped_by in EXIT_SIGNAL:
-        sys.exit(EXIT_SIGNAL[summary.stopped_by])
+    sys.exit(_Gate({}).exit_code(summary))
+
+
+@cli.command()
+@click.argument("baseline", type=click.Path(dir_okay=False))
+@click.argument("current", type=click.Path(dir_okay=False))
+@click.option(
+    "--ensure",
+    "ensure",
+    multiple=True,
+    metavar="EXPR",
+    help="A limit on the change, such as 'p95<+10%', 'error_rate<+0.5pp' or 'p99<+50ms'.",
+)
+def compare(baseline: str, current: str, ensure: tuple[str, ...]) -> None:
+    """Compare two JSON reports metric by metric and endpoint by endpoint.
+
+    Exit 1 when an --ensure limit on the change is broken, 2 for a bad report or limit.
+    """
+    before, after = read_json(baseline), read_json(current)
+    problems: list[Problem] = []
+    checks: list[Check] = []
+    for expression in ensure:
+        try:
+            checks.append(parse_ensure(expression, relative=True))
+        except PlanError as exc:
+            problems.extend(exc.problems)
+    try:
+        check_compare_names(checks, before, after)
+    except PlanError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise PlanError(problems)
+    click.echo(f"Comparing {baseline} (baseline) with {current}")
+    click.echo(format_deltas(deltas(before, after)))
+    outcomes = evaluate_relative(checks, before, after)
+    if outcomes:
+        click.echo("\n" + format_checks(outcomes))
+    sys.exit(EXIT_CHECK_FAILED if failed(outcomes) else 0)
 
 
 def _count(n: int, word: str) -> str:

@@ -557,5 +557,27 @@ def build_report_schema() -> Schema:
             "aggregate": _report_metrics(),
             "intermediate": {"type": "array", "items": _report_metrics()},
             "endpoints": {"type": "array", "items": endpoint},
+            "checks": {
+                "type": "array",
+                "description": "Each --ensure and config.ensure check with what was measured.",
+                "items": {
+                    "type": "object",
+                    "required": ["check", "value", "limit", "result"],
+                    "properties": {
+                        "check": {"type": "string"},
+                        "value": {"type": ["number", "null"]},
+                        "limit": {"type": "string"},
+                        "result": {"enum": ["ok", "fail", "warn"]},
+                    },
+                },
+            },
+            "validity": {
+                "type": "object",
+                "required": ["valid", "reasons"],
+                "properties": {
+                    "valid": {"type": "boolean"},
+                    "reasons": {"type": "array", "items": {"type": "string"}},
+                },
+            },
         },
     }

@@ -7,6 +7,7 @@ from typing import TextIO
 
 from tabulate import tabulate
 
+from .._checks import Delta, Outcome, describe_limit, describe_value
 from .._describe import format_seconds
 from .._engine import Progress
 from .._metrics import Histogram, Metrics, Period
@@ -191,3 +192,38 @@ def _endpoint_rows(summary: Summary) -> list[list[object]]:
             ]
         )
     return rows
+
+
+def format_checks(outcomes: list[Outcome]) -> str:
+    rows = [
+        [o.check.source, describe_value(o.check, o.value), describe_limit(o.check), o.verdict]
+        for o in outcomes
+    ]
+    return "Checks\n" + _table(rows, ["check", "measured", "limit", "result"])
+
+
+def _number(name: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if "error_rate" in name:
+        return f"{value * 100:.2f}%"
+    return f"{value:.1f}" if not float(value).is_integer() else f"{value:g}"
+
+
+def format_deltas(rows: list[Delta]) -> str:
+    table = []
+    for row in rows:
+        change = "-" if row.change is None else _number(row.name, row.change)
+        if row.change is not None and row.change > 0:
+            change = "+" + change
+        percent = "-" if row.percent is None else f"{row.percent:+.1f}%"
+        table.append(
+            [
+                row.name,
+                _number(row.name, row.baseline),
+                _number(row.name, row.current),
+                change,
+                percent,
+            ]
+        )
+    return _table(table, ["metric", "baseline", "current", "change", "change %"])

@@ -6,19 +6,22 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .._errors import UsageError
 from .._summary import Summary
 
 
-def write_json(summary: Summary, path: str | os.PathLike[str]) -> Path:
+def write_json(
+    summary: Summary, path: str | os.PathLike[str], extra: dict[str, Any] | None = None
+) -> Path:
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(summary.to_json(), out, indent=1, allow_nan=False)
+            json.dump({**summary.to_json(), **(extra or {})}, out, indent=1, allow_nan=False)
             out.write("\n")
         os.replace(temporary, target)
     except OSError as exc:

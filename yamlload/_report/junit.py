@@ -1,0 +1,62 @@
+"""JUnit XML for CI systems: one test case per check, per `expect` kind, and one for
+the run's validity, so a CI page lists exactly what passed and what failed."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from .._checks import Outcome, describe_limit, describe_value
+from .._errors import UsageError
+from .._summary import Summary
+
+
+def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> str:
+    suite = ET.Element("testsuite", name=f"yamlload {summary.source}")
+    cases = 0
+    failures = 0
+
+    def case(
+        classname: str, name: str, failure: str | None = None, skipped: str | None = None
+    ) -> None:
+        nonlocal cases, failures
+        element = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
+        cases += 1
+        if failure is not None:
+            failures += 1
+            ET.SubElement(element, "failure", message=failure).text = failure
+        elif skipped is not None:
+            ET.SubElement(element, "skipped", message=skipped)
+
+    case("yamlload.run", "run is valid", failure="; ".join(invalid) if invalid else None)
+    for outcome in outcomes:
+        check = outcome.check
+        detail = f"measured {describe_value(check, outcome.value)}, limit {describe_limit(check)}"
+        if outcome.ok:
+            case("yamlload.ensure", check.source)
+        elif check.strict:
+            case("yamlload.ensure", check.source, failure=detail)
+        else:
+            case("yamlload.ensure", check.source, skipped=f"not strict: {detail}")
+    kinds = sorted(
+        {k.split(".", 1)[1] for k in summary.counters_with("plugins.expect.") if "." in k}
+    )
+    for kind in kinds:
+        bad = summary.counter(f"plugins.expect.failed.{kind}")
+        good = summary.counter(f"plugins.expect.ok.{kind}")
+        failure = f"{bad} of {bad + good} {kind} checks failed" if bad else None
+        case("yamlload.expect", kind, failure=failure)
+    suite.set("tests", str(cases))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("time", f"{summary.duration:.3f}")
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def write_text(path: str | os.PathLike[str], text: str, append: bool = False) -> None:
+    try:
+        with Path(path).open("a" if append else "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,80 @@
+"""A Markdown summary for CI pages (GitHub's step summary, merge request notes)."""
+
+from __future__ import annotations
+
+from .._checks import Outcome, describe_limit, describe_value
+from .._summary import Summary
+
+
+def _row(cells: list[object]) -> str:
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
+def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> str:
+    broken = [o for o in outcomes if not o.ok and o.check.strict]
+    if invalid:
+        verdict = "⚠️ **invalid run**: " + "; ".join(invalid)
+    elif broken:
+        verdict = f"❌ **{len(broken)} of {len(outcomes)} checks failed**"
+    else:
+        verdict = (
+            f"✅ **passed** ({len(outcomes)} checks)"
+            if outcomes
+            else "✅ **completed** (no checks)"
+        )
+    latency = summary.histogram("http.response_time")
+    lines = [
+        f"## yamlload: `{summary.source}`",
+        "",
+        verdict,
+        "",
+        _row(["requests", "rps", "error rate", "p50 ms", "p95 ms", "p99 ms"]),
+        _row(["---:"] * 6),
+        _row(
+            [
+                summary.counter("http.requests"),
+                f"{summary.request_rate:.1f}",
+                f"{summary.error_rate * 100:.2f}%",
+                f"{latency.percentile(0.5):.1f}",
+                f"{latency.percentile(0.95):.1f}",
+                f"{latency.percentile(0.99):.1f}",
+            ]
+        ),
+    ]
+    if outcomes:
+        lines += [
+            "",
+            _row(["check", "measured", "limit", "result"]),
+            _row(["---", "---:", "---:", "---"]),
+        ]
+        for o in outcomes:
+            lines.append(
+                _row(
+                    [
+                        f"`{o.check.source}`",
+                        describe_value(o.check, o.value),
+                        describe_limit(o.check),
+                        o.verdict,
+                    ]
+                )
+            )
+    endpoints = summary.endpoints()
+    if endpoints:
+        lines += [
+            "",
+            _row(["endpoint", "requests", "errors", "p95 ms", "p99 ms"]),
+            _row(["---", "---:", "---:", "---:", "---:"]),
+        ]
+        for e in endpoints:
+            lines.append(
+                _row(
+                    [
+                        e.name,
+                        e.requests,
+                        e.failed,
+                        f"{e.latency.percentile(0.95):.1f}",
+                        f"{e.latency.percentile(0.99):.1f}",
+                    ]
+                )
+            )
+    return "\n".join(lines) + "\n"
