@@ -11,7 +11,9 @@ from yamlload._engine import Progress
 from yamlload._metrics import Period
 from yamlload._report.console import ConsoleObserver, format_summary
 
-PROGRESS = Progress(elapsed=12.4, total=60, phase="ramp", active=7, created=30, requests=90, errors=2, rps=8.5)
+PROGRESS = Progress(
+    elapsed=12.4, total=60, phase="ramp", active=7, created=30, requests=90, errors=2, rps=8.5
+)
 
 
 def test_live_line_is_redrawn_in_place_on_a_terminal() -> None:
@@ -21,7 +23,9 @@ def test_live_line_is_redrawn_in_place_on_a_terminal() -> None:
     console.tick(PROGRESS)
     console.line("a log line")
     text = out.getvalue()
-    assert text.startswith("[ramp] 00:12/01:00  users 7 active, 30 created  8.5 req/s  90 requests  2 errors")
+    assert text.startswith(
+        "[ramp] 00:12/01:00  users 7 active, 30 created  8.5 req/s  90 requests  2 errors"
+    )
     assert "\r" in text  # the second tick rubbed out the first
     assert text.endswith("\ra log line\n")
 
@@ -52,7 +56,9 @@ def test_quiet_prints_nothing_while_running() -> None:
 
 
 def test_a_blocked_event_loop_shows_as_arrival_lag_with_a_warning(write_plan) -> None:
-    hooks = "import time\n\ndef block(context):\n    time.sleep(0.25)  # blocks the whole event loop\n"
+    hooks = (
+        "import time\n\ndef block(context):\n    time.sleep(0.25)  # blocks the whole event loop\n"
+    )
     plan = write_plan(
         "config:\n  phases: [{duration: 1, arrivalRate: 20}]\n  processor: hooks.py\n"
         "scenarios:\n  - flow: [{function: block}, {get: {url: /ok}}]\n",

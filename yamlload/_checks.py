@@ -332,7 +332,7 @@ def evaluate(checks: Iterable[Check], summary: Summary) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for check in checks:
         if check.condition is not None:
-            result = check.condition.evaluate(_metric_lookup(summary))
+            result = check.condition.evaluate(_metric_lookup(summary, check.condition.names()))
             outcomes.append(Outcome(check, None, bool(result)))
             continue
         value = measure(summary, check.metric, check.scope)
@@ -341,8 +341,10 @@ def evaluate(checks: Iterable[Check], summary: Summary) -> list[Outcome]:
     return outcomes
 
 
-def _metric_lookup(summary: Summary) -> Any:
-    """Artillery's condition expressions name metrics with dots; serve them as a tree."""
+def _metric_lookup(summary: Summary, names: Iterable[str]) -> Any:
+    """Artillery's condition expressions name metrics with dots; serve them as a tree.
+    The names a condition uses are measured like any check, so a counter that never
+    fired reads as 0, not as missing."""
     tree: dict[str, Any] = {}
 
     def put(name: str, value: float) -> None:
@@ -366,6 +368,10 @@ def _metric_lookup(summary: Summary) -> Any:
         measured = measure(summary, full)
         if short not in tree and measured is not None:
             tree[short] = measured
+    for name in names:
+        measured = measure(summary, SHORTHANDS.get(name, name))
+        if measured is not None and "." in name:
+            put(name, measured)
     return tree.get
 
 
