@@ -372,6 +372,8 @@ def test_compare_deltas() -> None:
     rows = {d.name: d for d in deltas(base, base)}
     assert rows["p95"].change == 0
     assert rows["GET /a: p95"].percent == 0
+    [same] = evaluate_relative([parse_ensure("p95<+1%", relative=True)], base, base)
+    assert same.ok and same.value == 0
 
 
 def test_compare_exit_codes(tmp_path: Path) -> None:
