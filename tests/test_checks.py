@@ -82,7 +82,8 @@ PLAN = (
 
 def test_names_are_checked_against_the_plan_before_traffic(write_plan) -> None:
     plan = load_plan(str(write_plan(PLAN)))
-    checks = checks_from_plan(plan) + [
+    checks = [
+        *checks_from_plan(plan),
         parse_ensure("list orders: p95<3"),
         parse_ensure("GET /health: rps>1"),
     ]
