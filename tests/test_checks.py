@@ -427,3 +427,34 @@ def test_smoke_plan_ensure_passes_against_the_demo_target(tmp_path: Path) -> Non
     )
     assert result.exit_code == 0, result.stdout
     assert "vusers.failed == 0" in result.stdout
+
+
+def test_the_ci_doc_example_plan_runs_with_its_checks(tmp_path: Path) -> None:
+    import re
+
+    from tests.helpers import REPO
+
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    plan = re.search(r"```yaml\n(# yaml-language-server.*?)```", text, flags=re.DOTALL)
+    assert plan is not None
+    path = tmp_path / "checkout.yml"
+    path.write_text(plan.group(1), encoding="utf-8")
+    short = '{"config":{"phases":[{"duration":2,"arrivalRate":5}]}}'
+    result = run_cli(
+        "run",
+        "-q",
+        "--demo-target",
+        str(path),
+        "--overrides",
+        short,
+        "-o",
+        str(tmp_path / "r.json"),
+        "--ensure",
+        "p99<800",
+        "--ensure",
+        "create order: error_rate<1%",
+        "--junit",
+        str(tmp_path / "j.xml"),
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert len(list(ET.parse(tmp_path / "j.xml").getroot().iter("testcase"))) >= 5
