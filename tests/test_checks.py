@@ -458,3 +458,14 @@ def test_the_ci_doc_example_plan_runs_with_its_checks(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.stdout + result.stderr
     assert len(list(ET.parse(tmp_path / "j.xml").getroot().iter("testcase"))) >= 5
+
+
+def test_a_bad_metric_in_config_ensure_points_into_the_plan(write_plan) -> None:
+    path = write_plan(
+        "config:\n  target: http://127.0.0.1:1\n  ensure:\n    thresholds:\n      - http.respnse_time.p99: 5\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    result = run_cli("run", str(path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{path}:5:9: ensure 'http.respnse_time.p99 < 5': unknown metric")
+    assert "did you mean 'http.response_time.p99'?" in result.stderr
