@@ -32,6 +32,7 @@ HISTOGRAMS = (
     "http.dns",
     "http.tcp",
     "http.tls",
+    "yamlload.active_users",
 )
 COUNTERS = (
     "vusers.created",
@@ -40,6 +41,7 @@ COUNTERS = (
     "vusers.skipped",
     "vusers.interrupted",
     "yamlload.iterations",
+    "yamlload.cpu_ms",
     "http.requests",
     "http.responses",
     "http.downloaded_bytes",

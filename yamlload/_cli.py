@@ -25,6 +25,7 @@ from ._checks import (
     checks_from_plan,
     deltas,
     describe_limit,
+    describe_value,
     evaluate,
     evaluate_relative,
     failed,
@@ -47,6 +48,8 @@ from ._errors import (
 from ._load import PlanOptions, located_from_data
 from ._plan import Plan
 from ._report.console import ConsoleObserver, format_checks, format_deltas, format_summary
+from ._report.csvfiles import write_csv
+from ._report.html import render_compare_html, render_html
 from ._report.json import read_json, write_json
 from ._report.junit import junit_xml, write_text
 from ._report.markdown import markdown_summary
@@ -205,6 +208,18 @@ def schema(report: bool) -> None:
 @click.option("--allow-lag", is_flag=True, help="Only warn when the generator fell behind.")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write the checks as JUnit XML.")
 @click.option("--summary-md", type=click.Path(dir_okay=False), help="Write a Markdown summary.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Write the self-contained HTML report.",
+)
+@click.option(
+    "--csv",
+    "csv_prefix",
+    metavar="PREFIX",
+    help="Write PREFIX-periods.csv and PREFIX-endpoints.csv.",
+)
 def run(plan_path: str, **kwargs: Any) -> None:
     """Run PLAN: make the load, show progress, print a summary, write a JSON report.
 
@@ -234,6 +249,8 @@ class _Gate:
         self.allow_lag: bool = kwargs.pop("allow_lag", False)
         self.junit: str | None = kwargs.pop("junit", None)
         self.summary_md: str | None = kwargs.pop("summary_md", None)
+        self.html: str | None = kwargs.pop("html_path", None)
+        self.csv: str | None = kwargs.pop("csv_prefix", None)
         self.checks: list[Check] = []
         self.outcomes: list[Outcome] = []
         self.invalid: list[str] = []
@@ -270,7 +287,7 @@ class _Gate:
         for reason in self.invalid:
             click.echo(f"invalid run: {reason}", err=True)
 
-    def report_extra(self) -> dict[str, Any]:
+    def verdict(self) -> dict[str, Any]:
         return {
             "checks": [
                 {
@@ -285,6 +302,12 @@ class _Gate:
         }
 
     def write_ci_files(self, summary: Summary) -> None:
+        if self.html:
+            write_text(self.html, render_html(summary))
+            click.echo(f"HTML report: {self.html}")
+        if self.csv:
+            for path in write_csv(summary, self.csv):
+                click.echo(f"CSV: {path}")
         if self.junit:
             write_text(self.junit, junit_xml(summary, self.outcomes, self.invalid))
         markdown = markdown_summary(summary, self.outcomes, self.invalid)
@@ -324,7 +347,8 @@ def _run_and_report(plan: Plan, kwargs: dict[str, Any], gate: _Gate | None = Non
     gate.judge(summary)
     gate.show()
     path = kwargs.get("output") or _default_report_path(plan.source)
-    written = write_json(summary, path, extra=gate.report_extra())
+    summary.verdict = gate.verdict()
+    written = write_json(summary, path)
     gate.write_ci_files(summary)
     click.echo(f"Report: {written}")
     return summary
@@ -453,7 +477,13 @@ def quick(url: str, count: int, num: int, rate: float | None, duration: str, **k
     metavar="EXPR",
     help="A limit on the change, such as 'p95<+10%', 'error_rate<+0.5pp' or 'p99<+50ms'.",
 )
-def compare(baseline: str, current: str, ensure: tuple[str, ...]) -> None:
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Also write an HTML page with both runs overlaid.",
+)
+def compare(baseline: str, current: str, ensure: tuple[str, ...], html_path: str | None) -> None:
     """Compare two JSON reports metric by metric and endpoint by endpoint.
 
     Exit 1 when an --ensure limit on the change is broken, 2 for a bad report or limit.
@@ -473,11 +503,31 @@ def compare(baseline: str, current: str, ensure: tuple[str, ...]) -> None:
     if problems:
         raise PlanError(problems)
     click.echo(f"Comparing {baseline} (baseline) with {current}")
-    click.echo(format_deltas(deltas(before, after)))
+    rows = deltas(before, after)
+    click.echo(format_deltas(rows))
+    if html_path:
+        write_text(html_path, render_compare_html(before, after, rows))
+        click.echo(f"HTML: {html_path}")
     outcomes = evaluate_relative(checks, before, after)
     if outcomes:
         click.echo("\n" + format_checks(outcomes))
     sys.exit(EXIT_CHECK_FAILED if failed(outcomes) else 0)
+
+
+@cli.command()
+@click.argument("report_path", metavar="REPORT", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="The HTML file (default: REPORT with .html).",
+)
+def report(report_path: str, output: str | None) -> None:
+    """Render a JSON report (from `run`, or merged) as a self-contained HTML page."""
+    summary = read_json(report_path)
+    target = output or str(Path(report_path).with_suffix(".html"))
+    write_text(target, render_html(summary))
+    click.echo(f"HTML report: {target}")
 
 
 def _count(n: int, word: str) -> str:

@@ -873,8 +873,13 @@ class Engine:
 
     async def _ticker(self) -> None:
         last_period = 0
+        cpu = time.process_time()
         while True:
             await asyncio.sleep(TICK_SECONDS)
+            # The generator's own health, for reports: users running, CPU it used.
+            used, cpu = time.process_time() - cpu, time.process_time()
+            self.recorder.count("yamlload.cpu_ms", round(used * 1000))
+            self.recorder.observe("yamlload.active_users", float(self.active))
             period_index = int(self.now() // PERIOD_SECONDS)
             if self.observer is None:
                 continue

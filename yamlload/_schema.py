@@ -566,6 +566,7 @@ def build_report_schema() -> Schema:
                     "properties": {
                         "check": {"type": "string"},
                         "value": {"type": ["number", "null"]},
+                        "measured": {"type": "string"},
                         "limit": {"type": "string"},
                         "result": {"enum": ["ok", "fail", "warn"]},
                     },

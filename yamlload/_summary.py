@@ -53,6 +53,8 @@ class Summary:
     document: Any = None
     version: str = __version__
     aggregate: Metrics = field(default_factory=Metrics)
+    # The CI verdict, once judged: {"checks": [...], "validity": {...}} (see _checks).
+    verdict: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.aggregate.counters and not self.aggregate.histograms:
@@ -152,6 +154,7 @@ class Summary:
                 }
                 for e in self.endpoints()
             ],
+            **self.verdict,
         }
 
     @classmethod
@@ -174,6 +177,7 @@ class Summary:
                 document=plan.get("document"),
                 version=str(data.get("yamlload", {}).get("version", "?")),
                 aggregate=Metrics.decode(data["aggregate"]),
+                verdict={k: data[k] for k in ("checks", "validity") if k in data},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(

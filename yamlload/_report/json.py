@@ -6,27 +6,31 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from .._errors import UsageError
 from .._summary import Summary
 
 
-def write_json(
-    summary: Summary, path: str | os.PathLike[str], extra: dict[str, Any] | None = None
-) -> Path:
+def write_json(summary: Summary, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump({**summary.to_json(), **(extra or {})}, out, indent=1, allow_nan=False)
+            json.dump(summary.to_json(), out, indent=1, allow_nan=False)
             out.write("\n")
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a report is a normal file
         os.replace(temporary, target)
     except OSError as exc:
         raise UsageError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
     return target
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def read_json(path: str | os.PathLike[str]) -> Summary:

@@ -1,0 +1,615 @@
+"""A self-contained HTML report: one file, no network, charts drawn here as inline SVG.
+
+Readable without colour (every series has its own dash or pattern and a text label),
+printable, and usable in a narrow window. The only script sorts the endpoint table.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._describe import format_seconds
+from .._metrics import PERIOD_SECONDS, Histogram
+from .._summary import Summary
+
+WIDTH, HEIGHT = 800, 250
+LEFT, RIGHT, TOP, BOTTOM = 60, 60, 30, 40
+DASHES = ("", "7 4", "2 3", "10 3 2 3", "4 2 1 2")
+# Percentiles drawn on the distribution curve (x is log-scaled by 1/(1-p)).
+CURVE_POINTS = (0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999)
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+# --------------------------------------------------------------------------- charts
+
+
+@dataclass
+class Series:
+    label: str
+    points: list[tuple[float, float | None]]
+    axis: str = "left"
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0 or not math.isfinite(value):
+        return 1.0
+    magnitude = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10.0 * magnitude
+
+
+def _ticks(top: float, count: int = 5) -> list[float]:
+    return [top * i / count for i in range(count + 1)]
+
+
+def _fmt(value: float) -> str:
+    if value >= 100 or value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+
+
+class _Plot:
+    """Coordinates of one chart: seconds on x, values on one or two y axes."""
+
+    def __init__(self, x_max: float, y_max: float, y2_max: float | None = None) -> None:
+        self.x_max = max(x_max, 1.0)
+        self.y_max = _nice_max(y_max)
+        self.y2_max = _nice_max(y2_max) if y2_max is not None else None
+        self.inner_w = WIDTH - LEFT - RIGHT
+        self.inner_h = HEIGHT - TOP - BOTTOM
+
+    def x(self, seconds: float) -> float:
+        return LEFT + self.inner_w * seconds / self.x_max
+
+    def y(self, value: float, axis: str = "left") -> float:
+        top = self.y2_max if axis == "right" and self.y2_max else self.y_max
+        return TOP + self.inner_h * (1 - min(value, top) / top)
+
+    def frame(self, unit: str, unit2: str | None, phases: Sequence[Any]) -> list[str]:
+        parts = [
+            f'<rect class="plot" x="{LEFT}" y="{TOP}" width="{self.inner_w}" height="{self.inner_h}"/>'
+        ]
+        for index, phase in enumerate(phases):
+            x0, x1 = self.x(phase.started), self.x(min(phase.ended, self.x_max))
+            if x1 - x0 < 1:
+                continue
+            shade = "phase-a" if index % 2 == 0 else "phase-b"
+            parts.append(
+                f'<rect class="{shade}" x="{x0:.1f}" y="{TOP}" width="{x1 - x0:.1f}" height="{self.inner_h}"><title>{esc(phase.name)}</title></rect>'
+            )
+            parts.append(
+                f'<text class="phase-name" x="{x0 + 4:.1f}" y="{TOP + 12}">{esc(phase.name)}</text>'
+            )
+        for tick in _ticks(self.y_max):
+            y = self.y(tick)
+            parts.append(
+                f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            )
+            parts.append(
+                f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>'
+            )
+        if self.y2_max:
+            for tick in _ticks(self.y2_max):
+                y = self.y(tick, "right")
+                parts.append(
+                    f'<text class="tick" x="{WIDTH - RIGHT + 6}" y="{y + 4:.1f}">{_fmt(tick)}</text>'
+                )
+        step = _nice_max(self.x_max / 6)
+        t = 0.0
+        while t <= self.x_max + 1e-9:
+            x = self.x(t)
+            parts.append(
+                f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{esc(format_seconds(t))}</text>'
+            )
+            t += step
+        parts.append(f'<text class="unit" x="{LEFT - 50}" y="{TOP - 10}">{esc(unit)}</text>')
+        if unit2:
+            parts.append(
+                f'<text class="unit" x="{WIDTH - RIGHT + 6}" y="{TOP - 10}">{esc(unit2)}</text>'
+            )
+        return parts
+
+
+def line_chart(
+    title: str,
+    series: list[Series],
+    x_max: float,
+    phases: Sequence[Any],
+    unit: str,
+    unit2: str | None = None,
+) -> str:
+    left = [v for s in series if s.axis == "left" for _, v in s.points if v is not None]
+    right = [v for s in series if s.axis == "right" for _, v in s.points if v is not None]
+    plot = _Plot(x_max, max(left, default=1.0), max(right, default=1.0) if unit2 else None)
+    parts = plot.frame(unit, unit2, phases)
+    legend = []
+    for index, s in enumerate(series):
+        dash = DASHES[index % len(DASHES)]
+        path = _path(plot, s)
+        if path:
+            parts.append(
+                f'<path class="line s{index}" d="{path}" stroke-dasharray="{dash}"><title>{esc(s.label)}</title></path>'
+            )
+        for x, v in s.points:
+            if v is not None:
+                parts.append(
+                    f'<circle class="dot s{index}" cx="{plot.x(x):.1f}" cy="{plot.y(v, s.axis):.1f}" r="2.5"><title>{esc(s.label)} at {esc(format_seconds(x))}: {_fmt(v)}</title></circle>'
+                )
+        sample = f'<svg width="28" height="10" aria-hidden="true"><line class="line s{index}" x1="0" y1="5" x2="28" y2="5" stroke-dasharray="{dash}"/></svg>'
+        axis = f" ({unit2}, right axis)" if s.axis == "right" and unit2 else ""
+        legend.append(f"<li>{sample} {esc(s.label)}{esc(axis)}</li>")
+    return _figure(title, parts, legend)
+
+
+def _path(plot: _Plot, series: Series) -> str:
+    commands: list[str] = []
+    pen_down = False
+    for x, v in series.points:
+        if v is None:
+            pen_down = False
+            continue
+        commands.append(f"{'L' if pen_down else 'M'}{plot.x(x):.1f},{plot.y(v, series.axis):.1f}")
+        pen_down = True
+    return " ".join(commands)
+
+
+def stacked_bars(
+    title: str,
+    periods: list[tuple[float, dict[str, int]]],
+    x_max: float,
+    phases: Sequence[Any],
+    unit: str,
+) -> str:
+    categories = sorted({c for _, counts in periods for c in counts})
+    totals = [sum(counts.values()) for _, counts in periods]
+    plot = _Plot(x_max, max(totals, default=1) or 1)
+    parts = plot.frame(unit, None, phases)
+    width = max(plot.x(PERIOD_SECONDS) - plot.x(0) - 2, 1)
+    for start, counts in periods:
+        base = 0
+        for index, category in enumerate(categories):
+            n = counts.get(category, 0)
+            if not n:
+                continue
+            y_top, y_bottom = plot.y(base + n), plot.y(base)
+            parts.append(
+                f'<rect class="bar c{index % 6}" x="{plot.x(start) + 1:.1f}" y="{y_top:.1f}" width="{width:.1f}" height="{max(y_bottom - y_top, 0.5):.1f}" fill="url(#pattern{index % 6})">'
+                f"<title>{esc(category)}: {n} at {esc(format_seconds(start))}</title></rect>"
+            )
+            base += n
+    legend = [
+        f'<li><svg width="16" height="12" aria-hidden="true"><rect class="bar c{i % 6}" width="16" height="12" fill="url(#pattern{i % 6})"/></svg> {esc(c)}: {sum(counts.get(c, 0) for _, counts in periods):,}</li>'
+        for i, c in enumerate(categories)
+    ]
+    return _figure(title, parts, legend)
+
+
+def percentile_curve(hist: Histogram) -> str:
+    if hist.count == 0:
+        return ""
+    points = [(q, hist.percentile(q) if q > 0 else hist.min) for q in CURVE_POINTS]
+    x_of = [math.log10(1 / (1 - q)) if q < 1 else 4.0 for q, _ in points]
+    y_max = _nice_max(max(v for _, v in points))
+    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    parts = [f'<rect class="plot" x="{LEFT}" y="{TOP}" width="{inner_w}" height="{inner_h}"/>']
+    for tick in _ticks(y_max):
+        y = TOP + inner_h * (1 - tick / y_max)
+        parts.append(
+            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/><text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>'
+        )
+    coords = [
+        (LEFT + inner_w * x / 4.0, TOP + inner_h * (1 - v / y_max))
+        for x, (_, v) in zip(x_of, points, strict=True)
+    ]
+    parts.append(
+        '<path class="line s0" d="'
+        + " ".join(f"{'L' if i else 'M'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(coords))
+        + '"/>'
+    )
+    for (q, v), (x, y) in zip(points, coords, strict=True):
+        label = f"p{q * 100:g}" if q else "min"
+        parts.append(
+            f'<circle class="dot s0" cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{label}: {_fmt(v)} ms</title></circle>'
+        )
+        parts.append(
+            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{label}</text>'
+        )
+    parts.append(f'<text class="unit" x="{LEFT - 50}" y="{TOP - 10}">ms</text>')
+    return _figure(
+        "Latency distribution (percentiles of http.response_time)",
+        parts,
+        ["<li>each point: the latency that this share of requests did not exceed</li>"],
+    )
+
+
+def _figure(title: str, parts: list[str], legend: list[str]) -> str:
+    svg = (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{esc(title)}">'
+        + "".join(parts)
+        + "</svg>"
+    )
+    return f'<figure><figcaption>{esc(title)}</figcaption>{svg}<ul class="legend">{"".join(legend)}</ul></figure>'
+
+
+# --------------------------------------------------------------------------- page
+
+
+def _period_series(summary: Summary) -> dict[str, list[tuple[float, float | None]]]:
+    series: dict[str, list[tuple[float, float | None]]] = {
+        k: [] for k in ("rps", "users", "p50", "p95", "p99", "max", "lag99", "lagmax", "cpu")
+    }
+    for period in summary.periods:
+        m = period.metrics
+        length = min(PERIOD_SECONDS, max(summary.duration - period.start, 1e-9))
+        x = period.start + length / 2
+        latency = m.histograms.get("http.response_time")
+        lag = m.histograms.get("yamlload.arrival_lag")
+        users = m.histograms.get("yamlload.active_users")
+        series["rps"].append((x, m.counters.get("http.requests", 0) / length))
+        series["users"].append((x, users.mean if users and users.count else None))
+        for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+            series[key].append((x, latency.percentile(q) if latency and latency.count else None))
+        series["max"].append((x, latency.max if latency and latency.count else None))
+        series["lag99"].append((x, lag.percentile(0.99) if lag and lag.count else None))
+        series["lagmax"].append((x, lag.max if lag and lag.count else None))
+        cpu = m.counters.get("yamlload.cpu_ms")
+        series["cpu"].append((x, cpu / (length * 1000) * 100 if cpu is not None else None))
+    return series
+
+
+def _codes_and_errors(summary: Summary) -> list[tuple[float, dict[str, int]]]:
+    rows = []
+    for period in summary.periods:
+        counts = {
+            f"HTTP {k[11:]}": v
+            for k, v in period.metrics.counters.items()
+            if k.startswith("http.codes.")
+        }
+        counts.update(
+            {
+                f"error {k[7:]}": v
+                for k, v in period.metrics.counters.items()
+                if k.startswith("errors.")
+            }
+        )
+        rows.append((period.start, counts))
+    return rows
+
+
+def _tiles(summary: Summary) -> str:
+    latency = summary.histogram("http.response_time")
+    tiles = [
+        ("requests", f"{summary.counter('http.requests'):,}"),
+        ("requests / s", f"{summary.request_rate:.1f}"),
+        ("error rate", f"{summary.error_rate * 100:.2f}%"),
+        ("p50", f"{latency.percentile(0.5):.1f} ms"),
+        ("p95", f"{latency.percentile(0.95):.1f} ms"),
+        ("p99", f"{latency.percentile(0.99):.1f} ms"),
+        ("users", f"{summary.counter('vusers.created'):,}"),
+    ]
+    return (
+        '<dl class="tiles">'
+        + "".join(
+            f'<div><dt>{esc(k)}</dt><dd data-metric="{esc(k)}">{esc(v)}</dd></div>'
+            for k, v in tiles
+        )
+        + "</dl>"
+    )
+
+
+def _verdict(summary: Summary) -> str:
+    checks = summary.verdict.get("checks", [])
+    validity = summary.verdict.get("validity", {"valid": True, "reasons": []})
+    failed = [c for c in checks if c.get("result") == "fail"]
+    if not validity.get("valid", True):
+        banner = ("invalid", "Invalid run: " + "; ".join(validity.get("reasons", [])))
+    elif failed:
+        banner = ("fail", f"Failed: {len(failed)} of {len(checks)} checks")
+    elif checks:
+        banner = ("pass", f"Passed: all {len(checks)} checks")
+    else:
+        banner = ("none", "Completed (no checks were set)")
+    rows = "".join(
+        f'<tr class="{esc(c.get("result"))}"><td><code>{esc(c.get("check"))}</code></td><td>{esc(_fmt_check_value(c))}</td><td>{esc(c.get("limit"))}</td><td><strong>{esc(c.get("result"))}</strong></td></tr>'
+        for c in checks
+    )
+    table = (
+        f"<table><thead><tr><th>check</th><th>measured</th><th>limit</th><th>result</th></tr></thead><tbody>{rows}</tbody></table>"
+        if checks
+        else ""
+    )
+    return f'<section aria-label="verdict"><p class="verdict {banner[0]}">{esc(banner[1])}</p>{table}</section>'
+
+
+def _fmt_check_value(check: dict[str, Any]) -> str:
+    if "measured" in check:
+        return str(check["measured"])
+    value = check.get("value")
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _endpoint_table(summary: Summary) -> str:
+    headers = ["endpoint", "requests", "req/s", "error %", "p50 ms", "p95 ms", "p99 ms", "max ms"]
+    body = []
+    for e in summary.endpoints():
+        lat = e.latency
+        cells: list[tuple[object, str]] = [
+            (e.name, e.name),
+            (e.requests, f"{e.requests:,}"),
+            (
+                e.requests / summary.duration if summary.duration else 0.0,
+                f"{e.requests / summary.duration:.1f}" if summary.duration else "0",
+            ),
+            (
+                e.failed / e.requests * 100 if e.requests else 0.0,
+                f"{e.failed / e.requests * 100:.1f}" if e.requests else "0",
+            ),
+            (lat.percentile(0.5), f"{lat.percentile(0.5):.1f}"),
+            (lat.percentile(0.95), f"{lat.percentile(0.95):.1f}"),
+            (lat.percentile(0.99), f"{lat.percentile(0.99):.1f}"),
+            (lat.max if lat.count else 0, f"{lat.max if lat.count else 0:.1f}"),
+        ]
+        body.append(
+            "<tr>" + "".join(f'<td data-value="{esc(v)}">{esc(t)}</td>' for v, t in cells) + "</tr>"
+        )
+    head = "".join(
+        f'<th scope="col" aria-sort="none"><button type="button">{esc(h)}</button></th>'
+        for h in headers
+    )
+    return f'<div class="scroll"><table class="sortable" id="endpoints"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def _errors_table(summary: Summary) -> str:
+    rows = []
+    for name, count in summary.counters_with("errors.").items():
+        first = next(
+            (p.start for p in summary.periods if p.metrics.counters.get(f"errors.{name}")), None
+        )
+        rows.append((f"error {name}", count, format_seconds(first) if first is not None else "-"))
+    for kind, count in summary.counters_with("plugins.expect.failed.").items():
+        first = next(
+            (
+                p.start
+                for p in summary.periods
+                if p.metrics.counters.get(f"plugins.expect.failed.{kind}")
+            ),
+            None,
+        )
+        rows.append(
+            (f"expect {kind} failed", count, format_seconds(first) if first is not None else "-")
+        )
+    if not rows:
+        return "<p>No errors and no failed checks.</p>"
+    body = "".join(f"<tr><td>{esc(n)}</td><td>{c:,}</td><td>{esc(t)}</td></tr>" for n, c, t in rows)
+    return f"<table><thead><tr><th>error</th><th>count</th><th>first seen</th></tr></thead><tbody>{body}</tbody></table>"
+
+
+def _health(summary: Summary) -> str:
+    lag = summary.histogram("yamlload.arrival_lag")
+    cpu_ms = summary.counter("yamlload.cpu_ms")
+    cpu = (
+        f"{cpu_ms / (summary.duration * 1000) * 100:.0f}% of one core on average"
+        if summary.duration
+        else "-"
+    )
+    rows = [
+        ("workers", "1"),
+        ("CPU", cpu),
+        (
+            "arrival lag p50 / p99 / max",
+            f"{lag.percentile(0.5):.1f} / {lag.percentile(0.99):.1f} / {lag.max if lag.count else 0:.1f} ms",
+        ),
+        ("yamlload", summary.version),
+    ]
+    warning = summary.lag_warning()
+    note = f'<p class="verdict invalid">{esc(warning)}</p>' if warning else ""
+    return (
+        note
+        + "<table><tbody>"
+        + "".join(f'<tr><th scope="row">{esc(k)}</th><td>{esc(v)}</td></tr>' for k, v in rows)
+        + "</tbody></table>"
+    )
+
+
+def render_html(summary: Summary) -> str:
+    """The whole report for one run, as one HTML document."""
+    series = _period_series(summary)
+    x_max = max(summary.duration, PERIOD_SECONDS)
+    phases = summary.phases
+    charts = [
+        line_chart(
+            "Request rate and active users",
+            [
+                Series("requests / s", series["rps"]),
+                Series("active users (mean)", series["users"], "right"),
+            ],
+            x_max,
+            phases,
+            "req/s",
+            "users",
+        ),
+        line_chart(
+            "Latency over time (http.response_time)",
+            [Series(k, series[k]) for k in ("p50", "p95", "p99", "max")],
+            x_max,
+            phases,
+            "ms",
+        ),
+        stacked_bars(
+            "Status codes and errors per 10 s",
+            _codes_and_errors(summary),
+            x_max,
+            phases,
+            "responses",
+        ),
+        line_chart(
+            "Arrival lag (how late users started)",
+            [Series("p99", series["lag99"]), Series("max", series["lagmax"])],
+            x_max,
+            phases,
+            "ms",
+        ),
+        line_chart(
+            "Generator CPU", [Series("CPU % of one core", series["cpu"])], x_max, phases, "%"
+        ),
+    ]
+    stopped = f", stopped by {summary.stopped_by}" if summary.stopped_by else ""
+    plan_text = (
+        json.dumps(summary.document, indent=2, ensure_ascii=False, default=str)
+        if summary.document is not None
+        else "(not recorded)"
+    )
+    body = f"""
+<header>
+  <h1>yamlload report</h1>
+  <p class="meta"><strong>{esc(summary.source)}</strong> → {esc(summary.target)}{" · environment " + esc(summary.environment) if summary.environment else ""}<br>
+  started {esc(summary.started_at)} · ran {esc(format_seconds(round(summary.duration, 1)))}{esc(stopped)}</p>
+</header>
+{_verdict(summary)}
+<section aria-label="key numbers">{_tiles(summary)}</section>
+<section><h2>Over time</h2>{"".join(charts)}</section>
+<section><h2>Latency distribution</h2>{percentile_curve(summary.histogram("http.response_time"))}</section>
+<section><h2>Endpoints</h2><p class="hint">Click a column to sort.</p>{_endpoint_table(summary)}</section>
+<section><h2>Errors and failed checks</h2>{_errors_table(summary)}</section>
+<section><h2>Generator health</h2>{_health(summary)}</section>
+<section><details><summary>The plan as it ran</summary><pre>{esc(plan_text)}</pre></details></section>
+"""
+    return _page(f"yamlload: {summary.source}", body)
+
+
+def render_compare_html(baseline: Summary, current: Summary, rows: Iterable[Any]) -> str:
+    """Two runs overlaid: latency and rate per period, and the table of changes."""
+    before, after = _period_series(baseline), _period_series(current)
+    x_max = max(baseline.duration, current.duration, PERIOD_SECONDS)
+    charts = [
+        line_chart(
+            "p95 latency: baseline and current",
+            [Series("baseline p95", before["p95"]), Series("current p95", after["p95"])],
+            x_max,
+            [],
+            "ms",
+        ),
+        line_chart(
+            "Request rate: baseline and current",
+            [Series("baseline", before["rps"]), Series("current", after["rps"])],
+            x_max,
+            [],
+            "req/s",
+        ),
+    ]
+    table = "".join(
+        f"<tr><td>{esc(r.name)}</td><td>{esc(_cell(r.name, r.baseline))}</td><td>{esc(_cell(r.name, r.current))}</td><td>{esc('-' if r.percent is None else f'{r.percent:+.1f}%')}</td></tr>"
+        for r in rows
+    )
+    body = f"""
+<header><h1>yamlload comparison</h1>
+<p class="meta">baseline <strong>{esc(baseline.source)}</strong> ({esc(baseline.started_at)}) · current <strong>{esc(current.source)}</strong> ({esc(current.started_at)})</p></header>
+<section><h2>Overlaid</h2>{"".join(charts)}</section>
+<section><h2>Changes</h2><div class="scroll"><table><thead><tr><th>metric</th><th>baseline</th><th>current</th><th>change</th></tr></thead><tbody>{table}</tbody></table></div></section>
+"""
+    return _page("yamlload comparison", body)
+
+
+def _cell(name: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 100:.2f}%" if "error_rate" in name else f"{value:.1f}"
+
+
+_PATTERNS = "".join(
+    f'<pattern id="pattern{i}" patternUnits="userSpaceOnUse" width="8" height="8">'
+    f'<rect class="c{i}" width="8" height="8"/>{shape}</pattern>'
+    for i, shape in enumerate(
+        (
+            "",
+            '<path d="M0,8 L8,0" class="hatch"/>',
+            '<circle cx="4" cy="4" r="1.5" class="hatch"/>',
+            '<path d="M0,4 L8,4" class="hatch"/>',
+            '<path d="M4,0 L4,8" class="hatch"/>',
+            '<path d="M0,0 L8,8 M0,8 L8,0" class="hatch"/>',
+        )
+    )
+)
+
+_CSS = """
+:root { --ink:#1d2430; --muted:#5b6472; --line:#d7dce3; --bg:#fff; --panel:#f6f8fa;
+  --s0:#1f6feb; --s1:#d1242f; --s2:#1a7f37; --s3:#8250df; --s4:#bf8700;
+  --c0:#2da44e; --c1:#d1242f; --c2:#bf8700; --c3:#8250df; --c4:#0969da; --c5:#57606a; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); background: var(--bg); margin: 0 auto; max-width: 1100px; padding: 16px; }
+h1 { font-size: 1.6rem; margin: 0 0 4px; } h2 { font-size: 1.2rem; border-bottom: 1px solid var(--line); padding-bottom: 4px; margin-top: 28px; }
+.meta, .hint { color: var(--muted); margin: 4px 0 12px; }
+.verdict { font-weight: 700; padding: 10px 14px; border-radius: 6px; border: 2px solid; }
+.verdict.pass { border-color: var(--c0); } .verdict.pass::before { content: "✔ "; }
+.verdict.fail, .verdict.invalid { border-color: var(--c1); } .verdict.fail::before, .verdict.invalid::before { content: "✘ "; }
+.verdict.none { border-color: var(--line); }
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(120px, 1fr)); gap: 8px; margin: 12px 0; }
+.tiles div { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; }
+.tiles dt { color: var(--muted); font-size: .85rem; } .tiles dd { margin: 0; font-size: 1.3rem; font-weight: 650; }
+figure { margin: 12px 0 20px; } figcaption { font-weight: 600; margin-bottom: 4px; }
+svg.chart { width: 100%; height: auto; display: block; }
+.plot { fill: none; stroke: var(--line); } .grid { stroke: var(--line); stroke-width: .6; }
+.tick, .unit, .phase-name { font-size: 11px; fill: var(--muted); } .phase-name { font-style: italic; }
+.phase-a { fill: #eef2f6; } .phase-b { fill: #f8fafc; }
+.line { fill: none; stroke-width: 2; } .dot { stroke: none; }
+.s0 { stroke: var(--s0); fill: var(--s0); } .s1 { stroke: var(--s1); fill: var(--s1); } .s2 { stroke: var(--s2); fill: var(--s2); }
+.s3 { stroke: var(--s3); fill: var(--s3); } .s4 { stroke: var(--s4); fill: var(--s4); }
+path.line { fill: none; }
+.c0 { fill: var(--c0); } .c1 { fill: var(--c1); } .c2 { fill: var(--c2); } .c3 { fill: var(--c3); } .c4 { fill: var(--c4); } .c5 { fill: var(--c5); }
+.hatch { stroke: #fff; stroke-width: 1.5; fill: #fff; }
+.bar { stroke: #fff; stroke-width: .5; }
+.legend { list-style: none; padding: 0; margin: 4px 0; display: flex; flex-wrap: wrap; gap: 4px 16px; font-size: .9rem; }
+.legend li { display: flex; align-items: center; gap: 6px; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0; font-size: .92rem; }
+th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); }
+td:not(:first-child) { font-variant-numeric: tabular-nums; }
+th button { font: inherit; font-weight: 650; background: none; border: 0; padding: 0; cursor: pointer; color: inherit; }
+th[aria-sort="ascending"] button::after { content: " ▲"; } th[aria-sort="descending"] button::after { content: " ▼"; }
+tr.fail td:last-child, tr.warn td:last-child { color: var(--c1); }
+.scroll { overflow-x: auto; }
+pre { background: var(--panel); padding: 12px; overflow: auto; max-height: 480px; font-size: .85rem; }
+@media (max-width: 600px) { body { padding: 8px; font-size: 14px; } .tiles dd { font-size: 1.1rem; } }
+@media print { body { max-width: none; } details { display: none; } .hint { display: none; } figure, table { break-inside: avoid; } }
+"""
+
+_SCRIPT = """
+document.querySelectorAll('table.sortable').forEach(function (table) {
+  var headers = table.querySelectorAll('th');
+  headers.forEach(function (th, column) {
+    th.querySelector('button').addEventListener('click', function () {
+      var ascending = th.getAttribute('aria-sort') !== 'ascending';
+      headers.forEach(function (other) { other.setAttribute('aria-sort', 'none'); });
+      th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[column].dataset.value, y = b.cells[column].dataset.value;
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var order = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+        return ascending ? order : -order;
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  });
+});
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+        f'<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>{_PATTERNS}</defs></svg>'
+        f"{body}<script>{_SCRIPT}</script></body></html>\n"
+    )
