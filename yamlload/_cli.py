@@ -25,7 +25,6 @@ from ._checks import (
     checks_from_plan,
     deltas,
     describe_limit,
-    describe_value,
     evaluate,
     evaluate_relative,
     failed,
