@@ -72,10 +72,13 @@ class Page:
             raise RuntimeError(str(result["exceptionDetails"]))
         return result["result"].get("value")
 
-    async def screenshot(self, path: Path, width: int = 1200) -> None:
-        height = await self.evaluate("document.documentElement.scrollHeight")
-        await self.call("Emulation.setDeviceMetricsOverride", width=width, height=int(height), deviceScaleFactor=1, mobile=False)
-        shot = await self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+    async def screenshot(self, path: Path, width: int = 1200, max_height: int | None = None) -> None:
+        height = int(await self.evaluate("document.documentElement.scrollHeight"))
+        if max_height:
+            height = min(height, max_height)
+        await self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+        shot = await self.call("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)
         path.write_bytes(base64.b64decode(shot["data"]))
 
 

@@ -1,0 +1,159 @@
+"""The HTML report: numbers in the page match the JSON report, it is self-contained,
+and in real headless Chromium it draws its charts, logs no errors and sorts."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests import browser
+from tests.helpers import PLANS, run_cli
+
+SHORT = '{"config":{"phases":[{"duration":6,"arrivalRate":8},{"duration":8,"arrivalRate":8,"rampTo":20}]}}'
+
+
+class Cells(HTMLParser):
+    """Collects the tiles' values and the endpoint table's data-value cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tiles: dict[str, str] = {}
+        self.rows: list[list[str]] = []
+        self._tile: str | None = None
+        self._in_endpoints = False
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self.tags.append((tag, found))
+        if tag == "dd":
+            self._tile = found.get("data-metric")
+        if tag == "table" and found.get("id") == "endpoints":
+            self._in_endpoints = True
+        if self._in_endpoints and tag == "tr":
+            self.rows.append([])
+        if self._in_endpoints and tag == "td" and self.rows:
+            self.rows[-1].append(found.get("data-value") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._in_endpoints = False
+
+    def handle_data(self, data: str) -> None:
+        if self._tile:
+            self.tiles[self._tile] = data
+            self._tile = None
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
+    folder = tmp_path_factory.mktemp("html")
+    result = run_cli(
+        "run", "-q", "--demo-target", str(PLANS / "api_load_test.yml"), "--overrides", SHORT,
+        "-o", str(folder / "r.json"), "--html", str(folder / "r.html"), "--csv", str(folder / "r"),
+        "--ensure", "p95<2s", "--ensure", "GET /search: p99<0.001",
+    )
+    assert result.exit_code == 1, result.stdout  # the second check fails on purpose
+    return folder / "r.html", json.loads((folder / "r.json").read_text()), folder
+
+
+def test_numbers_in_the_page_match_the_json_report(rendered) -> None:
+    page, report, _ = rendered
+    cells = Cells()
+    cells.feed(page.read_text(encoding="utf-8"))
+    agg = report["aggregate"]
+    assert cells.tiles["requests"] == f"{agg['counters']['http.requests']:,}"
+    assert cells.tiles["p95"] == f"{agg['summaries']['http.response_time']['p95']:.1f} ms"
+    assert cells.tiles["p99"] == f"{agg['summaries']['http.response_time']['p99']:.1f} ms"
+    assert cells.tiles["users"] == f"{agg['counters']['vusers.created']:,}"
+    rows = {r[0]: r for r in cells.rows if r}
+    for endpoint in report["endpoints"]:
+        row = rows[endpoint["name"]]
+        assert int(row[1]) == endpoint["requests"]
+        assert float(row[5]) == pytest.approx(endpoint["summary"]["p95"], abs=0.01)
+    text = page.read_text(encoding="utf-8")
+    assert "Failed: 1 of" in text and "GET /search: p99&lt;0.001" in text
+
+
+def test_the_page_is_self_contained(rendered) -> None:
+    page, _, _ = rendered
+    text = page.read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)
+    assert "@import" not in text and "url(http" not in text
+    assert text.count("<svg class=\"chart\"") >= 6
+    for needle in ("phase 1", "phase 2", "HTTP 200", "The plan as it ran", "Generator health"):
+        assert needle in text
+
+
+def test_csv_files_match_the_report(rendered) -> None:
+    _, report, folder = rendered
+    with (folder / "r-periods.csv").open() as handle:
+        periods = list(csv.DictReader(handle))
+    assert sum(int(p["requests"]) for p in periods) == report["aggregate"]["counters"]["http.requests"]
+    with (folder / "r-endpoints.csv").open() as handle:
+        endpoints = {row["endpoint"]: row for row in csv.DictReader(handle)}
+    assert {e["name"] for e in report["endpoints"]} == set(endpoints)
+
+
+def test_report_command_renders_a_json_report_again(rendered, tmp_path: Path) -> None:
+    _, report, folder = rendered
+    out = tmp_path / "again.html"
+    result = run_cli("report", str(folder / "r.json"), "-o", str(out))
+    assert result.exit_code == 0
+    cells = Cells()
+    cells.feed(out.read_text(encoding="utf-8"))
+    assert cells.tiles["requests"] == f"{report['aggregate']['counters']['http.requests']:,}"
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    assert run_cli("report", str(bad)).exit_code == 2
+
+
+def test_compare_writes_an_overlay_page(rendered, tmp_path: Path) -> None:
+    _, _, folder = rendered
+    out = tmp_path / "compare.html"
+    result = run_cli("compare", str(folder / "r.json"), str(folder / "r.json"), "--html", str(out))
+    assert result.exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "baseline p95" in text and "current p95" in text and text.count("<svg class=\"chart\"") == 2
+
+
+@pytest.mark.skipif(browser.chromium() is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_in_real_chromium_charts_draw_no_errors_and_sorting_works(rendered, tmp_path: Path) -> None:
+    page_file, report, _ = rendered
+
+    async def check() -> dict:
+        page, process, session = await browser.open_page(page_file)
+        try:
+            found = {
+                "charts": await page.evaluate("document.querySelectorAll('svg.chart').length"),
+                "marks": await page.evaluate(
+                    "Array.from(document.querySelectorAll('svg.chart')).map(s => s.querySelectorAll('path.line, rect.bar, circle.dot').length)"
+                ),
+                "width": await page.evaluate("document.querySelector('svg.chart').getBoundingClientRect().width"),
+            }
+            order = "Array.from(document.querySelectorAll('#endpoints tbody tr')).map(r => Number(r.cells[1].dataset.value))"
+            await page.evaluate("document.querySelectorAll('#endpoints th button')[1].click()")
+            found["ascending"] = await page.evaluate(order)
+            await page.evaluate("document.querySelectorAll('#endpoints th button')[1].click()")
+            found["descending"] = await page.evaluate(order)
+            await page.screenshot(tmp_path / "report.png")
+            found["errors"] = list(page.errors)
+            return found
+        finally:
+            await browser.close(page, process, session)
+
+    found = asyncio.run(check())
+    assert found["errors"] == []
+    assert found["charts"] >= 6
+    assert all(n > 0 for n in found["marks"]), found["marks"]
+    assert found["width"] > 300
+    requests = sorted(e["requests"] for e in report["endpoints"])
+    assert found["ascending"] == requests
+    assert found["descending"] == requests[::-1]
+    assert (tmp_path / "report.png").stat().st_size > 10_000
