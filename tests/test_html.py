@@ -79,6 +79,10 @@ def test_numbers_in_the_page_match_the_json_report(rendered) -> None:
         assert float(row[5]) == pytest.approx(endpoint["summary"]["p95"], abs=0.01)
     text = page.read_text(encoding="utf-8")
     assert "Failed: 1 of" in text and "GET /search: p99&lt;0.001" in text
+    measured = {c["check"]: c["measured"] for c in report["checks"]}
+    assert measured["error rate <= 1%"].endswith("%")
+    assert measured["p95<2s"].endswith(" ms")
+    assert all(f"<td>{m}</td>" in text for m in measured.values())
 
 
 def test_the_page_is_self_contained(rendered) -> None:

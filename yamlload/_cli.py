@@ -25,6 +25,7 @@ from ._checks import (
     checks_from_plan,
     deltas,
     describe_limit,
+    describe_value,
     evaluate,
     evaluate_relative,
     failed,
@@ -292,6 +293,7 @@ class _Gate:
                 {
                     "check": o.check.source,
                     "value": o.value,
+                    "measured": describe_value(o.check, o.value),
                     "limit": describe_limit(o.check),
                     "result": o.verdict,
                 }
