@@ -258,16 +258,14 @@ def check_names(checks: list[Check], plan: Plan) -> None:
                     )
                 )
         if check.scope is not None and check.scope not in endpoints:
-            known = sorted(endpoints)
-            hint = _guess(check.scope, known) or f" (endpoints: {', '.join(known)})"
-            problems.append(
-                Problem(
-                    check.pos,
-                    f"ensure {check.source!r}: no endpoint {check.scope!r} in the plan{hint}",
-                )
-            )
+            problems.append(_no_endpoint(check, sorted(endpoints), "in the plan"))
     if problems:
         raise PlanError(problems)
+
+
+def _no_endpoint(check: Check, known: list[str], where: str) -> Problem:
+    hint = _guess(check.scope or "", known) or f" (endpoints: {', '.join(known)})"
+    return Problem(check.pos, f"ensure {check.source!r}: no endpoint {check.scope!r} {where}{hint}")
 
 
 def _unknown(metric: str) -> str:
@@ -534,12 +532,6 @@ def check_compare_names(checks: list[Check], baseline: Summary, current: Summary
                 Problem(check.pos, f"ensure {check.source!r}: {_unknown(check.metric)}")
             )
         if check.scope is not None and check.scope not in endpoints:
-            hint = _guess(check.scope, endpoints) or f" (endpoints: {', '.join(endpoints)})"
-            problems.append(
-                Problem(
-                    check.pos,
-                    f"ensure {check.source!r}: no endpoint {check.scope!r} in either report{hint}",
-                )
-            )
+            problems.append(_no_endpoint(check, endpoints, "in either report"))
     if problems:
         raise PlanError(problems)

@@ -174,8 +174,9 @@ def stacked_bars(
     totals = [sum(counts.values()) for _, counts in periods]
     plot = _Plot(x_max, max(totals, default=1) or 1)
     parts = plot.frame(unit, None, phases)
-    width = max(plot.x(PERIOD_SECONDS) - plot.x(0) - 2, 1)
     for start, counts in periods:
+        # the last period may be partial: its bar ends where the run ended
+        width = max(plot.x(min(start + PERIOD_SECONDS, plot.x_max)) - plot.x(start) - 2, 1)
         base = 0
         for index, category in enumerate(categories):
             n = counts.get(category, 0)
