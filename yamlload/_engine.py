@@ -48,7 +48,7 @@ from ._plan import (
     TMap,
     Value,
 )
-from ._schedule import phase_starts, schedule
+from ._schedule import Arrival, Segment, phase_starts, schedule
 
 # In-flight users get this long to finish after a stop (Ctrl-C, SIGTERM) before they
 # are cancelled.
@@ -59,6 +59,7 @@ START_DELAY_SECONDS = 0.05
 TICK_SECONDS = 1.0
 ENDPOINT_PREFIX = "plugins.metrics-by-endpoint"
 FAILED_CAPTURE = "Failed capture or match"
+WHOLE_RUN = Segment(0, 1)
 
 
 # --------------------------------------------------------------------------- options
@@ -73,6 +74,8 @@ class RunOptions:
     grace_seconds: float = GRACE_SECONDS
     # An aiohttp resolver; tests fake DNS failures with it instead of real lookups.
     resolver: Any = None
+    # This process's share of the schedule when the load is split (--workers, --segment).
+    segment: Segment = WHOLE_RUN
 
 
 @dataclass
@@ -624,12 +627,16 @@ class Engine:
         self.plan = plan
         self.options = options or RunOptions()
         self.observer = observer
-        self.rng = random.Random(self.options.seed)
+        # Every shard draws the same schedule (so poisson phases agree), but its users
+        # make their own random choices.
+        self.schedule_rng = random.Random(self.options.seed)
+        segment = self.options.segment
+        seed = self.options.seed
+        self.rng = random.Random(f"{seed}/{segment.label}" if seed is not None else None)
         self.recorder = Recorder()
         self.scenarios, self.weights = self._scenarios()
         self.phases = self._phases()
         self.payloads = [(p, read_payload(p)) for p in plan.payloads]
-        self.payload_cursor = [0] * len(self.payloads)
         self.processor = load_processor(plan.processor) if plan.processor else None
         self.http = _Http(self)
         self.flow = _Flow(self)
@@ -727,21 +734,21 @@ class Engine:
         trace.freeze()
         return trace
 
-    def _initial_vars(self, rng: random.Random) -> dict[str, Any]:
+    def _initial_vars(self, rng: random.Random, arrival_index: int = 0) -> dict[str, Any]:
         values: dict[str, Any] = dict(self.shared_vars)
         user = _User(values, None, self.scenarios[0], rng, self._specials(self.scenarios[0]))  # type: ignore[arg-type]
         for name, value in self.plan.variables.items:
             chosen = rng.choice(value.items) if isinstance(value, TList) and value.items else value
             values[name] = _render(chosen, user)
-        for index, (payload, rows) in enumerate(self.payloads):
+        for payload, rows in self.payloads:
             if not rows:
                 continue
             if payload.load_all:
                 values[payload.name or "data"] = list(rows)
                 continue
             if payload.order == "sequence":
-                row = rows[self.payload_cursor[index] % len(rows)]
-                self.payload_cursor[index] += 1
+                # by the arrival's global index, so shards never share a row
+                row = rows[arrival_index % len(rows)]
             else:
                 row = rng.choice(rows)
             values.update(row)
@@ -769,9 +776,9 @@ class Engine:
             return False
         return bool(result) if want_value else True
 
-    async def _run_user(self, phase: Phase, scheduled: float, deadline: float | None) -> None:
+    async def _run_user(self, arrival: Arrival, deadline: float | None) -> None:
         rec = self.recorder
-        rec.observe("yamlload.arrival_lag", max(0.0, (self.now() - scheduled) * 1000.0))
+        rec.observe("yamlload.arrival_lag", max(0.0, (self.now() - arrival.at) * 1000.0))
         rng = random.Random(self.rng.getrandbits(64))
         scenario = (
             rng.choices(self.scenarios, self.weights)[0]
@@ -782,7 +789,9 @@ class Engine:
         rec.count(f"vusers.created_by_name.{scenario.name}")
         self.active += 1
         session = self._new_session()
-        user = _User(self._initial_vars(rng), session, scenario, rng, self._specials(scenario))
+        user = _User(
+            self._initial_vars(rng, arrival.index), session, scenario, rng, self._specials(scenario)
+        )
         started = self.now()
         try:
             ok = await self._scenario_once(user)
@@ -812,8 +821,8 @@ class Engine:
             ok = await self.call_hook(hook, user, context) and ok
         return ok
 
-    def _launch(self, phase: Phase, scheduled: float, deadline: float | None) -> asyncio.Task[None]:
-        coro = self._run_user(phase, scheduled, deadline)
+    def _launch(self, arrival: Arrival, deadline: float | None) -> asyncio.Task[None]:
+        coro = self._run_user(arrival, deadline)
         if deadline is not None:
             coro = self._until(coro, deadline)
         task = asyncio.ensure_future(coro)
@@ -833,17 +842,19 @@ class Engine:
         starts = phase_starts(self.phases)
         active_in_phase = [0] * len(self.phases)
         current = -1
-        for arrival in schedule(self.phases, self.rng):
+        segment = self.options.segment
+        for arrival in schedule(self.phases, self.schedule_rng, segment):
             phase = self.phases[arrival.phase]
             if arrival.phase != current:
                 self._enter_phase(arrival.phase, starts)
                 current = arrival.phase
             await self._sleep_until(arrival.at)
-            if phase.max_vusers is not None and active_in_phase[arrival.phase] >= phase.max_vusers:
+            cap = segment.share(phase.max_vusers) if phase.max_vusers is not None else None
+            if cap is not None and active_in_phase[arrival.phase] >= cap:
                 self.recorder.count("vusers.skipped")
                 continue
             deadline = starts[arrival.phase] + phase.duration if phase.kind == "users" else None
-            task = self._launch(phase, arrival.at, deadline)
+            task = self._launch(arrival, deadline)
             if phase.max_vusers is not None:
                 active_in_phase[arrival.phase] += 1
                 task.add_done_callback(_releaser(active_in_phase, arrival.phase))

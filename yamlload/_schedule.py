@@ -105,10 +105,33 @@ def _spawns(phase: Phase) -> Iterator[float]:
 
 @dataclass(frozen=True)
 class Arrival:
-    """One scheduled user: when (seconds from the run start) and in which phase."""
+    """One scheduled user: when (seconds from the run start), in which phase, and its
+    index among all the run's arrivals (the same in every shard)."""
 
     at: float
     phase: int
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Shard `index` (0-based) of `count`: it owns every arrival whose global index is
+    `index` modulo `count`. The shards' union is exactly the whole schedule, and over any
+    stretch of time each owns its fair share of arrivals to within one."""
+
+    index: int = 0
+    count: int = 1
+
+    def owns(self, arrival_index: int) -> bool:
+        return arrival_index % self.count == self.index
+
+    def share(self, total: int) -> int:
+        """This shard's part of a whole number split as evenly as possible."""
+        return total // self.count + (1 if self.index < total % self.count else 0)
+
+    @property
+    def label(self) -> str:
+        return f"{self.index + 1}/{self.count}"
 
 
 def phase_starts(phases: Sequence[Phase]) -> list[float]:
@@ -125,11 +148,20 @@ def total_duration(phases: Sequence[Phase]) -> float:
     return sum(phase.duration for phase in phases)
 
 
-def schedule(phases: Sequence[Phase], rng: random.Random | None = None) -> Iterator[Arrival]:
-    """Every arrival of the run, in time order."""
+def schedule(
+    phases: Sequence[Phase], rng: random.Random | None = None, segment: Segment | None = None
+) -> Iterator[Arrival]:
+    """Every arrival of the run in time order, or a segment's share of them.
+
+    For poisson phases, give every shard an rng seeded alike: each then draws the same
+    global schedule and keeps its own stripe of it.
+    """
+    index = 0
     for start, phase in zip(phase_starts(phases), phases, strict=True):
         for offset in arrival_offsets(phase, rng):
-            yield Arrival(start + offset, phase.index)
+            if segment is None or segment.owns(index):
+                yield Arrival(start + offset, phase.index, index)
+            index += 1
 
 
 def phase_at(phases: Sequence[Phase], t: float) -> Phase | None:
