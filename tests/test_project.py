@@ -67,8 +67,8 @@ LAYERS = [
     {"_compile", "_describe"},
     {"_engine"},
     {"_summary"},
-    {"_checks"},
-    {"_shard", "_report"},
+    {"_checks", "_shard"},
+    {"_report"},
     {"_cli", "__init__"},
     {"__main__"},
 ]

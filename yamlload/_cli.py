@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,7 +35,7 @@ from ._checks import (
 )
 from ._compile import compile_document, load_plan
 from ._describe import describe
-from ._engine import Engine, RunOptions, RunResult, run_on_uvloop
+from ._engine import WHOLE_RUN, Engine, RunOptions, RunResult, run_on_uvloop
 from ._errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_RUN,
@@ -54,6 +55,14 @@ from ._report.json import read_json, write_json
 from ._report.junit import junit_xml, write_text
 from ._report.markdown import markdown_summary
 from ._schema import build_report_schema, build_schema
+from ._shard import (
+    merge_summaries,
+    parse_segment,
+    parse_start_at,
+    run_workers,
+    worker_count,
+    worker_health,
+)
 from ._summary import Summary, summarize
 from ._version import __version__
 
@@ -220,6 +229,23 @@ def schema(report: bool) -> None:
     metavar="PREFIX",
     help="Write PREFIX-periods.csv and PREFIX-endpoints.csv.",
 )
+@click.option(
+    "--workers",
+    default="1",
+    show_default=True,
+    metavar="N|auto",
+    help="Split the load over N processes on this machine (auto: one per core).",
+)
+@click.option(
+    "--segment",
+    metavar="I/N",
+    help="Run only segment I of N (many machines); combine the reports with `yamlload merge`.",
+)
+@click.option(
+    "--start-at",
+    metavar="TIME",
+    help="With --segment: start the schedule at this ISO time, e.g. 2026-01-01T12:00:00Z.",
+)
 def run(plan_path: str, **kwargs: Any) -> None:
     """Run PLAN: make the load, show progress, print a summary, write a JSON report.
 
@@ -229,6 +255,7 @@ def run(plan_path: str, **kwargs: Any) -> None:
     report of what was measured is still written).
     """
     gate = _Gate(kwargs)
+    split = _Split(kwargs)
     with _DemoTarget(kwargs.pop("demo_target")) as demo_url:
         if demo_url:
             kwargs["target"] = demo_url
@@ -236,8 +263,41 @@ def run(plan_path: str, **kwargs: Any) -> None:
         for warning in plan.warnings:
             click.echo(f"warning: {warning}", err=True)
         gate.prepare(plan)  # bad checks stop here, before any traffic
-        summary = _run_and_report(plan, kwargs, gate)
+        summary = _run_and_report(plan, kwargs, gate, split)
     sys.exit(gate.exit_code(summary))
+
+
+class _Split:
+    """How the load is split: one process, N local workers, or one segment by hand."""
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        self.workers = worker_count(str(kwargs.pop("workers", "1")))
+        segment, start_at = kwargs.pop("segment", None), kwargs.pop("start_at", None)
+        if segment and self.workers > 1:
+            raise UsageError("--workers and --segment do not go together: a segment is one worker")
+        if start_at and not segment:
+            raise UsageError("--start-at goes with --segment")
+        self.segment = parse_segment(segment) if segment else WHOLE_RUN
+        self.start_at = parse_start_at(start_at) if start_at else None
+
+    def run(
+        self, plan: Plan, kwargs: dict[str, Any], options: RunOptions, observer: ConsoleObserver
+    ) -> tuple[RunResult, list[dict[str, Any]], list[str]]:
+        if self.workers > 1:
+            sharded = run_workers(
+                plan.source,
+                options_from(kwargs),
+                options,
+                self.workers,
+                observer.period_done,
+                observer.log,
+            )
+            return sharded.result, sharded.workers, sharded.lost
+        options = replace(options, segment=self.segment, start_at=self.start_at)
+        engine = Engine(plan, options, observer)
+        result = run_on_uvloop(engine.run_until_signalled())
+        workers = [worker_health(self.segment, result)] if self.segment.count > 1 else []
+        return result, workers, []
 
 
 class _Gate:
@@ -271,9 +331,9 @@ class _Gate:
             raise PlanError(problems)
         self.checks = checks
 
-    def judge(self, summary: Summary) -> None:
+    def judge(self, summary: Summary, lost: list[str] | None = None) -> None:
         self.outcomes = evaluate(self.checks, summary)
-        reasons = invalid_reasons(summary, self.max_lag)
+        reasons = [*(lost or []), *invalid_reasons(summary, self.max_lag)]
         if self.allow_lag:
             lagging = [r for r in reasons if r.startswith("the generator fell behind")]
             for reason in lagging:
@@ -326,7 +386,9 @@ class _Gate:
         return EXIT_CHECK_FAILED if failed(self.outcomes) else 0
 
 
-def _run_and_report(plan: Plan, kwargs: dict[str, Any], gate: _Gate | None = None) -> Summary:
+def _run_and_report(
+    plan: Plan, kwargs: dict[str, Any], gate: _Gate | None = None, split: _Split | None = None
+) -> Summary:
     options = RunOptions(
         seed=kwargs.get("seed"),
         insecure=bool(kwargs.get("insecure")),
@@ -334,18 +396,22 @@ def _run_and_report(plan: Plan, kwargs: dict[str, Any], gate: _Gate | None = Non
         solo=bool(kwargs.get("solo")),
     )
     quiet = bool(kwargs.get("quiet"))
-    observer = ConsoleObserver(sys.stdout, live=sys.stdout.isatty(), quiet=quiet)
-    engine = Engine(plan, options, observer)
+    split = split or _Split({})
+    observer = ConsoleObserver(
+        sys.stdout, live=sys.stdout.isatty() and split.workers == 1, quiet=quiet
+    )
     if not quiet:
         phases = f"{len(plan.phases)} phase{'' if len(plan.phases) == 1 else 's'}"
-        click.echo(f"Running {plan.source} against {plan.target} ({phases})")
+        shards = f", {split.workers} workers" if split.workers > 1 else ""
+        segment = f", segment {split.segment.label}" if split.segment.count > 1 else ""
+        click.echo(f"Running {plan.source} against {plan.target} ({phases}{shards}{segment})")
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    result = run_on_uvloop(_with_signals(engine))
+    result, workers, lost = split.run(plan, kwargs, options, observer)
     observer.finish()
-    summary = summarize(plan, result, started_at)
+    summary = summarize(plan, result, started_at, workers)
     click.echo(format_summary(summary))
     gate = gate or _Gate({})
-    gate.judge(summary)
+    gate.judge(summary, lost)
     gate.show()
     path = kwargs.get("output") or _default_report_path(plan.source)
     summary.verdict = gate.verdict()
@@ -353,17 +419,6 @@ def _run_and_report(plan: Plan, kwargs: dict[str, Any], gate: _Gate | None = Non
     gate.write_ci_files(summary)
     click.echo(f"Report: {written}")
     return summary
-
-
-async def _with_signals(engine: Engine) -> RunResult:
-    loop = asyncio.get_running_loop()
-    for name in EXIT_SIGNAL:
-        loop.add_signal_handler(getattr(signal, name), engine.stop, name)
-    try:
-        return await engine.run()
-    finally:
-        for name in EXIT_SIGNAL:
-            loop.remove_signal_handler(getattr(signal, name))
 
 
 def _default_report_path(source: str) -> str:
@@ -513,6 +568,19 @@ def compare(baseline: str, current: str, ensure: tuple[str, ...], html_path: str
     if outcomes:
         click.echo("\n" + format_checks(outcomes))
     sys.exit(EXIT_CHECK_FAILED if failed(outcomes) else 0)
+
+
+@cli.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The merged JSON report."
+)
+def merge(reports: tuple[str, ...], output: str) -> None:
+    """Merge the JSON reports of shards (`run --segment I/N`) into one, exactly."""
+    summary = merge_summaries([read_json(path) for path in reports])
+    click.echo(format_summary(summary))
+    written = write_json(summary, output)
+    click.echo(f"Merged {len(reports)} reports: {written}")
 
 
 @cli.command()

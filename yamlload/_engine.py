@@ -16,6 +16,7 @@ import inspect
 import json
 import random
 import re
+import signal
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -76,6 +77,8 @@ class RunOptions:
     resolver: Any = None
     # This process's share of the schedule when the load is split (--workers, --segment).
     segment: Segment = WHOLE_RUN
+    # When the schedule starts, as epoch seconds, so that every shard starts together.
+    start_at: float | None = None
 
 
 @dataclass
@@ -942,7 +945,7 @@ class Engine:
         self.recorder.clock = self.now
         try:
             await self._special_flow(self.plan.before, share=True)
-            self.t0 = time.perf_counter() + START_DELAY_SECONDS
+            self.t0 = time.perf_counter() + self._start_delay()
             ticker = asyncio.ensure_future(self._ticker())
             self._dispatcher = asyncio.ensure_future(self._dispatch())
             try:
@@ -967,6 +970,24 @@ class Engine:
         return RunResult(
             self.recorder.sorted_periods(), duration, self._phase_runs, self.stopped_by
         )
+
+    def _start_delay(self) -> float:
+        if self.options.start_at is None:
+            return START_DELAY_SECONDS
+        # The one reading of the wall clock: a shared start for every shard. A shard
+        # that is late starts at once, and its arrival lag shows how late it was.
+        return self.options.start_at - time.time()
+
+    async def run_until_signalled(self) -> RunResult:
+        """`run()`, with SIGINT and SIGTERM stopping the load gracefully."""
+        loop = asyncio.get_running_loop()
+        for name in ("SIGINT", "SIGTERM"):
+            loop.add_signal_handler(getattr(signal, name), self.stop, name)
+        try:
+            return await self.run()
+        finally:
+            for name in ("SIGINT", "SIGTERM"):
+                loop.remove_signal_handler(getattr(signal, name))
 
     async def _drain(self) -> None:
         """Wait for users still running; after a stop, only for the grace period."""

@@ -55,6 +55,8 @@ class Summary:
     aggregate: Metrics = field(default_factory=Metrics)
     # The CI verdict, once judged: {"checks": [...], "validity": {...}} (see _checks).
     verdict: dict[str, Any] = field(default_factory=dict)
+    # One entry per worker (shard) when the load was split: segment, lag, CPU.
+    workers: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.aggregate.counters and not self.aggregate.histograms:
@@ -154,6 +156,7 @@ class Summary:
                 }
                 for e in self.endpoints()
             ],
+            **({"workers": self.workers} if self.workers else {}),
             **self.verdict,
         }
 
@@ -178,6 +181,7 @@ class Summary:
                 version=str(data.get("yamlload", {}).get("version", "?")),
                 aggregate=Metrics.decode(data["aggregate"]),
                 verdict={k: data[k] for k in ("checks", "validity") if k in data},
+                workers=list(data.get("workers", [])),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(
@@ -197,7 +201,9 @@ def _metrics_json(metrics: Metrics, start: float, seconds: float) -> dict[str, A
     }
 
 
-def summarize(plan: Plan, result: RunResult, started_at: str) -> Summary:
+def summarize(
+    plan: Plan, result: RunResult, started_at: str, workers: list[dict[str, Any]] | None = None
+) -> Summary:
     return Summary(
         source=plan.source,
         target=plan.target,
@@ -208,6 +214,7 @@ def summarize(plan: Plan, result: RunResult, started_at: str) -> Summary:
         stopped_by=result.stopped_by,
         environment=plan.environment,
         document=plan.raw,
+        workers=workers or [],
     )
 
 

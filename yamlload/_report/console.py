@@ -143,6 +143,8 @@ def format_summary(summary: Summary) -> str:
             "Endpoints\n"
             + tabulate(endpoints, headers=headers, tablefmt="simple", disable_numparse=True)
         )
+    if summary.workers:
+        sections.append(f"Workers ({len(summary.workers)})\n" + _workers_table(summary.workers))
     warning = summary.lag_warning()
     if warning:
         sections.append(f"warning: {warning}")
@@ -227,3 +229,17 @@ def format_deltas(rows: list[Delta]) -> str:
             ]
         )
     return _table(table, ["metric", "baseline", "current", "change", "change %"])
+
+
+def _workers_table(workers: list[dict[str, object]]) -> str:
+    rows = [
+        [
+            w.get("segment", "?"),
+            w.get("users", "-"),
+            w.get("lag_p99_ms", "-"),
+            w.get("cpu_percent", "-"),
+            w.get("lost", ""),
+        ]
+        for w in workers
+    ]
+    return _table(rows, ["segment", "users", "lag p99 ms", "CPU %", "lost"])

@@ -1,0 +1,342 @@
+"""Splitting a run into shards and merging them back exactly.
+
+Each shard runs the same plan on its own segment of the schedule (see `Segment`), and
+all shards start at one wall-clock moment. On one machine they are processes
+(`--workers`); by hand they are separate `yamlload run --segment i/N --start-at T`
+commands whose reports `yamlload merge` combines. Merging adds counters and histogram
+buckets period by period, so merged percentiles are exact, never averaged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import multiprocessing
+import os
+import queue
+import re
+import signal
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ._compile import load_plan
+from ._engine import Engine, PhaseRun, Progress, RunOptions, RunResult, run_on_uvloop
+from ._errors import UsageError
+from ._load import PlanOptions
+from ._metrics import Metrics, Period
+from ._schedule import Segment
+from ._summary import Summary
+
+# Shards are told to start this far ahead, so that every process is ready in time.
+START_LEAD_SECONDS = 2.0
+POLL_SECONDS = 0.2
+
+
+def parse_segment(text: str) -> Segment:
+    """`2/8` (1-based) → the second of eight segments."""
+    found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not found:
+        raise UsageError(f"--segment {text!r}: expected I/N, such as 2/8")
+    number, count = int(found.group(1)), int(found.group(2))
+    if not 1 <= number <= count:
+        raise UsageError(f"--segment {text!r}: I must be between 1 and N")
+    return Segment(number - 1, count)
+
+
+def parse_start_at(text: str) -> float:
+    """An ISO 8601 moment (`2026-01-01T12:00:00Z`) as epoch seconds."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        example = "2026-01-01T12:00:00Z"
+        raise UsageError(f"--start-at {text!r}: expected an ISO time such as {example}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.timestamp()
+
+
+def worker_count(text: str) -> int:
+    if text == "auto":
+        if hasattr(os, "sched_getaffinity"):
+            return max(1, len(os.sched_getaffinity(0)))
+        return os.cpu_count() or 1
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"--workers {text!r}: expected a number of workers, or auto")
+    return int(text)
+
+
+# --------------------------------------------------------------------------- results
+
+
+def encode_result(result: RunResult) -> dict[str, Any]:
+    return {
+        "periods": [{"index": p.index, **p.metrics.encode()} for p in result.periods],
+        "duration": result.duration,
+        "phases": [vars(p) for p in result.phases],
+        "stopped_by": result.stopped_by,
+    }
+
+
+def decode_result(data: dict[str, Any]) -> RunResult:
+    return RunResult(
+        periods=[Period(int(p["index"]), Metrics.decode(p)) for p in data["periods"]],
+        duration=float(data["duration"]),
+        phases=[PhaseRun(**p) for p in data["phases"]],
+        stopped_by=data.get("stopped_by"),
+    )
+
+
+def merge_periods(parts: Iterable[Iterable[Period]]) -> list[Period]:
+    merged: dict[int, Period] = {}
+    for periods in parts:
+        for period in periods:
+            target = merged.setdefault(period.index, Period(period.index))
+            target.metrics.merge(period.metrics)
+    return [merged[i] for i in sorted(merged)]
+
+
+def merge_results(results: list[RunResult]) -> RunResult:
+    return RunResult(
+        periods=merge_periods(r.periods for r in results),
+        duration=max((r.duration for r in results), default=0.0),
+        phases=results[0].phases if results else [],
+        stopped_by=next((r.stopped_by for r in results if r.stopped_by), None),
+    )
+
+
+def worker_health(
+    segment: Segment, result: RunResult | None, lost: str | None = None
+) -> dict[str, Any]:
+    """One line of the workers table: each shard's arrival lag and CPU."""
+    if result is None:
+        return {"segment": segment.label, "lost": lost or "no result"}
+    metrics = Metrics()
+    for period in result.periods:
+        metrics.merge(period.metrics)
+    lag = metrics.histograms.get("yamlload.arrival_lag")
+    cpu = metrics.counters.get("yamlload.cpu_ms", 0)
+    return {
+        "segment": segment.label,
+        "users": metrics.counters.get("vusers.created", 0),
+        "lag_p99_ms": round(lag.percentile(0.99), 3) if lag and lag.count else 0.0,
+        "cpu_percent": round(cpu / (result.duration * 10), 1) if result.duration > 0 else 0.0,
+    }
+
+
+def merge_summaries(parts: list[Summary]) -> Summary:
+    """`yamlload merge`: several shard reports as one, exactly."""
+    if not parts:
+        raise UsageError("merge: no reports given")
+    first = parts[0]
+    sources = {p.source for p in parts}
+    if len(sources) > 1:
+        plans = ", ".join(sorted(sources))
+        raise UsageError(f"merge: the reports come from different plans: {plans}")
+    workers = [w for p in parts for w in (p.workers or [{"segment": "?"}])]
+    return Summary(
+        source=first.source,
+        target=first.target,
+        started_at=min(p.started_at for p in parts),
+        duration=max(p.duration for p in parts),
+        periods=merge_periods(p.periods for p in parts),
+        phases=first.phases,
+        stopped_by=next((p.stopped_by for p in parts if p.stopped_by), None),
+        environment=first.environment,
+        document=first.document,
+        workers=workers,
+    )
+
+
+# --------------------------------------------------------------------------- one shard
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything a shard needs, picklable: it compiles the plan itself."""
+
+    plan_path: str
+    plan_options: PlanOptions
+    run_options: RunOptions
+    start_at: float
+
+
+class _QueueObserver:
+    """Sends a shard's finished periods and progress to the coordinator."""
+
+    def __init__(self, updates: Any, shard: int) -> None:
+        self.updates = updates
+        self.shard = shard
+
+    def tick(self, progress: Progress) -> None:
+        self.updates.put(("tick", self.shard, vars(progress)))
+
+    def period_done(self, period: Period) -> None:
+        self.updates.put(("period", self.shard, {"index": period.index, **period.metrics.encode()}))
+
+    def log(self, message: str) -> None:
+        self.updates.put(("log", self.shard, message))
+
+
+def run_shard(job: ShardJob, updates: Any = None, shard: int = 0) -> dict[str, Any]:
+    """Run one segment of a plan, starting at `job.start_at`; returns the encoded result.
+    A top-level function, so process pools and Dask can ship it."""
+    plan = load_plan(job.plan_path, job.plan_options)
+    observer = _QueueObserver(updates, shard) if updates is not None else None
+    engine = Engine(plan, replace(job.run_options, start_at=job.start_at), observer)
+    return encode_result(run_on_uvloop(engine.run_until_signalled()))
+
+
+def _shard_process(job: ShardJob, updates: Any, shard: int) -> None:
+    try:
+        updates.put(("result", shard, run_shard(job, updates, shard)))
+    except Exception as exc:  # reported as a lost worker, never a traceback
+        updates.put(("failed", shard, f"{type(exc).__name__}: {exc}"))
+
+
+# --------------------------------------------------------------------------- many shards here
+
+
+@dataclass
+class ShardedRun:
+    result: RunResult
+    workers: list[dict[str, Any]]
+    lost: list[str]
+
+
+class _Periods:
+    """Merges the shards' streamed periods; a period is shown once every shard sent it."""
+
+    def __init__(self, shards: int, on_period: Callable[[Period], None] | None) -> None:
+        self.shards = shards
+        self.on_period = on_period
+        self.received: dict[int, dict[int, Period]] = {}
+
+    def add(self, shard: int, data: dict[str, Any]) -> None:
+        period = Period(int(data["index"]), Metrics.decode(data))
+        self.received.setdefault(shard, {})[period.index] = period
+        shards = range(self.shards)
+        if self.on_period and all(period.index in self.received.get(s, {}) for s in shards):
+            self.on_period(merge_periods([[self.received[s][period.index]] for s in shards])[0])
+
+
+class _Collector:
+    """What the coordinator hears from its shards: results, failures, periods, logs."""
+
+    def __init__(
+        self,
+        count: int,
+        on_period: Callable[[Period], None] | None,
+        on_log: Callable[[str], None] | None,
+    ) -> None:
+        self.count = count
+        self.results: dict[int, RunResult] = {}
+        self.failures: dict[int, str] = {}
+        self.periods = _Periods(count, on_period)
+        self.on_log = on_log
+
+    @property
+    def finished(self) -> bool:
+        return len(self.results) + len(self.failures) >= self.count
+
+    def handle(self, kind: str, shard: int, payload: Any) -> None:
+        if kind == "result":
+            self.results[shard] = decode_result(payload)
+        elif kind == "failed":
+            self.failures[shard] = f"worker {shard + 1}/{self.count} failed: {payload}"
+        elif kind == "period":
+            self.periods.add(shard, payload)
+        elif kind == "log" and self.on_log is not None:
+            self.on_log(str(payload))
+
+    def drain(self, updates: Any) -> None:
+        while True:
+            try:
+                self.handle(*updates.get_nowait())
+            except queue.Empty:
+                return
+
+    def check_alive(self, processes: list[Any], updates: Any) -> None:
+        for index, process in enumerate(processes):
+            if process.is_alive() or index in self.results or index in self.failures:
+                continue
+            self.drain(updates)  # its last words may still be in the queue
+            if index not in self.results and index not in self.failures:
+                self.failures[index] = (
+                    f"worker {index + 1}/{self.count} died (exit code {process.exitcode})"
+                )
+
+    def outcome(self) -> ShardedRun:
+        parts = [self.results[i] for i in sorted(self.results)]
+        merged = merge_results(parts) if parts else RunResult([], 0.0, [])
+        lost = [list(self.periods.received.get(i, {}).values()) for i in self.failures]
+        if lost:  # what the lost workers measured before they died still counts
+            merged.periods = merge_periods([merged.periods, *lost])
+        workers = [
+            worker_health(Segment(i, self.count), self.results.get(i), self.failures.get(i))
+            for i in range(self.count)
+        ]
+        return ShardedRun(merged, workers, [self.failures[i] for i in sorted(self.failures)])
+
+
+def run_workers(
+    plan_path: str,
+    plan_options: PlanOptions,
+    run_options: RunOptions,
+    count: int,
+    on_period: Callable[[Period], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
+) -> ShardedRun:
+    """Run the plan as `count` processes on this machine, all starting together.
+    Nothing is retried: a lost worker is reported, with what it measured."""
+    context = multiprocessing.get_context("spawn")
+    updates: Any = context.Queue()
+    seed = run_options.seed
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "big")  # one schedule for every shard
+    start_at = time.time() + START_LEAD_SECONDS
+    processes = []
+    for index in range(count):
+        options = replace(run_options, seed=seed, segment=Segment(index, count))
+        job = ShardJob(plan_path, plan_options, options, start_at)
+        processes.append(
+            context.Process(target=_shard_process, args=(job, updates, index), daemon=True)
+        )
+    collector = _Collector(count, on_period, on_log)
+    forwarded = _forward_signals(processes)
+    try:
+        for process in processes:
+            process.start()
+        while not collector.finished:
+            try:
+                collector.handle(*updates.get(timeout=POLL_SECONDS))
+            except queue.Empty:
+                collector.check_alive(processes, updates)
+    finally:
+        _restore_signals(forwarded)
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+    return collector.outcome()
+
+
+def _forward_signals(processes: list[Any]) -> dict[int, Any]:
+    """The coordinator outlives a Ctrl-C: each worker stops its own load and reports."""
+
+    def forward(signum: int, _: Any) -> None:
+        for process in processes:
+            if process.is_alive() and process.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signum)
+
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, forward)
+    return previous
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
