@@ -67,26 +67,49 @@ class Page:
             self._note(json.loads((await self.socket.receive(timeout=30)).data))
 
     async def evaluate(self, expression: str) -> Any:
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        result = await self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(str(result["exceptionDetails"]))
         return result["result"].get("value")
 
-    async def screenshot(self, path: Path, width: int = 1200, max_height: int | None = None) -> None:
+    async def screenshot(
+        self, path: Path, width: int = 1200, max_height: int | None = None
+    ) -> None:
         height = int(await self.evaluate("document.documentElement.scrollHeight"))
         if max_height:
             height = min(height, max_height)
-        await self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        await self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
-        shot = await self.call("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)
+        shot = await self.call(
+            "Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True
+        )
         path.write_bytes(base64.b64decode(shot["data"]))
 
 
-async def open_page(html_file: Path, width: int = 1200, height: int = 900) -> tuple[Page, subprocess.Popen[bytes], aiohttp.ClientSession]:
+async def open_page(
+    html_file: Path, width: int = 1200, height: int = 900
+) -> tuple[Page, subprocess.Popen[bytes], aiohttp.ClientSession]:
     binary = chromium()
     assert binary, "chromium is not installed"
     profile = tempfile.mkdtemp(prefix="yamlload-chromium-")
-    process = subprocess.Popen([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"], stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [
+            binary,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            "about:blank",
+        ],
+        stderr=subprocess.PIPE,
+    )
     assert process.stderr is not None
     port = None
     for _ in range(200):
@@ -100,7 +123,9 @@ async def open_page(html_file: Path, width: int = 1200, height: int = 900) -> tu
     async with session.get(f"http://127.0.0.1:{port}/json/list") as response:
         targets = await response.json()
     page_target = next(t for t in targets if t.get("type") == "page")
-    socket = await session.ws_connect(page_target["webSocketDebuggerUrl"], max_msg_size=64 * 1024 * 1024)
+    socket = await session.ws_connect(
+        page_target["webSocketDebuggerUrl"], max_msg_size=64 * 1024 * 1024
+    )
     page = Page(socket)
     for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
         await page.call(domain)
@@ -109,7 +134,9 @@ async def open_page(html_file: Path, width: int = 1200, height: int = 900) -> tu
     return page, process, session
 
 
-async def close(page: Page, process: subprocess.Popen[bytes], session: aiohttp.ClientSession) -> None:
+async def close(
+    page: Page, process: subprocess.Popen[bytes], session: aiohttp.ClientSession
+) -> None:
     await page.socket.close()
     await session.close()
     process.terminate()

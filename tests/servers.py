@@ -105,6 +105,7 @@ def make_test_app() -> web.Application:
             web.route("*", "/status/{code}", status),
             web.get("/protected", protected),
             web.get("/hits", hits),
+            web.get("/seen/{name}", ok),
         ]
     )
     return app

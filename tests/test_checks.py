@@ -467,5 +467,7 @@ def test_a_bad_metric_in_config_ensure_points_into_the_plan(write_plan) -> None:
     )
     result = run_cli("run", str(path))
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"{path}:5:9: ensure 'http.respnse_time.p99 < 5': unknown metric")
+    assert result.stderr.startswith(
+        f"{path}:5:9: ensure 'http.respnse_time.p99 < 5': unknown metric"
+    )
     assert "did you mean 'http.response_time.p99'?" in result.stderr

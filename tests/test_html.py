@@ -55,9 +55,22 @@ class Cells(HTMLParser):
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
     folder = tmp_path_factory.mktemp("html")
     result = run_cli(
-        "run", "-q", "--demo-target", str(PLANS / "api_load_test.yml"), "--overrides", SHORT,
-        "-o", str(folder / "r.json"), "--html", str(folder / "r.html"), "--csv", str(folder / "r"),
-        "--ensure", "p95<2s", "--ensure", "GET /search: p99<0.001",
+        "run",
+        "-q",
+        "--demo-target",
+        str(PLANS / "api_load_test.yml"),
+        "--overrides",
+        SHORT,
+        "-o",
+        str(folder / "r.json"),
+        "--html",
+        str(folder / "r.html"),
+        "--csv",
+        str(folder / "r"),
+        "--ensure",
+        "p95<2s",
+        "--ensure",
+        "GET /search: p99<0.001",
     )
     assert result.exit_code == 1, result.stdout  # the second check fails on purpose
     return folder / "r.html", json.loads((folder / "r.json").read_text()), folder
@@ -90,7 +103,7 @@ def test_the_page_is_self_contained(rendered) -> None:
     text = page.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)
     assert "@import" not in text and "url(http" not in text
-    assert text.count("<svg class=\"chart\"") >= 6
+    assert text.count('<svg class="chart"') >= 6
     for needle in ("phase 1", "phase 2", "HTTP 200", "The plan as it ran", "Generator health"):
         assert needle in text
 
@@ -99,7 +112,9 @@ def test_csv_files_match_the_report(rendered) -> None:
     _, report, folder = rendered
     with (folder / "r-periods.csv").open() as handle:
         periods = list(csv.DictReader(handle))
-    assert sum(int(p["requests"]) for p in periods) == report["aggregate"]["counters"]["http.requests"]
+    assert (
+        sum(int(p["requests"]) for p in periods) == report["aggregate"]["counters"]["http.requests"]
+    )
     with (folder / "r-endpoints.csv").open() as handle:
         endpoints = {row["endpoint"]: row for row in csv.DictReader(handle)}
     assert {e["name"] for e in report["endpoints"]} == set(endpoints)
@@ -124,10 +139,14 @@ def test_compare_writes_an_overlay_page(rendered, tmp_path: Path) -> None:
     result = run_cli("compare", str(folder / "r.json"), str(folder / "r.json"), "--html", str(out))
     assert result.exit_code == 0
     text = out.read_text(encoding="utf-8")
-    assert "baseline p95" in text and "current p95" in text and text.count("<svg class=\"chart\"") == 2
+    assert (
+        "baseline p95" in text and "current p95" in text and text.count('<svg class="chart"') == 2
+    )
 
 
-@pytest.mark.skipif(browser.chromium() is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+@pytest.mark.skipif(
+    browser.chromium() is None, reason="Debian's chromium is not installed (.ci/run installs it)"
+)
 def test_in_real_chromium_charts_draw_no_errors_and_sorting_works(rendered, tmp_path: Path) -> None:
     page_file, report, _ = rendered
 
@@ -139,7 +158,9 @@ def test_in_real_chromium_charts_draw_no_errors_and_sorting_works(rendered, tmp_
                 "marks": await page.evaluate(
                     "Array.from(document.querySelectorAll('svg.chart')).map(s => s.querySelectorAll('path.line, rect.bar, circle.dot').length)"
                 ),
-                "width": await page.evaluate("document.querySelector('svg.chart').getBoundingClientRect().width"),
+                "width": await page.evaluate(
+                    "document.querySelector('svg.chart').getBoundingClientRect().width"
+                ),
             }
             order = "Array.from(document.querySelectorAll('#endpoints tbody tr')).map(r => Number(r.cells[1].dataset.value))"
             await page.evaluate("document.querySelectorAll('#endpoints th button')[1].click()")

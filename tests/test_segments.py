@@ -21,15 +21,48 @@ def phase_lists(draw: st.DrawFn) -> list[Phase]:
         kind = draw(st.sampled_from(["rate", "ramp", "count", "pause", "users", "poisson"]))
         duration = float(draw(st.integers(min_value=1, max_value=12)))
         if kind == "rate":
-            phase = Phase(index, "p", "rate", duration, arrival_rate=draw(st.floats(min_value=0.1, max_value=60)))
+            phase = Phase(
+                index,
+                "p",
+                "rate",
+                duration,
+                arrival_rate=draw(st.floats(min_value=0.1, max_value=60)),
+            )
         elif kind == "poisson":
-            phase = Phase(index, "p", "rate", duration, arrival_rate=draw(st.floats(min_value=0.5, max_value=40)), mode="poisson")
+            phase = Phase(
+                index,
+                "p",
+                "rate",
+                duration,
+                arrival_rate=draw(st.floats(min_value=0.5, max_value=40)),
+                mode="poisson",
+            )
         elif kind == "ramp":
-            phase = Phase(index, "p", "ramp", duration, arrival_rate=draw(st.floats(min_value=0, max_value=40)), ramp_to=draw(st.floats(min_value=0, max_value=40)))
+            phase = Phase(
+                index,
+                "p",
+                "ramp",
+                duration,
+                arrival_rate=draw(st.floats(min_value=0, max_value=40)),
+                ramp_to=draw(st.floats(min_value=0, max_value=40)),
+            )
         elif kind == "count":
-            phase = Phase(index, "p", "count", duration, arrival_count=draw(st.integers(min_value=0, max_value=300)))
+            phase = Phase(
+                index,
+                "p",
+                "count",
+                duration,
+                arrival_count=draw(st.integers(min_value=0, max_value=300)),
+            )
         elif kind == "users":
-            phase = Phase(index, "p", "users", duration, users=draw(st.integers(min_value=1, max_value=50)), spawn_rate=draw(st.sampled_from([None, 5.0, 20.0])))
+            phase = Phase(
+                index,
+                "p",
+                "users",
+                duration,
+                users=draw(st.integers(min_value=1, max_value=50)),
+                spawn_rate=draw(st.sampled_from([None, 5.0, 20.0])),
+            )
         else:
             phase = Phase(index, "p", "pause", duration)
         phases.append(phase)
@@ -37,14 +70,20 @@ def phase_lists(draw: st.DrawFn) -> list[Phase]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(phases=phase_lists(), shards=st.integers(min_value=1, max_value=16), seed=st.integers(0, 2**32))
-def test_union_of_segments_is_the_whole_schedule(phases: list[Phase], shards: int, seed: int) -> None:
+@given(
+    phases=phase_lists(), shards=st.integers(min_value=1, max_value=16), seed=st.integers(0, 2**32)
+)
+def test_union_of_segments_is_the_whole_schedule(
+    phases: list[Phase], shards: int, seed: int
+) -> None:
     whole = list(schedule(phases, random.Random(seed)))
     parts = [list(schedule(phases, random.Random(seed), Segment(i, shards))) for i in range(shards)]
     union = sorted((a for part in parts for a in part), key=lambda a: a.index)
     assert len(union) == len(whole)
     assert [a.index for a in union] == [a.index for a in whole]
-    assert all(abs(a.at - b.at) < 1e-6 and a.phase == b.phase for a, b in zip(union, whole, strict=True))
+    assert all(
+        abs(a.at - b.at) < 1e-6 and a.phase == b.phase for a, b in zip(union, whole, strict=True)
+    )
     # fair share per second, to within one arrival
     per_second = Counter(math.floor(a.at) for a in whole)
     for part in parts:

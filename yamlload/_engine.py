@@ -630,12 +630,12 @@ class Engine:
         self.plan = plan
         self.options = options or RunOptions()
         self.observer = observer
-        # Every shard draws the same schedule (so poisson phases agree), but its users
-        # make their own random choices.
-        self.schedule_rng = random.Random(self.options.seed)
-        segment = self.options.segment
-        seed = self.options.seed
-        self.rng = random.Random(f"{seed}/{segment.label}" if seed is not None else None)
+        # Every shard draws the same schedule (so poisson phases agree), and each user's
+        # choices come from the run's seed and its global arrival index: a seeded run
+        # makes the same choices however it is split.
+        self.seed = self.options.seed if self.options.seed is not None else random.getrandbits(63)
+        self.schedule_rng = random.Random(self.seed)
+        self.rng = random.Random(f"{self.seed}/special")
         self.recorder = Recorder()
         self.scenarios, self.weights = self._scenarios()
         self.phases = self._phases()
@@ -782,7 +782,7 @@ class Engine:
     async def _run_user(self, arrival: Arrival, deadline: float | None) -> None:
         rec = self.recorder
         rec.observe("yamlload.arrival_lag", max(0.0, (self.now() - arrival.at) * 1000.0))
-        rng = random.Random(self.rng.getrandbits(64))
+        rng = random.Random(f"{self.seed}/{arrival.index}")
         scenario = (
             rng.choices(self.scenarios, self.weights)[0]
             if len(self.scenarios) > 1

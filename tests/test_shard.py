@@ -1,0 +1,207 @@
+"""Scale out: --workers N gives exactly the single-process schedule, hand-run segments
+merge to the same result, CSV rows are used once across shards, a lost worker is exit 3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+from tests.servers import ServerThread, make_test_app
+from yamlload._metrics import Histogram
+
+PLAN = (
+    "config:\n  phases:\n    - {duration: 2, arrivalRate: 10}\n    - {duration: 2, arrivalRate: 4, rampTo: 12}\n"
+    "    - {duration: 1, arrivalCount: 7}\n"
+    "scenarios:\n  - name: a\n    weight: 2\n    flow: [{get: {url: /ok}}, {get: {url: /sleep/10, name: slow}}]\n"
+    "  - name: b\n    flow: [{get: {url: /test}}]\n"
+)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ServerThread(make_test_app()) as running:
+        yield running
+
+
+def report_of(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def counts(report: dict) -> dict[str, int]:
+    c = report["aggregate"]["counters"]
+    return {
+        k: c.get(k, 0)
+        for k in ("vusers.created", "vusers.completed", "http.requests", "http.codes.200")
+    }
+
+
+def test_workers_make_exactly_the_single_process_load(server, write_plan, tmp_path: Path) -> None:
+    plan = str(write_plan(PLAN))
+    one = run_cli(
+        "run", "-q", plan, "-t", server.url, "--seed", "4", "-o", str(tmp_path / "one.json")
+    )
+    two = run_cli(
+        "run",
+        "-q",
+        plan,
+        "-t",
+        server.url,
+        "--seed",
+        "4",
+        "--workers",
+        "2",
+        "-o",
+        str(tmp_path / "two.json"),
+    )
+    assert one.exit_code == 0 and two.exit_code == 0, two.stdout + two.stderr
+    single, split = report_of(tmp_path / "one.json"), report_of(tmp_path / "two.json")
+    assert counts(single)["vusers.created"] == 20 + 16 + 7  # 10/s × 2 s, a 4→12 ramp over 2 s, 7
+    assert counts(split) == counts(single)
+    assert [w["users"] for w in split["workers"]] == [22, 21]
+    assert "Workers (2)" in two.stdout
+
+
+def run_segment(
+    plan: str, target: str, number: int, start: str, out: Path
+) -> subprocess.Popen[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "yamlload",
+        "run",
+        "-q",
+        plan,
+        "-t",
+        target,
+        "--seed",
+        "4",
+        "--segment",
+        f"{number}/2",
+        "--start-at",
+        start,
+        "-o",
+        str(out),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_hand_run_segments_merge_exactly(server, write_plan, tmp_path: Path) -> None:
+    plan = str(write_plan(PLAN))
+    start = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=3)).isoformat()
+    processes = [
+        run_segment(plan, server.url, n, start, tmp_path / f"part{n}.json") for n in (1, 2)
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+    merged = tmp_path / "merged.json"
+    result = run_cli(
+        "merge", str(tmp_path / "part1.json"), str(tmp_path / "part2.json"), "-o", str(merged)
+    )
+    assert result.exit_code == 0, result.stderr
+    parts = [report_of(tmp_path / f"part{n}.json") for n in (1, 2)]
+    whole = report_of(merged)
+    assert counts(whole)["vusers.created"] == 43
+    assert [w["segment"] for w in whole["workers"]] == ["1/2", "2/2"]
+    # the merged histogram is the union of the shards' samples, bucket by bucket
+    union = Histogram()
+    for part in parts:
+        union.merge(Histogram.decode(part["aggregate"]["histograms"]["http.response_time"]))
+    merged_hist = Histogram.decode(whole["aggregate"]["histograms"]["http.response_time"])
+    assert merged_hist.buckets == union.buckets
+    for q in (0.5, 0.9, 0.99):
+        assert merged_hist.percentile(q) == union.percentile(q)
+    # and it has exactly what --workers makes
+    workers = tmp_path / "workers.json"
+    assert (
+        run_cli(
+            "run", "-q", plan, "-t", server.url, "--seed", "4", "--workers", "2", "-o", str(workers)
+        ).exit_code
+        == 0
+    )
+    assert counts(report_of(workers)) == counts(whole)
+
+
+def test_sequence_rows_are_used_once_across_workers(server, write_plan, tmp_path: Path) -> None:
+    names = [f"user{i}" for i in range(10)]
+    plan = write_plan(
+        "config:\n  phases: [{duration: 1, arrivalCount: 10}]\n"
+        "  payload:\n    path: users.csv\n    fields: [name]\n    order: sequence\n"
+        "scenarios:\n  - flow: [{get: {url: '/seen/{{ name }}'}}]\n",
+        **{"users.csv": "\n".join(names) + "\n"},
+    )
+    result = run_cli(
+        "run", "-q", str(plan), "-t", server.url, "--workers", "2", "-o", str(tmp_path / "r.json")
+    )
+    assert result.exit_code == 0, result.stderr
+    hits = server.hits()
+    assert [hits.get(f"GET /seen/{name}", 0) for name in names] == [1] * 10
+
+
+def test_a_lost_worker_is_an_invalid_run_with_what_was_measured(
+    server, write_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "first-one-dies"
+    monkeypatch.setenv("YAMLLOAD_TEST_KILL_FILE", str(marker))
+    hooks = (
+        "import os\n\n"
+        "def maybe_die(context):\n"
+        "    try:\n"
+        "        os.close(os.open(os.environ['YAMLLOAD_TEST_KILL_FILE'], os.O_CREAT | os.O_EXCL))\n"
+        "    except FileExistsError:\n"
+        "        return\n"
+        "    os._exit(9)  # the first worker to get here dies, hard\n"
+    )
+    plan = write_plan(
+        "config:\n  phases: [{duration: 3, arrivalRate: 4}]\n  processor: hooks.py\n"
+        "scenarios:\n  - flow: [{get: {url: /ok}}, {think: 1.5}, {function: maybe_die}]\n",
+        **{"hooks.py": hooks},
+    )
+    result = run_cli(
+        "run", "-q", str(plan), "-t", server.url, "--workers", "2", "-o", str(tmp_path / "r.json")
+    )
+    assert result.exit_code == 3
+    assert "died (exit code 9)" in result.stderr
+    report = report_of(tmp_path / "r.json")
+    assert report["validity"]["valid"] is False
+    assert report["aggregate"]["counters"]["http.requests"] >= 6  # the survivor's share at least
+    assert any("lost" in w for w in report["workers"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--segment", "3/2"], "I must be between 1 and N"),
+        (["--segment", "half"], "expected I/N"),
+        (["--start-at", "2026-01-01T00:00:00Z"], "--start-at goes with --segment"),
+        (["--workers", "2", "--segment", "1/2"], "do not go together"),
+        (["--workers", "none"], "expected a number of workers"),
+        (["--segment", "1/2", "--start-at", "noon"], "expected an ISO time"),
+    ],
+)
+def test_bad_split_options(write_plan, args: list[str], message: str) -> None:
+    result = run_cli("run", str(write_plan(PLAN)), "-t", "http://127.0.0.1:9", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_merge_refuses_reports_of_different_plans(tmp_path: Path) -> None:
+    from yamlload._metrics import Metrics, Period
+    from yamlload._summary import Summary
+
+    for name, source in (("a.json", "one.yml"), ("b.json", "two.yml")):
+        summary = Summary(source, "http://t", "now", 1.0, [Period(0, Metrics())], [])
+        (tmp_path / name).write_text(json.dumps(summary.to_json()))
+    result = run_cli(
+        "merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "-o", str(tmp_path / "m.json")
+    )
+    assert result.exit_code == 2
+    assert "different plans" in result.stderr
+    assert os.path.exists(tmp_path / "m.json") is False
