@@ -205,3 +205,30 @@ def test_merge_refuses_reports_of_different_plans(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "different plans" in result.stderr
     assert os.path.exists(tmp_path / "m.json") is False
+
+
+def test_shards_on_an_in_process_dask_cluster(server, write_plan, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    plan = str(write_plan(PLAN))
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    try:
+        result = run_cli("run", "-q", plan, "-t", server.url, "--seed", "4", "--dask", cluster.scheduler_address, "-o", str(tmp_path / "dask.json"))
+    finally:
+        cluster.close()
+    assert result.exit_code == 0, result.stdout + result.stderr
+    report = report_of(tmp_path / "dask.json")
+    assert counts(report)["vusers.created"] == 43
+    assert [w["segment"] for w in report["workers"]] == ["1/2", "2/2"]
+    assert sum(w["users"] for w in report["workers"]) == 43
+    single = tmp_path / "single.json"
+    assert run_cli("run", "-q", plan, "-t", server.url, "--seed", "4", "-o", str(single)).exit_code == 0
+    assert counts(report_of(single)) == counts(report)
+
+
+def test_dask_address_that_does_not_answer(write_plan) -> None:
+    pytest.importorskip("distributed")
+    from tests.servers import free_port
+
+    result = run_cli("run", str(write_plan(PLAN)), "-t", "http://127.0.0.1:9", "--dask", f"tcp://127.0.0.1:{free_port()}")
+    assert result.exit_code == 2
+    assert "cannot reach the scheduler" in result.stderr

@@ -59,6 +59,7 @@ from ._shard import (
     merge_summaries,
     parse_segment,
     parse_start_at,
+    run_on_dask,
     run_workers,
     worker_count,
     worker_health,
@@ -237,6 +238,13 @@ def schema(report: bool) -> None:
     help="Split the load over N processes on this machine (auto: one per core).",
 )
 @click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    help="Run one shard per worker of a Dask cluster, e.g. tcp://scheduler:8786 "
+    "(pip install 'yamlload[dask]').",
+)
+@click.option(
     "--segment",
     metavar="I/N",
     help="Run only segment I of N (many machines); combine the reports with `yamlload merge`.",
@@ -272,7 +280,10 @@ class _Split:
 
     def __init__(self, kwargs: dict[str, Any]) -> None:
         self.workers = worker_count(str(kwargs.pop("workers", "1")))
+        self.dask: str | None = kwargs.pop("dask_address", None)
         segment, start_at = kwargs.pop("segment", None), kwargs.pop("start_at", None)
+        if self.dask and (segment or self.workers > 1):
+            raise UsageError("--dask decides the shards itself: leave out --workers and --segment")
         if segment and self.workers > 1:
             raise UsageError("--workers and --segment do not go together: a segment is one worker")
         if start_at and not segment:
@@ -283,6 +294,9 @@ class _Split:
     def run(
         self, plan: Plan, kwargs: dict[str, Any], options: RunOptions, observer: ConsoleObserver
     ) -> tuple[RunResult, list[dict[str, Any]], list[str]]:
+        if self.dask:
+            sharded = run_on_dask(self.dask, plan.source, options_from(kwargs), options)
+            return sharded.result, sharded.workers, sharded.lost
         if self.workers > 1:
             sharded = run_workers(
                 plan.source,

@@ -18,6 +18,7 @@ import random
 import re
 import signal
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -979,7 +980,10 @@ class Engine:
         return self.options.start_at - time.time()
 
     async def run_until_signalled(self) -> RunResult:
-        """`run()`, with SIGINT and SIGTERM stopping the load gracefully."""
+        """`run()`, with SIGINT and SIGTERM stopping the load gracefully (where this is the
+        main thread: a Dask worker may run a shard in a thread of its own)."""
+        if threading.current_thread() is not threading.main_thread():
+            return await self.run()
         loop = asyncio.get_running_loop()
         for name in ("SIGINT", "SIGTERM"):
             loop.add_signal_handler(getattr(signal, name), self.stop, name)

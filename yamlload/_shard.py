@@ -32,6 +32,9 @@ from ._summary import Summary
 # Shards are told to start this far ahead, so that every process is ready in time.
 START_LEAD_SECONDS = 2.0
 POLL_SECONDS = 0.2
+DASK_CONNECT_SECONDS = 10
+# Dask ships the job to each worker first: give it a little more time to get ready.
+DASK_EXTRA_LEAD_SECONDS = 1.0
 
 
 def parse_segment(text: str) -> Segment:
@@ -320,6 +323,61 @@ def run_workers(
             if process.is_alive():
                 process.kill()
     return collector.outcome()
+
+
+def run_on_dask(
+    address: Any,
+    plan_path: str,
+    plan_options: PlanOptions,
+    run_options: RunOptions,
+) -> ShardedRun:
+    """Run one shard per Dask worker (a scheduler address, or a cluster object), all
+    starting together. Shards are pinned to their workers and never retried."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--dask needs the dask extra: pip install 'yamlload[dask]'") from None
+    try:
+        client = Client(address, timeout=DASK_CONNECT_SECONDS)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(f"--dask {address}: cannot reach the scheduler: {exc}") from None
+    try:
+        workers = sorted(client.scheduler_info()["workers"])
+        if not workers:
+            raise UsageError(f"--dask {address}: the cluster has no workers")
+        count = len(workers)
+        seed = (
+            run_options.seed
+            if run_options.seed is not None
+            else int.from_bytes(os.urandom(4), "big")
+        )
+        start_at = time.time() + START_LEAD_SECONDS + DASK_EXTRA_LEAD_SECONDS
+        futures = []
+        for index, worker in enumerate(workers):
+            options = replace(run_options, seed=seed, segment=Segment(index, count), resolver=None)
+            job = ShardJob(plan_path, plan_options, options, start_at)
+            futures.append(
+                client.submit(
+                    run_shard,
+                    job,
+                    key=f"yamlload-shard-{index + 1}-of-{count}-{seed}-{start_at}",
+                    workers=[worker],
+                    allow_other_workers=False,
+                    retries=0,
+                    pure=False,
+                )
+            )
+        collector = _Collector(count, None, None)
+        for index, future in enumerate(futures):
+            try:
+                collector.handle("result", index, future.result())
+            except Exception as exc:  # a lost shard is reported, not retried
+                collector.failures[index] = (
+                    f"worker {index + 1}/{count} (Dask) failed: {type(exc).__name__}: {exc}"
+                )
+        return collector.outcome()
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
 
 
 def _forward_signals(processes: list[Any]) -> dict[int, Any]:

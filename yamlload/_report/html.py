@@ -403,8 +403,9 @@ def _health(summary: Summary) -> str:
         if summary.duration
         else "-"
     )
+    shards = summary.workers
     rows = [
-        ("workers", "1"),
+        ("workers", str(len(shards) or 1)),
         ("CPU", cpu),
         (
             "arrival lag p50 / p99 / max",
