@@ -232,3 +232,12 @@ def test_dask_address_that_does_not_answer(write_plan) -> None:
     result = run_cli("run", str(write_plan(PLAN)), "-t", "http://127.0.0.1:9", "--dask", f"tcp://127.0.0.1:{free_port()}")
     assert result.exit_code == 2
     assert "cannot reach the scheduler" in result.stderr
+
+
+def test_the_html_report_lists_the_workers(server, write_plan, tmp_path: Path) -> None:
+    plan = str(write_plan(PLAN))
+    result = run_cli("run", "-q", plan, "-t", server.url, "--workers", "2", "-o", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html"))
+    assert result.exit_code == 0
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert '<table id="workers">' in page
+    assert "<td>1/2</td>" in page and "<td>2/2</td>" in page

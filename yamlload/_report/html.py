@@ -415,12 +415,19 @@ def _health(summary: Summary) -> str:
     ]
     warning = summary.lag_warning()
     note = f'<p class="verdict invalid">{esc(warning)}</p>' if warning else ""
-    return (
-        note
-        + "<table><tbody>"
+    table = (
+        "<table><tbody>"
         + "".join(f'<tr><th scope="row">{esc(k)}</th><td>{esc(v)}</td></tr>' for k, v in rows)
         + "</tbody></table>"
     )
+    if shards:
+        body = "".join(
+            f"<tr><td>{esc(w.get('segment', '?'))}</td><td>{esc(w.get('users', '-'))}</td><td>{esc(w.get('lag_p99_ms', '-'))}</td>"
+            f"<td>{esc(w.get('cpu_percent', '-'))}</td><td>{esc(w.get('lost', ''))}</td></tr>"
+            for w in shards
+        )
+        table += f'<table id="workers"><thead><tr><th>segment</th><th>users</th><th>lag p99 ms</th><th>CPU %</th><th>lost</th></tr></thead><tbody>{body}</tbody></table>'
+    return note + table
 
 
 def render_html(summary: Summary) -> str:
