@@ -210,9 +210,23 @@ def test_merge_refuses_reports_of_different_plans(tmp_path: Path) -> None:
 def test_shards_on_an_in_process_dask_cluster(server, write_plan, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     plan = str(write_plan(PLAN))
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
     try:
-        result = run_cli("run", "-q", plan, "-t", server.url, "--seed", "4", "--dask", cluster.scheduler_address, "-o", str(tmp_path / "dask.json"))
+        result = run_cli(
+            "run",
+            "-q",
+            plan,
+            "-t",
+            server.url,
+            "--seed",
+            "4",
+            "--dask",
+            cluster.scheduler_address,
+            "-o",
+            str(tmp_path / "dask.json"),
+        )
     finally:
         cluster.close()
     assert result.exit_code == 0, result.stdout + result.stderr
@@ -221,7 +235,10 @@ def test_shards_on_an_in_process_dask_cluster(server, write_plan, tmp_path: Path
     assert [w["segment"] for w in report["workers"]] == ["1/2", "2/2"]
     assert sum(w["users"] for w in report["workers"]) == 43
     single = tmp_path / "single.json"
-    assert run_cli("run", "-q", plan, "-t", server.url, "--seed", "4", "-o", str(single)).exit_code == 0
+    assert (
+        run_cli("run", "-q", plan, "-t", server.url, "--seed", "4", "-o", str(single)).exit_code
+        == 0
+    )
     assert counts(report_of(single)) == counts(report)
 
 
@@ -229,15 +246,55 @@ def test_dask_address_that_does_not_answer(write_plan) -> None:
     pytest.importorskip("distributed")
     from tests.servers import free_port
 
-    result = run_cli("run", str(write_plan(PLAN)), "-t", "http://127.0.0.1:9", "--dask", f"tcp://127.0.0.1:{free_port()}")
+    result = run_cli(
+        "run",
+        str(write_plan(PLAN)),
+        "-t",
+        "http://127.0.0.1:9",
+        "--dask",
+        f"tcp://127.0.0.1:{free_port()}",
+    )
     assert result.exit_code == 2
     assert "cannot reach the scheduler" in result.stderr
 
 
 def test_the_html_report_lists_the_workers(server, write_plan, tmp_path: Path) -> None:
     plan = str(write_plan(PLAN))
-    result = run_cli("run", "-q", plan, "-t", server.url, "--workers", "2", "-o", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html"))
+    result = run_cli(
+        "run",
+        "-q",
+        plan,
+        "-t",
+        server.url,
+        "--workers",
+        "2",
+        "-o",
+        str(tmp_path / "r.json"),
+        "--html",
+        str(tmp_path / "r.html"),
+    )
     assert result.exit_code == 0
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert '<table id="workers">' in page
     assert "<td>1/2</td>" in page and "<td>2/2</td>" in page
+
+
+def test_worker_progress_adds_up() -> None:
+    from yamlload._engine import Progress
+    from yamlload._shard import _combined
+
+    a = Progress(
+        elapsed=3.0, total=10, phase="ramp", active=4, created=10, requests=30, errors=1, rps=8.0
+    )
+    b = Progress(
+        elapsed=3.2, total=10, phase="ramp", active=5, created=11, requests=29, errors=0, rps=7.5
+    )
+    both = _combined([a, b])
+    assert (both.active, both.created, both.requests, both.errors, both.rps, both.elapsed) == (
+        9,
+        21,
+        59,
+        1,
+        15.5,
+        3.2,
+    )

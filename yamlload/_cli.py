@@ -305,6 +305,7 @@ class _Split:
                 self.workers,
                 observer.period_done,
                 observer.log,
+                observer.tick,
             )
             return sharded.result, sharded.workers, sharded.lost
         options = replace(options, segment=self.segment, start_at=self.start_at)

@@ -232,8 +232,11 @@ class _Collector:
         count: int,
         on_period: Callable[[Period], None] | None,
         on_log: Callable[[str], None] | None,
+        on_tick: Callable[[Progress], None] | None = None,
     ) -> None:
         self.count = count
+        self.on_tick = on_tick
+        self.progress: dict[int, Progress] = {}
         self.results: dict[int, RunResult] = {}
         self.failures: dict[int, str] = {}
         self.periods = _Periods(count, on_period)
@@ -252,6 +255,9 @@ class _Collector:
             self.periods.add(shard, payload)
         elif kind == "log" and self.on_log is not None:
             self.on_log(str(payload))
+        elif kind == "tick" and self.on_tick is not None:
+            self.progress[shard] = Progress(**payload)
+            self.on_tick(_combined(list(self.progress.values())))
 
     def drain(self, updates: Any) -> None:
         while True:
@@ -283,6 +289,21 @@ class _Collector:
         return ShardedRun(merged, workers, [self.failures[i] for i in sorted(self.failures)])
 
 
+def _combined(parts: list[Progress]) -> Progress:
+    """The shards' live progress as one line: users and requests add up."""
+    first = parts[0]
+    return Progress(
+        elapsed=max(p.elapsed for p in parts),
+        total=first.total,
+        phase=first.phase,
+        active=sum(p.active for p in parts),
+        created=sum(p.created for p in parts),
+        requests=sum(p.requests for p in parts),
+        errors=sum(p.errors for p in parts),
+        rps=sum(p.rps for p in parts),
+    )
+
+
 def run_workers(
     plan_path: str,
     plan_options: PlanOptions,
@@ -290,6 +311,7 @@ def run_workers(
     count: int,
     on_period: Callable[[Period], None] | None = None,
     on_log: Callable[[str], None] | None = None,
+    on_tick: Callable[[Progress], None] | None = None,
 ) -> ShardedRun:
     """Run the plan as `count` processes on this machine, all starting together.
     Nothing is retried: a lost worker is reported, with what it measured."""
@@ -306,7 +328,7 @@ def run_workers(
         processes.append(
             context.Process(target=_shard_process, args=(job, updates, index), daemon=True)
         )
-    collector = _Collector(count, on_period, on_log)
+    collector = _Collector(count, on_period, on_log, on_tick)
     forwarded = _forward_signals(processes)
     try:
         for process in processes:
