@@ -1,0 +1,322 @@
+"""yamlload's benchmark suite: yamlload and its peers, measured in the same run.
+
+    python bench/run.py            # everything found or installable, ~5 minutes
+    python bench/run.py --quick    # a smoke check: yamlload against the bare loop only
+
+The target (nginx, or an aiohttp stand-in) is pinned to core 0 and each generator to
+core 1 where the machine has two cores. Every figure is a ratio against peers measured in
+this same run, so a busy or slow machine shifts all of them together. Results go to
+bench/results/<date>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+USERS = 50
+FIXED_RATE = 1000
+LOCUST_VENV = BENCH / ".peers" / "locust"
+
+
+@dataclass
+class Measured:
+    tool: str
+    scenario: str
+    requests: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    median_ms: float | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_per_10k(self) -> float | None:
+        return self.cpu_seconds / self.requests * 10_000 if self.requests else None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def pin(core: int) -> list[str]:
+    return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+def _proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_hwm(pid: int) -> float:
+    found = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
+def measure(command: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> tuple[str, float, float, float]:
+    """Run a generator; returns its output, wall time, CPU seconds and peak RSS (MB)."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
+    cpu = hwm = 0.0
+    output: list[str] = []
+    import threading
+
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True)
+    reader.start()
+    while process.poll() is None:
+        try:
+            cpu, hwm = _proc_cpu(process.pid), max(hwm, _proc_hwm(process.pid))
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+        time.sleep(0.05)
+        if time.perf_counter() - began > timeout:
+            process.kill()
+    reader.join(5)
+    return "".join(output), time.perf_counter() - began, cpu, hwm
+
+
+class Target:
+    """A server on core 0: nginx when installed (100-byte JSON), else aiohttp."""
+
+    def __init__(self, kind: str = "fast") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.kind = kind
+        self.process: subprocess.Popen[str] | None = None
+        self.folder = Path(tempfile.mkdtemp(prefix="yamlload-bench-"))
+        self.name = "aiohttp"
+
+    def __enter__(self) -> Target:
+        nginx = shutil.which("nginx")
+        if self.kind == "fast" and nginx:
+            body = json.loads(json.dumps({"id": 1})) and '{"id":1,"name":"benchmark item","price":9.99,"stock":1000,"tags":["a","b"],"ok":true,"pad":"xxxxxx"}'
+            conf = self.folder / "nginx.conf"
+            conf.write_text(
+                f"worker_processes 1; daemon off; pid {self.folder}/nginx.pid; error_log /dev/null;\n"
+                "events { worker_connections 8192; }\n"
+                f"http {{ access_log off; client_body_temp_path {self.folder}; proxy_temp_path {self.folder};\n"
+                f"  fastcgi_temp_path {self.folder}; uwsgi_temp_path {self.folder}; scgi_temp_path {self.folder};\n"
+                f"  server {{ listen 127.0.0.1:{self.port}; keepalive_requests 1000000;\n"
+                f"    location / {{ default_type application/json; return 200 '{body}'; }} }} }}\n"
+            )
+            self.process = subprocess.Popen([*pin(0), nginx, "-c", str(conf)], text=True)
+            self.name = "nginx"
+        else:
+            self.process = subprocess.Popen([*pin(0), sys.executable, str(BENCH / "targets.py"), self.kind, str(self.port)], stdout=subprocess.PIPE, text=True)
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the benchmark target did not start")
+
+    def __exit__(self, *_: object) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def yamlload_plan(url: str, seconds: float, mode: str) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="yamlload-bench-plan-"))
+    if mode == "max":
+        phase = f"{{duration: {seconds}, users: {USERS}}}"
+        flow = "[{get: {url: /}}]"
+    elif mode == "closed-rate":
+        phase = f"{{duration: {seconds}, users: {USERS}}}"
+        flow = f"[{{get: {{url: /}}}}, {{think: {USERS / FIXED_RATE}}}]"
+    else:  # open model at the fixed rate: one request per user
+        phase = f"{{duration: {seconds}, arrivalRate: {FIXED_RATE}}}"
+        flow = "[{get: {url: /}}]"
+    plan = folder / "plan.yml"
+    plan.write_text(f"config:\n  target: {url.rstrip('/')}\n  phases: [{phase}]\nscenarios:\n  - flow: {flow}\n")
+    return plan
+
+
+def run_yamlload(url: str, seconds: float, mode: str, scenario: str) -> Measured:
+    plan = yamlload_plan(url, seconds, mode)
+    report = plan.with_suffix(".json")
+    command = [*pin(1), sys.executable, "-m", "yamlload", "run", "-q", str(plan), "-o", str(report), "--allow-lag"]
+    output, wall, cpu, rss = measure(command)
+    data = json.loads(report.read_text())
+    counters = data["aggregate"]["counters"]
+    lag = data["aggregate"]["summaries"].get("yamlload.arrival_lag", {})
+    return Measured("yamlload", scenario, counters.get("http.responses", 0), seconds, cpu, rss,
+                    data["aggregate"]["summaries"]["http.response_time"]["median"],
+                    extra={"arrival_lag_p99_ms": lag.get("p99"), "errors": {k: v for k, v in counters.items() if k.startswith("errors.")}})
+
+
+def run_bare(url: str, seconds: float, rate: float | None, scenario: str) -> Measured:
+    command = [*pin(1), sys.executable, str(BENCH / "bare.py"), url, "--users", str(USERS), "--seconds", str(seconds)]
+    if rate:
+        command += ["--rate", str(rate)]
+    output, wall, cpu, rss = measure(command)
+    data = json.loads(output.strip().splitlines()[-1])
+    return Measured("bare aiohttp+uvloop", scenario, data["requests"], data["seconds"], cpu, rss, data["median_ms"])
+
+
+def run_hey(url: str, seconds: float, rate: float | None, scenario: str) -> Measured | None:
+    if not shutil.which("hey"):
+        return None
+    command = [*pin(1), "hey", "-z", f"{seconds}s", "-c", str(USERS)]
+    if rate:
+        command += ["-q", str(rate / USERS)]
+    output, wall, cpu, rss = measure([*command, url])
+    total = re.search(r"\[200\]\s+(\d+) responses", output)
+    median = re.search(r"50%+ in ([\d.]+) secs", output)
+    return Measured("hey", scenario, int(total.group(1)) if total else 0, seconds, cpu, rss, float(median.group(1)) * 1000 if median else None)
+
+
+def run_wrk(url: str, seconds: float, scenario: str) -> Measured | None:
+    if not shutil.which("wrk"):
+        return None
+    output, wall, cpu, rss = measure([*pin(1), "wrk", "-t1", f"-c{USERS}", f"-d{int(seconds)}s", "--latency", url])
+    total = re.search(r"(\d+) requests in", output)
+    median = re.search(r"50%\s+([\d.]+)(us|ms|s)", output)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    return Measured("wrk", scenario, int(total.group(1)) if total else 0, seconds, cpu, rss,
+                    float(median.group(1)) * scale[median.group(2)] if median else None)
+
+
+def locust_binary() -> str | None:
+    found = shutil.which("locust")
+    if found:
+        return found
+    candidate = LOCUST_VENV / "bin" / "locust"
+    if not candidate.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(LOCUST_VENV)], check=True)
+        done = subprocess.run([str(LOCUST_VENV / "bin" / "pip"), "install", "-q", "locust"], check=False)
+        if done.returncode != 0:
+            return None
+    return str(candidate)
+
+
+def run_locust(url: str, seconds: float, rate: float | None, scenario: str) -> Measured | None:
+    binary = locust_binary()
+    if binary is None:
+        return None
+    prefix = Path(tempfile.mkdtemp(prefix="yamlload-bench-locust-")) / "stats"
+    command = [*pin(1), binary, "-f", str(BENCH / "locustfile.py"), "--headless", "-u", str(USERS), "-r", str(USERS),
+               "-t", f"{int(seconds)}s", "--host", url.rstrip("/"), "--only-summary", "--csv", str(prefix), "--loglevel", "WARNING"]
+    env = {"BENCH_USER_RATE": str(rate / USERS)} if rate else {}
+    output, wall, cpu, rss = measure(command, env)
+    rows = Path(f"{prefix}_stats.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    total = next(r.split(",") for r in rows[1:] if ",Aggregated," in r)
+    requests = int(total[header.index("Request Count")])
+    median = float(total[header.index("Median Response Time")])
+    return Measured("Locust FastHttpUser", scenario, requests, seconds, cpu, rss, median)
+
+
+# --------------------------------------------------------------------------- the suite
+
+
+def suite(quick: bool) -> list[Measured]:
+    seconds = 3.0 if quick else 10.0
+    results: list[Measured] = []
+    with Target("fast") as target:
+        url = target.url
+        print(f"target: {target.name} at {url}", flush=True)
+        results.append(run_yamlload(url, seconds, "max", "max throughput"))
+        results.append(run_bare(url, seconds, None, "max throughput"))
+        if not quick:
+            for peer in (run_locust(url, seconds, None, "max throughput"), run_hey(url, seconds, None, "max throughput"), run_wrk(url, seconds, "max throughput")):
+                if peer:
+                    results.append(peer)
+            results.append(run_yamlload(url, seconds, "open-rate", "1000 req/s open"))
+            results.append(run_yamlload(url, seconds, "closed-rate", "1000 req/s closed"))
+            results.append(run_bare(url, seconds, FIXED_RATE, "1000 req/s closed"))
+            for peer in (run_locust(url, seconds, FIXED_RATE, "1000 req/s closed"), run_hey(url, seconds, FIXED_RATE, "1000 req/s closed")):
+                if peer:
+                    results.append(peer)
+    if not quick:
+        with Target("slow") as target:
+            url = target.url
+            results.append(run_yamlload(url, 5, "max", "median, 50 ms server"))
+            results.append(run_bare(url, 5, None, "median, 50 ms server"))
+            for peer in (run_locust(url, 5, None, "median, 50 ms server"), run_hey(url, 5, None, "median, 50 ms server"), run_wrk(url, 5, "median, 50 ms server")):
+                if peer:
+                    results.append(peer)
+    for m in results:
+        print(f"{m.scenario:22} {m.tool:22} {m.rps:10.0f} req/s  cpu/10k {m.cpu_per_10k or 0:6.2f} s  rss {m.peak_rss_mb:6.1f} MB  median {m.median_ms or 0:7.2f} ms", flush=True)
+    return results
+
+
+def find(results: list[Measured], tool: str, scenario: str) -> Measured | None:
+    return next((m for m in results if m.tool == tool and m.scenario == scenario), None)
+
+
+def ratios(results: list[Measured]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    mine = find(results, "yamlload", "max throughput")
+    for peer in ("bare aiohttp+uvloop", "Locust FastHttpUser", "hey", "wrk"):
+        other = find(results, peer, "max throughput")
+        if mine and other and other.rps:
+            out[f"max throughput vs {peer}"] = round(mine.rps / other.rps, 3)
+    for scenario in ("1000 req/s open", "1000 req/s closed"):
+        ours = find(results, "yamlload", scenario)
+        for peer in ("Locust FastHttpUser", "hey", "bare aiohttp+uvloop"):
+            other = find(results, peer, "1000 req/s closed")
+            if ours and other and ours.cpu_per_10k and other.cpu_per_10k:
+                out[f"CPU per request ({scenario}) vs {peer}"] = round(ours.cpu_per_10k / other.cpu_per_10k, 3)
+    slow = find(results, "yamlload", "median, 50 ms server")
+    bare = find(results, "bare aiohttp+uvloop", "median, 50 ms server")
+    if slow and bare and slow.median_ms and bare.median_ms:
+        out["median above the bare loop (ms), 50 ms server"] = round(slow.median_ms - bare.median_ms, 3)
+    return out
+
+
+def write(results: list[Measured], computed: dict[str, float], quick: bool) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M%S") + ("-quick" if quick else "")
+    data = {"date": stamp, "quick": quick, "cores": os.cpu_count(), "results": [{**asdict(m), "rps": m.rps, "cpu_per_10k": m.cpu_per_10k} for m in results], "ratios": computed}
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(data, indent=1))
+    lines = [f"# Benchmark {stamp}", "", f"{os.cpu_count()} cores; target on core 0, generator on core 1; {USERS} users.", "",
+             "| scenario | tool | req/s | CPU-s per 10k req | peak RSS MB | median ms |", "|---|---|---:|---:|---:|---:|"]
+    for m in results:
+        lines.append(f"| {m.scenario} | {m.tool} | {m.rps:,.0f} | {m.cpu_per_10k or 0:.2f} | {m.peak_rss_mb:.1f} | {m.median_ms or 0:.2f} |")
+    lines += ["", "| ratio | value |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in computed.items()]
+    path = RESULTS / f"{stamp}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run: yamlload against the bare loop")
+    args = parser.parse_args()
+    results = suite(args.quick)
+    computed = ratios(results)
+    path = write(results, computed, args.quick)
+    print(f"results: {path}")
+    # The smoke check: the ratios exist and are finite. Never a wall-clock assertion.
+    ok = bool(computed) and all(v == v and abs(v) != float("inf") for v in computed.values())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
