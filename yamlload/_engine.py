@@ -268,6 +268,8 @@ class _User:
 
 def _render(value: Value, user: _User) -> Any:
     if isinstance(value, Template):
+        if value.is_constant:
+            return value.source
         return value.render(user.lookup, user.rng)
     if isinstance(value, TMap):
         return {k: _render(v, user) for k, v in value.items}
@@ -394,6 +396,7 @@ class _Http:
         self.plan = engine.plan
         self.rec = engine.recorder
         self.target = engine.plan.target.rstrip("/")
+        self._names: dict[tuple[str, int], tuple[str, str, str, str]] = {}
 
     def url(self, request: Request, user: _User) -> str:
         path = _text(request.url, user)
@@ -404,8 +407,11 @@ class _Http:
         return self.target + path
 
     def build(self, request: Request, user: _User) -> dict[str, Any]:
-        headers = {k: _text(v, user) for k, v in self.plan.default_headers.items}
-        headers.update({k: _text(v, user) for k, v in request.headers.items})
+        headers: dict[str, str] = {}
+        for k, v in self.plan.default_headers.items:
+            headers[k] = _text(v, user)
+        for k, v in request.headers.items:
+            headers[k] = _text(v, user)
         spec: dict[str, Any] = {
             "method": request.method,
             "url": self.url(request, user),
@@ -477,17 +483,18 @@ class _Http:
             rec.count(f"errors.{code}")
             rec.count(f"{ENDPOINT_PREFIX}.{label}.errors.{code}")
             return False
-        end = time.perf_counter()
-        millis = (end - start) * 1000.0
-        rec.count("http.responses")
-        rec.count(f"http.codes.{status}")
-        rec.observe("http.response_time", millis)
-        rec.observe(f"http.response_time.{status // 100}xx", millis)
-        rec.count("http.downloaded_bytes", len(body))
-        rec.count(f"{ENDPOINT_PREFIX}.{label}.codes.{status}")
-        rec.observe(f"{ENDPOINT_PREFIX}.response_time.{label}", millis)
+        millis = (time.perf_counter() - start) * 1000.0
+        self.record_response(label, status, millis, len(body))
         if self.plan.http.extended_metrics:
             rec.observe("http.ttfb", (first_byte - start) * 1000.0)
+        if not (
+            request.captures
+            or request.matches
+            or request.expects
+            or request.after_response
+            or user.scenario.after_response
+        ):
+            return True
         checked = _Response(status, headers, body)
         if not self.capture(request, checked, user):
             return False
@@ -498,6 +505,25 @@ class _Http:
             if not await self.engine.call_hook(hook, user, spec, hook_response, context):
                 return False
         return True
+
+    def record_response(self, label: str, status: int, millis: float, size: int) -> None:
+        """One response's metrics, into the current period: the hot path, kept cheap."""
+        names = self._names.get((label, status))
+        if names is None:
+            names = self._names[(label, status)] = (
+                f"http.codes.{status}",
+                f"http.response_time.{status // 100}xx",
+                f"{ENDPOINT_PREFIX}.{label}.codes.{status}",
+                f"{ENDPOINT_PREFIX}.response_time.{label}",
+            )
+        metrics = self.rec.current()
+        metrics.count("http.responses")
+        metrics.count(names[0])
+        metrics.observe("http.response_time", millis)
+        metrics.observe(names[1], millis)
+        metrics.count("http.downloaded_bytes", size)
+        metrics.count(names[2])
+        metrics.observe(names[3], millis)
 
     def capture(self, request: Request, response: _Response, user: _User) -> bool:
         for capture in request.captures:

@@ -15,7 +15,7 @@ import string
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jmespath
@@ -120,10 +120,15 @@ class Template:
 
     source: str
     parts: tuple[str | Node, ...]
+    _constant: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def is_constant(self) -> bool:
-        return all(isinstance(p, str) for p in self.parts)
+        return self._constant
+
+    def __post_init__(self) -> None:
+        # Asked on every request: decide once.
+        object.__setattr__(self, "_constant", all(isinstance(p, str) for p in self.parts))
 
     @property
     def single(self) -> Node | None:

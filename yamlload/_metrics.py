@@ -220,6 +220,10 @@ class Recorder:
             period.last = now
         return period
 
+    def current(self) -> Metrics:
+        """The current period's metrics, for writing several at once."""
+        return self._period().metrics
+
     def count(self, name: str, n: int = 1) -> None:
         self._period().metrics.count(name, n)
 
