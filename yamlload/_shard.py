@@ -224,6 +224,13 @@ class _Periods:
             self.on_period(merge_periods([[self.received[s][period.index]] for s in shards])[0])
 
 
+def shared_seed(run_options: RunOptions) -> int:
+    """Every shard must draw the same schedule: one seed for all, chosen here if unset."""
+    if run_options.seed is not None:
+        return run_options.seed
+    return int.from_bytes(os.urandom(4), "big")
+
+
 class _Collector:
     """What the coordinator hears from its shards: results, failures, periods, logs."""
 
@@ -317,9 +324,7 @@ def run_workers(
     Nothing is retried: a lost worker is reported, with what it measured."""
     context = multiprocessing.get_context("spawn")
     updates: Any = context.Queue()
-    seed = run_options.seed
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "big")  # one schedule for every shard
+    seed = shared_seed(run_options)
     start_at = time.time() + START_LEAD_SECONDS
     processes = []
     for index in range(count):
@@ -368,11 +373,7 @@ def run_on_dask(
         if not workers:
             raise UsageError(f"--dask {address}: the cluster has no workers")
         count = len(workers)
-        seed = (
-            run_options.seed
-            if run_options.seed is not None
-            else int.from_bytes(os.urandom(4), "big")
-        )
+        seed = shared_seed(run_options)
         start_at = time.time() + START_LEAD_SECONDS + DASK_EXTRA_LEAD_SECONDS
         futures = []
         for index, worker in enumerate(workers):
