@@ -99,7 +99,8 @@ def measure(command: list[str], env: dict[str, str] | None = None, timeout: floa
 class Target:
     """A server on core 0: nginx when installed (100-byte JSON), else aiohttp."""
 
-    def __init__(self, kind: str = "fast") -> None:
+    def __init__(self, kind: str = "fast", extra: list[str] | None = None) -> None:
+        self.extra = extra or []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.kind = kind
@@ -123,7 +124,7 @@ class Target:
             self.process = subprocess.Popen([*pin(0), nginx, "-c", str(conf)], text=True)
             self.name = "nginx"
         else:
-            self.process = subprocess.Popen([*pin(0), sys.executable, str(BENCH / "targets.py"), self.kind, str(self.port)], stdout=subprocess.PIPE, text=True)
+            self.process = subprocess.Popen([*pin(0), sys.executable, str(BENCH / "targets.py"), self.kind, str(self.port), *self.extra], stdout=subprocess.PIPE, text=True)
         for _ in range(100):
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
@@ -232,6 +233,56 @@ def run_locust(url: str, seconds: float, rate: float | None, scenario: str) -> M
     return Measured("Locust FastHttpUser", scenario, requests, seconds, cpu, rss, median)
 
 
+def run_startup() -> Measured:
+    """Seconds from launching `yamlload run` to its first request reaching the target."""
+    stamp = Path(tempfile.mkdtemp(prefix="yamlload-bench-stamp-")) / "first"
+    with Target("stamp", [str(stamp)]) as target:
+        plan = yamlload_plan(target.url, 1, "open-rate")
+        plan.write_text(plan.read_text().replace(f"arrivalRate: {FIXED_RATE}", "arrivalRate: 1"))
+        launched = time.time()
+        measure([*pin(1), sys.executable, "-m", "yamlload", "run", "-q", str(plan), "-o", str(plan.with_suffix(".json"))])
+        first = float(stamp.read_text())
+    return Measured("yamlload", "start-up", 1, first - launched, note="seconds to the first request")
+
+
+def run_lag_at(url: str, rate: float, seconds: float) -> Measured:
+    plan = yamlload_plan(url, seconds, "open-rate")
+    plan.write_text(plan.read_text().replace(f"arrivalRate: {FIXED_RATE}", f"arrivalRate: {round(rate)}"))
+    report = plan.with_suffix(".json")
+    output, wall, cpu, rss = measure([*pin(1), sys.executable, "-m", "yamlload", "run", "-q", str(plan), "-o", str(report), "--allow-lag"])
+    data = json.loads(report.read_text())
+    lag = data["aggregate"]["summaries"].get("yamlload.arrival_lag", {})
+    return Measured("yamlload", f"open model at {round(rate)}/s (80% of max)", data["aggregate"]["counters"].get("http.responses", 0),
+                    seconds, cpu, rss, extra={"arrival_lag_p99_ms": lag.get("p99")})
+
+
+def run_many_users(url: str, users: int, seconds: float) -> Measured:
+    folder = Path(tempfile.mkdtemp(prefix="yamlload-bench-users-"))
+    plan = folder / "plan.yml"
+    plan.write_text(
+        f"config:\n  target: {url.rstrip('/')}\n  http: {{timeout: 30}}\n"
+        f"  phases: [{{duration: {seconds}, users: {users}, spawnRate: {users // 5}}}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}, {think: {min: 1, max: 5}}]\n"
+    )
+    report = plan.with_suffix(".json")
+    output, wall, cpu, rss = measure([*pin(1), sys.executable, "-m", "yamlload", "run", "-q", str(plan), "-o", str(report), "--allow-lag"])
+    counters = json.loads(report.read_text())["aggregate"]["counters"]
+    return Measured("yamlload", f"{users:,} closed-model users", counters.get("http.responses", 0), seconds, cpu, rss,
+                    extra={"users": counters.get("vusers.created", 0), "errors": {k: v for k, v in counters.items() if k.startswith("errors.")}})
+
+
+def run_workers_curve(url: str, seconds: float) -> list[Measured]:
+    out = []
+    for workers in range(1, (os.cpu_count() or 1) + 1):
+        plan = yamlload_plan(url, seconds, "max")
+        report = plan.with_suffix(".json")
+        # no pinning: the workers spread over the cores (the target shares them)
+        output, wall, cpu, rss = measure([sys.executable, "-m", "yamlload", "run", "-q", str(plan), "-o", str(report), "--allow-lag", "--workers", str(workers)])
+        counters = json.loads(report.read_text())["aggregate"]["counters"]
+        out.append(Measured("yamlload", f"max throughput, {workers} worker{'s' if workers > 1 else ''}", counters.get("http.responses", 0), seconds, cpu, rss))
+    return out
+
+
 # --------------------------------------------------------------------------- the suite
 
 
@@ -254,6 +305,14 @@ def suite(quick: bool) -> list[Measured]:
                 if peer:
                     results.append(peer)
     if not quick:
+        opened = find(results, "yamlload", "1000 req/s open")
+        with Target("fast") as target:
+            if opened and opened.cpu_seconds:
+                max_open = FIXED_RATE / (opened.cpu_seconds / opened.seconds)  # one full core
+                results.append(run_lag_at(target.url, 0.8 * min(max_open, 5 * FIXED_RATE), seconds))
+            results.append(run_many_users(target.url, 10_000, 20))
+            results.extend(run_workers_curve(target.url, seconds))
+        results.append(run_startup())
         with Target("slow") as target:
             url = target.url
             results.append(run_yamlload(url, 5, "max", "median, 50 ms server"))
@@ -262,7 +321,7 @@ def suite(quick: bool) -> list[Measured]:
                 if peer:
                     results.append(peer)
     for m in results:
-        print(f"{m.scenario:22} {m.tool:22} {m.rps:10.0f} req/s  cpu/10k {m.cpu_per_10k or 0:6.2f} s  rss {m.peak_rss_mb:6.1f} MB  median {m.median_ms or 0:7.2f} ms", flush=True)
+        print(f"{m.scenario:34} {m.tool:22} {m.rps:10.0f} req/s  cpu/10k {m.cpu_per_10k or 0:6.2f} s  rss {m.peak_rss_mb:6.1f} MB  median {m.median_ms or 0:7.2f} ms {m.extra or ''}", flush=True)
     return results
 
 
@@ -283,6 +342,19 @@ def ratios(results: list[Measured]) -> dict[str, float]:
             other = find(results, peer, "1000 req/s closed")
             if ours and other and ours.cpu_per_10k and other.cpu_per_10k:
                 out[f"CPU per request ({scenario}) vs {peer}"] = round(ours.cpu_per_10k / other.cpu_per_10k, 3)
+    lag = next((m for m in results if m.scenario.startswith("open model at")), None)
+    if lag and lag.extra.get("arrival_lag_p99_ms") is not None:
+        out["arrival lag p99 (ms) at 80% of max"] = lag.extra["arrival_lag_p99_ms"]
+    many = next((m for m in results if m.scenario.endswith("closed-model users")), None)
+    if many:
+        out["peak RSS (MB), 10,000 closed-model users"] = round(many.peak_rss_mb, 1)
+    startup = find(results, "yamlload", "start-up")
+    if startup:
+        out["seconds to the first request"] = round(startup.seconds, 3)
+    curve = [m for m in results if m.scenario.startswith("max throughput, ")]
+    if len(curve) > 1 and curve[0].rps:
+        for m in curve[1:]:
+            out[f"{m.scenario} / 1 worker"] = round(m.rps / curve[0].rps, 3)
     slow = find(results, "yamlload", "median, 50 ms server")
     bare = find(results, "bare aiohttp+uvloop", "median, 50 ms server")
     if slow and bare and slow.median_ms and bare.median_ms:
@@ -296,9 +368,10 @@ def write(results: list[Measured], computed: dict[str, float], quick: bool) -> P
     data = {"date": stamp, "quick": quick, "cores": os.cpu_count(), "results": [{**asdict(m), "rps": m.rps, "cpu_per_10k": m.cpu_per_10k} for m in results], "ratios": computed}
     (RESULTS / f"{stamp}.json").write_text(json.dumps(data, indent=1))
     lines = [f"# Benchmark {stamp}", "", f"{os.cpu_count()} cores; target on core 0, generator on core 1; {USERS} users.", "",
-             "| scenario | tool | req/s | CPU-s per 10k req | peak RSS MB | median ms |", "|---|---|---:|---:|---:|---:|"]
+             "| scenario | tool | req/s | CPU-s per 10k req | peak RSS MB | median ms | notes |", "|---|---|---:|---:|---:|---:|---|"]
     for m in results:
-        lines.append(f"| {m.scenario} | {m.tool} | {m.rps:,.0f} | {m.cpu_per_10k or 0:.2f} | {m.peak_rss_mb:.1f} | {m.median_ms or 0:.2f} |")
+        notes = ", ".join(f"{k} {v}" for k, v in m.extra.items()) or m.note
+        lines.append(f"| {m.scenario} | {m.tool} | {m.rps:,.0f} | {m.cpu_per_10k or 0:.2f} | {m.peak_rss_mb:.1f} | {m.median_ms or 0:.2f} | {notes} |")
     lines += ["", "| ratio | value |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in computed.items()]
     path = RESULTS / f"{stamp}.md"
     path.write_text("\n".join(lines) + "\n")

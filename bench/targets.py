@@ -2,12 +2,14 @@
 
     python bench/targets.py fast PORT     # aiohttp stand-in when nginx is absent
     python bench/targets.py slow PORT     # answers after 50 ms
+    python bench/targets.py stamp PORT FILE   # writes the epoch time of its first request to FILE
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import uvloop
 from aiohttp import web
@@ -24,9 +26,22 @@ async def slow(request: web.Request) -> web.Response:
     return web.Response(body=BODY, content_type="application/json")
 
 
+def stamper(path: str):  # type: ignore[no-untyped-def]
+    async def stamp(request: web.Request) -> web.Response:
+        if not stamp.done:  # type: ignore[attr-defined]
+            stamp.done = True  # type: ignore[attr-defined]
+            with open(path, "w") as out:
+                out.write(repr(time.time()))
+        return web.Response(body=BODY, content_type="application/json")
+
+    stamp.done = False  # type: ignore[attr-defined]
+    return stamp
+
+
 if __name__ == "__main__":
     kind, port = sys.argv[1], int(sys.argv[2])
     app = web.Application()
-    app.router.add_get("/", fast if kind == "fast" else slow)
+    handler = {"fast": fast, "slow": slow}.get(kind) or stamper(sys.argv[3])
+    app.router.add_get("/", handler)
     uvloop.install()
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=lambda *_: print("ready", flush=True))
