@@ -35,7 +35,14 @@ from ._checks import (
 )
 from ._compile import compile_document, load_plan
 from ._describe import describe
-from ._engine import WHOLE_RUN, Engine, RunOptions, RunResult, run_on_uvloop
+from ._engine import (
+    WHOLE_RUN,
+    Engine,
+    RunOptions,
+    RunResult,
+    ensure_file_limit,
+    run_on_uvloop,
+)
 from ._errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_RUN,
@@ -271,6 +278,9 @@ def run(plan_path: str, **kwargs: Any) -> None:
         for warning in plan.warnings:
             click.echo(f"warning: {warning}", err=True)
         gate.prepare(plan)  # bad checks stop here, before any traffic
+        limit = ensure_file_limit(plan)
+        if limit:
+            click.echo(f"warning: {limit}", err=True)
         summary = _run_and_report(plan, kwargs, gate, split)
     sys.exit(gate.exit_code(summary))
 

@@ -1070,3 +1070,54 @@ def run_on_uvloop(coro: Any) -> Any:
     except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
         return asyncio.run(coro)
     return uvloop.run(coro)
+
+
+# --------------------------------------------------------------------------- limits
+
+# Sockets beyond the users' own: files, the event loop, the report.
+SPARE_FILE_DESCRIPTORS = 256
+
+
+def connections_needed(plan: Plan) -> int:
+    """The most connections the plan may hold open at once (each user has its own)."""
+    if plan.http.pool:
+        return plan.http.pool
+    most = 1
+    for phase in plan.phases:
+        if phase.kind == "users":
+            most = max(most, phase.users)
+        elif phase.max_vusers is not None:
+            most = max(most, phase.max_vusers)
+        else:
+            peak = max(phase.arrival_rate, phase.ramp_to)
+            if phase.kind == "count" and phase.duration:
+                peak = phase.arrival_count / phase.duration
+            # users alive at once ≈ arrivals per second × the longest a request may take
+            most = max(most, int(peak * plan.http.timeout) + 1)
+    return most
+
+
+def ensure_file_limit(plan: Plan) -> str | None:
+    """Raise the soft limit on open files as far as the plan needs and the hard limit
+    allows; say what to do when that is not enough."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return None
+    need = connections_needed(plan) + SPARE_FILE_DESCRIPTORS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return None
+    wanted = need if hard == resource.RLIM_INFINITY else min(need, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    except (ValueError, OSError):
+        pass
+    if soft >= need:
+        return None
+    return (
+        f"this plan may hold up to {need - SPARE_FILE_DESCRIPTORS:,} connections at once, but the "
+        f"limit on open files is {soft:,}; raise it (ulimit -n {need}) or requests will fail "
+        "with EMFILE"
+    )

@@ -1,0 +1,101 @@
+"""Self-protection: the open-files limit is raised as far as a plan needs, and a clear
+warning says what to raise when the hard limit is too low."""
+
+from __future__ import annotations
+
+import resource
+
+import pytest
+
+from tests.helpers import run_cli
+from tests.servers import ServerThread, make_test_app
+from yamlload import load_plan
+from yamlload._engine import SPARE_FILE_DESCRIPTORS, connections_needed, ensure_file_limit
+
+
+@pytest.mark.parametrize(
+    ("phases", "http", "need"),
+    [
+        ("[{duration: 10, users: 10000}]", "", 10000),
+        ("[{duration: 10, arrivalRate: 100}]", "  http: {timeout: 10}\n", 1001),
+        ("[{duration: 10, arrivalRate: 1, rampTo: 50}]", "  http: {timeout: 2}\n", 101),
+        ("[{duration: 10, arrivalRate: 500, maxVusers: 5}]", "", 5),
+        ("[{duration: 10, users: 300}]", "  http: {pool: 20}\n", 20),
+        ("[{duration: 2, arrivalCount: 100}]", "  http: {timeout: 1}\n", 51),
+    ],
+)
+def test_connections_needed(write_plan, phases: str, http: str, need: int) -> None:
+    plan = load_plan(
+        str(
+            write_plan(
+                f"config:\n  target: http://127.0.0.1:1\n{http}  phases: {phases}\nscenarios:\n  - flow: []\n"
+            )
+        )
+    )
+    assert connections_needed(plan) == need
+
+
+class FakeLimits:
+    def __init__(self, soft: int, hard: int, can_raise: bool) -> None:
+        self.soft, self.hard, self.can_raise = soft, hard, can_raise
+
+    def getrlimit(self, which: int) -> tuple[int, int]:
+        return self.soft, self.hard
+
+    def setrlimit(self, which: int, limits: tuple[int, int]) -> None:
+        if not self.can_raise:
+            raise ValueError("not allowed")
+        self.soft = limits[0]
+
+
+def test_the_soft_limit_is_raised_when_the_hard_limit_allows(
+    write_plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits = FakeLimits(1024, 65536, True)
+    monkeypatch.setattr(resource, "getrlimit", limits.getrlimit)
+    monkeypatch.setattr(resource, "setrlimit", limits.setrlimit)
+    plan = load_plan(
+        str(
+            write_plan(
+                "config:\n  target: http://127.0.0.1:1\n  phases: [{duration: 5, users: 5000}]\nscenarios:\n  - flow: []\n"
+            )
+        )
+    )
+    assert ensure_file_limit(plan) is None
+    assert limits.soft == 5000 + SPARE_FILE_DESCRIPTORS
+
+
+def test_a_clear_warning_when_the_limit_cannot_be_raised(
+    write_plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits = FakeLimits(1024, 4096, True)
+    monkeypatch.setattr(resource, "getrlimit", limits.getrlimit)
+    monkeypatch.setattr(resource, "setrlimit", limits.setrlimit)
+    plan = load_plan(
+        str(
+            write_plan(
+                "config:\n  target: http://127.0.0.1:1\n  phases: [{duration: 5, users: 10000}]\nscenarios:\n  - flow: []\n"
+            )
+        )
+    )
+    warning = ensure_file_limit(plan)
+    assert warning is not None
+    assert "up to 10,000 connections" in warning and "limit on open files is 4,096" in warning
+    assert f"ulimit -n {10000 + SPARE_FILE_DESCRIPTORS}" in warning
+    assert limits.soft == 4096  # raised as far as the hard limit allows
+
+
+def test_the_run_warns_and_goes_on(write_plan, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    limits = FakeLimits(64, 64, False)
+    monkeypatch.setattr(resource, "getrlimit", limits.getrlimit)
+    monkeypatch.setattr(resource, "setrlimit", limits.setrlimit)
+    plan = write_plan(
+        "config:\n  phases: [{duration: 1, users: 100}]\nscenarios:\n  - flow: [{get: {url: /ok}}, {think: 0.5}]\n"
+    )
+    with ServerThread(make_test_app()) as server:
+        result = run_cli("run", "-q", str(plan), "-t", server.url, "-o", str(tmp_path / "r.json"))
+    assert result.exit_code == 0
+    assert (
+        "warning: this plan may hold up to 100 connections at once, but the limit on open files is 64"
+        in result.stderr
+    )
