@@ -466,10 +466,9 @@ class _Http:
         except OSError as exc:  # a formData file that cannot be read
             rec.count(f"errors.{_os_code(exc)}")
             return False
-        context = HookContext(user.vars, user.scenario.name)
-        for hook in (*user.scenario.before_request, *request.before_request):
-            if not await self.engine.call_hook(hook, user, spec, context):
-                return False
+        before = (*user.scenario.before_request, *request.before_request)
+        if before and not await self.engine.call_hooks(before, user, spec):
+            return False
         rec.count("http.requests")
         start = time.perf_counter()
         try:
@@ -500,11 +499,10 @@ class _Http:
             return False
         if not self.expect(request, checked, user):
             return False
-        hook_response = HookResponse(status, headers, body)
-        for hook in (*request.after_response, *user.scenario.after_response):
-            if not await self.engine.call_hook(hook, user, spec, hook_response, context):
-                return False
-        return True
+        after = (*request.after_response, *user.scenario.after_response)
+        return not after or await self.engine.call_hooks(
+            after, user, spec, HookResponse(status, headers, body)
+        )
 
     def record_response(self, label: str, status: int, millis: float, size: int) -> None:
         """One response's metrics, into the current period: the hot path, kept cheap."""
@@ -793,6 +791,14 @@ class Engine:
             "$target": self.plan.target,
             "$scenarioName": scenario.name,
         }
+
+    async def call_hooks(self, names: tuple[str, ...], user: _User, *args: Any) -> bool:
+        """Request hooks in order, each given (*args, context); stop at the first failure."""
+        context = HookContext(user.vars, user.scenario.name)
+        for name in names:
+            if not await self.call_hook(name, user, *args, context):
+                return False
+        return True
 
     async def call_hook(self, name: str, user: _User, *args: Any, want_value: bool = False) -> bool:
         function = getattr(self.processor, name, None)

@@ -10,7 +10,7 @@ exact to that precision: they are computed after merging, never averaged.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,8 +239,3 @@ def merge_metrics(parts: Iterable[Metrics]) -> Metrics:
     for part in parts:
         total.merge(part)
     return total
-
-
-def metric_names(metrics: Metrics) -> Iterator[str]:
-    yield from metrics.counters
-    yield from metrics.histograms

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from ._errors import Pos, Problem
@@ -29,9 +30,6 @@ class TMap:
     """A frozen mapping of templated values (JSON objects in bodies, headers...)."""
 
     items: tuple[tuple[str, Value], ...] = ()
-
-    def keys(self) -> tuple[str, ...]:
-        return tuple(k for k, _ in self.items)
 
 
 @dataclass(frozen=True)
@@ -162,9 +160,9 @@ class Request:
     after_response: tuple[str, ...] = ()
     pos: Pos = NOWHERE
 
-    @property
+    @cached_property
     def label(self) -> str:
-        """How this request is named in per-endpoint metrics."""
+        """How this request is named in per-endpoint metrics (asked on every request)."""
         return self.name or f"{self.method} {self.url.source}"
 
 

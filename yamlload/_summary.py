@@ -7,7 +7,7 @@ histograms that let reports be merged and rendered again later, exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,7 +216,3 @@ def summarize(
         document=plan.raw,
         workers=workers or [],
     )
-
-
-def merge_summaries(parts: Iterable[Summary]) -> Metrics:
-    return merge_metrics(p.aggregate for p in parts)
