@@ -34,7 +34,7 @@ from ._checks import (
     parse_ensure,
 )
 from ._compile import compile_document, load_plan
-from ._describe import describe
+from ._describe import describe, plural
 from ._engine import (
     WHOLE_RUN,
     Engine,
@@ -165,7 +165,7 @@ def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
         except PlanError as exc:
             failed += 1
             click.echo(exc.show(), err=True)
-            click.echo(f"invalid: {plan_path} ({_count(len(exc.problems), 'problem')})", err=True)
+            click.echo(f"invalid: {plan_path} ({plural(len(exc.problems), 'problem')})", err=True)
             continue
         except YamlloadError as exc:
             failed += 1
@@ -622,10 +622,6 @@ def report(report_path: str, output: str | None) -> None:
     target = output or str(Path(report_path).with_suffix(".html"))
     write_text(target, render_html(summary))
     click.echo(f"HTML report: {target}")
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def main() -> None:

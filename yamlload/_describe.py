@@ -53,7 +53,7 @@ def describe(plan: Plan) -> list[str]:
     lines = [
         f"  target     {plan.target}",
         f"  duration   {format_seconds(total_duration(plan.phases))}, "
-        f"{_plural(len(plan.phases), 'phase')}, {' and '.join(load)}",
+        f"{plural(len(plan.phases), 'phase')}, {' and '.join(load)}",
     ]
     if plan.environment:
         lines.insert(1, f"  environment {plan.environment}")
@@ -65,11 +65,11 @@ def describe(plan: Plan) -> list[str]:
     lines.append(f"  scenarios  {len(plan.scenarios)}")
     for scenario in plan.scenarios:
         share = plan.scenario_share(scenario) * 100
-        lines.append(f"    {share:5.1f}%  {scenario.name}  ({_plural(len(scenario.flow), 'step')})")
+        lines.append(f"    {share:5.1f}%  {scenario.name}  ({plural(len(scenario.flow), 'step')})")
     if plan.payloads:
         lines.append(f"  payload    {', '.join(p.path for p in plan.payloads)}")
     return lines
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from ._compile import parse_duration
 from ._errors import UsageError
 from ._expr import Template, to_text
 from ._metrics import PERIOD_SECONDS, Period, Recorder
@@ -373,8 +374,6 @@ class _Flow:
 
 
 def _duration_value(value: Any) -> float:
-    from ._compile import parse_duration
-
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     seconds = parse_duration(str(value)) if value is not None else None
