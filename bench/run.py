@@ -15,12 +15,15 @@ import argparse
 import datetime as dt
 import json
 import os
+import pstats
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -64,36 +67,28 @@ def pin(core: int) -> list[str]:
     return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
 
 
-def _proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _proc_hwm(pid: int) -> float:
-    found = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
-    return int(found.group(1)) / 1024 if found else 0.0
-
-
 def measure(command: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> tuple[str, float, float, float]:
-    """Run a generator; returns its output, wall time, CPU seconds and peak RSS (MB)."""
-    began = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
-    cpu = hwm = 0.0
-    output: list[str] = []
-    import threading
+    """Run a generator; returns its output, wall time, CPU seconds and peak RSS (MB).
 
+    CPU and peak RSS come from wait4(), so they cover the whole process tree: yamlload's
+    `--workers` children and Artillery's workers count, as long as they were reaped.
+    """
+    began = time.perf_counter()
+    merged = {**os.environ, **(env or {})}
+    # Users get bytecode compiled at install time; a dev shell that forbids it would
+    # charge a recompile of every module to start-up.
+    merged.pop("PYTHONDONTWRITEBYTECODE", None)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=merged)
+    output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True)
     reader.start()
-    while process.poll() is None:
-        try:
-            cpu, hwm = _proc_cpu(process.pid), max(hwm, _proc_hwm(process.pid))
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            pass
-        time.sleep(0.05)
-        if time.perf_counter() - began > timeout:
-            process.kill()
+    killer = threading.Timer(timeout, process.kill)
+    killer.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    killer.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)
     reader.join(5)
-    return "".join(output), time.perf_counter() - began, cpu, hwm
+    return "".join(output), time.perf_counter() - began, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 class Target:
@@ -233,16 +228,98 @@ def run_locust(url: str, seconds: float, rate: float | None, scenario: str) -> M
     return Measured("Locust FastHttpUser", scenario, requests, seconds, cpu, rss, median)
 
 
-def run_startup() -> Measured:
-    """Seconds from launching `yamlload run` to its first request reaching the target."""
-    stamp = Path(tempfile.mkdtemp(prefix="yamlload-bench-stamp-")) / "first"
-    with Target("stamp", [str(stamp)]) as target:
-        plan = yamlload_plan(target.url, 1, "open-rate")
-        plan.write_text(plan.read_text().replace(f"arrivalRate: {FIXED_RATE}", "arrivalRate: 1"))
-        launched = time.time()
-        measure([*pin(1), sys.executable, "-m", "yamlload", "run", "-q", str(plan), "-o", str(plan.with_suffix(".json"))])
-        first = float(stamp.read_text())
-    return Measured("yamlload", "start-up", 1, first - launched, note="seconds to the first request")
+ARTILLERY_PREFIX = BENCH / ".peers" / "artillery"
+
+
+def artillery_binary() -> str | None:
+    found = shutil.which("artillery")
+    candidate = ARTILLERY_PREFIX / "node_modules" / ".bin" / "artillery"
+    return found or (str(candidate) if candidate.exists() else None)
+
+
+def install_artillery() -> None:
+    """npm install into bench/.peers (needs the registry, so it runs before the network
+    namespace is entered). Playwright's browsers are not needed for HTTP."""
+    if artillery_binary() or not shutil.which("npm"):
+        return
+    print("installing Artillery 2 into bench/.peers/artillery (a few minutes)", flush=True)
+    subprocess.run(["npm", "install", "--silent", "--prefix", str(ARTILLERY_PREFIX), "artillery@2"],
+                   env={**os.environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}, check=False)
+
+
+def run_artillery(url: str, seconds: float, mode: str, scenario: str) -> Measured | None:
+    """Artillery 2 with the same load. It has no closed model, so USERS arrive at once and
+    loop; the loop count is sized to last about `seconds` at the expected rate."""
+    binary = artillery_binary()
+    if binary is None:
+        return None
+    if not in_private_network():
+        return Measured("Artillery 2", scenario, note="skipped: Artillery sends telemetry, and no network namespace was available")
+    target = url.rstrip("/")
+    if mode == "open-rate":
+        phase, flow = f"{{duration: {seconds}, arrivalRate: {FIXED_RATE}}}", "[{get: {url: /}}]"
+    else:
+        rate_per_user = {"max": 60, "closed-rate": FIXED_RATE / USERS, "slow": 20}[mode]
+        think = f", {{think: {USERS / FIXED_RATE}}}" if mode == "closed-rate" else ""
+        count = max(1, round(rate_per_user * seconds))
+        phase, flow = f"{{duration: 1, arrivalCount: {USERS}}}", f"[{{loop: [{{get: {{url: /}}}}{think}], count: {count}}}]"
+    folder = Path(tempfile.mkdtemp(prefix="yamlload-bench-artillery-"))
+    script, report = folder / "script.yml", folder / "report.json"
+    script.write_text(f"config:\n  target: {target}\n  phases: [{phase}]\nscenarios:\n  - flow: {flow}\n")
+    output, wall, cpu, rss = measure([*pin(1), binary, "run", "-q", str(script), "--output", str(report)],
+                                     {"ARTILLERY_DISABLE_TELEMETRY": "true"}, timeout=seconds * 20 + 120)
+    if not report.exists():
+        return Measured("Artillery 2", scenario, note="no report: " + output.strip().splitlines()[-1][:120] if output.strip() else "no report")
+    aggregate = json.loads(report.read_text())["aggregate"]
+    requests = aggregate["counters"].get("http.responses", 0)
+    # Artillery's own start-up takes seconds; the rate is over the span it measured.
+    span = (aggregate["lastCounterAt"] - aggregate["firstCounterAt"]) / 1000 or seconds
+    median = aggregate["summaries"].get("http.response_time", {}).get("median")
+    return Measured("Artillery 2", scenario, requests, span, cpu, rss, median,
+                    note=f"{wall:.0f} s wall in all, start-up included in CPU")
+
+
+# --------------------------------------------------------------------------- a private network
+
+NETNS_FLAG = "YAMLLOAD_BENCH_NETNS"
+
+
+def in_private_network() -> bool:
+    return os.environ.get(NETNS_FLAG) == "1"
+
+
+def rerun_in_private_network() -> int | None:
+    """Run this script again inside a new network namespace with only loopback up, so no
+    tool (Artillery's telemetry above all) can reach anything but the local target.
+    Returns None where that is not possible here (no root, no unshare)."""
+    if in_private_network() or not (shutil.which("unshare") and shutil.which("ip")):
+        return None
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        return None
+    print("entering a private network namespace (loopback only)", flush=True)
+    command = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", sys.executable, *sys.argv]
+    return subprocess.call(command, env={**os.environ, NETNS_FLAG: "1"})
+
+
+def run_startup(tries: int = 3) -> Measured:
+    """Seconds from launching `yamlload run` to its first request reaching the target.
+
+    The plan's one user starts at t=0 (an arrivalRate of 1 would wait a second for its
+    first arrival). The median of a few tries.
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(BENCH.parent / "yamlload")], check=False)
+    seconds: list[float] = []
+    for _ in range(tries):
+        stamp = Path(tempfile.mkdtemp(prefix="yamlload-bench-stamp-")) / "first"
+        with Target("stamp", [str(stamp)]) as target:
+            plan = Path(tempfile.mkdtemp(prefix="yamlload-bench-plan-")) / "startup.yml"
+            plan.write_text(f"config:\n  target: {target.url.rstrip('/')}\n  phases: [{{duration: 1, users: 1}}]\n"
+                            "scenarios:\n  - flow: [{get: {url: /}}]\n")
+            launched = time.time()
+            measure([*pin(1), sys.executable, "-m", "yamlload", "run", "-q", str(plan), "-o", str(plan.with_suffix(".json"))])
+            seconds.append(float(stamp.read_text()) - launched)
+    return Measured("yamlload", "start-up", 1, statistics.median(seconds),
+                    note=f"seconds to the first request, median of {tries}: " + ", ".join(f"{s:.3f}" for s in seconds))
 
 
 def run_lag_at(url: str, rate: float, seconds: float) -> Measured:
@@ -283,6 +360,39 @@ def run_workers_curve(url: str, seconds: float) -> list[Measured]:
     return out
 
 
+def profile_hot_path(url: str, seconds: float, top: int = 15) -> dict[str, Any]:
+    """Where one request's cost goes: yamlload at max throughput under cProfile. Own time
+    by layer (yamlload, aiohttp and its helpers, the rest) and the costliest functions.
+    cProfile slows Python code more than C code, so read shares, not absolute times;
+    a coroutine counts one call per resumption."""
+    plan = yamlload_plan(url, seconds, "max")
+    stats_path, report = plan.with_suffix(".prof"), plan.with_suffix(".json")
+    measure([*pin(1), sys.executable, "-m", "cProfile", "-o", str(stats_path),
+             "-m", "yamlload", "run", "-q", str(plan), "-o", str(report), "--allow-lag"])
+    requests = json.loads(report.read_text())["aggregate"]["counters"].get("http.responses", 0) or 1
+    raw: dict[Any, Any] = pstats.Stats(str(stats_path)).stats  # type: ignore[attr-defined]
+    total = sum(entry[2] for entry in raw.values()) or 1.0
+    layers: dict[str, float] = {}
+    for (file, _line, _name), entry in raw.items():
+        layers[_layer(file)] = layers.get(_layer(file), 0.0) + entry[2]
+    functions = sorted(raw.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    return {
+        "layers": {name: round(100 * spent / total, 1) for name, spent in sorted(layers.items(), key=lambda kv: -kv[1])},
+        "functions": [{"function": f"{Path(file).name}:{line}({name})" if file != "~" else name,
+                       "share_percent": round(100 * entry[2] / total, 1),
+                       "calls_per_request": round(entry[1] / requests, 2)}
+                      for (file, line, name), entry in functions],
+    }
+
+
+def _layer(file: str) -> str:
+    for marker, layer in (("/yamlload/", "yamlload"), ("/aiohttp/", "aiohttp"), ("/multidict/", "aiohttp"),
+                          ("/yarl/", "aiohttp"), ("/propcache/", "aiohttp"), ("/asyncio/", "asyncio"),
+                          ("/uvloop/", "uvloop")):
+        if marker in file:
+            return layer
+    return "built-ins (C)" if file == "~" else "other Python"
+
 # --------------------------------------------------------------------------- the suite
 
 
@@ -295,13 +405,15 @@ def suite(quick: bool) -> list[Measured]:
         results.append(run_yamlload(url, seconds, "max", "max throughput"))
         results.append(run_bare(url, seconds, None, "max throughput"))
         if not quick:
-            for peer in (run_locust(url, seconds, None, "max throughput"), run_hey(url, seconds, None, "max throughput"), run_wrk(url, seconds, "max throughput")):
+            for peer in (run_locust(url, seconds, None, "max throughput"), run_artillery(url, seconds, "max", "max throughput"),
+                         run_hey(url, seconds, None, "max throughput"), run_wrk(url, seconds, "max throughput")):
                 if peer:
                     results.append(peer)
             results.append(run_yamlload(url, seconds, "open-rate", "1000 req/s open"))
             results.append(run_yamlload(url, seconds, "closed-rate", "1000 req/s closed"))
             results.append(run_bare(url, seconds, FIXED_RATE, "1000 req/s closed"))
-            for peer in (run_locust(url, seconds, FIXED_RATE, "1000 req/s closed"), run_hey(url, seconds, FIXED_RATE, "1000 req/s closed")):
+            for peer in (run_locust(url, seconds, FIXED_RATE, "1000 req/s closed"), run_hey(url, seconds, FIXED_RATE, "1000 req/s closed"),
+                         run_artillery(url, seconds, "closed-rate", "1000 req/s closed"), run_artillery(url, seconds, "open-rate", "1000 req/s open")):
                 if peer:
                     results.append(peer)
     if not quick:
@@ -317,7 +429,8 @@ def suite(quick: bool) -> list[Measured]:
             url = target.url
             results.append(run_yamlload(url, 5, "max", "median, 50 ms server"))
             results.append(run_bare(url, 5, None, "median, 50 ms server"))
-            for peer in (run_locust(url, 5, None, "median, 50 ms server"), run_hey(url, 5, None, "median, 50 ms server"), run_wrk(url, 5, "median, 50 ms server")):
+            for peer in (run_locust(url, 5, None, "median, 50 ms server"), run_artillery(url, 5, "slow", "median, 50 ms server"),
+                         run_hey(url, 5, None, "median, 50 ms server"), run_wrk(url, 5, "median, 50 ms server")):
                 if peer:
                     results.append(peer)
     for m in results:
@@ -332,16 +445,20 @@ def find(results: list[Measured], tool: str, scenario: str) -> Measured | None:
 def ratios(results: list[Measured]) -> dict[str, float]:
     out: dict[str, float] = {}
     mine = find(results, "yamlload", "max throughput")
-    for peer in ("bare aiohttp+uvloop", "Locust FastHttpUser", "hey", "wrk"):
+    for peer in ("bare aiohttp+uvloop", "Locust FastHttpUser", "Artillery 2", "hey", "wrk"):
         other = find(results, peer, "max throughput")
         if mine and other and other.rps:
             out[f"max throughput vs {peer}"] = round(mine.rps / other.rps, 3)
     for scenario in ("1000 req/s open", "1000 req/s closed"):
         ours = find(results, "yamlload", scenario)
-        for peer in ("Locust FastHttpUser", "hey", "bare aiohttp+uvloop"):
-            other = find(results, peer, "1000 req/s closed")
+        for peer in ("Locust FastHttpUser", "Artillery 2", "hey", "bare aiohttp+uvloop"):
+            # Artillery has an open model of its own; the others are compared closed.
+            other = find(results, peer, scenario if peer == "Artillery 2" else "1000 req/s closed")
             if ours and other and ours.cpu_per_10k and other.cpu_per_10k:
                 out[f"CPU per request ({scenario}) vs {peer}"] = round(ours.cpu_per_10k / other.cpu_per_10k, 3)
+    at_rate = [m.peak_rss_mb for m in results if m.tool == "yamlload" and m.scenario.startswith("1000 req/s")]
+    if at_rate:
+        out["peak RSS (MB) at 1000 req/s"] = round(max(at_rate), 1)
     lag = next((m for m in results if m.scenario.startswith("open model at")), None)
     if lag and lag.extra.get("arrival_lag_p99_ms") is not None:
         out["arrival lag p99 (ms) at 80% of max"] = lag.extra["arrival_lag_p99_ms"]
@@ -362,10 +479,42 @@ def ratios(results: list[Measured]) -> dict[str, float]:
     return out
 
 
-def write(results: list[Measured], computed: dict[str, float], quick: bool) -> Path:
+# (ratio name, comparison, limit): the issue's goals, judged on this run's ratios.
+GOALS = [
+    ("max throughput vs Locust FastHttpUser", ">=", 1.3),
+    ("max throughput vs bare aiohttp+uvloop", ">=", 0.9),
+    ("CPU per request (1000 req/s closed) vs Locust FastHttpUser", "<=", 0.75),
+    ("CPU per request (1000 req/s open) vs Locust FastHttpUser", "<=", 0.75),
+    ("CPU per request (1000 req/s closed) vs hey", "<=", 3.0),
+    ("CPU per request (1000 req/s open) vs hey", "<=", 3.0),
+    ("median above the bare loop (ms), 50 ms server", "<=", 0.8),
+    ("arrival lag p99 (ms) at 80% of max", "<", 2.0),
+    ("peak RSS (MB) at 1000 req/s", "<=", 60.0),
+    ("peak RSS (MB), 10,000 closed-model users", "<=", 400.0),
+    ("seconds to the first request", "<=", 0.5),
+]
+
+
+def judge(computed: dict[str, float]) -> list[tuple[str, str, str]]:
+    rows = []
+    for name, op, limit in GOALS:
+        value = computed.get(name)
+        if value is None:
+            rows.append((name, f"{op} {limit}", "not measured"))
+            continue
+        met = {">=": value >= limit, "<=": value <= limit, "<": value < limit}[op]
+        rows.append((name, f"{op} {limit}", f"{value} ({'met' if met else 'missed'})"))
+    for name, value in computed.items():
+        if name.startswith("max throughput, ") and name.endswith("/ 1 worker"):
+            workers = int(name.split(", ")[1].split()[0])
+            rows.append((name, f">= {0.9 * workers:.1f}", f"{value} ({'met' if value >= 0.9 * workers else 'missed'})"))
+    return rows
+
+
+def write(results: list[Measured], computed: dict[str, float], profile: dict[str, Any], quick: bool) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M%S") + ("-quick" if quick else "")
-    data = {"date": stamp, "quick": quick, "cores": os.cpu_count(), "results": [{**asdict(m), "rps": m.rps, "cpu_per_10k": m.cpu_per_10k} for m in results], "ratios": computed}
+    data = {"date": stamp, "quick": quick, "cores": os.cpu_count(), "results": [{**asdict(m), "rps": m.rps, "cpu_per_10k": m.cpu_per_10k} for m in results], "ratios": computed, "goals": judge(computed), "profile": profile}
     (RESULTS / f"{stamp}.json").write_text(json.dumps(data, indent=1))
     lines = [f"# Benchmark {stamp}", "", f"{os.cpu_count()} cores; target on core 0, generator on core 1; {USERS} users.", "",
              "| scenario | tool | req/s | CPU-s per 10k req | peak RSS MB | median ms | notes |", "|---|---|---:|---:|---:|---:|---|"]
@@ -373,6 +522,14 @@ def write(results: list[Measured], computed: dict[str, float], quick: bool) -> P
         notes = ", ".join(f"{k} {v}" for k, v in m.extra.items()) or m.note
         lines.append(f"| {m.scenario} | {m.tool} | {m.rps:,.0f} | {m.cpu_per_10k or 0:.2f} | {m.peak_rss_mb:.1f} | {m.median_ms or 0:.2f} | {notes} |")
     lines += ["", "| ratio | value |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in computed.items()]
+    lines += ["", "## Goals", "", "| goal | limit | this run |", "|---|---|---|"] + [f"| {n} | {limit} | {verdict} |" for n, limit, verdict in judge(computed)]
+    if profile:
+        lines += ["", "## Where the time goes (cProfile, yamlload at max throughput)", "",
+                  "Own time by layer, as a share of all profiled time:", "",
+                  "| layer | share % |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in profile["layers"].items()]
+        lines += ["", "The costliest functions (a coroutine counts a call per resumption):", "",
+                  "| function | share % | calls per request |", "|---|---:|---:|"]
+        lines += [f"| `{row['function']}` | {row['share_percent']} | {row['calls_per_request']} |" for row in profile["functions"]]
     path = RESULTS / f"{stamp}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -382,9 +539,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a short smoke run: yamlload against the bare loop")
     args = parser.parse_args()
+    if not args.quick:
+        locust_binary()  # installs need the registry: before the private network
+        install_artillery()
+        code = rerun_in_private_network()
+        if code is not None:
+            return code
     results = suite(args.quick)
     computed = ratios(results)
-    path = write(results, computed, args.quick)
+    with Target("fast") as target:
+        profile = profile_hot_path(target.url, 3.0 if args.quick else 8.0)
+    path = write(results, computed, profile, args.quick)
     print(f"results: {path}")
     # The smoke check: the ratios exist and are finite. Never a wall-clock assertion.
     ok = bool(computed) and all(v == v and abs(v) != float("inf") for v in computed.values())

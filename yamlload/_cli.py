@@ -56,10 +56,8 @@ from ._errors import (
 from ._load import PlanOptions, located_from_data
 from ._plan import Plan
 from ._report.console import ConsoleObserver, format_checks, format_deltas, format_summary
-from ._report.csvfiles import write_csv
-from ._report.html import render_compare_html, render_html
 from ._report.json import read_json, write_json
-from ._report.junit import junit_xml, write_text
+from ._report.junit import write_text
 from ._report.markdown import markdown_summary
 from ._schema import build_report_schema, build_schema
 from ._shard import (
@@ -389,12 +387,18 @@ class _Gate:
 
     def write_ci_files(self, summary: Summary) -> None:
         if self.html:
+            from ._report.html import render_html  # optional outputs load on demand: start-up
+
             write_text(self.html, render_html(summary))
             click.echo(f"HTML report: {self.html}")
         if self.csv:
+            from ._report.csvfiles import write_csv
+
             for path in write_csv(summary, self.csv):
                 click.echo(f"CSV: {path}")
         if self.junit:
+            from ._report.junit import junit_xml
+
             write_text(self.junit, junit_xml(summary, self.outcomes, self.invalid))
         markdown = markdown_summary(summary, self.outcomes, self.invalid)
         if self.summary_md:
@@ -587,6 +591,8 @@ def compare(baseline: str, current: str, ensure: tuple[str, ...], html_path: str
     rows = deltas(before, after)
     click.echo(format_deltas(rows))
     if html_path:
+        from ._report.html import render_compare_html
+
         write_text(html_path, render_compare_html(before, after, rows))
         click.echo(f"HTML: {html_path}")
     outcomes = evaluate_relative(checks, before, after)
@@ -620,6 +626,8 @@ def report(report_path: str, output: str | None) -> None:
     """Render a JSON report (from `run`, or merged) as a self-contained HTML page."""
     summary = read_json(report_path)
     target = output or str(Path(report_path).with_suffix(".html"))
+    from ._report.html import render_html
+
     write_text(target, render_html(summary))
     click.echo(f"HTML report: {target}")
 

@@ -58,7 +58,7 @@ from ._schedule import Arrival, Segment, phase_starts, schedule
 GRACE_SECONDS = 2.0
 # The schedule starts this long after the engine, so the first arrivals are not late
 # merely because the event loop was still warming up.
-START_DELAY_SECONDS = 0.05
+START_DELAY_SECONDS = 0.02
 TICK_SECONDS = 1.0
 ENDPOINT_PREFIX = "plugins.metrics-by-endpoint"
 FAILED_CAPTURE = "Failed capture or match"
