@@ -936,6 +936,11 @@ class _Compiler:
             if self.healthy((*base, "maxSockets"))
             else None
         )
+        max_body = (
+            self._optional_count(base, spec, "maxBodyBytes")
+            if self.healthy((*base, "maxBodyBytes"))
+            else None
+        )
         tls = self._mapping(("config", "tls"))
         return HttpSettings(
             timeout=timeout,
@@ -943,6 +948,7 @@ class _Compiler:
             max_sockets=max_sockets or None,
             extended_metrics=bool(spec.get("extendedMetrics", False)),
             reject_unauthorized=bool(tls.get("rejectUnauthorized", True)),
+            max_body_bytes=max_body or HttpSettings.max_body_bytes,
         )
 
     def ensure(self) -> tuple[Threshold, ...]:

@@ -62,6 +62,10 @@ START_DELAY_SECONDS = 0.02
 TICK_SECONDS = 1.0
 ENDPOINT_PREFIX = "plugins.metrics-by-endpoint"
 FAILED_CAPTURE = "Failed capture or match"
+BODY_TOO_LARGE = "Body over maxBodyBytes"
+# Bodies of a known length up to this size, not compressed, are read in one call: the
+# common case, and the fastest. Anything else is streamed and counted chunk by chunk.
+READ_WHOLE_BYTES = 64 * 1024
 WHOLE_RUN = Segment(0, 1)
 
 
@@ -469,11 +473,19 @@ class _Http:
         if before and not await self.engine.call_hooks(before, user, spec):
             return False
         rec.count("http.requests")
+        reads_body = bool(
+            request.captures
+            or request.matches
+            or request.expects
+            or request.after_response
+            or user.scenario.after_response
+        )
+        keep = self.plan.http.max_body_bytes if reads_body else 0
         start = time.perf_counter()
         try:
             async with user.session.request(**spec) as response:
                 first_byte = time.perf_counter()
-                body = await response.read()
+                body, size = await read_body(response, keep)
                 status = response.status
                 headers = response.headers
         except Exception as exc:  # every failure is a value: counted, and the user stops
@@ -482,17 +494,19 @@ class _Http:
             rec.count(f"{ENDPOINT_PREFIX}.{label}.errors.{code}")
             return False
         millis = (time.perf_counter() - start) * 1000.0
-        self.record_response(label, status, millis, len(body))
+        self.record_response(label, status, millis, size)
         if self.plan.http.extended_metrics:
             rec.observe("http.ttfb", (first_byte - start) * 1000.0)
-        if not (
-            request.captures
-            or request.matches
-            or request.expects
-            or request.after_response
-            or user.scenario.after_response
-        ):
+        if not reads_body:
             return True
+        if body is None:
+            rec.count(f"errors.{BODY_TOO_LARGE}")
+            rec.count(f"{ENDPOINT_PREFIX}.{label}.errors.{BODY_TOO_LARGE}")
+            self.engine.log(
+                f"{label}: the body was {size:,} bytes, over config.http.maxBodyBytes "
+                f"({keep:,}); its captures and checks fail"
+            )
+            return False
         checked = _Response(status, headers, body)
         if not self.capture(request, checked, user):
             return False
@@ -551,6 +565,35 @@ class _Http:
                     f"expect failed: {request.label}: {check.kind} (status {response.status})"
                 )
         return ok
+
+
+async def read_body(response: aiohttp.ClientResponse, keep: int) -> tuple[bytes | None, int]:
+    """A body's size, and the body itself while it fits in `keep` bytes (None past it).
+
+    Nothing is held that no one reads: with keep=0 the chunks are counted and dropped, so
+    a 100 MB (or a decompression bomb's 10 GB) body costs no memory."""
+    length = response.content_length
+    if (
+        length is not None
+        and length <= max(keep, READ_WHOLE_BYTES)
+        and response.headers.get("content-encoding", "identity") == "identity"
+    ):
+        body = await response.read()
+        if not keep:
+            return b"", len(body)
+        return (body if len(body) <= keep else None), len(body)
+    kept: bytearray | None = bytearray() if keep else None
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if kept is not None:
+            if size > keep:
+                kept = None
+            else:
+                kept += chunk
+    if not keep:
+        return b"", size
+    return (bytes(kept) if kept is not None else None), size
 
 
 def _os_code(exc: OSError) -> str:

@@ -246,6 +246,8 @@ class HttpSettings:
     max_sockets: int | None = None
     extended_metrics: bool = False
     reject_unauthorized: bool = True
+    # Bodies are kept in memory only when something reads them, and never past this.
+    max_body_bytes: int = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)

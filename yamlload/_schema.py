@@ -349,6 +349,7 @@ def _http() -> Schema:
             "timeout": _ref("number"),
             "pool": _ref("integer"),
             "maxSockets": _ref("integer"),
+            "maxBodyBytes": _ref("integer"),
             "extendedMetrics": {"type": "boolean"},
             "defaults": _obj({"headers": _ref("scalarMap")}),
         }
