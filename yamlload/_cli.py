@@ -221,6 +221,13 @@ def schema(report: bool) -> None:
     help="The run is invalid (exit 3) when arrival lag p99 exceeds this.",
 )
 @click.option("--allow-lag", is_flag=True, help="Only warn when the generator fell behind.")
+@click.option(
+    "--checkpoint",
+    "checkpoint_seconds",
+    type=click.FloatRange(min=1.0),
+    metavar="SECONDS",
+    help="Write the report so far every SECONDS (atomically), so a killed run leaves one.",
+)
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write the checks as JUnit XML.")
 @click.option("--summary-md", type=click.Path(dir_okay=False), help="Write a Markdown summary.")
 @click.option(
@@ -296,11 +303,22 @@ class _Split:
             raise UsageError("--workers and --segment do not go together: a segment is one worker")
         if start_at and not segment:
             raise UsageError("--start-at goes with --segment")
+        self.checkpoint_seconds: float | None = kwargs.pop("checkpoint_seconds", None)
+        if self.checkpoint_seconds and (self.dask or self.workers > 1):
+            raise UsageError(
+                "--checkpoint needs the run in one process: leave out --workers and --dask "
+                "(or run each --segment with its own --checkpoint and -o)"
+            )
         self.segment = parse_segment(segment) if segment else WHOLE_RUN
         self.start_at = parse_start_at(start_at) if start_at else None
 
     def run(
-        self, plan: Plan, kwargs: dict[str, Any], options: RunOptions, observer: ConsoleObserver
+        self,
+        plan: Plan,
+        kwargs: dict[str, Any],
+        options: RunOptions,
+        observer: ConsoleObserver,
+        on_checkpoint: Callable[[RunResult], None],
     ) -> tuple[RunResult, list[dict[str, Any]], list[str]]:
         if self.dask:
             sharded = run_on_dask(self.dask, plan.source, options_from(kwargs), options)
@@ -316,8 +334,13 @@ class _Split:
                 observer.tick,
             )
             return sharded.result, sharded.workers, sharded.lost
-        options = replace(options, segment=self.segment, start_at=self.start_at)
-        engine = Engine(plan, options, observer)
+        options = replace(
+            options,
+            segment=self.segment,
+            start_at=self.start_at,
+            checkpoint_seconds=self.checkpoint_seconds,
+        )
+        engine = Engine(plan, options, observer, on_checkpoint)
         result = run_on_uvloop(engine.run_until_signalled())
         workers = [worker_health(self.segment, result)] if self.segment.count > 1 else []
         return result, workers, []
@@ -435,19 +458,39 @@ def _run_and_report(
         segment = f", segment {split.segment.label}" if split.segment.count > 1 else ""
         click.echo(f"Running {plan.source} against {plan.target} ({phases}{shards}{segment})")
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    result, workers, lost = split.run(plan, kwargs, options, observer)
+    path = kwargs.get("output") or _default_report_path(plan.source)
+    checkpoint = _Checkpoint(plan, started_at, path, observer)
+    result, workers, lost = split.run(plan, kwargs, options, observer, checkpoint.write)
     observer.finish()
     summary = summarize(plan, result, started_at, workers)
     click.echo(format_summary(summary))
     gate = gate or _Gate({})
     gate.judge(summary, lost)
     gate.show()
-    path = kwargs.get("output") or _default_report_path(plan.source)
     summary.verdict = gate.verdict()
     written = write_json(summary, path)
     gate.write_ci_files(summary)
     click.echo(f"Report: {written}")
     return summary
+
+
+class _Checkpoint:
+    """--checkpoint: the report so far, written where the final one will go. A failed
+    write is said once and the run goes on: the load matters more than the file."""
+
+    def __init__(self, plan: Plan, started_at: str, path: str, observer: ConsoleObserver) -> None:
+        self.plan, self.started_at, self.path, self.observer = plan, started_at, path, observer
+        self.failed = False
+
+    def write(self, result: RunResult) -> None:
+        partial = summarize(self.plan, result, self.started_at)
+        partial.checkpoint = True
+        try:
+            write_json(partial, self.path)
+        except UsageError as exc:
+            if not self.failed:
+                self.observer.log(f"checkpoint not written: {exc}")
+            self.failed = True
 
 
 def _default_report_path(source: str) -> str:

@@ -21,7 +21,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
@@ -85,6 +85,8 @@ class RunOptions:
     segment: Segment = WHOLE_RUN
     # When the schedule starts, as epoch seconds, so that every shard starts together.
     start_at: float | None = None
+    # Hand the run so far to `on_checkpoint` this often (seconds), for --checkpoint.
+    checkpoint_seconds: float | None = None
 
 
 @dataclass
@@ -692,11 +694,16 @@ class Engine:
     """Drives one plan: schedule → users → recorder. Create, then `await run()`."""
 
     def __init__(
-        self, plan: Plan, options: RunOptions | None = None, observer: Observer | None = None
+        self,
+        plan: Plan,
+        options: RunOptions | None = None,
+        observer: Observer | None = None,
+        on_checkpoint: Callable[[RunResult], None] | None = None,
     ) -> None:
         self.plan = plan
         self.options = options or RunOptions()
         self.observer = observer
+        self.on_checkpoint = on_checkpoint
         # Every shard draws the same schedule (so poisson phases agree), and each user's
         # choices come from the run's seed and its global arrival index: a seeded run
         # makes the same choices however it is split.
@@ -963,12 +970,17 @@ class Engine:
     async def _ticker(self) -> None:
         last_period = 0
         cpu = time.process_time()
+        every = self.options.checkpoint_seconds
+        next_checkpoint = every or 0.0
         while True:
             await asyncio.sleep(TICK_SECONDS)
             # The generator's own health, for reports: users running, CPU it used.
             used, cpu = time.process_time() - cpu, time.process_time()
             self.recorder.count("yamlload.cpu_ms", round(used * 1000))
             self.recorder.observe("yamlload.active_users", float(self.active))
+            if every and self.on_checkpoint is not None and self.now() >= next_checkpoint:
+                next_checkpoint = self.now() + every
+                self.on_checkpoint(self.snapshot())
             period_index = int(self.now() // PERIOD_SECONDS)
             if self.observer is None:
                 continue
@@ -978,6 +990,13 @@ class Engine:
                     self.observer.period_done(done)
                 last_period += 1
             self.observer.tick(self.progress())
+
+    def snapshot(self) -> RunResult:
+        """The run so far, as a result of its own: what a checkpoint writes."""
+        now = max(self.now(), 0.0)
+        started = [run for run in self._phase_runs if run.started <= now]
+        phases = [replace(run, ended=min(run.ended, now)) for run in started]
+        return RunResult(self.recorder.sorted_periods(), now, phases, self.stopped_by)
 
     def progress(self) -> Progress:
         current = self.recorder.periods.get(int(max(self.now(), 0) // PERIOD_SECONDS))

@@ -553,6 +553,7 @@ def build_report_schema() -> Schema:
                     "startedAt": {"type": "string"},
                     "duration": {"type": "number", "minimum": 0},
                     "stoppedBy": {"type": ["string", "null"]},
+                    "checkpoint": {"type": "boolean"},
                 },
             },
             "aggregate": _report_metrics(),

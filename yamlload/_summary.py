@@ -57,6 +57,8 @@ class Summary:
     verdict: dict[str, Any] = field(default_factory=dict)
     # One entry per worker (shard) when the load was split: segment, lag, CPU.
     workers: list[dict[str, Any]] = field(default_factory=list)
+    # A --checkpoint report: the run was still going when it was written.
+    checkpoint: bool = False
 
     def __post_init__(self) -> None:
         if not self.aggregate.counters and not self.aggregate.histograms:
@@ -138,6 +140,7 @@ class Summary:
                 "startedAt": self.started_at,
                 "duration": round(self.duration, 3),
                 "stoppedBy": self.stopped_by,
+                **({"checkpoint": True} if self.checkpoint else {}),
             },
             "aggregate": _metrics_json(self.aggregate, 0.0, self.duration),
             "intermediate": [
@@ -182,6 +185,7 @@ class Summary:
                 aggregate=Metrics.decode(data["aggregate"]),
                 verdict={k: data[k] for k in ("checks", "validity") if k in data},
                 workers=list(data.get("workers", [])),
+                checkpoint=bool(run.get("checkpoint", False)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(

@@ -1,4 +1,5 @@
-"""The JSON report: written atomically (a temporary file, then a rename)."""
+"""The JSON report: written atomically (a temporary file, flushed to disk, then a rename),
+so a reader, or a machine that loses power, sees the old report or the new one whole."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def write_json(summary: Summary, path: str | os.PathLike[str]) -> Path:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(summary.to_json(), out, indent=1, allow_nan=False)
             out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a report is a normal file
         os.replace(temporary, target)
     except OSError as exc:
