@@ -4,7 +4,6 @@ and (in the soak test, run by .ci/run with `-m soak`) memory stays flat."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess

@@ -62,7 +62,7 @@ LAYERS = [
     {"_errors", "_version"},
     {"_expr"},
     {"_plan"},
-    {"_schema", "_schedule", "_metrics", "_target"},
+    {"_schema", "_schedule", "_metrics", "_target", "_redact"},
     {"_load"},
     {"_compile", "_describe"},
     {"_engine"},

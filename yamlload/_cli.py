@@ -55,6 +55,7 @@ from ._errors import (
 )
 from ._load import PlanOptions, located_from_data
 from ._plan import Plan
+from ._redact import Redactor
 from ._report.console import ConsoleObserver, format_checks, format_deltas, format_summary
 from ._report.json import read_json, write_json
 from ._report.junit import write_text
@@ -170,7 +171,7 @@ def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
             click.echo(exc.show(), err=True)
             continue
         for warning in plan.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {Redactor.for_plan(plan).text(str(warning))}", err=True)
         click.echo(f"ok: {plan_path}")
         for line in describe(plan):
             click.echo(line)
@@ -280,8 +281,9 @@ def run(plan_path: str, **kwargs: Any) -> None:
         if demo_url:
             kwargs["target"] = demo_url
         plan = load_plan(plan_path, options_from(kwargs))
+        redactor = Redactor.for_plan(plan)
         for warning in plan.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {redactor.text(str(warning))}", err=True)
         gate.prepare(plan)  # bad checks stop here, before any traffic
         limit = ensure_file_limit(plan)
         if limit:
@@ -456,7 +458,8 @@ def _run_and_report(
         phases = f"{len(plan.phases)} phase{'' if len(plan.phases) == 1 else 's'}"
         shards = f", {split.workers} workers" if split.workers > 1 else ""
         segment = f", segment {split.segment.label}" if split.segment.count > 1 else ""
-        click.echo(f"Running {plan.source} against {plan.target} ({phases}{shards}{segment})")
+        target = Redactor.for_plan(plan).url(plan.target)
+        click.echo(f"Running {plan.source} against {target} ({phases}{shards}{segment})")
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     path = kwargs.get("output") or _default_report_path(plan.source)
     checkpoint = _Checkpoint(plan, started_at, path, observer)

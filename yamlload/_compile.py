@@ -241,6 +241,10 @@ class _Compiler:
         value = self.doc.get(path)
         return value if isinstance(value, dict) else {}
 
+    def _list(self, path: Path) -> list[Any]:
+        value = self.doc.get(path)
+        return value if isinstance(value, list) else []
+
     def base_dir(self, path: Path) -> FsPath:
         """Relative paths are relative to the file that wrote them."""
         source = FsPath(self.doc.pos(path).file)
@@ -378,6 +382,9 @@ class _Compiler:
             plugins=tuple(sorted(self._mapping(("config", "plugins")))),
             environment=self.options.environment,
             env=tuple(sorted(self.env.items())),
+            secrets=tuple(
+                name for name in self._list(("config", "secrets")) if isinstance(name, str)
+            ),
             base_dir=str(FsPath(self.plan_path).resolve().parent),
             warnings=tuple(self.warnings),
             raw=self.doc.data,

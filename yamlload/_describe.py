@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._plan import Phase, Plan
+from ._redact import Redactor
 from ._schedule import arrival_count, total_duration
 
 
@@ -51,7 +52,7 @@ def describe(plan: Plan) -> list[str]:
     load = [f"{arrivals:,} arrivals"] if arrivals or not users else []
     load += [f"up to {users:,} looping users"] if users else []
     lines = [
-        f"  target     {plan.target}",
+        f"  target     {Redactor.for_plan(plan).url(plan.target)}",
         f"  duration   {format_seconds(total_duration(plan.phases))}, "
         f"{plural(len(plan.phases), 'phase')}, {' and '.join(load)}",
     ]

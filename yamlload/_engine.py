@@ -20,7 +20,7 @@ import signal
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -51,6 +51,7 @@ from ._plan import (
     TMap,
     Value,
 )
+from ._redact import Redactor
 from ._schedule import Arrival, Segment, phase_starts, schedule
 
 # In-flight users get this long to finish after a stop (Ctrl-C, SIGTERM) before they
@@ -313,7 +314,8 @@ class _Flow:
         if isinstance(step, LoopStep):
             return await self.loop(step, user)
         if isinstance(step, LogStep):
-            self.engine.log(_text(step.message, user))
+            secret_vars = [str(user.vars[n]) for n in self.engine.plan.secrets if n in user.vars]
+            self.engine.log(_text(step.message, user), secret_vars)
             return True
         if isinstance(step, ParallelStep):
             results = await asyncio.gather(*(self.step(s, user) for s in step.steps))
@@ -704,6 +706,7 @@ class Engine:
         self.options = options or RunOptions()
         self.observer = observer
         self.on_checkpoint = on_checkpoint
+        self.redactor = Redactor.for_plan(plan)
         # Every shard draws the same schedule (so poisson phases agree), and each user's
         # choices come from the run's seed and its global arrival index: a seeded run
         # makes the same choices however it is split.
@@ -758,9 +761,10 @@ class Engine:
         # perf_counter, not loop.time(): uvloop's clock only has millisecond steps.
         return time.perf_counter() - self.t0
 
-    def log(self, message: str) -> None:
+    def log(self, message: str, secrets: Iterable[str] = ()) -> None:
+        """Every line the run prints goes through here, and out with its secrets masked."""
         if self.observer is not None:
-            self.observer.log(message)
+            self.observer.log(self.redactor.text(message, secrets))
 
     # ---- users
 

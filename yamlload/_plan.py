@@ -282,6 +282,8 @@ class Plan:
     plugins: tuple[str, ...] = ()
     environment: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    # config.secrets: names whose values are redacted as *** in every output.
+    secrets: tuple[str, ...] = ()
     base_dir: str = "."
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
     raw: Any = field(default=None, compare=False, repr=False)

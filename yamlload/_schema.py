@@ -411,6 +411,12 @@ def _config_properties(*, environment: bool) -> dict[str, Schema]:
         "tls": _obj({"rejectUnauthorized": {"type": "boolean"}}),
         "ensure": _ref("ensure"),
         "processor": _str("A Python module of hook functions, relative to the plan."),
+        "secrets": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "description": "Names of variables, environment variables and headers whose "
+            "values are shown as *** in the console, logs and reports.",
+        },
         "plugins": _plugins(),
         "engines": {"type": "object"},
         "statsInterval": {"type": "number", "minimum": 0},

@@ -16,6 +16,7 @@ from ._engine import PhaseRun, RunResult
 from ._errors import UsageError
 from ._metrics import PERIOD_SECONDS, Histogram, Metrics, Period, merge_metrics
 from ._plan import Plan
+from ._redact import Redactor
 from ._version import __version__
 
 REPORT_FORMAT = 1
@@ -208,15 +209,16 @@ def _metrics_json(metrics: Metrics, start: float, seconds: float) -> dict[str, A
 def summarize(
     plan: Plan, result: RunResult, started_at: str, workers: list[dict[str, Any]] | None = None
 ) -> Summary:
+    redactor = Redactor.for_plan(plan)
     return Summary(
         source=plan.source,
-        target=plan.target,
+        target=redactor.url(plan.target),
         started_at=started_at,
         duration=result.duration,
         periods=result.periods,
         phases=result.phases,
         stopped_by=result.stopped_by,
         environment=plan.environment,
-        document=plan.raw,
+        document=redactor.document(plan.raw),
         workers=workers or [],
     )

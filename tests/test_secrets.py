@@ -1,0 +1,122 @@
+"""Secrets never reach an output: the console, `log:` lines, and every report format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import run_cli
+from tests.servers import ServerThread, make_test_app
+from yamlload._redact import MASK, Redactor
+
+ENV = {"API_KEY": "key-env-5555", "LOGIN_USER": "alice-secret-user"}
+SECRETS = [
+    "tok-alpha-111",  # a config.variables value named in config.secrets
+    "literal-bearer-9999",  # a literal Authorization header
+    "cookie-value-4242",  # a literal cookie
+    "pw-basic-7777",  # a basic-auth password
+    *ENV.values(),  # values read through $env
+    "tok-alice-secret-user",  # captured at run time into a variable named in config.secrets
+]
+
+PLAN = """\
+config:
+  target: http://{host}
+  phases: [{{duration: 1, arrivalCount: 2}}]
+  secrets: [token, SESSION_ID]
+  variables:
+    token: [tok-alpha-111]
+  defaults:
+    headers:
+      Authorization: Bearer literal-bearer-9999
+      x-api-key: "{{{{ $env.API_KEY }}}}"
+    cookie:
+      session: cookie-value-4242
+scenarios:
+  - flow:
+      - post:
+          url: /login
+          json: {{username: "{{{{ $env.LOGIN_USER }}}}"}}
+          capture: {{json: "$.token", as: SESSION_ID}}
+      - get: {{url: /me, headers: {{authorization: "Bearer {{{{ SESSION_ID }}}}"}}}}
+      - get: {{url: /protected, auth: {{user: leo, pass: pw-basic-7777}}}}
+      - log: "token={{{{ token }}}} key={{{{ $env.API_KEY }}}} session={{{{ SESSION_ID }}}} bearer=literal-bearer-9999"
+      - get: {{url: "/echo?k={{{{ $env.API_KEY }}}}", expect: [{{statusCode: 201}}]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def server() -> Any:
+    with ServerThread(make_test_app()) as running:
+        yield running
+
+
+def test_no_secret_reaches_any_output(server: ServerThread, tmp_path: Path) -> None:
+    plan = tmp_path / "secret.yml"
+    plan.write_text(PLAN.format(host=server.url.removeprefix("http://")))
+    outputs = {name: tmp_path / name for name in ("r.json", "r.html", "r.xml", "r.md")}
+    result = run_cli(
+        "run", str(plan), "-o", str(outputs["r.json"]), "--html", str(outputs["r.html"]),
+        "--junit", str(outputs["r.xml"]), "--summary-md", str(outputs["r.md"]),
+        "--csv", str(tmp_path / "r"), "--ensure", "http.codes.200 > 0",
+        env=ENV,
+    )
+    # the flow really ran: logged in, the log step printed, the expect failed and said so
+    assert result.exit_code == 0, result.stderr
+    assert f"token={MASK} key={MASK} session={MASK} bearer={MASK}" in result.stdout
+    assert "expect failed" in result.stdout
+    assert server.hits().get("GET /me", 0) >= 2
+    texts = {"stdout": result.stdout, "stderr": result.stderr}
+    texts.update({path.name: path.read_text() for path in tmp_path.iterdir() if path.suffix != ".yml"})
+    assert {"r.json", "r.html", "r.xml", "r.md", "r-periods.csv", "r-endpoints.csv"} <= set(texts)
+    for where, text in texts.items():
+        leaked = [secret for secret in SECRETS if secret in text]
+        assert not leaked, f"{where} shows {leaked}"
+    assert f'"Authorization": "{MASK}"' in texts["r.json"]
+
+
+USERINFO_PLAN = """\
+config:
+  target: http://leo:hunter22@{host}
+  phases: [{{duration: 1, arrivalCount: 1}}]
+scenarios:
+  - flow: [{{get: {{url: /ok}}}}]
+"""
+
+
+def test_the_password_in_a_target_url_is_masked(server: ServerThread, tmp_path: Path) -> None:
+    plan = tmp_path / "userinfo.yml"
+    plan.write_text(USERINFO_PLAN.format(host=server.url.removeprefix("http://")))
+    report = tmp_path / "r.json"
+    result = run_cli("run", str(plan), "-o", str(report), "--html", str(tmp_path / "r.html"))
+    assert result.exit_code == 0, result.stderr
+    assert f"http://leo:{MASK}@127.0.0.1" in result.stdout
+    for text in (result.stdout, result.stderr, report.read_text(), (tmp_path / "r.html").read_text()):
+        assert "hunter22" not in text
+    checked = run_cli("validate", str(plan))
+    assert checked.exit_code == 0, checked.stderr
+    assert "hunter22" not in checked.stdout + checked.stderr
+    assert f"leo:{MASK}@127.0.0.1" in checked.stdout
+
+
+def test_redactor_masks_longest_first_and_leaves_short_values() -> None:
+    redactor = Redactor(["abcd", "abcdefgh", "xy"])
+    assert redactor.text("abcdefgh abcd xy") == f"{MASK} {MASK} xy"
+    assert redactor.text("user abcdefgh-ghij", extra=["ghij"]) == f"user {MASK}-{MASK}"
+
+
+def test_redactor_document_masks_credentials_by_key() -> None:
+    doc = {
+        "config": {"defaults": {"headers": {"Cookie": "a=b", "Accept": "text/plain"}, "cookie": {"sid": "zz"}}},
+        "scenarios": [{"flow": [{"get": {"auth": {"user": "u", "pass": "p"}, "headers": {"Authorization": "Bearer {{ t }}"}}}]}],
+    }
+    masked = Redactor().document(doc)
+    headers = masked["config"]["defaults"]["headers"]
+    assert headers == {"Cookie": MASK, "Accept": "text/plain"}
+    assert masked["config"]["defaults"]["cookie"] == {"sid": MASK}
+    request = masked["scenarios"][0]["flow"][0]["get"]
+    assert request["auth"] == {"user": "u", "pass": MASK}
+    assert request["headers"]["Authorization"] == MASK
+    assert doc["config"]["defaults"]["headers"]["Cookie"] == "a=b"  # a copy; the plan is untouched

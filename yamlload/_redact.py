@@ -1,0 +1,135 @@
+"""Secrets stay secret: what the console, logs and reports show in place of them.
+
+A value is secret when it is read through `$env`/`$processEnvironment` (every one, by
+default), when its name is listed in `config.secrets` (an environment variable, a
+`config.variables` entry, or a variable a user captures at run time), or when it is
+the literal value of a credential header, cookie or basic-auth password in the plan.
+Outputs show such values as `***`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ._plan import Plan
+
+MASK = "***"
+# Shorter values are not searched for in free text: masking every "1" or "ab" in a log
+# line would hide more than it protects. They are still masked where they are keyed.
+MIN_SECRET_CHARS = 4
+# Keys whose values are credentials wherever they appear in a plan (case-insensitive).
+CREDENTIAL_KEYS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "pass"}
+)
+# Maps whose every value is a credential: cookies given by name.
+CREDENTIAL_MAPS = frozenset({"cookie"})
+_ENV_REFERENCE = re.compile(r"\$(?:env|processEnvironment)\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class Redactor:
+    """Masks known secret values in text and credential fields in plan documents."""
+
+    def __init__(self, values: Iterable[str] = (), names: Iterable[str] = ()) -> None:
+        kept = {v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_CHARS}
+        # Longest first, so a secret that contains another is masked whole.
+        self.values = sorted(kept, key=len, reverse=True)
+        self.names = frozenset(n.lower() for n in names)
+        self._pattern = re.compile("|".join(map(re.escape, self.values))) if self.values else None
+
+    @classmethod
+    def for_plan(cls, plan: Plan) -> Redactor:
+        env = dict(plan.env)
+        referenced = {name for text in _strings(plan.raw) for name in _ENV_REFERENCE.findall(text)}
+        values = [env[name] for name in referenced | set(plan.secrets) if name in env]
+        config = plan.raw.get("config", {}) if isinstance(plan.raw, dict) else {}
+        variables = config.get("variables", {}) if isinstance(config, dict) else {}
+        for name in plan.secrets:
+            if isinstance(variables, dict) and name in variables:
+                values.extend(_strings(variables[name]))
+        values.extend(_credential_literals(plan.raw, frozenset(n.lower() for n in plan.secrets)))
+        password = _password(plan.target)
+        if password:
+            values.append(password)
+        return cls(values, plan.secrets)
+
+    def text(self, text: str, extra: Iterable[str] = ()) -> str:
+        """`text` with every secret value (and any in `extra`) replaced by ***."""
+        more = [v for v in extra if len(v) >= MIN_SECRET_CHARS and v in text]
+        if more:
+            return Redactor([*self.values, *more]).text(text)
+        return self._pattern.sub(MASK, text) if self._pattern is not None else text
+
+    def url(self, url: str) -> str:
+        """A URL with the password of its user-info part masked."""
+        if _password(url) is None:
+            return self.text(url)
+        parts = urlsplit(url)
+        netloc = f"{parts.username}:{MASK}@{parts.netloc.rsplit('@', 1)[1]}"
+        return self.text(urlunsplit(parts._replace(netloc=netloc)))
+
+    def document(self, node: Any, key: str = "") -> Any:
+        """A copy of a plan document with credentials and secret values masked."""
+        lowered = key.lower()
+        if isinstance(node, Mapping):
+            if lowered in CREDENTIAL_MAPS:
+                return {k: MASK for k in node}
+            return {k: self.document(v, str(k)) for k, v in node.items()}
+        if isinstance(node, list):
+            if lowered in self.names:
+                return [MASK for _ in node]
+            return [self.document(v) for v in node]
+        if isinstance(node, str):
+            if lowered in CREDENTIAL_KEYS or lowered in self.names:
+                return MASK
+            return self.text(node)
+        if lowered in self.names and node is not None:
+            return MASK
+        return node
+
+
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:  # a malformed port: no password to find either
+        return None
+
+
+def _strings(node: Any) -> Iterable[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, Mapping):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+def _credential_literals(node: Any, names: frozenset[str], key: str = "") -> Iterable[str]:
+    """The literal (untemplated) parts of credential values written in the plan."""
+    lowered = key.lower()
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            if lowered in CREDENTIAL_MAPS:
+                yield from _literal_parts(v)
+            else:
+                yield from _credential_literals(v, names, str(k))
+    elif isinstance(node, list):
+        for value in node:
+            yield from _credential_literals(value, names, key)
+    elif isinstance(node, str) and (lowered in CREDENTIAL_KEYS or lowered in names):
+        yield from _literal_parts(node)
+
+
+def _literal_parts(value: Any) -> Iterable[str]:
+    """`Bearer abc123{{ x }}` → `abc123`: the words outside templates that could be keys.
+    A scheme word alone (Bearer, Basic) is not a secret."""
+    if not isinstance(value, str):
+        return
+    outside = re.sub(r"\{\{.*?\}\}", " ", value)
+    for word in outside.split():
+        if word.lower() not in ("bearer", "basic", "token", "digest"):
+            yield word
