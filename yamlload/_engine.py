@@ -187,11 +187,21 @@ def _certificate_code(text: str) -> str:
 
 def read_payload(payload: Payload) -> list[dict[str, Any]]:
     """The rows of a payload CSV as dicts of its fields."""
+    reader: Any = None
     try:
         with open(payload.path, encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle, delimiter=payload.delimiter))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"payload {payload.path}: cannot read: {exc}") from None
+            reader = csv.reader(handle, delimiter=payload.delimiter)
+            rows = list(reader)
+    except OSError as exc:
+        raise UsageError(f"payload {payload.path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"payload {payload.path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+            f"at offset {exc.start}); save it as UTF-8"
+        ) from None
+    except csv.Error as exc:
+        line = reader.line_num if reader is not None else 0
+        raise UsageError(f"{payload.path}:{line}: not valid CSV: {exc}") from None
     if payload.skip_empty_lines:
         rows = [row for row in rows if any(cell.strip() for cell in row)]
     fields = list(payload.fields)

@@ -3,12 +3,17 @@ so a reader, or a machine that loses power, sees the old report or the new one w
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
 from pathlib import Path
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
 from .._errors import UsageError
+from .._schema import build_report_schema
 from .._summary import Summary
 
 
@@ -45,4 +50,23 @@ def read_json(path: str | os.PathLike[str]) -> Summary:
         raise UsageError(f"{path}: not a JSON report ({exc})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: not a yamlload JSON report")
+    problem = _first_schema_problem(data)
+    if problem:
+        raise UsageError(f"{path}: not a yamlload JSON report: {problem}")
     return Summary.from_json(data, str(path))
+
+
+def _first_schema_problem(data: dict[str, object]) -> str | None:
+    """Checked against the report schema before any reporter reads it, so a damaged or
+    hand-edited file is refused with where it is wrong rather than failing later."""
+    error = best_match(_report_validator().iter_errors(data))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+    message = error.message if len(error.message) <= 200 else error.message[:200] + "…"
+    return f"at {where}: {message}"
+
+
+@functools.cache
+def _report_validator() -> Draft202012Validator:
+    return Draft202012Validator(build_report_schema())
