@@ -103,3 +103,50 @@ def test_the_run_warns_and_goes_on(write_plan, monkeypatch: pytest.MonkeyPatch, 
         "warning: this plan may hold up to 100 connections at once, but the limit on open files is 64"
         in result.stderr
     )
+
+
+# ---- absurd numbers: refused, or warned about before the run
+
+
+def test_ten_million_arrivals_a_second_is_refused_with_its_position(write_plan) -> None:
+    plan = write_plan(
+        "config:\n  target: http://127.0.0.1:1\n  phases: [{duration: 10, arrivalRate: 10000000}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    result = run_cli("validate", str(plan))
+    assert result.exit_code == 2
+    assert f"{plan}:3:" in result.stderr and "more than one plan can run" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("phases", "workers", "warned"),
+    [
+        ("[{duration: 10, users: 1000000}]", 1, ["1,000,000 users at once in each process"]),
+        ("[{duration: 10, users: 1000000}]", 40, []),
+        # 50,000 a second, each allowed the 10 s timeout: 500,000 users at once at worst
+        ("[{duration: 10, arrivalRate: 50000}]", 1, ["50,000 users a second in each process", "500,001 users at once"]),
+        ("[{duration: 10, arrivalRate: 50000, maxVusers: 10}]", 1, ["50,000 users a second"]),
+        ("[{duration: 10, arrivalRate: 1, rampTo: 100}]", 1, []),
+        ("[{duration: 10, users: 100}]", 1, []),
+    ],
+)
+def test_capacity_warnings(write_plan, phases: str, workers: int, warned: list[str]) -> None:
+    from yamlload._engine import capacity_warnings
+
+    plan = load_plan(
+        str(write_plan(f"config:\n  target: http://127.0.0.1:1\n  phases: {phases}\nscenarios:\n  - flow: []\n"))
+    )
+    warnings = capacity_warnings(plan, workers)
+    assert len(warnings) == len(warned)
+    for text, expected in zip(warnings, warned, strict=True):
+        assert expected in text and "--workers" in text
+
+
+def test_the_run_warns_about_a_million_users_before_it_starts(write_plan) -> None:
+    # Against a closed port with a 0 s phase: nothing is sent, the warning is what counts.
+    plan = write_plan(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 0, users: 1000000}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    result = run_cli("run", "-q", str(plan), "-o", str(plan.with_suffix(".json")))
+    assert "warning: this plan may hold 1,000,000 users at once in each process" in result.stderr

@@ -40,6 +40,7 @@ from ._engine import (
     Engine,
     RunOptions,
     RunResult,
+    capacity_warnings,
     ensure_file_limit,
     run_on_uvloop,
 )
@@ -285,6 +286,8 @@ def run(plan_path: str, **kwargs: Any) -> None:
         for warning in plan.warnings:
             click.echo(f"warning: {redactor.text(str(warning))}", err=True)
         gate.prepare(plan)  # bad checks stop here, before any traffic
+        for advice in capacity_warnings(plan, split.workers):
+            click.echo(f"warning: {advice}", err=True)
         limit = ensure_file_limit(plan)
         if limit:
             click.echo(f"warning: {limit}", err=True)

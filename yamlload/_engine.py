@@ -1178,6 +1178,45 @@ def connections_needed(plan: Plan) -> int:
     return most
 
 
+# What one process can honestly drive on one core (docs/performance.md measures about
+# 1,000 new users a second and 10,000 live users in 312 MB); well past these, the
+# numbers a run reports describe the generator, not the target.
+ONE_PROCESS_ARRIVALS_PER_SECOND = 5_000
+ONE_PROCESS_USERS = 50_000
+
+
+def peak_arrival_rate(plan: Plan) -> float:
+    """The fastest any open-model phase starts users, per second (a closed model's
+    users start once, and are counted as users at once instead)."""
+    peak = 0.0
+    for phase in plan.phases:
+        if phase.kind == "count" and phase.duration:
+            peak = max(peak, phase.arrival_count / phase.duration)
+        elif phase.kind in ("rate", "ramp"):
+            peak = max(peak, phase.arrival_rate, phase.ramp_to)
+    return peak
+
+
+def capacity_warnings(plan: Plan, processes: int = 1) -> list[str]:
+    """Said before the run starts when the plan asks more of each process than it can
+    give: the run still goes ahead, since the user may know their machine better."""
+    rate = peak_arrival_rate(plan) / processes
+    users = connections_needed(plan) / processes
+    advice = "split it with --workers N or over machines (docs/scaling.md)"
+    warnings = []
+    if rate > ONE_PROCESS_ARRIVALS_PER_SECOND:
+        warnings.append(
+            f"this plan starts up to {rate:,.0f} users a second in each process, more than "
+            f"one process keeps up with (about {ONE_PROCESS_ARRIVALS_PER_SECOND:,}); {advice}"
+        )
+    if users > ONE_PROCESS_USERS:
+        warnings.append(
+            f"this plan may hold {users:,.0f} users at once in each process, more than one "
+            f"process holds well (about {ONE_PROCESS_USERS:,}); {advice}"
+        )
+    return warnings
+
+
 def ensure_file_limit(plan: Plan) -> str | None:
     """Raise the soft limit on open files as far as the plan needs and the hard limit
     allows; say what to do when that is not enough."""
