@@ -3,6 +3,7 @@ warning says what to raise when the hard limit is too low."""
 
 from __future__ import annotations
 
+import json
 import resource
 
 import pytest
@@ -150,3 +151,6 @@ def test_the_run_warns_about_a_million_users_before_it_starts(write_plan) -> Non
     )
     result = run_cli("run", "-q", str(plan), "-o", str(plan.with_suffix(".json")))
     assert "warning: this plan may hold 1,000,000 users at once in each process" in result.stderr
+    # a closed-model phase that is already over starts no one, and counts no one
+    counters = json.loads(plan.with_suffix(".json").read_text())["aggregate"]["counters"]
+    assert counters.get("vusers.created", 0) == counters.get("vusers.completed", 0) == 0

@@ -953,6 +953,8 @@ class Engine:
                 self.recorder.count("vusers.skipped")
                 continue
             deadline = starts[arrival.phase] + phase.duration if phase.kind == "users" else None
+            if deadline is not None and self.now() >= deadline:
+                continue  # a closed-model phase that is over starts no one (none is counted)
             task = self._launch(arrival, deadline)
             if phase.max_vusers is not None:
                 active_in_phase[arrival.phase] += 1
