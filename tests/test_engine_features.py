@@ -129,3 +129,41 @@ def test_pause_phases_take_their_time(server: ServerThread, write_plan) -> None:
     summary = run(plan, server.url)
     assert summary.duration >= 2.0
     assert [p.name for p in summary.phases] == ["phase 1", "phase 2"]
+
+
+def test_constant_requests_are_built_once_and_templated_ones_every_time(
+    server: ServerThread, write_plan
+) -> None:
+    """The hot-path cache: a request with nothing to render reuses its arguments, and
+    sends the same body every time; a templated one is rendered per user."""
+    lines: list[str] = []
+
+    class Collect:
+        def tick(self, progress: Any) -> None: ...
+
+        def period_done(self, period: Any) -> None: ...
+
+        def log(self, message: str) -> None:
+            lines.append(message)
+
+    path = write_plan(
+        "config:\n  phases: [{duration: 1, arrivalCount: 3}]\n  variables: {who: [ann, bob, cy]}\n"
+        "scenarios:\n  - flow:\n"
+        "      - loop:\n"
+        "          - post: {url: /echo, json: {fixed: 1}, capture: {json: '$.body', as: fixed}}\n"
+        "          - log: 'fixed {{ fixed }}'\n"
+        "        count: 2\n"
+        "      - post: {url: /echo, json: {who: '{{ who }}'}, capture: {json: '$.body', as: mine}}\n"
+        "      - log: 'mine {{ mine }}'\n"
+    )
+    plan = load_plan(str(path), PlanOptions(target=server.url))
+    import uvloop
+
+    engine = Engine(plan, RunOptions(seed=5), Collect())
+    uvloop.run(engine.run())
+    assert sorted(line for line in lines if line.startswith("fixed")) == ['fixed {"fixed": 1}'] * 6
+    mine = sorted(line for line in lines if line.startswith("mine"))
+    assert len(mine) == 3 and all(line.startswith('mine {"who": "') for line in mine)
+    assert len(set(mine)) > 1  # rendered per user, not frozen from the first
+    cached = [spec for spec in engine.http._constant_specs.values() if spec is not None]
+    assert len(cached) == 1 and cached[0]["json"] == {"fixed": 1}

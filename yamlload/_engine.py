@@ -296,6 +296,16 @@ def _render(value: Value, user: _User) -> Any:
     return value
 
 
+def _is_constant(value: Value | None) -> bool:
+    if isinstance(value, Template):
+        return value.is_constant
+    if isinstance(value, TMap):
+        return all(_is_constant(v) for _, v in value.items)
+    if isinstance(value, TList):
+        return all(_is_constant(v) for v in value.items)
+    return not isinstance(value, FormFile)
+
+
 def _text(value: Value, user: _User) -> str:
     return to_text(_render(value, user))
 
@@ -414,6 +424,7 @@ class _Http:
         self.rec = engine.recorder
         self.target = engine.plan.target.rstrip("/")
         self._names: dict[tuple[str, int], tuple[str, str, str, str]] = {}
+        self._constant_specs: dict[int, dict[str, Any] | None] = {}
 
     def url(self, request: Request, user: _User) -> str:
         path = _text(request.url, user)
@@ -422,6 +433,33 @@ class _Http:
         if not path.startswith("/"):
             path = "/" + path
         return self.target + path
+
+    def spec(self, request: Request, user: _User) -> dict[str, Any]:
+        """The request's keyword arguments for aiohttp. A request with nothing to render
+        is built once and its arguments reused (aiohttp copies what it keeps), which
+        takes template and dict work off the hot path. Not for hooks, which may edit it."""
+        key = id(request)  # Request objects live as long as the plan, so ids are stable
+        if key not in self._constant_specs:
+            constant = (
+                request.form_data is None
+                and request.auth is None
+                and all(
+                    _is_constant(value)
+                    for value in (
+                        request.url,
+                        request.headers,
+                        self.plan.default_headers,
+                        request.qs,
+                        request.cookie,
+                        self.plan.default_cookie,
+                        request.json,
+                        request.body,
+                        request.form,
+                    )
+                )
+            )
+            self._constant_specs[key] = self.build(request, user) if constant else None
+        return self._constant_specs[key] or self.build(request, user)
 
     def build(self, request: Request, user: _User) -> dict[str, Any]:
         headers: dict[str, str] = {}
@@ -478,14 +516,16 @@ class _Http:
             return True
         rec = self.rec
         label = request.label
+        hooked = user.scenario.before_request or request.before_request
         try:
-            spec = self.build(request, user)
+            spec = self.build(request, user) if hooked else self.spec(request, user)
         except OSError as exc:  # a formData file that cannot be read
             rec.count(f"errors.{_os_code(exc)}")
             return False
-        before = (*user.scenario.before_request, *request.before_request)
-        if before and not await self.engine.call_hooks(before, user, spec):
-            return False
+        if hooked:
+            before = (*user.scenario.before_request, *request.before_request)
+            if not await self.engine.call_hooks(before, user, spec):
+                return False
         rec.count("http.requests")
         reads_body = bool(
             request.captures
@@ -911,12 +951,15 @@ class Engine:
             rec.count("vusers.interrupted" if self.stopped_by is not None else "vusers.failed")
 
     async def _scenario_once(self, user: _User) -> bool:
-        context = HookContext(user.vars, user.scenario.name)
-        for hook in user.scenario.before_scenario:
+        scenario = user.scenario
+        if not (scenario.before_scenario or scenario.after_scenario):
+            return await self.flow.run(scenario.flow, user)
+        context = HookContext(user.vars, scenario.name)
+        for hook in scenario.before_scenario:
             if not await self.call_hook(hook, user, context):
                 return False
-        ok = await self.flow.run(user.scenario.flow, user)
-        for hook in user.scenario.after_scenario:
+        ok = await self.flow.run(scenario.flow, user)
+        for hook in scenario.after_scenario:
             ok = await self.call_hook(hook, user, context) and ok
         return ok
 
