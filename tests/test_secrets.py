@@ -9,6 +9,7 @@ import pytest
 
 from tests.helpers import run_cli
 from tests.servers import ServerThread, make_test_app
+from yamlload import PlanOptions, load_plan
 from yamlload._redact import MASK, Redactor
 
 ENV = {"API_KEY": "key-env-5555", "LOGIN_USER": "alice-secret-user"}
@@ -120,3 +121,21 @@ def test_redactor_document_masks_credentials_by_key() -> None:
     assert request["auth"] == {"user": "u", "pass": MASK}
     assert request["headers"]["Authorization"] == MASK
     assert doc["config"]["defaults"]["headers"]["Cookie"] == "a=b"  # a copy; the plan is untouched
+
+
+def test_env_values_in_target_and_phases_stay_visible(tmp_path: Path) -> None:
+    """Where and how much load goes is shown as is; the same env in a header is masked."""
+    plan = tmp_path / "env.yml"
+    plan.write_text(
+        "config:\n  target: '{{ $env.TARGET }}'\n"
+        "  phases: [{duration: 2, arrivalRate: '{{ $env.RATE }}'}]\n"
+        "  defaults: {headers: {x-key: '{{ $env.KEY }}'}}\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    env = {"TARGET": "http://127.0.0.1:8200", "RATE": "1000", "KEY": "key-env-9090"}
+    result = run_cli("validate", str(plan), env=env)
+    assert result.exit_code == 0, result.stderr
+    assert "http://127.0.0.1:8200" in result.stdout
+    assert "2000 arrivals" in result.stdout.replace(",", "")
+    redactor = Redactor.for_plan(load_plan(str(plan), PlanOptions(env=env)))
+    assert redactor.text("key-env-9090 at http://127.0.0.1:8200, 1000/s") == f"{MASK} at http://127.0.0.1:8200, 1000/s"

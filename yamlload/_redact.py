@@ -1,9 +1,10 @@
 """Secrets stay secret: what the console, logs and reports show in place of them.
 
 A value is secret when it is read through `$env`/`$processEnvironment` (every one, by
-default), when its name is listed in `config.secrets` (an environment variable, a
-`config.variables` entry, or a variable a user captures at run time), or when it is
-the literal value of a credential header, cookie or basic-auth password in the plan.
+default, except in `target` and `phases`), when its name is listed in `config.secrets`
+(an environment variable, a `config.variables` entry, or a variable a user captures at
+run time), or when it is the literal value of a credential header, cookie or basic-auth
+password in the plan, or the password in the target URL.
 Outputs show such values as `***`.
 """
 
@@ -26,6 +27,9 @@ CREDENTIAL_KEYS = frozenset(
 )
 # Maps whose every value is a credential: cookies given by name.
 CREDENTIAL_MAPS = frozenset({"cookie"})
+# $env values used under these keys are not masked: they say where and how much load
+# goes, and every output shows them (a password in the target is still masked).
+PUBLIC_KEYS = frozenset({"target", "phases"})
 _ENV_REFERENCE = re.compile(r"\$(?:env|processEnvironment)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -42,7 +46,11 @@ class Redactor:
     @classmethod
     def for_plan(cls, plan: Plan) -> Redactor:
         env = dict(plan.env)
-        referenced = {name for text in _strings(plan.raw) for name in _ENV_REFERENCE.findall(text)}
+        referenced = {
+            name
+            for text in _strings(plan.raw, skip=PUBLIC_KEYS)
+            for name in _ENV_REFERENCE.findall(text)
+        }
         values = [env[name] for name in referenced | set(plan.secrets) if name in env]
         config = plan.raw.get("config", {}) if isinstance(plan.raw, dict) else {}
         variables = config.get("variables", {}) if isinstance(config, dict) else {}
@@ -97,15 +105,16 @@ def _password(url: str) -> str | None:
         return None
 
 
-def _strings(node: Any) -> Iterable[str]:
+def _strings(node: Any, skip: frozenset[str] = frozenset()) -> Iterable[str]:
     if isinstance(node, str):
         yield node
     elif isinstance(node, Mapping):
-        for value in node.values():
-            yield from _strings(value)
+        for key, value in node.items():
+            if key not in skip:
+                yield from _strings(value, skip)
     elif isinstance(node, list):
         for value in node:
-            yield from _strings(value)
+            yield from _strings(value, skip)
 
 
 def _credential_literals(node: Any, names: frozenset[str], key: str = "") -> Iterable[str]:
