@@ -13,6 +13,20 @@ from yamlload import PlanOptions, load_plan
 from yamlload._engine import Engine, RunOptions
 
 
+class CollectLogs:
+    """An observer that keeps the run's log lines."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def tick(self, progress: Any) -> None: ...
+
+    def period_done(self, period: Any) -> None: ...
+
+    def log(self, message: str) -> None:
+        self.lines.append(message)
+
+
 @pytest.fixture(scope="module")
 def server() -> Any:
     with ServerThread(make_test_app()) as running:
@@ -43,14 +57,6 @@ def test_own_connection_per_user_by_default(server: ServerThread, write_plan) ->
 def test_log_steps_reach_the_observer(server: ServerThread, write_plan) -> None:
     lines: list[str] = []
 
-    class Collect:
-        def tick(self, progress: Any) -> None: ...
-
-        def period_done(self, period: Any) -> None: ...
-
-        def log(self, message: str) -> None:
-            lines.append(message)
-
     path = write_plan(
         ONE_USER
         + "  variables: {who: ann}\nscenarios:\n  - flow: [{log: 'hello {{ who }} in {{ $environment }}'}]\n"
@@ -58,7 +64,7 @@ def test_log_steps_reach_the_observer(server: ServerThread, write_plan) -> None:
     plan = load_plan(str(path), PlanOptions(target=server.url, environment="dev"))
     import uvloop
 
-    uvloop.run(Engine(plan, RunOptions(seed=1), Collect()).run())
+    uvloop.run(Engine(plan, RunOptions(seed=1), CollectLogs(lines)).run())
     assert lines == ["hello ann in dev"]
 
 
@@ -138,14 +144,6 @@ def test_constant_requests_are_built_once_and_templated_ones_every_time(
     sends the same body every time; a templated one is rendered per user."""
     lines: list[str] = []
 
-    class Collect:
-        def tick(self, progress: Any) -> None: ...
-
-        def period_done(self, period: Any) -> None: ...
-
-        def log(self, message: str) -> None:
-            lines.append(message)
-
     path = write_plan(
         "config:\n  phases: [{duration: 1, arrivalCount: 3}]\n  variables: {who: [ann, bob, cy]}\n"
         "scenarios:\n  - flow:\n"
@@ -159,7 +157,7 @@ def test_constant_requests_are_built_once_and_templated_ones_every_time(
     plan = load_plan(str(path), PlanOptions(target=server.url))
     import uvloop
 
-    engine = Engine(plan, RunOptions(seed=5), Collect())
+    engine = Engine(plan, RunOptions(seed=5), CollectLogs(lines))
     uvloop.run(engine.run())
     assert sorted(line for line in lines if line.startswith("fixed")) == ['fixed {"fixed": 1}'] * 6
     mine = sorted(line for line in lines if line.startswith("mine"))
