@@ -143,6 +143,16 @@ def test_capacity_warnings(write_plan, phases: str, workers: int, warned: list[s
         assert expected in text and "--workers" in text
 
 
+def test_validate_warns_about_a_plan_too_big_for_one_process(write_plan) -> None:
+    plan = write_plan(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 60, arrivalRate: 20000}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    result = run_cli("validate", str(plan))
+    assert result.exit_code == 0
+    assert "warning: this plan starts up to 20,000 users a second in each process" in result.stderr
+
+
 def test_the_run_warns_about_a_million_users_before_it_starts(write_plan) -> None:
     # Against a closed port with a 0 s phase: nothing is sent, the warning is what counts.
     plan = write_plan(

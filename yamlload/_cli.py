@@ -173,6 +173,8 @@ def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
             continue
         for warning in plan.warnings:
             click.echo(f"warning: {Redactor.for_plan(plan).text(str(warning))}", err=True)
+        for advice in capacity_warnings(plan):
+            click.echo(f"warning: {advice}", err=True)
         click.echo(f"ok: {plan_path}")
         for line in describe(plan):
             click.echo(line)
