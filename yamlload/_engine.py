@@ -1215,12 +1215,19 @@ def connections_needed(plan: Plan) -> int:
         elif phase.max_vusers is not None:
             most = max(most, phase.max_vusers)
         else:
-            peak = max(phase.arrival_rate, phase.ramp_to)
-            if phase.kind == "count" and phase.duration:
-                peak = phase.arrival_count / phase.duration
             # users alive at once ≈ arrivals per second × the longest a request may take
-            most = max(most, int(peak * plan.http.timeout) + 1)
+            most = max(most, int(phase_peak_rate(phase) * plan.http.timeout) + 1)
     return most
+
+
+def phase_peak_rate(phase: Phase) -> float:
+    """The most users an open-model phase starts a second (0 for pauses and for closed
+    phases, whose users start once and are counted as users at once instead)."""
+    if phase.kind == "count":
+        return phase.arrival_count / phase.duration if phase.duration else 0.0
+    if phase.kind in ("rate", "ramp"):
+        return max(phase.arrival_rate, phase.ramp_to)
+    return 0.0
 
 
 # What one process can honestly drive on one core (docs/performance.md measures about
@@ -1231,15 +1238,8 @@ ONE_PROCESS_USERS = 50_000
 
 
 def peak_arrival_rate(plan: Plan) -> float:
-    """The fastest any open-model phase starts users, per second (a closed model's
-    users start once, and are counted as users at once instead)."""
-    peak = 0.0
-    for phase in plan.phases:
-        if phase.kind == "count" and phase.duration:
-            peak = max(peak, phase.arrival_count / phase.duration)
-        elif phase.kind in ("rate", "ramp"):
-            peak = max(peak, phase.arrival_rate, phase.ramp_to)
-    return peak
+    """The fastest any phase starts users, per second."""
+    return max((phase_peak_rate(phase) for phase in plan.phases), default=0.0)
 
 
 def capacity_warnings(plan: Plan, processes: int = 1) -> list[str]:
