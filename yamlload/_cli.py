@@ -171,8 +171,9 @@ def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
             failed += 1
             click.echo(exc.show(), err=True)
             continue
+        redactor = Redactor.for_plan(plan)
         for warning in plan.warnings:
-            click.echo(f"warning: {Redactor.for_plan(plan).text(str(warning))}", err=True)
+            click.echo(f"warning: {redactor.text(str(warning))}", err=True)
         for advice in capacity_warnings(plan):
             click.echo(f"warning: {advice}", err=True)
         click.echo(f"ok: {plan_path}")
@@ -456,6 +457,7 @@ def _run_and_report(
     )
     quiet = bool(kwargs.get("quiet"))
     split = split or _Split({})
+    redactor = Redactor.for_plan(plan)
     observer = ConsoleObserver(
         sys.stdout, live=sys.stdout.isatty() and split.workers == 1, quiet=quiet
     )
@@ -463,14 +465,14 @@ def _run_and_report(
         phases = f"{len(plan.phases)} phase{'' if len(plan.phases) == 1 else 's'}"
         shards = f", {split.workers} workers" if split.workers > 1 else ""
         segment = f", segment {split.segment.label}" if split.segment.count > 1 else ""
-        target = Redactor.for_plan(plan).url(plan.target)
+        target = redactor.url(plan.target)
         click.echo(f"Running {plan.source} against {target} ({phases}{shards}{segment})")
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     path = kwargs.get("output") or _default_report_path(plan.source)
-    checkpoint = _Checkpoint(plan, started_at, path, observer)
+    checkpoint = _Checkpoint(plan, started_at, path, observer, redactor)
     result, workers, lost = split.run(plan, kwargs, options, observer, checkpoint.write)
     observer.finish()
-    summary = summarize(plan, result, started_at, workers)
+    summary = summarize(plan, result, started_at, workers, redactor)
     click.echo(format_summary(summary))
     gate = gate or _Gate({})
     gate.judge(summary, lost)
@@ -486,12 +488,20 @@ class _Checkpoint:
     """--checkpoint: the report so far, written where the final one will go. A failed
     write is said once and the run goes on: the load matters more than the file."""
 
-    def __init__(self, plan: Plan, started_at: str, path: str, observer: ConsoleObserver) -> None:
-        self.plan, self.started_at, self.path, self.observer = plan, started_at, path, observer
+    def __init__(
+        self,
+        plan: Plan,
+        started_at: str,
+        path: str,
+        observer: ConsoleObserver,
+        redactor: Redactor,
+    ) -> None:
+        self.plan, self.started_at, self.path = plan, started_at, path
+        self.observer, self.redactor = observer, redactor
         self.failed = False
 
     def write(self, result: RunResult) -> None:
-        partial = summarize(self.plan, result, self.started_at)
+        partial = summarize(self.plan, result, self.started_at, redactor=self.redactor)
         partial.checkpoint = True
         try:
             write_json(partial, self.path)

@@ -207,9 +207,15 @@ def _metrics_json(metrics: Metrics, start: float, seconds: float) -> dict[str, A
 
 
 def summarize(
-    plan: Plan, result: RunResult, started_at: str, workers: list[dict[str, Any]] | None = None
+    plan: Plan,
+    result: RunResult,
+    started_at: str,
+    workers: list[dict[str, Any]] | None = None,
+    redactor: Redactor | None = None,
 ) -> Summary:
-    redactor = Redactor.for_plan(plan)
+    """The report of a run. `redactor` masks the plan's secrets; a caller that summarizes
+    the same plan again and again (checkpoints) passes one in rather than rebuild it."""
+    redactor = redactor or Redactor.for_plan(plan)
     return Summary(
         source=plan.source,
         target=redactor.url(plan.target),
