@@ -10,8 +10,19 @@ import pytest
 
 from tests.helpers import run_cli
 from tests.servers import ServerThread, make_test_app
-from yamlload import load_plan
+from yamlload import Plan, load_plan
 from yamlload._engine import SPARE_FILE_DESCRIPTORS, connections_needed, ensure_file_limit
+
+
+def plan_with(write_plan, phases: str, http: str = "") -> Plan:
+    """A plan with these phases (and `http:` lines) and an empty flow, loaded."""
+    return load_plan(
+        str(
+            write_plan(
+                f"config:\n  target: http://127.0.0.1:1\n{http}  phases: {phases}\nscenarios:\n  - flow: []\n"
+            )
+        )
+    )
 
 
 @pytest.mark.parametrize(
@@ -26,14 +37,7 @@ from yamlload._engine import SPARE_FILE_DESCRIPTORS, connections_needed, ensure_
     ],
 )
 def test_connections_needed(write_plan, phases: str, http: str, need: int) -> None:
-    plan = load_plan(
-        str(
-            write_plan(
-                f"config:\n  target: http://127.0.0.1:1\n{http}  phases: {phases}\nscenarios:\n  - flow: []\n"
-            )
-        )
-    )
-    assert connections_needed(plan) == need
+    assert connections_needed(plan_with(write_plan, phases, http)) == need
 
 
 class FakeLimits:
@@ -55,13 +59,7 @@ def test_the_soft_limit_is_raised_when_the_hard_limit_allows(
     limits = FakeLimits(1024, 65536, True)
     monkeypatch.setattr(resource, "getrlimit", limits.getrlimit)
     monkeypatch.setattr(resource, "setrlimit", limits.setrlimit)
-    plan = load_plan(
-        str(
-            write_plan(
-                "config:\n  target: http://127.0.0.1:1\n  phases: [{duration: 5, users: 5000}]\nscenarios:\n  - flow: []\n"
-            )
-        )
-    )
+    plan = plan_with(write_plan, "[{duration: 5, users: 5000}]")
     assert ensure_file_limit(plan) is None
     assert limits.soft == 5000 + SPARE_FILE_DESCRIPTORS
 
@@ -72,13 +70,7 @@ def test_a_clear_warning_when_the_limit_cannot_be_raised(
     limits = FakeLimits(1024, 4096, True)
     monkeypatch.setattr(resource, "getrlimit", limits.getrlimit)
     monkeypatch.setattr(resource, "setrlimit", limits.setrlimit)
-    plan = load_plan(
-        str(
-            write_plan(
-                "config:\n  target: http://127.0.0.1:1\n  phases: [{duration: 5, users: 10000}]\nscenarios:\n  - flow: []\n"
-            )
-        )
-    )
+    plan = plan_with(write_plan, "[{duration: 5, users: 10000}]")
     warning = ensure_file_limit(plan)
     assert warning is not None
     assert "up to 10,000 connections" in warning and "limit on open files is 4,096" in warning
@@ -134,10 +126,7 @@ def test_ten_million_arrivals_a_second_is_refused_with_its_position(write_plan) 
 def test_capacity_warnings(write_plan, phases: str, workers: int, warned: list[str]) -> None:
     from yamlload._engine import capacity_warnings
 
-    plan = load_plan(
-        str(write_plan(f"config:\n  target: http://127.0.0.1:1\n  phases: {phases}\nscenarios:\n  - flow: []\n"))
-    )
-    warnings = capacity_warnings(plan, workers)
+    warnings = capacity_warnings(plan_with(write_plan, phases), workers)
     assert len(warnings) == len(warned)
     for text, expected in zip(warnings, warned, strict=True):
         assert expected in text and "--workers" in text
