@@ -116,6 +116,8 @@ def test_ten_million_arrivals_a_second_is_refused_with_its_position(write_plan) 
     [
         ("[{duration: 10, users: 1000000}]", 1, ["1,000,000 users at once in each process"]),
         ("[{duration: 10, users: 1000000}]", 40, []),
+        # a shared pool caps connections, not users: a million users is still a million
+        ("[{duration: 10, users: 1000000}]\n  http: {pool: 50}", 1, ["1,000,000 users at once in each process"]),
         # 50,000 a second, each allowed the 10 s timeout: 500,000 users at once at worst
         ("[{duration: 10, arrivalRate: 50000}]", 1, ["50,000 users a second in each process", "500,001 users at once"]),
         ("[{duration: 10, arrivalRate: 50000, maxVusers: 10}]", 1, ["50,000 users a second"]),

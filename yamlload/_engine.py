@@ -1205,9 +1205,13 @@ SPARE_FILE_DESCRIPTORS = 256
 
 
 def connections_needed(plan: Plan) -> int:
-    """The most connections the plan may hold open at once (each user has its own)."""
-    if plan.http.pool:
-        return plan.http.pool
+    """The most connections the plan may hold open at once: each user has its own,
+    unless `config.http.pool` shares a fixed set."""
+    return plan.http.pool or users_at_once(plan)
+
+
+def users_at_once(plan: Plan) -> int:
+    """The most users the plan may have running at the same time."""
     most = 1
     for phase in plan.phases:
         if phase.kind == "users":
@@ -1246,7 +1250,7 @@ def capacity_warnings(plan: Plan, processes: int = 1) -> list[str]:
     """Said before the run starts when the plan asks more of each process than it can
     give: the run still goes ahead, since the user may know their machine better."""
     rate = peak_arrival_rate(plan) / processes
-    users = connections_needed(plan) / processes
+    users = users_at_once(plan) / processes
     advice = "split it with --workers N or over machines (docs/scaling.md)"
     warnings = []
     if rate > ONE_PROCESS_ARRIVALS_PER_SECOND:
