@@ -126,6 +126,9 @@ class RunResult:
     duration: float
     phases: list[PhaseRun]
     stopped_by: str | None = None
+    # Seconds this shard's schedule started after the shared --start-at (0 when on
+    # time): a late start shifts the whole schedule, so arrival lag stays the generator's.
+    late_start: float = 0.0
 
 
 # --------------------------------------------------------------------------- errors
@@ -776,6 +779,7 @@ class Engine:
         self.active = 0
         self.t0 = 0.0
         self.stopped_by: str | None = None
+        self.late_start = 0.0
         self._dispatcher: asyncio.Task[None] | None = None
         self._connector: aiohttp.TCPConnector | None = None
         self._ssl: bool | ssl.SSLContext = not (
@@ -1055,7 +1059,9 @@ class Engine:
         now = max(self.now(), 0.0)
         started = [run for run in self._phase_runs if run.started <= now]
         phases = [replace(run, ended=min(run.ended, now)) for run in started]
-        return RunResult(self.recorder.sorted_periods(), now, phases, self.stopped_by)
+        return RunResult(
+            self.recorder.sorted_periods(), now, phases, self.stopped_by, self.late_start
+        )
 
     def progress(self) -> Progress:
         current = self.recorder.periods.get(int(max(self.now(), 0) // PERIOD_SECONDS))
@@ -1098,7 +1104,9 @@ class Engine:
         self.recorder.clock = self.now
         try:
             await self._special_flow(self.plan.before, share=True)
-            self.t0 = time.perf_counter() + self._start_delay()
+            delay = self._start_delay()
+            self.late_start = max(0.0, -delay)
+            self.t0 = time.perf_counter() + max(0.0, delay)
             ticker = asyncio.ensure_future(self._ticker())
             self._dispatcher = asyncio.ensure_future(self._dispatch())
             try:
@@ -1121,14 +1129,18 @@ class Engine:
         for run in self._phase_runs:
             run.ended = min(run.ended, duration)
         return RunResult(
-            self.recorder.sorted_periods(), duration, self._phase_runs, self.stopped_by
+            self.recorder.sorted_periods(),
+            duration,
+            self._phase_runs,
+            self.stopped_by,
+            self.late_start,
         )
 
     def _start_delay(self) -> float:
         if self.options.start_at is None:
             return START_DELAY_SECONDS
         # The one reading of the wall clock: a shared start for every shard. A shard
-        # that is late starts at once, and its arrival lag shows how late it was.
+        # that is late starts at once, its schedule shifted; `late_start` says by how much.
         return self.options.start_at - time.time()
 
     async def run_until_signalled(self) -> RunResult:
