@@ -40,8 +40,8 @@ def test_paths_triple_braces_and_builtins() -> None:
     assert parse_template("{{ $env.HOME }}").render(lookup_from(values)) == "/root"
 
 
-def test_undefined_variables_render_empty_like_artillery() -> None:
-    assert parse_template("/pets/{{ nope }}").render(lookup_from({})) == "/pets/"
+def test_undefined_variables_render_undefined_like_artillery() -> None:
+    assert parse_template("/pets/{{ nope }}").render(lookup_from({})) == "/pets/undefined"
 
 
 def test_random_number_stays_in_range_and_is_seeded() -> None:

@@ -290,14 +290,18 @@ class _Compiler:
         if not (isinstance(raw, str) and "{{" in raw):
             return raw
         template = self.template(path, raw)
-        rendered = template.render(self.config_lookup)
+        # An undefined variable inside a string renders as "undefined" (Artillery's way),
+        # which would make a target like http://undefined:8000: refuse it here instead.
+        undefined = template.undefined_names(self.config_lookup)
+        rendered = None if undefined else template.render(self.config_lookup)
         if rendered in (None, ""):
             missing = sorted(_missing_env(template, self.env))
-            why = (
-                f"environment variable {', '.join(missing)} is not set"
-                if missing
-                else "it renders empty"
-            )
+            if missing:
+                why = f"environment variable {', '.join(missing)} is not set"
+            elif undefined:
+                why = f"{', '.join(undefined)} is not defined (config sees config.variables)"
+            else:
+                why = "it renders empty"
             self.error(path, f"{raw!r} cannot be resolved: {why}")
             return None
         return rendered

@@ -33,13 +33,19 @@ class ExprError(ValueError):
 
 # --------------------------------------------------------------------------- values
 
-MISSING: Any = None  # an undefined variable renders as "" (Artillery's behaviour)
+# What a lookup gives for an undefined variable or a path that leads nowhere.
+MISSING: Any = None
+# How an undefined value is written inside a string: Artillery's renderVariables does
+# `text.replace(hole, undefined)`, and JavaScript writes that as the word "undefined".
+UNDEFINED_TEXT = "undefined"
 
 Lookup = Callable[[str], Any]
 
 
 def to_text(value: Any) -> str:
-    """How a value is written into a string, as JavaScript would write it."""
+    """A value written as text, as JavaScript would write it, except that no value (None)
+    is the empty string: this is how the engine writes a whole value (a header, a query
+    field). Inside a string, `interpolated_text` writes an undefined value instead."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -51,6 +57,17 @@ def to_text(value: Any) -> str:
 
         return json.dumps(value, separators=(",", ":"))
     return str(value)
+
+
+def interpolated_text(value: Any) -> str:
+    """How a value is written into the middle of a string: like `to_text`, except that an
+    undefined value is `undefined`, as in Artillery (`"/items/{{ x }}"` → `/items/undefined`).
+
+    The engine's lookups cannot tell a variable set to null from one never set, so a
+    null is written `undefined` too (Artillery writes `null` for a null)."""
+    if value is MISSING:
+        return UNDEFINED_TEXT
+    return to_text(value)
 
 
 def get_path(root: Any, parts: Sequence[str | int]) -> Any:
@@ -141,6 +158,9 @@ class Template:
         return {p.name for p in self.parts if isinstance(p, Var)}
 
     def render(self, lookup: Lookup, rng: random.Random | None = None) -> Any:
+        """The value: a whole-value template (`"{{ x }}"`) keeps its value's type, and is
+        None (MISSING) when `x` is undefined, as Artillery's template() gives undefined;
+        anything else is text, where an undefined value is written `undefined`."""
         single = self.single
         if single is not None:
             return evaluate_node(single, lookup, rng)
@@ -149,8 +169,16 @@ class Template:
             if isinstance(part, str):
                 out.append(part)
             else:
-                out.append(to_text(evaluate_node(part, lookup, rng)))
+                out.append(interpolated_text(evaluate_node(part, lookup, rng)))
         return "".join(out)
+
+    def undefined_names(self, lookup: Lookup) -> list[str]:
+        """The variables (as written) that are undefined for `lookup`."""
+        return [
+            ".".join((part.name, *map(str, part.path)))
+            for part in self.parts
+            if isinstance(part, Var) and evaluate_node(part, lookup) is MISSING
+        ]
 
 
 _HOLE = re.compile(r"\{\{\{?|\}\}\}?")
