@@ -5,9 +5,12 @@ number of users under yamlload as under Artillery:
 
 - `arrivalRate` (uniform): one arrival every 1/rate seconds, the first one interval
   after the phase starts, the last on its end: floor(rate × duration) arrivals.
-- `rampTo`: per-second buckets. Second i gets rate(i) = from + (to − from)·i/(n − 1)
-  arrivals rounded half up, spread evenly in that second; a one-second ramp uses the
-  mean rate. (n − 1 is Artillery's duration − 1 for whole-second durations.)
+- `rampTo`: per-second buckets. Second i of n gets ((to − from)/(n − 1))·i + from
+  arrivals, computed in doubles in that order and rounded as JavaScript's Math.round
+  rounds that double (so 1.4999999999999998 is 1), spread evenly in that second; a
+  one-second ramp uses the mean rate. (n − 1 is Artillery's duration − 1 for
+  whole-second durations; a fractional duration keeps its last, partial second and
+  ramps to `rampTo` across the whole seconds, where Artillery would overshoot.)
 - `arrivalCount`: the count spread evenly, first one interval after the start.
 - `pause`: nothing. `mode: poisson`: exponential gaps with the same mean rate.
 
@@ -29,17 +32,34 @@ _EPSILON = 1e-9
 
 
 def ramp_bucket_counts(phase: Phase) -> list[int]:
-    """Arrivals in each whole second of a ramp (the last bucket may be partial)."""
+    """Arrivals in each whole second of a ramp (the last bucket may be partial).
+
+    The arithmetic is Artillery's createRamp, operation for operation, so that the
+    doubles (and so the rounding) are the same: (difference / (duration − 1)) · i + from.
+    """
     periods = max(1, math.ceil(phase.duration - _EPSILON))
     start, end = phase.arrival_rate, phase.ramp_to
     if periods == 1:
-        return [_round_half_up((start + end) / 2)]
-    step = (end - start) / (periods - 1)
-    return [_round_half_up(start + step * i) for i in range(periods)]
+        return [_arrivals((end + start) / 2)]
+    difference = end - start
+    return [_arrivals((difference / (periods - 1)) * i + start) for i in range(periods)]
 
 
-def _round_half_up(value: float) -> int:
-    return max(0, math.floor(value + 0.5 + _EPSILON))
+def js_round(value: float) -> int:
+    """JavaScript's Math.round of a double: the nearest integer, ties toward +∞.
+
+    Exact for every double: floor(x + 0.5) is not, since x + 0.5 is itself rounded
+    (0.49999999999999994 + 0.5 == 1.0, and past 2**52 odd numbers gain one).
+    """
+    whole = math.floor(value)
+    return whole + (1 if value - whole >= 0.5 else 0)  # value − floor(value) is exact
+
+
+def _arrivals(raw: float) -> int:
+    """One second's arrivals from its raw rate, as Artillery's adjustArrivalsByWorker
+    gives them to a single worker: floor, plus one when Math.round(fraction) is 1; that
+    is Math.round(raw). A raw rate a rounding error below 0 makes no arrivals."""
+    return max(0, js_round(raw))
 
 
 def arrival_count(phase: Phase) -> int:
