@@ -136,3 +136,27 @@ def test_ramp_buckets_equal_artillerys_for_any_rates(
     start: float, end: float, duration: int
 ) -> None:
     assert ramp_bucket_counts(ramp(start, end, duration)) == artillery_ramp(start, end, duration)
+
+
+# --------------------------------------------------------------------------- 3. names
+
+
+def test_an_unnamed_scenario_is_named_by_its_index(write_plan) -> None:
+    scenarios = (
+        "scenarios:\n  - name: browse\n    flow: [{get: {url: /a}}]\n"
+        "  - flow: [{get: {url: /b}}]\n  - name: ''\n    flow: []\n"
+    )
+    plan = plan_of(write_plan, "", scenarios)
+    # vusers.created_by_name.1, as Artillery counts it
+    assert [s.name for s in plan.scenarios] == ["browse", "1", "2"]
+    assert [s.named for s in plan.scenarios] == [True, False, False]
+
+
+def test_validate_lists_an_unnamed_scenario_by_its_index(write_plan) -> None:
+    path = write_plan(
+        HEAD + "scenarios:\n  - flow: [{get: {url: /a}}]\n  - name: x\n    flow: []\n"
+    )
+    result = run_cli("validate", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert "50.0%  0  (unnamed, 1 step)" in result.stdout
+    assert "50.0%  x  (0 steps)" in result.stdout

@@ -149,7 +149,7 @@ def test_the_base_plan_is_valid() -> None:
         path = Path(folder) / "plan.json"
         path.write_text(json.dumps(VALID))
         plan = load_plan(str(path))
-        assert [s.name for s in plan.scenarios] == ["browse", "scenario 2"]
+        assert [s.name for s in plan.scenarios] == ["browse", "1"]  # unnamed: its index, as Artillery
 
 
 @SETTINGS

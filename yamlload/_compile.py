@@ -559,7 +559,8 @@ class _Compiler:
                 continue
             scenarios.append(
                 Scenario(
-                    name=str(spec.get("name") or f"scenario {index + 1}"),
+                    # Artillery counts an unnamed scenario's users under its index.
+                    name=str(spec.get("name") or index),
                     weight=float(spec.get("weight", 1)),
                     flow=self.flow((*path, "flow")),
                     before_scenario=self.names(
@@ -568,6 +569,7 @@ class _Compiler:
                     after_scenario=self.names((*path, "afterScenario"), spec.get("afterScenario")),
                     before_request=self.names((*path, "beforeRequest"), spec.get("beforeRequest")),
                     after_response=self.names((*path, "afterResponse"), spec.get("afterResponse")),
+                    named=bool(spec.get("name")),
                     pos=self.doc.pos(path),
                 )
             )

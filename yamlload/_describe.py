@@ -66,7 +66,10 @@ def describe(plan: Plan) -> list[str]:
     lines.append(f"  scenarios  {len(plan.scenarios)}")
     for scenario in plan.scenarios:
         share = plan.scenario_share(scenario) * 100
-        lines.append(f"    {share:5.1f}%  {scenario.name}  ({plural(len(scenario.flow), 'step')})")
+        steps = plural(len(scenario.flow), "step")
+        # An unnamed scenario shows the index its metrics are counted under.
+        about = steps if scenario.named else f"unnamed, {steps}"
+        lines.append(f"    {share:5.1f}%  {scenario.name}  ({about})")
     if plan.payloads:
         lines.append(f"  payload    {', '.join(p.path for p in plan.payloads)}")
     return lines

@@ -210,6 +210,10 @@ Step = Request | LoopStep | ThinkStep | LogStep | ParallelStep | FunctionStep
 
 @dataclass(frozen=True)
 class Scenario:
+    """One weighted flow. `name` is what metrics say (`vusers.created_by_name.NAME`): the
+    plan's `name`, or for an unnamed scenario its index in the list ("0", "1", ...), as
+    Artillery names it; `named` tells the two apart."""
+
     name: str
     weight: float
     flow: tuple[Step, ...]
@@ -217,6 +221,7 @@ class Scenario:
     after_scenario: tuple[str, ...] = ()
     before_request: tuple[str, ...] = ()
     after_response: tuple[str, ...] = ()
+    named: bool = True
     pos: Pos = NOWHERE
 
 
