@@ -97,3 +97,48 @@ def test_shares_add_up(total: int, shards: int) -> None:
     shares = [Segment(i, shards).share(total) for i in range(shards)]
     assert sum(shares) == total
     assert max(shares) - min(shares) <= 1
+
+
+@given(
+    count=st.integers(1, 12),
+    given_indices=st.lists(st.integers(0, 11), min_size=1, max_size=16),
+    started=st.sampled_from(["same", "apart"]),
+)
+def test_merge_takes_each_segment_once_and_names_the_missing(
+    count: int, given_indices: list[int], started: str
+) -> None:
+    """`merge`'s segment set: a segment held twice is refused, whatever the reports; the
+    segments it reports missing are exactly those of 1..N that no report holds."""
+    from yamlload._errors import UsageError
+    from yamlload._shard import check_segments
+
+    indices = [i % count for i in given_indices]
+    parts = [
+        (f"part{n}.json", "t0" if started == "same" else f"t{n}", [Segment(i, count)])
+        for n, i in enumerate(indices)
+    ]
+    if len(set(indices)) < len(indices):
+        try:
+            check_segments(parts)
+        except UsageError as exc:
+            assert "counted twice" in str(exc) and "\n" not in str(exc)
+        else:
+            raise AssertionError("a segment given twice was merged")
+        return
+    missing = check_segments(parts)
+    assert sorted(s.index for s in missing) == sorted(set(range(count)) - set(indices))
+    assert all(s.count == count for s in missing)
+
+
+@given(counts=st.lists(st.integers(1, 6), min_size=2, max_size=5, unique=True))
+def test_merge_refuses_segments_of_different_splits(counts: list[int]) -> None:
+    from yamlload._errors import UsageError
+    from yamlload._shard import check_segments
+
+    parts = [(f"p{c}.json", "t", [Segment(0, c)]) for c in counts]
+    try:
+        check_segments(parts)
+    except UsageError as exc:
+        assert "different numbers of segments" in str(exc)
+    else:
+        raise AssertionError("segments of different splits were merged")

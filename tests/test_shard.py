@@ -298,3 +298,18 @@ def test_worker_progress_adds_up() -> None:
         15.5,
         3.2,
     )
+
+
+def test_a_late_start_travels_with_the_result_and_into_the_workers_table() -> None:
+    from yamlload._engine import RunResult
+    from yamlload._schedule import Segment
+    from yamlload._shard import decode_result, encode_result, merge_results, worker_health
+
+    late = RunResult([], 5.0, [], late_start=2.625)
+    on_time = RunResult([], 5.0, [])
+    assert decode_result(json.loads(json.dumps(encode_result(late)))).late_start == 2.625
+    assert decode_result(encode_result(on_time)).late_start == 0.0
+    assert merge_results([on_time, late]).late_start == 2.625  # the latest shard
+    assert worker_health(Segment(1, 3), late)["late_start_s"] == 2.625
+    assert worker_health(Segment(0, 3), on_time)["late_start_s"] == 0.0
+

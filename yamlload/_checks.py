@@ -409,8 +409,15 @@ def describe_value(check: Check, value: float | None) -> str:
 # --------------------------------------------------------------------------- validity
 
 
+# A shard that began this long after the shared --start-at did not run alongside the
+# others (its schedule is shifted, so this is not arrival lag); below it, it was on time.
+LATE_START_SECONDS = 1.0
+
+
 def invalid_reasons(summary: Summary, max_lag_ms: float) -> list[str]:
-    """Why this run's numbers cannot be trusted as a test of the target, if they can't."""
+    """Why this run's numbers cannot be trusted as a test of the target, if they can't.
+    Besides the metrics, each worker entry can say so: a segment that `merge` did not get
+    (`"missing": true`, see `_shard.MISSING_FROM_MERGE`) or that started late."""
     reasons: list[str] = []
     lag = summary.histogram("yamlload.arrival_lag")
     p99 = lag.percentile(0.99)
@@ -423,6 +430,17 @@ def invalid_reasons(summary: Summary, max_lag_ms: float) -> list[str]:
     if requests and not responses:
         errors = ", ".join(f"{k} × {v}" for k, v in summary.counters_with("errors.").items())
         reasons.append(f"could not reach the target at all: no request got a response ({errors})")
+    workers = [w for w in summary.workers if isinstance(w, dict)]
+    missing = [str(w.get("segment")) for w in workers if w.get("missing")]
+    if len(missing) == 1:
+        reasons.append(f"incomplete: segment {missing[0]} is missing")
+    elif missing:
+        listed = f"{', '.join(missing[:-1])} and {missing[-1]}"
+        reasons.append(f"incomplete: segments {listed} are missing")
+    for worker in workers:
+        late = worker.get("late_start_s")
+        if isinstance(late, int | float) and late >= LATE_START_SECONDS:
+            reasons.append(f"segment {worker.get('segment')} started {late:.1f} s late")
     return reasons
 
 

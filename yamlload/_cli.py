@@ -667,12 +667,35 @@ def compare(baseline: str, current: str, ensure: tuple[str, ...], html_path: str
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The merged JSON report."
 )
-def merge(reports: tuple[str, ...], output: str) -> None:
-    """Merge the JSON reports of shards (`run --segment I/N`) into one, exactly."""
-    summary = merge_summaries([read_json(path) for path in reports])
+@click.option(
+    "--max-lag",
+    type=float,
+    default=DEFAULT_MAX_LAG_MS,
+    show_default=True,
+    metavar="MS",
+    help="The merged run is invalid (exit 3) when arrival lag p99 exceeds this.",
+)
+@click.option("--allow-lag", is_flag=True, help="Only warn when the generator fell behind.")
+def merge(reports: tuple[str, ...], output: str, max_lag: float, allow_lag: bool) -> None:
+    """Merge the JSON reports of shards (`run --segment I/N`) into one, exactly.
+
+    The reports must be segments 1..N of one run, each once: a segment given twice, or
+    segments of different splits, are refused (exit 2). A missing segment is merged
+    without: the merged run is marked incomplete, which makes it invalid (exit 3), as a
+    lost worker, a shard that started late, or a lagging generator does.
+    """
+    summary = merge_summaries([read_json(path) for path in reports], list(reports))
     click.echo(format_summary(summary))
+    # The merged run is judged as `run` judges one, lost workers included; the shards'
+    # own checks are not carried over (each judged its share, not the whole).
+    lost = [str(w["lost"]) for w in summary.workers if "lost" in w and not w.get("missing")]
+    gate = _Gate({"max_lag": max_lag, "allow_lag": allow_lag})
+    gate.judge(summary, lost)
+    gate.show()
+    summary.verdict = {"validity": gate.verdict()["validity"]}
     written = write_json(summary, output)
     click.echo(f"Merged {len(reports)} reports: {written}")
+    sys.exit(EXIT_INVALID_RUN if gate.invalid else 0)
 
 
 @cli.command()
