@@ -313,3 +313,28 @@ def test_a_late_start_travels_with_the_result_and_into_the_workers_table() -> No
     assert worker_health(Segment(1, 3), late)["late_start_s"] == 2.625
     assert worker_health(Segment(0, 3), on_time)["late_start_s"] == 0.0
 
+
+# ---- -c, Artillery's short form of --config (the plan options are shared by run and validate)
+
+CONFIG = "config:\n  target: '{target}'\n  phases: [{{duration: 1, arrivalCount: 3}}]\n"
+SCENARIOS = "scenarios:\n  - flow: [{get: {url: /ok}}]\n"
+
+
+def test_run_takes_c_for_config(server, write_plan, tmp_path: Path) -> None:
+    write_plan(CONFIG.format(target=server.url), name="other.yml")
+    plan = write_plan(SCENARIOS)
+    result = run_cli(
+        "run", "-q", str(plan), "-c", str(tmp_path / "other.yml"), "-o", str(tmp_path / "r.json")
+    )
+    assert result.exit_code == 0, result.stderr
+    assert report_of(tmp_path / "r.json")["aggregate"]["counters"]["vusers.created"] == 3
+
+
+def test_validate_takes_c_for_config(write_plan, tmp_path: Path) -> None:
+    write_plan(CONFIG.format(target="http://127.0.0.1:9"), name="other.yml")
+    plan = write_plan(SCENARIOS)
+    without = run_cli("validate", str(plan))
+    assert without.exit_code == 2  # no phases, no target: the plan needs its config
+    result = run_cli("validate", str(plan), "-c", str(tmp_path / "other.yml"))
+    assert result.exit_code == 0, result.stderr
+    assert "3 arrivals" in result.stdout

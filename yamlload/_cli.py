@@ -101,6 +101,7 @@ def plan_options(command: F) -> F:
     """The options that shape a plan, shared by `validate` and `run` (as in Artillery)."""
     decorators = [
         click.option(
+            "-c",
             "--config",
             "config_file",
             type=click.Path(dir_okay=False),
