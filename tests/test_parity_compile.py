@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import run_cli
+from tests.helpers import REPO, run_cli
 from yamlload import PlanError, load_plan
+from yamlload._compile import MAX_WEIGHT
 from yamlload._expr import parse_template
 from yamlload._plan import Phase, Plan
 from yamlload._schedule import arrival_count, js_round, ramp_bucket_counts
@@ -60,6 +61,12 @@ def test_a_config_template_with_an_undefined_variable_is_still_an_error(write_pl
     (problem,) = caught.value.problems
     assert "config.target" in problem.message
     assert "host" in problem.message
+
+
+def test_the_reference_no_longer_claims_artillery_renders_empty() -> None:
+    text = (REPO / "docs" / "plan-reference.md").read_text(encoding="utf-8")
+    assert "renders as an empty string" not in text
+    assert "`undefined`" in text
 
 
 # --------------------------------------------------------------------------- 2. ramps
@@ -160,3 +167,221 @@ def test_validate_lists_an_unnamed_scenario_by_its_index(write_plan) -> None:
     assert result.exit_code == 0, result.stderr
     assert "50.0%  0  (unnamed, 1 step)" in result.stdout
     assert "50.0%  x  (0 steps)" in result.stdout
+
+
+# --------------------------------------------------------------------------- 4. labels
+
+
+QUERY_FLOW = (
+    "scenarios:\n  - flow:\n"
+    "      - get: {url: '/search?q={{ term }}&page=2'}\n"
+    "      - get: {url: '/search?q=x', name: find}\n"
+    "      - get: {url: /plain}\n"
+)
+
+
+def labels(plan: Plan) -> list[str]:
+    return [step.label for step in plan.scenarios[0].flow]  # type: ignore[union-attr]
+
+
+def test_strip_query_string_drops_the_query_from_labels(write_plan) -> None:
+    config = "  plugins:\n    metrics-by-endpoint: {stripQueryString: true}\n"
+    plan = plan_of(write_plan, config, QUERY_FLOW)
+    assert labels(plan) == ["GET /search", "find", "GET /plain"]
+    assert plan.warnings == ()
+
+
+def test_without_the_plugin_labels_strip_the_query_as_artillery_defaults(write_plan) -> None:
+    # Artillery adds metrics-by-endpoint {stripQueryString: true} when a plan has none.
+    assert labels(plan_of(write_plan, "", QUERY_FLOW)) == ["GET /search", "find", "GET /plain"]
+
+
+def test_the_plugin_listed_without_the_option_keeps_the_query(write_plan) -> None:
+    config = "  plugins:\n    metrics-by-endpoint: {}\n"
+    plan = plan_of(write_plan, config, QUERY_FLOW)
+    assert labels(plan) == ["GET /search?q={{ term }}&page=2", "find", "GET /plain"]
+
+
+def test_use_only_request_names_is_what_labels_already_do(write_plan) -> None:
+    config = "  plugins:\n    metrics-by-endpoint: {useOnlyRequestNames: true}\n"
+    plan = plan_of(write_plan, config, QUERY_FLOW)
+    assert labels(plan)[1] == "find"
+    assert plan.warnings == ()
+
+
+# --------------------------------------------------------------------------- 5. IR fields
+
+
+def test_expected_statuses_compile_to_inclusive_ranges(write_plan) -> None:
+    config = "  http:\n    expectedStatuses: [200, '3xx', '404-410', '201']\n"
+    plan = plan_of(write_plan, config)
+    assert plan.http.expected_statuses == ((200, 200), (300, 399), (404, 410), (201, 201))
+    assert plan_of(write_plan).http.expected_statuses is None
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("99", "99 is not an HTTP status"),
+        ("600", "600 is not an HTTP status"),
+        ("'6xx'", "'6xx' is not a status class"),
+        ("'2xy'", "'2xy' is not a status"),
+        ("'299-200'", "goes down"),
+        ("'100-700'", "is not an HTTP status"),
+        ("true", 'expected a status such as 200, "2xx" or "200-299", got true'),
+        ("2.5", "expected a status such as 200"),
+    ],
+)
+def test_a_bad_expected_status_is_a_positioned_error(write_plan, item: str, message: str) -> None:
+    config = f"  http:\n    expectedStatuses: [200, {item}]\n"
+    found = problems_of(write_plan, config)
+    assert len(found) == 1, found
+    assert ":4:" in found[0]  # the line of the list
+    assert "config.http.expectedStatuses[1]" in found[0]
+    assert message in found[0]
+
+
+def test_an_empty_expected_statuses_list_is_an_error(write_plan) -> None:
+    (problem,) = problems_of(write_plan, "  http:\n    expectedStatuses: []\n")
+    assert "expectedStatuses" in problem
+
+
+def test_expect_plugin_options_reach_the_plan(write_plan) -> None:
+    plan = plan_of(write_plan)
+    assert (plan.expect_stop_user, plan.expect_default_200) == (False, False)
+    config = "  plugins:\n    expect: {reportFailuresAsErrors: true, expectDefault200: true}\n"
+    plan = plan_of(write_plan, config)
+    assert (plan.expect_stop_user, plan.expect_default_200) == (True, True)
+    assert plan.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("config", "threshold"),
+    [
+        ("", None),
+        ("  plugins:\n    apdex: {}\n", 500.0),
+        ("  plugins:\n    apdex: {threshold: 100}\n", 100.0),
+        # Artillery's plugin reads config.apdex.threshold first
+        ("  apdex: {threshold: 250}\n  plugins:\n    apdex: {threshold: 100}\n", 250.0),
+        ("  apdex: {threshold: 25}\n  plugins:\n    apdex: {}\n", 25.0),
+    ],
+)
+def test_apdex_threshold(write_plan, config: str, threshold: float | None) -> None:
+    plan = plan_of(write_plan, config)
+    assert plan.apdex_threshold_ms == threshold
+    assert plan.warnings == ()
+
+
+def test_config_apdex_alone_enables_nothing_and_says_so(write_plan) -> None:
+    plan = plan_of(write_plan, "  apdex: {threshold: 100}\n")
+    assert plan.apdex_threshold_ms is None
+    (warning,) = plan.warnings
+    assert "config.apdex" in str(warning) and "plugins.apdex" in str(warning)
+
+
+@pytest.mark.parametrize("threshold", ["0", "-5", "fast"])
+def test_a_bad_apdex_threshold_is_an_error(write_plan, threshold: str) -> None:
+    (problem,) = problems_of(write_plan, f"  plugins:\n    apdex: {{threshold: {threshold}}}\n")
+    assert "threshold" in problem
+
+
+def test_graceful_stop_compiles_to_seconds(write_plan) -> None:
+    config = (
+        "  phases:\n    - {duration: 60, users: 5}\n"
+        "    - {duration: 60, users: 5, gracefulStop: 10s}\n"
+        "    - {duration: 60, users: 5, gracefulStop: 0}\n"
+    )
+    plan = plan_of(write_plan, config)
+    assert [p.graceful_stop for p in plan.phases] == [30.0, 10.0, 0.0]
+
+
+def test_graceful_stop_goes_only_with_users(write_plan) -> None:
+    config = "  phases:\n    - {duration: 60, arrivalRate: 5, gracefulStop: 10s}\n"
+    (problem,) = problems_of(write_plan, config)
+    assert "gracefulStop" in problem and "users" in problem
+
+
+def test_gzip_still_compiles(write_plan) -> None:
+    plan = plan_of(write_plan, "", "scenarios:\n  - flow: [{get: {url: /a, gzip: true}}]\n")
+    assert plan.scenarios[0].flow[0].gzip is True  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- 6. plugins
+
+
+def test_publish_metrics_list_form_is_a_one_line_warning(write_plan) -> None:
+    config = (
+        "  plugins:\n    publish-metrics:\n"
+        "      - type: datadog\n        apiKey: '{{ $env.DD_KEY }}'\n"
+    )
+    plan = plan_of(write_plan, config)
+    (warning,) = plan.warnings
+    text = str(warning)
+    assert ":4:" in text
+    assert "publish-metrics" in text and "no metrics will be published" in text
+    assert "\n" not in text
+
+
+def test_an_unknown_plugin_warns_whatever_its_shape(write_plan) -> None:
+    for value in ("{}", "[1, 2]", "true", "'x'"):
+        plan = plan_of(write_plan, f"  plugins:\n    fake-data: {value}\n")
+        (warning,) = plan.warnings
+        assert "fake-data" in str(warning) and "ignored" in str(warning)
+
+
+def test_a_builtin_plugins_unknown_option_warns(write_plan) -> None:
+    config = (
+        "  plugins:\n    expect: {outputFormat: json, colour: red}\n"
+        "    metrics-by-endpoint: {ignoreUnnamedRequests: true, groupDynamicURLs: false}\n"
+    )
+    plan = plan_of(write_plan, config)
+    texts = [str(w) for w in plan.warnings]
+    assert len(texts) == 4, texts
+    assert any("expect.outputFormat" in t for t in texts)
+    assert any("expect.colour" in t and "unknown option" in t for t in texts)
+    assert any("ignoreUnnamedRequests" in t for t in texts)
+    assert any("groupDynamicURLs" in t for t in texts)
+
+
+def test_a_builtin_plugin_of_the_wrong_shape_is_an_error(write_plan) -> None:
+    (problem,) = problems_of(write_plan, "  plugins:\n    expect: [1]\n")
+    assert "config.plugins.expect" in problem
+    (problem,) = problems_of(
+        write_plan, "  plugins:\n    expect: {reportFailuresAsErrors: 'yes'}\n"
+    )
+    assert "reportFailuresAsErrors" in problem
+
+
+# --------------------------------------------------------------------------- 7. weights
+
+
+@pytest.mark.parametrize("weight", ["1e308", "1000001", "1" + "0" * 400])
+def test_a_huge_weight_is_a_positioned_plan_error(write_plan, weight: str) -> None:
+    scenarios = f"scenarios:\n  - weight: {weight}\n    flow: []\n  - weight: 1e308\n    flow: []\n"
+    found = problems_of(write_plan, "", scenarios)
+    assert found, found
+    assert all(f"{MAX_WEIGHT:,}" in p for p in found)
+    assert ":4:" in found[0] and "scenarios[0].weight" in found[0]
+
+
+def test_a_huge_weight_exits_2_from_validate(write_plan) -> None:
+    path = write_plan(HEAD + "scenarios:\n  - weight: 1e308\n    flow: []\n")
+    result = run_cli("validate", str(path))
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output + result.stderr
+    assert "weight" in result.stderr
+
+
+def test_the_largest_weight_is_accepted(write_plan) -> None:
+    scenarios = f"scenarios:\n  - weight: {MAX_WEIGHT}\n    flow: []\n  - flow: []\n"
+    plan = plan_of(write_plan, "", scenarios)
+    assert plan.total_weight == MAX_WEIGHT + 1
+    assert math.isfinite(plan.scenario_share(plan.scenarios[0]))
+
+
+def test_an_integer_too_big_for_a_float_is_a_plan_error_not_a_crash(write_plan) -> None:
+    huge = "1" + "0" * 400
+    config = f"  phases:\n    - {{duration: 10, arrivalRate: {huge}}}\n"
+    (problem,) = problems_of(write_plan, config)
+    assert "arrivalRate" in problem and "not a number" in problem
+    assert len(problem) < 200

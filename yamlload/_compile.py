@@ -9,8 +9,11 @@ the schema check, so one broken step never hides the problems of another.
 from __future__ import annotations
 
 import ast
+import difflib
+import json
 import math
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
@@ -58,8 +61,45 @@ from ._plan import (
 MAX_PHASE_SECONDS = 30 * 24 * 3600
 MAX_ARRIVAL_RATE = 1_000_000
 MAX_USERS = 1_000_000
+# Weights are relative; past this a weight is a typo (1e308 would overflow the total).
+MAX_WEIGHT = 1_000_000
 DEFAULT_TIMEOUT_SECONDS = 10.0
+# Status codes an expectedStatuses item may name.
+LOWEST_STATUS, HIGHEST_STATUS = 100, 599
 BUILTIN_PLUGINS = frozenset({"ensure", "expect", "metrics-by-endpoint", "apdex"})
+# The apdex plugin's T when the plan gives none (Artillery's default).
+DEFAULT_APDEX_THRESHOLD_MS = 500.0
+# Options of Artillery's built-in plugins that yamlload accepts without acting on them,
+# with the one line that says what yamlload does instead.
+UNSUPPORTED_PLUGIN_OPTIONS: dict[tuple[str, str], str] = {
+    ("expect", "outputFormat"): "yamlload reports failed expectations in its own format",
+    ("expect", "formatter"): "yamlload reports failed expectations in its own format",
+    ("expect", "externalReporting"): "expectation results are not sent anywhere",
+    ("metrics-by-endpoint", "ignoreUnnamedRequests"): (
+        "unnamed requests are reported by method and url"
+    ),
+    ("metrics-by-endpoint", "metricsNamespace"): (
+        "the metrics keep the prefix plugins.metrics-by-endpoint"
+    ),
+    ("metrics-by-endpoint", "metricsPrefix"): (
+        "the metrics keep the prefix plugins.metrics-by-endpoint"
+    ),
+    ("metrics-by-endpoint", "suppressOutput"): "the endpoint table is printed as usual",
+}
+# Options yamlload reads, and the values of them it cannot honour (with why).
+PLUGIN_OPTIONS: dict[str, dict[str, dict[Any, str]]] = {
+    "expect": {"reportFailuresAsErrors": {}, "expectDefault200": {}},
+    "metrics-by-endpoint": {
+        "stripQueryString": {},
+        "useOnlyRequestNames": {
+            False: "a named request is always reported by its name alone",
+        },
+        "groupDynamicURLs": {
+            False: "endpoints are always named by the url as written, templates unrendered",
+        },
+    },
+    "apdex": {"threshold": {}},
+}
 JAVASCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts")
 ACTIONS = (*METHODS, "loop", "think", "log", "parallel", "function")
 LEGACY_ENSURE = {"min", "max", "median", "p50", "p75", "p90", "p95", "p99", "p999"}
@@ -74,6 +114,8 @@ _UNIT_SECONDS = {
     **dict.fromkeys(("d", "day", "days"), 86400.0),
 }
 _RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
+_STATUS_CODE = re.compile(r"^\s*([0-9]+)\s*$")
+_STATUS_CLASS = re.compile(r"^\s*([0-9])xx\s*$", re.IGNORECASE)
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
@@ -219,14 +261,16 @@ class _Compiler:
         self.env = options.environment_variables()
         self.function_refs: list[tuple[str, Path]] = []
         self.config: dict[str, Any] = self._mapping(("config",))
+        self.strip_query = self._strip_query()
 
     # ---- plumbing
 
     def error(self, path: Path, message: str) -> None:
         self.problems.append(Problem(self.doc.pos(path), f"{describe_path(path)}: {message}"))
 
-    def warn(self, path: Path, message: str) -> None:
-        self.warnings.append(Problem(self.doc.pos(path), f"{describe_path(path)}: {message}"))
+    def warn(self, path: Path, message: str, *, at_key: bool = False) -> None:
+        pos = self.doc.key_pos(path) if at_key else self.doc.pos(path)
+        self.warnings.append(Problem(pos, f"{describe_path(path)}: {message}"))
 
     def healthy(self, path: Path) -> bool:
         """True when the schema passed the node at `path` and its direct children.
@@ -319,7 +363,7 @@ class _Compiler:
                 self.error(path, f"{raw!r} is not a number")
                 return None
         if not _finite_number(value):
-            self.error(path, f"{raw!r} is not a number")
+            self.error(path, f"{_brief(raw)} is not a number")
             return None
         if value < 0 or (positive and value == 0):
             self.error(path, f"must be {'more than' if positive else 'at least'} 0, got {value:g}")
@@ -335,7 +379,7 @@ class _Compiler:
             return None
         seconds = parse_duration(value) if isinstance(value, str) else value
         if not _finite_number(seconds):
-            self.error(path, f'{raw!r} is not a duration (try 30, "30s", "5m", "1h")')
+            self.error(path, f'{_brief(raw)} is not a duration (try 30, "30s", "5m", "1h")')
             return None
         if seconds < 0:
             self.error(path, f"a duration cannot be negative, got {seconds:g}")
@@ -364,6 +408,7 @@ class _Compiler:
         after = self.flow(("after", "flow")) if self.healthy(("after",)) else ()
         processor = self.processor()
         self.plugins()
+        expect = self._plugin_options("expect")
         default_headers = self.tmap(("config", "http", "defaults", "headers"))
         default_headers = TMap(
             default_headers.items + self.tmap(("config", "defaults", "headers")).items
@@ -389,6 +434,9 @@ class _Compiler:
             secrets=tuple(
                 name for name in self._list(("config", "secrets")) if isinstance(name, str)
             ),
+            expect_stop_user=expect.get("reportFailuresAsErrors") is True,
+            expect_default_200=expect.get("expectDefault200") is True,
+            apdex_threshold_ms=self.apdex_threshold(),
             base_dir=str(FsPath(self.plan_path).resolve().parent),
             warnings=tuple(self.warnings),
             raw=self.doc.data,
@@ -455,7 +503,7 @@ class _Compiler:
                 path, f"a phase is one kind; it has both '{distinct[0]}' and '{distinct[1]}'"
             )
             return None
-        closed_keys = [k for k in ("spawnRate", "rampUsers") if k in spec]
+        closed_keys = [k for k in ("spawnRate", "rampUsers", "gracefulStop") if k in spec]
         if closed_keys and "users" not in spec:
             self.error((*path, closed_keys[0]), "goes only with 'users' (the closed model)")
             return None
@@ -530,7 +578,19 @@ class _Compiler:
             if ramp is None:
                 return None
             spawn_rate = users / ramp if ramp > 0 else None
-        return replace(base, kind="users", users=int(users), spawn_rate=spawn_rate)
+        graceful_stop = base.graceful_stop
+        if "gracefulStop" in spec:
+            seconds = self.duration((*path, "gracefulStop"), spec["gracefulStop"])
+            if seconds is None:
+                return None
+            graceful_stop = seconds
+        return replace(
+            base,
+            kind="users",
+            users=int(users),
+            spawn_rate=spawn_rate,
+            graceful_stop=graceful_stop,
+        )
 
     def _optional_count(self, path: Path, spec: dict[str, Any], key: str) -> int | None:
         if key not in spec:
@@ -557,11 +617,14 @@ class _Compiler:
             path: Path = ("scenarios", index)
             if not self.healthy(path) or not isinstance(spec, dict):
                 continue
+            weight = self.weight((*path, "weight"), spec.get("weight", 1))
+            if weight is None:
+                continue
             scenarios.append(
                 Scenario(
                     # Artillery counts an unnamed scenario's users under its index.
                     name=str(spec.get("name") or index),
-                    weight=float(spec.get("weight", 1)),
+                    weight=weight,
                     flow=self.flow((*path, "flow")),
                     before_scenario=self.names(
                         (*path, "beforeScenario"), spec.get("beforeScenario")
@@ -576,6 +639,18 @@ class _Compiler:
         if scenarios and not any(s.weight > 0 for s in scenarios) and self.healthy(("scenarios",)):
             self.error(("scenarios",), "every scenario has weight 0, so no user would run any")
         return tuple(scenarios)
+
+    def weight(self, path: Path, raw: Any) -> float | None:
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            return None  # the schema has said what is wrong
+        if not raw <= MAX_WEIGHT:  # compares exactly, even for an int past float's range
+            self.error(
+                path,
+                f"{_number_text(raw)} is more than the largest weight, {MAX_WEIGHT:,}; "
+                "weights only count relative to each other, so scale them all down",
+            )
+            return None
+        return float(raw)
 
     def flow(self, path: Path) -> tuple[Step, ...]:
         raw = self.doc.get(path)
@@ -728,6 +803,7 @@ class _Compiler:
             probability=spec.get("probability"),
             before_request=self.names((*path, "beforeRequest"), spec.get("beforeRequest")),
             after_response=self.names((*path, "afterResponse"), spec.get("afterResponse")),
+            strip_query=self.strip_query,
             pos=self.doc.pos(path),
         )
 
@@ -962,7 +1038,46 @@ class _Compiler:
             extended_metrics=bool(spec.get("extendedMetrics", False)),
             reject_unauthorized=bool(tls.get("rejectUnauthorized", True)),
             max_body_bytes=max_body or HttpSettings.max_body_bytes,
+            expected_statuses=self.expected_statuses((*base, "expectedStatuses")),
         )
+
+    def expected_statuses(self, path: Path) -> tuple[tuple[int, int], ...] | None:
+        """`[200, "2xx", "200-299"]` → inclusive ranges; None when not given."""
+        items = self.doc.get(path)
+        if not isinstance(items, list) or not self.healthy(path):
+            return None
+        spans = [self._status_span((*path, i), item) for i, item in enumerate(items)]
+        if any(span is None for span in spans):
+            return None
+        return tuple(span for span in spans if span is not None)
+
+    def _status_span(self, path: Path, item: Any) -> tuple[int, int] | None:
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            low = high = int(item)  # the schema lets only whole numbers through
+        elif m := _STATUS_CODE.match(str(item)):
+            low = high = int(m.group(1))
+        elif m := _STATUS_CLASS.match(str(item)):
+            digit = int(m.group(1))
+            if not LOWEST_STATUS // 100 <= digit <= HIGHEST_STATUS // 100:
+                self.error(path, f"{item!r} is not a status class (1xx to 5xx)")
+                return None
+            low, high = digit * 100, digit * 100 + 99
+        elif m := _RANGE.match(str(item)):
+            low, high = int(m.group(1)), int(m.group(2))
+            if low > high:
+                self.error(path, f"range {item!r} goes down; write it low-high")
+                return None
+        else:
+            self.error(path, f'{item!r} is not a status: write 200, "2xx" or "200-299"')
+            return None
+        for code in (low, high):
+            if not LOWEST_STATUS <= code <= HIGHEST_STATUS:
+                self.error(
+                    path,
+                    f"{code} is not an HTTP status ({LOWEST_STATUS} to {HIGHEST_STATUS})",
+                )
+                return None
+        return low, high
 
     def ensure(self) -> tuple[Threshold, ...]:
         out: list[Threshold] = []
@@ -1017,12 +1132,68 @@ class _Compiler:
                 )
 
     def plugins(self) -> None:
-        for name in self._mapping(("config", "plugins")):
-            if name not in BUILTIN_PLUGINS:
+        """One warning line for each plugin, or option of a built-in plugin, that yamlload
+        accepts without acting on it: a plan that asks for something never goes silent."""
+        base = ("config", "plugins")
+        for name, spec in self._mapping(base).items():
+            at = (*base, name)
+            if name == "publish-metrics":
                 self.warn(
-                    ("config", "plugins", name),
-                    f"plugin '{name}' is not built into yamlload and is ignored",
+                    at, "not supported by yamlload: no metrics will be published", at_key=True
                 )
+            elif name not in BUILTIN_PLUGINS:
+                self.warn(
+                    at, f"plugin '{name}' is not built into yamlload and is ignored", at_key=True
+                )
+            elif name in PLUGIN_OPTIONS and isinstance(spec, dict) and self.healthy(at):
+                for option, value in spec.items():
+                    why = self._plugin_option_problem(name, option, value)
+                    if why:
+                        self.warn((*at, option), why, at_key=True)
+        if "apdex" in self.config and "apdex" not in self._mapping(base):
+            self.warn(
+                ("config", "apdex"),
+                "sets the threshold of the apdex plugin, which is off: add "
+                "config.plugins.apdex to measure apdex (as in Artillery)",
+                at_key=True,
+            )
+
+    @staticmethod
+    def _plugin_option_problem(plugin: str, option: str, value: Any) -> str | None:
+        known = PLUGIN_OPTIONS[plugin]
+        if option in known:
+            why = known[option].get(value)
+            return f"{json.dumps(value)} is not supported, ignored: {why}" if why else None
+        unsupported = UNSUPPORTED_PLUGIN_OPTIONS.get((plugin, option))
+        if unsupported:
+            return f"not supported, ignored: {unsupported}"
+        options = sorted({*known, *(o for p, o in UNSUPPORTED_PLUGIN_OPTIONS if p == plugin)})
+        guess = difflib.get_close_matches(option, options, n=1, cutoff=0.6)
+        hint = f"; did you mean '{guess[0]}'?" if guess else f" (known: {', '.join(options)})"
+        return f"unknown option of the {plugin} plugin, ignored{hint}"
+
+    def _plugin_options(self, plugin: str) -> dict[str, Any]:
+        """A built-in plugin's options, when it is listed and passed the schema."""
+        path = ("config", "plugins", plugin)
+        return self._mapping(path) if self.healthy(path) else {}
+
+    def _strip_query(self) -> bool:
+        # Artillery adds metrics-by-endpoint with stripQueryString: true to a plan that
+        # does not list the plugin; listed, the option defaults to false.
+        plugins = self._mapping(("config", "plugins"))
+        if "metrics-by-endpoint" not in plugins:
+            return True
+        return self._plugin_options("metrics-by-endpoint").get("stripQueryString") is True
+
+    def apdex_threshold(self) -> float | None:
+        """Artillery's apdex plugin reads config.apdex.threshold, then its own, then 500."""
+        if "apdex" not in self._mapping(("config", "plugins")):
+            return None
+        for path in (("config", "apdex"), ("config", "plugins", "apdex")):
+            threshold = self._mapping(path).get("threshold") if self.healthy(path) else None
+            if _finite_number(threshold) and threshold > 0:
+                return float(threshold)
+        return DEFAULT_APDEX_THRESHOLD_MS
 
     def processor(self) -> str | None:
         path = ("config", "processor")
@@ -1070,7 +1241,26 @@ class _Compiler:
 
 
 def _finite_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A number a float can hold: an integer too big for one (YAML reads 1 followed by
+    400 zeros as an int) is not, and asking math.isfinite about it would raise."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= sys.float_info.max  # int against float compares exactly
+    return math.isfinite(value)
+
+
+def _brief(raw: Any) -> str:
+    """A value for a message, cut short: YAML reads a 400-digit number as an int."""
+    text = repr(raw)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _number_text(value: float) -> str:
+    """A number for a message; a huge integer is not spelled out digit by digit."""
+    if isinstance(value, int) and abs(value) >= 10**15:
+        return f"about 1e{int(math.log10(abs(value)))}"
+    return f"{value:g}"
 
 
 def _missing_env(template: Template, env: dict[str, str]) -> Iterator[str]:

@@ -53,6 +53,9 @@ class Phase:
       pause  nothing for `duration`
       users  closed model: keep `users` looping for `duration`, started at
              `spawn_rate` per second (or all at once when it is None)
+
+    graceful_stop (users phases only, from `gracefulStop`): seconds a user still looping
+    when the phase ends may take to finish the iteration it is in before it is stopped.
     """
 
     index: int
@@ -66,6 +69,7 @@ class Phase:
     spawn_rate: float | None = None
     max_vusers: int | None = None
     mode: Literal["uniform", "poisson"] = "uniform"
+    graceful_stop: float = 30.0
     pos: Pos = NOWHERE
 
 
@@ -158,12 +162,21 @@ class Request:
     probability: float | None = None
     before_request: tuple[str, ...] = ()
     after_response: tuple[str, ...] = ()
+    # metrics-by-endpoint's stripQueryString: the label leaves out the url's query.
+    strip_query: bool = False
     pos: Pos = NOWHERE
 
     @cached_property
     def label(self) -> str:
-        """How this request is named in per-endpoint metrics (asked on every request)."""
-        return self.name or f"{self.method} {self.url.source}"
+        """How this request is named in per-endpoint metrics (asked on every request):
+        its `name`, or its method and url as written (templates unrendered, so that one
+        endpoint is one label), without the query when `strip_query`."""
+        if self.name:
+            return self.name
+        url = self.url.source
+        if self.strip_query:
+            url = url.split("?", 1)[0]
+        return f"{self.method} {url}"
 
 
 @dataclass(frozen=True)
@@ -253,6 +266,9 @@ class HttpSettings:
     reject_unauthorized: bool = True
     # Bodies are kept in memory only when something reads them, and never past this.
     max_body_bytes: int = 10 * 1024 * 1024
+    # config.http.expectedStatuses: the statuses that count as a success, each range
+    # inclusive ((200, 200), (200, 299)...). None: every 2xx and 3xx, the default.
+    expected_statuses: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -289,6 +305,14 @@ class Plan:
     env: tuple[tuple[str, str], ...] = ()
     # config.secrets: names whose values are redacted as *** in every output.
     secrets: tuple[str, ...] = ()
+    # config.plugins.expect.reportFailuresAsErrors: a failed expectation ends the user as
+    # failed (Artillery's behaviour with it); without it the user goes on.
+    expect_stop_user: bool = False
+    # config.plugins.expect.expectDefault200: a request without expectations expects 200.
+    expect_default_200: bool = False
+    # The apdex plugin's threshold T in ms (satisfied <= T < tolerated <= 4T < frustrated);
+    # None when config.plugins.apdex is not there.
+    apdex_threshold_ms: float | None = None
     base_dir: str = "."
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
     raw: Any = field(default=None, compare=False, repr=False)

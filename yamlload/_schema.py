@@ -130,6 +130,11 @@ def _phase() -> Schema:
                 **duration,
                 "description": "Closed model: start the users over this time.",
             },
+            "gracefulStop": {
+                **duration,
+                "description": "Closed model: how long a user looping when the phase ends "
+                "may take to finish its iteration before it is stopped (default 30s).",
+            },
         },
         description="One phase of load: open model (arrivals) or closed model (users).",
     )
@@ -351,6 +356,16 @@ def _http() -> Schema:
             "maxSockets": _ref("integer"),
             "maxBodyBytes": _ref("integer"),
             "extendedMetrics": {"type": "boolean"},
+            "expectedStatuses": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": ["integer", "string"],
+                    "x-message": 'expected a status such as 200, "2xx" or "200-299"',
+                },
+                "description": "Statuses that count as a success: 200, a class such as "
+                '"2xx", or an inclusive range such as "200-299". Default: 2xx and 3xx.',
+            },
             "defaults": _obj({"headers": _ref("scalarMap")}),
         }
     )
@@ -371,7 +386,24 @@ def _defaults() -> Schema:
     )
 
 
+def _apdex(*, open_: bool, description: str) -> Schema:
+    return _obj(
+        {
+            "threshold": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "T in milliseconds: satisfied up to T, tolerated up to 4T "
+                "(default 500).",
+            }
+        },
+        open_=open_,
+        description=description,
+    )
+
+
 def _plugins() -> Schema:
+    # The built-in plugins' options are typed, but open: an option yamlload does not know
+    # gets a warning from the compiler, not an error, as plugins grow options over time.
     return {
         "type": "object",
         "properties": {
@@ -379,24 +411,39 @@ def _plugins() -> Schema:
             "expect": _obj(
                 {
                     "outputFormat": {"type": "string"},
-                    "reportFailuresAsErrors": {"type": "boolean"},
-                    "expectDefault200": {"type": "boolean"},
+                    "reportFailuresAsErrors": {
+                        "type": "boolean",
+                        "description": "A failed expectation ends the user as failed.",
+                    },
+                    "expectDefault200": {
+                        "type": "boolean",
+                        "description": "A request without expectations expects status 200.",
+                    },
                     "formatter": {"type": "string"},
-                }
+                    "externalReporting": {"type": "object"},
+                },
+                open_=True,
             ),
             "metrics-by-endpoint": _obj(
                 {
-                    "stripQueryString": {"type": "boolean"},
+                    "stripQueryString": {
+                        "type": "boolean",
+                        "description": "Per-endpoint names leave out the url's query.",
+                    },
                     "ignoreUnnamedRequests": {"type": "boolean"},
                     "groupDynamicURLs": {"type": "boolean"},
                     "useOnlyRequestNames": {"type": "boolean"},
                     "metricsPrefix": {"type": "string"},
-                }
+                    "metricsNamespace": {"type": "string"},
+                    "suppressOutput": {"type": "boolean"},
+                },
+                open_=True,
             ),
-            "apdex": _obj({"threshold": {"type": "number"}}),
+            "apdex": _apdex(open_=True, description="Apdex scores of every response."),
         },
-        "additionalProperties": {"type": "object"},
-        "description": "Plugins; ensure, expect, metrics-by-endpoint and apdex are built in.",
+        "additionalProperties": True,
+        "description": "Plugins; ensure, expect, metrics-by-endpoint and apdex are built in. "
+        "Any other is accepted with a warning and does nothing.",
     }
 
 
@@ -421,7 +468,11 @@ def _config_properties(*, environment: bool) -> dict[str, Schema]:
         "engines": {"type": "object"},
         "statsInterval": {"type": "number", "minimum": 0},
         "mode": {"enum": ["uniform", "poisson"]},
-        "apdex": _obj({"threshold": {"type": "number"}}),
+        "apdex": _apdex(
+            open_=False,
+            description="The apdex threshold as Artillery also reads it; it takes effect "
+            "when config.plugins.apdex is there.",
+        ),
     }
     if not environment:
         properties["environments"] = {
