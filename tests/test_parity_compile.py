@@ -385,3 +385,30 @@ def test_an_integer_too_big_for_a_float_is_a_plan_error_not_a_crash(write_plan) 
     (problem,) = problems_of(write_plan, config)
     assert "arrivalRate" in problem and "not a number" in problem
     assert len(problem) < 200
+
+
+# --------------------------------------------------------------------------- 8. docs
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "expectedStatuses",
+        "reportFailuresAsErrors",
+        "expectDefault200",
+        "gracefulStop",
+        "stripQueryString",
+        "useOnlyRequestNames",
+        "threshold",
+        "publish-metrics",
+    ],
+)
+def test_the_reference_documents_each_key(key: str) -> None:
+    text = (REPO / "docs" / "plan-reference.md").read_text(encoding="utf-8")
+    assert key in text
+
+
+def test_the_reference_says_latency_includes_connect_time() -> None:
+    text = (REPO / "docs" / "plan-reference.md").read_text(encoding="utf-8")
+    differences = text.split("## Differences from Artillery", 1)[1]
+    assert "connect" in differences
