@@ -90,6 +90,12 @@ def make_test_app() -> web.Application:
     async def hits(request: web.Request) -> web.Response:
         return web.json_response(app[HITS])
 
+    async def types(request: web.Request) -> web.Response:
+        """The JSON type of each top-level field the client sent: {"flag": "str", "n": "int"}."""
+        hit(request)
+        data = await request.json()
+        return web.json_response({k: type(v).__name__ for k, v in data.items()})
+
     app.add_routes(
         [
             web.get("/", ok),
@@ -106,6 +112,7 @@ def make_test_app() -> web.Application:
             web.get("/protected", protected),
             web.get("/hits", hits),
             web.get("/seen/{name}", ok),
+            web.post("/types", types),
         ]
     )
     return app

@@ -1,0 +1,674 @@
+"""The numbers tell the truth: what a failed request is, where every request went, what a
+period holds, how Artillery's plans behave, how failures are shown and how CI is gated.
+
+Each test runs a small plan against a server on 127.0.0.1 that the module starts, and
+asserts exact counts: what the engine counted and what the server received (its hit
+counts, keyed by method and path; each test uses paths of its own under /seen/).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import run_cli
+from tests.servers import ServerThread, free_port, make_test_app
+from tests.test_accounting_property import assert_accounted
+from yamlload import PlanOptions, load_plan
+from yamlload._engine import RunOptions, run_plan
+from yamlload._summary import Summary, summarize
+
+EP = "plugins.metrics-by-endpoint."
+
+
+@pytest.fixture(scope="module")
+def server() -> Any:
+    with ServerThread(make_test_app()) as running:
+        yield running
+
+
+def run(path: Path, target: str, **options: Any) -> Summary:
+    plan = load_plan(str(path), PlanOptions(target=target))
+    result = run_plan(plan, RunOptions(**{"seed": 7, **options}))
+    return summarize(plan, result, "test")
+
+
+def one_user(flow: str, config: str = "") -> str:
+    """A plan of one user (arriving at once) running `flow` (YAML steps, 6 spaces in)."""
+    return (
+        "config:\n  phases: [{duration: 0.1, arrivalCount: 1}]\n"
+        + config
+        + "scenarios:\n  - name: truth\n    flow:\n"
+        + flow
+    )
+
+
+def users(n: int, flow: str, config: str = "") -> str:
+    return (
+        f"config:\n  phases: [{{duration: 0.2, arrivalCount: {n}}}]\n"
+        + config
+        + "scenarios:\n  - name: truth\n    flow:\n"
+        + flow
+    )
+
+
+def counters(summary: Summary) -> dict[str, int]:
+    return summary.aggregate.counters
+
+
+def cli_run(plan: Path, tmp_path: Path, *extra: str) -> tuple[Any, dict[str, Any]]:
+    """`yamlload run` through the real CLI; the result and the JSON report it wrote."""
+    report = tmp_path / "report.json"
+    result = run_cli("run", str(plan), "-o", str(report), "--seed", "7", *extra)
+    assert report.exists(), result.stdout + result.stderr
+    return result, json.loads(report.read_text(encoding="utf-8"))
+
+
+def with_target(text: str, target: str) -> str:
+    return text.replace("config:\n", f"config:\n  target: {target}\n", 1)
+
+
+# --------------------------------------------------------------------------- failed requests
+
+
+def test_a_request_fails_when_unanswered_or_its_status_is_not_accepted(
+    server: ServerThread, write_plan
+) -> None:
+    """By default 2xx and 3xx are accepted; an `expect: statusCode` list sets what one
+    request accepts; an error (no response) is a failed request too."""
+    dead = f"http://127.0.0.1:{free_port()}/dead"
+    plan = write_plan(
+        one_user(
+            "      - get: {url: /ok}\n"
+            "      - get: {url: /redirect, followRedirect: false}\n"
+            "      - get: {url: /status/404}\n"
+            "      - get: {url: /status/500}\n"
+            "      - get: {url: /status/409, expect: [{statusCode: [201, 409]}]}\n"
+            f"      - get: {{url: '{dead}', name: dead}}\n"
+        )
+    )
+    summary = run(plan, server.url)
+    c = counters(summary)
+    assert c.get("http.requests") == 6
+    assert c.get("http.responses") == 5
+    assert c.get("errors.ECONNREFUSED") == 1
+    assert c.get("http.requests_failed") == 3, "404, 500 and the refused connection"
+    assert c.get(f"{EP}GET /status/404.requests_failed") == 1
+    assert c.get(f"{EP}GET /status/500.requests_failed") == 1
+    assert c.get(f"{EP}dead.requests_failed") == 1
+    for accepted in ("GET /ok", "GET /redirect", "GET /status/409"):
+        assert c.get(f"{EP}{accepted}.requests_failed", 0) == 0, accepted
+        assert c.get(f"{EP}{accepted}.requests") == 1, accepted
+    assert summary.error_rate == pytest.approx(3 / 6)
+    # The user ended on the refused connection: the only failed user of one.
+    assert c.get("vusers.failed") == 1
+    user_failure_rate = getattr(summary, "user_failure_rate", None)
+    assert user_failure_rate == pytest.approx(1.0), "Summary.user_failure_rate"
+    assert_accounted(summary.to_json())
+
+
+def test_expected_statuses_set_the_plans_default(server: ServerThread, write_plan) -> None:
+    plan = write_plan(
+        one_user(
+            "      - get: {url: /ok}\n"
+            "      - get: {url: /status/404}\n"
+            "      - get: {url: /status/501}\n"
+            "      - get: {url: /status/502}\n"
+            "      - get: {url: /redirect, followRedirect: false}\n"
+            "      - get: {url: /status/201, expect: [{statusCode: 201}]}\n",
+            config="  http:\n    expectedStatuses: [200, '4xx', '500-501']\n",
+        )
+    )
+    summary = run(plan, server.url)
+    c = counters(summary)
+    assert c.get("http.requests") == 6
+    assert c.get("http.requests_failed") == 2, "502 and 302 are not in [200, 4xx, 500-501]"
+    assert c.get(f"{EP}GET /status/502.requests_failed") == 1
+    assert c.get(f"{EP}GET /redirect.requests_failed") == 1
+    assert c.get(f"{EP}GET /status/404.requests_failed", 0) == 0
+    assert c.get(f"{EP}GET /status/501.requests_failed", 0) == 0
+    assert c.get(f"{EP}GET /status/201.requests_failed", 0) == 0  # its own expect list
+    assert summary.error_rate == pytest.approx(2 / 6)
+    assert_accounted(summary.to_json())
+
+
+# --------------------------------------------------------------------------- CI gate
+
+
+def test_all_500s_fail_the_error_rate_check(server: ServerThread, write_plan, tmp_path) -> None:
+    plan = write_plan(with_target(users(10, "      - get: {url: /status/500}\n"), server.url))
+    result, report = cli_run(plan, tmp_path, "-q", "--ensure", "error_rate<1%")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    counters = report["aggregate"]["counters"]
+    assert counters.get("http.requests_failed") == 10
+    assert counters.get("vusers.completed") == 10  # a 500 fails the request, not the user
+    summary_part = result.stdout.split("\nChecks\n")[0]
+    assert re.search(r"error.rate.*\b100(\.0+)?\s*%", summary_part, re.IGNORECASE), summary_part
+    assert [c["result"] for c in report["checks"]] == ["fail"]
+    assert report["checks"][0]["value"] == pytest.approx(1.0)
+
+
+def test_a_status_an_expect_list_accepts_is_not_a_failure(
+    server: ServerThread, write_plan, tmp_path
+) -> None:
+    """409 is accepted by `expect: [{statusCode: [201, 409]}]`; the 500 beside it is not:
+    half of the requests failed, so error_rate is 50%, between the two limits."""
+    plan = write_plan(
+        with_target(
+            users(
+                4,
+                "      - get: {url: /status/409, expect: [{statusCode: [201, 409]}]}\n"
+                "      - get: {url: /status/500}\n",
+            ),
+            server.url,
+        )
+    )
+    result, report = cli_run(
+        plan, tmp_path, "-q", "--ensure", "error_rate>=49%", "--ensure", "error_rate<51%"
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    counters = report["aggregate"]["counters"]
+    assert counters.get(f"{EP}GET /status/409.requests_failed", 0) == 0
+    assert counters.get(f"{EP}GET /status/500.requests_failed") == 4
+    assert counters.get("plugins.expect.ok") == 4
+    assert counters.get("plugins.expect.failed", 0) == 0
+
+
+def test_max_error_rate_keeps_artillerys_meaning_failed_users(
+    server: ServerThread, write_plan, tmp_path
+) -> None:
+    """Every user fails on its last request (a dead port) after three good ones: 25% of
+    requests failed, 100% of users. `error_rate` is the first, `maxErrorRate` the second."""
+    dead = f"http://127.0.0.1:{free_port()}/dead"
+    plan = write_plan(
+        with_target(
+            users(
+                4,
+                "      - get: {url: /ok}\n      - get: {url: /ok}\n      - get: {url: /ok}\n"
+                f"      - get: {{url: '{dead}', name: dead}}\n",
+                config="  ensure:\n    maxErrorRate: 50\n",
+            ),
+            server.url,
+        )
+    )
+    result, report = cli_run(plan, tmp_path, "-q", "--ensure", "error_rate<30%")
+    checks = {c["check"]: c for c in report["checks"]}
+    assert checks["error_rate<30%"]["value"] == pytest.approx(0.25), checks
+    assert checks["error_rate<30%"]["result"] == "ok", checks
+    others = [c for name, c in checks.items() if name != "error_rate<30%"]
+    assert len(others) == 1, checks  # config.ensure.maxErrorRate
+    max_error_rate = others[0]
+    assert max_error_rate["value"] == pytest.approx(1.0), checks
+    assert max_error_rate["result"] == "fail", checks
+    assert result.exit_code == 1, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- expect
+
+
+def test_a_failed_expectation_is_counted_and_the_user_goes_on(
+    server: ServerThread, write_plan, tmp_path
+) -> None:
+    plan = write_plan(
+        with_target(
+            users(
+                3,
+                "      - get: {url: /seen/expect-first, expect: [{statusCode: 201}]}\n"
+                "      - get: {url: /seen/expect-next}\n",
+            ),
+            server.url,
+        )
+    )
+    result, report = cli_run(plan, tmp_path, "-q")
+    assert server.hits().get("GET /seen/expect-next") == 3  # the next request was sent
+    counters = report["aggregate"]["counters"]
+    assert counters.get("plugins.expect.failed") == 3
+    assert counters.get("vusers.completed") == 3
+    assert counters.get("vusers.failed", 0) == 0
+    # 200 is not what `statusCode: 201` accepts: the request failed too.
+    assert counters.get(f"{EP}GET /seen/expect-first.requests_failed") == 3
+    assert counters.get(f"{EP}GET /seen/expect-next.requests_failed", 0) == 0
+    assert result.exit_code == 1, "a failed expectation fails the run's verdict"
+
+
+def test_report_failures_as_errors_stops_the_user_at_the_first_failed_expectation(
+    server: ServerThread, write_plan, tmp_path
+) -> None:
+    plan = write_plan(
+        with_target(
+            users(
+                3,
+                "      - get: {url: /seen/expect-stop, expect: [{statusCode: 201}]}\n"
+                "      - get: {url: /seen/expect-never}\n",
+                config="  plugins:\n    expect: {reportFailuresAsErrors: true}\n",
+            ),
+            server.url,
+        )
+    )
+    result, report = cli_run(plan, tmp_path, "-q")
+    assert server.hits().get("GET /seen/expect-stop") == 3
+    assert server.hits().get("GET /seen/expect-never", 0) == 0
+    counters = report["aggregate"]["counters"]
+    assert counters.get("plugins.expect.failed") == 3
+    assert counters.get("vusers.failed") == 3
+    assert counters.get("vusers.completed", 0) == 0
+    assert result.exit_code == 1, result.stdout + result.stderr
+
+
+def test_ensure_conditions_show_the_values_of_their_operands(
+    server: ServerThread, write_plan, tmp_path
+) -> None:
+    plan = write_plan(
+        with_target(
+            users(
+                7,
+                "      - post: {url: /status/201}\n",
+                config="  ensure:\n    conditions:\n      - expression: 'http.codes.201 == 5'\n",
+            ),
+            server.url,
+        )
+    )
+    result, report = cli_run(plan, tmp_path, "-q")
+    assert report["aggregate"]["counters"].get("http.codes.201") == 7
+    assert result.exit_code == 1
+    checks = result.stdout.split("\nChecks\n", 1)[1]
+    rows = [line for line in checks.splitlines() if "http.codes.201" in line]
+    assert rows, checks
+    assert any(re.search(r"(?<![\d.])7(?![\d.])", row) for row in rows), (
+        "the checks table shows what http.codes.201 measured (7):\n" + checks
+    )
+
+
+# --------------------------------------------------------------------------- closed model
+
+
+def test_closed_model_users_finish_their_iteration_at_the_phase_end(
+    server: ServerThread, write_plan
+) -> None:
+    """The reported bug: users: 20 for 3 s against a 700 ms endpoint counted 99 requests
+    and 79 responses with no error. With the default gracefulStop every request that was
+    sent is answered, and every user completes."""
+    plan = write_plan(
+        "config:\n  phases: [{duration: 3, users: 20}]\n"
+        "scenarios:\n  - flow:\n      - get: {url: /sleep/700}\n"
+    )
+    summary = run(plan, server.url)
+    c = counters(summary)
+    assert c.get("http.requests") == c.get("http.responses"), c
+    assert c.get("http.requests", 0) >= 20 * 4  # iterations start at 0, .7, 1.4, 2.1 (, 2.8)
+    assert c.get("http.requests_interrupted", 0) == 0
+    assert not summary.counters_with("errors.")
+    assert c.get("vusers.completed") == 20
+    assert c.get("vusers.interrupted", 0) == 0
+    assert_accounted(summary.to_json())
+
+
+def test_closed_model_cuts_what_is_in_flight_after_graceful_stop(
+    server: ServerThread, write_plan
+) -> None:
+    """20 users for 2.5 s against a 1 s endpoint: iterations start at 0, 1 and 2 s (a
+    4th would start after the end: never); the third is still in flight when the 0.2 s
+    grace runs out, and is cut: counted as interrupted, request and user."""
+    plan = write_plan(
+        "config:\n  phases: [{duration: 2.5, users: 20, gracefulStop: 0.2s}]\n"
+        "scenarios:\n  - flow:\n      - get: {url: /sleep/1000}\n"
+    )
+    summary = run(plan, server.url)
+    c = counters(summary)
+    assert c.get("http.requests") == 60
+    assert c.get("http.responses") == 40
+    assert c.get("http.requests_interrupted") == 20
+    assert c.get(f"{EP}GET /sleep/1000.requests_interrupted") == 20
+    assert c.get("vusers.interrupted") == 20
+    assert c.get("vusers.completed", 0) == 0
+    assert c.get("vusers.failed", 0) == 0
+    assert not summary.counters_with("errors.")
+    assert_accounted(summary.to_json())
+
+
+# --------------------------------------------------------------------------- redirects
+
+
+def test_each_redirect_hop_is_a_request_with_its_code(server: ServerThread, write_plan) -> None:
+    plan = write_plan(
+        one_user(
+            "      - get: {url: /redirect}\n"
+            "      - get: {url: /redirect, followRedirect: false, name: no follow}\n"
+        )
+    )
+    summary = run(plan, server.url)
+    c = counters(summary)
+    assert c.get("http.requests") == 3
+    assert c.get("http.responses") == 3
+    assert c.get("http.codes.302") == 2
+    assert c.get("http.codes.200") == 1
+    assert c.get(f"{EP}GET /redirect.requests") == 2
+    assert c.get(f"{EP}GET /redirect.codes.302") == 1
+    assert c.get(f"{EP}GET /redirect.codes.200") == 1
+    assert c.get(f"{EP}no follow.requests") == 1
+    assert c.get(f"{EP}no follow.codes.302") == 1
+    assert c.get(f"{EP}no follow.codes.200", 0) == 0
+    assert c.get("http.requests_failed", 0) == 0
+    assert_accounted(summary.to_json())
+
+
+# --------------------------------------------------------------------------- periods
+
+
+def test_the_arrival_at_the_plans_end_belongs_to_the_last_period(
+    server: ServerThread, write_plan
+) -> None:
+    """20 s at 2 a second: the 40th arrival is due at exactly t = 20 s. It is part of the
+    second period, not a phantom third."""
+    plan = write_plan(
+        "config:\n  phases: [{duration: 20, arrivalRate: 2}]\n"
+        "scenarios:\n  - flow:\n      - get: {url: /ok}\n"
+    )
+    summary = run(plan, server.url)
+    report = summary.to_json()
+    assert [p["period"] for p in report["intermediate"]] == [0, 10]
+    requests = [p["counters"].get("http.requests", 0) for p in report["intermediate"]]
+    assert sum(requests) == 40
+    assert requests[1] >= 20  # (10, 20] holds t = 20
+    assert report["intermediate"][0]["rates"]["http.request_rate"] == pytest.approx(
+        requests[0] / 10, abs=1e-3
+    )
+    assert_accounted(report)
+
+
+def test_each_period_line_is_printed_once_with_the_reports_rate(
+    server: ServerThread, write_plan, tmp_path
+) -> None:
+    """21 s at 2 a second: periods at 0, 10 and 20 s, the last one 1 s wide. Each period
+    line is printed exactly once, and shows the rate the JSON report has for it: requests
+    over the period's real width (1 s for the last), not over 10 s."""
+    plan = write_plan(
+        with_target(
+            "config:\n  phases: [{duration: 21, arrivalRate: 2}]\n"
+            "scenarios:\n  - flow:\n      - get: {url: /ok}\n",
+            server.url,
+        )
+    )
+    result, report = cli_run(plan, tmp_path)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    lines = (result.stdout + result.stderr).splitlines()
+    periods = {p["period"]: p for p in report["intermediate"]}
+    assert sorted(periods) == [0, 10, 20]
+    assert sum(p["counters"].get("http.requests", 0) for p in periods.values()) == 42
+    for start, stamp in ((0, "[00:00]"), (10, "[00:10]"), (20, "[00:20]")):
+        printed = [line for line in lines if line.startswith(stamp)]
+        assert len(printed) == 1, f"{stamp} printed {len(printed)} times:\n" + "\n".join(lines)
+        json_rate = periods[start]["rates"]["http.request_rate"]
+        shown = re.search(r"([\d.]+)\s*/s", printed[0])
+        assert shown, printed[0]
+        assert float(shown.group(1)) == pytest.approx(json_rate, abs=0.051), (
+            f"{stamp}: the console shows {shown.group(0)}, the report {json_rate}/s"
+        )
+    assert not [line for line in lines if line.startswith("[00:30]")]
+    for start in (0, 10):
+        requests = periods[start]["counters"]["http.requests"]
+        assert periods[start]["rates"]["http.request_rate"] == pytest.approx(requests / 10)
+    last = periods[20]["counters"]["http.requests"]
+    assert last / 1.5 <= periods[20]["rates"]["http.request_rate"] <= last / 0.99, (
+        "the last period is about 1 s wide"
+    )
+    assert_accounted(report)
+
+
+def test_period_width_rule() -> None:
+    """Rates divide by a period's real width: 10 s, except where the run ended; the
+    plan's last period runs on to the run's end (users finishing)."""
+    from yamlload._metrics import last_period_index, period_width
+
+    assert last_period_index(20.0) == 1  # t = 20 belongs to (10, 20]
+    assert last_period_index(21.0) == 2
+    assert last_period_index(9.5) == 0
+    assert period_width(0, 21.0, 2) == 10.0
+    assert period_width(1, 21.0, 2) == 10.0
+    assert period_width(2, 21.0, 2) == pytest.approx(1.0)
+    assert period_width(1, 20.5, 1) == pytest.approx(10.5)  # the last period holds the drain
+    assert period_width(0, 4.0, 2) == pytest.approx(4.0)  # stopped in its first period
+    assert period_width(0, 0.0, 0) > 0  # never a division by zero
+
+
+# --------------------------------------------------------------------------- Artillery parity
+
+
+def test_loop_count_starts_at_zero(server: ServerThread, write_plan) -> None:
+    plan = write_plan(
+        one_user(
+            "      - loop:\n          - get: {url: '/seen/loopcount-{{ $loopCount }}'}\n"
+            "        count: 2\n"
+            "      - loop:\n"
+            "          - get: {url: '/seen/loopover-{{ $loopCount }}-{{ $loopElement }}'}\n"
+            "        over: [a, b]\n"
+        )
+    )
+    summary = run(plan, server.url)
+    hits = server.hits()
+    seen = {
+        k: v
+        for k, v in hits.items()
+        if k.startswith(("GET /seen/loopcount-", "GET /seen/loopover-"))
+    }
+    assert seen == {
+        "GET /seen/loopcount-0": 1,
+        "GET /seen/loopcount-1": 1,
+        "GET /seen/loopover-0-a": 1,
+        "GET /seen/loopover-1-b": 1,
+    }
+    assert counters(summary).get("vusers.completed") == 1
+
+
+def test_a_request_cookie_stays_in_the_users_jar(server: ServerThread, write_plan) -> None:
+    plan = write_plan(
+        one_user(
+            "      - get: {url: /echo, cookie: {flavour: oat}}\n"
+            "      - get:\n          url: /echo\n"
+            "          capture: {json: $.cookies.flavour, as: kept, strict: false}\n"
+            "      - get: {url: '/seen/cookie-kept-{{ kept }}'}\n"
+        )
+    )
+    summary = run(plan, server.url)
+    assert server.hits().get("GET /seen/cookie-kept-oat") == 1, server.hits()
+    assert counters(summary).get("vusers.completed") == 1
+
+
+def test_a_capture_of_an_empty_string_fails_the_user(server: ServerThread, write_plan) -> None:
+    plan = write_plan(
+        one_user(
+            "      - get: {url: '/echo?token=', capture: {json: $.query.token, as: token}}\n"
+            "      - get: {url: /seen/after-empty-capture}\n"
+        )
+    )
+    summary = run(plan, server.url)
+    c = counters(summary)
+    assert c.get("errors.Failed capture or match") == 1
+    assert c.get("vusers.failed") == 1
+    assert server.hits().get("GET /seen/after-empty-capture", 0) == 0
+    assert_accounted(summary.to_json())
+
+
+def test_csv_true_and_false_stay_strings_numbers_are_cast(server: ServerThread, write_plan) -> None:
+    plan = write_plan(
+        one_user(
+            "      - post:\n          url: /types\n"
+            "          json: {flag: '{{ flag }}', off: '{{ off }}', n: '{{ n }}'}\n"
+            "          capture:\n"
+            "            - {json: $.flag, as: flag_type}\n"
+            "            - {json: $.off, as: off_type}\n"
+            "            - {json: $.n, as: n_type}\n"
+            "      - get: {url: '/seen/csv-{{ flag_type }}-{{ off_type }}-{{ n_type }}'}\n",
+            config="  payload:\n    path: row.csv\n    fields: [flag, off, n]\n",
+        ),
+        **{"row.csv": "true,false,5\n"},
+    )
+    summary = run(plan, server.url)
+    csv_hits = {k: v for k, v in server.hits().items() if k.startswith("GET /seen/csv-")}
+    assert csv_hits == {"GET /seen/csv-str-str-int": 1}
+    assert counters(summary).get("vusers.completed") == 1
+
+
+def test_an_undefined_variable_renders_as_undefined(server: ServerThread, write_plan) -> None:
+    plan = write_plan(
+        one_user(
+            "      - get:\n          url: '/echo?x={{ nope }}'\n"
+            "          capture: {json: $.query.x, as: got, strict: false}\n"
+            "      - get: {url: '/seen/undef-{{ got }}'}\n"
+        )
+    )
+    run(plan, server.url)
+    undef_hits = {k: v for k, v in server.hits().items() if k.startswith("GET /seen/undef-")}
+    assert undef_hits == {"GET /seen/undef-undefined": 1}
+
+
+# --------------------------------------------------------------------------- narrow errors
+
+
+@pytest.fixture
+def no_stray_tasks(caplog: pytest.LogCaptureFixture) -> Any:
+    """Fails the test if asyncio logged a task whose exception nobody retrieved (a user
+    task that died of an exception instead of ending as counted)."""
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    yield
+    gc.collect()
+    stray = [
+        r.getMessage()
+        for phase in ("call", "teardown")
+        for r in caplog.get_records(phase)
+        if "never retrieved" in r.getMessage()
+    ]
+    assert not stray, stray
+
+
+def assert_users_accounted(summary: Summary, created: int) -> None:
+    c = counters(summary)
+    assert c.get("vusers.created") == created
+    assert (
+        c.get("vusers.completed", 0) + c.get("vusers.failed", 0) + c.get("vusers.interrupted", 0)
+        == created
+    ), {k: v for k, v in c.items() if k.startswith("vusers.")}
+
+
+def test_a_header_with_a_line_break_is_einvalidheader_and_never_sent(
+    server: ServerThread, write_plan, no_stray_tasks: None
+) -> None:
+    plan = write_plan(
+        one_user(
+            "      - get: {url: '/echo?v=a%0D%0Ab', capture: {json: $.query.v, as: v}}\n"
+            "      - get: {url: /seen/header-split, headers: {x-v: '{{ v }}'}}\n"
+        )
+    )
+    summary = run(plan, server.url)
+    c = counters(summary)
+    assert summary.counters_with("errors.") == {"EINVALIDHEADER": 1}
+    assert c.get(f"{EP}GET /seen/header-split.errors.EINVALIDHEADER") == 1
+    assert server.hits().get("GET /seen/header-split", 0) == 0
+    assert c.get("vusers.failed") == 1
+    assert_users_accounted(summary, 1)
+    assert_accounted(summary.to_json())
+
+
+def test_a_capture_that_raises_on_the_servers_data_fails_that_user(
+    server: ServerThread, write_plan, no_stray_tasks: None
+) -> None:
+    """`length()` of a number raises in JMESPath: that user fails, named; the other
+    users and the run go on."""
+    plan = write_plan(
+        users(
+            2,
+            "      - get:\n          url: /status/200\n"
+            "          capture: {jmespath: 'length(code)', as: n}\n"
+            "      - get: {url: /seen/after-raising-capture}\n",
+        )
+    )
+    summary = run(plan, server.url)
+    c = counters(summary)
+    assert c.get("vusers.failed") == 2
+    errors = summary.counters_with("errors.")
+    assert sum(errors.values()) == 2 and len(errors) == 1, errors
+    assert server.hits().get("GET /seen/after-raising-capture", 0) == 0
+    assert_users_accounted(summary, 2)
+    assert_accounted(summary.to_json(), flow_errors=errors)
+
+
+def test_a_templated_regexp_that_does_not_compile_fails_that_user(
+    server: ServerThread, write_plan, no_stray_tasks: None
+) -> None:
+    plan = write_plan(
+        one_user(
+            "      - get:\n          url: /ok\n"
+            "          expect: [{matchesRegexp: '{{ pattern }}'}]\n",
+            config="  variables:\n    pattern: '(unclosed'\n",
+        )
+    )
+    summary = run(plan, server.url)
+    c = counters(summary)
+    assert c.get("vusers.failed") == 1
+    errors = summary.counters_with("errors.")
+    assert sum(errors.values()) == 1, errors
+    assert_users_accounted(summary, 1)
+    assert_accounted(summary.to_json(), flow_errors=errors)
+
+
+def test_a_hook_raising_cancelled_error_is_eprocessor(
+    server: ServerThread, write_plan, no_stray_tasks: None
+) -> None:
+    plan = write_plan(
+        one_user(
+            "      - get: {url: /seen/before-cancelling-hook}\n"
+            "      - function: cancel\n"
+            "      - get: {url: /seen/after-cancelling-hook}\n",
+            config="  processor: hooks.py\n",
+        ),
+        **{
+            "hooks.py": "import asyncio\n\n\ndef cancel(context):\n    raise asyncio.CancelledError()\n"
+        },
+    )
+    summary = run(plan, server.url)
+    c = counters(summary)
+    assert c.get("errors.EPROCESSOR") == 1
+    assert c.get("vusers.failed") == 1
+    assert c.get("vusers.interrupted", 0) == 0
+    assert server.hits().get("GET /seen/after-cancelling-hook", 0) == 0
+    assert_users_accounted(summary, 1)
+    assert_accounted(summary.to_json())
+
+
+# --------------------------------------------------------------------------- debugging
+
+
+def test_the_first_three_failures_of_each_kind_are_printed(
+    server: ServerThread, write_plan, tmp_path
+) -> None:
+    """Five users each fail an expectation and then a capture: each kind is shown for
+    the first three (endpoint, expression, body), then only counted."""
+    plan = write_plan(
+        with_target(
+            "config:\n  phases: [{duration: 0.2, arrivalCount: 5}]\n"
+            "scenarios:\n  - name: debug me\n    flow:\n"
+            "      - get: {url: /seen/dbg-expect, expect: [{statusCode: 201}]}\n"
+            "      - get:\n          url: /seen/dbg-capture\n"
+            "          capture: {json: $.nothing_here_xyz, as: x}\n",
+            server.url,
+        )
+    )
+    result, report = cli_run(plan, tmp_path)
+    counters = report["aggregate"]["counters"]
+    assert counters.get("errors.Failed capture or match") == 5
+    assert counters.get("plugins.expect.failed") == 5
+    output = result.stdout + "\n" + result.stderr
+    lines = output.splitlines()
+    captures = [line for line in lines if "nothing_here_xyz" in line]
+    assert len(captures) == 3, output
+    assert all("GET /seen/dbg-capture" in line for line in captures), captures
+    expects = [line for line in lines if "GET /seen/dbg-expect" in line and "statusCode" in line]
+    assert len(expects) == 3, output
+    assert "debug me" in output  # the scenario
+    assert '"path": "/seen/dbg-capture"' in output  # a snippet of the body
