@@ -119,9 +119,12 @@ def known_summary() -> Summary:
         "http.responses": 100,
         "http.codes.200": 98,
         "http.codes.500": 2,
+        "http.requests_failed": 2,
         "vusers.created": 50,
         "vusers.failed": 1,
         "vusers.completed": 49,
+        "plugins.metrics-by-endpoint.GET /a.requests": 100,
+        "plugins.metrics-by-endpoint.GET /a.requests_failed": 2,
         "plugins.metrics-by-endpoint.GET /a.codes.200": 98,
         "plugins.metrics-by-endpoint.GET /a.codes.500": 2,
     }.items():
@@ -139,8 +142,10 @@ def known_summary() -> Summary:
         ("p95<=96", True),
         ("max==100", True),
         ("min>=1", True),
-        ("error_rate<1%", False),  # 1 of 50 users failed: 2%
+        ("error_rate<1%", False),  # 2 of 100 requests failed: 2%
         ("error_rate<=2%", True),
+        ("user_failure_rate<2.5%", True),  # 1 of 50 users failed: 2%
+        ("user_failure_rate<2%", False),
         ("rps>=10", True),
         ("rps>10", False),
         ("http.codes.500==2", True),
@@ -360,7 +365,11 @@ def write_report(path: Path, latency_ms: float, failed: int) -> Path:
         metrics.observe("plugins.metrics-by-endpoint.response_time.GET /a", latency_ms)
     metrics.count("http.requests", 100)
     metrics.count("http.responses", 100)
-    metrics.count("plugins.metrics-by-endpoint.GET /a.codes.200", 100)
+    metrics.count("http.requests_failed", failed)
+    metrics.count("plugins.metrics-by-endpoint.GET /a.requests", 100)
+    metrics.count("plugins.metrics-by-endpoint.GET /a.requests_failed", failed)
+    metrics.count("plugins.metrics-by-endpoint.GET /a.codes.200", 100 - failed)
+    metrics.count("plugins.metrics-by-endpoint.GET /a.codes.500", failed)
     metrics.count("vusers.created", 100)
     metrics.count("vusers.failed", failed)
     summary = Summary("plan.yml", "http://t", "now", 10.0, [Period(0, metrics)], [])

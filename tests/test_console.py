@@ -39,7 +39,7 @@ def test_piped_output_has_no_live_line() -> None:
     period.metrics.count("http.codes.200", 49)
     period.metrics.count("errors.ETIMEDOUT", 1)
     period.metrics.observe("http.response_time", 12.0)
-    console.period_done(period)
+    console.period_done(period, 10.0)
     assert out.getvalue() == (
         "[00:20] 50 requests (5.0/s) · p50 12.0 ms, p95 12.0 ms, p99 12.0 ms · codes 200×49"
         " · errors ETIMEDOUT×1 · users +0\n"
@@ -50,7 +50,7 @@ def test_quiet_prints_nothing_while_running() -> None:
     out = io.StringIO()
     console = ConsoleObserver(out, live=True, quiet=True)
     console.tick(PROGRESS)
-    console.period_done(Period(index=0))
+    console.period_done(Period(index=0), 10.0)
     console.log("hidden")
     assert out.getvalue() == ""
 

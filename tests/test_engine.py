@@ -149,18 +149,26 @@ def test_non_strict_capture_goes_on(server: ServerThread, write_plan) -> None:
     assert summary.counter("http.requests") == 2
 
 
-def test_failed_expectation_counts_and_fails_the_user(server: ServerThread, write_plan) -> None:
-    plan = write_plan(
-        ONE_USER + "scenarios:\n  - flow:\n"
+def test_failed_expectation_is_counted_and_the_user_goes_on(
+    server: ServerThread, write_plan
+) -> None:
+    flow = (
+        "scenarios:\n  - flow:\n"
         "      - get:\n          url: /status/404\n"
         "          expect:\n            - statusCode: 200\n            - contentType: json\n"
         "      - get: {url: /test}\n"
     )
-    summary = run(plan, server.url)
+    summary = run(write_plan(ONE_USER + flow), server.url)
     assert summary.counter("plugins.expect.failed.statusCode") == 1
     assert summary.counter("plugins.expect.ok.contentType") == 1
+    assert summary.counter("vusers.completed") == 1
+    assert summary.counter("http.requests") == 2
+    assert summary.counter("http.requests_failed") == 1  # the 404 that expected a 200
+    stopping = ONE_USER + "  plugins:\n    expect: {reportFailuresAsErrors: true}\n" + flow
+    summary = run(write_plan(stopping), server.url)
     assert summary.counter("vusers.failed") == 1
     assert summary.counter("http.requests") == 1
+    assert summary.counter("errors.Failed expectations") == 1
 
 
 def test_loops_count_over_and_range(server: ServerThread, write_plan) -> None:

@@ -47,7 +47,12 @@ def one_request(path: str, extra: str = "") -> str:
     return ONE_USER + f"scenarios:\n  - flow: [{{get: {{url: '{path}'{extra}}}}}]\n"
 
 
-FAILED_REQUEST = {"http.requests": 1, "vusers.created": 1, "vusers.failed": 1}
+FAILED_REQUEST = {
+    "http.requests": 1,
+    "http.requests_failed": 1,
+    "vusers.created": 1,
+    "vusers.failed": 1,
+}
 
 
 @pytest.mark.parametrize(

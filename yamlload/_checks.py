@@ -22,7 +22,15 @@ from ._summary import Endpoint, Summary
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 STATS = ("min", "max", "mean", "count", *(name for name, _ in PERCENTILES))
 SHORTHANDS = {s: f"http.response_time.{s}" for s in STATS if s != "count"}
-SHORTHANDS.update({"error_rate": "error_rate", "rps": "http.request_rate"})
+SHORTHANDS.update(
+    {
+        "error_rate": "error_rate",
+        "user_failure_rate": "user_failure_rate",
+        "rps": "http.request_rate",
+    }
+)
+# Measured over the whole run, not a counter or histogram: their units are fractions.
+RATES = ("error_rate", "user_failure_rate")
 HISTOGRAMS = (
     "http.response_time",
     *(f"http.response_time.{c}xx" for c in "12345"),
@@ -44,9 +52,15 @@ COUNTERS = (
     "yamlload.cpu_ms",
     "http.requests",
     "http.responses",
+    "http.requests_failed",
+    "http.requests_interrupted",
     "http.downloaded_bytes",
     "plugins.expect.ok",
     "plugins.expect.failed",
+    "apdex.satisfied",
+    "apdex.tolerated",
+    "apdex.frustrated",
+    "apdex.score",
 )
 # Names whose last part is open: any status code, error name, scenario or check kind.
 OPEN_PREFIXES = (
@@ -57,6 +71,8 @@ OPEN_PREFIXES = (
     "plugins.expect.failed.",
 )
 ENSURE_OPTION = Pos("--ensure")
+# The check every plan with `expect` gets: no expectation failed.
+EXPECT_CHECK = "plugins.expect.failed == 0"
 # The generator fell behind when users started later than this (p99, ms).
 DEFAULT_MAX_LAG_MS = 100.0
 
@@ -89,6 +105,8 @@ class Outcome:
     check: Check
     value: float | None
     ok: bool
+    # For a condition: the value of each metric it names, so a failure shows why.
+    operands: tuple[tuple[str, float | None], ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -148,10 +166,12 @@ def _why_not(body: str) -> str:
 
 
 def _in_metric_units(metric: str, value: float, unit: str | None, text: str, pos: Pos) -> float:
-    is_rate = metric.endswith("error_rate")
+    is_rate = metric.endswith(RATES)
     if unit == "%":
         if not is_rate:
-            raise _ensure_error(text, pos, f"'%' only goes with error_rate, not {metric}")
+            raise _ensure_error(
+            text, pos, f"'%' only goes with error_rate or user_failure_rate, not {metric}"
+        )
         return value / 100.0
     if unit in ("ms", "s"):
         if not _is_time(metric):
@@ -172,8 +192,13 @@ def _ensure_error(text: str, pos: Pos, why: str) -> PlanError:
 
 
 def checks_from_plan(plan: Plan) -> list[Check]:
-    """Artillery's `config.ensure` forms, already read by the compiler, as checks."""
+    """Artillery's `config.ensure` forms, already read by the compiler, as checks; and,
+    as Artillery's expect plugin does, a failed expectation fails the run."""
     checks: list[Check] = []
+    if plan.expect_default_200 or any(
+        r.expects for steps in _flows(plan) for r in _requests(steps)
+    ):
+        checks.append(Check(EXPECT_CHECK, "plugins.expect.failed", "==", 0.0, pos=Pos("expect")))
     for threshold in plan.ensure:
         if threshold.condition is not None:
             checks.append(
@@ -185,8 +210,11 @@ def checks_from_plan(plan: Plan) -> list[Check]:
                 )
             )
         elif threshold.metric == "error_rate":
-            limit = (threshold.limit or 0.0) / 100.0  # maxErrorRate is in percent
-            checks.append(Check(threshold.source, "error_rate", "<=", limit, pos=threshold.pos))
+            # Artillery's maxErrorRate: failed users, in percent.
+            limit = (threshold.limit or 0.0) / 100.0
+            checks.append(
+                Check(threshold.source, "user_failure_rate", "<=", limit, pos=threshold.pos)
+            )
         elif threshold.metric is not None:
             metric = SHORTHANDS.get(threshold.metric, threshold.metric)
             checks.append(
@@ -205,10 +233,11 @@ def checks_from_plan(plan: Plan) -> list[Check]:
 
 
 def endpoint_names(plan: Plan) -> set[str]:
-    names: set[str] = set()
-    for steps in (plan.before, plan.after, *(s.flow for s in plan.scenarios)):
-        names.update(r.label for r in _requests(steps))
-    return names
+    return {r.label for steps in _flows(plan) for r in _requests(steps)}
+
+
+def _flows(plan: Plan) -> tuple[tuple[Step, ...], ...]:
+    return (plan.before, plan.after, *(s.flow for s in plan.scenarios))
 
 
 def _requests(steps: Iterable[Step]) -> Iterator[Request]:
@@ -220,7 +249,7 @@ def _requests(steps: Iterable[Step]) -> Iterator[Request]:
 
 
 def known_metric(metric: str) -> bool:
-    if metric in ("error_rate", "http.request_rate") or metric in COUNTERS:
+    if metric in (*RATES, "http.request_rate") or metric in COUNTERS:
         return True
     if any(metric.startswith(p) and len(metric) > len(p) for p in OPEN_PREFIXES):
         return True
@@ -229,13 +258,15 @@ def known_metric(metric: str) -> bool:
 
 
 def _endpoint_metric(metric: str) -> bool:
+    if metric == "user_failure_rate":
+        return False  # users belong to scenarios, not endpoints
     if metric in ("error_rate", "http.request_rate", "requests") or metric in SHORTHANDS.values():
         return True
     return metric.startswith(("codes.", "errors.")) and len(metric.split(".", 1)[1]) > 0
 
 
 def _all_metric_names() -> list[str]:
-    names = [*COUNTERS, "error_rate", "http.request_rate", *SHORTHANDS]
+    names = [*COUNTERS, *RATES, "http.request_rate", *SHORTHANDS]
     names += [f"{h}.{s}" for h in HISTOGRAMS for s in STATS]
     return names
 
@@ -284,11 +315,15 @@ def measure(summary: Summary, metric: str, scope: str | None = None) -> float | 
     """The value of a metric (or an endpoint's) in a summary; None when it has none."""
     if scope is not None:
         endpoint = next((e for e in summary.endpoints() if e.name == scope), None)
-        return _endpoint_value(endpoint, metric, summary.duration) if endpoint else None
+        return _endpoint_value(endpoint, metric) if endpoint else None
     if metric == "error_rate":
         return summary.error_rate
+    if metric == "user_failure_rate":
+        return summary.user_failure_rate
     if metric == "http.request_rate":
         return summary.request_rate
+    if metric == "apdex.score":
+        return summary.apdex_score
     base, _, stat = metric.rpartition(".")
     if stat in STATS and base in HISTOGRAMS:
         return _stat(summary.histogram(base), stat)
@@ -303,13 +338,13 @@ def _stat(hist: Histogram, stat: str) -> float | None:
     return float(hist.summary()[stat])
 
 
-def _endpoint_value(endpoint: Endpoint, metric: str, duration: float) -> float | None:
+def _endpoint_value(endpoint: Endpoint, metric: str) -> float | None:
     if metric == "requests":
         return float(endpoint.requests)
     if metric == "error_rate":
-        return endpoint.failed / endpoint.requests if endpoint.requests else 0.0
+        return endpoint.error_rate
     if metric == "http.request_rate":
-        return endpoint.requests / duration if duration > 0 else 0.0
+        return endpoint.request_rate
     if metric.startswith("codes."):
         return float(endpoint.codes.get(metric[6:], 0))
     if metric.startswith("errors."):
@@ -332,8 +367,10 @@ def evaluate(checks: Iterable[Check], summary: Summary) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for check in checks:
         if check.condition is not None:
-            result = check.condition.evaluate(_metric_lookup(summary, check.condition.names()))
-            outcomes.append(Outcome(check, None, bool(result)))
+            names = sorted(check.condition.names())
+            result = check.condition.evaluate(_metric_lookup(summary, names))
+            operands = tuple((n, measure(summary, SHORTHANDS.get(n, n))) for n in names)
+            outcomes.append(Outcome(check, None, bool(result), operands))
             continue
         value = measure(summary, check.metric, check.scope)
         ok = value is not None and _compare(value, check.op, check.limit)
@@ -364,6 +401,7 @@ def _metric_lookup(summary: Summary, names: Iterable[str]) -> Any:
             put(f"{name}.{stat}", float(value))
     put("http.request_rate", summary.request_rate)
     put("error_rate", summary.error_rate)
+    put("user_failure_rate", summary.user_failure_rate)
     for short, full in SHORTHANDS.items():
         measured = measure(summary, full)
         if short not in tree and measured is not None:
@@ -384,10 +422,20 @@ def describe_limit(check: Check) -> str:
         return "true"
     if check.relative:
         return f"{check.op} {check.limit:+g}{check.relative}"
-    if check.metric.endswith("error_rate"):
+    if check.metric.endswith(RATES):
         return f"{check.op} {check.limit * 100:g}%"
     unit = " ms" if _is_time(check.metric) else ""
     return f"{check.op} {check.limit:g}{unit}"
+
+
+def describe_outcome(outcome: Outcome) -> str:
+    """What was measured, as the checks tables show it; a condition shows its operands."""
+    if outcome.check.condition is None:
+        return describe_value(outcome.check, outcome.value)
+    return ", ".join(
+        f"{name} = {describe_value(Check(name, SHORTHANDS.get(name, name)), value)}"
+        for name, value in outcome.operands
+    )
 
 
 def describe_value(check: Check, value: float | None) -> str:
@@ -397,7 +445,7 @@ def describe_value(check: Check, value: float | None) -> str:
         return "no data"
     if check.relative:
         return f"{value:+.2f}{check.relative}"
-    if check.metric.endswith("error_rate"):
+    if check.metric.endswith(RATES):
         return f"{value * 100:.2f}%"
     if _is_time(check.metric):
         return f"{value:.1f} ms"

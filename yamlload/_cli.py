@@ -26,7 +26,7 @@ from ._checks import (
     checks_from_plan,
     deltas,
     describe_limit,
-    describe_value,
+    describe_outcome,
     evaluate,
     evaluate_relative,
     failed,
@@ -206,6 +206,12 @@ def schema(report: bool) -> None:
     "--seed", type=int, help="Seed the random choices (scenarios, variables, payload rows)."
 )
 @click.option("--solo", is_flag=True, help="Run one virtual user once, whatever the phases say.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Print every request and response with its timing, every failure in full, "
+    "and a traceback if yamlload itself fails.",
+)
 @click.option(
     "--demo-target",
     is_flag=True,
@@ -408,7 +414,7 @@ class _Gate:
                 {
                     "check": o.check.source,
                     "value": o.value,
-                    "measured": describe_value(o.check, o.value),
+                    "measured": describe_outcome(o),
                     "limit": describe_limit(o.check),
                     "result": o.verdict,
                 }
@@ -455,6 +461,7 @@ def _run_and_report(
         insecure=bool(kwargs.get("insecure")),
         scenario_name=kwargs.get("scenario_name"),
         solo=bool(kwargs.get("solo")),
+        debug=bool(kwargs.get("debug")),
     )
     quiet = bool(kwargs.get("quiet"))
     split = split or _Split({})
@@ -482,6 +489,13 @@ def _run_and_report(
     written = write_json(summary, path)
     gate.write_ci_files(summary)
     click.echo(f"Report: {written}")
+    if result.internal_error is not None:
+        # A bug in yamlload cut the run short: the report above holds what was measured.
+        if options.debug:
+            click.echo(result.internal_error, err=True)
+        last = result.internal_error.strip().splitlines()[-1]
+        hint = "" if options.debug else " (run with --debug for the traceback)"
+        raise InternalError(f"the run was stopped by a bug: {last}{hint}")
     return summary
 
 

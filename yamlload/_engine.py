@@ -20,6 +20,7 @@ import signal
 import ssl
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,11 +28,13 @@ from types import ModuleType
 from typing import Any, Protocol
 
 import aiohttp
+import jmespath.exceptions
+from yarl import URL
 
 from ._compile import parse_duration
 from ._errors import UsageError
 from ._expr import Template, to_text
-from ._metrics import PERIOD_SECONDS, Period, Recorder
+from ._metrics import PERIOD_SECONDS, Period, Recorder, last_period_index, period_width
 from ._plan import (
     Capture,
     Expect,
@@ -63,7 +66,39 @@ START_DELAY_SECONDS = 0.02
 TICK_SECONDS = 1.0
 ENDPOINT_PREFIX = "plugins.metrics-by-endpoint"
 FAILED_CAPTURE = "Failed capture or match"
+FAILED_EXPECTATIONS = "Failed expectations"
+EXPECTATION_ERROR = "Expectation error"
 BODY_TOO_LARGE = "Body over maxBodyBytes"
+# Statuses a request accepts when neither it nor config.http.expectedStatuses says: 2xx
+# and 3xx, as k6's default expected_response.
+DEFAULT_ACCEPTED = ((200, 399),)
+# Redirects followed per request: got's (and so Artillery's) maxRedirects.
+MAX_REDIRECTS = 10
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+GZIP_ACCEPT_ENCODING = "gzip, deflate"
+# What the network and aiohttp raise for a request that got no usable response; these,
+# and only these, become `errors.NAME` (see error_code). Anything else is a bug in
+# yamlload and ends the run.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+    OSError,
+)
+# What a capture or check may raise on data a server sent: it fails that user, named.
+CAPTURE_ERRORS: tuple[type[BaseException], ...] = (
+    jmespath.exceptions.JMESPathError,
+    re.error,
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    RecursionError,
+)
+# The first failures of each kind are printed in full (scenario, step, endpoint,
+# expression, body); after that they are only counted.
+FAILURE_EXAMPLES = 3
+SNIPPET_BYTES = 200
 # Bodies of a known length up to this size, not compressed, are read in one call: the
 # common case, and the fastest. Anything else is streamed and counted chunk by chunk.
 READ_WHOLE_BYTES = 64 * 1024
@@ -88,6 +123,8 @@ class RunOptions:
     start_at: float | None = None
     # Hand the run so far to `on_checkpoint` this often (seconds), for --checkpoint.
     checkpoint_seconds: float | None = None
+    # Log every request and response with its timing (--debug).
+    debug: bool = False
 
 
 @dataclass
@@ -107,7 +144,7 @@ class Progress:
 class Observer(Protocol):
     def tick(self, progress: Progress) -> None: ...
 
-    def period_done(self, period: Period) -> None: ...
+    def period_done(self, period: Period, width: float) -> None: ...
 
     def log(self, message: str) -> None: ...
 
@@ -129,6 +166,8 @@ class RunResult:
     # Seconds this shard's schedule started after the shared --start-at (0 when on
     # time): a late start shifts the whole schedule, so arrival lag stays the generator's.
     late_start: float = 0.0
+    # A bug in yamlload ended the run early: its traceback (the CLI exits 70).
+    internal_error: str | None = None
 
 
 # --------------------------------------------------------------------------- errors
@@ -167,7 +206,7 @@ def error_code(exc: BaseException) -> str:
         return names[os_errno]
     if isinstance(exc, ConnectionResetError | aiohttp.ClientOSError):
         return "ECONNRESET"
-    if isinstance(exc, aiohttp.InvalidURL | ValueError):
+    if isinstance(exc, aiohttp.InvalidURL):
         return "EINVALIDURL"
     return type(exc).__name__
 
@@ -228,8 +267,6 @@ def _cast(cell: str) -> Any:
             if number.is_integer() and "." not in text and "e" not in text.lower()
             else number
         )
-    if text in ("true", "false"):
-        return text == "true"
     return cell
 
 
@@ -366,7 +403,7 @@ class _Flow:
     async def loop(self, step: LoopStep, user: _User) -> bool:
         saved = (user.vars.get("$loopCount"), user.vars.get("$loopElement"))
         try:
-            for index, element in enumerate(self.loop_items(step, user), start=1):
+            for index, element in enumerate(self.loop_items(step, user)):
                 if step.while_true is not None and not await self.engine.call_hook(
                     step.while_true,
                     user,
@@ -400,8 +437,8 @@ class _Flow:
             count = -1  # no count: repeat until the run stops
         index = 0
         while count < 0 or index < count:
+            yield index  # $loopCount and $loopElement start at 0, as in Artillery
             index += 1
-            yield index
 
 
 def _duration_value(value: Any) -> float:
@@ -418,8 +455,31 @@ def _int_or(value: Any, default: int) -> int:
         return default
 
 
+class _InvalidHeader(Exception):
+    """A header value that would split the request (CR or LF), usually a captured value."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+@dataclass
+class _Answer:
+    """One response, read: what the metrics, captures and checks need of it."""
+
+    status: int
+    headers: Mapping[str, str]
+    url: URL
+    body: bytes | None
+    size: int
+    millis: float
+    ttfb: float
+
+
 class _Http:
-    """Sends one request for a user and records what happened."""
+    """Sends one request for a user (and the redirects it follows) and records what
+    happened. Every attempt ends in exactly one outcome, counted in the period where it
+    ends: a response, a request error, or an interruption."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -428,6 +488,10 @@ class _Http:
         self.target = engine.plan.target.rstrip("/")
         self._names: dict[tuple[str, int], tuple[str, str, str, str]] = {}
         self._constant_specs: dict[int, dict[str, Any] | None] = {}
+        self._accepted: dict[int, Callable[[int], bool]] = {}
+        default = self.plan.http.expected_statuses or DEFAULT_ACCEPTED
+        self._default_accepted = _status_ranges(default)
+        self.apdex = self.plan.apdex_threshold_ms
 
     def url(self, request: Request, user: _User) -> str:
         path = _text(request.url, user)
@@ -453,8 +517,6 @@ class _Http:
                         request.headers,
                         self.plan.default_headers,
                         request.qs,
-                        request.cookie,
-                        self.plan.default_cookie,
                         request.json,
                         request.body,
                         request.form,
@@ -467,21 +529,22 @@ class _Http:
     def build(self, request: Request, user: _User) -> dict[str, Any]:
         headers: dict[str, str] = {}
         for k, v in self.plan.default_headers.items:
-            headers[k] = _text(v, user)
+            headers[k] = _header_text(k, v, user)
         for k, v in request.headers.items:
-            headers[k] = _text(v, user)
+            headers[k] = _header_text(k, v, user)
         spec: dict[str, Any] = {
             "method": request.method,
             "url": self.url(request, user),
             "headers": headers,
-            "allow_redirects": request.follow_redirect,
+            "allow_redirects": False,  # followed here, so each hop is counted
         }
+        if request.gzip:
+            headers.setdefault("accept-encoding", GZIP_ACCEPT_ENCODING)
+        else:
+            # As Artillery: no compression is asked for unless the request says gzip.
+            spec["skip_auto_headers"] = ("accept-encoding",)
         if request.qs.items:
             spec["params"] = {k: _text(v, user) for k, v in request.qs.items}
-        cookies = {k: _text(v, user) for k, v in self.plan.default_cookie.items}
-        cookies.update({k: _text(v, user) for k, v in request.cookie.items})
-        if cookies:
-            spec["cookies"] = cookies
         if request.auth is not None:
             user_name, password = (to_text(t.render(user.lookup, user.rng)) for t in request.auth)
             token = base64.b64encode(f"{user_name}:{password}".encode()).decode("ascii")
@@ -512,24 +575,37 @@ class _Http:
                 form.add_field(name, _text(value, user))
         return form
 
+    def set_cookies(self, request: Request, user: _User, url: str) -> None:
+        """A request's `cookie:` goes into the user's jar, so later requests send it too
+        (as Artillery does)."""
+        cookies = {k: _text(v, user) for k, v in self.plan.default_cookie.items}
+        cookies.update({k: _text(v, user) for k, v in request.cookie.items})
+        if cookies:
+            user.session.cookie_jar.update_cookies(cookies, URL(url))
+
     async def send(self, request: Request, user: _User) -> bool:
+        """One request step; False when the user must stop as failed."""
         if request.if_true is not None and not request.if_true.evaluate(user.lookup):
             return True
         if request.probability is not None and user.rng.random() * 100 >= request.probability:
             return True
-        rec = self.rec
         label = request.label
         hooked = user.scenario.before_request or request.before_request
         try:
             spec = self.build(request, user) if hooked else self.spec(request, user)
-        except OSError as exc:  # a formData file that cannot be read
-            rec.count(f"errors.{_os_code(exc)}")
+        except (OSError, _InvalidHeader, ValueError) as exc:
+            # The request could not be made from what the user holds: a request error
+            # of its own, named, that never reached the wire.
+            code = _build_error_code(exc)
+            self.record_error(label, code)
+            self.engine.failure(code, user, request, _build_error_detail(exc))
             return False
         if hooked:
             before = (*user.scenario.before_request, *request.before_request)
             if not await self.engine.call_hooks(before, user, spec):
                 return False
-        rec.count("http.requests")
+        if self.plan.default_cookie.items or request.cookie.items:
+            self.set_cookies(request, user, spec["url"])
         reads_body = bool(
             request.captures
             or request.matches
@@ -538,43 +614,124 @@ class _Http:
             or user.scenario.after_response
         )
         keep = self.plan.http.max_body_bytes if reads_body else 0
-        start = time.perf_counter()
-        try:
-            async with user.session.request(**spec) as response:
-                first_byte = time.perf_counter()
-                body, size = await read_body(response, keep)
-                status = response.status
-                headers = response.headers
-        except Exception as exc:  # every failure is a value: counted, and the user stops
-            code = error_code(exc)
-            rec.count(f"errors.{code}")
-            rec.count(f"{ENDPOINT_PREFIX}.{label}.errors.{code}")
+        answer = await self.exchange(request, spec, user, keep)
+        if answer is None:
             return False
-        millis = (time.perf_counter() - start) * 1000.0
-        self.record_response(label, status, millis, size)
-        if self.plan.http.extended_metrics:
-            rec.observe("http.ttfb", (first_byte - start) * 1000.0)
         if not reads_body:
             return True
-        if body is None:
-            rec.count(f"errors.{BODY_TOO_LARGE}")
-            rec.count(f"{ENDPOINT_PREFIX}.{label}.errors.{BODY_TOO_LARGE}")
-            self.engine.log(
-                f"{label}: the body was {size:,} bytes, over config.http.maxBodyBytes "
-                f"({keep:,}); its captures and checks fail"
+        return await self.use_answer(request, spec, user, answer, keep)
+
+    async def exchange(
+        self, request: Request, spec: dict[str, Any], user: _User, keep: int
+    ) -> _Answer | None:
+        """Send, follow redirects as asked, and count each hop's outcome. None when a
+        hop got no response (its error is counted)."""
+        label = request.label
+        for hop in range(MAX_REDIRECTS + 1):
+            try:
+                answer = await self.attempt(spec, user, keep)
+            except asyncio.CancelledError:
+                self.record_interrupted(label)
+                raise
+            except TRANSPORT_ERRORS as exc:
+                code = error_code(exc)
+                self.record_error(label, code)
+                self.engine.failure(code, user, request, f"{spec['method']} {spec['url']}: {exc}")
+                return None
+            location = answer.headers.get("location")
+            follow = (
+                request.follow_redirect
+                and answer.status in REDIRECT_CODES
+                and location
+                and hop < MAX_REDIRECTS
+            )
+            accepted = bool(follow) or self.accepts(request, answer.status)
+            self.record_response(label, answer.status, answer.millis, answer.size, accepted)
+            if self.plan.http.extended_metrics:
+                self.rec.observe("http.ttfb", answer.ttfb)
+            if self.engine.options.debug:
+                self.engine.log(
+                    f"debug: {spec['method']} {answer.url} → {answer.status} "
+                    f"({answer.millis:.1f} ms, {answer.size} bytes)"
+                )
+            if not accepted:
+                self.engine.failure(
+                    f"status {answer.status}", user, request, _snippet(answer.body)
+                )
+            if not follow:
+                return answer
+            spec = _redirected(spec, answer, str(location))
+        raise AssertionError("unreachable: the last hop is never followed")
+
+    async def attempt(self, spec: dict[str, Any], user: _User, keep: int) -> _Answer:
+        start = time.perf_counter()
+        async with user.session.request(**spec) as response:
+            first_byte = time.perf_counter()
+            body, size = await read_body(response, keep)
+            millis = (time.perf_counter() - start) * 1000.0
+            return _Answer(
+                response.status,
+                response.headers,
+                response.url,
+                body,
+                size,
+                millis,
+                (first_byte - start) * 1000.0,
+            )
+
+    async def use_answer(
+        self, request: Request, spec: dict[str, Any], user: _User, answer: _Answer, keep: int
+    ) -> bool:
+        """Captures, matches, expectations and response hooks on the final response."""
+        if answer.body is None:
+            self.rec.count(f"errors.{BODY_TOO_LARGE}")
+            self.engine.failure(
+                BODY_TOO_LARGE,
+                user,
+                request,
+                f"the body was {answer.size:,} bytes, over config.http.maxBodyBytes ({keep:,}); "
+                "its captures and checks fail",
             )
             return False
-        checked = _Response(status, headers, body)
+        checked = _Response(answer.status, answer.headers, answer.body)
         if not self.capture(request, checked, user):
             return False
         if not self.expect(request, checked, user):
             return False
         after = (*request.after_response, *user.scenario.after_response)
         return not after or await self.engine.call_hooks(
-            after, user, spec, HookResponse(status, headers, body)
+            after, user, spec, HookResponse(answer.status, answer.headers, answer.body)
         )
 
-    def record_response(self, label: str, status: int, millis: float, size: int) -> None:
+    def accepts(self, request: Request, status: int) -> bool:
+        judge = self._accepted.get(id(request))
+        if judge is None:
+            judge = self._accepted[id(request)] = self._acceptance(request)
+        return judge(status)
+
+    def _acceptance(self, request: Request) -> Callable[[int], bool]:
+        """Which statuses count as a success for this request: its own `statusCode`
+        expectation when it has one, else the plan's expectedStatuses (2xx and 3xx)."""
+        wanted: set[int] = set()
+        unwanted: set[int] = set()
+        for check in request.expects:
+            if check.kind in ("statusCode", "notStatusCode") and all(
+                _is_constant(a) for a in check.args
+            ):
+                codes = {_int_or(_constant(a), -1) for a in check.args}
+                (wanted if check.kind == "statusCode" else unwanted).update(codes)
+        if not request.expects and self.plan.expect_default_200:
+            wanted.add(200)
+        default = self._default_accepted
+        if wanted:
+            return lambda status: status in wanted and status not in unwanted
+        return lambda status: default(status) and status not in unwanted
+
+    # ---- outcomes: each request ends in exactly one of these
+
+    def record_response(
+        self, label: str, status: int, millis: float, size: int, accepted: bool
+    ) -> None:
         """One response's metrics, into the current period: the hot path, kept cheap."""
         names = self._names.get((label, status))
         if names is None:
@@ -585,6 +742,8 @@ class _Http:
                 f"{ENDPOINT_PREFIX}.response_time.{label}",
             )
         metrics = self.rec.current()
+        metrics.count("http.requests")
+        metrics.count(f"{ENDPOINT_PREFIX}.{label}.requests")
         metrics.count("http.responses")
         metrics.count(names[0])
         metrics.observe("http.response_time", millis)
@@ -592,36 +751,165 @@ class _Http:
         metrics.count("http.downloaded_bytes", size)
         metrics.count(names[2])
         metrics.observe(names[3], millis)
+        if not accepted:
+            metrics.count("http.requests_failed")
+            metrics.count(f"{ENDPOINT_PREFIX}.{label}.requests_failed")
+        if self.apdex is not None:
+            metrics.count(_apdex_bucket(millis, self.apdex))
+
+    def record_error(self, label: str, code: str) -> None:
+        metrics = self.rec.current()
+        for name in (
+            "http.requests",
+            "http.requests_failed",
+            f"errors.{code}",
+            f"{ENDPOINT_PREFIX}.{label}.requests",
+            f"{ENDPOINT_PREFIX}.{label}.requests_failed",
+            f"{ENDPOINT_PREFIX}.{label}.errors.{code}",
+        ):
+            metrics.count(name)
+
+    def record_interrupted(self, label: str) -> None:
+        metrics = self.rec.current()
+        for name in (
+            "http.requests",
+            "http.requests_interrupted",
+            f"{ENDPOINT_PREFIX}.{label}.requests",
+            f"{ENDPOINT_PREFIX}.{label}.requests_interrupted",
+        ):
+            metrics.count(name)
+
+    # ---- what the flow reads from a response
 
     def capture(self, request: Request, response: _Response, user: _User) -> bool:
         for capture in request.captures:
-            value = response.take(capture)
-            if value is None:
+            try:
+                value = response.take(capture)
+            except CAPTURE_ERRORS as exc:
+                return self.failed_capture(request, user, capture, response, f"raised {exc}")
+            if value is None or value == "":
                 if capture.strict:
-                    self.rec.count(f"errors.{FAILED_CAPTURE}")
-                    return False
+                    why = "found nothing" if value is None else "found an empty string"
+                    return self.failed_capture(request, user, capture, response, why)
                 continue
             user.vars[capture.as_name] = value
         for match in request.matches:
-            found = response.take(match.capture)
-            if match.capture.strict and to_text(found) != _text(match.value, user):
-                self.rec.count(f"errors.{FAILED_CAPTURE}")
-                return False
+            try:
+                found = response.take(match.capture)
+            except CAPTURE_ERRORS as exc:
+                return self.failed_capture(request, user, match.capture, response, f"raised {exc}")
+            wanted = _text(match.value, user)
+            if match.capture.strict and to_text(found) != wanted:
+                why = f"found {to_text(found)!r}, wanted {wanted!r}"
+                return self.failed_capture(request, user, match.capture, response, why)
         return True
 
+    def failed_capture(
+        self, request: Request, user: _User, capture: Capture, response: _Response, why: str
+    ) -> bool:
+        self.rec.count(f"errors.{FAILED_CAPTURE}")
+        self.engine.failure(
+            FAILED_CAPTURE,
+            user,
+            request,
+            f"{capture.kind} {capture.source!r} {why}; body: {_snippet(response.body)}",
+        )
+        return False
+
     def expect(self, request: Request, response: _Response, user: _User) -> bool:
-        ok = True
+        """Artillery's expect plugin: every expectation is counted; a failed one fails
+        the run's verdict but not the user, unless reportFailuresAsErrors says so."""
+        all_passed = True
         for check in request.expects:
-            passed = _check(check, response, user)
+            try:
+                passed = _check(check, response, user)
+            except CAPTURE_ERRORS as exc:
+                # The check cannot be judged on this data: that user fails, named.
+                self.rec.count("plugins.expect.failed")
+                self.rec.count(f"plugins.expect.failed.{check.kind}")
+                self.rec.count(f"errors.{EXPECTATION_ERROR}")
+                detail = f"raised {type(exc).__name__}: {exc}; body: {_snippet(response.body)}"
+                self.engine.failure(EXPECTATION_ERROR, user, request, detail)
+                return False
             outcome = "ok" if passed else "failed"
             self.rec.count(f"plugins.expect.{outcome}")
             self.rec.count(f"plugins.expect.{outcome}.{check.kind}")
             if not passed:
-                ok = False
-                self.engine.log(
-                    f"expect failed: {request.label}: {check.kind} (status {response.status})"
+                all_passed = False
+                self.engine.failure(
+                    f"expect {check.kind}",
+                    user,
+                    request,
+                    f"status {response.status}; body: {_snippet(response.body)}",
                 )
-        return ok
+        if not all_passed and self.plan.expect_stop_user:
+            self.rec.count(f"errors.{FAILED_EXPECTATIONS}")
+            return False
+        return True
+
+
+def _header_text(name: str, value: Value, user: _User) -> str:
+    text = _text(value, user)
+    if "\r" in text or "\n" in text:
+        raise _InvalidHeader(name)
+    return text
+
+
+def _build_error_code(exc: Exception) -> str:
+    if isinstance(exc, _InvalidHeader):
+        return "EINVALIDHEADER"
+    if isinstance(exc, OSError):
+        return _os_code(exc)
+    return "EINVALIDURL"
+
+
+def _build_error_detail(exc: Exception) -> str:
+    if isinstance(exc, _InvalidHeader):
+        return f"header {exc.name!r} holds a line break (CR or LF); the request was not sent"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _constant(value: Value) -> Any:
+    return value.source if isinstance(value, Template) else value
+
+
+def _status_ranges(ranges: Iterable[tuple[int, int]]) -> Callable[[int], bool]:
+    spans = tuple(ranges)
+    return lambda status: any(low <= status <= high for low, high in spans)
+
+
+def _apdex_bucket(millis: float, threshold: float) -> str:
+    if millis <= threshold:
+        return "apdex.satisfied"
+    return "apdex.tolerated" if millis <= 4 * threshold else "apdex.frustrated"
+
+
+def _redirected(spec: dict[str, Any], answer: _Answer, location: str) -> dict[str, Any]:
+    """The next hop of a redirect, as browsers (and got, under Artillery) make it: 303
+    turns any method but HEAD into GET, 301 and 302 turn POST into GET, and a body goes
+    only with 307 and 308."""
+    url = answer.url.join(URL(location))
+    method = spec["method"].upper()
+    to_get = (answer.status == 303 and method != "HEAD") or (
+        answer.status in (301, 302) and method == "POST"
+    )
+    nxt = {k: v for k, v in spec.items() if k not in ("url", "params")}
+    nxt["url"] = str(url)
+    if to_get:
+        nxt["method"] = "GET"
+        for key in ("json", "data"):
+            nxt.pop(key, None)
+    if url.origin() != answer.url.origin():
+        headers = {k: v for k, v in spec["headers"].items() if k.lower() != "authorization"}
+        nxt["headers"] = headers
+    return nxt
+
+
+def _snippet(body: bytes | None) -> str:
+    if not body:
+        return "(empty)"
+    text = body[:SNIPPET_BYTES].decode("utf-8", "replace").replace("\n", " ")
+    return text + ("…" if len(body) > SNIPPET_BYTES else "")
 
 
 async def read_body(response: aiohttp.ClientResponse, keep: int) -> tuple[bytes | None, int]:
@@ -787,7 +1075,14 @@ class Engine:
         )
         self._phase_runs: list[PhaseRun] = []
         self._trace = self._extended_metrics() if plan.http.extended_metrics else None
-        self._logged = 0
+        self._failures: dict[str, int] = {}
+        # Tasks the engine itself is cancelling (a stop's grace or a gracefulStop ran
+        # out), told apart from a CancelledError that a user's hook raised.
+        self._cut: set[asyncio.Task[None]] = set()
+        self.internal_error: str | None = None
+        self._next_period = 0
+        self._last_period = last_period_index(self.total_duration)
+        self.recorder.last_period = self._last_period
 
     # ---- setup
 
@@ -819,6 +1114,25 @@ class Engine:
         """Every line the run prints goes through here, and out with its secrets masked."""
         if self.observer is not None:
             self.observer.log(self.redactor.text(message, secrets))
+
+    def failure(self, kind: str, user: _User, request: Request, detail: str) -> None:
+        """Print the first few failures of each kind whole (every one under --debug),
+        so a failed run can be debugged from its output alone."""
+        seen = self._failures.get(kind, 0) + 1
+        self._failures[kind] = seen
+        if seen > FAILURE_EXAMPLES and not self.options.debug:
+            return
+        secrets = [str(user.vars[n]) for n in self.plan.secrets if n in user.vars]
+        more = (
+            f" (further '{kind}' failures are counted, not printed)"
+            if seen == FAILURE_EXAMPLES and not self.options.debug
+            else ""
+        )
+        self.log(
+            f"{kind}: scenario {user.scenario.name!r}, step {request.pos}, "
+            f"{request.label}: {detail}{more}",
+            secrets,
+        )
 
     # ---- users
 
@@ -913,11 +1227,18 @@ class Engine:
             result = function(*args) if function else None
             if inspect.isawaitable(result):
                 result = await result
+        except asyncio.CancelledError as exc:
+            if asyncio.current_task() in self._cut:
+                raise  # the engine is cutting this user, not the hook failing
+            return self._hook_failed(name, exc)
         except Exception as exc:  # the user's code failed: count it, end this user
-            self.recorder.count("errors.EPROCESSOR")
-            self.log(f"processor {name}: {type(exc).__name__}: {exc}")
-            return False
+            return self._hook_failed(name, exc)
         return bool(result) if want_value else True
+
+    def _hook_failed(self, name: str, exc: BaseException) -> bool:
+        self.recorder.count("errors.EPROCESSOR")
+        self.log(f"processor {name}: {type(exc).__name__}: {exc}")
+        return False
 
     async def _run_user(self, arrival: Arrival, deadline: float | None) -> None:
         rec = self.recorder
@@ -938,13 +1259,16 @@ class Engine:
         started = self.now()
         try:
             ok = await self._scenario_once(user)
+            # A closed-model user stops between iterations at its phase's end.
             while ok and deadline is not None and self.now() < deadline and self.stopped_by is None:
                 rec.count("yamlload.iterations")
                 ok = await self._scenario_once(user)
         except asyncio.CancelledError:
-            if self.stopped_by is not None:
-                rec.count("vusers.interrupted")
+            rec.count("vusers.interrupted")  # cut by a stop's grace or a gracefulStop
             raise
+        except Exception:  # a bug in yamlload: end the run and say so, never a count
+            self._crashed(traceback.format_exc())
+            ok = False
         finally:
             self.active -= 1
             await session.close()
@@ -967,20 +1291,30 @@ class Engine:
             ok = await self.call_hook(hook, user, context) and ok
         return ok
 
-    def _launch(self, arrival: Arrival, deadline: float | None) -> asyncio.Task[None]:
-        coro = self._run_user(arrival, deadline)
-        if deadline is not None:
-            coro = self._until(coro, deadline)
-        task = asyncio.ensure_future(coro)
+    def _launch(
+        self, arrival: Arrival, deadline: float | None, grace: float
+    ) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(self._run_user(arrival, deadline))
         self.users.add(task)
         task.add_done_callback(self.users.discard)
+        if deadline is not None:
+            # The iteration in flight at the phase end gets `gracefulStop` to finish.
+            cut = asyncio.get_running_loop().call_later(
+                max(0.0, deadline + grace - self.now()), self._cut_user, task
+            )
+            task.add_done_callback(lambda _: cut.cancel())
         return task
 
-    async def _until(self, coro: Any, deadline: float) -> None:
-        try:
-            await asyncio.wait_for(coro, max(0.0, deadline - self.now()))
-        except asyncio.TimeoutError:
-            self.recorder.count("vusers.completed")  # a closed-model user stops at its phase end
+    def _cut_user(self, task: asyncio.Task[None]) -> None:
+        if not task.done():
+            self._cut.add(task)
+            task.add_done_callback(self._cut.discard)
+            task.cancel()
+
+    def _crashed(self, trace: str) -> None:
+        if self.internal_error is None:
+            self.internal_error = trace
+        self.stop("internal error")
 
     # ---- the run
 
@@ -1002,7 +1336,7 @@ class Engine:
             deadline = starts[arrival.phase] + phase.duration if phase.kind == "users" else None
             if deadline is not None and self.now() >= deadline:
                 continue  # a closed-model phase that is over starts no one (none is counted)
-            task = self._launch(arrival, deadline)
+            task = self._launch(arrival, deadline, phase.graceful_stop)
             if phase.max_vusers is not None:
                 active_in_phase[arrival.phase] += 1
                 task.add_done_callback(_releaser(active_in_phase, arrival.phase))
@@ -1031,7 +1365,6 @@ class Engine:
         return self._phase_runs[-1].name if self._phase_runs else ""
 
     async def _ticker(self) -> None:
-        last_period = 0
         cpu = time.process_time()
         every = self.options.checkpoint_seconds
         next_checkpoint = every or 0.0
@@ -1044,15 +1377,24 @@ class Engine:
             if every and self.on_checkpoint is not None and self.now() >= next_checkpoint:
                 next_checkpoint = self.now() + every
                 self.on_checkpoint(self.snapshot())
-            period_index = int(self.now() // PERIOD_SECONDS)
             if self.observer is None:
                 continue
-            while last_period < period_index:
-                done = self.recorder.periods.get(last_period)
-                if done is not None:
-                    self.observer.period_done(done)
-                last_period += 1
+            # A period is done once the clock has left it; the last one takes every
+            # sample up to the run's end, so it is reported only then.
+            self._report_periods(min(int(self.now() // PERIOD_SECONDS), self._last_period))
             self.observer.tick(self.progress())
+
+    def _report_periods(self, until: int, duration: float | None = None) -> None:
+        """Hand each period before index `until` to the observer, once."""
+        if duration is None:  # during the run: only periods the clock has left
+            duration, last = self.now(), self._last_period
+        else:
+            last = max(self.recorder.periods, default=0)
+        while self.observer is not None and self._next_period < until:
+            period = self.recorder.periods.get(self._next_period)
+            if period is not None:
+                self.observer.period_done(period, period_width(period.index, duration, last))
+            self._next_period += 1
 
     def snapshot(self) -> RunResult:
         """The run so far, as a result of its own: what a checkpoint writes."""
@@ -1122,10 +1464,7 @@ class Engine:
         finally:
             if self._connector is not None:
                 await self._connector.close()
-        if self.observer is not None:
-            for period in self.recorder.sorted_periods():
-                if period.start + PERIOD_SECONDS > duration - TICK_SECONDS:
-                    self.observer.period_done(period)
+        self._report_periods(max(self.recorder.periods, default=-1) + 1, duration)
         for run in self._phase_runs:
             run.ended = min(run.ended, duration)
         return RunResult(
@@ -1134,6 +1473,7 @@ class Engine:
             self._phase_runs,
             self.stopped_by,
             self.late_start,
+            self.internal_error,
         )
 
     def _start_delay(self) -> float:
@@ -1166,7 +1506,7 @@ class Engine:
                 continue
             _, late = await asyncio.wait(pending, timeout=self.options.grace_seconds)
             for task in late:
-                task.cancel()
+                self._cut_user(task)
             await asyncio.gather(*late, return_exceptions=True)
             break
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PERIOD_SECONDS = 10.0
+# A period's width is never taken below this, so a rate over a sliver stays finite.
+MIN_PERIOD_SECONDS = 1e-3
 # 8 significant bits: bucket width ≤ value/128, midpoint error ≤ 0.4%.
 _SIGNIFICANT_BITS = 8
 _EXACT_BELOW = 1 << _SIGNIFICANT_BITS
@@ -198,19 +200,40 @@ class Period:
         return self.index * PERIOD_SECONDS
 
 
+def last_period_index(planned_seconds: float) -> int:
+    """The index of the period that holds the end of a plan. A sample at or after the
+    end (the arrival due at exactly t = 20 s of a 20 s plan, users finishing) belongs to
+    it, rather than to a phantom period of its own."""
+    return max(0, math.ceil(planned_seconds / PERIOD_SECONDS) - 1)
+
+
+def period_width(index: int, run_seconds: float, last_index: int) -> float:
+    """The seconds a period covers, which every rate over it divides by: 10, except for
+    the run's last period (`last_index`), which runs from its start to the run's end,
+    users finishing included."""
+    start = index * PERIOD_SECONDS
+    if index >= last_index or start + PERIOD_SECONDS > run_seconds:
+        return max(run_seconds - start, MIN_PERIOD_SECONDS)
+    return PERIOD_SECONDS
+
+
 class Recorder:
     """Where the engine writes: counters and histograms into the current period.
 
     `clock` gives seconds since the run's start; the engine sets it to its own.
+    Samples after the period of `last_period` go into it (see last_period_index).
     """
 
     def __init__(self, clock: Callable[[], float] | None = None) -> None:
         self.periods: dict[int, Period] = {}
         self.clock: Callable[[], float] = clock or (lambda: 0.0)
+        self.last_period: int | None = None
 
     def _period(self) -> Period:
         now = self.clock()
         index = int(now // PERIOD_SECONDS) if now > 0 else 0
+        if self.last_period is not None and index > self.last_period:
+            index = self.last_period
         period = self.periods.get(index)
         if period is None:
             period = self.periods[index] = Period(index)

@@ -25,7 +25,7 @@ from ._compile import load_plan
 from ._engine import Engine, PhaseRun, Progress, RunOptions, RunResult, run_on_uvloop
 from ._errors import UsageError
 from ._load import PlanOptions
-from ._metrics import Metrics, Period
+from ._metrics import PERIOD_SECONDS, Metrics, Period
 from ._schedule import Segment
 from ._summary import Summary
 
@@ -267,8 +267,9 @@ class _QueueObserver:
     def tick(self, progress: Progress) -> None:
         self.updates.put(("tick", self.shard, vars(progress)))
 
-    def period_done(self, period: Period) -> None:
-        self.updates.put(("period", self.shard, {"index": period.index, **period.metrics.encode()}))
+    def period_done(self, period: Period, width: float) -> None:
+        encoded = {"index": period.index, "width": width, **period.metrics.encode()}
+        self.updates.put(("period", self.shard, encoded))
 
     def log(self, message: str) -> None:
         self.updates.put(("log", self.shard, message))
@@ -303,17 +304,22 @@ class ShardedRun:
 class _Periods:
     """Merges the shards' streamed periods; a period is shown once every shard sent it."""
 
-    def __init__(self, shards: int, on_period: Callable[[Period], None] | None) -> None:
+    def __init__(self, shards: int, on_period: Callable[[Period, float], None] | None) -> None:
         self.shards = shards
         self.on_period = on_period
         self.received: dict[int, dict[int, Period]] = {}
+        self.widths: dict[int, float] = {}
 
     def add(self, shard: int, data: dict[str, Any]) -> None:
         period = Period(int(data["index"]), Metrics.decode(data))
         self.received.setdefault(shard, {})[period.index] = period
+        # Shards end a little apart: the merged last period runs to the last one's end.
+        width = max(self.widths.get(period.index, 0.0), float(data.get("width", PERIOD_SECONDS)))
+        self.widths[period.index] = width
         shards = range(self.shards)
         if self.on_period and all(period.index in self.received.get(s, {}) for s in shards):
-            self.on_period(merge_periods([[self.received[s][period.index]] for s in shards])[0])
+            merged = merge_periods([[self.received[s][period.index]] for s in shards])[0]
+            self.on_period(merged, width)
 
 
 def shared_seed(run_options: RunOptions) -> int:
@@ -329,7 +335,7 @@ class _Collector:
     def __init__(
         self,
         count: int,
-        on_period: Callable[[Period], None] | None,
+        on_period: Callable[[Period, float], None] | None,
         on_log: Callable[[str], None] | None,
         on_tick: Callable[[Progress], None] | None = None,
     ) -> None:
@@ -408,7 +414,7 @@ def run_workers(
     plan_options: PlanOptions,
     run_options: RunOptions,
     count: int,
-    on_period: Callable[[Period], None] | None = None,
+    on_period: Callable[[Period, float], None] | None = None,
     on_log: Callable[[str], None] | None = None,
     on_tick: Callable[[Progress], None] | None = None,
 ) -> ShardedRun:

@@ -14,7 +14,7 @@ from typing import Any
 from ._engine import ENDPOINT_PREFIX as _ENDPOINT_METRICS
 from ._engine import PhaseRun, RunResult
 from ._errors import UsageError
-from ._metrics import PERIOD_SECONDS, Histogram, Metrics, Period, merge_metrics
+from ._metrics import PERIOD_SECONDS, Histogram, Metrics, Period, merge_metrics, period_width
 from ._plan import Plan
 from ._redact import Redactor
 from ._version import __version__
@@ -22,23 +22,47 @@ from ._version import __version__
 REPORT_FORMAT = 1
 ENDPOINT_PREFIX = _ENDPOINT_METRICS + "."
 ENDPOINT_LATENCY = ENDPOINT_PREFIX + "response_time."
+ENDPOINT_REQUESTS = ".requests"
 # An arrival this late against its schedule means the generator could not keep up.
 LAG_WARNING_MS = 100.0
 
 
 @dataclass
 class Endpoint:
+    """One endpoint's row, as every output shows it."""
+
     name: str
     requests: int
     codes: dict[str, int]
     errors: dict[str, int]
     latency: Histogram
+    failed: int = 0  # no response, or a status the request does not accept
+    interrupted: int = 0
+    request_rate: float = 0.0  # requests / the run's duration
 
     @property
-    def failed(self) -> int:
-        """Responses with a 4xx/5xx code, plus requests that got no response."""
-        bad = sum(n for code, n in self.codes.items() if code[:1] in ("4", "5"))
-        return bad + sum(self.errors.values())
+    def error_rate(self) -> float:
+        return self.failed / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
+class PeriodRow:
+    """One period as every output shows it: the rate divides by its real width."""
+
+    period: Period
+    width: float
+
+    @property
+    def start(self) -> float:
+        return self.period.start
+
+    @property
+    def requests(self) -> int:
+        return self.period.metrics.counters.get("http.requests", 0)
+
+    @property
+    def request_rate(self) -> float:
+        return self.requests / self.width
 
 
 @dataclass
@@ -85,9 +109,37 @@ class Summary:
 
     @property
     def error_rate(self) -> float:
-        """Failed users / created users (0 when no user was created)."""
+        """Failed requests / requests: no response, or a status the plan does not accept
+        (0 when no request was sent)."""
+        requests = self.counter("http.requests")
+        return self.counter("http.requests_failed") / requests if requests else 0.0
+
+    @property
+    def user_failure_rate(self) -> float:
+        """Failed users / created users: Artillery's `maxErrorRate` (0 with no users)."""
         created = self.counter("vusers.created")
         return self.counter("vusers.failed") / created if created else 0.0
+
+    @property
+    def apdex_score(self) -> float | None:
+        """Artillery's apdex: (satisfied + tolerated / 2) / responses; None without apdex."""
+        satisfied, tolerated, frustrated = (
+            self.counter(f"apdex.{k}") for k in ("satisfied", "tolerated", "frustrated")
+        )
+        total = satisfied + tolerated + frustrated
+        return (satisfied + tolerated / 2) / total if total else None
+
+    @property
+    def request_errors(self) -> int:
+        """Requests that got no response: the endpoints' errors. (The aggregate's
+        `errors.*` also counts flow failures after a response, such as a failed capture.)"""
+        return sum(sum(e.errors.values()) for e in self.endpoints())
+
+    def period_rows(self) -> list[PeriodRow]:
+        last = max((p.index for p in self.periods), default=0)
+        return [
+            PeriodRow(p, period_width(p.index, self.duration, last)) for p in self.periods
+        ]
 
     def lag_warning(self) -> str | None:
         lag = self.histogram("yamlload.arrival_lag")
@@ -106,21 +158,23 @@ class Summary:
             if k.startswith(ENDPOINT_LATENCY)
         }
         for key in self.aggregate.counters:
-            if key.startswith(ENDPOINT_PREFIX) and (".codes." in key or ".errors." in key):
-                names.add(
-                    key[len(ENDPOINT_PREFIX) :].rsplit(".codes.", 1)[0].rsplit(".errors.", 1)[0]
-                )
+            if key.startswith(ENDPOINT_PREFIX) and key.endswith(ENDPOINT_REQUESTS):
+                names.add(key[len(ENDPOINT_PREFIX) : -len(ENDPOINT_REQUESTS)])
         rows = []
         for name in sorted(names):
-            codes = self.counters_with(f"{ENDPOINT_PREFIX}{name}.codes.")
-            errors = self.counters_with(f"{ENDPOINT_PREFIX}{name}.errors.")
+            base = f"{ENDPOINT_PREFIX}{name}."
             rows.append(
                 Endpoint(
                     name=name,
-                    requests=sum(codes.values()) + sum(errors.values()),
-                    codes=codes,
-                    errors=errors,
+                    requests=self.counter(base + "requests"),
+                    codes=self.counters_with(base + "codes."),
+                    errors=self.counters_with(base + "errors."),
                     latency=self.histogram(ENDPOINT_LATENCY + name),
+                    failed=self.counter(base + "requests_failed"),
+                    interrupted=self.counter(base + "requests_interrupted"),
+                    request_rate=self.counter(base + "requests") / self.duration
+                    if self.duration > 0
+                    else 0.0,
                 )
             )
         return rows
@@ -145,10 +199,8 @@ class Summary:
             },
             "aggregate": _metrics_json(self.aggregate, 0.0, self.duration),
             "intermediate": [
-                _metrics_json(
-                    p.metrics, p.start, min(PERIOD_SECONDS, max(self.duration - p.start, 1e-9))
-                )
-                for p in self.periods
+                _metrics_json(row.period.metrics, row.start, row.width)
+                for row in self.period_rows()
             ],
             "endpoints": [
                 {
@@ -156,6 +208,8 @@ class Summary:
                     "requests": e.requests,
                     "codes": e.codes,
                     "errors": e.errors,
+                    "failed": e.failed,
+                    "interrupted": e.interrupted,
                     "summary": e.latency.summary(),
                 }
                 for e in self.endpoints()
@@ -199,6 +253,7 @@ def _metrics_json(metrics: Metrics, start: float, seconds: float) -> dict[str, A
     requests = metrics.counters.get("http.requests", 0)
     return {
         "period": start,
+        "width": round(seconds, 3),
         "counters": encoded["counters"],
         "rates": {"http.request_rate": round(requests / seconds, 3) if seconds > 0 else 0.0},
         "summaries": {name: h.summary() for name, h in sorted(metrics.histograms.items())},
@@ -223,7 +278,7 @@ def summarize(
         duration=result.duration,
         periods=result.periods,
         phases=result.phases,
-        stopped_by=result.stopped_by,
+        stopped_by=result.stopped_by or ("internal error" if result.internal_error else None),
         environment=plan.environment,
         document=redactor.document(plan.raw),
         workers=workers or [],

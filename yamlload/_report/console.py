@@ -7,11 +7,11 @@ from typing import TextIO
 
 from tabulate import tabulate
 
-from .._checks import Delta, Outcome, describe_limit, describe_value
+from .._checks import Delta, Outcome, describe_limit, describe_outcome
 from .._describe import format_seconds
 from .._engine import Progress
 from .._metrics import Histogram, Metrics, Period
-from .._summary import Summary
+from .._summary import PeriodRow, Summary
 
 LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "count")
 
@@ -54,9 +54,9 @@ class ConsoleObserver:
         self.out.flush()
         self._drawn = len(text)
 
-    def period_done(self, period: Period) -> None:
+    def period_done(self, period: Period, width: float) -> None:
         if not self.quiet:
-            self.line(period_line(period))
+            self.line(period_line(period, width))
 
     def log(self, message: str) -> None:
         if not self.quiet:
@@ -67,11 +67,12 @@ class ConsoleObserver:
         self.out.flush()
 
 
-def period_line(period: Period) -> str:
+def period_line(period: Period, width: float) -> str:
+    """A period's line; `width` is its real length (see _metrics.period_width)."""
+    row = PeriodRow(period, width)
     metrics = period.metrics
-    requests = metrics.counters.get("http.requests", 0)
     latency = metrics.histograms.get("http.response_time") or Histogram()
-    parts = [f"[{_clock(period.start)}] {requests} requests ({requests / 10:.1f}/s)"]
+    parts = [f"[{_clock(period.start)}] {row.requests} requests ({row.request_rate:.1f}/s)"]
     if latency.count:
         parts.append(
             f"p50 {latency.percentile(0.5):.1f} ms, p95 {latency.percentile(0.95):.1f} ms, "
@@ -168,10 +169,19 @@ def _overview(summary: Summary) -> list[tuple[str, object]]:
     rows += [
         ("http.requests", c("http.requests")),
         ("http.responses", c("http.responses")),
+        ("request errors (no response)", summary.request_errors),
+    ]
+    if c("http.requests_interrupted"):
+        rows.append(("http.requests_interrupted", c("http.requests_interrupted")))
+    rows += [
+        ("http.requests_failed", c("http.requests_failed")),
         ("http.request_rate", f"{summary.request_rate:.1f}/s"),
         ("http.downloaded_bytes", c("http.downloaded_bytes")),
-        ("error rate (failed users)", f"{summary.error_rate * 100:.2f}%"),
+        ("error rate (failed requests)", f"{summary.error_rate * 100:.2f}%"),
+        ("user failure rate", f"{summary.user_failure_rate * 100:.2f}%"),
     ]
+    if summary.apdex_score is not None:
+        rows.append(("apdex score", f"{summary.apdex_score:.2f}"))
     return rows
 
 
@@ -179,14 +189,12 @@ def _endpoint_rows(summary: Summary) -> list[list[object]]:
     rows: list[list[object]] = []
     for endpoint in summary.endpoints():
         latency = endpoint.latency
-        rate = endpoint.requests / summary.duration if summary.duration > 0 else 0.0
-        failed = endpoint.failed / endpoint.requests * 100 if endpoint.requests else 0.0
         rows.append(
             [
                 endpoint.name,
                 endpoint.requests,
-                f"{rate:.1f}",
-                f"{failed:.1f}",
+                f"{endpoint.request_rate:.1f}",
+                f"{endpoint.error_rate * 100:.1f}",
                 f"{latency.percentile(0.5):.1f}",
                 f"{latency.percentile(0.95):.1f}",
                 f"{latency.percentile(0.99):.1f}",
@@ -198,7 +206,7 @@ def _endpoint_rows(summary: Summary) -> list[list[object]]:
 
 def format_checks(outcomes: list[Outcome]) -> str:
     rows = [
-        [o.check.source, describe_value(o.check, o.value), describe_limit(o.check), o.verdict]
+        [o.check.source, describe_outcome(o), describe_limit(o.check), o.verdict]
         for o in outcomes
     ]
     return "Checks\n" + _table(rows, ["check", "measured", "limit", "result"])

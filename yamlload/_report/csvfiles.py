@@ -6,7 +6,6 @@ import csv
 from pathlib import Path
 
 from .._errors import UsageError
-from .._metrics import PERIOD_SECONDS
 from .._summary import Summary
 
 
@@ -37,9 +36,8 @@ def write_csv(summary: Summary, prefix: str) -> list[Path]:
                     *codes,
                 ]
             )
-            for p in summary.periods:
-                m = p.metrics
-                length = min(PERIOD_SECONDS, max(summary.duration - p.start, 1e-9))
+            for row in summary.period_rows():
+                p, m = row.period, row.period.metrics
                 lat = m.histograms.get("http.response_time")
                 lag = m.histograms.get("yamlload.arrival_lag")
                 stats = [
@@ -50,7 +48,7 @@ def write_csv(summary: Summary, prefix: str) -> list[Path]:
                     [
                         p.start,
                         m.counters.get("http.requests", 0),
-                        round(m.counters.get("http.requests", 0) / length, 3),
+                        round(row.request_rate, 3),
                         m.counters.get("vusers.created", 0),
                         *stats,
                         round(lat.max, 3) if lat and lat.count else "",
@@ -74,12 +72,11 @@ def write_csv(summary: Summary, prefix: str) -> list[Path]:
             )
             for e in summary.endpoints():
                 lat = e.latency
-                rate = round(e.requests / summary.duration, 3) if summary.duration else 0
                 writer.writerow(
                     [
                         e.name,
                         e.requests,
-                        rate,
+                        round(e.request_rate, 3),
                         e.failed,
                         *(round(lat.percentile(q), 3) for q in (0.5, 0.95, 0.99)),
                         round(lat.max, 3) if lat.count else 0,

@@ -249,14 +249,13 @@ def _period_series(summary: Summary) -> dict[str, list[tuple[float, float | None
     series: dict[str, list[tuple[float, float | None]]] = {
         k: [] for k in ("rps", "users", "p50", "p95", "p99", "max", "lag99", "lagmax", "cpu")
     }
-    for period in summary.periods:
-        m = period.metrics
-        length = min(PERIOD_SECONDS, max(summary.duration - period.start, 1e-9))
-        x = period.start + length / 2
+    for row in summary.period_rows():
+        m = row.period.metrics
+        x = row.start + row.width / 2
         latency = m.histograms.get("http.response_time")
         lag = m.histograms.get("yamlload.arrival_lag")
         users = m.histograms.get("yamlload.active_users")
-        series["rps"].append((x, m.counters.get("http.requests", 0) / length))
+        series["rps"].append((x, row.request_rate))
         series["users"].append((x, users.mean if users and users.count else None))
         for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
             series[key].append((x, latency.percentile(q) if latency and latency.count else None))
@@ -264,7 +263,7 @@ def _period_series(summary: Summary) -> dict[str, list[tuple[float, float | None
         series["lag99"].append((x, lag.percentile(0.99) if lag and lag.count else None))
         series["lagmax"].append((x, lag.max if lag and lag.count else None))
         cpu = m.counters.get("yamlload.cpu_ms")
-        series["cpu"].append((x, cpu / (length * 1000) * 100 if cpu is not None else None))
+        series["cpu"].append((x, cpu / (row.width * 1000) * 100 if cpu is not None else None))
     return series
 
 
@@ -347,14 +346,8 @@ def _endpoint_table(summary: Summary) -> str:
         cells: list[tuple[object, str]] = [
             (e.name, e.name),
             (e.requests, f"{e.requests:,}"),
-            (
-                e.requests / summary.duration if summary.duration else 0.0,
-                f"{e.requests / summary.duration:.1f}" if summary.duration else "0",
-            ),
-            (
-                e.failed / e.requests * 100 if e.requests else 0.0,
-                f"{e.failed / e.requests * 100:.1f}" if e.requests else "0",
-            ),
+            (e.request_rate, f"{e.request_rate:.1f}"),
+            (e.error_rate * 100, f"{e.error_rate * 100:.1f}"),
             (lat.percentile(0.5), f"{lat.percentile(0.5):.1f}"),
             (lat.percentile(0.95), f"{lat.percentile(0.95):.1f}"),
             (lat.percentile(0.99), f"{lat.percentile(0.99):.1f}"),

@@ -7,7 +7,7 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .._checks import Outcome, describe_limit, describe_value
+from .._checks import Outcome, describe_limit, describe_outcome
 from .._errors import UsageError
 from .._summary import Summary
 
@@ -32,7 +32,7 @@ def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> 
     case("yamlload.run", "run is valid", failure="; ".join(invalid) if invalid else None)
     for outcome in outcomes:
         check = outcome.check
-        detail = f"measured {describe_value(check, outcome.value)}, limit {describe_limit(check)}"
+        detail = f"measured {describe_outcome(outcome)}, limit {describe_limit(check)}"
         if outcome.ok:
             case("yamlload.ensure", check.source)
         elif check.strict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._checks import Outcome, describe_limit, describe_value
+from .._checks import Outcome, describe_limit, describe_outcome
 from .._summary import Summary
 
 
@@ -52,7 +52,7 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
                 _row(
                     [
                         f"`{o.check.source}`",
-                        describe_value(o.check, o.value),
+                        describe_outcome(o),
                         describe_limit(o.check),
                         o.verdict,
                     ]
@@ -62,7 +62,7 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
     if endpoints:
         lines += [
             "",
-            _row(["endpoint", "requests", "errors", "p95 ms", "p99 ms"]),
+            _row(["endpoint", "requests", "failed", "p95 ms", "p99 ms"]),
             _row(["---", "---:", "---:", "---:", "---:"]),
         ]
         for e in endpoints:
