@@ -63,6 +63,13 @@ def test_a_config_template_with_an_undefined_variable_is_still_an_error(write_pl
     assert "host" in problem.message
 
 
+def test_environment_in_a_config_path_without_e_says_which_flag(write_plan) -> None:
+    config = "  payload:\n    - path: 'data/{{ $environment }}.csv'\n      fields: [a]\n"
+    (problem,) = problems_of(write_plan, config)
+    assert "config.payload[0].path" in problem
+    assert "$environment is not defined (no -e/--environment was given)" in problem
+
+
 def test_the_reference_no_longer_claims_artillery_renders_empty() -> None:
     text = (REPO / "docs" / "plan-reference.md").read_text(encoding="utf-8")
     assert "renders as an empty string" not in text

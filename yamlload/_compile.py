@@ -342,8 +342,10 @@ class _Compiler:
             missing = sorted(_missing_env(template, self.env))
             if missing:
                 why = f"environment variable {', '.join(missing)} is not set"
+            elif undefined == ["$environment"]:
+                why = "$environment is not defined (no -e/--environment was given)"
             elif undefined:
-                why = f"{', '.join(undefined)} is not defined (config sees config.variables)"
+                why = f"{', '.join(undefined)} is not defined"
             else:
                 why = "it renders empty"
             self.error(path, f"{raw!r} cannot be resolved: {why}")
