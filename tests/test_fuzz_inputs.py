@@ -122,6 +122,16 @@ def _valid_report() -> dict[str, Any]:
 
 
 VALID_REPORT = _valid_report()
+
+
+def _as_segment(report: dict[str, Any], label: str) -> dict[str, Any]:
+    """The report as one segment of a split run, so `merge` has a set to check."""
+    return {**copy.deepcopy(report), "workers": [{"segment": label}]}
+
+
+# The damaged reports are segment 1/2; the good one they merge with is 2/2.
+SEGMENT_REPORT = _as_segment(VALID_REPORT, "1/2")
+OTHER_SEGMENT = _as_segment(VALID_REPORT, "2/2")
 ODD_VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(), st.text(max_size=8),
     st.just([]), st.just({}), st.just([[1, 2]]), st.just({"bins": [[1, -5]]}),
@@ -139,12 +149,12 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-REPORT_PATHS = _paths(VALID_REPORT)
+REPORT_PATHS = _paths(SEGMENT_REPORT)
 
 
 @st.composite
 def damaged_reports(draw: st.DrawFn) -> str:
-    report = copy.deepcopy(VALID_REPORT)
+    report = copy.deepcopy(SEGMENT_REPORT)
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(REPORT_PATHS))
         parent: Any = report
@@ -154,7 +164,7 @@ def damaged_reports(draw: st.DrawFn) -> str:
             if draw(st.booleans()) and isinstance(parent, dict):
                 parent.pop(path[-1], None)
             else:
-                parent[path[-1]] = draw(ODD_VALUES)
+                parent[path[-1]] = copy.deepcopy(draw(ODD_VALUES))  # never one shared object
         except (KeyError, IndexError, TypeError):
             continue
     text = json.dumps(report, allow_nan=True)
@@ -170,7 +180,7 @@ def test_any_report_file_is_read_or_refused_clearly(text: str) -> None:
     path = SCRATCH / "report.json"
     path.write_text(text)
     good = SCRATCH / "good.json"
-    good.write_text(json.dumps(VALID_REPORT))
+    good.write_text(json.dumps(OTHER_SEGMENT))
     for command in (
         ["report", str(path), "-o", str(SCRATCH / "r.html")],
         ["compare", str(good), str(path), "--ensure", "p95<+10%"],
@@ -187,4 +197,10 @@ def test_the_valid_report_is_accepted_by_all_three() -> None:
     good.write_text(json.dumps(VALID_REPORT))
     assert run_cli("report", str(good), "-o", str(SCRATCH / "r.html")).exit_code == 0
     assert run_cli("compare", str(good), str(good)).exit_code == 0
-    assert run_cli("merge", str(good), str(good), "-o", str(SCRATCH / "m.json")).exit_code == 0
+    first, second = SCRATCH / "first.json", SCRATCH / "second.json"
+    first.write_text(json.dumps(SEGMENT_REPORT))
+    second.write_text(json.dumps(OTHER_SEGMENT))
+    merged = run_cli("merge", str(first), str(second), "-o", str(SCRATCH / "m.json"))
+    assert merged.exit_code == 0, merged.stderr
+    twice = run_cli("merge", str(good), str(good), "-o", str(SCRATCH / "m.json"))
+    assert twice.exit_code == 2  # the same run twice would double its counts

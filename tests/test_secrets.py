@@ -65,9 +65,10 @@ def test_no_secret_reaches_any_output(server: ServerThread, tmp_path: Path) -> N
         env=ENV,
     )
     # the flow really ran: logged in, the log step printed, the expect failed and said so
-    assert result.exit_code == 0, result.stderr
+    # (a failed expectation fails the run, as with Artillery's expect plugin: exit 1)
+    assert result.exit_code == 1, result.stderr
     assert f"token={MASK} key={MASK} session={MASK} bearer={MASK}" in result.stdout
-    assert "expect failed" in result.stdout
+    assert "expect statusCode" in result.stdout
     assert server.hits().get("GET /me", 0) >= 2
     texts = {"stdout": result.stdout, "stderr": result.stderr}
     texts.update({path.name: path.read_text() for path in tmp_path.iterdir() if path.suffix != ".yml"})

@@ -672,3 +672,77 @@ def test_the_first_three_failures_of_each_kind_are_printed(
     assert len(expects) == 3, output
     assert "debug me" in output  # the scenario
     assert '"path": "/seen/dbg-capture"' in output  # a snippet of the body
+
+
+# --------------------------------------------------------------------------- said, and done
+
+
+def test_gzip_asks_for_compression_and_no_request_asks_without_it(
+    server: ServerThread, write_plan
+) -> None:
+    flow = (
+        "      - get:\n          url: /echo\n          gzip: true\n"
+        "          capture: {json: '$.headers', as: zipped}\n"
+        "      - get:\n          url: /echo\n"
+        "          capture: {json: '$.headers', as: plain}\n"
+        "      - get: {url: '/seen/gzip-{{ zipped[\"Accept-Encoding\"] }}'}\n"
+        "      - get: {url: '/seen/plain-{{ plain[\"Accept-Encoding\"] }}'}\n"
+    )
+    summary = run(write_plan(one_user(flow)), server.url)
+    assert counters(summary)["vusers.completed"] == 1
+    hits = server.hits()
+    assert hits.get("GET /seen/gzip-gzip, deflate") == 1
+    assert hits.get("GET /seen/plain-undefined") == 1  # no Accept-Encoding was sent
+
+
+def test_apdex_counts_each_response_against_its_threshold(server: ServerThread, write_plan) -> None:
+    flow = "      - get: {url: /ok}\n      - get: {url: /sleep/60}\n      - get: {url: /sleep/250}\n"
+    config = "  plugins:\n    apdex: {threshold: 40}\n"
+    summary = run(write_plan(one_user(flow, config=config)), server.url)
+    c = counters(summary)
+    # /ok is well under 40 ms; 60 ms is under 4T = 160 ms; 250 ms is over it
+    assert (c["apdex.satisfied"], c["apdex.tolerated"], c["apdex.frustrated"]) == (1, 1, 1)
+    assert summary.apdex_score == pytest.approx((1 + 0.5) / 3)
+
+
+def test_debug_prints_every_request_with_its_status(
+    server: ServerThread, write_plan, tmp_path: Path
+) -> None:
+    plan = write_plan(with_target(one_user("      - get: {url: /redirect}\n"), server.url))
+    result, _ = cli_run(plan, tmp_path, "--debug")
+    lines = [line for line in result.stdout.splitlines() if line.startswith("debug: GET")]
+    assert len(lines) == 2, result.stdout
+    assert lines[0].endswith(("bytes)",)) and "/redirect → 302" in lines[0]
+    assert "/ok → 200" in lines[1]
+
+
+def test_a_bug_in_yamlload_ends_the_run_with_exit_70_and_keeps_the_report(
+    server: ServerThread, write_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yamlload import _engine
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a bug planted by the test")
+
+    monkeypatch.setattr(_engine._Http, "record_response", broken)
+    plan = write_plan(with_target(users(3, "      - get: {url: /ok}\n"), server.url))
+    report = tmp_path / "report.json"
+    result = run_cli("run", str(plan), "-o", str(report))
+    assert result.exit_code == 70, result.stdout + result.stderr
+    assert "a bug planted by the test" in result.stderr
+    assert "Traceback" not in result.stderr  # only with --debug
+    assert json.loads(report.read_text())["run"]["stoppedBy"] == "internal error"
+    debug = run_cli("run", str(plan), "-o", str(report), "--debug")
+    assert debug.exit_code == 70 and "Traceback" in debug.stderr
+
+
+def test_expect_default_200_counts_an_expectation_for_each_bare_request(
+    server: ServerThread, write_plan
+) -> None:
+    flow = "      - get: {url: /ok}\n      - get: {url: /status/201}\n      - get: {url: /ok}\n"
+    config = "  plugins:\n    expect: {expectDefault200: true}\n"
+    summary = run(write_plan(one_user(flow, config=config)), server.url)
+    c = counters(summary)
+    assert (c["plugins.expect.ok"], c["plugins.expect.failed.statusCode"]) == (2, 1)
+    assert c["http.requests_failed"] == 1  # a 201 is not the 200 it expected
+    assert c["vusers.completed"] == 1 and c["http.requests"] == 3

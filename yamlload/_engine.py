@@ -617,6 +617,9 @@ class _Http:
         answer = await self.exchange(request, spec, user, keep)
         if answer is None:
             return False
+        expects_200 = self.plan.expect_default_200 and not request.expects
+        if expects_200 and not self.expect_200(request, user, answer):
+            return False
         if not reads_body:
             return True
         return await self.use_answer(request, spec, user, answer, keep)
@@ -702,6 +705,22 @@ class _Http:
         return not after or await self.engine.call_hooks(
             after, user, spec, HookResponse(answer.status, answer.headers, answer.body)
         )
+
+    def expect_200(self, request: Request, user: _User, answer: _Answer) -> bool:
+        """expectDefault200: a request without expectations expects a 200, counted."""
+        passed = answer.status == 200
+        outcome = "ok" if passed else "failed"
+        self.rec.count(f"plugins.expect.{outcome}")
+        self.rec.count(f"plugins.expect.{outcome}.statusCode")
+        if passed:
+            return True
+        self.engine.failure(
+            "expect statusCode", user, request, f"status {answer.status} (expectDefault200)"
+        )
+        if self.plan.expect_stop_user:
+            self.rec.count(f"errors.{FAILED_EXPECTATIONS}")
+            return False
+        return True
 
     def accepts(self, request: Request, status: int) -> bool:
         judge = self._accepted.get(id(request))
