@@ -84,6 +84,7 @@ def encode_result(result: RunResult) -> dict[str, Any]:
         "phases": [vars(p) for p in result.phases],
         "stopped_by": result.stopped_by,
         "late_start": result.late_start,
+        "internal_error": result.internal_error,
     }
 
 
@@ -94,6 +95,7 @@ def decode_result(data: dict[str, Any]) -> RunResult:
         phases=[PhaseRun(**p) for p in data["phases"]],
         stopped_by=data.get("stopped_by"),
         late_start=float(data.get("late_start", 0.0)),
+        internal_error=data.get("internal_error"),
     )
 
 
@@ -114,6 +116,8 @@ def merge_results(results: list[RunResult]) -> RunResult:
         stopped_by=next((r.stopped_by for r in results if r.stopped_by), None),
         # Each shard's own lateness is in its workers entry; the run is as late as its latest.
         late_start=max((r.late_start for r in results), default=0.0),
+        # A bug in any shard ends the whole run with exit 70, as it would in one process.
+        internal_error=next((r.internal_error for r in results if r.internal_error), None),
     )
 
 

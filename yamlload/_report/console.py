@@ -139,7 +139,7 @@ def format_summary(summary: Summary) -> str:
             sections.append(f"{title}\n{_table(counts.items(), [column, 'count'])}")
     endpoints = _endpoint_rows(summary)
     if endpoints:
-        headers = ["endpoint", "requests", "req/s", "errors %", "p50", "p95", "p99", "max"]
+        headers = ["endpoint", "requests", "req/s", "failed %", "p50", "p95", "p99", "max"]
         sections.append(
             "Endpoints\n"
             + tabulate(endpoints, headers=headers, tablefmt="simple", disable_numparse=True)
