@@ -486,7 +486,8 @@ class _Http:
         self.plan = engine.plan
         self.rec = engine.recorder
         self.target = engine.plan.target.rstrip("/")
-        self._names: dict[tuple[str, int], tuple[str, str, str, str]] = {}
+        # Metric names per (endpoint, status), built once: the hot path only looks up.
+        self._names: dict[tuple[str, int], tuple[str, ...]] = {}
         self._constant_specs: dict[int, dict[str, Any] | None] = {}
         self._accepted: dict[int, Callable[[int], bool]] = {}
         default = self.plan.http.expected_statuses or DEFAULT_ACCEPTED
@@ -754,15 +755,18 @@ class _Http:
         """One response's metrics, into the current period: the hot path, kept cheap."""
         names = self._names.get((label, status))
         if names is None:
+            endpoint = f"{ENDPOINT_PREFIX}.{label}"
             names = self._names[(label, status)] = (
                 f"http.codes.{status}",
                 f"http.response_time.{status // 100}xx",
-                f"{ENDPOINT_PREFIX}.{label}.codes.{status}",
+                f"{endpoint}.codes.{status}",
                 f"{ENDPOINT_PREFIX}.response_time.{label}",
+                f"{endpoint}.requests",
+                f"{endpoint}.requests_failed",
             )
         metrics = self.rec.current()
         metrics.count("http.requests")
-        metrics.count(f"{ENDPOINT_PREFIX}.{label}.requests")
+        metrics.count(names[4])
         metrics.count("http.responses")
         metrics.count(names[0])
         metrics.observe("http.response_time", millis)
@@ -772,7 +776,7 @@ class _Http:
         metrics.observe(names[3], millis)
         if not accepted:
             metrics.count("http.requests_failed")
-            metrics.count(f"{ENDPOINT_PREFIX}.{label}.requests_failed")
+            metrics.count(names[5])
         if self.apdex is not None:
             metrics.count(_apdex_bucket(millis, self.apdex))
 
@@ -1272,11 +1276,16 @@ class Engine:
         rec.count(f"vusers.created_by_name.{scenario.name}")
         self.active += 1
         session = self._new_session()
-        user = _User(
-            self._initial_vars(rng, arrival.index), session, scenario, rng, self._specials(scenario)
-        )
         started = self.now()
+        ok = False
         try:
+            user = _User(
+                self._initial_vars(rng, arrival.index),
+                session,
+                scenario,
+                rng,
+                self._specials(scenario),
+            )
             ok = await self._scenario_once(user)
             # A closed-model user stops between iterations at its phase's end.
             while ok and deadline is not None and self.now() < deadline and self.stopped_by is None:
@@ -1287,7 +1296,6 @@ class Engine:
             raise
         except Exception:  # a bug in yamlload: end the run and say so, never a count
             self._crashed(traceback.format_exc())
-            ok = False
         finally:
             self.active -= 1
             await session.close()
