@@ -746,3 +746,25 @@ def test_expect_default_200_counts_an_expectation_for_each_bare_request(
     assert (c["plugins.expect.ok"], c["plugins.expect.failed.statusCode"]) == (2, 1)
     assert c["http.requests_failed"] == 1  # a 201 is not the 200 it expected
     assert c["vusers.completed"] == 1 and c["http.requests"] == 3
+
+
+def test_a_fractional_ramp_sends_artillerys_four_users(server: ServerThread, write_plan) -> None:
+    plan = (
+        "config:\n  phases: [{duration: 3, arrivalRate: 0.2, rampTo: 2.8}]\n"
+        "scenarios:\n  - flow:\n      - get: {url: /seen/fractional-ramp}\n"
+    )
+    summary = run(write_plan(plan), server.url)
+    assert server.hits().get("GET /seen/fractional-ramp") == 4
+    # an unnamed scenario counts under its index, as in Artillery
+    assert counters(summary)["vusers.created_by_name.0"] == 4
+
+
+def test_endpoints_leave_out_the_query_string_as_artillery_does(
+    server: ServerThread, write_plan
+) -> None:
+    flow = "      - get: {url: '/echo?page=1'}\n      - get: {url: '/echo?page=2'}\n"
+    summary = run(write_plan(one_user(flow)), server.url)
+    assert [(e.name, e.requests) for e in summary.endpoints()] == [("GET /echo", 2)]
+    kept = one_user(flow, config="  plugins:\n    metrics-by-endpoint: {stripQueryString: false}\n")
+    names = [e.name for e in run(write_plan(kept), server.url).endpoints()]
+    assert names == ["GET /echo?page=1", "GET /echo?page=2"]
