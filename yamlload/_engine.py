@@ -594,7 +594,7 @@ class _Http:
         hooked = user.scenario.before_request or request.before_request
         try:
             spec = self.build(request, user) if hooked else self.spec(request, user)
-        except (OSError, _InvalidHeader, ValueError) as exc:
+        except (OSError, _InvalidHeader) as exc:
             # The request could not be made from what the user holds: a request error
             # of its own, named, that never reached the wire.
             code = _build_error_code(exc)
@@ -640,7 +640,7 @@ class _Http:
             except TRANSPORT_ERRORS as exc:
                 code = error_code(exc)
                 self.record_error(label, code)
-                self.engine.failure(code, user, request, f"{spec['method']} {spec['url']}: {exc}")
+                self.engine.failure(code, user, request, _transport_detail(spec, exc))
                 return None
             location = answer.headers.get("location")
             follow = (
@@ -878,18 +878,20 @@ def _header_text(name: str, value: Value, user: _User) -> str:
     return text
 
 
-def _build_error_code(exc: Exception) -> str:
-    if isinstance(exc, _InvalidHeader):
-        return "EINVALIDHEADER"
-    if isinstance(exc, OSError):
-        return _os_code(exc)
-    return "EINVALIDURL"
+def _build_error_code(exc: OSError | _InvalidHeader) -> str:
+    return "EINVALIDHEADER" if isinstance(exc, _InvalidHeader) else _os_code(exc)
 
 
-def _build_error_detail(exc: Exception) -> str:
+def _build_error_detail(exc: OSError | _InvalidHeader) -> str:
     if isinstance(exc, _InvalidHeader):
         return f"header {exc.name!r} holds a line break (CR or LF); the request was not sent"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _transport_detail(spec: Mapping[str, Any], exc: BaseException) -> str:
+    said = str(exc)
+    why = type(exc).__name__ + (f": {said}" if said and said != str(spec["url"]) else "")
+    return f"{spec['method']} {spec['url']}: {why}"
 
 
 def _constant(value: Value) -> Any:
