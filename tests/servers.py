@@ -80,6 +80,11 @@ def make_test_app() -> web.Application:
             {"code": int(request.match_info["code"])}, status=int(request.match_info["code"])
         )
 
+    async def hostile_text(request: web.Request) -> web.Response:
+        hit(request)
+        # a terminal escape and line breaks, as a hostile server may send them
+        return web.Response(status=500, text="\x1b[2J\x1b[31mboom\r\nfake: line\x07")
+
     async def protected(request: web.Request) -> web.Response:
         hit(request)
         expected = "Basic " + base64.b64encode(b"leo:secret").decode()
@@ -110,6 +115,7 @@ def make_test_app() -> web.Application:
             web.get("/redirect", redirect),
             web.route("*", "/status/{code}", status),
             web.get("/protected", protected),
+            web.get("/hostile-text", hostile_text),
             web.get("/hits", hits),
             web.get("/seen/{name}", ok),
             web.post("/types", types),

@@ -103,7 +103,7 @@ def test_artillery_ensure_forms_become_checks(write_plan) -> None:
     plan = load_plan(str(write_plan(PLAN)))
     checks = {c.source: c for c in checks_from_plan(plan)}
     assert checks["p95 < 200"].metric == "http.response_time.p95"
-    assert checks["error rate <= 1%"].limit == pytest.approx(0.01)
+    assert checks["maxErrorRate: user_failure_rate <= 1%"].limit == pytest.approx(0.01)
     assert checks["http.response_time.p99 < 300"].op == "<"
     condition = next(c for c in checks.values() if c.condition is not None)
     assert condition.strict is False

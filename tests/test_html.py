@@ -93,7 +93,7 @@ def test_numbers_in_the_page_match_the_json_report(rendered) -> None:
     text = page.read_text(encoding="utf-8")
     assert "Failed: 1 of" in text and "GET /search: p99&lt;0.001" in text
     measured = {c["check"]: c["measured"] for c in report["checks"]}
-    assert measured["error rate <= 1%"].endswith("%")
+    assert measured["maxErrorRate: user_failure_rate <= 1%"].endswith("%")
     assert measured["p95<2s"].endswith(" ms")
     assert all(f"<td>{m}</td>" in text for m in measured.values())
 

@@ -768,3 +768,72 @@ def test_endpoints_leave_out_the_query_string_as_artillery_does(
     kept = one_user(flow, config="  plugins:\n    metrics-by-endpoint: {stripQueryString: false}\n")
     names = [e.name for e in run(write_plan(kept), server.url).endpoints()]
     assert names == ["GET /echo?page=1", "GET /echo?page=2"]
+
+
+def test_a_failed_status_shows_its_body_as_one_printable_line(
+    server: ServerThread, write_plan, tmp_path: Path
+) -> None:
+    plan = write_plan(with_target(one_user("      - get: {url: /hostile-text}\n"), server.url))
+    result, report = cli_run(plan, tmp_path)
+    assert report["aggregate"]["counters"]["http.requests_failed"] == 1
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("status 500")]
+    assert "GET /hostile-text" in line and "boom" in line and "fake: line" in line
+    assert not any(ch in result.stdout for ch in "\x1b\x07\r")
+
+
+def test_hook_failures_are_printed_like_any_failure(write_plan, server: ServerThread) -> None:
+    hooks = "def boom(context):\n    raise ValueError('no luck')\n"
+    plan = write_plan(
+        users(5, "      - function: boom\n", config="  processor: hooks.py\n"),
+        **{"hooks.py": hooks},
+    )
+    logs: list[str] = []
+
+    class Collect:
+        def tick(self, progress: Any) -> None: ...
+
+        def period_done(self, period: Any, width: float) -> None: ...
+
+        def log(self, message: str) -> None:
+            logs.append(message)
+
+    loaded = load_plan(str(plan), PlanOptions(target=server.url))
+    summary = summarize(loaded, run_plan(loaded, RunOptions(seed=1), Collect()), "test")
+    assert counters(summary)["errors.EPROCESSOR"] == 5
+    shown = [m for m in logs if m.startswith("EPROCESSOR")]
+    assert len(shown) == 3, logs
+    assert "processor function 'boom'" in shown[0] and "ValueError: no luck" in shown[0]
+
+
+def test_an_os_error_keeps_its_own_name() -> None:
+    import errno
+
+    import aiohttp
+
+    from yamlload._engine import error_code
+
+    too_many = aiohttp.ClientOSError(errno.EMFILE, "Too many open files")
+    assert error_code(too_many) == "EMFILE"
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, "refused")
+    assert error_code(refused) == "ECONNREFUSED"
+
+
+def test_conditions_may_use_the_shorthands(write_plan) -> None:
+    plan = write_plan(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "  ensure:\n    conditions:\n      - expression: p95 < 100 and error_rate < 0.01\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    result = run_cli("validate", str(plan))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_validate_checks_the_plans_ensure_names_as_run_does(write_plan) -> None:
+    bad = write_plan(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "  ensure:\n    conditions:\n      - expression: p59 < 100\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n",
+        name="bad.yml",
+    )
+    result = run_cli("validate", str(bad))
+    assert result.exit_code == 2 and "unknown metric 'p59'" in result.stderr

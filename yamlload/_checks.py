@@ -278,7 +278,7 @@ def check_names(checks: list[Check], plan: Plan) -> None:
     for check in checks:
         metrics = sorted(check.condition.names()) if check.condition else [check.metric]
         for metric in metrics:
-            if check.scope is None and not known_metric(metric):
+            if check.scope is None and not known_metric(SHORTHANDS.get(metric, metric)):
                 problems.append(Problem(check.pos, f"ensure {check.source!r}: {_unknown(metric)}"))
             elif check.scope is not None and not _endpoint_metric(metric):
                 problems.append(

@@ -163,6 +163,7 @@ def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
     for plan_path in plans:
         try:
             plan = load_plan(plan_path, options)
+            check_names(checks_from_plan(plan), plan)  # what `run` checks before traffic
         except PlanError as exc:
             failed += 1
             click.echo(exc.show(), err=True)
@@ -281,9 +282,10 @@ def schema(report: bool) -> None:
 def run(plan_path: str, **kwargs: Any) -> None:
     """Run PLAN: make the load, show progress, print a summary, write a JSON report.
 
-    Exit 0 when every check passed, 1 when a check failed, 2 for a bad plan or check
-    (nothing is sent), 3 when the run is invalid (the generator fell behind, or the
-    target could not be reached at all), 130/143 when stopped by Ctrl-C or SIGTERM (the
+    Exit 0 when every check passed, 1 when a check or an `expect` failed, 2 for a bad
+    plan or check (nothing is sent), 3 when the run is invalid (the generator fell
+    behind, the target could not be reached at all, a worker was lost or started late),
+    130/143 when stopped by Ctrl-C or SIGTERM, 70 when a bug in yamlload stopped it (the
     report of what was measured is still written).
     """
     gate = _Gate(kwargs)

@@ -1125,7 +1125,8 @@ class _Compiler:
                     "error_rate",
                     "<=",
                     float(value),
-                    source=f"error rate <= {value:g}%",
+                    # Artillery's maxErrorRate counts failed users: say so in every table.
+                    source=f"maxErrorRate: user_failure_rate <= {value:g}%",
                     pos=self.doc.pos(at),
                 )
             elif key in LEGACY_ENSURE:

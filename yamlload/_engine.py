@@ -1,8 +1,10 @@
 """The runtime: a dispatcher starts virtual users on the plan's schedule, and each user
 runs its scenario's flow over aiohttp. Everything measured goes to a `Recorder`.
 
-A failed request is a value (an error code counted under `errors.*`), never an exception
-that escapes: it ends its user as failed and the run goes on.
+Every request ends in exactly one counted outcome: a response, a request error (an
+`errors.*` name: a value, never an exception that escapes; the user stops as failed) or
+an interruption. A response the plan does not accept is a failed request, and the user
+goes on. Anything else that raises is a bug in yamlload: the run stops and says so.
 """
 
 from __future__ import annotations
@@ -193,17 +195,9 @@ def error_code(exc: BaseException) -> str:
         os_errno = exc.os_error.errno
         if isinstance(exc.os_error, OSError) and "Name or service" in str(exc.os_error):
             return "ENOTFOUND"
-    names = {
-        errno.ECONNREFUSED: "ECONNREFUSED",
-        errno.ECONNRESET: "ECONNRESET",
-        errno.ETIMEDOUT: "ETIMEDOUT",
-        errno.EPIPE: "EPIPE",
-        errno.EHOSTUNREACH: "EHOSTUNREACH",
-        errno.ENETUNREACH: "ENETUNREACH",
-        errno.EADDRNOTAVAIL: "EADDRNOTAVAIL",
-    }
-    if os_errno in names:
-        return names[os_errno]
+    if isinstance(os_errno, int) and os_errno in errno.errorcode:
+        # The OS's own name, as Node gives it: ECONNREFUSED, EMFILE, EADDRNOTAVAIL...
+        return errno.errorcode[os_errno]
     if isinstance(exc, ConnectionResetError | aiohttp.ClientOSError):
         return "ECONNRESET"
     if isinstance(exc, aiohttp.InvalidURL):
@@ -471,6 +465,7 @@ class _Answer:
     headers: Mapping[str, str]
     url: URL
     body: bytes | None
+    head: bytes  # the body's first bytes, for a printed failure
     size: int
     millis: float
     ttfb: float
@@ -660,7 +655,7 @@ class _Http:
                 )
             if not accepted:
                 self.engine.failure(
-                    f"status {answer.status}", user, request, _snippet(answer.body)
+                    f"status {answer.status}", user, request, f"body: {_snippet(answer.head)}"
                 )
             if not follow:
                 return answer
@@ -671,13 +666,14 @@ class _Http:
         start = time.perf_counter()
         async with user.session.request(**spec) as response:
             first_byte = time.perf_counter()
-            body, size = await read_body(response, keep)
+            body, size, head = await read_body(response, keep)
             millis = (time.perf_counter() - start) * 1000.0
             return _Answer(
                 response.status,
                 response.headers,
                 response.url,
                 body,
+                head,
                 size,
                 millis,
                 (first_byte - start) * 1000.0,
@@ -931,17 +927,30 @@ def _redirected(spec: dict[str, Any], answer: _Answer, location: str) -> dict[st
 
 
 def _snippet(body: bytes | None) -> str:
+    """A body's first bytes as one printable line: a server's control characters (line
+    breaks, terminal escapes) never reach the console."""
     if not body:
         return "(empty)"
-    text = body[:SNIPPET_BYTES].decode("utf-8", "replace").replace("\n", " ")
+    text = _CONTROL.sub(" ", body[:SNIPPET_BYTES].decode("utf-8", "replace"))
     return text + ("…" if len(body) > SNIPPET_BYTES else "")
 
 
-async def read_body(response: aiohttp.ClientResponse, keep: int) -> tuple[bytes | None, int]:
-    """A body's size, and the body itself while it fits in `keep` bytes (None past it).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-    Nothing is held that no one reads: with keep=0 the chunks are counted and dropped, so
-    a 100 MB (or a decompression bomb's 10 GB) body costs no memory."""
+
+def _exception_text(exc: BaseException) -> str:
+    said = _CONTROL.sub(" ", str(exc))[:SNIPPET_BYTES]
+    return f"{type(exc).__name__}: {said}" if said else type(exc).__name__
+
+
+async def read_body(
+    response: aiohttp.ClientResponse, keep: int
+) -> tuple[bytes | None, int, bytes]:
+    """A body's size, the body itself while it fits in `keep` bytes (None past it), and
+    its first SNIPPET_BYTES, which a printed failure shows.
+
+    Nothing more is held that no one reads: with keep=0 the chunks are counted and
+    dropped, so a 100 MB (or a decompression bomb's 10 GB) body costs no memory."""
     length = response.content_length
     if (
         length is not None
@@ -949,12 +958,16 @@ async def read_body(response: aiohttp.ClientResponse, keep: int) -> tuple[bytes 
         and response.headers.get("content-encoding", "identity") == "identity"
     ):
         body = await response.read()
+        head = body[:SNIPPET_BYTES]
         if not keep:
-            return b"", len(body)
-        return (body if len(body) <= keep else None), len(body)
+            return b"", len(body), head
+        return (body if len(body) <= keep else None), len(body), head
     kept: bytearray | None = bytearray() if keep else None
+    head = b""
     size = 0
     async for chunk in response.content.iter_any():
+        if size < SNIPPET_BYTES:
+            head += chunk[: SNIPPET_BYTES - size]
         size += len(chunk)
         if kept is not None:
             if size > keep:
@@ -962,8 +975,8 @@ async def read_body(response: aiohttp.ClientResponse, keep: int) -> tuple[bytes 
             else:
                 kept += chunk
     if not keep:
-        return b"", size
-    return (bytes(kept) if kept is not None else None), size
+        return b"", size, head
+    return (bytes(kept) if kept is not None else None), size, head
 
 
 def _os_code(exc: OSError) -> str:
@@ -1140,9 +1153,10 @@ class Engine:
         if self.observer is not None:
             self.observer.log(self.redactor.text(message, secrets))
 
-    def failure(self, kind: str, user: _User, request: Request, detail: str) -> None:
+    def failure(self, kind: str, user: _User, where: Request | str, detail: str) -> None:
         """Print the first few failures of each kind whole (every one under --debug),
-        so a failed run can be debugged from its output alone."""
+        so a failed run can be debugged from its output alone. `where` is the request
+        that failed, or a description of the place (a hook)."""
         seen = self._failures.get(kind, 0) + 1
         self._failures[kind] = seen
         if seen > FAILURE_EXAMPLES and not self.options.debug:
@@ -1153,11 +1167,8 @@ class Engine:
             if seen == FAILURE_EXAMPLES and not self.options.debug
             else ""
         )
-        self.log(
-            f"{kind}: scenario {user.scenario.name!r}, step {request.pos}, "
-            f"{request.label}: {detail}{more}",
-            secrets,
-        )
+        place = f"step {where.pos}, {where.label}" if isinstance(where, Request) else where
+        self.log(f"{kind}: scenario {user.scenario.name!r}, {place}: {detail}{more}", secrets)
 
     # ---- users
 
@@ -1255,14 +1266,14 @@ class Engine:
         except asyncio.CancelledError as exc:
             if asyncio.current_task() in self._cut:
                 raise  # the engine is cutting this user, not the hook failing
-            return self._hook_failed(name, exc)
+            return self._hook_failed(name, user, exc)
         except Exception as exc:  # the user's code failed: count it, end this user
-            return self._hook_failed(name, exc)
+            return self._hook_failed(name, user, exc)
         return bool(result) if want_value else True
 
-    def _hook_failed(self, name: str, exc: BaseException) -> bool:
+    def _hook_failed(self, name: str, user: _User, exc: BaseException) -> bool:
         self.recorder.count("errors.EPROCESSOR")
-        self.log(f"processor {name}: {type(exc).__name__}: {exc}")
+        self.failure("EPROCESSOR", user, f"processor function {name!r}", _exception_text(exc))
         return False
 
     async def _run_user(self, arrival: Arrival, deadline: float | None) -> None:

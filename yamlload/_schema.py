@@ -549,6 +549,12 @@ def _report_metrics() -> Schema:
         "required": ["period", "counters", "rates", "summaries", "histograms"],
         "properties": {
             "period": {"type": "number", "description": "Seconds from the run start."},
+            "width": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "Seconds the period covers, which its rates divide by: 10, "
+                "except the run's last period, which runs to the run's end.",
+            },
             "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
             "rates": {"type": "object", "additionalProperties": number},
             "summaries": {"type": "object", "additionalProperties": summary},
@@ -577,7 +583,31 @@ def build_report_schema() -> Schema:
             "requests": {"type": "integer"},
             "codes": {"type": "object", "additionalProperties": {"type": "integer"}},
             "errors": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "failed": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Requests with no response or a status the request does not "
+                "accept.",
+            },
+            "interrupted": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Requests cut short by a stop or a gracefulStop.",
+            },
             "summary": {"type": "object"},
+        },
+    }
+    worker = {
+        "type": "object",
+        "required": ["segment"],
+        "properties": {
+            "segment": {"type": "string", "pattern": "^[0-9]+/[0-9]+$"},
+            "users": {"type": "integer", "minimum": 0},
+            "lag_p99_ms": {"type": "number"},
+            "cpu_percent": {"type": "number"},
+            "late_start_s": {"type": "number", "minimum": 0},
+            "lost": {"type": "string"},
+            "missing": {"type": "boolean"},
         },
     }
     return {
@@ -616,6 +646,11 @@ def build_report_schema() -> Schema:
             "aggregate": _report_metrics(),
             "intermediate": {"type": "array", "items": _report_metrics()},
             "endpoints": {"type": "array", "items": endpoint},
+            "workers": {
+                "type": "array",
+                "description": "One entry per shard when the load was split.",
+                "items": worker,
+            },
             "checks": {
                 "type": "array",
                 "description": "Each --ensure and config.ensure check with what was measured.",

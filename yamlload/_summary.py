@@ -14,7 +14,15 @@ from typing import Any
 from ._engine import ENDPOINT_PREFIX as _ENDPOINT_METRICS
 from ._engine import PhaseRun, RunResult
 from ._errors import UsageError
-from ._metrics import PERIOD_SECONDS, Histogram, Metrics, Period, merge_metrics, period_width
+from ._metrics import (
+    MIN_PERIOD_SECONDS,
+    PERIOD_SECONDS,
+    Histogram,
+    Metrics,
+    Period,
+    merge_metrics,
+    period_width,
+)
 from ._plan import Plan
 from ._redact import Redactor
 from ._version import __version__
@@ -105,7 +113,9 @@ class Summary:
 
     @property
     def request_rate(self) -> float:
-        return self.counter("http.requests") / self.duration if self.duration > 0 else 0.0
+        """Requests / the run's duration (never below a period's least width, so a run of
+        a few microseconds and its one period agree)."""
+        return self.counter("http.requests") / max(self.duration, MIN_PERIOD_SECONDS)
 
     @property
     def error_rate(self) -> float:

@@ -84,6 +84,9 @@ def period_line(period: Period, width: float) -> str:
     errors = _with_prefix(metrics, "errors.")
     if errors:
         parts.append("errors " + " ".join(f"{e}×{n}" for e, n in errors.items()))
+    interrupted = metrics.counters.get("http.requests_interrupted", 0)
+    if interrupted:
+        parts.append(f"interrupted {interrupted}")
     created = metrics.counters.get("vusers.created", 0)
     parts.append(f"users +{created}")
     return " · ".join(parts)

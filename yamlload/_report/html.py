@@ -339,7 +339,7 @@ def _fmt_check_value(check: dict[str, Any]) -> str:
 
 
 def _endpoint_table(summary: Summary) -> str:
-    headers = ["endpoint", "requests", "req/s", "error %", "p50 ms", "p95 ms", "p99 ms", "max ms"]
+    headers = ["endpoint", "requests", "req/s", "failed %", "p50 ms", "p95 ms", "p99 ms", "max ms"]
     body = []
     for e in summary.endpoints():
         lat = e.latency
