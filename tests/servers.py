@@ -80,6 +80,10 @@ def make_test_app() -> web.Application:
             {"code": int(request.match_info["code"])}, status=int(request.match_info["code"])
         )
 
+    async def redirect_loop(request: web.Request) -> web.Response:
+        hit(request)
+        raise web.HTTPFound("/redirect-loop")
+
     async def hostile_text(request: web.Request) -> web.Response:
         hit(request)
         # a terminal escape and line breaks, as a hostile server may send them
@@ -116,6 +120,7 @@ def make_test_app() -> web.Application:
             web.route("*", "/status/{code}", status),
             web.get("/protected", protected),
             web.get("/hostile-text", hostile_text),
+            web.get("/redirect-loop", redirect_loop),
             web.get("/hits", hits),
             web.get("/seen/{name}", ok),
             web.post("/types", types),

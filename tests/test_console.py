@@ -12,7 +12,7 @@ from yamlload._metrics import Period
 from yamlload._report.console import ConsoleObserver, format_summary
 
 PROGRESS = Progress(
-    elapsed=12.4, total=60, phase="ramp", active=7, created=30, requests=90, errors=2, rps=8.5
+    elapsed=12.4, total=60, phase="ramp", active=7, created=30, requests=90, failed=2, rps=8.5
 )
 
 
@@ -24,7 +24,7 @@ def test_live_line_is_redrawn_in_place_on_a_terminal() -> None:
     console.line("a log line")
     text = out.getvalue()
     assert text.startswith(
-        "[ramp] 00:12/01:00  users 7 active, 30 created  8.5 req/s  90 requests  2 errors"
+        "[ramp] 00:12/01:00  users 7 active, 30 created  8.5 req/s  90 requests  2 failed"
     )
     assert "\r" in text  # the second tick rubbed out the first
     assert text.endswith("\ra log line\n")

@@ -284,13 +284,13 @@ def test_worker_progress_adds_up() -> None:
     from yamlload._shard import _combined
 
     a = Progress(
-        elapsed=3.0, total=10, phase="ramp", active=4, created=10, requests=30, errors=1, rps=8.0
+        elapsed=3.0, total=10, phase="ramp", active=4, created=10, requests=30, failed=1, rps=8.0
     )
     b = Progress(
-        elapsed=3.2, total=10, phase="ramp", active=5, created=11, requests=29, errors=0, rps=7.5
+        elapsed=3.2, total=10, phase="ramp", active=5, created=11, requests=29, failed=0, rps=7.5
     )
     both = _combined([a, b])
-    assert (both.active, both.created, both.requests, both.errors, both.rps, both.elapsed) == (
+    assert (both.active, both.created, both.requests, both.failed, both.rps, both.elapsed) == (
         9,
         21,
         59,

@@ -837,3 +837,85 @@ def test_validate_checks_the_plans_ensure_names_as_run_does(write_plan) -> None:
     )
     result = run_cli("validate", str(bad))
     assert result.exit_code == 2 and "unknown metric 'p59'" in result.stderr
+
+
+def test_a_redirect_loop_is_an_error_after_ten_redirects(server: ServerThread, write_plan) -> None:
+    summary = run(write_plan(one_user("      - get: {url: /redirect-loop}\n")), server.url)
+    c = counters(summary)
+    assert server.hits().get("GET /redirect-loop") == 11  # the first request and 10 hops
+    assert (c["http.requests"], c["http.codes.302"], c["http.requests_failed"]) == (11, 11, 1)
+    assert c["errors.ERR_TOO_MANY_REDIRECTS"] == 1 and c["vusers.failed"] == 1
+    assert_accounted(summary.to_json(), flow_errors={"ERR_TOO_MANY_REDIRECTS": 1})
+
+
+def test_a_templated_status_expectation_decides_what_is_accepted(
+    server: ServerThread, write_plan
+) -> None:
+    flow = "      - get:\n          url: /status/404\n          expect: [{statusCode: '{{ gone }}'}]\n"
+    plan = one_user(flow, config="  variables:\n    gone: 404\n")
+    c = counters(run(write_plan(plan), server.url))
+    assert c["plugins.expect.ok.statusCode"] == 1
+    assert c.get("http.requests_failed", 0) == 0
+
+
+def test_a_failed_expectation_says_what_it_expected(
+    server: ServerThread, write_plan, tmp_path: Path
+) -> None:
+    flow = (
+        "      - get:\n          url: /ok\n"
+        "          expect:\n            - hasProperty: missing.prop\n            - statusCode: 201\n"
+    )
+    result, _ = cli_run(write_plan(with_target(one_user(flow), server.url)), tmp_path)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("expect ")]
+    assert any("hasProperty 'missing.prop'" in line and "plan.yml:10:28" in line for line in lines)
+    assert any("statusCode '201'" in line for line in lines), lines
+
+
+def test_a_run_that_sent_nothing_passes_no_rate_check(
+    server: ServerThread, write_plan, tmp_path: Path
+) -> None:
+    plan = write_plan(
+        with_target(
+            "config:\n  phases: [{duration: 0.1, arrivalCount: 2}]\n  processor: hooks.py\n"
+            "scenarios:\n  - beforeScenario: boom\n    flow:\n      - get: {url: /ok}\n",
+            server.url,
+        ),
+        **{"hooks.py": "def boom(context):\n    raise ValueError('before anything')\n"},
+    )
+    result, report = cli_run(plan, tmp_path, "--ensure", "error_rate<1%")
+    assert report["aggregate"]["counters"].get("http.requests", 0) == 0
+    assert result.exit_code == 1
+    assert [c["measured"] for c in report["checks"]] == ["no data"]
+
+
+def test_apdex_checks_need_the_apdex_plugin(write_plan) -> None:
+    plan = write_plan(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    result = run_cli("run", str(plan), "--ensure", "apdex.score>0.5")
+    assert result.exit_code == 2 and "needs the apdex plugin" in result.stderr
+
+
+def test_a_stop_during_before_cuts_it_and_starts_no_load(server: ServerThread, write_plan) -> None:
+    import asyncio
+
+    from yamlload._engine import Engine, run_on_uvloop
+
+    text = (
+        "config:\n  phases: [{duration: 30, arrivalRate: 5}]\n"
+        "before:\n  flow:\n    - get: {url: /sleep/5000}\n"
+        "scenarios:\n  - flow:\n      - get: {url: /ok}\n"
+    )
+    plan = load_plan(str(write_plan(text)), PlanOptions(target=server.url))
+    engine = Engine(plan, RunOptions(seed=1, grace_seconds=0.2))
+
+    async def stopped_soon() -> Any:
+        asyncio.get_running_loop().call_later(0.3, engine.stop, "SIGINT")
+        return await engine.run()
+
+    summary = summarize(plan, run_on_uvloop(stopped_soon()), "test")
+    c = counters(summary)
+    assert c.get("vusers.created", 0) == 0  # the 30 s phase never began
+    assert (c["http.requests"], c["http.requests_interrupted"]) == (1, 1)
+    assert summary.stopped_by == "SIGINT"

@@ -280,6 +280,14 @@ def check_names(checks: list[Check], plan: Plan) -> None:
         for metric in metrics:
             if check.scope is None and not known_metric(SHORTHANDS.get(metric, metric)):
                 problems.append(Problem(check.pos, f"ensure {check.source!r}: {_unknown(metric)}"))
+            elif metric.startswith("apdex.") and plan.apdex_threshold_ms is None:
+                problems.append(
+                    Problem(
+                        check.pos,
+                        f"ensure {check.source!r}: {metric} needs the apdex plugin "
+                        "(config.plugins.apdex: {threshold: 500})",
+                    )
+                )
             elif check.scope is not None and not _endpoint_metric(metric):
                 problems.append(
                     Problem(
@@ -316,10 +324,11 @@ def measure(summary: Summary, metric: str, scope: str | None = None) -> float | 
     if scope is not None:
         endpoint = next((e for e in summary.endpoints() if e.name == scope), None)
         return _endpoint_value(endpoint, metric) if endpoint else None
+    # A rate over nothing is no data, so a run that sent nothing never passes a gate.
     if metric == "error_rate":
-        return summary.error_rate
+        return summary.error_rate if summary.counter("http.requests") else None
     if metric == "user_failure_rate":
-        return summary.user_failure_rate
+        return summary.user_failure_rate if summary.counter("vusers.created") else None
     if metric == "http.request_rate":
         return summary.request_rate
     if metric == "apdex.score":

@@ -76,6 +76,7 @@ BODY_TOO_LARGE = "Body over maxBodyBytes"
 DEFAULT_ACCEPTED = ((200, 399),)
 # Redirects followed per request: got's (and so Artillery's) maxRedirects.
 MAX_REDIRECTS = 10
+TOO_MANY_REDIRECTS = "ERR_TOO_MANY_REDIRECTS"
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 GZIP_ACCEPT_ENCODING = "gzip, deflate"
 # What the network and aiohttp raise for a request that got no usable response; these,
@@ -139,7 +140,7 @@ class Progress:
     active: int
     created: int
     requests: int
-    errors: int
+    failed: int  # failed requests: no response, or a status not accepted
     rps: float
 
 
@@ -484,7 +485,7 @@ class _Http:
         # Metric names per (endpoint, status), built once: the hot path only looks up.
         self._names: dict[tuple[str, int], tuple[str, ...]] = {}
         self._constant_specs: dict[int, dict[str, Any] | None] = {}
-        self._accepted: dict[int, Callable[[int], bool]] = {}
+        self._accepted: dict[int, Callable[[int, _User], bool]] = {}
         default = self.plan.http.expected_statuses or DEFAULT_ACCEPTED
         self._default_accepted = _status_ranges(default)
         self.apdex = self.plan.apdex_threshold_ms
@@ -623,8 +624,9 @@ class _Http:
     async def exchange(
         self, request: Request, spec: dict[str, Any], user: _User, keep: int
     ) -> _Answer | None:
-        """Send, follow redirects as asked, and count each hop's outcome. None when a
-        hop got no response (its error is counted)."""
+        """Send, follow redirects as asked, and count each hop's outcome. None when the
+        request failed for its user: a hop got no response, or the redirects never
+        ended (the error is counted)."""
         label = request.label
         for hop in range(MAX_REDIRECTS + 1):
             try:
@@ -638,13 +640,12 @@ class _Http:
                 self.engine.failure(code, user, request, _transport_detail(spec, exc))
                 return None
             location = answer.headers.get("location")
-            follow = (
-                request.follow_redirect
-                and answer.status in REDIRECT_CODES
-                and location
-                and hop < MAX_REDIRECTS
+            redirect = request.follow_redirect and answer.status in REDIRECT_CODES and location
+            follow = redirect and hop < MAX_REDIRECTS
+            too_many = redirect and not follow
+            accepted = bool(follow) or (
+                not too_many and self.accepts(request, answer.status, user)
             )
-            accepted = bool(follow) or self.accepts(request, answer.status)
             self.record_response(label, answer.status, answer.millis, answer.size, accepted)
             if self.plan.http.extended_metrics:
                 self.rec.observe("http.ttfb", answer.ttfb)
@@ -653,6 +654,12 @@ class _Http:
                     f"debug: {spec['method']} {answer.url} → {answer.status} "
                     f"({answer.millis:.1f} ms, {answer.size} bytes)"
                 )
+            if too_many:
+                # As got (Artillery's client) does: a redirect loop is an error, not a success.
+                self.rec.count(f"errors.{TOO_MANY_REDIRECTS}")
+                detail = f"still redirected after {MAX_REDIRECTS} redirects, to {location}"
+                self.engine.failure(TOO_MANY_REDIRECTS, user, request, detail)
+                return None
             if not accepted:
                 self.engine.failure(
                     f"status {answer.status}", user, request, f"body: {_snippet(answer.head)}"
@@ -719,29 +726,33 @@ class _Http:
             return False
         return True
 
-    def accepts(self, request: Request, status: int) -> bool:
+    def accepts(self, request: Request, status: int, user: _User) -> bool:
         judge = self._accepted.get(id(request))
         if judge is None:
             judge = self._accepted[id(request)] = self._acceptance(request)
-        return judge(status)
+        return judge(status, user)
 
-    def _acceptance(self, request: Request) -> Callable[[int], bool]:
+    def _acceptance(self, request: Request) -> Callable[[int, _User], bool]:
         """Which statuses count as a success for this request: its own `statusCode`
-        expectation when it has one, else the plan's expectedStatuses (2xx and 3xx)."""
-        wanted: set[int] = set()
-        unwanted: set[int] = set()
-        for check in request.expects:
-            if check.kind in ("statusCode", "notStatusCode") and all(
-                _is_constant(a) for a in check.args
-            ):
-                codes = {_int_or(_constant(a), -1) for a in check.args}
-                (wanted if check.kind == "statusCode" else unwanted).update(codes)
-        if not request.expects and self.plan.expect_default_200:
-            wanted.add(200)
+        expectations when it has any, else the plan's expectedStatuses (2xx and 3xx).
+        Worked out once, unless the expectations are templates: then per user."""
+        status_checks = [c for c in request.expects if c.kind in ("statusCode", "notStatusCode")]
+        default_200 = not request.expects and self.plan.expect_default_200
         default = self._default_accepted
-        if wanted:
-            return lambda status: status in wanted and status not in unwanted
-        return lambda status: default(status) and status not in unwanted
+
+        def judge(wanted: set[int], unwanted: set[int]) -> Callable[[int], bool]:
+            if default_200:
+                wanted = wanted | {200}
+            if wanted:
+                return lambda status: status in wanted and status not in unwanted
+            return lambda status: default(status) and status not in unwanted
+
+        if all(_is_constant(a) for c in status_checks for a in c.args):
+            fixed = judge(*_status_codes(status_checks, lambda a: _constant(a)))
+            return lambda status, _: fixed(status)
+        return lambda status, user: judge(
+            *_status_codes(status_checks, lambda a: _render(a, user))
+        )(status)
 
     # ---- outcomes: each request ends in exactly one of these
 
@@ -859,7 +870,8 @@ class _Http:
                     f"expect {check.kind}",
                     user,
                     request,
-                    f"status {response.status}; body: {_snippet(response.body)}",
+                    f"{_describe_check(check, user)} (at {check.pos}) failed on status "
+                    f"{response.status}; body: {_snippet(response.body)}",
                 )
         if not all_passed and self.plan.expect_stop_user:
             self.rec.count(f"errors.{FAILED_EXPECTATIONS}")
@@ -888,6 +900,24 @@ def _transport_detail(spec: Mapping[str, Any], exc: BaseException) -> str:
     said = str(exc)
     why = type(exc).__name__ + (f": {said}" if said and said != str(spec["url"]) else "")
     return f"{spec['method']} {spec['url']}: {why}"
+
+
+def _describe_check(check: Expect, user: _User) -> str:
+    """An expectation with its operands as this user saw them: `hasProperty 'a.b'`."""
+    args = ", ".join(repr(to_text(_render(a, user))) for a in check.args)
+    return f"{check.kind} {args}" if args else check.kind
+
+
+def _status_codes(
+    checks: Iterable[Expect], value_of: Callable[[Value], Any]
+) -> tuple[set[int], set[int]]:
+    """The codes `statusCode` expectations want and `notStatusCode` ones refuse."""
+    wanted: set[int] = set()
+    unwanted: set[int] = set()
+    for check in checks:
+        codes = {_int_or(value_of(a), -1) for a in check.args}
+        (wanted if check.kind == "statusCode" else unwanted).update(codes)
+    return wanted, unwanted
 
 
 def _constant(value: Value) -> Any:
@@ -1107,6 +1137,7 @@ class Engine:
         self.stopped_by: str | None = None
         self.late_start = 0.0
         self._dispatcher: asyncio.Task[None] | None = None
+        self._special_task: asyncio.Task[None] | None = None
         self._connector: aiohttp.TCPConnector | None = None
         self._ssl: bool | ssl.SSLContext = not (
             self.options.insecure or not plan.http.reject_unauthorized
@@ -1449,11 +1480,8 @@ class Engine:
         current = self.recorder.periods.get(int(max(self.now(), 0) // PERIOD_SECONDS))
         counters: dict[str, int] = {}
         for period in self.recorder.periods.values():
-            for key in ("vusers.created", "http.requests"):
+            for key in ("vusers.created", "http.requests", "http.requests_failed"):
                 counters[key] = counters.get(key, 0) + period.metrics.counters.get(key, 0)
-            counters["errors"] = counters.get("errors", 0) + sum(
-                n for k, n in period.metrics.counters.items() if k.startswith("errors.")
-            )
         rps = 0.0
         if current is not None and current.last > current.first:
             rps = current.metrics.counters.get("http.requests", 0) / max(
@@ -1466,16 +1494,22 @@ class Engine:
             active=self.active,
             created=counters.get("vusers.created", 0),
             requests=counters.get("http.requests", 0),
-            errors=counters.get("errors", 0),
+            failed=counters.get("http.requests_failed", 0),
             rps=rps,
         )
 
     def stop(self, reason: str) -> None:
-        """Stop making arrivals (Ctrl-C, SIGTERM); in-flight users get a grace period."""
+        """Stop making arrivals (Ctrl-C, SIGTERM); in-flight users, and a `before` or
+        `after` flow in progress, get a grace period."""
         if self.stopped_by is None:
             self.stopped_by = reason
             if self._dispatcher is not None:
                 self._dispatcher.cancel()
+            special = self._special_task
+            if special is not None and not special.done():
+                asyncio.get_running_loop().call_later(
+                    self.options.grace_seconds, self._cut_user, special
+                )
 
     async def run(self) -> RunResult:
         if self.plan.http.pool:
@@ -1485,22 +1519,12 @@ class Engine:
         self.t0 = time.perf_counter()
         self.recorder.clock = self.now
         try:
-            await self._special_flow(self.plan.before, share=True)
-            delay = self._start_delay()
-            self.late_start = max(0.0, -delay)
-            self.t0 = time.perf_counter() + max(0.0, delay)
-            ticker = asyncio.ensure_future(self._ticker())
-            self._dispatcher = asyncio.ensure_future(self._dispatch())
-            try:
-                await self._dispatcher
-            except asyncio.CancelledError:
-                if self.stopped_by is None:
-                    raise
-            await self._drain()
-            ticker.cancel()
-            duration = self.now()
+            await self._special(self.plan.before, share=True)
+            if self.stopped_by is None:  # a stop during `before` makes no load at all
+                await self._load()
             if self.stopped_by is None:
-                await self._special_flow(self.plan.after, share=False)
+                await self._special(self.plan.after, share=False)
+            duration = self.now()  # the last period runs to here, `after` included
         finally:
             if self._connector is not None:
                 await self._connector.close()
@@ -1515,6 +1539,30 @@ class Engine:
             self.late_start,
             self.internal_error,
         )
+
+    async def _load(self) -> None:
+        """The schedule's users, from the first arrival until the last user is done."""
+        delay = self._start_delay()
+        self.late_start = max(0.0, -delay)
+        self.t0 = time.perf_counter() + max(0.0, delay)
+        ticker = asyncio.ensure_future(self._ticker())
+        self._dispatcher = asyncio.ensure_future(self._dispatch())
+        try:
+            await self._dispatcher
+        except asyncio.CancelledError:
+            if self.stopped_by is None:
+                raise
+        await self._drain()
+        ticker.cancel()
+
+    async def _special(self, steps: tuple[Step, ...], share: bool) -> None:
+        """A `before` or `after` flow, as a task a stop can cut after its grace."""
+        task = self._special_task = asyncio.ensure_future(self._special_flow(steps, share))
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not (task.cancelled() and self.stopped_by is not None):
+                raise
 
     def _start_delay(self) -> float:
         if self.options.start_at is None:

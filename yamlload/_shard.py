@@ -408,7 +408,7 @@ def _combined(parts: list[Progress]) -> Progress:
         active=sum(p.active for p in parts),
         created=sum(p.created for p in parts),
         requests=sum(p.requests for p in parts),
-        errors=sum(p.errors for p in parts),
+        failed=sum(p.failed for p in parts),
         rps=sum(p.rps for p in parts),
     )
 

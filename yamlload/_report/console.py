@@ -47,7 +47,7 @@ class ConsoleObserver:
         text = (
             f"[{progress.phase}] {_clock(progress.elapsed)}/{_clock(progress.total)}  "
             f"users {progress.active} active, {progress.created} created  "
-            f"{progress.rps:.1f} req/s  {progress.requests} requests  {progress.errors} errors"
+            f"{progress.rps:.1f} req/s  {progress.requests} requests  {progress.failed} failed"
         )
         self._clear()
         self.out.write(text)
