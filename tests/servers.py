@@ -84,6 +84,14 @@ def make_test_app() -> web.Application:
         hit(request)
         raise web.HTTPFound("/redirect-loop")
 
+    async def redirect_to(request: web.Request) -> web.Response:
+        hit(request)
+        raise web.HTTPFound(request.query["url"])
+
+    async def bad_location(request: web.Request) -> web.Response:
+        hit(request)
+        return web.Response(status=302, headers={"Location": "http://[::1"})
+
     async def hostile_text(request: web.Request) -> web.Response:
         hit(request)
         # a terminal escape and line breaks, as a hostile server may send them
@@ -121,6 +129,8 @@ def make_test_app() -> web.Application:
             web.get("/protected", protected),
             web.get("/hostile-text", hostile_text),
             web.get("/redirect-loop", redirect_loop),
+            web.get("/bad-location", bad_location),
+            web.get("/redirect-to", redirect_to),
             web.get("/hits", hits),
             web.get("/seen/{name}", ok),
             web.post("/types", types),

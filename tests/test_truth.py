@@ -8,6 +8,7 @@ counts, keyed by method and path; each test uses paths of its own under /seen/).
 
 from __future__ import annotations
 
+import base64
 import gc
 import json
 import logging
@@ -919,3 +920,170 @@ def test_a_stop_during_before_cuts_it_and_starts_no_load(server: ServerThread, w
     assert c.get("vusers.created", 0) == 0  # the 30 s phase never began
     assert (c["http.requests"], c["http.requests_interrupted"]) == (1, 1)
     assert summary.stopped_by == "SIGINT"
+
+
+def test_a_redirect_to_no_url_is_a_request_error(server: ServerThread, write_plan) -> None:
+    summary = run(write_plan(one_user("      - get: {url: /bad-location}\n")), server.url)
+    c = counters(summary)
+    assert (c["http.requests"], c["http.codes.302"], c["errors.EINVALIDURL"]) == (2, 1, 1)
+    assert c["vusers.failed"] == 1
+    assert_accounted(summary.to_json())
+
+
+# --------------------------------------------------------------------------- hostile values
+
+
+def test_a_stop_while_users_finish_still_cuts_them_after_the_grace(
+    server: ServerThread, write_plan
+) -> None:
+    import asyncio
+
+    from yamlload._engine import Engine, run_on_uvloop
+
+    text = one_user("      - get: {url: /ok}\n      - think: 30\n      - get: {url: /ok}\n")
+    plan = load_plan(str(write_plan(text)), PlanOptions(target=server.url))
+    engine = Engine(plan, RunOptions(seed=1, grace_seconds=0.2))
+
+    async def stopped_soon() -> Any:
+        asyncio.get_running_loop().call_later(0.5, engine.stop, "SIGTERM")
+        return await engine.run()
+
+    c = counters(summarize(plan, run_on_uvloop(stopped_soon()), "test"))
+    # the arrivals were over when the stop came: the thinking user is cut, not waited for
+    assert c["vusers.interrupted"] == 1 and c.get("vusers.completed", 0) == 0
+    assert c["http.requests"] == 1
+
+
+@pytest.mark.parametrize(
+    ("step", "value", "error"),
+    [
+        ("      - get: {url: /ok, headers: {x-v: '{{ v }}'}}\n", "a\\u0000b", "EINVALIDHEADER"),
+        ("      - post: {url: /echo, form: {f: '{{ v }}'}}\n", "a\\ud800b", "EINVALIDREQUEST"),
+        ("      - get: {url: /ok, ifTrue: 'v > 1'}\n", "1" + "0" * 400, "Step error"),
+    ],
+)
+def test_a_hostile_value_fails_its_user_and_the_run_goes_on(
+    server: ServerThread, write_plan, no_stray_tasks: None, step: str, value: str, error: str
+) -> None:
+    literal = value if value.isdigit() else f'"{value}"'
+    config = f"  variables:\n    v: {literal}\n"
+    summary = run(write_plan(users(2, step + "      - get: {url: /ok}\n", config=config)), server.url)
+    c = counters(summary)
+    assert c[f"errors.{error}"] == 2 and c["vusers.failed"] == 2
+    assert_users_accounted(summary, 2)
+
+
+def test_a_capture_that_overflows_fails_that_user(server: ServerThread, write_plan) -> None:
+    flow = "      - get:\n          url: /ok\n          capture: {jmespath: 'ceil(`1e400`)', as: x}\n"
+    c = counters(run(write_plan(one_user(flow)), server.url))
+    assert c["errors.Failed capture or match"] == 1 and c["vusers.failed"] == 1
+
+
+@pytest.mark.parametrize("raised", ["SystemExit(0)", "KeyboardInterrupt()", "GeneratorExit()"])
+def test_a_hook_raising_any_base_exception_is_eprocessor(
+    server: ServerThread, write_plan, tmp_path: Path, raised: str
+) -> None:
+    hooks = f"def boom(context):\n    raise {raised}\n"
+    plan = write_plan(
+        with_target(users(2, "      - function: boom\n", config="  processor: hooks.py\n"), server.url),
+        **{"hooks.py": hooks},
+    )
+    result, report = cli_run(plan, tmp_path)
+    c = report["aggregate"]["counters"]
+    assert c["errors.EPROCESSOR"] == 2 and c["vusers.failed"] == 2
+    assert result.exit_code == 0  # no check failed; the users' failures are in the report
+
+
+def test_a_bug_during_before_still_writes_the_report(
+    server: ServerThread, write_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yamlload import _engine
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("planted in before")
+
+    monkeypatch.setattr(_engine._Http, "record_response", broken)
+    text = with_target(
+        "config:\n  phases: [{duration: 5, arrivalRate: 2}]\n"
+        "before:\n  flow:\n    - get: {url: /ok}\n"
+        "scenarios:\n  - flow:\n      - get: {url: /ok}\n",
+        server.url,
+    )
+    report = tmp_path / "report.json"
+    result = run_cli("run", str(write_plan(text)), "-o", str(report))
+    assert result.exit_code == 70 and "planted in before" in result.stderr
+    written = json.loads(report.read_text())
+    assert written["run"]["stoppedBy"] == "internal error"
+    assert written["aggregate"]["counters"].get("vusers.created", 0) == 0
+
+
+def test_a_redirect_to_another_origin_carries_no_credentials(write_plan) -> None:
+    with ServerThread(make_test_app()) as first, ServerThread(make_test_app()) as other:
+        flow = (
+            "      - get:\n"
+            f"          url: '/redirect-to?url={other.url}/echo'\n"
+            "          headers: {authorization: 'Bearer t0ken-xyz', cookie: 'sid=c00kie', x-kept: 'yes'}\n"
+            "          capture: {json: '$.headers', as: seen}\n"
+            "      - get: {url: '/seen/auth-{{ seen.authorization }}-cookie-{{ seen.cookie }}-kept-{{ seen[\"x-kept\"] }}'}\n"
+        )
+        summary = run(write_plan(one_user(flow)), first.url)
+        assert counters(summary)["vusers.completed"] == 1
+        assert first.hits().get("GET /seen/auth-undefined-cookie-undefined-kept-yes") == 1
+
+
+def test_secrets_are_masked_in_their_encoded_forms() -> None:
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    from yamlload._redact import Redactor
+
+    secret = 's3cr3t key+/=="x"'
+    redactor = Redactor([secret])
+    for form in (secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]):
+        assert redactor.text(f"before {form} after") == "before *** after"
+    assert redactor.is_secret(secret) and not redactor.is_secret(quote_plus(secret))
+    assert base64.b64encode(b"x").decode() == "eA=="  # the Basic token is added at run time
+
+
+def test_a_basic_token_made_from_a_secret_is_masked_when_a_server_echoes_it(
+    server: ServerThread, write_plan, tmp_path: Path
+) -> None:
+    flow = (
+        "      - get:\n          url: /echo\n"
+        "          auth: {user: admin, pass: '{{ $env.PW }}'}\n"
+        "          expect: [{statusCode: 201}]\n"
+    )
+    plan = write_plan(with_target(one_user(flow), server.url))
+    report = tmp_path / "report.json"
+    result = run_cli("run", str(plan), "-o", str(report), env={"PW": "hunter2-secret-pw"})
+    token = base64.b64encode(b"admin:hunter2-secret-pw").decode()
+    assert "Basic ***" in result.stdout
+    assert token not in result.stdout + result.stderr
+
+
+def test_log_lines_carry_no_terminal_escapes(server: ServerThread, write_plan) -> None:
+    logs: list[str] = []
+
+    class Collect:
+        def tick(self, progress: Any) -> None: ...
+
+        def period_done(self, period: Any, width: float) -> None: ...
+
+        def log(self, message: str) -> None:
+            logs.append(message)
+
+    text = one_user("      - log: \"{{ v }}\"\n", config="  variables:\n    v: \"\\e[2Jtitle\\rfake\"\n")
+    plan = load_plan(str(write_plan(text)), PlanOptions(target=server.url))
+    run_plan(plan, RunOptions(seed=1), Collect())
+    assert logs == [" [2Jtitle fake"]
+
+
+def test_what_before_measures_is_in_the_first_period(server: ServerThread, write_plan) -> None:
+    text = (
+        "config:\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "before:\n  flow:\n    - get: {url: /sleep/200}\n"
+        "scenarios:\n  - flow:\n      - get: {url: /ok}\n"
+    )
+    summary = run(write_plan(text), server.url)
+    [period] = summary.periods
+    assert period.metrics.counters["http.requests"] == 2

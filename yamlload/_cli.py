@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -130,6 +131,21 @@ def plan_options(command: F) -> F:
     return command
 
 
+def lag_options(command: F) -> F:
+    """--max-lag and --allow-lag: when a run (or a merged one) is judged invalid."""
+    command = click.option(
+        "--allow-lag", is_flag=True, help="Only warn when the generator fell behind."
+    )(command)
+    return click.option(
+        "--max-lag",
+        type=float,
+        default=DEFAULT_MAX_LAG_MS,
+        show_default=True,
+        metavar="MS",
+        help="The run is invalid (exit 3) when arrival lag p99 exceeds this.",
+    )(command)
+
+
 def options_from(kwargs: dict[str, Any]) -> PlanOptions:
     return PlanOptions(
         config_file=kwargs.get("config_file"),
@@ -225,15 +241,7 @@ def schema(report: bool) -> None:
     metavar="EXPR",
     help="A check such as 'p95<500' or 'error_rate<1%'; repeatable.",
 )
-@click.option(
-    "--max-lag",
-    type=float,
-    default=DEFAULT_MAX_LAG_MS,
-    show_default=True,
-    metavar="MS",
-    help="The run is invalid (exit 3) when arrival lag p99 exceeds this.",
-)
-@click.option("--allow-lag", is_flag=True, help="Only warn when the generator fell behind.")
+@lag_options
 @click.option(
     "--checkpoint",
     "checkpoint_seconds",
@@ -482,15 +490,18 @@ def _run_and_report(
     checkpoint = _Checkpoint(plan, started_at, path, observer, redactor)
     result, workers, lost = split.run(plan, kwargs, options, observer, checkpoint.write)
     observer.finish()
-    summary = summarize(plan, result, started_at, workers, redactor)
-    click.echo(format_summary(summary))
-    gate = gate or _Gate({})
-    gate.judge(summary, lost)
-    gate.show()
-    summary.verdict = gate.verdict()
-    written = write_json(summary, path)
-    gate.write_ci_files(summary)
-    click.echo(f"Report: {written}")
+    with _SignalsHeld() as held:  # a Ctrl-C now must not lose the report of the run
+        summary = summarize(plan, result, started_at, workers, redactor)
+        click.echo(format_summary(summary))
+        gate = gate or _Gate({})
+        gate.judge(summary, lost)
+        gate.show()
+        summary.verdict = gate.verdict()
+        written = write_json(summary, path)
+        gate.write_ci_files(summary)
+        click.echo(f"Report: {written}")
+    if held.signal is not None and summary.stopped_by is None:
+        sys.exit(EXIT_SIGNAL[held.signal])
     if result.internal_error is not None:
         # A bug in yamlload cut the run short: the report above holds what was measured.
         if options.debug:
@@ -499,6 +510,28 @@ def _run_and_report(
         hint = "" if options.debug else " (run with --debug for the traceback)"
         raise InternalError(f"the run was stopped by a bug: {last}{hint}")
     return summary
+
+
+class _SignalsHeld:
+    """SIGINT and SIGTERM wait while the report is written; the first one received is
+    kept, and the exit code says it afterwards."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _hold(self, signum: int, _: Any) -> None:
+        self.signal = self.signal or signal.Signals(signum).name
+
+    def __enter__(self) -> _SignalsHeld:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._hold)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 class _Checkpoint:
@@ -684,15 +717,7 @@ def compare(baseline: str, current: str, ensure: tuple[str, ...], html_path: str
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The merged JSON report."
 )
-@click.option(
-    "--max-lag",
-    type=float,
-    default=DEFAULT_MAX_LAG_MS,
-    show_default=True,
-    metavar="MS",
-    help="The merged run is invalid (exit 3) when arrival lag p99 exceeds this.",
-)
-@click.option("--allow-lag", is_flag=True, help="Only warn when the generator fell behind.")
+@lag_options
 def merge(reports: tuple[str, ...], output: str, max_lag: float, allow_lag: bool) -> None:
     """Merge the JSON reports of shards (`run --segment I/N`) into one, exactly.
 

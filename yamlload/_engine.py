@@ -13,6 +13,7 @@ import asyncio
 import base64
 import csv
 import errno
+import http.cookies
 import importlib.util
 import inspect
 import json
@@ -79,6 +80,9 @@ MAX_REDIRECTS = 10
 TOO_MANY_REDIRECTS = "ERR_TOO_MANY_REDIRECTS"
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 GZIP_ACCEPT_ENCODING = "gzip, deflate"
+# Credentials a redirect to another origin does not carry (the jar's own cookies follow
+# their domains).
+CROSS_ORIGIN_DROP = frozenset({"authorization", "proxy-authorization", "cookie"})
 # What the network and aiohttp raise for a request that got no usable response; these,
 # and only these, become `errors.NAME` (see error_code). Anything else is a bug in
 # yamlload and ends the run.
@@ -97,7 +101,18 @@ CAPTURE_ERRORS: tuple[type[BaseException], ...] = (
     IndexError,
     AttributeError,
     RecursionError,
+    ArithmeticError,  # ceil(1e400), a 400-digit integer made a float
 )
+# What rendering a request, or a step, from a user's values may raise when those values
+# came from a server: the step fails for that user, named, and the run goes on.
+VALUE_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,  # includes UnicodeError: a lone surrogate in a body or form
+    ArithmeticError,
+    RecursionError,
+    http.cookies.CookieError,
+)
+INVALID_REQUEST = "EINVALIDREQUEST"
+STEP_ERROR = "Step error"
 # The first failures of each kind are printed in full (scenario, step, endpoint,
 # expression, body); after that they are only counted.
 FAILURE_EXAMPLES = 3
@@ -356,7 +371,13 @@ class _Flow:
         for step in steps:
             if self.engine.stopped_by is not None:
                 return False  # after a stop, in-flight requests finish but no step starts
-            if not await self.step(step, user):
+            try:
+                if not await self.step(step, user):
+                    return False
+            except VALUE_ERRORS as exc:  # a value a server sent broke this step
+                self.rec.count(f"errors.{STEP_ERROR}")
+                where = step if isinstance(step, Request) else f"step {step.pos}"
+                self.engine.failure(STEP_ERROR, user, where, _exception_text(exc))
                 return False
         return True
 
@@ -458,6 +479,9 @@ class _InvalidHeader(Exception):
         self.name = name
 
 
+BUILD_ERRORS: tuple[type[BaseException], ...] = (OSError, _InvalidHeader, *VALUE_ERRORS)
+
+
 @dataclass
 class _Answer:
     """One response, read: what the metrics, captures and checks need of it."""
@@ -545,6 +569,8 @@ class _Http:
         if request.auth is not None:
             user_name, password = (to_text(t.render(user.lookup, user.rng)) for t in request.auth)
             token = base64.b64encode(f"{user_name}:{password}".encode()).decode("ascii")
+            if self.engine.redactor.is_secret(password):  # a server may echo the token
+                self.engine.runtime_secrets.add(token)
             headers.setdefault("authorization", f"Basic {token}")
         if request.has_json:
             spec["json"] = _render(request.json, user)
@@ -572,6 +598,20 @@ class _Http:
                 form.add_field(name, _text(value, user))
         return form
 
+    def unsendable(self, request: Request, user: _User, exc: BaseException) -> bool:
+        """A request its user's values could not make (a header with a line break, an
+        unreadable file, a character no encoding takes): counted, named, never sent."""
+        if isinstance(exc, _InvalidHeader):
+            code = "EINVALIDHEADER"
+            detail = f"header {exc.name!r} holds a control character; the request was not sent"
+        elif isinstance(exc, OSError):
+            code, detail = _os_code(exc), _exception_text(exc)
+        else:
+            code, detail = INVALID_REQUEST, _exception_text(exc)
+        self.record_error(request.label, code)
+        self.engine.failure(code, user, request, detail)
+        return False
+
     def set_cookies(self, request: Request, user: _User, url: str) -> None:
         """A request's `cookie:` goes into the user's jar, so later requests send it too
         (as Artillery does)."""
@@ -586,23 +626,19 @@ class _Http:
             return True
         if request.probability is not None and user.rng.random() * 100 >= request.probability:
             return True
-        label = request.label
         hooked = user.scenario.before_request or request.before_request
         try:
             spec = self.build(request, user) if hooked else self.spec(request, user)
-        except (OSError, _InvalidHeader) as exc:
+            if self.plan.default_cookie.items or request.cookie.items:
+                self.set_cookies(request, user, spec["url"])
+        except BUILD_ERRORS as exc:
             # The request could not be made from what the user holds: a request error
             # of its own, named, that never reached the wire.
-            code = _build_error_code(exc)
-            self.record_error(label, code)
-            self.engine.failure(code, user, request, _build_error_detail(exc))
-            return False
+            return self.unsendable(request, user, exc)
         if hooked:
             before = (*user.scenario.before_request, *request.before_request)
             if not await self.engine.call_hooks(before, user, spec):
                 return False
-        if self.plan.default_cookie.items or request.cookie.items:
-            self.set_cookies(request, user, spec["url"])
         reads_body = bool(
             request.captures
             or request.matches
@@ -639,6 +675,9 @@ class _Http:
                 self.record_error(label, code)
                 self.engine.failure(code, user, request, _transport_detail(spec, exc))
                 return None
+            except VALUE_ERRORS as exc:  # aiohttp refused what the values made of it
+                self.unsendable(request, user, exc)
+                return None
             location = answer.headers.get("location")
             redirect = request.follow_redirect and answer.status in REDIRECT_CODES and location
             follow = redirect and hop < MAX_REDIRECTS
@@ -652,12 +691,14 @@ class _Http:
             if self.engine.options.debug:
                 self.engine.log(
                     f"debug: {spec['method']} {answer.url} → {answer.status} "
-                    f"({answer.millis:.1f} ms, {answer.size} bytes)"
+                    f"({answer.millis:.1f} ms, {answer.size} bytes)",
+                    self.engine.user_secrets(user),
                 )
             if too_many:
                 # As got (Artillery's client) does: a redirect loop is an error, not a success.
                 self.rec.count(f"errors.{TOO_MANY_REDIRECTS}")
-                detail = f"still redirected after {MAX_REDIRECTS} redirects, to {location}"
+                to = _printable(location)
+                detail = f"still redirected after {MAX_REDIRECTS} redirects, to {to}"
                 self.engine.failure(TOO_MANY_REDIRECTS, user, request, detail)
                 return None
             if not accepted:
@@ -666,7 +707,13 @@ class _Http:
                 )
             if not follow:
                 return answer
-            spec = _redirected(spec, answer, str(location))
+            try:
+                spec = _redirected(spec, answer, str(location))
+            except ValueError:  # a Location that is no URL: the next hop cannot be made
+                self.record_error(label, "EINVALIDURL")
+                detail = f"redirected to {_printable(location)!r}, which is not a URL"
+                self.engine.failure("EINVALIDURL", user, request, detail)
+                return None
         raise AssertionError("unreachable: the last hop is never followed")
 
     async def attempt(self, spec: dict[str, Any], user: _User, keep: int) -> _Answer:
@@ -881,19 +928,12 @@ class _Http:
 
 def _header_text(name: str, value: Value, user: _User) -> str:
     text = _text(value, user)
-    if "\r" in text or "\n" in text:
+    if _HEADER_CONTROL.search(text):  # CR, LF, NUL…: RFC 9110 allows only tab
         raise _InvalidHeader(name)
     return text
 
 
-def _build_error_code(exc: OSError | _InvalidHeader) -> str:
-    return "EINVALIDHEADER" if isinstance(exc, _InvalidHeader) else _os_code(exc)
-
-
-def _build_error_detail(exc: OSError | _InvalidHeader) -> str:
-    if isinstance(exc, _InvalidHeader):
-        return f"header {exc.name!r} holds a line break (CR or LF); the request was not sent"
-    return f"{type(exc).__name__}: {exc}"
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _transport_detail(spec: Mapping[str, Any], exc: BaseException) -> str:
@@ -951,7 +991,7 @@ def _redirected(spec: dict[str, Any], answer: _Answer, location: str) -> dict[st
         for key in ("json", "data"):
             nxt.pop(key, None)
     if url.origin() != answer.url.origin():
-        headers = {k: v for k, v in spec["headers"].items() if k.lower() != "authorization"}
+        headers = {k: v for k, v in spec["headers"].items() if k.lower() not in CROSS_ORIGIN_DROP}
         nxt["headers"] = headers
     return nxt
 
@@ -966,6 +1006,10 @@ def _snippet(body: bytes | None) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: object) -> str:
+    return _CONTROL.sub(" ", str(text))[:SNIPPET_BYTES]
 
 
 def _exception_text(exc: BaseException) -> str:
@@ -1138,6 +1182,9 @@ class Engine:
         self.late_start = 0.0
         self._dispatcher: asyncio.Task[None] | None = None
         self._special_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        # Secrets met while running: the Basic token made from a secret password.
+        self.runtime_secrets: set[str] = set()
         self._connector: aiohttp.TCPConnector | None = None
         self._ssl: bool | ssl.SSLContext = not (
             self.options.insecure or not plan.http.reject_unauthorized
@@ -1182,7 +1229,13 @@ class Engine:
     def log(self, message: str, secrets: Iterable[str] = ()) -> None:
         """Every line the run prints goes through here, and out with its secrets masked."""
         if self.observer is not None:
-            self.observer.log(self.redactor.text(message, secrets))
+            # A plan's log: step may print what a server sent: no terminal escapes.
+            text = _CONTROL.sub(" ", message)
+            self.observer.log(self.redactor.text(text, [*secrets, *self.runtime_secrets]))
+
+    def user_secrets(self, user: _User) -> list[str]:
+        """The values of this user's variables that config.secrets names."""
+        return [str(user.vars[n]) for n in self.plan.secrets if n in user.vars]
 
     def failure(self, kind: str, user: _User, where: Request | str, detail: str) -> None:
         """Print the first few failures of each kind whole (every one under --debug),
@@ -1192,7 +1245,7 @@ class Engine:
         self._failures[kind] = seen
         if seen > FAILURE_EXAMPLES and not self.options.debug:
             return
-        secrets = [str(user.vars[n]) for n in self.plan.secrets if n in user.vars]
+        secrets = self.user_secrets(user)
         more = (
             f" (further '{kind}' failures are counted, not printed)"
             if seen == FAILURE_EXAMPLES and not self.options.debug
@@ -1298,7 +1351,7 @@ class Engine:
             if asyncio.current_task() in self._cut:
                 raise  # the engine is cutting this user, not the hook failing
             return self._hook_failed(name, user, exc)
-        except Exception as exc:  # the user's code failed: count it, end this user
+        except BaseException as exc:  # the user's code failed (SystemExit too): count it
             return self._hook_failed(name, user, exc)
         return bool(result) if want_value else True
 
@@ -1503,6 +1556,7 @@ class Engine:
         `after` flow in progress, get a grace period."""
         if self.stopped_by is None:
             self.stopped_by = reason
+            self._stopping.set()
             if self._dispatcher is not None:
                 self._dispatcher.cancel()
             special = self._special_task
@@ -1517,7 +1571,8 @@ class Engine:
                 limit=self.plan.http.pool, ssl=self._ssl, resolver=self.options.resolver
             )
         self.t0 = time.perf_counter()
-        self.recorder.clock = self.now
+        # `before` is set-up, not load: what it measures goes into the first period.
+        self.recorder.clock = lambda: 0.0
         try:
             await self._special(self.plan.before, share=True)
             if self.stopped_by is None:  # a stop during `before` makes no load at all
@@ -1545,6 +1600,7 @@ class Engine:
         delay = self._start_delay()
         self.late_start = max(0.0, -delay)
         self.t0 = time.perf_counter() + max(0.0, delay)
+        self.recorder.clock = self.now
         ticker = asyncio.ensure_future(self._ticker())
         self._dispatcher = asyncio.ensure_future(self._dispatch())
         try:
@@ -1563,6 +1619,8 @@ class Engine:
         except asyncio.CancelledError:
             if not (task.cancelled() and self.stopped_by is not None):
                 raise
+        except Exception:  # a bug in yamlload: stop, and still report what was measured
+            self._crashed(traceback.format_exc())
 
     def _start_delay(self) -> float:
         if self.options.start_at is None:
@@ -1586,11 +1644,14 @@ class Engine:
                 loop.remove_signal_handler(getattr(signal, name))
 
     async def _drain(self) -> None:
-        """Wait for users still running; after a stop, only for the grace period."""
+        """Wait for users still running; after a stop (which may come while waiting),
+        only for the grace period."""
         while self.users:
             pending = list(self.users)
             if self.stopped_by is None:
-                await asyncio.wait(pending)
+                stopping = asyncio.ensure_future(self._stopping.wait())
+                await asyncio.wait([*pending, stopping], return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
                 continue
             _, late = await asyncio.wait(pending, timeout=self.options.grace_seconds)
             for task in late:

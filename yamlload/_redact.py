@@ -10,10 +10,11 @@ Outputs show such values as `***`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from ._plan import Plan
 
@@ -37,7 +38,10 @@ class Redactor:
     """Masks known secret values in text and credential fields in plan documents."""
 
     def __init__(self, values: Iterable[str] = (), names: Iterable[str] = ()) -> None:
-        kept = {v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_CHARS}
+        plain = {v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_CHARS}
+        self._plain = frozenset(plain)
+        # A secret may come back encoded: in a URL's query, or inside a JSON string.
+        kept = plain | {encoded for v in plain for encoded in _encodings(v)}
         # Longest first, so a secret that contains another is masked whole.
         self.values = sorted(kept, key=len, reverse=True)
         self.names = frozenset(n.lower() for n in names)
@@ -62,6 +66,9 @@ class Redactor:
         if password:
             values.append(password)
         return cls(values, plan.secrets)
+
+    def is_secret(self, value: str) -> bool:
+        return value in self._plain
 
     def text(self, text: str, extra: Iterable[str] = ()) -> str:
         """`text` with every secret value (and any in `extra`) replaced by ***."""
@@ -96,6 +103,11 @@ class Redactor:
         if lowered in self.names and node is not None:
             return MASK
         return node
+
+
+def _encodings(value: str) -> set[str]:
+    """The forms a secret takes when a URL or a JSON body carries it."""
+    return {quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]} - {value}
 
 
 def _password(url: str) -> str | None:

@@ -30,7 +30,6 @@ from ._version import __version__
 REPORT_FORMAT = 1
 ENDPOINT_PREFIX = _ENDPOINT_METRICS + "."
 ENDPOINT_LATENCY = ENDPOINT_PREFIX + "response_time."
-ENDPOINT_REQUESTS = ".requests"
 # An arrival this late against its schedule means the generator could not keep up.
 LAG_WARNING_MS = 100.0
 
@@ -92,6 +91,7 @@ class Summary:
     workers: list[dict[str, Any]] = field(default_factory=list)
     # A --checkpoint report: the run was still going when it was written.
     checkpoint: bool = False
+    _endpoints: list[Endpoint] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.aggregate.counters and not self.aggregate.histograms:
@@ -162,32 +162,47 @@ class Summary:
         return None
 
     def endpoints(self) -> list[Endpoint]:
-        names = {
-            k[len(ENDPOINT_LATENCY) :]
-            for k in self.aggregate.histograms
-            if k.startswith(ENDPOINT_LATENCY)
-        }
-        for key in self.aggregate.counters:
-            if key.startswith(ENDPOINT_PREFIX) and key.endswith(ENDPOINT_REQUESTS):
-                names.add(key[len(ENDPOINT_PREFIX) : -len(ENDPOINT_REQUESTS)])
-        rows = []
-        for name in sorted(names):
-            base = f"{ENDPOINT_PREFIX}{name}."
-            rows.append(
-                Endpoint(
-                    name=name,
-                    requests=self.counter(base + "requests"),
-                    codes=self.counters_with(base + "codes."),
-                    errors=self.counters_with(base + "errors."),
-                    latency=self.histogram(ENDPOINT_LATENCY + name),
-                    failed=self.counter(base + "requests_failed"),
-                    interrupted=self.counter(base + "requests_interrupted"),
-                    request_rate=self.counter(base + "requests") / self.duration
-                    if self.duration > 0
-                    else 0.0,
-                )
-            )
-        return rows
+        """One row per endpoint, read in one pass over the counters (a plan may have
+        thousands of endpoints), and kept: every output asks."""
+        if self._endpoints is None:
+            self._endpoints = self._read_endpoints()
+        return self._endpoints
+
+    def _read_endpoints(self) -> list[Endpoint]:
+        rows: dict[str, Endpoint] = {}
+
+        def row(name: str) -> Endpoint:
+            found = rows.get(name)
+            if found is None:
+                found = rows[name] = Endpoint(name, 0, {}, {}, Histogram())
+            return found
+
+        for key, n in self.aggregate.counters.items():
+            if not key.startswith(ENDPOINT_PREFIX) or key.startswith(ENDPOINT_LATENCY):
+                continue
+            rest = key[len(ENDPOINT_PREFIX) :]
+            name, _, field_name = rest.rpartition(".")
+            if field_name == "requests":
+                row(name).requests = n
+            elif field_name == "requests_failed":
+                row(name).failed = n
+            elif field_name == "requests_interrupted":
+                row(name).interrupted = n
+            else:
+                for kind in ("codes", "errors"):
+                    name, sep, item = rest.rpartition(f".{kind}.")
+                    if sep:
+                        getattr(row(name), kind)[item] = n
+                        break
+        for key, hist in self.aggregate.histograms.items():
+            if key.startswith(ENDPOINT_LATENCY):
+                row(key[len(ENDPOINT_LATENCY) :]).latency = hist
+        for endpoint in rows.values():
+            endpoint.codes = dict(sorted(endpoint.codes.items()))
+            endpoint.errors = dict(sorted(endpoint.errors.items()))
+            if self.duration > 0:
+                endpoint.request_rate = endpoint.requests / self.duration
+        return [rows[name] for name in sorted(rows)]
 
     # ---- JSON
 
