@@ -1087,3 +1087,15 @@ def test_what_before_measures_is_in_the_first_period(server: ServerThread, write
     summary = run(write_plan(text), server.url)
     [period] = summary.periods
     assert period.metrics.counters["http.requests"] == 2
+
+
+def test_a_body_is_masked_before_it_is_cut(server: ServerThread, write_plan) -> None:
+    from yamlload._engine import Engine
+    from yamlload._redact import Redactor
+
+    plan = load_plan(str(write_plan(one_user("      - get: {url: /ok}\n"))), PlanOptions(target=server.url))
+    engine = Engine(plan)
+    secret = "pw-across-the-cut-0123456789"
+    engine.redactor = Redactor([secret])
+    shown = engine.snippet(b"x" * 190 + secret.encode() + b" and more", [])
+    assert shown == "x" * 190 + "*** and mo…"  # masked whole, then cut at 200 characters

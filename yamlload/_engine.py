@@ -117,6 +117,8 @@ STEP_ERROR = "Step error"
 # expression, body); after that they are only counted.
 FAILURE_EXAMPLES = 3
 SNIPPET_BYTES = 200
+# A failure's body is masked before it is cut to SNIPPET_BYTES, so a little more is kept.
+HEAD_BYTES = 1024
 # Bodies of a known length up to this size, not compressed, are read in one call: the
 # common case, and the fastest. Anything else is streamed and counted chunk by chunk.
 READ_WHOLE_BYTES = 64 * 1024
@@ -702,9 +704,7 @@ class _Http:
                 self.engine.failure(TOO_MANY_REDIRECTS, user, request, detail)
                 return None
             if not accepted:
-                self.engine.failure(
-                    f"status {answer.status}", user, request, f"body: {_snippet(answer.head)}"
-                )
+                self.engine.failure(f"status {answer.status}", user, request, "", answer.head)
             if not follow:
                 return answer
             try:
@@ -889,7 +889,8 @@ class _Http:
             FAILED_CAPTURE,
             user,
             request,
-            f"{capture.kind} {capture.source!r} {why}; body: {_snippet(response.body)}",
+            f"{capture.kind} {capture.source!r} {why}",
+            response.body,
         )
         return False
 
@@ -905,8 +906,8 @@ class _Http:
                 self.rec.count("plugins.expect.failed")
                 self.rec.count(f"plugins.expect.failed.{check.kind}")
                 self.rec.count(f"errors.{EXPECTATION_ERROR}")
-                detail = f"raised {type(exc).__name__}: {exc}; body: {_snippet(response.body)}"
-                self.engine.failure(EXPECTATION_ERROR, user, request, detail)
+                detail = f"raised {_exception_text(exc)}"
+                self.engine.failure(EXPECTATION_ERROR, user, request, detail, response.body)
                 return False
             outcome = "ok" if passed else "failed"
             self.rec.count(f"plugins.expect.{outcome}")
@@ -918,7 +919,8 @@ class _Http:
                     user,
                     request,
                     f"{_describe_check(check, user)} (at {check.pos}) failed on status "
-                    f"{response.status}; body: {_snippet(response.body)}",
+                    f"{response.status}",
+                    response.body,
                 )
         if not all_passed and self.plan.expect_stop_user:
             self.rec.count(f"errors.{FAILED_EXPECTATIONS}")
@@ -996,15 +998,6 @@ def _redirected(spec: dict[str, Any], answer: _Answer, location: str) -> dict[st
     return nxt
 
 
-def _snippet(body: bytes | None) -> str:
-    """A body's first bytes as one printable line: a server's control characters (line
-    breaks, terminal escapes) never reach the console."""
-    if not body:
-        return "(empty)"
-    text = _CONTROL.sub(" ", body[:SNIPPET_BYTES].decode("utf-8", "replace"))
-    return text + ("…" if len(body) > SNIPPET_BYTES else "")
-
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -1021,7 +1014,7 @@ async def read_body(
     response: aiohttp.ClientResponse, keep: int
 ) -> tuple[bytes | None, int, bytes]:
     """A body's size, the body itself while it fits in `keep` bytes (None past it), and
-    its first SNIPPET_BYTES, which a printed failure shows.
+    its first HEAD_BYTES, which a printed failure shows.
 
     Nothing more is held that no one reads: with keep=0 the chunks are counted and
     dropped, so a 100 MB (or a decompression bomb's 10 GB) body costs no memory."""
@@ -1032,7 +1025,7 @@ async def read_body(
         and response.headers.get("content-encoding", "identity") == "identity"
     ):
         body = await response.read()
-        head = body[:SNIPPET_BYTES]
+        head = body[:HEAD_BYTES]
         if not keep:
             return b"", len(body), head
         return (body if len(body) <= keep else None), len(body), head
@@ -1040,8 +1033,8 @@ async def read_body(
     head = b""
     size = 0
     async for chunk in response.content.iter_any():
-        if size < SNIPPET_BYTES:
-            head += chunk[: SNIPPET_BYTES - size]
+        if size < HEAD_BYTES:
+            head += chunk[: HEAD_BYTES - size]
         size += len(chunk)
         if kept is not None:
             if size > keep:
@@ -1237,7 +1230,14 @@ class Engine:
         """The values of this user's variables that config.secrets names."""
         return [str(user.vars[n]) for n in self.plan.secrets if n in user.vars]
 
-    def failure(self, kind: str, user: _User, where: Request | str, detail: str) -> None:
+    def failure(
+        self,
+        kind: str,
+        user: _User,
+        where: Request | str,
+        detail: str,
+        body: bytes | None = None,
+    ) -> None:
         """Print the first few failures of each kind whole (every one under --debug),
         so a failed run can be debugged from its output alone. `where` is the request
         that failed, or a description of the place (a hook)."""
@@ -1252,7 +1252,22 @@ class Engine:
             else ""
         )
         place = f"step {where.pos}, {where.label}" if isinstance(where, Request) else where
+        if body is not None:
+            detail = f"{detail}; body: {self.snippet(body, secrets)}".lstrip("; ")
         self.log(f"{kind}: scenario {user.scenario.name!r}, {place}: {detail}{more}", secrets)
+
+    def snippet(self, body: bytes, secrets: Iterable[str]) -> str:
+        """A body's first bytes as one printable line, masked before it is cut (so a
+        secret across the cut is masked whole), with a server's control characters
+        (line breaks, terminal escapes) blanked."""
+        if not body:
+            return "(empty)"
+        text = self.redactor.text(
+            body[:HEAD_BYTES].decode("utf-8", "replace"), [*secrets, *self.runtime_secrets]
+        )
+        text = _CONTROL.sub(" ", text)
+        cut = len(text) > SNIPPET_BYTES or len(body) > HEAD_BYTES
+        return text[:SNIPPET_BYTES] + ("…" if cut else "")
 
     # ---- users
 
