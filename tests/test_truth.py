@@ -1022,13 +1022,16 @@ def test_a_redirect_to_another_origin_carries_no_credentials(write_plan) -> None
         flow = (
             "      - get:\n"
             f"          url: '/redirect-to?url={other.url}/echo'\n"
-            "          headers: {authorization: 'Bearer t0ken-xyz', cookie: 'sid=c00kie', x-kept: 'yes'}\n"
+            "          headers: {authorization: 'Bearer t0ken-xyz', cookie: 'sid=c00kie', x-kept: 'yes',"
+            " x-api-key: 'k3y-xyz', x-session-id: 's3ss'}\n"
             "          capture: {json: '$.headers', as: seen}\n"
             "      - get: {url: '/seen/auth-{{ seen.authorization }}-cookie-{{ seen.cookie }}-kept-{{ seen[\"x-kept\"] }}'}\n"
+            "      - get: {url: '/seen/key-{{ seen[\"x-api-key\"] }}-session-{{ seen[\"x-session-id\"] }}'}\n"
         )
         summary = run(write_plan(one_user(flow)), first.url)
         assert counters(summary)["vusers.completed"] == 1
         assert first.hits().get("GET /seen/auth-undefined-cookie-undefined-kept-yes") == 1
+        assert first.hits().get("GET /seen/key-undefined-session-undefined") == 1
 
 
 def test_secrets_are_masked_in_their_encoded_forms() -> None:
@@ -1099,3 +1102,56 @@ def test_a_body_is_masked_before_it_is_cut(server: ServerThread, write_plan) -> 
     engine.redactor = Redactor([secret])
     shown = engine.snippet(b"x" * 190 + secret.encode() + b" and more", [])
     assert shown == "x" * 190 + "*** and mo…"  # masked whole, then cut at 200 characters
+
+
+@pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGHUP", 129)])
+def test_a_loop_that_never_waits_still_hears_a_stop(
+    server: ServerThread, write_plan, tmp_path: Path, signame: str, code: int
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    text = with_target(
+        one_user("      - loop:\n          - get: {url: /ok, ifTrue: 'never'}\n"),
+        server.url,
+    )
+    report = tmp_path / "report.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "yamlload", "run", "-q", str(write_plan(text)), "-o", str(report)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(2.0)  # the user is spinning in its loop by now
+        os.kill(process.pid, getattr(signal, signame))
+        _, stderr = process.communicate(timeout=60)  # bounded: a spin would never end
+    finally:
+        process.kill()
+    assert process.returncode == code, stderr
+    assert json.loads(report.read_text())["run"]["stoppedBy"] == signame
+
+
+def test_a_processor_that_exits_at_import_is_a_usage_error(write_plan) -> None:
+    plan = write_plan(
+        one_user("      - function: f\n", config="  target: http://127.0.0.1:9\n  processor: p.py\n"),
+        **{"p.py": "import sys\nsys.exit(0)\n\n\ndef f(context):\n    pass\n"},
+    )
+    result = run_cli("run", str(plan))
+    assert result.exit_code == 2 and "SystemExit" in result.stderr
+
+
+def test_a_short_or_malformed_target_password_is_never_shown(write_plan, tmp_path: Path) -> None:
+    plan = write_plan(
+        "config:\n  target: 'http://admin:pw1@127.0.0.1:99999x/'\n"
+        "  phases: [{duration: 0.1, arrivalCount: 1}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    report = tmp_path / "r.json"
+    result = run_cli("run", str(plan), "-o", str(report))
+    shown = result.stdout + result.stderr + report.read_text()
+    assert "pw1" not in shown and "admin:***@" in shown
+    assert "pw1" not in run_cli("validate", str(plan)).stdout

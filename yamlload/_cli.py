@@ -37,6 +37,7 @@ from ._checks import (
 from ._compile import compile_document, load_plan
 from ._describe import describe, plural
 from ._engine import (
+    STOP_SIGNALS,
     WHOLE_RUN,
     Engine,
     RunOptions,
@@ -75,7 +76,7 @@ from ._shard import (
 from ._summary import Summary, summarize
 from ._version import __version__
 
-EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 DEMO_TARGET_START_SECONDS = 30.0
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -525,7 +526,8 @@ class _SignalsHeld:
 
     def __enter__(self) -> _SignalsHeld:
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for name in STOP_SIGNALS:
+                signum = getattr(signal, name)
                 self._previous[signum] = signal.signal(signum, self._hold)
         return self
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import csv
 import errno
 import http.cookies
@@ -67,6 +68,10 @@ GRACE_SECONDS = 2.0
 # merely because the event loop was still warming up.
 START_DELAY_SECONDS = 0.02
 TICK_SECONDS = 1.0
+# Signals that stop a run gracefully: Ctrl-C, a kill, a closed terminal or SSH session.
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+# The longest one think may last (a day): longer waits (a templated 1e308) are cut here.
+MAX_PAUSE_SECONDS = 86_400.0
 ENDPOINT_PREFIX = "plugins.metrics-by-endpoint"
 FAILED_CAPTURE = "Failed capture or match"
 FAILED_EXPECTATIONS = "Failed expectations"
@@ -80,9 +85,10 @@ MAX_REDIRECTS = 10
 TOO_MANY_REDIRECTS = "ERR_TOO_MANY_REDIRECTS"
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 GZIP_ACCEPT_ENCODING = "gzip, deflate"
-# Credentials a redirect to another origin does not carry (the jar's own cookies follow
-# their domains).
-CROSS_ORIGIN_DROP = frozenset({"authorization", "proxy-authorization", "cookie"})
+# Headers a redirect to another origin does not carry: credentials by name or by look,
+# and any header config.secrets names (the jar's own cookies follow their domains).
+CROSS_ORIGIN_DROP = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+CREDENTIAL_LOOK = re.compile(r"auth|token|secret|passw|api-?key|session|cookie", re.IGNORECASE)
 # What the network and aiohttp raise for a request that got no usable response; these,
 # and only these, become `errors.NAME` (see error_code). Anything else is a bug in
 # yamlload and ends the run.
@@ -292,7 +298,7 @@ def load_processor(path: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # the user's module: show what broke, not a traceback
+    except BaseException as exc:  # the user's module (sys.exit too): say what broke
         raise UsageError(f"processor {path}: {type(exc).__name__}: {exc}") from None
     return module
 
@@ -387,7 +393,7 @@ class _Flow:
         if isinstance(step, Request):
             return await self.engine.http.send(step, user)
         if isinstance(step, ThinkStep):
-            await asyncio.sleep(self.think_seconds(step, user))
+            await self.engine.pause(self.think_seconds(step, user))
             return True
         if isinstance(step, LoopStep):
             return await self.loop(step, user)
@@ -433,6 +439,9 @@ class _Flow:
                 user.vars["$loopElement"] = element
                 if not await self.run(step.steps, user):
                     return False
+                # An iteration whose steps never waited (all skipped by ifTrue) must still
+                # let the loop run, or a stop could never be heard.
+                await asyncio.sleep(0)
         finally:
             user.vars["$loopCount"], user.vars["$loopElement"] = saved
         return True
@@ -515,6 +524,17 @@ class _Http:
         default = self.plan.http.expected_statuses or DEFAULT_ACCEPTED
         self._default_accepted = _status_ranges(default)
         self.apdex = self.plan.apdex_threshold_ms
+        secret_names = {n.lower() for n in self.plan.secrets}
+
+        def private(header: str) -> bool:
+            name = header.lower()
+            return (
+                name in CROSS_ORIGIN_DROP
+                or name in secret_names
+                or CREDENTIAL_LOOK.search(name) is not None
+            )
+
+        self.private_headers = private
 
     def url(self, request: Request, user: _User) -> str:
         path = _text(request.url, user)
@@ -708,7 +728,7 @@ class _Http:
             if not follow:
                 return answer
             try:
-                spec = _redirected(spec, answer, str(location))
+                spec = _redirected(spec, answer, str(location), self.private_headers)
             except ValueError:  # a Location that is no URL: the next hop cannot be made
                 self.record_error(label, "EINVALIDURL")
                 detail = f"redirected to {_printable(location)!r}, which is not a URL"
@@ -977,7 +997,9 @@ def _apdex_bucket(millis: float, threshold: float) -> str:
     return "apdex.tolerated" if millis <= 4 * threshold else "apdex.frustrated"
 
 
-def _redirected(spec: dict[str, Any], answer: _Answer, location: str) -> dict[str, Any]:
+def _redirected(
+    spec: dict[str, Any], answer: _Answer, location: str, private: Callable[[str], bool]
+) -> dict[str, Any]:
     """The next hop of a redirect, as browsers (and got, under Artillery) make it: 303
     turns any method but HEAD into GET, 301 and 302 turn POST into GET, and a body goes
     only with 307 and 308."""
@@ -993,8 +1015,7 @@ def _redirected(spec: dict[str, Any], answer: _Answer, location: str) -> dict[st
         for key in ("json", "data"):
             nxt.pop(key, None)
     if url.origin() != answer.url.origin():
-        headers = {k: v for k, v in spec["headers"].items() if k.lower() not in CROSS_ORIGIN_DROP}
-        nxt["headers"] = headers
+        nxt["headers"] = {k: v for k, v in spec["headers"].items() if not private(k)}
     return nxt
 
 
@@ -1225,6 +1246,13 @@ class Engine:
             # A plan's log: step may print what a server sent: no terminal escapes.
             text = _CONTROL.sub(" ", message)
             self.observer.log(self.redactor.text(text, [*secrets, *self.runtime_secrets]))
+
+    async def pause(self, seconds: float) -> None:
+        """A user's think time, which a stop ends at once."""
+        if seconds <= 0 or self.stopped_by is not None:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), min(seconds, MAX_PAUSE_SECONDS))
 
     def user_secrets(self, user: _User) -> list[str]:
         """The values of this user's variables that config.secrets names."""
@@ -1645,17 +1673,17 @@ class Engine:
         return self.options.start_at - time.time()
 
     async def run_until_signalled(self) -> RunResult:
-        """`run()`, with SIGINT and SIGTERM stopping the load gracefully (where this is the
+        """`run()`, with SIGINT, SIGTERM and SIGHUP stopping the load gracefully (where this is the
         main thread: a Dask worker may run a shard in a thread of its own)."""
         if threading.current_thread() is not threading.main_thread():
             return await self.run()
         loop = asyncio.get_running_loop()
-        for name in ("SIGINT", "SIGTERM"):
+        for name in STOP_SIGNALS:
             loop.add_signal_handler(getattr(signal, name), self.stop, name)
         try:
             return await self.run()
         finally:
-            for name in ("SIGINT", "SIGTERM"):
+            for name in STOP_SIGNALS:
                 loop.remove_signal_handler(getattr(signal, name))
 
     async def _drain(self) -> None:

@@ -31,6 +31,8 @@ CREDENTIAL_MAPS = frozenset({"cookie"})
 # $env values used under these keys are not masked: they say where and how much load
 # goes, and every output shows them (a password in the target is still masked).
 PUBLIC_KEYS = frozenset({"target", "phases"})
+# `scheme://user:password@`: the password part, wherever a URL appears in free text.
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@/\s]*@")
 _ENV_REFERENCE = re.compile(r"\$(?:env|processEnvironment)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -71,7 +73,9 @@ class Redactor:
         return value in self._plain
 
     def text(self, text: str, extra: Iterable[str] = ()) -> str:
-        """`text` with every secret value (and any in `extra`) replaced by ***."""
+        """`text` with every secret value (and any in `extra`) replaced by ***, and the
+        password of any URL in it, however short, and even in a malformed URL."""
+        text = _USERINFO.sub(rf"\1{MASK}@", text)
         more = [v for v in extra if len(v) >= MIN_SECRET_CHARS and v in text]
         if more:
             return Redactor([*self.values, *more]).text(text)
@@ -99,6 +103,8 @@ class Redactor:
         if isinstance(node, str):
             if lowered in CREDENTIAL_KEYS or lowered in self.names:
                 return MASK
+            if lowered == "target":  # its password, however short
+                return self.url(node)
             return self.text(node)
         if lowered in self.names and node is not None:
             return MASK
@@ -107,7 +113,12 @@ class Redactor:
 
 def _encodings(value: str) -> set[str]:
     """The forms a secret takes when a URL or a JSON body carries it."""
-    return {quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]} - {value}
+    return {
+        quote(value, safe=""),
+        quote_plus(value),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    } - {value}
 
 
 def _password(url: str) -> str | None:

@@ -22,7 +22,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ._compile import load_plan
-from ._engine import Engine, PhaseRun, Progress, RunOptions, RunResult, run_on_uvloop
+from ._engine import (
+    STOP_SIGNALS,
+    Engine,
+    PhaseRun,
+    Progress,
+    RunOptions,
+    RunResult,
+    run_on_uvloop,
+)
 from ._errors import UsageError
 from ._load import PlanOptions
 from ._metrics import PERIOD_SECONDS, Metrics, Period
@@ -515,7 +523,8 @@ def _forward_signals(processes: list[Any]) -> dict[int, Any]:
                     os.kill(process.pid, signum)
 
     previous: dict[int, Any] = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for name in STOP_SIGNALS:
+        signum = getattr(signal, name)
         previous[signum] = signal.signal(signum, forward)
     return previous
 
