@@ -3,6 +3,7 @@ merge to the same result, CSV rows are used once across shards, a lost worker is
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -338,3 +339,64 @@ def test_validate_takes_c_for_config(write_plan, tmp_path: Path) -> None:
     result = run_cli("validate", str(plan), "-c", str(tmp_path / "other.yml"))
     assert result.exit_code == 0, result.stderr
     assert "3 arrivals" in result.stdout
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has stopped: only its exit status is left
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the workers")
+def test_workers_stop_when_their_coordinator_is_killed(server, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    plan = tmp_path / "long.yml"
+    plan.write_text(
+        f"config:\n  target: {server.url}\n  phases: [{{duration: 60, arrivalRate: 5}}]\n"
+        "scenarios:\n  - flow: [{get: {url: /seen/orphan}}]\n"
+    )
+    coordinator = subprocess.Popen(
+        [sys.executable, "-m", "yamlload", "run", "-q", str(plan), "--workers", "2",
+         "-o", str(tmp_path / "r.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):  # bounded: until the workers send load
+            if server.hits().get("GET /seen/orphan", 0) >= 5:
+                break
+            time.sleep(0.1)
+        workers = [pid for pid in _children(coordinator.pid) if _alive(pid)]
+        assert len(workers) >= 2, workers
+        os.kill(coordinator.pid, signal.SIGKILL)
+        coordinator.wait(10)
+        for _ in range(100):  # bounded: the workers must go
+            if not any(_alive(pid) for pid in workers):
+                break
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers)
+        sent = server.hits().get("GET /seen/orphan", 0)
+        time.sleep(1.0)
+        assert server.hits().get("GET /seen/orphan", 0) == sent  # no load after they died
+    finally:
+        coordinator.kill()
+        for pid in _children(coordinator.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -16,6 +16,7 @@ import os
 import queue
 import re
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -40,6 +41,10 @@ from ._summary import Summary
 # Shards are told to start this far ahead, so that every process is ready in time.
 START_LEAD_SECONDS = 2.0
 POLL_SECONDS = 0.2
+# A worker checks this often that its coordinator is still there (see _die_with_parent).
+PARENT_WATCH_SECONDS = 0.25
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+EXIT_ORPHANED = 137
 DASK_CONNECT_SECONDS = 10
 # Dask ships the job to each worker first: give it a little more time to get ready.
 DASK_EXTRA_LEAD_SECONDS = 1.0
@@ -297,10 +302,29 @@ def run_shard(job: ShardJob, updates: Any = None, shard: int = 0) -> dict[str, A
 
 
 def _shard_process(job: ShardJob, updates: Any, shard: int) -> None:
+    _die_with_parent(os.getppid())
     try:
         updates.put(("result", shard, run_shard(job, updates, shard)))
     except Exception as exc:  # reported as a lost worker, never a traceback
         updates.put(("failed", shard, f"{type(exc).__name__}: {exc}"))
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker whose coordinator is gone (kill -9) stops at once: nobody would read its
+    results, and the target would go on taking its load. Linux tells the child itself
+    (PR_SET_PDEATHSIG); elsewhere, and as a second guard, a thread watches the parent."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_WATCH_SECONDS)
+        os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="yamlload-parent-watch", daemon=True).start()
 
 
 # --------------------------------------------------------------------------- many shards here
