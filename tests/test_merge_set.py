@@ -189,7 +189,9 @@ def test_a_lost_worker_in_a_part_makes_the_merged_run_invalid(tmp_path: Path) ->
 
 
 def test_a_late_start_is_its_own_reason_not_lag(server, write_plan, tmp_path: Path) -> None:
-    plan = write_plan(TINY)
+    # 3 s late on a 4 s plan: late, but not so late that the whole plan would be over
+    # (that is refused before any traffic)
+    plan = write_plan(TINY.replace("duration: 1, arrivalCount: 6", "duration: 4, arrivalCount: 6"))
     past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=3)).isoformat()
     out = tmp_path / "late.json"
     result = run_segment(plan, server.url, "2/3", out, "--start-at", past)

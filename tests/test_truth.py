@@ -1155,3 +1155,19 @@ def test_a_short_or_malformed_target_password_is_never_shown(write_plan, tmp_pat
     shown = result.stdout + result.stderr + report.read_text()
     assert "pw1" not in shown and "admin:***@" in shown
     assert "pw1" not in run_cli("validate", str(plan)).stdout
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--checkpoint", "nan"), ("--max-lag", "nan"), ("--max-lag", "inf")]
+)
+def test_a_number_that_is_not_finite_is_refused(write_plan, flag: str, value: str) -> None:
+    plan = write_plan(one_user("      - get: {url: /}\n", config="  target: http://127.0.0.1:9\n"))
+    result = run_cli("run", str(plan), flag, value)
+    assert result.exit_code == 2 and "must be between" in result.stderr
+
+
+def test_a_start_long_past_is_refused_before_any_traffic(server: ServerThread, write_plan) -> None:
+    plan = write_plan(with_target(one_user("      - get: {url: /seen/start-past}\n"), server.url))
+    result = run_cli("run", str(plan), "--segment", "1/2", "--start-at", "2001-01-01T00:00:00Z")
+    assert result.exit_code == 2 and "in the past" in result.stderr
+    assert server.hits().get("GET /seen/start-past", 0) == 0

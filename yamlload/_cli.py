@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import math
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -76,6 +78,8 @@ from ._shard import (
 from ._summary import Summary, summarize
 from ._version import __version__
 
+# A checkpoint at most once a day: larger values are surely a mistake in units.
+MAX_CHECKPOINT_SECONDS = 86_400.0
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 DEMO_TARGET_START_SECONDS = 30.0
 
@@ -132,6 +136,33 @@ def plan_options(command: F) -> F:
     return command
 
 
+if TYPE_CHECKING:  # click 8.5 made ParamType generic; older clicks cannot subscript it
+    _FloatParam = click.ParamType[float, Any]
+else:
+    _FloatParam = click.ParamType
+
+
+class FiniteFloat(_FloatParam):
+    """A number that is finite and within [low, high]: nan and inf would quietly turn a
+    check off (--max-lag nan) or a feature (--checkpoint nan)."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float = 1e12) -> None:
+        self.low, self.high = low, high
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or not self.low <= number <= self.high:
+            self.fail(f"{value!r} must be between {self.low:g} and {self.high:g}", param, ctx)
+        return number
+
+
 def lag_options(command: F) -> F:
     """--max-lag and --allow-lag: when a run (or a merged one) is judged invalid."""
     command = click.option(
@@ -139,7 +170,7 @@ def lag_options(command: F) -> F:
     )(command)
     return click.option(
         "--max-lag",
-        type=float,
+        type=FiniteFloat(0.0),
         default=DEFAULT_MAX_LAG_MS,
         show_default=True,
         metavar="MS",
@@ -246,7 +277,7 @@ def schema(report: bool) -> None:
 @click.option(
     "--checkpoint",
     "checkpoint_seconds",
-    type=click.FloatRange(min=1.0),
+    type=FiniteFloat(1.0, MAX_CHECKPOINT_SECONDS),
     metavar="SECONDS",
     help="Write the report so far every SECONDS (atomically), so a killed run leaves one.",
 )
@@ -307,6 +338,7 @@ def run(plan_path: str, **kwargs: Any) -> None:
         for warning in plan.warnings:
             click.echo(f"warning: {redactor.text(str(warning))}", err=True)
         gate.prepare(plan)  # bad checks stop here, before any traffic
+        split.check_start(plan)
         for advice in capacity_warnings(plan, split.workers):
             click.echo(f"warning: {advice}", err=True)
         limit = ensure_file_limit(plan)
@@ -337,6 +369,19 @@ class _Split:
             )
         self.segment = parse_segment(segment) if segment else WHOLE_RUN
         self.start_at = parse_start_at(start_at) if start_at else None
+
+    def check_start(self, plan: Plan) -> None:
+        """A --start-at so far past that the whole plan would already be over would fire
+        every user at once: refused, before any traffic."""
+        if self.start_at is None:
+            return
+        late = time.time() - self.start_at
+        planned = sum(phase.duration for phase in plan.phases)
+        if late > planned:
+            raise UsageError(
+                f"--start-at is {late:,.0f} s in the past, longer than the plan lasts "
+                f"({planned:,.0f} s): every user would start at once; give a time to come"
+            )
 
     def run(
         self,
