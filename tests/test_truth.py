@@ -1171,3 +1171,27 @@ def test_a_start_long_past_is_refused_before_any_traffic(server: ServerThread, w
     result = run_cli("run", str(plan), "--segment", "1/2", "--start-at", "2001-01-01T00:00:00Z")
     assert result.exit_code == 2 and "in the past" in result.stderr
     assert server.hits().get("GET /seen/start-past", 0) == 0
+
+
+def test_a_captured_secret_is_masked_in_a_hooks_failure(
+    server: ServerThread, write_plan, tmp_path: Path
+) -> None:
+    hooks = "def leak(context):\n    raise ValueError('token=' + context.vars['token'])\n"
+    flow = (
+        "      - post:\n          url: /login\n          json: {username: 'capt41n-secret'}\n"
+        "          capture: {json: $.token, as: token}\n"
+        "      - function: leak\n"
+    )
+    config = "  processor: hooks.py\n  secrets: [token]\n"
+    plan = write_plan(with_target(one_user(flow, config=config), server.url), **{"hooks.py": hooks})
+    result, report = cli_run(plan, tmp_path)
+    assert report["aggregate"]["counters"]["errors.EPROCESSOR"] == 1
+    assert "token=***" in result.stdout
+    assert "tok-capt41n-secret" not in result.stdout + result.stderr
+
+
+def test_a_short_target_password_is_masked_in_the_plan_document() -> None:
+    from yamlload._redact import Redactor
+
+    shown = Redactor([]).document({"config": {"target": "http://u:pw@127.0.0.1:9"}})
+    assert shown == {"config": {"target": "http://u:***@127.0.0.1:9"}}
