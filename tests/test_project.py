@@ -63,7 +63,7 @@ LAYERS = [
     {"_errors", "_version"},
     {"_expr"},
     {"_plan"},
-    {"_schema", "_schedule", "_metrics", "_target", "_redact"},
+    {"_schema", "_schedule", "_metrics", "_target", "_redact", "_outputs"},
     {"_load"},
     {"_compile", "_describe"},
     {"_engine"},

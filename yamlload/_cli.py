@@ -51,6 +51,7 @@ from ._engine import (
 from ._errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_RUN,
+    EXIT_OUTPUT_FAILED,
     EXIT_USAGE,
     InternalError,
     PlanError,
@@ -59,6 +60,7 @@ from ._errors import (
     YamlloadError,
 )
 from ._load import PlanOptions, located_from_data
+from ._outputs import Input, Output, OutputError, check_outputs
 from ._plan import Plan
 from ._redact import Redactor
 from ._report.console import ConsoleObserver, format_checks, format_deltas, format_summary
@@ -325,8 +327,10 @@ def run(plan_path: str, **kwargs: Any) -> None:
     Exit 0 when every check passed, 1 when a check or an `expect` failed, 2 for a bad
     plan or check (nothing is sent), 3 when the run is invalid (the generator fell
     behind, the target could not be reached at all, a worker was lost or started late),
-    130/143 when stopped by Ctrl-C or SIGTERM, 70 when a bug in yamlload stopped it (the
-    report of what was measured is still written).
+    4 when a report could not be written (each one that failed is named; the others are
+    still written), 130/143 when stopped by Ctrl-C or SIGTERM, 70 when a bug in yamlload
+    stopped it (the report of what was measured is still written). When several apply:
+    70, then 130/143, then 4, then 3, then 1.
     """
     gate = _Gate(kwargs)
     split = _Split(kwargs)
@@ -338,6 +342,7 @@ def run(plan_path: str, **kwargs: Any) -> None:
         for warning in plan.warnings:
             click.echo(f"warning: {redactor.text(str(warning))}", err=True)
         gate.prepare(plan)  # bad checks stop here, before any traffic
+        gate.check_outputs(plan, kwargs, plan_path)  # and bad output paths
         split.check_start(plan)
         for advice in capacity_warnings(plan, split.workers):
             click.echo(f"warning: {advice}", err=True)
@@ -431,6 +436,7 @@ class _Gate:
         self.checks: list[Check] = []
         self.outcomes: list[Outcome] = []
         self.invalid: list[str] = []
+        self.output_failed = False
 
     def prepare(self, plan: Plan) -> None:
         problems: list[Problem] = []
@@ -479,31 +485,88 @@ class _Gate:
             "validity": {"valid": not self.invalid, "reasons": self.invalid},
         }
 
+    def check_outputs(self, plan: Plan, kwargs: dict[str, Any], plan_path: str | None) -> None:
+        """Every output path, before any traffic (docs/reliability.md, "Output paths"):
+        never an input of the run, never anything but a regular file replaced, a folder
+        that takes a file, no two outputs the same. Sets the default `-o` path."""
+        kwargs["output"] = kwargs.get("output") or _default_report_path(plan.source)
+        outputs = [Output("-o", kwargs["output"])]
+        if self.html:
+            outputs.append(Output("--html", self.html))
+        if self.csv:  # the names _report.csvfiles.write_csv gives
+            outputs.append(Output("--csv", f"{self.csv}-periods.csv"))
+            outputs.append(Output("--csv", f"{self.csv}-endpoints.csv"))
+        if self.junit:
+            outputs.append(Output("--junit", self.junit))
+        if self.summary_md:
+            outputs.append(Output("--summary-md", self.summary_md))
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            outputs.append(Output("GITHUB_STEP_SUMMARY", step_summary, append=True))
+        inputs = [Input(plan_path, "the plan")] if plan_path else []
+        if kwargs.get("config_file"):
+            inputs.append(Input(kwargs["config_file"], "the --config file"))
+        if kwargs.get("dotenv"):
+            inputs.append(Input(kwargs["dotenv"], "the --dotenv file"))
+        if kwargs.get("payload"):
+            inputs.append(Input(kwargs["payload"], "a payload file"))
+        inputs += [Input(payload.path, "a payload file") for payload in plan.payloads]
+        if plan.processor:
+            inputs.append(Input(plan.processor, "the processor"))
+        check_outputs(outputs, inputs)
+
+    def attempt(self, write: Callable[[], object]) -> bool:
+        """One output: a failure is said on one line and remembered (exit 4), and the
+        other outputs are still written."""
+        try:
+            write()
+        except (OutputError, UsageError) as exc:  # write_csv still says UsageError
+            click.echo(exc.show(), err=True)
+            self.output_failed = True
+            return False
+        return True
+
     def write_ci_files(self, summary: Summary) -> None:
         if self.html:
             from ._report.html import render_html  # optional outputs load on demand: start-up
 
-            write_text(self.html, render_html(summary))
-            click.echo(f"HTML report: {self.html}")
+            html = self.html
+            if self.attempt(lambda: write_text(html, render_html(summary), what="the HTML report")):
+                click.echo(f"HTML report: {html}")
         if self.csv:
             from ._report.csvfiles import write_csv
 
-            for path in write_csv(summary, self.csv):
-                click.echo(f"CSV: {path}")
+            prefix = self.csv
+            written: list[Path] = []
+            if self.attempt(lambda: written.extend(write_csv(summary, prefix))):
+                for path in written:
+                    click.echo(f"CSV: {path}")
         if self.junit:
             from ._report.junit import junit_xml
 
-            write_text(self.junit, junit_xml(summary, self.outcomes, self.invalid))
+            junit = self.junit
+            self.attempt(
+                lambda: write_text(
+                    junit, junit_xml(summary, self.outcomes, self.invalid), what="the JUnit file"
+                )
+            )
         markdown = markdown_summary(summary, self.outcomes, self.invalid)
-        if self.summary_md:
-            write_text(self.summary_md, markdown)
+        summary_md = self.summary_md
+        if summary_md:
+            self.attempt(lambda: write_text(summary_md, markdown, what="the Markdown summary"))
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
-            write_text(step_summary, markdown, append=True)
+            self.attempt(
+                lambda: write_text(
+                    step_summary, markdown, append=True, what="the GITHUB_STEP_SUMMARY file"
+                )
+            )
 
     def exit_code(self, summary: Summary) -> int:
         if summary.stopped_by in EXIT_SIGNAL:
             return EXIT_SIGNAL[summary.stopped_by]
+        if self.output_failed:  # CI must not trust a run whose report is missing
+            return EXIT_OUTPUT_FAILED
         if self.invalid:
             return EXIT_INVALID_RUN
         return EXIT_CHECK_FAILED if failed(self.outcomes) else 0
@@ -532,6 +595,7 @@ def _run_and_report(
         target = redactor.url(plan.target)
         click.echo(f"Running {plan.source} against {target} ({phases}{shards}{segment})")
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    gate = gate or _Gate({})
     path = kwargs.get("output") or _default_report_path(plan.source)
     checkpoint = _Checkpoint(plan, started_at, path, observer, redactor)
     result, workers, lost = split.run(plan, kwargs, options, observer, checkpoint.write)
@@ -539,13 +603,14 @@ def _run_and_report(
     with _SignalsHeld() as held:  # a Ctrl-C now must not lose the report of the run
         summary = summarize(plan, result, started_at, workers, redactor)
         click.echo(format_summary(summary))
-        gate = gate or _Gate({})
         gate.judge(summary, lost)
         gate.show()
         summary.verdict = gate.verdict()
-        written = write_json(summary, path)
+        # Each output on its own: one that fails is named and never stops the others.
+        wrote_json = gate.attempt(lambda: write_json(summary, path))
         gate.write_ci_files(summary)
-        click.echo(f"Report: {written}")
+        if wrote_json:
+            click.echo(f"Report: {path}")
     if held.signal is not None and summary.stopped_by is None:
         sys.exit(EXIT_SIGNAL[held.signal])
     if result.internal_error is not None:
@@ -601,10 +666,14 @@ class _Checkpoint:
         partial = summarize(self.plan, result, self.started_at, redactor=self.redactor)
         partial.checkpoint = True
         try:
-            write_json(partial, self.path)
-        except UsageError as exc:
+            write_json(partial, self.path, what="the checkpoint")
+        except OutputError as exc:  # its temporary file is already removed
             if not self.failed:
-                self.observer.log(f"checkpoint not written: {exc}")
+                message = f"warning: checkpoint not written: {exc}"
+                if self.observer.quiet:
+                    click.echo(message, err=True)
+                else:
+                    self.observer.log(message)
             self.failed = True
 
 
@@ -706,8 +775,10 @@ def quick(url: str, count: int, num: int, rate: float | None, duration: str, **k
         ],
     }
     plan = compile_document(located_from_data(document, "quick"), "quick", PlanOptions())
-    summary = _run_and_report(plan, kwargs)
-    sys.exit(_Gate({}).exit_code(summary))
+    gate = _Gate({})
+    gate.check_outputs(plan, kwargs, None)
+    summary = _run_and_report(plan, kwargs, gate)
+    sys.exit(gate.exit_code(summary))
 
 
 @cli.command()
@@ -729,8 +800,15 @@ def quick(url: str, count: int, num: int, rate: float | None, duration: str, **k
 def compare(baseline: str, current: str, ensure: tuple[str, ...], html_path: str | None) -> None:
     """Compare two JSON reports metric by metric and endpoint by endpoint.
 
-    Exit 1 when an --ensure limit on the change is broken, 2 for a bad report or limit.
+    Exit 1 when an --ensure limit on the change is broken, 2 for a bad report, limit or
+    output path, 4 when the HTML page could not be written.
     """
+    if html_path:
+        check_outputs(
+            [Output("--html", html_path)],
+            [Input(baseline, "a report"), Input(current, "a report")],
+            "this command",
+        )
     before, after = read_json(baseline), read_json(current)
     problems: list[Problem] = []
     checks: list[Check] = []
@@ -751,11 +829,18 @@ def compare(baseline: str, current: str, ensure: tuple[str, ...], html_path: str
     if html_path:
         from ._report.html import render_compare_html
 
-        write_text(html_path, render_compare_html(before, after, rows))
-        click.echo(f"HTML: {html_path}")
+        gate = _Gate({})
+        page = render_compare_html(before, after, rows)
+        if gate.attempt(lambda: write_text(html_path, page, what="the HTML page")):
+            click.echo(f"HTML: {html_path}")
+        html_failed = gate.output_failed
+    else:
+        html_failed = False
     outcomes = evaluate_relative(checks, before, after)
     if outcomes:
         click.echo("\n" + format_checks(outcomes))
+    if html_failed:
+        sys.exit(EXIT_OUTPUT_FAILED)
     sys.exit(EXIT_CHECK_FAILED if failed(outcomes) else 0)
 
 
@@ -773,6 +858,9 @@ def merge(reports: tuple[str, ...], output: str, max_lag: float, allow_lag: bool
     without: the merged run is marked incomplete, which makes it invalid (exit 3), as a
     lost worker, a shard that started late, or a lagging generator does.
     """
+    check_outputs(
+        [Output("-o", output)], [Input(path, "a report") for path in reports], "this command"
+    )
     summary = merge_summaries([read_json(path) for path in reports], list(reports))
     click.echo(format_summary(summary))
     # The merged run is judged as `run` judges one, lost workers included; the shards'
@@ -782,8 +870,10 @@ def merge(reports: tuple[str, ...], output: str, max_lag: float, allow_lag: bool
     gate.judge(summary, lost)
     gate.show()
     summary.verdict = {"validity": gate.verdict()["validity"]}
-    written = write_json(summary, output)
-    click.echo(f"Merged {len(reports)} reports: {written}")
+    if gate.attempt(lambda: write_json(summary, output, what="the merged report")):
+        click.echo(f"Merged {len(reports)} reports: {output}")
+    if gate.output_failed:
+        sys.exit(EXIT_OUTPUT_FAILED)
     sys.exit(EXIT_INVALID_RUN if gate.invalid else 0)
 
 
@@ -796,12 +886,17 @@ def merge(reports: tuple[str, ...], output: str, max_lag: float, allow_lag: bool
     help="The HTML file (default: REPORT with .html).",
 )
 def report(report_path: str, output: str | None) -> None:
-    """Render a JSON report (from `run`, or merged) as a self-contained HTML page."""
-    summary = read_json(report_path)
+    """Render a JSON report (from `run`, or merged) as a self-contained HTML page.
+
+    Exit 2 for a bad report or output path (the report itself is never written over),
+    4 when the page could not be written.
+    """
     target = output or str(Path(report_path).with_suffix(".html"))
+    check_outputs([Output("-o", target)], [Input(report_path, "a report")], "this command")
+    summary = read_json(report_path)
     from ._report.html import render_html
 
-    write_text(target, render_html(summary))
+    write_text(target, render_html(summary), what="the HTML report")
     click.echo(f"HTML report: {target}")
 
 

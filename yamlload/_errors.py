@@ -18,6 +18,7 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INVALID_RUN = 3
+EXIT_OUTPUT_FAILED = 4  # a report could not be written (_outputs.OutputError)
 EXIT_INTERNAL = 70
 
 

@@ -1,44 +1,34 @@
-"""The JSON report: written atomically (a temporary file, flushed to disk, then a rename),
-so a reader, or a machine that loses power, sees the old report or the new one whole."""
+"""The JSON report: written through `_outputs.write_with`, atomically for a regular file
+(a temporary file, flushed to disk, then a rename), so a reader, or a machine that loses
+power, sees the old report or the new one whole; a device or FIFO is written in place."""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
-import tempfile
 from pathlib import Path
+from typing import TextIO
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from .._errors import UsageError
+from .._outputs import write_with
 from .._schema import build_report_schema
 from .._summary import Summary
 
 
-def write_json(summary: Summary, path: str | os.PathLike[str]) -> Path:
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(summary.to_json(), out, indent=1, allow_nan=False)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a report is a normal file
-        os.replace(temporary, target)
-    except OSError as exc:
-        raise UsageError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
-    return target
+def write_json(
+    summary: Summary, path: str | os.PathLike[str], what: str = "the JSON report"
+) -> Path:
+    """Atomically (see `_outputs.write_with`); OutputError (exit 4) when it fails."""
+    return write_with(path, lambda out: _dump(summary, out), what)
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+def _dump(summary: Summary, out: TextIO) -> None:
+    json.dump(summary.to_json(), out, indent=1, allow_nan=False)
+    out.write("\n")
 
 
 def read_json(path: str | os.PathLike[str]) -> Summary:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 from .._checks import Outcome, describe_limit, describe_outcome
-from .._errors import UsageError
+from .._outputs import write_text as write_outputs_text
 from .._summary import Summary
 
 
@@ -54,9 +53,9 @@ def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> 
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
-def write_text(path: str | os.PathLike[str], text: str, append: bool = False) -> None:
-    try:
-        with Path(path).open("a" if append else "w", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+def write_text(
+    path: str | os.PathLike[str], text: str, append: bool = False, what: str = "the file"
+) -> None:
+    """Under the output rules of `_outputs`: atomic for a regular file, in place for a
+    device or FIFO; OutputError (exit 4) when it fails, with no temporary file left."""
+    write_outputs_text(path, text, what, append)

@@ -1,0 +1,228 @@
+"""Where reports go: output paths checked before any traffic, and one writer for them all.
+
+The rules (docs/reliability.md, "Output paths"):
+
+- an output is never an input of the same command (the plan, `--config`, payloads, the
+  processor, `--dotenv`; the reports `report`/`compare`/`merge` read), compared by real
+  path and by file identity, so another spelling, a symlink or a hard link is caught;
+- only a regular file (or nothing) is replaced, atomically; a character device or a FIFO
+  is written in place (`-o /dev/null`), and one of the process's own streams
+  (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`) is written through its open descriptor;
+  a folder, a socket or a block device is refused;
+- the folder is created when missing and must take a file (a probe is made and removed);
+- two outputs of one command are never the same file.
+
+A path that breaks a rule is a `UsageError` (exit 2) before anything is sent. A write that
+fails afterwards is an `OutputError` (exit 4), and its temporary file is always removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from ._errors import EXIT_OUTPUT_FAILED, UsageError, YamlloadError
+
+STREAMS = {"/dev/stdout": 1, "/dev/stderr": 2}
+_FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/(\d+)")
+
+
+class OutputError(YamlloadError):
+    """A report, or another output, could not be written after the work was done."""
+
+    exit_code = EXIT_OUTPUT_FAILED
+
+
+@dataclass(frozen=True)
+class Output:
+    """A file a command writes: `flag` names it to the user (`-o`, `--html`)."""
+
+    flag: str
+    path: str
+    append: bool = False
+
+
+@dataclass(frozen=True)
+class Input:
+    """A file a command reads: `what` names it (`the plan`, `a payload file`)."""
+
+    path: str
+    what: str
+
+
+def check_outputs(
+    outputs: Sequence[Output], inputs: Sequence[Input], reader: str = "this run"
+) -> None:
+    """Every problem with the output paths, as one UsageError, before any work starts."""
+    problems: list[str] = []
+    taken: dict[object, Output] = {}
+    for output in outputs:
+        problem = _problem(output, inputs, reader, taken)
+        if problem:
+            problems.append(f"{output.flag} {output.path}: {problem}")
+    if problems:
+        raise UsageError("\nerror: ".join(problems))
+
+
+def _problem(
+    output: Output, inputs: Sequence[Input], reader: str, taken: dict[object, Output]
+) -> str | None:
+    path = output.path
+    fd = stream_fd(path)
+    if fd is not None:
+        try:
+            os.fstat(fd)
+        except OSError:
+            return f"file descriptor {fd} is not open"
+        return None
+    try:
+        info: os.stat_result | None = os.stat(path)
+    except OSError:
+        info = None
+    if info is not None:
+        if stat.S_ISDIR(info.st_mode):
+            return "is a folder"
+        if stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode):
+            if not os.access(path, os.W_OK):
+                return "cannot write to it: permission denied"
+            return None  # written in place, never replaced
+        if not stat.S_ISREG(info.st_mode):
+            return "is not a regular file, a character device or a FIFO; it is never replaced"
+    real = os.path.realpath(path)
+    for source in inputs:
+        if _same(real, info, source.path):
+            return f"it is {source.what} {reader} reads; choose another path"
+    keys: list[object] = [real]
+    if info is not None:
+        keys.append((info.st_dev, info.st_ino))
+    for key in keys:
+        if key in taken:
+            return f"it is also the {taken[key].flag} output"
+    for key in keys:
+        taken[key] = output
+    folder = os.path.dirname(real)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        return f"cannot write in {folder}: it is not a folder"
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".yamlload-probe.", suffix=".tmp", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"cannot write in {folder}: {exc.strerror or exc}"
+    return None
+
+
+def _same(real: str, info: os.stat_result | None, other: str) -> bool:
+    if real == os.path.realpath(other):
+        return True
+    if info is None:
+        return False
+    try:
+        theirs = os.stat(other)
+    except OSError:
+        return False
+    return (theirs.st_dev, theirs.st_ino) == (info.st_dev, info.st_ino)
+
+
+def stream_fd(path: str | os.PathLike[str]) -> int | None:
+    """The descriptor a path such as /dev/stdout names, or None for any other path."""
+    normal = os.path.normpath(os.path.abspath(path))
+    if normal in STREAMS:
+        return STREAMS[normal]
+    found = _FD_PATH.fullmatch(normal)
+    return int(found.group(1)) if found else None
+
+
+def write_with(
+    path: str | os.PathLike[str],
+    fill: Callable[[TextIO], object],
+    what: str = "the file",
+    append: bool = False,
+) -> Path:
+    """Write what `fill` writes to `path` under the rules above; OutputError if it fails.
+
+    A regular file is replaced atomically: a temporary file in the same folder, flushed
+    to disk (fsync), then renamed over it, so a reader, or a machine that loses power,
+    sees the old file or the new one whole. The temporary file never outlives a failure.
+    """
+    target = Path(path)
+    try:
+        fd = stream_fd(target)
+        if fd is not None:
+            _write_stream(fd, fill)
+        elif append or _written_in_place(target):
+            with target.open("a" if append else "w", encoding="utf-8") as out:
+                fill(out)
+        else:
+            _replace_atomically(Path(os.path.realpath(target)), fill)
+    except OSError as exc:
+        raise OutputError(f"could not write {what} {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def write_text(
+    path: str | os.PathLike[str], text: str, what: str = "the file", append: bool = False
+) -> Path:
+    return write_with(path, lambda out: out.write(text), what, append)
+
+
+def _written_in_place(path: Path) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def _write_stream(fd: int, fill: Callable[[TextIO], object]) -> None:
+    """Through the process's own descriptor, after what is already buffered for it, so a
+    report sent to /dev/stdout lands after the console text, whatever stdout is."""
+    import sys
+
+    buffer = io.StringIO()
+    fill(buffer)
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.flush()
+    data = memoryview(buffer.getvalue().encode("utf-8"))
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _replace_atomically(target: Path, fill: Callable[[TextIO], object]) -> None:
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()  # mkstemp makes 0600; a report is a normal file
+    temporary: str | None = None
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            fill(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+        temporary = None
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
