@@ -132,6 +132,15 @@ def plan_options(command: F) -> F:
             type=click.Path(dir_okay=False),
             help="KEY=VALUE file laid over the environment for $env / $processEnvironment.",
         ),
+        click.option(
+            "--allow-path",
+            "allow_paths",
+            multiple=True,
+            metavar="DIR",
+            type=click.Path(file_okay=False),
+            help="A folder whose files the plan may read besides its own (payloads, "
+            "formData files, processor, --config, --dotenv). Repeatable.",
+        ),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)

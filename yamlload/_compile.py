@@ -15,7 +15,7 @@ import math
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any, TypeGuard, cast, get_args
@@ -30,7 +30,22 @@ from ._expr import (
     parse_condition,
     parse_template,
 )
-from ._load import Located, Path, PlanOptions, assemble, check_schema, describe_path
+from ._load import (
+    MAX_PAYLOAD_BYTES,
+    MAX_PLAN_BYTES,
+    Located,
+    Path,
+    PlanOptions,
+    assemble,
+    check_input_file,
+    check_schema,
+    confinement_message,
+    describe_path,
+    input_roots,
+    load_time_roots,
+    outside_roots,
+    read_bounded,
+)
 from ._plan import (
     METHODS,
     Capture,
@@ -131,6 +146,14 @@ def parse_duration(text: str) -> float | None:
 @lru_cache(maxsize=4096)
 def _parse_template_cached(text: str) -> Template:
     return parse_template(text)
+
+
+@dataclass(frozen=True)
+class ConfinedFile(FormFile):
+    """A formData `fromFile` with the folders its rendered path must stay in (the plan's
+    folder and each --allow-path; see _engine.FilePathError)."""
+
+    roots: tuple[str, ...] = ()
 
 
 def load_plan(plan_path: str, options: PlanOptions | None = None) -> Plan:
@@ -258,7 +281,10 @@ class _Compiler:
         self.misspelled = misspelled
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
-        self.env = options.environment_variables()
+        # The folders input files may be in: see _load.input_roots and load_time_roots.
+        self.roots = input_roots(plan_path, options.allow_paths)
+        self.load_roots = load_time_roots(plan_path, options.allow_paths)
+        self.env = options.environment_variables(self.load_roots)
         self.function_refs: list[tuple[str, Path]] = []
         self.config: dict[str, Any] = self._mapping(("config",))
         self.strip_query = self._strip_query()
@@ -822,12 +848,15 @@ class _Compiler:
         for name, spec in raw.items():
             at = (*path, name)
             if isinstance(spec, dict) and "fromFile" in spec:
+                base_dir = str(self.base_dir((*at, "fromFile")))
+                self.check_upload((*at, "fromFile"), spec["fromFile"], base_dir)
                 fields.append(
                     (
                         name,
-                        FormFile(
+                        ConfinedFile(
                             path=self.template((*at, "fromFile"), spec["fromFile"]),
-                            base_dir=str(self.base_dir((*at, "fromFile"))),
+                            base_dir=base_dir,
+                            roots=self.roots,
                             content_type=self.template((*at, "contentType"), spec["contentType"])
                             if "contentType" in spec
                             else None,
@@ -842,6 +871,22 @@ class _Compiler:
             else:
                 fields.append((name, self.value(at, spec)))
         return TMap(tuple(fields))
+
+    def check_upload(self, path: Path, raw: Any, base_dir: str) -> None:
+        """A fromFile without templates is checked now, as the run would: inside the
+        plan's folder or an --allow-path (not the current folder: a rendered one may not
+        be either), a regular file."""
+        if not isinstance(raw, str) or "{{" in raw:
+            return
+        file = FsPath(base_dir) / raw
+        real = outside_roots(file, self.roots)
+        if real is not None:
+            message = confinement_message(file, real).replace(", the current folder", "")
+            self.error(path, message)
+            return
+        problem = check_input_file(file, self.roots)
+        if problem is not None:
+            self.error(path, problem)
 
     def condition(self, path: Path, raw: str | None) -> Any:
         if raw is None:
@@ -992,11 +1037,19 @@ class _Compiler:
         else:
             self.error(path, "payload has no 'path': give its CSV file with -p/--payload")
             return None
+        where = (*path, "path") if "path" in spec else path
+        origin = "" if "path" in spec else " (from -p/--payload)"
+        real = outside_roots(file, self.load_roots)
+        if real is not None:
+            self.error(where, f"payload: {confinement_message(file, real)}{origin}")
+            return None
         file = file.resolve()
-        if not file.is_file():
-            where = (*path, "path") if "path" in spec else path
-            origin = "" if "path" in spec else " (from -p/--payload)"
+        if not file.exists():
             self.error(where, f"payload file not found: {file}{origin}")
+            return None
+        problem = check_input_file(file, self.load_roots, MAX_PAYLOAD_BYTES)
+        if problem is not None:
+            self.error(where, f"payload {problem}{origin}")
             return None
         options: dict[str, Any] = spec.get("options") or {}
         if spec.get("loadAll") and not spec.get("name"):
@@ -1204,8 +1257,19 @@ class _Compiler:
         defined: set[str] = set()
         module: str | None = None
         if isinstance(raw, str) and self.healthy(path):
-            file = (self.base_dir(path) / raw).resolve()
-            if not file.is_file():
+            written = self.base_dir(path) / raw
+            real = outside_roots(written, self.load_roots)
+            file = written.resolve()
+            problem = (
+                confinement_message(written, real)
+                if real is not None
+                else check_input_file(file, self.load_roots, MAX_PLAN_BYTES)
+                if file.exists()
+                else None
+            )
+            if problem is not None:
+                self.error(path, f"processor {problem}")
+            elif not file.is_file():
                 self.error(path, f"processor file not found: {file}")
             elif file.suffix != ".py":
                 self.error(path, f"processor must be a Python file (.py), got {file.name}")
@@ -1228,7 +1292,7 @@ class _Compiler:
     def _functions_in(self, path: Path, file: FsPath) -> set[str]:
         """Top-level names the module defines, read without running it."""
         try:
-            tree = ast.parse(file.read_bytes(), filename=str(file))
+            tree = ast.parse(read_bounded(file, MAX_PLAN_BYTES), filename=str(file))
         except (SyntaxError, ValueError, OSError) as exc:
             self.error(path, f"cannot read processor {file.name}: {exc}")
             return set()

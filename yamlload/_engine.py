@@ -17,7 +17,9 @@ import errno
 import http.cookies
 import importlib.util
 import inspect
+import io
 import json
+import os
 import random
 import re
 import signal
@@ -25,9 +27,9 @@ import ssl
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -35,9 +37,15 @@ import aiohttp
 import jmespath.exceptions
 from yarl import URL
 
-from ._compile import parse_duration
+from ._compile import ConfinedFile, parse_duration
 from ._errors import UsageError
 from ._expr import Template, to_text
+from ._load import (
+    MAX_PAYLOAD_BYTES,
+    NotRegularFileError,
+    outside_roots,
+    read_bounded,
+)
 from ._metrics import PERIOD_SECONDS, Period, Recorder, last_period_index, period_width
 from ._plan import (
     Capture,
@@ -245,32 +253,120 @@ def _certificate_code(text: str) -> str:
 # --------------------------------------------------------------------------- payloads
 
 
-def read_payload(payload: Payload) -> list[dict[str, Any]]:
-    """The rows of a payload CSV as dicts of its fields."""
-    reader: Any = None
+def read_payload(payload: Payload) -> Sequence[dict[str, Any]]:
+    """The rows of a payload CSV, each a dict of its fields when it is used.
+
+    The file must be a regular file of at most MAX_PAYLOAD_BYTES. Its rows are held as
+    the file's bytes and where each row starts (`_Rows`: about the file's size in
+    memory, where a dict per row took 13 times that); `loadAll` rows become one list of
+    dicts, the value a user holds.
+    """
     try:
-        with open(payload.path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, delimiter=payload.delimiter)
-            rows = list(reader)
+        data = read_bounded(payload.path, MAX_PAYLOAD_BYTES)
     except OSError as exc:
         raise UsageError(f"payload {payload.path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
+    lines = _Lines(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0)
+    reader = csv.reader(lines, delimiter=payload.delimiter)
+    starts: array[int] = array("q")
+    ends: array[int] = array("q")
+    fields = tuple(payload.fields)
+    header = not fields or payload.skip_header
+    try:
+        begin = lines.pos
+        for row in reader:
+            at, begin = begin, lines.pos
+            if payload.skip_empty_lines and not any(cell.strip() for cell in row):
+                continue
+            if header:
+                header = False
+                fields = fields or tuple(row)
+                continue
+            starts.append(at)
+            ends.append(begin)
+    except UnicodeDecodeError:
+        offset, byte = lines.bad
         raise UsageError(
-            f"payload {payload.path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
-            f"at offset {exc.start}); save it as UTF-8"
+            f"payload {payload.path}: not UTF-8 text (byte 0x{byte:02x} "
+            f"at offset {offset}); save it as UTF-8"
         ) from None
     except csv.Error as exc:
-        line = reader.line_num if reader is not None else 0
-        raise UsageError(f"{payload.path}:{line}: not valid CSV: {exc}") from None
-    if payload.skip_empty_lines:
-        rows = [row for row in rows if any(cell.strip() for cell in row)]
-    fields = list(payload.fields)
-    if not fields and rows:
-        fields, rows = rows[0], rows[1:]
-    elif payload.skip_header and rows:
-        rows = rows[1:]
-    cast = _cast if payload.cast else (lambda cell: cell)
-    return [{name: cast(cell) for name, cell in zip(fields, row, strict=False)} for row in rows]
+        raise UsageError(f"{payload.path}:{reader.line_num}: not valid CSV: {exc}") from None
+    rows = _Rows(data, starts, ends, fields, payload.delimiter, payload.cast)
+    return list(rows) if payload.load_all else rows
+
+
+class _Lines:
+    """The lines of a CSV file's bytes, decoded one by one for csv.reader, with the offset
+    where the next one starts (`pos`): a row is the bytes between two offsets. Lines end
+    at \\n, \\r\\n or \\r, as a file opened with newline="" splits them."""
+
+    def __init__(self, data: bytes, pos: int) -> None:
+        self.data = data
+        self.pos = pos
+        self.bad = (0, 0)  # offset and value of a byte that is not UTF-8
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        data, pos = self.data, self.pos
+        if pos >= len(data):
+            raise StopIteration
+        newline = data.find(b"\n", pos)
+        stop = len(data) if newline < 0 else newline + 1
+        carriage = data.find(b"\r", pos, stop)
+        if carriage >= 0 and carriage + 1 < stop and carriage != newline - 1:
+            stop = carriage + 1  # a lone \r ends the line
+        self.pos = stop
+        try:
+            return data[pos:stop].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.bad = (pos + exc.start, data[pos + exc.start])
+            raise
+
+
+class _Rows(Sequence[dict[str, Any]]):
+    """A payload's rows, held compactly: the file's bytes, where each row starts and
+    ends, and one shared tuple of field names. Indexing parses that one row into a
+    dict (a fresh one each time, so a user may change its own)."""
+
+    def __init__(
+        self,
+        data: bytes,
+        starts: array[int],
+        ends: array[int],
+        fields: tuple[str, ...],
+        delimiter: str,
+        cast: bool,
+    ) -> None:
+        self._data = data
+        self._starts = starts
+        self._ends = ends
+        self.fields = fields
+        self._delimiter = delimiter
+        self._cast = cast
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        text = self._data[self._starts[index] : self._ends[index]].decode("utf-8")
+        cells = next(csv.reader(io.StringIO(text, newline=""), delimiter=self._delimiter), [])
+        if self._cast:
+            return {name: _cast(cell) for name, cell in zip(self.fields, cells, strict=False)}
+        return dict(zip(self.fields, cells, strict=False))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} payload rows of {', '.join(self.fields)}>"
 
 
 _NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -507,6 +603,84 @@ class _Answer:
     ttfb: float
 
 
+# The largest file one formData field uploads; a bigger one is a request error (EFBIG).
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+
+
+class FilePathError(OSError):
+    """A formData file a request may not read: its rendered path leaves the plan's folder
+    and the --allow-path folders, or it names no regular file (/dev/zero, a FIFO). The
+    request is never sent; it counts as `errors.EFILEPATH`."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(errno.EACCES, why, path)
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """A formData file whose path was checked; read by `_PendingForm.load`."""
+
+    path: str  # symlinks resolved, inside the allowed folders
+    filename: str
+    content_type: str | None
+
+
+def _upload_path(file: FormFile, rendered: str) -> str:
+    """The resolved path of a formData file, or FilePathError when it escapes."""
+    if "\0" in rendered:
+        raise FilePathError(rendered, "a file path cannot hold a NUL character")
+    joined = os.path.join(file.base_dir, rendered)
+    roots = file.roots if isinstance(file, ConfinedFile) else (os.path.realpath(file.base_dir),)
+    real = outside_roots(joined, roots)
+    if real is not None:
+        raise FilePathError(
+            rendered, "outside the folders a plan may read (its own and each --allow-path)"
+        )
+    return os.path.realpath(joined)
+
+
+def _read_upload(path: str) -> bytes:
+    """A formData file's bytes: a regular file of at most MAX_UPLOAD_BYTES."""
+    try:
+        return read_bounded(path, MAX_UPLOAD_BYTES)
+    except NotRegularFileError:
+        raise FilePathError(path, "not a regular file") from None
+
+
+class _PendingForm(aiohttp.FormData):
+    """Multipart fields whose files are read when the request is about to go:
+    `load()` reads them in a worker thread. Should aiohttp take the form before that
+    (`__call__`), the files are read there, with the same checks and bounds."""
+
+    def __init__(self, parts: list[tuple[str, str | _Upload]]) -> None:
+        super().__init__()
+        self._parts = parts
+        self._loaded = False
+
+    async def load(self) -> None:
+        if not self._loaded:
+            uploads = [part for _, part in self._parts if isinstance(part, _Upload)]
+            contents = [await asyncio.to_thread(_read_upload, u.path) for u in uploads]
+            self._fill(contents)
+
+    def _fill(self, contents: list[bytes]) -> None:
+        self._loaded = True
+        read = iter(contents)
+        for name, part in self._parts:
+            if isinstance(part, _Upload):
+                form_bytes = next(read)
+                self.add_field(
+                    name, form_bytes, filename=part.filename, content_type=part.content_type
+                )
+            else:
+                self.add_field(name, part)
+
+    def __call__(self) -> Any:
+        if not self._loaded:
+            self._fill([_read_upload(p.path) for _, p in self._parts if isinstance(p, _Upload)])
+        return super().__call__()
+
+
 class _Http:
     """Sends one request for a user (and the redirects it follows) and records what
     happened. Every attempt ends in exactly one outcome, counted in the period where it
@@ -606,19 +780,32 @@ class _Http:
         return spec
 
     def form_data(self, fields: TMap, user: _User) -> aiohttp.FormData:
-        form = aiohttp.FormData()
+        """The multipart fields. A file's rendered path is checked here (FilePathError
+        when it leaves the plan's folder and the --allow-path folders); its bytes are read
+        later, off the event loop, by `read_form_files`."""
+        parts: list[tuple[str, str | _Upload]] = []
         for name, value in fields.items:
             if isinstance(value, FormFile):
-                path = Path(value.base_dir) / _text(value.path, user)
-                form.add_field(
-                    name,
-                    path.read_bytes(),
-                    filename=_text(value.filename, user) if value.filename else path.name,
-                    content_type=_text(value.content_type, user) if value.content_type else None,
-                )
+                path = _upload_path(value, _text(value.path, user))
+                filename = _text(value.filename, user) if value.filename else os.path.basename(path)
+                content_type = _text(value.content_type, user) if value.content_type else None
+                parts.append((name, _Upload(path, filename, content_type)))
             else:
-                form.add_field(name, _text(value, user))
-        return form
+                parts.append((name, _text(value, user)))
+        if not any(isinstance(part, _Upload) for _, part in parts):
+            form = aiohttp.FormData()
+            for name, text in parts:
+                form.add_field(name, text)
+            return form
+        return _PendingForm(parts)
+
+    async def read_form_files(self, spec: dict[str, Any]) -> None:
+        """Read the files of a formData request in a worker thread, never on the event
+        loop. Raises what `build` does: FilePathError (not a regular file) or another
+        OSError (EFBIG over MAX_UPLOAD_BYTES, ENOENT...)."""
+        data = spec.get("data")
+        if isinstance(data, _PendingForm):
+            await data.load()
 
     def unsendable(self, request: Request, user: _User, exc: BaseException) -> bool:
         """A request its user's values could not make (a header with a line break, an

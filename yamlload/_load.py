@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import errno
 import json
 import math
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path as FsPath
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ._errors import PlanError, Pos, Problem, UsageError
@@ -31,6 +33,8 @@ from ._schema import build_schema
 Path = tuple[str | int, ...]
 
 MAX_PLAN_BYTES = 10 * 1024 * 1024
+# A payload CSV is held compactly (about its own size in memory); beyond this, refused.
+MAX_PAYLOAD_BYTES = 1024 * 1024 * 1024
 # Deeper than any sane plan, far below Python's recursion limit.
 MAX_DEPTH = 64
 # Aliases can expand a small file exponentially ("billion laughs"); stop well before.
@@ -78,30 +82,176 @@ class Located:
         )
 
 
+# --------------------------------------------------------------------------- input files
+
+
+class NotRegularFileError(OSError):
+    """A path that names a device, a FIFO, a socket or a folder: never read."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(errno.EINVAL, "not a regular file", path)
+
+
+class FileTooLargeError(OSError):
+    """A file over the limit its reader allows, refused before it is read."""
+
+    def __init__(self, path: str, limit: int) -> None:
+        super().__init__(errno.EFBIG, f"larger than {limit:,} bytes", path)
+        self.limit = limit
+
+
+def open_regular(path: str | os.PathLike[str]) -> int:
+    """A descriptor for `path` when it is a regular file (checked on the open file, so
+    nothing can be swapped in between). O_NONBLOCK: opening a FIFO never waits."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFileError(str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes: the size is checked before
+    reading and at most `limit + 1` bytes are read (a file growing meanwhile is caught).
+    Raises OSError: FileNotFoundError and the like, NotRegularFileError (a device such as
+    /dev/zero, a FIFO, a folder) or FileTooLargeError; `exc.strerror` says which."""
+    fd = open_regular(path)
+    try:
+        if os.fstat(fd).st_size > limit:
+            raise FileTooLargeError(str(path), limit)
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    if left <= 0:
+        raise FileTooLargeError(str(path), limit)
+    return b"".join(chunks)
+
+
+def input_roots(plan_path: str, allow_paths: Iterable[str] = ()) -> tuple[str, ...]:
+    """The folders a plan's input files must be in: the plan's own folder and each
+    --allow-path, with symlinks resolved."""
+    roots = [os.path.realpath(os.path.dirname(os.path.abspath(plan_path)))]
+    roots += [os.path.realpath(p) for p in allow_paths]
+    return tuple(dict.fromkeys(roots))
+
+
+def load_time_roots(plan_path: str, allow_paths: Iterable[str] = ()) -> tuple[str, ...]:
+    """The folders for files fixed before the run (payloads, processor, --config,
+    --dotenv): the plan's folder, each --allow-path and the current folder, which the
+    user chose by running there. A path a template renders during the run (formData's
+    fromFile) gets `input_roots` only: a server may have chosen it."""
+    return tuple(dict.fromkeys((*input_roots(plan_path, allow_paths), os.path.realpath("."))))
+
+
+def outside_roots(path: str | os.PathLike[str], roots: Iterable[str]) -> str | None:
+    """None when `path` (symlinks resolved) lies inside one of `roots`; else its
+    resolved form, for the message."""
+    real = os.path.realpath(path)
+    for root in roots:
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return None
+    return real
+
+
+def confinement_message(path: str | os.PathLike[str], real: str) -> str:
+    shown = str(path) if str(path) == real else f"{path} (that is {real})"
+    return (
+        f"{shown} is outside the folders a plan may read (the plan's folder, the current "
+        "folder and each --allow-path DIR)"
+    )
+
+
+def check_input_file(
+    path: str | os.PathLike[str], roots: Iterable[str], limit: int | None = None
+) -> str | None:
+    """What is wrong with an input file fixed before the run, or None: outside `roots`,
+    missing, not a regular file, or over `limit` bytes."""
+    real = outside_roots(path, roots)
+    if real is not None:
+        return confinement_message(path, real)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{path}: not a regular file"
+    if limit is not None and info.st_size > limit:
+        return f"{path}: larger than {limit:,} bytes"
+    return None
+
+
 # --------------------------------------------------------------------------- reading
 
 
-def read_document(path: str | os.PathLike[str]) -> Located:
-    """Read one YAML or JSON file. Syntax errors come back as a positioned PlanError."""
+def read_document(
+    path: str | os.PathLike[str], roots: Iterable[str] | None = None, option: str = ""
+) -> Located:
+    """Read one YAML or JSON file. Syntax errors come back as a positioned PlanError.
+
+    With `roots`, the file must lie inside one of them (a --config file). The file must
+    be a regular file of at most MAX_PLAN_BYTES, checked before it is read."""
     label = str(path)
+    named = f"{option} {label}" if option else label
+    if roots is not None:
+        real = outside_roots(path, roots)
+        if real is not None:
+            raise UsageError(f"{option or 'file'}: {confinement_message(path, real)}")
     try:
-        raw = FsPath(path).read_bytes()
+        raw = read_bounded(path, MAX_PLAN_BYTES)
     except FileNotFoundError:
-        raise UsageError(f"{label}: no such file") from None
+        raise UsageError(f"{named}: no such file") from None
     except IsADirectoryError:
-        raise UsageError(f"{label}: is a directory, not a plan file") from None
+        raise UsageError(f"{named}: is a directory, not a plan file") from None
+    except FileTooLargeError:
+        raise PlanError(
+            [Problem(Pos(label, 1, 1), f"file is larger than {MAX_PLAN_BYTES} bytes")]
+        ) from None
+    except NotRegularFileError:
+        raise UsageError(f"{named}: not a regular file, not a plan file") from None
     except OSError as exc:
-        raise UsageError(f"{label}: cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_PLAN_BYTES:
-        raise PlanError([Problem(Pos(label, 1, 1), f"file is larger than {MAX_PLAN_BYTES} bytes")])
+        raise UsageError(f"{named}: cannot read: {exc.strerror or exc}") from None
     return parse_document(raw, label)
+
+
+class _CountingComposer(Composer):
+    """ruamel's composer, stopped once a document has more than MAX_NODES nodes: a huge
+    list is refused while it is read, before it costs gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        count = getattr(self, "_yamlload_nodes", 0) + 1
+        self._yamlload_nodes = count
+        if count > MAX_NODES:
+            raise _TooManyNodes(self.parser.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+class _TooManyNodes(Exception):
+    def __init__(self, mark: Any) -> None:
+        super().__init__("too many nodes")
+        self.mark = mark
 
 
 def parse_document(raw: bytes, label: str) -> Located:
     text = _decode(raw, label)
     yaml = YAML(typ="rt", pure=True)
+    yaml.Composer = _CountingComposer
     try:
         tree = yaml.load(text)
+    except _TooManyNodes as exc:
+        line, col = (exc.mark.line + 1, exc.mark.column + 1) if exc.mark is not None else (1, 1)
+        message = f"plan has more than {MAX_NODES} nodes"
+        raise PlanError([Problem(Pos(label, line, col), message)]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -533,6 +683,8 @@ class PlanOptions:
 
     `env` is the process environment that `$env`/`$processEnvironment` read; the CLI
     passes `os.environ`. `dotenv` names a file of KEY=VALUE lines laid over it.
+    `allow_paths` are folders (`--allow-path DIR`) whose files a plan may read besides
+    its own folder's (see `input_roots`).
     """
 
     config_file: str | None = None
@@ -543,11 +695,14 @@ class PlanOptions:
     variables: str | None = None
     dotenv: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    allow_paths: tuple[str, ...] = ()
 
-    def environment_variables(self) -> dict[str, str]:
+    def environment_variables(self, roots: Iterable[str] | None = None) -> dict[str, str]:
+        """The environment, with the --dotenv file (which must lie inside `roots` when
+        they are given) laid over it."""
         values = dict(self.env)
         if self.dotenv:
-            values.update(read_dotenv(self.dotenv))
+            values.update(read_dotenv(self.dotenv, roots))
         return values
 
 
@@ -556,7 +711,8 @@ def assemble(plan_path: str, options: PlanOptions) -> Located:
     doc = read_document(plan_path)
     if options.config_file:
         # The plan's own keys win over the shared config file, as the more specific.
-        doc = merge(read_document(options.config_file), doc)
+        roots = load_time_roots(plan_path, options.allow_paths)
+        doc = merge(read_document(options.config_file, roots, "--config"), doc)
     if options.environment is not None:
         doc = _apply_environment(doc, options.environment)
     if options.overrides:
@@ -585,10 +741,16 @@ def _apply_environment(doc: Located, name: str) -> Located:
     return merge(doc, overlay, ("config",))
 
 
-def read_dotenv(path: str) -> dict[str, str]:
-    """KEY=VALUE lines; `#` comments, `export` prefixes and quotes as dotenv allows."""
+def read_dotenv(path: str, roots: Iterable[str] | None = None) -> dict[str, str]:
+    """KEY=VALUE lines; `#` comments, `export` prefixes and quotes as dotenv allows.
+    The file must be a regular file of at most MAX_PLAN_BYTES (inside `roots`, if
+    given)."""
+    if roots is not None:
+        real = outside_roots(path, roots)
+        if real is not None:
+            raise UsageError(f"--dotenv: {confinement_message(path, real)}")
     try:
-        text = FsPath(path).read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_PLAN_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(
             f"--dotenv {path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
