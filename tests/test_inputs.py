@@ -149,10 +149,6 @@ def test_a_fifo_inside_the_plans_folder_is_not_read(hostile: ServerThread, tmp_p
     assert sum(upload_errors(summary).values()) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the lead maps _engine.FilePathError to errors.EFILEPATH in _Http.unsendable",
-)
 def test_an_escaping_upload_counts_as_efilepath(hostile: ServerThread, tmp_path: Path) -> None:
     summary = run_upload(hostile, plan_folder(tmp_path), "../../secret.txt")
     assert upload_errors(summary) == {"EFILEPATH": 1}
@@ -291,7 +287,6 @@ def test_a_config_file_in_the_current_folder_is_allowed(
     load_plan(str(plan), PlanOptions(config_file="common-config.yml", dotenv="ci.env"))
 
 
-@pytest.mark.xfail(strict=True, reason="the lead passes allow_paths in _cli.options_from")
 def test_allow_path_on_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "users.csv").write_text("a,b\n", encoding="utf-8")
     plan = write(

@@ -191,6 +191,7 @@ def lag_options(command: F) -> F:
 
 def options_from(kwargs: dict[str, Any]) -> PlanOptions:
     return PlanOptions(
+        allow_paths=tuple(kwargs.get("allow_paths") or ()),
         config_file=kwargs.get("config_file"),
         environment=kwargs.get("environment"),
         target=kwargs.get("target"),

@@ -813,6 +813,8 @@ class _Http:
         if isinstance(exc, _InvalidHeader):
             code = "EINVALIDHEADER"
             detail = f"header {exc.name!r} holds a control character; the request was not sent"
+        elif isinstance(exc, FilePathError):
+            code, detail = "EFILEPATH", _exception_text(exc)
         elif isinstance(exc, OSError):
             code, detail = _os_code(exc), _exception_text(exc)
         else:
@@ -838,6 +840,7 @@ class _Http:
         hooked = user.scenario.before_request or request.before_request
         try:
             spec = self.build(request, user) if hooked else self.spec(request, user)
+            await self.read_form_files(spec)
             if self.plan.default_cookie.items or request.cookie.items:
                 self.set_cookies(request, user, spec["url"])
         except BUILD_ERRORS as exc:
@@ -1809,7 +1812,9 @@ class Engine:
                 await self._load()
             if self.stopped_by is None:
                 await self._special(self.plan.after, share=False)
-            duration = self.now()  # the last period runs to here, `after` included
+            # The last period runs to here, `after` included; never below 0 (a shard
+            # stopped while waiting for its --start-at).
+            duration = max(self.now(), 0.0)
         finally:
             if self._connector is not None:
                 await self._connector.close()
