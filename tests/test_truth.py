@@ -1166,6 +1166,47 @@ def test_a_number_that_is_not_finite_is_refused(write_plan, flag: str, value: st
     assert result.exit_code == 2 and "must be between" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("config", "where"),
+    [
+        ("  http: {timeout: 1e308}\n", "config.http.timeout"),
+        ("  http: {pool: 1e300}\n", "config.http.pool"),
+        ("  http: {maxSockets: 1e300}\n", "config.http.maxSockets"),
+        ("  http: {maxBodyBytes: 1e300}\n", "config.http.maxBodyBytes"),
+    ],
+)
+def test_a_plan_number_out_of_range_is_refused_with_its_bound(
+    server: ServerThread, write_plan, config: str, where: str
+) -> None:
+    plan = write_plan(
+        one_user("      - get: {url: /seen/out-of-range}\n", config=f"  target: {server.url}\n{config}")
+    )
+    for command in ("validate", "run"):
+        result = run_cli(command, str(plan))
+        shown = result.stdout + result.stderr
+        assert result.exit_code == 2, shown
+        assert f"{where}: must be at most" in shown
+    assert server.hits().get("GET /seen/out-of-range", 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("phase", "where"),
+    [
+        ("{duration: 1, arrivalRate: 1, maxVusers: 1e300}", "maxVusers"),
+        ("{duration: 1, users: 1, spawnRate: 1e308}", "spawnRate"),
+    ],
+)
+def test_a_phase_number_out_of_range_is_refused(write_plan, phase: str, where: str) -> None:
+    plan = write_plan(
+        "config:\n  target: http://127.0.0.1:9\n"
+        f"  phases:\n    - {phase}\n"
+        "scenarios:\n  - flow:\n      - get: {url: /}\n"
+    )
+    result = run_cli("validate", str(plan))
+    assert result.exit_code == 2
+    assert f"config.phases[0].{where}: must be at most" in result.stdout + result.stderr
+
+
 def test_a_start_long_past_is_refused_before_any_traffic(server: ServerThread, write_plan) -> None:
     plan = write_plan(with_target(one_user("      - get: {url: /seen/start-past}\n"), server.url))
     result = run_cli("run", str(plan), "--segment", "1/2", "--start-at", "2001-01-01T00:00:00Z")

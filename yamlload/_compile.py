@@ -79,6 +79,12 @@ MAX_USERS = 1_000_000
 # Weights are relative; past this a weight is a typo (1e308 would overflow the total).
 MAX_WEIGHT = 1_000_000
 DEFAULT_TIMEOUT_SECONDS = 10.0
+# A request that may wait longer than a day is a typo; past float range it overflows the loop.
+MAX_TIMEOUT_SECONDS = 24 * 3600
+# Connection counts (pool, maxSockets, maxVusers) share the users' ceiling.
+MAX_CONNECTIONS = MAX_USERS
+# A body cap past a terabyte is no cap; bigger numbers are typos.
+MAX_BODY_LIMIT_BYTES = 1 << 40
 # Status codes an expectedStatuses item may name.
 LOWEST_STATUS, HIGHEST_STATUS = 100, 599
 BUILTIN_PLUGINS = frozenset({"ensure", "expect", "metrics-by-endpoint", "apdex"})
@@ -379,7 +385,13 @@ class _Compiler:
         return rendered
 
     def number(
-        self, path: Path, raw: Any, *, integer: bool = False, positive: bool = False
+        self,
+        path: Path,
+        raw: Any,
+        *,
+        integer: bool = False,
+        positive: bool = False,
+        most: float | None = None,
     ) -> float | None:
         value = self.resolve(path, raw)
         if value is None:
@@ -398,6 +410,9 @@ class _Compiler:
             return None
         if integer and not float(value).is_integer():
             self.error(path, f"must be a whole number, got {value:g}")
+            return None
+        if most is not None and value > most:
+            self.error(path, f"must be at most {most:,.0f}, got {value:g}")
             return None
         return float(value)
 
@@ -598,7 +613,9 @@ class _Compiler:
             self.error(path, "give either 'spawnRate' or 'rampUsers', not both")
             return None
         if "spawnRate" in spec:
-            spawn_rate = self.number((*path, "spawnRate"), spec["spawnRate"], positive=True)
+            spawn_rate = self.number(
+                (*path, "spawnRate"), spec["spawnRate"], positive=True, most=MAX_ARRIVAL_RATE
+            )
             if spawn_rate is None:
                 return None
         elif "rampUsers" in spec:
@@ -620,10 +637,12 @@ class _Compiler:
             graceful_stop=graceful_stop,
         )
 
-    def _optional_count(self, path: Path, spec: dict[str, Any], key: str) -> int | None:
+    def _optional_count(
+        self, path: Path, spec: dict[str, Any], key: str, most: float = MAX_CONNECTIONS
+    ) -> int | None:
         if key not in spec:
             return None
-        value = self.number((*path, key), spec[key], integer=True)
+        value = self.number((*path, key), spec[key], integer=True, most=most)
         return None if value is None else int(value)
 
     def _within(self, path: Path, key: str, value: float, limit: float) -> bool:
@@ -1073,7 +1092,12 @@ class _Compiler:
         spec = self._mapping(base)
         timeout = DEFAULT_TIMEOUT_SECONDS
         if "timeout" in spec and self.healthy((*base, "timeout")):
-            timeout = self.number((*base, "timeout"), spec["timeout"], positive=True) or timeout
+            timeout = (
+                self.number(
+                    (*base, "timeout"), spec["timeout"], positive=True, most=MAX_TIMEOUT_SECONDS
+                )
+                or timeout
+            )
         pool = self._optional_count(base, spec, "pool") if self.healthy((*base, "pool")) else None
         max_sockets = (
             self._optional_count(base, spec, "maxSockets")
@@ -1081,7 +1105,7 @@ class _Compiler:
             else None
         )
         max_body = (
-            self._optional_count(base, spec, "maxBodyBytes")
+            self._optional_count(base, spec, "maxBodyBytes", most=MAX_BODY_LIMIT_BYTES)
             if self.healthy((*base, "maxBodyBytes"))
             else None
         )
