@@ -350,6 +350,25 @@ def test_dev_zero_as_config_and_dotenv_is_refused_under_a_memory_cap(tmp_path: P
         assert "MemoryError" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "/dev/zero"],
+        ["compare", "/dev/zero", "/dev/zero"],
+        ["merge", "/dev/zero", "-o", "/tmp/never-written.json"],
+    ],
+)
+def test_dev_zero_as_a_report_is_refused_under_a_memory_cap(args: list[str]) -> None:
+    code = f"""
+    from yamlload._cli import cli
+    cli({args!r})
+    """
+    done = run_capped(code)
+    assert done.returncode == 2, done.stderr
+    assert "/dev/zero: cannot be read: not a regular file" in done.stderr
+    assert "MemoryError" not in done.stderr
+
+
 def test_read_bounded_stats_before_reading(tmp_path: Path) -> None:
     with pytest.raises(NotRegularFileError):
         read_bounded("/dev/zero", 1024)

@@ -697,7 +697,9 @@ def test_gzip_asks_for_compression_and_no_request_asks_without_it(
 
 
 def test_apdex_counts_each_response_against_its_threshold(server: ServerThread, write_plan) -> None:
-    flow = "      - get: {url: /ok}\n      - get: {url: /sleep/60}\n      - get: {url: /sleep/250}\n"
+    flow = (
+        "      - get: {url: /ok}\n      - get: {url: /sleep/60}\n      - get: {url: /sleep/250}\n"
+    )
     config = "  plugins:\n    apdex: {threshold: 40}\n"
     summary = run(write_plan(one_user(flow, config=config)), server.url)
     c = counters(summary)
@@ -852,7 +854,9 @@ def test_a_redirect_loop_is_an_error_after_ten_redirects(server: ServerThread, w
 def test_a_templated_status_expectation_decides_what_is_accepted(
     server: ServerThread, write_plan
 ) -> None:
-    flow = "      - get:\n          url: /status/404\n          expect: [{statusCode: '{{ gone }}'}]\n"
+    flow = (
+        "      - get:\n          url: /status/404\n          expect: [{statusCode: '{{ gone }}'}]\n"
+    )
     plan = one_user(flow, config="  variables:\n    gone: 404\n")
     c = counters(run(write_plan(plan), server.url))
     assert c["plugins.expect.ok.statusCode"] == 1
@@ -967,14 +971,18 @@ def test_a_hostile_value_fails_its_user_and_the_run_goes_on(
 ) -> None:
     literal = value if value.isdigit() else f'"{value}"'
     config = f"  variables:\n    v: {literal}\n"
-    summary = run(write_plan(users(2, step + "      - get: {url: /ok}\n", config=config)), server.url)
+    summary = run(
+        write_plan(users(2, step + "      - get: {url: /ok}\n", config=config)), server.url
+    )
     c = counters(summary)
     assert c[f"errors.{error}"] == 2 and c["vusers.failed"] == 2
     assert_users_accounted(summary, 2)
 
 
 def test_a_capture_that_overflows_fails_that_user(server: ServerThread, write_plan) -> None:
-    flow = "      - get:\n          url: /ok\n          capture: {jmespath: 'ceil(`1e400`)', as: x}\n"
+    flow = (
+        "      - get:\n          url: /ok\n          capture: {jmespath: 'ceil(`1e400`)', as: x}\n"
+    )
     c = counters(run(write_plan(one_user(flow)), server.url))
     assert c["errors.Failed capture or match"] == 1 and c["vusers.failed"] == 1
 
@@ -985,7 +993,9 @@ def test_a_hook_raising_any_base_exception_is_eprocessor(
 ) -> None:
     hooks = f"def boom(context):\n    raise {raised}\n"
     plan = write_plan(
-        with_target(users(2, "      - function: boom\n", config="  processor: hooks.py\n"), server.url),
+        with_target(
+            users(2, "      - function: boom\n", config="  processor: hooks.py\n"), server.url
+        ),
         **{"hooks.py": hooks},
     )
     result, report = cli_run(plan, tmp_path)
@@ -1026,7 +1036,7 @@ def test_a_redirect_to_another_origin_carries_no_credentials(write_plan) -> None
             " x-api-key: 'k3y-xyz', x-session-id: 's3ss'}\n"
             "          capture: {json: '$.headers', as: seen}\n"
             "      - get: {url: '/seen/auth-{{ seen.authorization }}-cookie-{{ seen.cookie }}-kept-{{ seen[\"x-kept\"] }}'}\n"
-            "      - get: {url: '/seen/key-{{ seen[\"x-api-key\"] }}-session-{{ seen[\"x-session-id\"] }}'}\n"
+            '      - get: {url: \'/seen/key-{{ seen["x-api-key"] }}-session-{{ seen["x-session-id"] }}\'}\n'
         )
         summary = run(write_plan(one_user(flow)), first.url)
         assert counters(summary)["vusers.completed"] == 1
@@ -1075,7 +1085,9 @@ def test_log_lines_carry_no_terminal_escapes(server: ServerThread, write_plan) -
         def log(self, message: str) -> None:
             logs.append(message)
 
-    text = one_user("      - log: \"{{ v }}\"\n", config="  variables:\n    v: \"\\e[2Jtitle\\rfake\"\n")
+    text = one_user(
+        '      - log: "{{ v }}"\n', config='  variables:\n    v: "\\e[2Jtitle\\rfake"\n'
+    )
     plan = load_plan(str(write_plan(text)), PlanOptions(target=server.url))
     run_plan(plan, RunOptions(seed=1), Collect())
     assert logs == [" [2Jtitle fake"]
@@ -1096,7 +1108,9 @@ def test_a_body_is_masked_before_it_is_cut(server: ServerThread, write_plan) -> 
     from yamlload._engine import Engine
     from yamlload._redact import Redactor
 
-    plan = load_plan(str(write_plan(one_user("      - get: {url: /ok}\n"))), PlanOptions(target=server.url))
+    plan = load_plan(
+        str(write_plan(one_user("      - get: {url: /ok}\n"))), PlanOptions(target=server.url)
+    )
     engine = Engine(plan)
     secret = "pw-across-the-cut-0123456789"
     engine.redactor = Redactor([secret])
@@ -1137,7 +1151,9 @@ def test_a_loop_that_never_waits_still_hears_a_stop(
 
 def test_a_processor_that_exits_at_import_is_a_usage_error(write_plan) -> None:
     plan = write_plan(
-        one_user("      - function: f\n", config="  target: http://127.0.0.1:9\n  processor: p.py\n"),
+        one_user(
+            "      - function: f\n", config="  target: http://127.0.0.1:9\n  processor: p.py\n"
+        ),
         **{"p.py": "import sys\nsys.exit(0)\n\n\ndef f(context):\n    pass\n"},
     )
     result = run_cli("run", str(plan))
@@ -1179,7 +1195,9 @@ def test_a_plan_number_out_of_range_is_refused_with_its_bound(
     server: ServerThread, write_plan, config: str, where: str
 ) -> None:
     plan = write_plan(
-        one_user("      - get: {url: /seen/out-of-range}\n", config=f"  target: {server.url}\n{config}")
+        one_user(
+            "      - get: {url: /seen/out-of-range}\n", config=f"  target: {server.url}\n{config}"
+        )
     )
     for command in ("validate", "run"):
         result = run_cli(command, str(plan))

@@ -14,9 +14,14 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from .._errors import UsageError
+from .._load import read_bounded
 from .._outputs import write_with
 from .._schema import build_report_schema
 from .._summary import Summary
+
+# A day-long run's report is a few MB (old periods are rolled up); past this the file is
+# not one of ours, and reading it would cost ten times its size in memory.
+MAX_REPORT_BYTES = 256 * 1024 * 1024
 
 
 def write_json(
@@ -33,10 +38,12 @@ def _dump(summary: Summary, out: TextIO) -> None:
 
 def read_json(path: str | os.PathLike[str]) -> Summary:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(path, MAX_REPORT_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UsageError(f"{path}: not a JSON report ({exc})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: not a yamlload JSON report")
