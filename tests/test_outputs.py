@@ -341,6 +341,30 @@ def test_a_failed_output_never_stops_the_others_and_exits_4(
     assert leftovers(tmp_path) == []
 
 
+def test_a_csv_that_fails_midway_keeps_the_previous_file_whole(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yamlload._report import csvfiles
+
+    previous = tmp_path / "run-endpoints.csv"
+    previous.write_text("the previous run's rows\n", encoding="utf-8")
+    real_write = csvfiles._write_endpoints
+
+    def full_after_the_header(summary, out) -> None:  # type: ignore[no-untyped-def]
+        real_write(summary, out)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(csvfiles, "_write_endpoints", full_after_the_header)
+    result = run_cli(
+        "run", "-q", str(plan), "-o", str(tmp_path / "r.json"), "--csv", str(tmp_path / "run")
+    )
+    assert result.exit_code == EXIT_OUTPUT_FAILED, result.stdout + result.stderr
+    assert f"could not write the endpoints CSV {previous}: No space left" in result.stderr
+    assert previous.read_text(encoding="utf-8") == "the previous run's rows\n"
+    assert (tmp_path / "run-periods.csv").read_text(encoding="utf-8").startswith("period_start_s,")
+    assert leftovers(tmp_path) == []
+
+
 def test_an_output_folder_that_vanishes_during_the_load_exits_4(
     tmp_path: Path,
 ) -> None:

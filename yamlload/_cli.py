@@ -503,9 +503,10 @@ class _Gate:
         outputs = [Output("-o", kwargs["output"])]
         if self.html:
             outputs.append(Output("--html", self.html))
-        if self.csv:  # the names _report.csvfiles.write_csv gives
-            outputs.append(Output("--csv", f"{self.csv}-periods.csv"))
-            outputs.append(Output("--csv", f"{self.csv}-endpoints.csv"))
+        if self.csv:
+            from ._report.csvfiles import csv_paths
+
+            outputs += [Output("--csv", str(path)) for path in csv_paths(self.csv)]
         if self.junit:
             outputs.append(Output("--junit", self.junit))
         if self.summary_md:
@@ -530,7 +531,7 @@ class _Gate:
         other outputs are still written."""
         try:
             write()
-        except (OutputError, UsageError) as exc:  # write_csv still says UsageError
+        except OutputError as exc:
             click.echo(exc.show(), err=True)
             self.output_failed = True
             return False
