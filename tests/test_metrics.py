@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yamlload._metrics import Histogram, Metrics, Recorder
+from yamlload._metrics import (
+    PERIOD_SECONDS,
+    Histogram,
+    Metrics,
+    Period,
+    Recorder,
+    merge_metrics,
+    merge_periods,
+    period_width,
+    retained_periods,
+    roll_up,
+)
 
 
 def exact_percentile(values: list[float], q: float) -> float:
@@ -107,3 +119,85 @@ def test_recorder_buckets_by_ten_second_periods() -> None:
         total.merge(p.metrics)
     assert total.counters["http.requests"] == 4
     assert Metrics.decode(total.encode()).histograms["http.response_time"].count == 4
+
+
+# ---- roll-up: a long run's old periods, merged exactly (docs/reliability.md)
+
+DAY = 24 * 3600
+
+
+def _period(index: int, rng: random.Random) -> Period:
+    period = Period(index, first=index * PERIOD_SECONDS, last=index * PERIOD_SECONDS + 9.5)
+    for _ in range(rng.randrange(1, 6)):
+        period.metrics.count("http.requests")
+        # whole milliseconds: their float sums are exact in any order
+        period.metrics.observe("http.response_time", float(round(rng.lognormvariate(3, 1))))
+    return period
+
+
+def _encoded(metrics: Metrics) -> dict[str, object]:
+    return metrics.encode()
+
+
+def test_roll_up_keeps_every_count_and_percentile_exact() -> None:
+    rng = random.Random(7)
+    periods = {i: _period(i, rng) for i in range(int(8 * 3600 / PERIOD_SECONDS))}
+    before = merge_metrics(p.metrics for p in periods.values())
+    roll_up(periods, now=8 * 3600)
+    after = merge_metrics(p.metrics for p in periods.values())
+    assert _encoded(after) == _encoded(before)
+    spans = sorted({p.span for p in periods.values()})
+    assert spans == [1, 6, 60]
+    for period in periods.values():
+        assert period.index % period.span == 0  # aligned: shards roll up alike
+    # the last hour keeps its 10-second periods; older ones are coarser
+    assert all(p.span == 1 for p in periods.values() if p.end > 7 * 3600)
+    assert all(p.span == 60 for p in periods.values() if p.end < 2 * 3600 - 600)
+
+
+def test_a_day_keeps_under_800_periods() -> None:
+    periods = {i: Period(i) for i in range(int(DAY / PERIOD_SECONDS))}
+    for now in range(0, DAY + 1, 600):  # as the engine does, a little at a time
+        roll_up(periods, now)
+    # about 360 + 300 + 108 (10 s for an hour, 1 min for five, 10 min after)
+    assert len(periods) == retained_periods(DAY) < 800
+    assert sum(p.span for p in periods.values()) == DAY / PERIOD_SECONDS
+
+
+def test_roll_up_never_changes_a_period_a_reader_holds() -> None:
+    rng = random.Random(3)
+    periods = {i: _period(i, rng) for i in range(720)}
+    held = list(periods.values())
+    snapshots = [_encoded(p.metrics) for p in held]
+    roll_up(periods, now=720 * PERIOD_SECONDS)
+    assert [_encoded(p.metrics) for p in held] == snapshots
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    shard_ends=st.lists(st.integers(3 * 3600, 8 * 3600), min_size=2, max_size=3),
+)
+def test_shards_rolled_up_at_different_moments_merge_exactly(
+    seed: int, shard_ends: list[int]
+) -> None:
+    rng = random.Random(seed)
+    shards = []
+    for end in shard_ends:
+        periods = {i: _period(i, rng) for i in range(int(end / PERIOD_SECONDS))}
+        shards.append(merge_metrics(p.metrics for p in periods.values()))
+        roll_up(periods, now=end)
+        shards[-1] = (shards[-1], list(periods.values()))
+    merged = merge_periods(periods for _, periods in shards)
+    starts = [p.index for p in merged]
+    assert starts == sorted(set(starts))
+    for a, b in itertools.pairwise(merged):
+        assert a.index + a.span <= b.index  # no two periods overlap
+    total = merge_metrics(metrics for metrics, _ in shards)
+    assert _encoded(merge_metrics(p.metrics for p in merged)) == _encoded(total)
+
+
+def test_a_rolled_up_period_has_its_real_width() -> None:
+    assert period_width(0, DAY, last_index=8000, span=60) == 600
+    assert period_width(360, DAY, last_index=8000, span=6) == 60
+    assert period_width(8639, DAY, last_index=8639) == 10

@@ -610,6 +610,7 @@ def _run_and_report(
     path = kwargs.get("output") or _default_report_path(plan.source)
     checkpoint = _Checkpoint(plan, started_at, path, observer, redactor)
     result, workers, lost = split.run(plan, kwargs, options, observer, checkpoint.write)
+    checkpoint.close()
     observer.finish()
     with _SignalsHeld() as held:  # a Ctrl-C now must not lose the report of the run
         summary = summarize(plan, result, started_at, workers, redactor)
@@ -659,7 +660,10 @@ class _SignalsHeld:
 
 class _Checkpoint:
     """--checkpoint: the report so far, written where the final one will go. A failed
-    write is said once and the run goes on: the load matters more than the file."""
+    write is said once and the run goes on: the load matters more than the file.
+
+    `write` runs on a thread of the engine's; `close` waits for a write in progress and
+    stops later ones, so a checkpoint can never land on top of the final report."""
 
     def __init__(
         self,
@@ -672,8 +676,19 @@ class _Checkpoint:
         self.plan, self.started_at, self.path = plan, started_at, path
         self.observer, self.redactor = observer, redactor
         self.failed = False
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
 
     def write(self, result: RunResult) -> None:
+        with self._lock:
+            if not self.closed:
+                self._write(result)
+
+    def _write(self, result: RunResult) -> None:
         partial = summarize(self.plan, result, self.started_at, redactor=self.redactor)
         partial.checkpoint = True
         try:

@@ -46,7 +46,14 @@ from ._load import (
     outside_roots,
     read_bounded,
 )
-from ._metrics import PERIOD_SECONDS, Period, Recorder, last_period_index, period_width
+from ._metrics import (
+    PERIOD_SECONDS,
+    Period,
+    Recorder,
+    last_period_index,
+    period_width,
+    roll_up,
+)
 from ._plan import (
     Capture,
     Expect,
@@ -894,9 +901,7 @@ class _Http:
             redirect = request.follow_redirect and answer.status in REDIRECT_CODES and location
             follow = redirect and hop < MAX_REDIRECTS
             too_many = redirect and not follow
-            accepted = bool(follow) or (
-                not too_many and self.accepts(request, answer.status, user)
-            )
+            accepted = bool(follow) or (not too_many and self.accepts(request, answer.status, user))
             self.record_response(label, answer.status, answer.millis, answer.size, accepted)
             if self.plan.http.extended_metrics:
                 self.rec.observe("http.ttfb", answer.ttfb)
@@ -1221,9 +1226,7 @@ def _exception_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {said}" if said else type(exc).__name__
 
 
-async def read_body(
-    response: aiohttp.ClientResponse, keep: int
-) -> tuple[bytes | None, int, bytes]:
+async def read_body(response: aiohttp.ClientResponse, keep: int) -> tuple[bytes | None, int, bytes]:
     """A body's size, the body itself while it fits in `keep` bytes (None past it), and
     its first HEAD_BYTES, which a printed failure shows.
 
@@ -1386,6 +1389,8 @@ class Engine:
         self.late_start = 0.0
         self._dispatcher: asyncio.Task[None] | None = None
         self._special_task: asyncio.Task[None] | None = None
+        # The checkpoint being written on a thread of its own, if any.
+        self._checkpointing: asyncio.Future[None] | None = None
         self._stopping = asyncio.Event()
         # Secrets met while running: the Basic token made from a secret password.
         self.runtime_secrets: set[str] = set()
@@ -1648,9 +1653,7 @@ class Engine:
             ok = await self.call_hook(hook, user, context) and ok
         return ok
 
-    def _launch(
-        self, arrival: Arrival, deadline: float | None, grace: float
-    ) -> asyncio.Task[None]:
+    def _launch(self, arrival: Arrival, deadline: float | None, grace: float) -> asyncio.Task[None]:
         task = asyncio.ensure_future(self._run_user(arrival, deadline))
         self.users.add(task)
         task.add_done_callback(self.users.discard)
@@ -1725,15 +1728,18 @@ class Engine:
         cpu = time.process_time()
         every = self.options.checkpoint_seconds
         next_checkpoint = every or 0.0
+        rolled_at = 0
         while True:
             await asyncio.sleep(TICK_SECONDS)
             # The generator's own health, for reports: users running, CPU it used.
             used, cpu = time.process_time() - cpu, time.process_time()
             self.recorder.count("yamlload.cpu_ms", round(used * 1000))
             self.recorder.observe("yamlload.active_users", float(self.active))
-            if every and self.on_checkpoint is not None and self.now() >= next_checkpoint:
+            if every and self.now() >= next_checkpoint and self._checkpoint():
                 next_checkpoint = self.now() + every
-                self.on_checkpoint(self.snapshot())
+            if int(self.now() // PERIOD_SECONDS) > rolled_at:  # once a period: memory stays flat
+                rolled_at = int(self.now() // PERIOD_SECONDS)
+                roll_up(self.recorder.periods, self.now())
             if self.observer is None:
                 continue
             # A period is done once the clock has left it; the last one takes every
@@ -1753,14 +1759,37 @@ class Engine:
                 self.observer.period_done(period, period_width(period.index, duration, last))
             self._next_period += 1
 
+    def _checkpoint(self) -> bool:
+        """Start writing a checkpoint on a thread, so encoding a long run's report never
+        holds up the event loop; False while the previous one is still being written."""
+        if self.on_checkpoint is None:
+            return False
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return False
+        self._checkpointing = asyncio.ensure_future(
+            asyncio.to_thread(self.on_checkpoint, self.snapshot())
+        )
+        return True
+
+    async def _checkpoint_written(self) -> None:
+        """Wait for a checkpoint in progress, so it never lands after the final report."""
+        if self._checkpointing is not None:
+            await asyncio.wait([self._checkpointing])
+
     def snapshot(self) -> RunResult:
-        """The run so far, as a result of its own: what a checkpoint writes."""
+        """The run so far, as a result of its own: what a checkpoint writes. Safe to read
+        on another thread while the run goes on: the periods the clock has left are never
+        written again (and roll_up replaces, never changes, them), so only the ones still
+        being written are copied."""
         now = max(self.now(), 0.0)
         started = [run for run in self._phase_runs if run.started <= now]
         phases = [replace(run, ended=min(run.ended, now)) for run in started]
-        return RunResult(
-            self.recorder.sorted_periods(), now, phases, self.stopped_by, self.late_start
-        )
+        open_from = min(int(now // PERIOD_SECONDS), self._last_period)
+        periods = [
+            period.copy() if period.index + period.span > open_from else period
+            for period in self.recorder.sorted_periods()
+        ]
+        return RunResult(periods, now, phases, self.stopped_by, self.late_start)
 
     def progress(self) -> Progress:
         current = self.recorder.periods.get(int(max(self.now(), 0) // PERIOD_SECONDS))
@@ -1818,6 +1847,7 @@ class Engine:
         finally:
             if self._connector is not None:
                 await self._connector.close()
+            await self._checkpoint_written()
         self._report_periods(max(self.recorder.periods, default=-1) + 1, duration)
         for run in self._phase_runs:
             run.ended = min(run.ended, duration)

@@ -1,5 +1,9 @@
 """Metrics: counters and mergeable histograms, bucketed in 10-second periods.
 
+A long run keeps its last hour at that resolution and rolls older periods up into
+1-minute, then 10-minute ones (`roll_up`), so memory stays bounded over days. Rolling up
+merges, so every total and percentile stays exact.
+
 The histogram is log-linear (HDR-style): values are kept in microseconds, exactly below
 256 µs and above that in buckets whose width is at most 1/128 of their value, so a
 reported percentile is within 0.4% of the true sample. Merging two histograms adds their
@@ -15,6 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PERIOD_SECONDS = 10.0
+# (age, span): a period whose whole span ended more than `age` seconds ago is merged into
+# one of `span` base periods, aligned to a multiple of it. At 24 hours that keeps
+# 360 + 300 + 108 periods rather than 8,640.
+ROLLUP_TIERS: tuple[tuple[float, int], ...] = ((3600.0, 6), (6 * 3600.0, 60))
 # A period's width is never taken below this, so a rate over a sliver stays finite.
 MIN_PERIOD_SECONDS = 1e-3
 # 8 significant bits: bucket width ≤ value/128, midpoint error ≤ 0.4%.
@@ -188,16 +196,94 @@ class Metrics:
 
 @dataclass
 class Period:
-    """One 10-second bucket: `index` counts periods from the run's start."""
+    """A stretch of `span` 10-second periods from `index` (counted from the run's start):
+    one period, or a rolled-up minute or ten."""
 
     index: int
     metrics: Metrics = field(default_factory=Metrics)
     first: float = math.inf  # seconds from the run start of the first and last sample
     last: float = -math.inf
+    span: int = 1
 
     @property
     def start(self) -> float:
         return self.index * PERIOD_SECONDS
+
+    @property
+    def end(self) -> float:
+        """Where the period nominally ends (the run's last one may run on: period_width)."""
+        return (self.index + self.span) * PERIOD_SECONDS
+
+    def absorb(self, other: Period) -> None:
+        self.metrics.merge(other.metrics)
+        self.first = min(self.first, other.first)
+        self.last = max(self.last, other.last)
+
+    def copy(self) -> Period:
+        twin = Period(self.index, span=self.span)
+        twin.absorb(self)
+        return twin
+
+
+def rollup_span(age: float) -> int:
+    """The span a period gets once its end is `age` seconds in the past."""
+    span = 1
+    for min_age, tier_span in ROLLUP_TIERS:
+        if age > min_age:
+            span = tier_span
+    return span
+
+
+def roll_up(periods: dict[int, Period], now: float) -> None:
+    """Merge the periods that ended long enough before `now` into coarser ones, in place.
+
+    A coarse period is built whole, once all of its span has aged past its tier, and
+    never changed after: a reader holding the old periods (a checkpoint being written
+    on another thread) sees them unchanged."""
+    for min_age, span in ROLLUP_TIERS:
+        groups: dict[int, list[Period]] = {}
+        for period in periods.values():
+            if period.span >= span:
+                continue
+            start = period.index // span * span
+            if now - (start + span) * PERIOD_SECONDS > min_age:
+                groups.setdefault(start, []).append(period)
+        for start, members in groups.items():
+            coarse = Period(start, span=span)
+            for member in members:
+                coarse.absorb(member)
+                del periods[member.index]
+            periods[start] = coarse
+
+
+def retained_periods(run_seconds: float) -> int:
+    """How many periods a run this long holds at its end, once rolled up."""
+    periods = {i: Period(i) for i in range(math.ceil(run_seconds / PERIOD_SECONDS))}
+    roll_up(periods, run_seconds)
+    return len(periods)
+
+
+def merge_periods(parts: Iterable[Iterable[Period]]) -> list[Period]:
+    """Periods of several shards (or reports) merged by time. Shards roll up by the same
+    aligned tiers, but may have rolled up at slightly different moments: a finer period
+    that falls inside a coarser one is merged into it."""
+    spans = sorted({span for _, span in ROLLUP_TIERS}, reverse=True)
+    everything = sorted((period for periods in parts for period in periods), key=lambda p: -p.span)
+    merged: dict[int, Period] = {}
+    for period in everything:
+        home = None
+        for span in spans:
+            start = period.index // span * span
+            found = merged.get(start)
+            if span > period.span and found is not None and found.span == span:
+                home = found
+                break
+        if home is None:
+            home = merged.get(period.index)
+        if home is None:
+            home = merged[period.index] = Period(period.index, span=period.span)
+        home.absorb(period)
+    return [merged[i] for i in sorted(merged)]
 
 
 def last_period_index(planned_seconds: float) -> int:
@@ -207,14 +293,14 @@ def last_period_index(planned_seconds: float) -> int:
     return max(0, math.ceil(planned_seconds / PERIOD_SECONDS) - 1)
 
 
-def period_width(index: int, run_seconds: float, last_index: int) -> float:
-    """The seconds a period covers, which every rate over it divides by: 10, except for
-    the run's last period (`last_index`), which runs from its start to the run's end,
-    users finishing included."""
-    start = index * PERIOD_SECONDS
-    if index >= last_index or start + PERIOD_SECONDS > run_seconds:
+def period_width(index: int, run_seconds: float, last_index: int, span: int = 1) -> float:
+    """The seconds a period covers, which every rate over it divides by: its span (10 s,
+    or a rolled-up minute or ten), except for the run's last period (`last_index`),
+    which runs from its start to the run's end, users finishing included."""
+    start, nominal = index * PERIOD_SECONDS, span * PERIOD_SECONDS
+    if index >= last_index or start + nominal > run_seconds:
         return max(run_seconds - start, MIN_PERIOD_SECONDS)
-    return PERIOD_SECONDS
+    return nominal
 
 
 class Recorder:

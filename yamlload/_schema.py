@@ -552,8 +552,16 @@ def _report_metrics() -> Schema:
             "width": {
                 "type": "number",
                 "exclusiveMinimum": 0,
-                "description": "Seconds the period covers, which its rates divide by: 10, "
-                "except the run's last period, which runs to the run's end.",
+                "description": "Seconds the period covers, which its rates divide by: 10 "
+                "(60 or 600 for a rolled-up period), except the run's last period, which "
+                "runs to the run's end.",
+            },
+            "span": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "How many 10-second periods this one holds: 1, or 6 and 60 "
+                "once a long run rolls up periods older than an hour and six hours. "
+                "Absent means 1.",
             },
             "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
             "rates": {"type": "object", "additionalProperties": number},
@@ -586,8 +594,7 @@ def build_report_schema() -> Schema:
             "failed": {
                 "type": "integer",
                 "minimum": 0,
-                "description": "Requests with no response or a status the request does not "
-                "accept.",
+                "description": "Requests with no response or a status the request does not accept.",
             },
             "interrupted": {
                 "type": "integer",

@@ -18,7 +18,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,7 +34,7 @@ from ._engine import (
 )
 from ._errors import UsageError
 from ._load import PlanOptions
-from ._metrics import PERIOD_SECONDS, Metrics, Period
+from ._metrics import PERIOD_SECONDS, Metrics, Period, merge_periods, roll_up
 from ._schedule import Segment
 from ._summary import Summary
 
@@ -92,7 +92,9 @@ def worker_count(text: str) -> int:
 
 def encode_result(result: RunResult) -> dict[str, Any]:
     return {
-        "periods": [{"index": p.index, **p.metrics.encode()} for p in result.periods],
+        "periods": [
+            {"index": p.index, "span": p.span, **p.metrics.encode()} for p in result.periods
+        ],
         "duration": result.duration,
         "phases": [vars(p) for p in result.phases],
         "stopped_by": result.stopped_by,
@@ -103,22 +105,16 @@ def encode_result(result: RunResult) -> dict[str, Any]:
 
 def decode_result(data: dict[str, Any]) -> RunResult:
     return RunResult(
-        periods=[Period(int(p["index"]), Metrics.decode(p)) for p in data["periods"]],
+        periods=[
+            Period(int(p["index"]), Metrics.decode(p), span=int(p.get("span", 1)))
+            for p in data["periods"]
+        ],
         duration=float(data["duration"]),
         phases=[PhaseRun(**p) for p in data["phases"]],
         stopped_by=data.get("stopped_by"),
         late_start=float(data.get("late_start", 0.0)),
         internal_error=data.get("internal_error"),
     )
-
-
-def merge_periods(parts: Iterable[Iterable[Period]]) -> list[Period]:
-    merged: dict[int, Period] = {}
-    for periods in parts:
-        for period in periods:
-            target = merged.setdefault(period.index, Period(period.index))
-            target.metrics.merge(period.metrics)
-    return [merged[i] for i in sorted(merged)]
 
 
 def merge_results(results: list[RunResult]) -> RunResult:
@@ -348,7 +344,8 @@ class _Periods:
 
     def add(self, shard: int, data: dict[str, Any]) -> None:
         period = Period(int(data["index"]), Metrics.decode(data))
-        self.received.setdefault(shard, {})[period.index] = period
+        received = self.received.setdefault(shard, {})
+        received[period.index] = period
         # Shards end a little apart: the merged last period runs to the last one's end.
         width = max(self.widths.get(period.index, 0.0), float(data.get("width", PERIOD_SECONDS)))
         self.widths[period.index] = width
@@ -356,6 +353,10 @@ class _Periods:
         if self.on_period and all(period.index in self.received.get(s, {}) for s in shards):
             merged = merge_periods([[self.received[s][period.index]] for s in shards])[0]
             self.on_period(merged, width)
+            self.widths.pop(period.index, None)
+        # Kept only for a worker that dies (its periods still count), so rolled up as a
+        # worker rolls up its own: memory stays bounded over a long run.
+        roll_up(received, period.end)
 
 
 def shared_seed(run_options: RunOptions) -> int:

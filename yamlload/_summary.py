@@ -148,7 +148,7 @@ class Summary:
     def period_rows(self) -> list[PeriodRow]:
         last = max((p.index for p in self.periods), default=0)
         return [
-            PeriodRow(p, period_width(p.index, self.duration, last)) for p in self.periods
+            PeriodRow(p, period_width(p.index, self.duration, last, p.span)) for p in self.periods
         ]
 
     def lag_warning(self) -> str | None:
@@ -224,7 +224,7 @@ class Summary:
             },
             "aggregate": _metrics_json(self.aggregate, 0.0, self.duration),
             "intermediate": [
-                _metrics_json(row.period.metrics, row.start, row.width)
+                _metrics_json(row.period.metrics, row.start, row.width, row.period.span)
                 for row in self.period_rows()
             ],
             "endpoints": [
@@ -248,7 +248,11 @@ class Summary:
         try:
             plan, run = data["plan"], data["run"]
             periods = [
-                Period(index=round(float(p["period"]) / PERIOD_SECONDS), metrics=Metrics.decode(p))
+                Period(
+                    index=round(float(p["period"]) / PERIOD_SECONDS),
+                    metrics=Metrics.decode(p),
+                    span=int(p.get("span", 1)),
+                )
                 for p in data["intermediate"]
             ]
             return cls(
@@ -273,12 +277,13 @@ class Summary:
             ) from None
 
 
-def _metrics_json(metrics: Metrics, start: float, seconds: float) -> dict[str, Any]:
+def _metrics_json(metrics: Metrics, start: float, seconds: float, span: int = 1) -> dict[str, Any]:
     encoded = metrics.encode()
     requests = metrics.counters.get("http.requests", 0)
     return {
         "period": start,
         "width": round(seconds, 3),
+        **({"span": span} if span > 1 else {}),
         "counters": encoded["counters"],
         "rates": {"http.request_rate": round(requests / seconds, 3) if seconds > 0 else 0.0},
         "summaries": {name: h.summary() for name, h in sorted(metrics.histograms.items())},

@@ -12,6 +12,7 @@ from .._summary import Summary
 
 PERIOD_COLUMNS = (
     "period_start_s",
+    "width_s",  # 10, or 60 and 600 for periods a long run rolled up
     "requests",
     "requests_per_s",
     "users_created",
@@ -67,6 +68,7 @@ def _write_periods(summary: Summary, out: TextIO) -> None:
         writer.writerow(
             [
                 p.start,
+                round(row.width, 3),
                 m.counters.get("http.requests", 0),
                 round(row.request_rate, 3),
                 m.counters.get("vusers.created", 0),

@@ -165,31 +165,37 @@ def _path(plot: _Plot, series: Series) -> str:
 
 def stacked_bars(
     title: str,
-    periods: list[tuple[float, dict[str, int]]],
+    periods: list[tuple[float, float, dict[str, int]]],
     x_max: float,
     phases: Sequence[Any],
     unit: str,
 ) -> str:
-    categories = sorted({c for _, counts in periods for c in counts})
-    totals = [sum(counts.values()) for _, counts in periods]
-    plot = _Plot(x_max, max(totals, default=1) or 1)
+    """One bar per (start, span seconds, counts). A bar's height is its counts per 10 s,
+    so a rolled-up minute or ten of a long run stands as high as its 10-second periods."""
+    categories = sorted({c for _, _, counts in periods for c in counts})
+    scaled = [
+        (start, span, {c: n * PERIOD_SECONDS / span for c, n in counts.items()}, counts)
+        for start, span, counts in periods
+    ]
+    plot = _Plot(x_max, max((sum(h.values()) for _, _, h, _ in scaled), default=1) or 1)
     parts = plot.frame(unit, None, phases)
-    for start, counts in periods:
+    for start, span, heights, counts in scaled:
         # the last period may be partial: its bar ends where the run ended
-        width = max(plot.x(min(start + PERIOD_SECONDS, plot.x_max)) - plot.x(start) - 2, 1)
-        base = 0
+        width = max(plot.x(min(start + span, plot.x_max)) - plot.x(start) - 2, 1)
+        base = 0.0
         for index, category in enumerate(categories):
             n = counts.get(category, 0)
             if not n:
                 continue
-            y_top, y_bottom = plot.y(base + n), plot.y(base)
+            height = heights[category]
+            y_top, y_bottom = plot.y(base + height), plot.y(base)
             parts.append(
                 f'<rect class="bar c{index % 6}" x="{plot.x(start) + 1:.1f}" y="{y_top:.1f}" width="{width:.1f}" height="{max(y_bottom - y_top, 0.5):.1f}" fill="url(#pattern{index % 6})">'
                 f"<title>{esc(category)}: {n} at {esc(format_seconds(start))}</title></rect>"
             )
-            base += n
+            base += height
     legend = [
-        f'<li><svg width="16" height="12" aria-hidden="true"><rect class="bar c{i % 6}" width="16" height="12" fill="url(#pattern{i % 6})"/></svg> {esc(c)}: {sum(counts.get(c, 0) for _, counts in periods):,}</li>'
+        f'<li><svg width="16" height="12" aria-hidden="true"><rect class="bar c{i % 6}" width="16" height="12" fill="url(#pattern{i % 6})"/></svg> {esc(c)}: {sum(counts.get(c, 0) for _, _, counts in periods):,}</li>'
         for i, c in enumerate(categories)
     ]
     return _figure(title, parts, legend)
@@ -267,7 +273,7 @@ def _period_series(summary: Summary) -> dict[str, list[tuple[float, float | None
     return series
 
 
-def _codes_and_errors(summary: Summary) -> list[tuple[float, dict[str, int]]]:
+def _codes_and_errors(summary: Summary) -> list[tuple[float, float, dict[str, int]]]:
     rows = []
     for period in summary.periods:
         counts = {
@@ -282,7 +288,7 @@ def _codes_and_errors(summary: Summary) -> list[tuple[float, dict[str, int]]]:
                 if k.startswith("errors.")
             }
         )
-        rows.append((period.start, counts))
+        rows.append((period.start, period.span * PERIOD_SECONDS, counts))
     return rows
 
 
