@@ -1232,6 +1232,31 @@ def test_a_start_long_past_is_refused_before_any_traffic(server: ServerThread, w
     assert server.hits().get("GET /seen/start-past", 0) == 0
 
 
+def test_a_shard_stopped_before_its_start_reports_no_negative_duration(
+    server: ServerThread, write_plan, tmp_path: Path
+) -> None:
+    import asyncio
+    import time
+
+    from yamlload._engine import Engine, run_on_uvloop
+    from yamlload._report.json import read_json, write_json
+
+    text = one_user("      - get: {url: /seen/never-started}\n")
+    plan = load_plan(str(write_plan(text)), PlanOptions(target=server.url))
+    engine = Engine(plan, RunOptions(seed=1, start_at=time.time() + 30))
+
+    async def stopped_while_waiting() -> Any:
+        asyncio.get_running_loop().call_later(0.3, engine.stop, "SIGTERM")
+        return await engine.run()
+
+    result = run_on_uvloop(stopped_while_waiting())
+    assert result.duration == 0.0
+    report = tmp_path / "r.json"
+    write_json(summarize(plan, result, "test"), report)
+    assert read_json(report).duration == 0.0  # report, compare and merge can read it
+    assert server.hits().get("GET /seen/never-started", 0) == 0
+
+
 def test_a_captured_secret_is_masked_in_a_hooks_failure(
     server: ServerThread, write_plan, tmp_path: Path
 ) -> None:

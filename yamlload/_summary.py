@@ -222,7 +222,8 @@ class Summary:
                 "stoppedBy": self.stopped_by,
                 **({"checkpoint": True} if self.checkpoint else {}),
             },
-            "aggregate": _metrics_json(self.aggregate, 0.0, self.duration),
+            # the same width request_rate divides by: never 0, even for a run that never began
+            "aggregate": _metrics_json(self.aggregate, 0.0, max(self.duration, MIN_PERIOD_SECONDS)),
             "intermediate": [
                 _metrics_json(row.period.metrics, row.start, row.width, row.period.span)
                 for row in self.period_rows()
