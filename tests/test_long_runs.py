@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from jsonschema import Draft202012Validator
 
 from tests.helpers import REPO, run_cli
 from tests.servers import ServerThread, make_test_app
+from yamlload._metrics import PERIOD_SECONDS, Metrics, Period, merge_metrics, retained_periods
 from yamlload._report.json import read_json
 from yamlload._schema import build_report_schema
 
@@ -90,7 +92,9 @@ def test_the_final_report_replaces_the_checkpoints(server: ServerThread, tmp_pat
 
 def test_checkpoint_needs_one_process(tmp_path: Path) -> None:
     plan = tmp_path / "p.yml"
-    plan.write_text("config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalRate: 1}]\nscenarios:\n  - flow: [{get: {url: /}}]\n")
+    plan.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalRate: 1}]\nscenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
     result = run_cli("run", str(plan), "--checkpoint", "5", "--workers", "2")
     assert result.exit_code == 2
     assert "--checkpoint needs the run in one process" in result.stderr
@@ -111,13 +115,15 @@ def _rss_mb(pid: int) -> float:
 @pytest.mark.soak
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
 def test_soak_memory_stays_flat(server: ServerThread, tmp_path: Path) -> None:
-    """A steady rate for minutes: after warm-up, resident memory stays within 10%."""
+    """A steady rate for minutes: after warm-up, resident memory stays within 10%, and
+    its slope, extrapolated over a day of rolled-up periods, stays under 200 MB."""
     plan = tmp_path / "soak.yml"
     plan.write_text(
         f"config:\n  target: {server.url}\n  phases: [{{duration: {SOAK_SECONDS}, arrivalRate: {SOAK_RATE}}}]\n"
         "scenarios:\n  - flow:\n"
         "      - get: {url: /ok, capture: {json: '$.path', as: path}}\n"
         "      - get: {url: '/seen/{{ path }}'}\n"
+        "      - get: {url: '/sleep/2'}\n"
     )
     report = tmp_path / "soak.json"
     process = start_run(plan, report, "--allow-lag", "--checkpoint", "10")
@@ -131,10 +137,54 @@ def test_soak_memory_stays_flat(server: ServerThread, tmp_path: Path) -> None:
         time.sleep(1)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    counters = json.loads(report.read_text())["aggregate"]["counters"]
-    assert counters["vusers.created"] == SOAK_RATE * SOAK_SECONDS
-    steady = [rss for at, rss in samples if SOAK_WARMUP_SECONDS <= at <= SOAK_SECONDS - 5]
+    summary = read_json(report)
+    assert summary.counter("vusers.created") == SOAK_RATE * SOAK_SECONDS
+    steady = [(at, rss) for at, rss in samples if SOAK_WARMUP_SECONDS <= at <= SOAK_SECONDS - 5]
     assert len(steady) > 60
-    low, high = min(steady), max(steady)
-    print(f"soak: RSS {low:.1f}–{high:.1f} MB after warm-up over {len(steady)} samples")
+    rss = [mb for _, mb in steady]
+    low, high = min(rss), max(rss)
     assert high <= low * 1.10, f"RSS grew from {low:.1f} to {high:.1f} MB"
+    day = extrapolate_to_a_day(steady, summary.periods)
+    print(
+        f"soak: RSS {low:.1f}–{high:.1f} MB after warm-up over {len(steady)} samples; "
+        f"{day.per_period_kb:.0f} KB per period from the slope, rolled-up periods "
+        f"{day.rolled_cost:.1f}× that, so about {day.rss_mb:.0f} MB after 24 h"
+    )
+    assert day.rss_mb < DAY_BUDGET_MB
+
+
+DAY_SECONDS = 24 * 3600
+DAY_BUDGET_MB = 200.0
+
+
+@dataclass
+class DayEstimate:
+    per_period_kb: float
+    rolled_cost: float
+    rss_mb: float
+
+
+def extrapolate_to_a_day(steady: list[tuple[float, float]], periods: list[Period]) -> DayEstimate:
+    """Memory after 24 h of the same load: the RSS at the end, plus what each period
+    costs (the least-squares slope of RSS over time, per 10 s; never taken below 0)
+    times the periods a day keeps beyond those held now. A rolled-up period holds more
+    distinct histogram buckets than one of 10 s: its cost is scaled by the ratio this
+    very run shows when all its periods are merged into one."""
+    times, mbs = [t for t, _ in steady], [m for _, m in steady]
+    mean_t, mean_m = sum(times) / len(times), sum(mbs) / len(mbs)
+    slope = sum((t - mean_t) * (m - mean_m) for t, m in steady) / sum(
+        (t - mean_t) ** 2 for t in times
+    )
+    per_period_mb = max(slope, 0.0) * PERIOD_SECONDS
+
+    def buckets(metrics_list: list[Metrics]) -> int:
+        return sum(len(h.buckets) for m in metrics_list for h in m.histograms.values())
+
+    merged = merge_metrics(p.metrics for p in periods)
+    rolled_cost = max(
+        1.0, buckets([merged]) / (buckets([p.metrics for p in periods]) / len(periods))
+    )
+    kept = retained_periods(DAY_SECONDS)
+    fine = retained_periods(3600)  # the last hour stays at 10 s
+    grown = per_period_mb * (fine + rolled_cost * (kept - fine) - len(periods))
+    return DayEstimate(per_period_mb * 1024, rolled_cost, mbs[-1] + grown)

@@ -6,6 +6,7 @@ import itertools
 import math
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from yamlload._metrics import (
     PERIOD_SECONDS,
     Histogram,
     Metrics,
+    PackedBuckets,
     Period,
     Recorder,
     merge_metrics,
@@ -201,3 +203,36 @@ def test_a_rolled_up_period_has_its_real_width() -> None:
     assert period_width(0, DAY, last_index=8000, span=60) == 600
     assert period_width(360, DAY, last_index=8000, span=6) == 60
     assert period_width(8639, DAY, last_index=8639) == 10
+
+
+def test_a_packed_histogram_reads_as_before_and_is_smaller() -> None:
+    import tracemalloc
+
+    rng = random.Random(11)
+    hist = Histogram()
+    for _ in range(5000):
+        hist.record(rng.lognormvariate(3, 1.2))
+    before = (hist.encode(), hist.summary(), dict(hist.buckets))
+    hist.pack()
+    assert isinstance(hist.buckets, PackedBuckets)
+    assert (hist.encode(), hist.summary(), dict(hist.buckets)) == before
+    assert -1 not in hist.buckets and len(hist.buckets) == len(before[2])
+    merged = Histogram()
+    merged.merge(hist)  # a packed histogram is read, never written
+    assert merged.encode() == before[0]
+
+    tracemalloc.start()
+    twin = Histogram.decode(before[0])
+    loose = tracemalloc.get_traced_memory()[0]
+    twin.pack()  # the dict is dropped: what is left is the packed form
+    packed = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert packed * 4 <= loose, (packed, loose)
+
+
+def test_a_packed_histogram_refuses_samples() -> None:
+    hist = Histogram()
+    hist.record(1.0)
+    hist.pack()
+    with pytest.raises((AssertionError, TypeError)):
+        hist.record(2.0)

@@ -1739,6 +1739,7 @@ class Engine:
                 next_checkpoint = self.now() + every
             if int(self.now() // PERIOD_SECONDS) > rolled_at:  # once a period: memory stays flat
                 rolled_at = int(self.now() // PERIOD_SECONDS)
+                self.recorder.finish_before(min(rolled_at, self._last_period))
                 roll_up(self.recorder.periods, self.now())
             if self.observer is None:
                 continue

@@ -13,8 +13,10 @@ exact to that precision: they are computed after merging, never averaged.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Callable, Iterable, Mapping
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,22 +57,58 @@ def _bucket_value(key: int) -> float:
     return low + ((1 << shift) - 1) / 2
 
 
+class PackedBuckets(Mapping[int, int]):
+    """A finished histogram's buckets, read-only: sorted keys and their counts in two
+    machine arrays, 16 bytes a bucket where a dict of Python ints takes about 100. A long
+    run holds hundreds of finished periods, so this is most of its memory."""
+
+    __slots__ = ("_counts", "_keys")
+
+    def __init__(self, buckets: Mapping[int, int]) -> None:
+        keys = sorted(buckets)
+        self._keys = array("q", keys)
+        self._counts = array("q", (buckets[k] for k in keys))
+
+    def __getitem__(self, key: int) -> int:
+        at = bisect.bisect_left(self._keys, key)
+        if at == len(self._keys) or self._keys[at] != key:
+            raise KeyError(key)
+        return self._counts[at]
+
+    def __iter__(self) -> Iterator[int]:  # in key order, which sorted() then keeps
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def items(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        return zip(self._keys, self._counts, strict=True)
+
+
 class Histogram:
     """A log-linear histogram of millisecond values (stored as microseconds)."""
 
     __slots__ = ("buckets", "count", "max", "min", "total")
 
     def __init__(self) -> None:
-        self.buckets: dict[int, int] = {}
+        # A dict while it is written; PackedBuckets once `pack`ed, for good.
+        self.buckets: dict[int, int] | PackedBuckets = {}
         self.count = 0
         self.total = 0.0  # milliseconds
         self.min = math.inf
         self.max = -math.inf
 
+    def pack(self) -> None:
+        """Make this histogram read-only and compact (see PackedBuckets). The old dict is
+        left as it was, so a reader on another thread that holds it is not disturbed."""
+        if isinstance(self.buckets, dict):
+            self.buckets = PackedBuckets(self.buckets)
+
     def record(self, millis: float) -> None:
         micros = int(millis * 1000.0) if millis > 0 else 0
         key = micros if micros < _EXACT_BELOW else _bucket_key(micros)
         buckets = self.buckets
+        assert isinstance(buckets, dict), "a packed histogram is never written"
         buckets[key] = buckets.get(key, 0) + 1
         self.count += 1
         self.total += millis
@@ -80,8 +118,10 @@ class Histogram:
             self.max = millis
 
     def merge(self, other: Histogram) -> None:
+        buckets = self.buckets
+        assert isinstance(buckets, dict), "a packed histogram is never written"
         for key, n in other.buckets.items():
-            self.buckets[key] = self.buckets.get(key, 0) + n
+            buckets[key] = buckets.get(key, 0) + n
         self.count += other.count
         self.total += other.total
         self.min = min(self.min, other.min)
@@ -140,12 +180,14 @@ class Histogram:
         if len(flat) % 2:
             raise ValueError("histogram buckets must be pairs of key delta and count")
         key = 0
+        buckets: dict[int, int] = {}
         for delta, n in zip(flat[::2], flat[1::2], strict=True):
             if not isinstance(delta, int) or not isinstance(n, int) or delta < 0 or n < 0:
                 raise ValueError("histogram buckets must be non-negative integers")
             key += delta
-            hist.buckets[key] = hist.buckets.get(key, 0) + n
-        hist.count = sum(hist.buckets.values())
+            buckets[key] = buckets.get(key, 0) + n
+        hist.buckets = buckets
+        hist.count = sum(buckets.values())
         if hist.count != data.get("count", hist.count):
             raise ValueError("histogram count does not match its buckets")
         hist.total = float(data.get("sum", 0.0))
@@ -179,6 +221,11 @@ class Metrics:
             if mine is None:
                 mine = self.histograms[name] = Histogram()
             mine.merge(hist)
+
+    def pack(self) -> None:
+        """Finished: every histogram read-only and compact (Histogram.pack)."""
+        for hist in self.histograms.values():
+            hist.pack()
 
     def encode(self) -> dict[str, Any]:
         return {
@@ -253,6 +300,7 @@ def roll_up(periods: dict[int, Period], now: float) -> None:
             for member in members:
                 coarse.absorb(member)
                 del periods[member.index]
+            coarse.metrics.pack()
             periods[start] = coarse
 
 
@@ -341,6 +389,13 @@ class Recorder:
 
     def sorted_periods(self) -> list[Period]:
         return [self.periods[i] for i in sorted(self.periods)]
+
+    def finish_before(self, index: int) -> None:
+        """Pack the periods before `index`, which the clock has left and no sample will
+        reach again: they keep a quarter of the memory (Histogram.pack)."""
+        for period in self.periods.values():
+            if period.index + period.span <= index:
+                period.metrics.pack()
 
 
 def merge_metrics(parts: Iterable[Metrics]) -> Metrics:

@@ -344,6 +344,7 @@ class _Periods:
 
     def add(self, shard: int, data: dict[str, Any]) -> None:
         period = Period(int(data["index"]), Metrics.decode(data))
+        period.metrics.pack()  # finished: kept compact, and read-only from here on
         received = self.received.setdefault(shard, {})
         received[period.index] = period
         # Shards end a little apart: the merged last period runs to the last one's end.
