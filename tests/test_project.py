@@ -142,3 +142,7 @@ def test_every_test_named_in_reliability_md_exists() -> None:
     for filename, test in named:
         source = (REPO / "tests" / filename).read_text(encoding="utf-8")
         assert f"def {test}(" in source, f"{filename}::{test} is named in reliability.md"
+    # the shorthand `::test_name` (same file as the last full name) must exist somewhere too
+    everything = "".join(p.read_text(encoding="utf-8") for p in (REPO / "tests").glob("*.py"))
+    for test in re.findall(r"`(?:…\[[^]]*\]|::)(test_\w+)", text):
+        assert f"def {test}(" in everything, f"::{test} is named in reliability.md"
