@@ -36,7 +36,10 @@ def _head(status: str, headers: dict[str, str]) -> bytes:
 
 async def _ok(writer: asyncio.StreamWriter) -> None:
     body = b'{"id":1}'
-    writer.write(_head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body))}) + body)
+    writer.write(
+        _head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body))})
+        + body
+    )
 
 
 async def _reset(writer: asyncio.StreamWriter) -> None:
@@ -53,7 +56,9 @@ async def _stall(writer: asyncio.StreamWriter) -> None:
 
 
 async def _slow(writer: asyncio.StreamWriter) -> None:
-    writer.write(_head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(SLOW_BODY))}))
+    writer.write(
+        _head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(SLOW_BODY))})
+    )
     for byte in SLOW_BODY:
         await writer.drain()
         await asyncio.sleep(SLOW_BYTE_SECONDS)
@@ -62,7 +67,9 @@ async def _slow(writer: asyncio.StreamWriter) -> None:
 
 async def _big(writer: asyncio.StreamWriter, chunked: bool = False) -> None:
     headers = {"Content-Type": "application/octet-stream"}
-    headers.update({"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(BIG_BYTES)})
+    headers.update(
+        {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(BIG_BYTES)}
+    )
     writer.write(_head("200 OK", headers))
     block = b"y" * CHUNK
     for _ in range(BIG_BYTES // CHUNK):
@@ -74,11 +81,17 @@ async def _big(writer: asyncio.StreamWriter, chunked: bool = False) -> None:
 
 async def _bad_json(writer: asyncio.StreamWriter) -> None:
     body = b'{"id": 1, "name": oops}'
-    writer.write(_head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body))}) + body)
+    writer.write(
+        _head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body))})
+        + body
+    )
 
 
 async def _cut_json(writer: asyncio.StreamWriter) -> None:
-    writer.write(_head("200 OK", {"Content-Type": "application/json", "Content-Length": "100"}) + b'{"id": 1,')
+    writer.write(
+        _head("200 OK", {"Content-Type": "application/json", "Content-Length": "100"})
+        + b'{"id": 1,'
+    )
     await writer.drain()
     writer.close()
 
@@ -129,7 +142,9 @@ class FaultServer:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(_serve_connection, "127.0.0.1", 0))
+        server = self._loop.run_until_complete(
+            asyncio.start_server(_serve_connection, "127.0.0.1", 0)
+        )
         self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
         self._ready.set()
         self._loop.run_forever()

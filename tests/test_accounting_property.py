@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from tests.servers import ServerThread, free_port, make_test_app
 from yamlload import PlanOptions, load_plan
-from yamlload._engine import Engine, RunOptions, run_on_uvloop
-from yamlload._summary import summarize
+from yamlload.results.summary import summarize
+from yamlload.runtime.engine import Engine, RunOptions, run_on_uvloop
 
 ENDPOINT = "plugins.metrics-by-endpoint."
 # Failures of a user's flow after its response arrived: counted under `errors.*` in the

@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import COMPAT, PLANS, compat_dir, run_cli
 from tests.servers import ServerThread, free_port, make_test_app
 from yamlload import PlanError, load_plan
-from yamlload._checks import (
+from yamlload.checks.evaluate import (
     check_names,
     checks_from_plan,
     deltas,
@@ -21,8 +21,8 @@ from yamlload._checks import (
     invalid_reasons,
     parse_ensure,
 )
-from yamlload._metrics import Metrics, Period
-from yamlload._summary import Summary
+from yamlload.metrics.periods import Metrics, Period
+from yamlload.results.summary import Summary
 
 
 @pytest.mark.parametrize(
@@ -162,8 +162,8 @@ def test_evaluation_against_a_known_summary(text: str, ok: bool) -> None:
 
 
 def test_condition_expressions_read_metric_names() -> None:
-    from yamlload._checks import Check
-    from yamlload._expr import parse_condition
+    from yamlload.checks.evaluate import Check
+    from yamlload.plan.expr import parse_condition
 
     summary = known_summary()
     passing = Check(

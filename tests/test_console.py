@@ -7,9 +7,9 @@ import io
 
 from tests.servers import ServerThread, make_test_app
 from tests.test_engine import run
-from yamlload._engine import Progress
-from yamlload._metrics import Period
-from yamlload._report.console import ConsoleObserver, format_summary
+from yamlload.metrics.periods import Period
+from yamlload.report.console import ConsoleObserver, format_summary
+from yamlload.results.run import Progress
 
 PROGRESS = Progress(
     elapsed=12.4, total=60, phase="ramp", active=7, created=30, requests=90, failed=2, rps=8.5

@@ -21,8 +21,8 @@ from tests.servers import (
     reset_after_request,
 )
 from yamlload import PlanOptions, load_plan
-from yamlload._engine import RunOptions, run_plan
-from yamlload._summary import Summary, summarize
+from yamlload.results.summary import Summary, summarize
+from yamlload.runtime.engine import RunOptions, run_plan
 
 
 @pytest.fixture(scope="module")
@@ -421,7 +421,7 @@ def test_tls_reject_unauthorized_false_in_the_plan(tls_server: ServerThread, wri
 
 
 def test_error_code_names() -> None:
-    from yamlload._engine import error_code
+    from yamlload.runtime.engine import error_code
 
     assert error_code(TimeoutError()) == "ETIMEDOUT"
     assert error_code(aiohttp.ServerDisconnectedError()) == "ECONNRESET"

@@ -10,7 +10,7 @@ import pytest
 from tests.servers import ServerThread, make_test_app
 from tests.test_engine import ONE_USER, run
 from yamlload import PlanOptions, load_plan
-from yamlload._engine import Engine, RunOptions
+from yamlload.runtime.engine import Engine, RunOptions
 
 
 class CollectLogs:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from yamlload._expr import (
+from yamlload.plan.expr import (
     ExprError,
     compile_jmespath,
     jsonpath_to_jmespath,

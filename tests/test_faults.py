@@ -17,8 +17,8 @@ from tests.faults import BIG_BYTES, SLOW_BODY, SLOW_BYTE_SECONDS, FaultServer
 from tests.helpers import REPO, run_cli
 from tests.servers import ServerThread, make_test_app
 from yamlload import PlanOptions, load_plan
-from yamlload._engine import BODY_TOO_LARGE, FAILED_CAPTURE, RunOptions, run_plan
-from yamlload._summary import Summary, summarize
+from yamlload.results.summary import Summary, summarize
+from yamlload.runtime.engine import BODY_TOO_LARGE, FAILED_CAPTURE, RunOptions, run_plan
 
 ONE_USER = "config:\n  phases: [{duration: 1, arrivalCount: 1}]\n  http: {timeout: 0.5}\n"
 
@@ -87,7 +87,9 @@ def test_a_body_over_max_body_bytes_fails_its_capture_clearly(
     hostile: FaultServer, write_plan
 ) -> None:
     plan = write_plan(
-        one_request("/big", ", capture: {regexp: 'y+', as: ys}").replace("timeout: 0.5", "timeout: 60")
+        one_request("/big", ", capture: {regexp: 'y+', as: ys}").replace(
+            "timeout: 0.5", "timeout: 60"
+        )
     )
     summary = run(plan, hostile.url)
     assert counters(summary) == {
@@ -102,7 +104,9 @@ def test_a_body_over_max_body_bytes_fails_its_capture_clearly(
 
 
 @pytest.mark.parametrize(("limit", "captured"), [(8, True), (7, False)])
-def test_max_body_bytes_is_exact(hostile: FaultServer, write_plan, limit: int, captured: bool) -> None:
+def test_max_body_bytes_is_exact(
+    hostile: FaultServer, write_plan, limit: int, captured: bool
+) -> None:
     # /ok's body is exactly 8 bytes: {"id":1}
     plan = write_plan(
         one_request("/ok", ", capture: {json: '$.id', as: id}").replace(
@@ -116,8 +120,7 @@ def test_max_body_bytes_is_exact(hostile: FaultServer, write_plan, limit: int, c
 
 def test_malformed_json_fails_the_capture_not_the_run(hostile: FaultServer, write_plan) -> None:
     plan = write_plan(
-        ONE_USER.replace("arrivalCount: 1", "arrivalCount: 3")
-        + "scenarios:\n  - flow:\n"
+        ONE_USER.replace("arrivalCount: 1", "arrivalCount: 3") + "scenarios:\n  - flow:\n"
         "    - get: {url: /bad-json, capture: {json: '$.id', as: id}}\n"
         "    - get: {url: /ok}\n"
     )
@@ -133,11 +136,16 @@ def test_malformed_json_fails_the_capture_not_the_run(hostile: FaultServer, writ
 
 
 def test_a_slow_body_is_timed_to_its_last_byte(hostile: FaultServer, write_plan) -> None:
-    summary = run(write_plan(one_request("/slow").replace("timeout: 0.5", "timeout: 10")), hostile.url)
+    summary = run(
+        write_plan(one_request("/slow").replace("timeout: 0.5", "timeout: 10")), hostile.url
+    )
     assert summary.counter("http.codes.200") == 1
     assert summary.counter("http.downloaded_bytes") == len(SLOW_BODY)
     # 20 bytes, each after a 20 ms pause: the response cannot take less than 400 ms
-    assert summary.histogram("http.response_time").min >= len(SLOW_BODY) * SLOW_BYTE_SECONDS * 1000 * 0.95
+    assert (
+        summary.histogram("http.response_time").min
+        >= len(SLOW_BODY) * SLOW_BYTE_SECONDS * 1000 * 0.95
+    )
 
 
 def test_the_run_goes_on_through_every_fault(hostile: FaultServer, write_plan) -> None:
@@ -171,7 +179,9 @@ def test_streaming_keeps_a_100_mib_body_out_of_memory(hostile: FaultServer, tmp_
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "yamlload", "run", "-q", str(plan), "-o", str(tmp_path / "r.json")],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     _, status, usage = os.wait4(process.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
@@ -182,7 +192,9 @@ def test_streaming_keeps_a_100_mib_body_out_of_memory(hostile: FaultServer, tmp_
 
 
 def test_max_body_bytes_must_be_a_count(write_plan) -> None:
-    plan = write_plan(one_request("/ok").replace("timeout: 0.5", "timeout: 0.5, maxBodyBytes: lots"))
+    plan = write_plan(
+        one_request("/ok").replace("timeout: 0.5", "timeout: 0.5, maxBodyBytes: lots")
+    )
     result = run_cli("validate", str(plan))
     assert result.exit_code == 2
     assert f"{plan}:3:" in result.stderr and "maxBodyBytes" in result.stderr
@@ -196,7 +208,9 @@ def expired_tls(tmp_path_factory: pytest.TempPathFactory) -> Any:
     trustme = pytest.importorskip("trustme")
     authority = trustme.CA()
     yesterday = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
-    leaf = authority.issue_cert("127.0.0.1", not_before=yesterday - dt.timedelta(days=30), not_after=yesterday)
+    leaf = authority.issue_cert(
+        "127.0.0.1", not_before=yesterday - dt.timedelta(days=30), not_after=yesterday
+    )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     leaf.configure_cert(context)
     ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
@@ -205,7 +219,9 @@ def expired_tls(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield running, ca_file
 
 
-@pytest.mark.parametrize(("flags", "code"), [((), "errors.CERT_HAS_EXPIRED"), (("-k",), "http.codes.200")])
+@pytest.mark.parametrize(
+    ("flags", "code"), [((), "errors.CERT_HAS_EXPIRED"), (("-k",), "http.codes.200")]
+)
 def test_an_expired_certificate_is_an_error_unless_insecure(
     expired_tls: tuple[ServerThread, Path], tmp_path: Path, flags: tuple[str, ...], code: str
 ) -> None:
@@ -215,7 +231,22 @@ def test_an_expired_certificate_is_an_error_unless_insecure(
     report = tmp_path / "r.json"
     # The CA is trusted (SSL_CERT_FILE), so the only fault left is the expiry.
     done = subprocess.run(
-        [sys.executable, "-m", "yamlload", "run", "-q", str(plan), "-t", server.url, "-o", str(report), *flags],
-        cwd=REPO, capture_output=True, text=True, env={**os.environ, "SSL_CERT_FILE": str(ca_file)},
+        [
+            sys.executable,
+            "-m",
+            "yamlload",
+            "run",
+            "-q",
+            str(plan),
+            "-t",
+            server.url,
+            "-o",
+            str(report),
+            *flags,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SSL_CERT_FILE": str(ca_file)},
     )
     assert f'"{code}": 1' in report.read_text(), done.stderr

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from tests.helpers import run_cli
 from yamlload import PlanError, PlanOptions, UsageError, load_plan
-from yamlload._checks import parse_ensure
-from yamlload._engine import read_payload
-from yamlload._metrics import Metrics, Period
-from yamlload._plan import Payload
-from yamlload._summary import Summary
+from yamlload.checks.evaluate import parse_ensure
+from yamlload.metrics.periods import Metrics, Period
+from yamlload.plan.ir import Payload
+from yamlload.results.summary import Summary
+from yamlload.runtime.engine import read_payload
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SCRATCH = Path(tempfile.mkdtemp(prefix="yamlload-fuzz-"))
@@ -36,7 +36,9 @@ SCRATCH = Path(tempfile.mkdtemp(prefix="yamlload-fuzz-"))
     cast=st.booleans(),
     named=st.booleans(),
 )
-def test_any_csv_gives_rows_or_a_clear_error(content: bytes, delimiter: str, cast: bool, named: bool) -> None:
+def test_any_csv_gives_rows_or_a_clear_error(
+    content: bytes, delimiter: str, cast: bool, named: bool
+) -> None:
     path = SCRATCH / "payload.csv"
     path.write_bytes(content)
     payload = Payload(str(path), ("a", "b") if named else (), delimiter=delimiter, cast=cast)
@@ -63,13 +65,40 @@ def test_a_csv_that_is_not_utf8_says_so(tmp_path: Path) -> None:
 
 
 ENSURE_PIECES = st.sampled_from(
-    ["p95", "p99", "error_rate", "http.codes.200", "GET /a:", "<", "<=", ">", "==", "!=", "500",
-     "1%", "1.5s", "+10%", "+2pp", "ms", " ", "max", "vusers.failed", "0", "-", "e9", "%%", ":"]
+    [
+        "p95",
+        "p99",
+        "error_rate",
+        "http.codes.200",
+        "GET /a:",
+        "<",
+        "<=",
+        ">",
+        "==",
+        "!=",
+        "500",
+        "1%",
+        "1.5s",
+        "+10%",
+        "+2pp",
+        "ms",
+        " ",
+        "max",
+        "vusers.failed",
+        "0",
+        "-",
+        "e9",
+        "%%",
+        ":",
+    ]
 )
 
 
 @FUZZ
-@given(text=st.one_of(st.text(max_size=60), st.lists(ENSURE_PIECES, max_size=8).map("".join)), relative=st.booleans())
+@given(
+    text=st.one_of(st.text(max_size=60), st.lists(ENSURE_PIECES, max_size=8).map("".join)),
+    relative=st.booleans(),
+)
 def test_any_ensure_expression_parses_or_is_a_plan_error(text: str, relative: bool) -> None:
     try:
         check = parse_ensure(text, relative=relative)
@@ -85,9 +114,15 @@ def test_any_ensure_expression_parses_or_is_a_plan_error(text: str, relative: bo
 BASE_PLAN = "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalRate: 1}]\nscenarios:\n  - flow: [{get: {url: /}}]\n"
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(
-        st.sampled_from(["config", "phases", "target", "duration", "arrivalRate", "scenarios", "flow", "x"]),
-        children, max_size=3,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["config", "phases", "target", "duration", "arrivalRate", "scenarios", "flow", "x"]
+            ),
+            children,
+            max_size=3,
+        )
     ),
     max_leaves=12,
 )
@@ -118,7 +153,9 @@ def _valid_report() -> dict[str, Any]:
     metrics.count("http.responses", 3)
     metrics.count("http.codes.200", 3)
     metrics.count("vusers.created", 3)
-    return Summary("plan.yml", "http://127.0.0.1:9", "now", 10.0, [Period(0, metrics)], []).to_json()
+    return Summary(
+        "plan.yml", "http://127.0.0.1:9", "now", 10.0, [Period(0, metrics)], []
+    ).to_json()
 
 
 VALID_REPORT = _valid_report()
@@ -133,8 +170,15 @@ def _as_segment(report: dict[str, Any], label: str) -> dict[str, Any]:
 SEGMENT_REPORT = _as_segment(VALID_REPORT, "1/2")
 OTHER_SEGMENT = _as_segment(VALID_REPORT, "2/2")
 ODD_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(), st.text(max_size=8),
-    st.just([]), st.just({}), st.just([[1, 2]]), st.just({"bins": [[1, -5]]}),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(),
+    st.text(max_size=8),
+    st.just([]),
+    st.just({}),
+    st.just([[1, 2]]),
+    st.just({"bins": [[1, -5]]}),
 )
 
 

@@ -21,8 +21,8 @@ from aiohttp import web
 from tests.helpers import run_cli
 from tests.servers import ServerThread
 from yamlload import PlanError, PlanOptions, UsageError, load_plan
-from yamlload._engine import FilePathError, RunOptions, read_payload, run_plan
-from yamlload._load import (
+from yamlload.plan.ir import Payload
+from yamlload.plan.source import (
     MAX_NODES,
     MAX_PLAN_BYTES,
     FileTooLargeError,
@@ -30,8 +30,8 @@ from yamlload._load import (
     parse_document,
     read_bounded,
 )
-from yamlload._plan import Payload
-from yamlload._summary import Summary, summarize
+from yamlload.results.summary import Summary, summarize
+from yamlload.runtime.engine import FilePathError, RunOptions, read_payload, run_plan
 
 REPO = Path(__file__).resolve().parents[1]
 UPLOADS = web.AppKey("uploads", list)
@@ -156,12 +156,12 @@ def test_an_escaping_upload_counts_as_efilepath(hostile: ServerThread, tmp_path:
 
 def test_upload_files_are_read_in_a_worker_thread(tmp_path: Path) -> None:
     """_Http.read_form_files reads a formData file in another thread than the loop's."""
-    from yamlload._engine import _Http, _PendingForm, _Upload
+    from yamlload.runtime.engine import _Http, _PendingForm, _Upload
 
     file = tmp_path / "a.bin"
     file.write_bytes(b"x" * 1000)
     readers: list[int] = []
-    import yamlload._engine as engine
+    import yamlload.runtime.engine as engine
 
     real = engine._read_upload
 
@@ -329,7 +329,7 @@ def run_capped(
 
 def test_dev_zero_as_a_plan_is_refused_under_a_memory_cap() -> None:
     code = """
-    from yamlload._cli import cli
+    from yamlload.cli.app import cli
     cli(["validate", "/dev/zero"])
     """
     done = run_capped(code)
@@ -342,7 +342,7 @@ def test_dev_zero_as_config_and_dotenv_is_refused_under_a_memory_cap(tmp_path: P
     plan = write(tmp_path, PLAN + FLOW)
     for flag in ("--config", "--dotenv"):
         code = f"""
-        from yamlload._cli import cli
+        from yamlload.cli.app import cli
         cli(["validate", {str(plan)!r}, {flag!r}, "/dev/zero"])
         """
         done = run_capped(code)
@@ -360,7 +360,7 @@ def test_dev_zero_as_config_and_dotenv_is_refused_under_a_memory_cap(tmp_path: P
 )
 def test_dev_zero_as_a_report_is_refused_under_a_memory_cap(args: list[str]) -> None:
     code = f"""
-    from yamlload._cli import cli
+    from yamlload.cli.app import cli
     cli({args!r})
     """
     done = run_capped(code)
@@ -401,8 +401,8 @@ def test_the_node_cap_applies_while_the_yaml_is_composed() -> None:
     """A long list is refused when its MAX_NODES+1th node is read, within a memory cap the
     whole list would exceed (it took 5.4 GB before)."""
     code = f"""
-    from yamlload._errors import PlanError
-    from yamlload._load import parse_document
+    from yamlload.errors import PlanError
+    from yamlload.plan.source import parse_document
     try:
         parse_document(b"- 1\\n" * {MAX_NODES * 4}, "big.yml")
     except PlanError as exc:
@@ -427,7 +427,7 @@ def test_an_alias_bomb_is_still_refused() -> None:
 
 def reference_rows(payload: Payload) -> list[dict[str, Any]]:
     """What read_payload returned before rows were held compactly."""
-    from yamlload._engine import _cast
+    from yamlload.runtime.engine import _cast
 
     with open(payload.path, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle, delimiter=payload.delimiter))
@@ -509,8 +509,8 @@ def test_a_20mb_csv_is_held_in_about_its_own_size(tmp_path: Path) -> None:
     size = path.stat().st_size
     code = f"""
     import json, resource
-    from yamlload._engine import read_payload
-    from yamlload._plan import Payload
+    from yamlload.runtime.engine import read_payload
+    from yamlload.plan.ir import Payload
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rows = read_payload(Payload({str(path)!r}, ()))
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

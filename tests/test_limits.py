@@ -11,7 +11,7 @@ import pytest
 from tests.helpers import run_cli
 from tests.servers import ServerThread, make_test_app
 from yamlload import Plan, load_plan
-from yamlload._engine import SPARE_FILE_DESCRIPTORS, connections_needed, ensure_file_limit
+from yamlload.runtime.engine import SPARE_FILE_DESCRIPTORS, connections_needed, ensure_file_limit
 
 
 def plan_with(write_plan, phases: str, http: str = "") -> Plan:
@@ -117,16 +117,24 @@ def test_ten_million_arrivals_a_second_is_refused_with_its_position(write_plan) 
         ("[{duration: 10, users: 1000000}]", 1, ["1,000,000 users at once in each process"]),
         ("[{duration: 10, users: 1000000}]", 40, []),
         # a shared pool caps connections, not users: a million users is still a million
-        ("[{duration: 10, users: 1000000}]\n  http: {pool: 50}", 1, ["1,000,000 users at once in each process"]),
+        (
+            "[{duration: 10, users: 1000000}]\n  http: {pool: 50}",
+            1,
+            ["1,000,000 users at once in each process"],
+        ),
         # 50,000 a second, each allowed the 10 s timeout: 500,000 users at once at worst
-        ("[{duration: 10, arrivalRate: 50000}]", 1, ["50,000 users a second in each process", "500,001 users at once"]),
+        (
+            "[{duration: 10, arrivalRate: 50000}]",
+            1,
+            ["50,000 users a second in each process", "500,001 users at once"],
+        ),
         ("[{duration: 10, arrivalRate: 50000, maxVusers: 10}]", 1, ["50,000 users a second"]),
         ("[{duration: 10, arrivalRate: 1, rampTo: 100}]", 1, []),
         ("[{duration: 10, users: 100}]", 1, []),
     ],
 )
 def test_capacity_warnings(write_plan, phases: str, workers: int, warned: list[str]) -> None:
-    from yamlload._engine import capacity_warnings
+    from yamlload.runtime.engine import capacity_warnings
 
     warnings = capacity_warnings(plan_with(write_plan, phases), workers)
     assert len(warnings) == len(warned)

@@ -18,9 +18,15 @@ from jsonschema import Draft202012Validator
 
 from tests.helpers import REPO, run_cli
 from tests.servers import ServerThread, make_test_app
-from yamlload._metrics import PERIOD_SECONDS, Metrics, Period, merge_metrics, retained_periods
-from yamlload._report.json import read_json
-from yamlload._schema import build_report_schema
+from yamlload.metrics.periods import (
+    PERIOD_SECONDS,
+    Metrics,
+    Period,
+    merge_metrics,
+    retained_periods,
+)
+from yamlload.plan.schema import build_report_schema
+from yamlload.report.json import read_json
 
 RATE = 20
 

@@ -14,9 +14,9 @@ import pytest
 
 from tests.helpers import run_cli
 from tests.servers import ServerThread, make_test_app
-from yamlload._checks import LATE_START_SECONDS, invalid_reasons
-from yamlload._metrics import Metrics, Period
-from yamlload._summary import Summary
+from yamlload.checks.evaluate import LATE_START_SECONDS, invalid_reasons
+from yamlload.metrics.periods import Metrics, Period
+from yamlload.results.summary import Summary
 
 # Six arrivals within a second: each of three segments gets two.
 TINY = "config:\n  phases: [{duration: 1, arrivalCount: 6}]\nscenarios:\n  - flow: [{get: {url: /ok}}]\n"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yamlload._metrics import (
+from yamlload.metrics.periods import (
     PERIOD_SECONDS,
     Histogram,
     Metrics,

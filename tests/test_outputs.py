@@ -21,8 +21,8 @@ from aiohttp import web
 
 from tests.helpers import REPO, run_cli
 from tests.servers import ServerThread, make_test_app
-from yamlload import _outputs
-from yamlload._errors import EXIT_OUTPUT_FAILED
+from yamlload.errors import EXIT_OUTPUT_FAILED
+from yamlload.report import outputs as _outputs
 
 PLAN = """\
 config:
@@ -344,7 +344,7 @@ def test_a_failed_output_never_stops_the_others_and_exits_4(
 def test_a_csv_that_fails_midway_keeps_the_previous_file_whole(
     plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from yamlload._report import csvfiles
+    from yamlload.report import csvfiles
 
     previous = tmp_path / "run-endpoints.csv"
     previous.write_text("the previous run's rows\n", encoding="utf-8")

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from tests.helpers import REPO, run_cli
 from yamlload import PlanError, load_plan
-from yamlload._compile import MAX_WEIGHT
-from yamlload._expr import parse_template
-from yamlload._plan import Phase, Plan
-from yamlload._schedule import arrival_count, js_round, ramp_bucket_counts
+from yamlload.plan.compile import MAX_WEIGHT
+from yamlload.plan.expr import parse_template
+from yamlload.plan.ir import Phase, Plan
+from yamlload.schedule.arrivals import arrival_count, js_round, ramp_bucket_counts
 
 HEAD = "config:\n  target: http://127.0.0.1:1\n"
 ONE_FLOW = "scenarios:\n  - flow: [{get: {url: /a}}]\n"

@@ -22,7 +22,7 @@ def test_published_schema_matches_the_code() -> None:
 
 
 def test_published_report_schema_matches_the_code() -> None:
-    from yamlload._schema import build_report_schema
+    from yamlload.plan.schema import build_report_schema
 
     published = json.loads((REPO / "schema" / "report.schema.json").read_text(encoding="utf-8"))
     assert published == build_report_schema(), (
@@ -58,45 +58,69 @@ def test_every_example_plan_validates_and_names_the_schema(plan: Path) -> None:
     assert result.stderr == "", result.stderr
 
 
-# Each module may import only from modules below it (DESIGN.md, "Modules").
-LAYERS = [
-    {"_errors", "_version"},
-    {"_expr"},
-    {"_plan"},
-    {"_schema", "_schedule", "_metrics", "_target", "_redact", "_outputs"},
-    {"_load"},
-    {"_compile", "_describe"},
-    {"_engine"},
-    {"_summary"},
-    {"_checks", "_shard"},
-    {"_report"},
-    {"_cli", "__init__"},
-    {"__main__"},
-]
+# What each package (or top-level module) of yamlload may import from yamlload: data
+# flows plan → schedule → runtime → results → checks/report, never back (docs/design.md,
+# "The house"). A package may always import its own modules.
+BASE = {"errors", "units", "_version"}
+MAY_IMPORT: dict[str, set[str]] = {
+    "_version": set(),
+    "errors": set(),
+    "units": set(),
+    "plan": BASE,
+    "schedule": BASE | {"plan"},
+    "metrics": BASE,
+    "results": BASE | {"plan", "metrics"},
+    "runtime": BASE | {"plan", "schedule", "metrics", "results"},
+    "checks": BASE | {"plan", "metrics", "results"},
+    "report": BASE | {"plan", "schedule", "metrics", "results", "checks"},
+    "scale": BASE | {"plan", "schedule", "metrics", "results", "checks", "runtime"},
+    "demo_target": BASE,
+    "cli": BASE
+    | {"plan", "schedule", "metrics", "results", "checks", "report", "runtime", "scale"}
+    | {"demo_target"},
+    "__init__": BASE | {"plan", "schedule"},
+    "__main__": {"cli"},
+}
 
 
-def layer_of(module: str) -> int:
-    for index, layer in enumerate(LAYERS):
-        if module in layer:
-            return index
-    raise AssertionError(f"{module} is in no layer; add it to LAYERS and DESIGN.md")
+def _imports_of(source: Path, package: Path) -> set[str]:
+    """The yamlload packages and top-level modules a source file imports."""
+    relative = source.relative_to(package)
+    here = list(relative.parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level >= 1:
+            base = here[: len(here) - (node.level - 1)] if node.level > 1 else here
+            parts = [*base, *(node.module.split(".") if node.module else [])]
+            if parts:
+                found.add(parts[0])
+            else:  # `from . import x` at the top level
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("yamlload."):
+            found.add(node.module.split(".")[1])  # type: ignore[union-attr]
+    return found
 
 
-def test_imports_point_down_only() -> None:
+@pytest.mark.parametrize("unit", sorted(MAY_IMPORT))
+def test_each_package_imports_only_what_it_may(unit: str) -> None:
     package = REPO / "yamlload"
-    for source in package.rglob("*.py"):
-        relative = source.relative_to(package)
-        module = relative.parts[0].removesuffix(".py")
-        own = layer_of(module)
-        tree = ast.parse(source.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level >= 1 and node.module:
-                target = node.module.split(".")[0]
-                if target == module:
-                    continue
-                assert layer_of(target) < own or module == "__init__", (
-                    f"{relative} imports {target}, which is not below it"
-                )
+    sources = (
+        sorted((package / unit).rglob("*.py"))
+        if (package / unit).is_dir()
+        else [package / f"{unit}.py"]
+    )
+    assert sources, f"{unit} has no sources"
+    for source in sources:
+        for imported in _imports_of(source, package) - {unit}:
+            assert imported in MAY_IMPORT[unit], (
+                f"{source.relative_to(REPO)} imports {imported}, which {unit} may not"
+            )
+
+
+def test_every_package_has_import_rules() -> None:
+    package = REPO / "yamlload"
+    units = {p.name if p.is_dir() else p.stem for p in package.iterdir() if p.name != "__pycache__"}
+    assert units - {"py.typed"} <= set(MAY_IMPORT), units - set(MAY_IMPORT)
 
 
 def test_python_dash_m_works() -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from yamlload import PlanError, UsageError, load_plan
-from yamlload._load import parse_document
+from yamlload.plan.source import parse_document
 
 VALID: dict[str, Any] = {
     "config": {
@@ -149,7 +149,10 @@ def test_the_base_plan_is_valid() -> None:
         path = Path(folder) / "plan.json"
         path.write_text(json.dumps(VALID))
         plan = load_plan(str(path))
-        assert [s.name for s in plan.scenarios] == ["browse", "1"]  # unnamed: its index, as Artillery
+        assert [s.name for s in plan.scenarios] == [
+            "browse",
+            "1",
+        ]  # unnamed: its index, as Artillery
 
 
 @SETTINGS

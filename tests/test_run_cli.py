@@ -78,7 +78,7 @@ REPORT_SCHEMA = json.loads((REPO / "schema" / "report.schema.json").read_text(en
 
 
 def test_the_report_matches_its_schema_and_reads_back(tmp_path: Path) -> None:
-    from yamlload._report.json import read_json
+    from yamlload.report.json import read_json
 
     report = run_plan_cli("api_load_test.yml", tmp_path)
     Draft202012Validator(REPORT_SCHEMA).validate(report)

@@ -9,8 +9,8 @@ import random
 import pytest
 
 from yamlload import load_plan
-from yamlload._plan import Phase
-from yamlload._schedule import (
+from yamlload.plan.ir import Phase
+from yamlload.schedule.arrivals import (
     arrival_count,
     arrival_offsets,
     phase_at,

@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import run_cli
 from tests.servers import ServerThread, make_test_app
 from yamlload import PlanOptions, load_plan
-from yamlload._redact import MASK, Redactor
+from yamlload.plan.secrets import MASK, Redactor
 
 ENV = {"API_KEY": "key-env-5555", "LOGIN_USER": "alice-secret-user"}
 SECRETS = [
@@ -59,9 +59,20 @@ def test_no_secret_reaches_any_output(server: ServerThread, tmp_path: Path) -> N
     plan.write_text(PLAN.format(host=server.url.removeprefix("http://")))
     outputs = {name: tmp_path / name for name in ("r.json", "r.html", "r.xml", "r.md")}
     result = run_cli(
-        "run", str(plan), "-o", str(outputs["r.json"]), "--html", str(outputs["r.html"]),
-        "--junit", str(outputs["r.xml"]), "--summary-md", str(outputs["r.md"]),
-        "--csv", str(tmp_path / "r"), "--ensure", "http.codes.200 > 0",
+        "run",
+        str(plan),
+        "-o",
+        str(outputs["r.json"]),
+        "--html",
+        str(outputs["r.html"]),
+        "--junit",
+        str(outputs["r.xml"]),
+        "--summary-md",
+        str(outputs["r.md"]),
+        "--csv",
+        str(tmp_path / "r"),
+        "--ensure",
+        "http.codes.200 > 0",
         env=ENV,
     )
     # the flow really ran: logged in, the log step printed, the expect failed and said so
@@ -71,7 +82,9 @@ def test_no_secret_reaches_any_output(server: ServerThread, tmp_path: Path) -> N
     assert "expect statusCode" in result.stdout
     assert server.hits().get("GET /me", 0) >= 2
     texts = {"stdout": result.stdout, "stderr": result.stderr}
-    texts.update({path.name: path.read_text() for path in tmp_path.iterdir() if path.suffix != ".yml"})
+    texts.update(
+        {path.name: path.read_text() for path in tmp_path.iterdir() if path.suffix != ".yml"}
+    )
     assert {"r.json", "r.html", "r.xml", "r.md", "r-periods.csv", "r-endpoints.csv"} <= set(texts)
     for where, text in texts.items():
         leaked = [secret for secret in SECRETS if secret in text]
@@ -95,7 +108,12 @@ def test_the_password_in_a_target_url_is_masked(server: ServerThread, tmp_path: 
     result = run_cli("run", str(plan), "-o", str(report), "--html", str(tmp_path / "r.html"))
     assert result.exit_code == 0, result.stderr
     assert f"http://leo:{MASK}@127.0.0.1" in result.stdout
-    for text in (result.stdout, result.stderr, report.read_text(), (tmp_path / "r.html").read_text()):
+    for text in (
+        result.stdout,
+        result.stderr,
+        report.read_text(),
+        (tmp_path / "r.html").read_text(),
+    ):
         assert "hunter22" not in text
     checked = run_cli("validate", str(plan))
     assert checked.exit_code == 0, checked.stderr
@@ -111,8 +129,24 @@ def test_redactor_masks_longest_first_and_leaves_short_values() -> None:
 
 def test_redactor_document_masks_credentials_by_key() -> None:
     doc = {
-        "config": {"defaults": {"headers": {"Cookie": "a=b", "Accept": "text/plain"}, "cookie": {"sid": "zz"}}},
-        "scenarios": [{"flow": [{"get": {"auth": {"user": "u", "pass": "p"}, "headers": {"Authorization": "Bearer {{ t }}"}}}]}],
+        "config": {
+            "defaults": {
+                "headers": {"Cookie": "a=b", "Accept": "text/plain"},
+                "cookie": {"sid": "zz"},
+            }
+        },
+        "scenarios": [
+            {
+                "flow": [
+                    {
+                        "get": {
+                            "auth": {"user": "u", "pass": "p"},
+                            "headers": {"Authorization": "Bearer {{ t }}"},
+                        }
+                    }
+                ]
+            }
+        ],
     }
     masked = Redactor().document(doc)
     headers = masked["config"]["defaults"]["headers"]
@@ -139,4 +173,7 @@ def test_env_values_in_target_and_phases_stay_visible(tmp_path: Path) -> None:
     assert "http://127.0.0.1:8200" in result.stdout
     assert "2000 arrivals" in result.stdout.replace(",", "")
     redactor = Redactor.for_plan(load_plan(str(plan), PlanOptions(env=env)))
-    assert redactor.text("key-env-9090 at http://127.0.0.1:8200, 1000/s") == f"{MASK} at http://127.0.0.1:8200, 1000/s"
+    assert (
+        redactor.text("key-env-9090 at http://127.0.0.1:8200, 1000/s")
+        == f"{MASK} at http://127.0.0.1:8200, 1000/s"
+    )

@@ -10,8 +10,8 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yamlload._plan import Phase
-from yamlload._schedule import Segment, schedule
+from yamlload.plan.ir import Phase
+from yamlload.schedule.arrivals import Segment, schedule
 
 
 @st.composite
@@ -109,8 +109,8 @@ def test_merge_takes_each_segment_once_and_names_the_missing(
 ) -> None:
     """`merge`'s segment set: a segment held twice is refused, whatever the reports; the
     segments it reports missing are exactly those of 1..N that no report holds."""
-    from yamlload._errors import UsageError
-    from yamlload._shard import check_segments
+    from yamlload.errors import UsageError
+    from yamlload.scale.shard import check_segments
 
     indices = [i % count for i in given_indices]
     parts = [
@@ -132,8 +132,8 @@ def test_merge_takes_each_segment_once_and_names_the_missing(
 
 @given(counts=st.lists(st.integers(1, 6), min_size=2, max_size=5, unique=True))
 def test_merge_refuses_segments_of_different_splits(counts: list[int]) -> None:
-    from yamlload._errors import UsageError
-    from yamlload._shard import check_segments
+    from yamlload.errors import UsageError
+    from yamlload.scale.shard import check_segments
 
     parts = [(f"p{c}.json", "t", [Segment(0, c)]) for c in counts]
     try:

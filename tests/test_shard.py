@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import run_cli
 from tests.servers import ServerThread, make_test_app
-from yamlload._metrics import Histogram
+from yamlload.metrics.periods import Histogram
 
 PLAN = (
     "config:\n  phases:\n    - {duration: 2, arrivalRate: 10}\n    - {duration: 2, arrivalRate: 4, rampTo: 12}\n"
@@ -194,8 +194,8 @@ def test_bad_split_options(write_plan, args: list[str], message: str) -> None:
 
 
 def test_merge_refuses_reports_of_different_plans(tmp_path: Path) -> None:
-    from yamlload._metrics import Metrics, Period
-    from yamlload._summary import Summary
+    from yamlload.metrics.periods import Metrics, Period
+    from yamlload.results.summary import Summary
 
     for name, source in (("a.json", "one.yml"), ("b.json", "two.yml")):
         summary = Summary(source, "http://t", "now", 1.0, [Period(0, Metrics())], [])
@@ -281,8 +281,8 @@ def test_the_html_report_lists_the_workers(server, write_plan, tmp_path: Path) -
 
 
 def test_worker_progress_adds_up() -> None:
-    from yamlload._engine import Progress
-    from yamlload._shard import _combined
+    from yamlload.results.run import Progress
+    from yamlload.scale.shard import _combined
 
     a = Progress(
         elapsed=3.0, total=10, phase="ramp", active=4, created=10, requests=30, failed=1, rps=8.0
@@ -302,9 +302,9 @@ def test_worker_progress_adds_up() -> None:
 
 
 def test_a_late_start_travels_with_the_result_and_into_the_workers_table() -> None:
-    from yamlload._engine import RunResult
-    from yamlload._schedule import Segment
-    from yamlload._shard import decode_result, encode_result, merge_results, worker_health
+    from yamlload.results.run import RunResult
+    from yamlload.scale.shard import decode_result, encode_result, merge_results, worker_health
+    from yamlload.schedule.arrivals import Segment
 
     late = RunResult([], 5.0, [], late_start=2.625)
     on_time = RunResult([], 5.0, [])
@@ -373,8 +373,18 @@ def test_workers_stop_when_their_coordinator_is_killed(server, tmp_path: Path) -
         "scenarios:\n  - flow: [{get: {url: /seen/orphan}}]\n"
     )
     coordinator = subprocess.Popen(
-        [sys.executable, "-m", "yamlload", "run", "-q", str(plan), "--workers", "2",
-         "-o", str(tmp_path / "r.json")],
+        [
+            sys.executable,
+            "-m",
+            "yamlload",
+            "run",
+            "-q",
+            str(plan),
+            "--workers",
+            "2",
+            "-o",
+            str(tmp_path / "r.json"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -22,8 +22,8 @@ from tests.helpers import run_cli
 from tests.servers import ServerThread, free_port, make_test_app
 from tests.test_accounting_property import assert_accounted
 from yamlload import PlanOptions, load_plan
-from yamlload._engine import RunOptions, run_plan
-from yamlload._summary import Summary, summarize
+from yamlload.results.summary import Summary, summarize
+from yamlload.runtime.engine import RunOptions, run_plan
 
 EP = "plugins.metrics-by-endpoint."
 
@@ -425,7 +425,7 @@ def test_each_period_line_is_printed_once_with_the_reports_rate(
 def test_period_width_rule() -> None:
     """Rates divide by a period's real width: 10 s, except where the run ended; the
     plan's last period runs on to the run's end (users finishing)."""
-    from yamlload._metrics import last_period_index, period_width
+    from yamlload.metrics.periods import last_period_index, period_width
 
     assert last_period_index(20.0) == 1  # t = 20 belongs to (10, 20]
     assert last_period_index(21.0) == 2
@@ -813,7 +813,7 @@ def test_an_os_error_keeps_its_own_name() -> None:
 
     import aiohttp
 
-    from yamlload._engine import error_code
+    from yamlload.runtime.engine import error_code
 
     too_many = aiohttp.ClientOSError(errno.EMFILE, "Too many open files")
     assert error_code(too_many) == "EMFILE"
@@ -905,7 +905,7 @@ def test_apdex_checks_need_the_apdex_plugin(write_plan) -> None:
 def test_a_stop_during_before_cuts_it_and_starts_no_load(server: ServerThread, write_plan) -> None:
     import asyncio
 
-    from yamlload._engine import Engine, run_on_uvloop
+    from yamlload.runtime.engine import Engine, run_on_uvloop
 
     text = (
         "config:\n  phases: [{duration: 30, arrivalRate: 5}]\n"
@@ -942,7 +942,7 @@ def test_a_stop_while_users_finish_still_cuts_them_after_the_grace(
 ) -> None:
     import asyncio
 
-    from yamlload._engine import Engine, run_on_uvloop
+    from yamlload.runtime.engine import Engine, run_on_uvloop
 
     text = one_user("      - get: {url: /ok}\n      - think: 30\n      - get: {url: /ok}\n")
     plan = load_plan(str(write_plan(text)), PlanOptions(target=server.url))
@@ -1048,7 +1048,7 @@ def test_secrets_are_masked_in_their_encoded_forms() -> None:
     import base64
     from urllib.parse import quote, quote_plus
 
-    from yamlload._redact import Redactor
+    from yamlload.plan.secrets import Redactor
 
     secret = 's3cr3t key+/=="x"'
     redactor = Redactor([secret])
@@ -1105,8 +1105,8 @@ def test_what_before_measures_is_in_the_first_period(server: ServerThread, write
 
 
 def test_a_body_is_masked_before_it_is_cut(server: ServerThread, write_plan) -> None:
-    from yamlload._engine import Engine
-    from yamlload._redact import Redactor
+    from yamlload.plan.secrets import Redactor
+    from yamlload.runtime.engine import Engine
 
     plan = load_plan(
         str(write_plan(one_user("      - get: {url: /ok}\n"))), PlanOptions(target=server.url)
@@ -1238,8 +1238,8 @@ def test_a_shard_stopped_before_its_start_reports_no_negative_duration(
     import asyncio
     import time
 
-    from yamlload._engine import Engine, run_on_uvloop
-    from yamlload._report.json import read_json, write_json
+    from yamlload.report.json import read_json, write_json
+    from yamlload.runtime.engine import Engine, run_on_uvloop
 
     text = one_user("      - get: {url: /seen/never-started}\n")
     plan = load_plan(str(write_plan(text)), PlanOptions(target=server.url))
@@ -1275,7 +1275,7 @@ def test_a_captured_secret_is_masked_in_a_hooks_failure(
 
 
 def test_a_short_target_password_is_masked_in_the_plan_document() -> None:
-    from yamlload._redact import Redactor
+    from yamlload.plan.secrets import Redactor
 
     shown = Redactor([]).document({"config": {"target": "http://u:pw@127.0.0.1:9"}})
     assert shown == {"config": {"target": "http://u:***@127.0.0.1:9"}}

@@ -6,13 +6,14 @@ Everything else lives in private modules and may change.
 
 from __future__ import annotations
 
-from ._compile import load_plan, parse_duration
-from ._errors import InternalError, PlanError, Pos, Problem, UsageError, YamlloadError
-from ._load import PlanOptions
-from ._plan import Phase, Plan, Scenario
-from ._schedule import arrival_count, arrival_offsets, schedule
-from ._schema import build_schema
 from ._version import __version__
+from .errors import InternalError, PlanError, Pos, Problem, UsageError, YamlloadError
+from .plan.compile import load_plan
+from .plan.ir import Phase, Plan, Scenario
+from .plan.schema import build_schema
+from .plan.source import PlanOptions
+from .schedule.arrivals import arrival_count, arrival_offsets, schedule
+from .units import parse_duration
 
 __all__ = [
     "InternalError",

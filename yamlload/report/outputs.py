@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ._errors import EXIT_OUTPUT_FAILED, UsageError, YamlloadError
+from ..errors import EXIT_OUTPUT_FAILED, UsageError, YamlloadError
 
 STREAMS = {"/dev/stdout": 1, "/dev/stderr": 2}
 _FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/(\d+)")

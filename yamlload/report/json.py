@@ -13,11 +13,11 @@ from typing import TextIO
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from .._errors import UsageError
-from .._load import read_bounded
-from .._outputs import write_with
-from .._schema import build_report_schema
-from .._summary import Summary
+from ..errors import UsageError
+from ..plan.schema import build_report_schema
+from ..plan.source import read_bounded
+from ..results.summary import Summary
+from .outputs import write_with
 
 # A day-long run's report is a few MB (old periods are rolled up); past this the file is
 # not one of ours, and reading it would cost ten times its size in memory.

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._engine import ENDPOINT_PREFIX as _ENDPOINT_METRICS
-from ._engine import PhaseRun, RunResult
-from ._errors import UsageError
-from ._metrics import (
+from .._version import __version__
+from ..errors import UsageError
+from ..metrics.names import ENDPOINT_LATENCY, split_endpoint_key
+from ..metrics.periods import (
     MIN_PERIOD_SECONDS,
     PERIOD_SECONDS,
     Histogram,
@@ -23,13 +23,11 @@ from ._metrics import (
     merge_metrics,
     period_width,
 )
-from ._plan import Plan
-from ._redact import Redactor
-from ._version import __version__
+from ..plan.ir import Plan
+from ..plan.secrets import Redactor
+from .run import PhaseRun, RunResult
 
 REPORT_FORMAT = 1
-ENDPOINT_PREFIX = _ENDPOINT_METRICS + "."
-ENDPOINT_LATENCY = ENDPOINT_PREFIX + "response_time."
 # An arrival this late against its schedule means the generator could not keep up.
 LAG_WARNING_MS = 100.0
 
@@ -178,10 +176,10 @@ class Summary:
             return found
 
         for key, n in self.aggregate.counters.items():
-            if not key.startswith(ENDPOINT_PREFIX) or key.startswith(ENDPOINT_LATENCY):
+            parts = split_endpoint_key(key)
+            if parts is None:
                 continue
-            rest = key[len(ENDPOINT_PREFIX) :]
-            name, _, field_name = rest.rpartition(".")
+            name, field_name, item = parts
             if field_name == "requests":
                 row(name).requests = n
             elif field_name == "requests_failed":
@@ -189,11 +187,7 @@ class Summary:
             elif field_name == "requests_interrupted":
                 row(name).interrupted = n
             else:
-                for kind in ("codes", "errors"):
-                    name, sep, item = rest.rpartition(f".{kind}.")
-                    if sep:
-                        getattr(row(name), kind)[item] = n
-                        break
+                getattr(row(name), field_name)[item] = n
         for key, hist in self.aggregate.histograms.items():
             if key.startswith(ENDPOINT_LATENCY):
                 row(key[len(ENDPOINT_LATENCY) :]).latency = hist

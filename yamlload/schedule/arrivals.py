@@ -25,7 +25,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ._plan import Phase
+from ..plan.ir import Phase
 
 # Floating-point slack when a product like 0.1 × 30 should be exactly 3.
 _EPSILON = 1e-9

@@ -7,8 +7,8 @@ import csv
 from pathlib import Path
 from typing import TextIO
 
-from .._outputs import write_with
-from .._summary import Summary
+from ..results.summary import Summary
+from .outputs import write_with
 
 PERIOD_COLUMNS = (
     "period_start_s",

@@ -7,11 +7,11 @@ from typing import TextIO
 
 from tabulate import tabulate
 
-from .._checks import Delta, Outcome, describe_limit, describe_outcome
-from .._describe import format_seconds
-from .._engine import Progress
-from .._metrics import Histogram, Metrics, Period
-from .._summary import PeriodRow, Summary
+from ..checks.evaluate import Delta, Outcome, describe_limit, describe_outcome
+from ..metrics.periods import Histogram, Metrics, Period
+from ..results.run import Progress
+from ..results.summary import PeriodRow, Summary
+from ..units import format_seconds
 
 LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "count")
 
@@ -209,8 +209,7 @@ def _endpoint_rows(summary: Summary) -> list[list[object]]:
 
 def format_checks(outcomes: list[Outcome]) -> str:
     rows = [
-        [o.check.source, describe_outcome(o), describe_limit(o.check), o.verdict]
-        for o in outcomes
+        [o.check.source, describe_outcome(o), describe_limit(o.check), o.verdict] for o in outcomes
     ]
     return "Checks\n" + _table(rows, ["check", "measured", "limit", "result"])
 

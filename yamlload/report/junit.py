@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 
-from .._checks import Outcome, describe_limit, describe_outcome
-from .._outputs import write_text as write_outputs_text
-from .._summary import Summary
+from ..checks.evaluate import Outcome, describe_limit, describe_outcome
+from ..results.summary import Summary
+from .outputs import write_text as write_outputs_text
 
 
 def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> str:

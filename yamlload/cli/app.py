@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._checks import (
+from .._version import __version__
+from ..checks.evaluate import (
     DEFAULT_MAX_LAG_MS,
     Check,
     Outcome,
@@ -36,19 +37,7 @@ from ._checks import (
     invalid_reasons,
     parse_ensure,
 )
-from ._compile import compile_document, load_plan
-from ._describe import describe, plural
-from ._engine import (
-    STOP_SIGNALS,
-    WHOLE_RUN,
-    Engine,
-    RunOptions,
-    RunResult,
-    capacity_warnings,
-    ensure_file_limit,
-    run_on_uvloop,
-)
-from ._errors import (
+from ..errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_RUN,
     EXIT_OUTPUT_FAILED,
@@ -59,16 +48,29 @@ from ._errors import (
     UsageError,
     YamlloadError,
 )
-from ._load import PlanOptions, located_from_data
-from ._outputs import Input, Output, OutputError, check_outputs
-from ._plan import Plan
-from ._redact import Redactor
-from ._report.console import ConsoleObserver, format_checks, format_deltas, format_summary
-from ._report.json import read_json, write_json
-from ._report.junit import write_text
-from ._report.markdown import markdown_summary
-from ._schema import build_report_schema, build_schema
-from ._shard import (
+from ..plan.compile import compile_document, load_plan
+from ..plan.ir import Plan
+from ..plan.schema import build_report_schema, build_schema
+from ..plan.secrets import Redactor
+from ..plan.source import PlanOptions, located_from_data
+from ..report.console import ConsoleObserver, format_checks, format_deltas, format_summary
+from ..report.describe import describe, plural
+from ..report.json import read_json, write_json
+from ..report.junit import write_text
+from ..report.markdown import markdown_summary
+from ..report.outputs import Input, Output, OutputError, check_outputs
+from ..results.run import RunResult
+from ..results.summary import Summary, summarize
+from ..runtime.engine import (
+    STOP_SIGNALS,
+    WHOLE_RUN,
+    Engine,
+    RunOptions,
+    capacity_warnings,
+    ensure_file_limit,
+    run_on_uvloop,
+)
+from ..scale.shard import (
     merge_summaries,
     parse_segment,
     parse_start_at,
@@ -77,8 +79,6 @@ from ._shard import (
     worker_count,
     worker_health,
 )
-from ._summary import Summary, summarize
-from ._version import __version__
 
 # A checkpoint at most once a day: larger values are surely a mistake in units.
 MAX_CHECKPOINT_SECONDS = 86_400.0
@@ -504,7 +504,7 @@ class _Gate:
         if self.html:
             outputs.append(Output("--html", self.html))
         if self.csv:
-            from ._report.csvfiles import csv_paths
+            from ..report.csvfiles import csv_paths
 
             outputs += [Output("--csv", str(path)) for path in csv_paths(self.csv)]
         if self.junit:
@@ -539,13 +539,13 @@ class _Gate:
 
     def write_ci_files(self, summary: Summary) -> None:
         if self.html:
-            from ._report.html import render_html  # optional outputs load on demand: start-up
+            from ..report.html import render_html  # optional outputs load on demand: start-up
 
             html = self.html
             if self.attempt(lambda: write_text(html, render_html(summary), what="the HTML report")):
                 click.echo(f"HTML report: {html}")
         if self.csv:
-            from ._report.csvfiles import write_csv
+            from ..report.csvfiles import write_csv
 
             prefix = self.csv
             written: list[Path] = []
@@ -553,7 +553,7 @@ class _Gate:
                 for path in written:
                     click.echo(f"CSV: {path}")
         if self.junit:
-            from ._report.junit import junit_xml
+            from ..report.junit import junit_xml
 
             junit = self.junit
             self.attempt(
@@ -758,7 +758,7 @@ def target(host: str, port: int) -> None:
 
 
 async def _serve_demo(host: str, port: int) -> None:
-    from ._target import start_demo_target
+    from ..demo_target import start_demo_target
 
     runner, url = await start_demo_target(host, port)
     print(f"yamlload demo target listening on {url}", flush=True)
@@ -853,7 +853,7 @@ def compare(baseline: str, current: str, ensure: tuple[str, ...], html_path: str
     rows = deltas(before, after)
     click.echo(format_deltas(rows))
     if html_path:
-        from ._report.html import render_compare_html
+        from ..report.html import render_compare_html
 
         gate = _Gate({})
         page = render_compare_html(before, after, rows)
@@ -920,7 +920,7 @@ def report(report_path: str, output: str | None) -> None:
     target = output or str(Path(report_path).with_suffix(".html"))
     check_outputs([Output("-o", target)], [Input(report_path, "a report")], "this command")
     summary = read_json(report_path)
-    from ._report.html import render_html
+    from ..report.html import render_html
 
     write_text(target, render_html(summary), what="the HTML report")
     click.echo(f"HTML report: {target}")

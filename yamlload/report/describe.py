@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from ._plan import Phase, Plan
-from ._redact import Redactor
-from ._schedule import arrival_count, total_duration
-
-
-def format_seconds(seconds: float) -> str:
-    """`90` → `1m 30s`; `0.5` → `0.5s`; `3600` → `1h`."""
-    if seconds < 60:
-        return f"{seconds:g}s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-        f"{secs}s" if secs else "",
-    ]
-    return " ".join(p for p in parts if p)
+from ..plan.ir import Phase, Plan
+from ..plan.secrets import Redactor
+from ..schedule.arrivals import arrival_count, total_duration
+from ..units import format_seconds
 
 
 def phase_load(phase: Phase) -> str:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from ._errors import Pos, Problem
-from ._expr import CompiledPath, Condition, Template
+from ..errors import Pos, Problem
+from .expr import CompiledPath, Condition, Template
 
 # Where a node of the IR came from, when it was built without a plan file.
 NOWHERE = Pos("<plan>")

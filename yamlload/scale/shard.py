@@ -22,21 +22,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ._compile import load_plan
-from ._engine import (
+from ..errors import UsageError
+from ..metrics.periods import PERIOD_SECONDS, Metrics, Period, merge_periods, roll_up
+from ..plan.compile import load_plan
+from ..plan.source import PlanOptions
+from ..results.run import PhaseRun, Progress, RunResult
+from ..results.summary import Summary
+from ..runtime.engine import (
     STOP_SIGNALS,
     Engine,
-    PhaseRun,
-    Progress,
     RunOptions,
-    RunResult,
     run_on_uvloop,
 )
-from ._errors import UsageError
-from ._load import PlanOptions
-from ._metrics import PERIOD_SECONDS, Metrics, Period, merge_periods, roll_up
-from ._schedule import Segment
-from ._summary import Summary
+from ..schedule.arrivals import Segment
 
 # Shards are told to start this far ahead, so that every process is ready in time.
 START_LEAD_SECONDS = 2.0

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
-from ._plan import Plan
+from .ir import Plan
 
 MASK = "***"
 # Shorter values are not searched for in free text: masking every "1" or "ab" in a log

@@ -20,8 +20,9 @@ from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any, TypeGuard, cast, get_args
 
-from ._errors import PlanError, Pos, Problem
-from ._expr import (
+from ...errors import PlanError, Pos, Problem
+from ...units import parse_duration
+from ..expr import (
     ExprError,
     Template,
     compile_jmespath,
@@ -30,23 +31,7 @@ from ._expr import (
     parse_condition,
     parse_template,
 )
-from ._load import (
-    MAX_PAYLOAD_BYTES,
-    MAX_PLAN_BYTES,
-    Located,
-    Path,
-    PlanOptions,
-    assemble,
-    check_input_file,
-    check_schema,
-    confinement_message,
-    describe_path,
-    input_roots,
-    load_time_roots,
-    outside_roots,
-    read_bounded,
-)
-from ._plan import (
+from ..ir import (
     METHODS,
     Capture,
     Expect,
@@ -70,6 +55,22 @@ from ._plan import (
     TList,
     TMap,
     Value,
+)
+from ..source import (
+    MAX_PAYLOAD_BYTES,
+    MAX_PLAN_BYTES,
+    Located,
+    Path,
+    PlanOptions,
+    assemble,
+    check_input_file,
+    check_schema,
+    confinement_message,
+    describe_path,
+    input_roots,
+    load_time_roots,
+    outside_roots,
+    read_bounded,
 )
 
 # Beyond these one plan is surely a typo; --workers and many machines share bigger loads.
@@ -126,27 +127,10 @@ ACTIONS = (*METHODS, "loop", "think", "log", "parallel", "function")
 LEGACY_ENSURE = {"min", "max", "median", "p50", "p75", "p90", "p95", "p99", "p999"}
 EXPECT_KINDS = frozenset(get_args(ExpectKind))
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {
-    **dict.fromkeys(("", "s", "sec", "secs", "second", "seconds"), 1.0),
-    **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), 0.001),
-    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60.0),
-    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
-    **dict.fromkeys(("d", "day", "days"), 86400.0),
-}
 _RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
 _STATUS_CODE = re.compile(r"^\s*([0-9]+)\s*$")
 _STATUS_CLASS = re.compile(r"^\s*([0-9])xx\s*$", re.IGNORECASE)
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
-
-def parse_duration(text: str) -> float | None:
-    """`"30"`, `"30s"`, `"0.5 min"`, `"9 seconds"`, `"100ms"` → seconds (None if not one)."""
-    m = _DURATION.match(text)
-    if m is None:
-        return None
-    unit = _UNIT_SECONDS.get(m.group(2).lower())
-    return None if unit is None else float(m.group(1)) * unit
 
 
 @lru_cache(maxsize=4096)

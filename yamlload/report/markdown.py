@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._checks import Outcome, describe_limit, describe_outcome
-from .._summary import Summary
+from ..checks.evaluate import Outcome, describe_limit, describe_outcome
+from ..results.summary import Summary
 
 
 def _row(cells: list[object]) -> str:

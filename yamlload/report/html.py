@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._describe import format_seconds
-from .._metrics import PERIOD_SECONDS, Histogram
-from .._summary import Summary
+from ..metrics.periods import PERIOD_SECONDS, Histogram
+from ..results.summary import Summary
+from ..units import format_seconds
 
 WIDTH, HEIGHT = 800, 250
 LEFT, RIGHT, TOP, BOTTOM = 60, 60, 30, 40

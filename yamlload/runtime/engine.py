@@ -37,16 +37,9 @@ import aiohttp
 import jmespath.exceptions
 from yarl import URL
 
-from ._compile import ConfinedFile, parse_duration
-from ._errors import UsageError
-from ._expr import Template, to_text
-from ._load import (
-    MAX_PAYLOAD_BYTES,
-    NotRegularFileError,
-    outside_roots,
-    read_bounded,
-)
-from ._metrics import (
+from ..errors import UsageError
+from ..metrics.names import ENDPOINT_PREFIX
+from ..metrics.periods import (
     PERIOD_SECONDS,
     Period,
     Recorder,
@@ -54,7 +47,9 @@ from ._metrics import (
     period_width,
     roll_up,
 )
-from ._plan import (
+from ..plan.compile import ConfinedFile
+from ..plan.expr import Template, to_text
+from ..plan.ir import (
     Capture,
     Expect,
     FormFile,
@@ -73,8 +68,16 @@ from ._plan import (
     TMap,
     Value,
 )
-from ._redact import Redactor
-from ._schedule import Arrival, Segment, phase_starts, schedule
+from ..plan.secrets import Redactor
+from ..plan.source import (
+    MAX_PAYLOAD_BYTES,
+    NotRegularFileError,
+    outside_roots,
+    read_bounded,
+)
+from ..results.run import PhaseRun, Progress, RunResult
+from ..schedule.arrivals import Arrival, Segment, phase_starts, schedule
+from ..units import parse_duration
 
 # In-flight users get this long to finish after a stop (Ctrl-C, SIGTERM) before they
 # are cancelled.
@@ -87,7 +90,6 @@ TICK_SECONDS = 1.0
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 # The longest one think may last (a day): longer waits (a templated 1e308) are cut here.
 MAX_PAUSE_SECONDS = 86_400.0
-ENDPOINT_PREFIX = "plugins.metrics-by-endpoint"
 FAILED_CAPTURE = "Failed capture or match"
 FAILED_EXPECTATIONS = "Failed expectations"
 EXPECTATION_ERROR = "Expectation error"
@@ -168,47 +170,12 @@ class RunOptions:
     debug: bool = False
 
 
-@dataclass
-class Progress:
-    """What the console shows on its live line."""
-
-    elapsed: float
-    total: float
-    phase: str
-    active: int
-    created: int
-    requests: int
-    failed: int  # failed requests: no response, or a status not accepted
-    rps: float
-
-
 class Observer(Protocol):
     def tick(self, progress: Progress) -> None: ...
 
     def period_done(self, period: Period, width: float) -> None: ...
 
     def log(self, message: str) -> None: ...
-
-
-@dataclass
-class PhaseRun:
-    index: int
-    name: str
-    started: float
-    ended: float
-
-
-@dataclass
-class RunResult:
-    periods: list[Period]
-    duration: float
-    phases: list[PhaseRun]
-    stopped_by: str | None = None
-    # Seconds this shard's schedule started after the shared --start-at (0 when on
-    # time): a late start shifts the whole schedule, so arrival lag stays the generator's.
-    late_start: float = 0.0
-    # A bug in yamlload ended the run early: its traceback (the CLI exits 70).
-    internal_error: str | None = None
 
 
 # --------------------------------------------------------------------------- errors

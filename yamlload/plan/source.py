@@ -27,8 +27,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from ._errors import PlanError, Pos, Problem, UsageError
-from ._schema import build_schema
+from ..errors import PlanError, Pos, Problem, UsageError
+from .schema import build_schema
 
 Path = tuple[str | int, ...]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._plan import METHODS
+from .ir import METHODS
 
 SCHEMA_ID = "https://yamlload.dev/schema/plan.schema.json"
 TEMPLATE_PATTERN = r"\{\{"

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import PlanError, Pos, Problem
-from ._expr import Condition
-from ._metrics import PERCENTILES, Histogram
-from ._plan import LoopStep, ParallelStep, Plan, Request, Step
-from ._summary import Endpoint, Summary
+from ..errors import PlanError, Pos, Problem
+from ..metrics.periods import PERCENTILES, Histogram
+from ..plan.expr import Condition
+from ..plan.ir import LoopStep, ParallelStep, Plan, Request, Step
+from ..results.summary import Endpoint, Summary
 
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 STATS = ("min", "max", "mean", "count", *(name for name, _ in PERCENTILES))
@@ -170,8 +170,8 @@ def _in_metric_units(metric: str, value: float, unit: str | None, text: str, pos
     if unit == "%":
         if not is_rate:
             raise _ensure_error(
-            text, pos, f"'%' only goes with error_rate or user_failure_rate, not {metric}"
-        )
+                text, pos, f"'%' only goes with error_rate or user_failure_rate, not {metric}"
+            )
         return value / 100.0
     if unit in ("ms", "s"):
         if not _is_time(metric):

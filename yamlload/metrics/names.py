@@ -1,0 +1,49 @@
+"""Metric names that more than one part of yamlload writes or reads, in one place.
+
+A per-endpoint metric is `ENDPOINT_PREFIX.<label>.<field>`; `endpoint_key` builds one and
+`split_endpoint_key` takes one apart, so no reader splits names by hand."""
+
+from __future__ import annotations
+
+# Artillery's metrics-by-endpoint plugin names its metrics under this prefix.
+ENDPOINT_PREFIX = "plugins.metrics-by-endpoint"
+ENDPOINT_LATENCY = ENDPOINT_PREFIX + ".response_time."
+# The endpoint fields that are counters of their own (codes and errors have a sub-key).
+ENDPOINT_FIELDS = ("requests", "requests_failed", "requests_interrupted")
+ENDPOINT_KINDS = ("codes", "errors")
+
+REQUESTS = "http.requests"
+RESPONSES = "http.responses"
+REQUESTS_FAILED = "http.requests_failed"
+REQUESTS_INTERRUPTED = "http.requests_interrupted"
+RESPONSE_TIME = "http.response_time"
+CODES = "http.codes."
+ERRORS = "errors."
+USERS_CREATED = "vusers.created"
+USERS_COMPLETED = "vusers.completed"
+USERS_FAILED = "vusers.failed"
+USERS_INTERRUPTED = "vusers.interrupted"
+ARRIVAL_LAG = "yamlload.arrival_lag"
+CPU_MS = "yamlload.cpu_ms"
+ACTIVE_USERS = "yamlload.active_users"
+
+
+def endpoint_key(label: str, field: str) -> str:
+    """`endpoint_key("GET /a", "codes.200")` → `plugins.metrics-by-endpoint.GET /a.codes.200`."""
+    return f"{ENDPOINT_PREFIX}.{label}.{field}"
+
+
+def split_endpoint_key(key: str) -> tuple[str, str, str] | None:
+    """A per-endpoint counter's (label, field, item): item is the code or error for
+    `codes` and `errors`, else "". None when the key is not a per-endpoint counter."""
+    if not key.startswith(ENDPOINT_PREFIX + ".") or key.startswith(ENDPOINT_LATENCY):
+        return None
+    rest = key[len(ENDPOINT_PREFIX) + 1 :]
+    label, _, field = rest.rpartition(".")
+    if field in ENDPOINT_FIELDS:
+        return label, field, ""
+    for kind in ENDPOINT_KINDS:
+        label, sep, item = rest.rpartition(f".{kind}.")
+        if sep:
+            return label, kind, item
+    return None
