@@ -1,40 +1,71 @@
-"""Reading plans: YAML/JSON with positions, layering (config file, environment,
-overrides, flags) and the JSON Schema check that reports every problem at once.
+"""Reading plans: YAML/JSON with positions.
 
 The rest of yamlload never sees ruamel.yaml: a document becomes plain JSON-like data
-plus a side table of positions, keyed by the path of each node. Layering merges both,
-so that a value always points back to the file (and line) that said it.
+plus a side table of positions, keyed by the path of each node. Layering (layering.py)
+merges both, so that a value always points back to the file (and line) that said it.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
-import errno
 import json
 import math
 import os
-import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import PlanError, Pos, Problem, UsageError
-from .schema import build_schema
+from .files import (
+    MAX_PAYLOAD_BYTES,
+    MAX_PLAN_BYTES,
+    FileTooLargeError,
+    NotRegularFileError,
+    check_input_file,
+    confinement_message,
+    input_roots,
+    load_time_roots,
+    open_regular,
+    outside_roots,
+    read_bounded,
+)
+
+if TYPE_CHECKING:
+    from .layering import PlanOptions
+
+# What this module offers: its own names, files.py's and layering.py's PlanOptions,
+# for importers that know them from here.
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_PLAN_BYTES",
+    "FileTooLargeError",
+    "Located",
+    "NotRegularFileError",
+    "Path",
+    "PlanOptions",
+    "check_input_file",
+    "confinement_message",
+    "describe_path",
+    "input_roots",
+    "load_time_roots",
+    "located_from_data",
+    "open_regular",
+    "outside_roots",
+    "parse_document",
+    "parse_json_option",
+    "read_bounded",
+    "read_document",
+]
 
 Path = tuple[str | int, ...]
 
-MAX_PLAN_BYTES = 10 * 1024 * 1024
-# A payload CSV is held compactly (about its own size in memory); beyond this, refused.
-MAX_PAYLOAD_BYTES = 1024 * 1024 * 1024
 # Deeper than any sane plan, far below Python's recursion limit.
 MAX_DEPTH = 64
 # Aliases can expand a small file exponentially ("billion laughs"); stop well before.
@@ -82,116 +113,21 @@ class Located:
         )
 
 
-# --------------------------------------------------------------------------- input files
+def describe_path(path: Path) -> str:
+    """`('config', 'phases', 0, 'arrivalRate')` → `config.phases[0].arrivalRate`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out:
+            out += f".{part}" if _plain_name(part) else f"[{json.dumps(part)}]"
+        else:
+            out = part if _plain_name(part) else json.dumps(part)
+    return out
 
 
-class NotRegularFileError(OSError):
-    """A path that names a device, a FIFO, a socket or a folder: never read."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(errno.EINVAL, "not a regular file", path)
-
-
-class FileTooLargeError(OSError):
-    """A file over the limit its reader allows, refused before it is read."""
-
-    def __init__(self, path: str, limit: int) -> None:
-        super().__init__(errno.EFBIG, f"larger than {limit:,} bytes", path)
-        self.limit = limit
-
-
-def open_regular(path: str | os.PathLike[str]) -> int:
-    """A descriptor for `path` when it is a regular file (checked on the open file, so
-    nothing can be swapped in between). O_NONBLOCK: opening a FIFO never waits."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotRegularFileError(str(path))
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def read_bounded(path: str | os.PathLike[str], limit: int) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes: the size is checked before
-    reading and at most `limit + 1` bytes are read (a file growing meanwhile is caught).
-    Raises OSError: FileNotFoundError and the like, NotRegularFileError (a device such as
-    /dev/zero, a FIFO, a folder) or FileTooLargeError; `exc.strerror` says which."""
-    fd = open_regular(path)
-    try:
-        if os.fstat(fd).st_size > limit:
-            raise FileTooLargeError(str(path), limit)
-        chunks: list[bytes] = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-    finally:
-        os.close(fd)
-    if left <= 0:
-        raise FileTooLargeError(str(path), limit)
-    return b"".join(chunks)
-
-
-def input_roots(plan_path: str, allow_paths: Iterable[str] = ()) -> tuple[str, ...]:
-    """The folders a plan's input files must be in: the plan's own folder and each
-    --allow-path, with symlinks resolved."""
-    roots = [os.path.realpath(os.path.dirname(os.path.abspath(plan_path)))]
-    roots += [os.path.realpath(p) for p in allow_paths]
-    return tuple(dict.fromkeys(roots))
-
-
-def load_time_roots(plan_path: str, allow_paths: Iterable[str] = ()) -> tuple[str, ...]:
-    """The folders for files fixed before the run (payloads, processor, --config,
-    --dotenv): the plan's folder, each --allow-path and the current folder, which the
-    user chose by running there. A path a template renders during the run (formData's
-    fromFile) gets `input_roots` only: a server may have chosen it."""
-    return tuple(dict.fromkeys((*input_roots(plan_path, allow_paths), os.path.realpath("."))))
-
-
-def outside_roots(path: str | os.PathLike[str], roots: Iterable[str]) -> str | None:
-    """None when `path` (symlinks resolved) lies inside one of `roots`; else its
-    resolved form, for the message."""
-    real = os.path.realpath(path)
-    for root in roots:
-        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
-            return None
-    return real
-
-
-def confinement_message(path: str | os.PathLike[str], real: str) -> str:
-    shown = str(path) if str(path) == real else f"{path} (that is {real})"
-    return (
-        f"{shown} is outside the folders a plan may read (the plan's folder, the current "
-        "folder and each --allow-path DIR)"
-    )
-
-
-def check_input_file(
-    path: str | os.PathLike[str], roots: Iterable[str], limit: int | None = None
-) -> str | None:
-    """What is wrong with an input file fixed before the run, or None: outside `roots`,
-    missing, not a regular file, or over `limit` bytes."""
-    real = outside_roots(path, roots)
-    if real is not None:
-        return confinement_message(path, real)
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        return f"{path}: {exc.strerror or exc}"
-    if not stat.S_ISREG(info.st_mode):
-        return f"{path}: not a regular file"
-    if limit is not None and info.st_size > limit:
-        return f"{path}: larger than {limit:,} bytes"
-    return None
-
-
-# --------------------------------------------------------------------------- reading
+def _plain_name(name: str) -> bool:
+    return bool(name) and all(ch.isalnum() or ch in "_-$" for ch in name)
 
 
 def read_document(
@@ -409,364 +345,13 @@ def _to_commented(value: Any) -> Any:
     return value
 
 
-# --------------------------------------------------------------------------- layering
+if not TYPE_CHECKING:  # mypy sees the import above, and no catch-all that would hide typos
 
+    def __getattr__(name: str) -> Any:
+        """`PlanOptions` for the importers that know it from here. Lazily: layering.py
+        reads through this module, so importing it at the top would be a cycle."""
+        if name == "PlanOptions":
+            from .layering import PlanOptions
 
-def merge(base: Located, top: Located, at: Path = ()) -> Located:
-    """Deep-merge `top` into `base` at `at`: mappings merge, everything else is replaced.
-
-    Lists are replaced whole (a user who overrides `phases` means the new list), unlike
-    lodash's index-wise merge that Artillery uses for environments.
-    """
-    top = _rooted_at(top, at)
-    values = dict(base.values)
-    keys = dict(base.keys)
-    data = _merge_node(base.data, top.data, (), top, values, keys)
-    return Located(data=data, values=values, keys=keys)
-
-
-def _rooted_at(doc: Located, at: Path) -> Located:
-    """`doc` moved down to `at`, wrapped in mappings that point at the same source."""
-    data = doc.data
-    for part in reversed(at):
-        data = {part: data}
-    anchor = doc.pos(())
-    values = {at[:n]: anchor for n in range(len(at))}
-    values.update({at + p: pos for p, pos in doc.values.items()})
-    keys = {at + p: pos for p, pos in doc.keys.items()}
-    return Located(data=data, values=values, keys=keys)
-
-
-def _merge_node(
-    base: Any, top: Any, here: Path, source: Located, values: dict[Path, Pos], keys: dict[Path, Pos]
-) -> Any:
-    if isinstance(base, dict) and isinstance(top, dict):
-        result = dict(base)
-        for name, value in top.items():
-            child = (*here, name)
-            if name in result and isinstance(result[name], dict) and isinstance(value, dict):
-                if child in source.keys:
-                    keys[child] = source.keys[child]
-                result[name] = _merge_node(result[name], value, child, source, values, keys)
-            else:
-                _replace_positions(child, source, values, keys)
-                result[name] = value
-        return result
-    _replace_positions(here, source, values, keys)
-    return top
-
-
-def _replace_positions(
-    path: Path, source: Located, values: dict[Path, Pos], keys: dict[Path, Pos]
-) -> None:
-    n = len(path)
-    for table, fresh in ((values, source.values), (keys, source.keys)):
-        for stale in [p for p in table if p[:n] == path]:
-            del table[stale]
-        table.update({p: pos for p, pos in fresh.items() if p[:n] == path})
-
-
-def set_value(doc: Located, path: Path, value: Any, pos: Pos) -> Located:
-    """`doc` with `value` placed at `path` (created as needed), pointing at `pos`."""
-    patch = Located(data=value, values={(): pos}, keys={})
-    return merge(doc, patch, path)
-
-
-# --------------------------------------------------------------------------- schema
-
-
-@cache
-def plan_schema() -> dict[str, Any]:
-    """The published JSON Schema (see `_schema.py`)."""
-    return build_schema()
-
-
-@cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(plan_schema())
-
-
-@dataclass(frozen=True)
-class SchemaReport:
-    """What the schema check found.
-
-    problems    every violation, positioned, in plain words
-    broken      nodes that failed (the compiler leaves them alone)
-    misspelled  nodes that hold an unknown key (a "missing" key there is likely the typo)
-    """
-
-    problems: list[Problem]
-    broken: set[Path]
-    misspelled: set[Path]
-
-
-def check_schema(doc: Located) -> SchemaReport:
-    errors = list(_validator().iter_errors(doc.data))
-    misspelled = {tuple(e.absolute_path) for e in errors if e.validator == "additionalProperties"}
-    broken = {tuple(e.absolute_path) for e in errors if e.validator != "additionalProperties"}
-    problems: list[Problem] = []
-    for error in errors:
-        if tuple(error.absolute_path) in misspelled and _only_requires(error):
-            continue  # "missing 'flow'" beside "unknown key 'flw'" says the same thing twice
-        problems.extend(_explain(error, doc))
-    return SchemaReport(problems, broken, misspelled)
-
-
-def _only_requires(error: ValidationError) -> bool:
-    if error.validator == "required":
-        return True
-    if error.validator in ("anyOf", "oneOf"):
-        return all(e.validator == "required" for e in error.context or [])
-    return False
-
-
-def _explain(error: ValidationError, doc: Located) -> Iterator[Problem]:
-    path: Path = tuple(error.absolute_path)
-    custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        yield from _unknown_keys(error, doc, path)
-        return
-    if custom and error.validator not in ("required", "additionalProperties"):
-        message = f"{describe_path(path) or 'plan'}: {custom}, got {_show(error.instance)}"
-        yield Problem(doc.pos(path), message)
-        return
-    if error.validator in ("anyOf", "oneOf") and error.context:
-        chosen = _closest_branch_error(error)
-        if chosen is not None:
-            yield from _explain(chosen, doc)
-            return
-        kinds = _branch_types(error)
-        if kinds:
-            wanted = " or ".join(_article(k) for k in kinds)
-            message = (
-                f"{describe_path(path) or 'plan'}: expected {wanted}, got {_show(error.instance)}"
-            )
-            yield Problem(doc.pos(path), message)
-            return
-    yield Problem(doc.pos(path), _message(error, path))
-
-
-def _closest_branch_error(error: ValidationError) -> ValidationError | None:
-    """Of an anyOf's failed branches, the error from one whose type did match."""
-    wrong_type = {
-        e.relative_schema_path[0]
-        for e in error.context or []
-        if e.validator == "type" and len(e.relative_path) == 0
-    }
-    candidates = [e for e in error.context or [] if e.relative_schema_path[0] not in wrong_type]
-    if not candidates:
-        return None
-    best: ValidationError | None = best_match(
-        candidates, key=lambda e: (len(e.absolute_path), e.validator != "type")
-    )
-    return best
-
-
-def _branch_types(error: ValidationError) -> list[str]:
-    kinds: list[str] = []
-    for e in error.context or []:
-        if e.validator == "type" and len(e.relative_path) == 0:
-            values = (
-                e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
-            )
-            kinds.extend(str(v) for v in values if str(v) not in kinds)
-    return kinds
-
-
-def _unknown_keys(error: ValidationError, doc: Located, path: Path) -> Iterator[Problem]:
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    known = sorted(schema.get("properties", {}))
-    instance: Any = error.instance
-    for key in instance:
-        if key in known:
-            continue
-        where = describe_path(path) or "top level"
-        message = f"{where}: unknown key '{key}'"
-        guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        if not guess:
-            lowered = {k.lower(): k for k in known}
-            if key.lower() in lowered:
-                guess = [lowered[key.lower()]]
-        if guess:
-            message += f"; did you mean '{guess[0]}'?"
-        elif known and len(known) <= 12:
-            message += f" (expected one of: {', '.join(known)})"
-        yield Problem(doc.key_pos((*path, key)), message)
-
-
-def _message(error: ValidationError, path: Path) -> str:
-    where = describe_path(path) or "plan"
-    validator = error.validator
-    value: Any = error.validator_value
-    instance: Any = error.instance
-    if validator == "required":
-        missing = [k for k in value if k not in instance]
-        return f"{where}: missing required key '{missing[0] if missing else value}'"
-    if validator == "type":
-        wanted = value if isinstance(value, str) else " or ".join(value)
-        return f"{where}: expected {_article(wanted)}, got {_show(instance)}"
-    if validator == "enum":
-        choices = ", ".join(repr(v) for v in value)
-        return f"{where}: {_show(instance)} is not one of {choices}"
-    if validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        words = {
-            "minimum": "at least",
-            "exclusiveMinimum": "more than",
-            "maximum": "at most",
-            "exclusiveMaximum": "less than",
-        }[str(validator)]
-        return f"{where}: must be {words} {value}, got {_show(instance)}"
-    if validator == "minItems":
-        return f"{where}: needs at least {value} item{'s' if value != 1 else ''}"
-    if validator == "minProperties":
-        return f"{where}: must not be empty"
-    if validator == "maxProperties":
-        return f"{where}: has {len(instance)} keys where at most {value} are allowed"
-    if validator == "minLength":
-        return f"{where}: must not be empty"
-    if validator == "dependentRequired":
-        present = [k for k in value if k in instance]
-        key = present[0] if present else "?"
-        return f"{where}: '{key}' only goes with '{value[key][0] if key in value else value}'"
-    if validator == "not":
-        return f"{where}: {_show(instance)} is not allowed here"
-    return f"{where}: {error.message}"
-
-
-def _article(kind: str) -> str:
-    words = {
-        "object": "a mapping",
-        "array": "a list",
-        "string": "a string",
-        "number": "a number",
-        "integer": "a whole number",
-        "boolean": "true or false",
-        "null": "nothing",
-    }
-    return " or ".join(words.get(part.strip(), part) for part in kind.split(" or "))
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing (null)"
-    text = repr(value) if isinstance(value, str) else json.dumps(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def describe_path(path: Path) -> str:
-    """`('config', 'phases', 0, 'arrivalRate')` → `config.phases[0].arrivalRate`."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif out:
-            out += f".{part}" if _plain_name(part) else f"[{json.dumps(part)}]"
-        else:
-            out = part if _plain_name(part) else json.dumps(part)
-    return out
-
-
-def _plain_name(name: str) -> bool:
-    return bool(name) and all(ch.isalnum() or ch in "_-$" for ch in name)
-
-
-# --------------------------------------------------------------------------- assembly
-
-
-@dataclass(frozen=True)
-class PlanOptions:
-    """What the command line (or a library caller) layers onto a plan file.
-
-    `env` is the process environment that `$env`/`$processEnvironment` read; the CLI
-    passes `os.environ`. `dotenv` names a file of KEY=VALUE lines laid over it.
-    `allow_paths` are folders (`--allow-path DIR`) whose files a plan may read besides
-    its own folder's (see `input_roots`).
-    """
-
-    config_file: str | None = None
-    environment: str | None = None
-    target: str | None = None
-    payload: str | None = None
-    overrides: str | None = None
-    variables: str | None = None
-    dotenv: str | None = None
-    env: tuple[tuple[str, str], ...] = ()
-    allow_paths: tuple[str, ...] = ()
-
-    def environment_variables(self, roots: Iterable[str] | None = None) -> dict[str, str]:
-        """The environment, with the --dotenv file (which must lie inside `roots` when
-        they are given) laid over it."""
-        values = dict(self.env)
-        if self.dotenv:
-            values.update(read_dotenv(self.dotenv, roots))
-        return values
-
-
-def assemble(plan_path: str, options: PlanOptions) -> Located:
-    """The plan as it will run: file, then config file, environment, overrides, flags."""
-    doc = read_document(plan_path)
-    if options.config_file:
-        # The plan's own keys win over the shared config file, as the more specific.
-        roots = load_time_roots(plan_path, options.allow_paths)
-        doc = merge(read_document(options.config_file, roots, "--config"), doc)
-    if options.environment is not None:
-        doc = _apply_environment(doc, options.environment)
-    if options.overrides:
-        doc = merge(doc, parse_json_option(options.overrides, "--overrides"))
-    if options.variables:
-        doc = merge(
-            doc, parse_json_option(options.variables, "--variables"), ("config", "variables")
-        )
-    if options.target is not None:
-        doc = set_value(doc, ("config", "target"), options.target, Pos("--target"))
-    return doc
-
-
-def _apply_environment(doc: Located, name: str) -> Located:
-    environments = doc.get(("config", "environments"))
-    if environments is None:
-        return doc  # as in Artillery, -e then only sets {{ $environment }}
-    if not isinstance(environments, dict) or name not in environments:
-        known = sorted(environments) if isinstance(environments, dict) else []
-        where = doc.key_pos(("config", "environments")) if known else doc.pos(("config",))
-        hint = f" (defined: {', '.join(known)})" if known else " (the plan defines no environments)"
-        raise PlanError([Problem(where, f"environment '{name}' is not defined{hint}")])
-    overlay = doc.subtree(("config", "environments", name))
-    if not isinstance(overlay.data, dict):
-        return doc  # the schema check reports the broken environment
-    return merge(doc, overlay, ("config",))
-
-
-def read_dotenv(path: str, roots: Iterable[str] | None = None) -> dict[str, str]:
-    """KEY=VALUE lines; `#` comments, `export` prefixes and quotes as dotenv allows.
-    The file must be a regular file of at most MAX_PLAN_BYTES (inside `roots`, if
-    given)."""
-    if roots is not None:
-        real = outside_roots(path, roots)
-        if real is not None:
-            raise UsageError(f"--dotenv: {confinement_message(path, real)}")
-    try:
-        text = read_bounded(path, MAX_PLAN_BYTES).decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(
-            f"--dotenv {path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
-        ) from None
-    values: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if stripped.startswith("export "):
-            stripped = stripped[len("export ") :].lstrip()
-        key, sep, value = stripped.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"{path}:{number}: expected KEY=VALUE")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+            return PlanOptions
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,6 +31,16 @@ from ..expr import (
     parse_condition,
     parse_template,
 )
+from ..files import (
+    MAX_PAYLOAD_BYTES,
+    MAX_PLAN_BYTES,
+    check_input_file,
+    confinement_message,
+    input_roots,
+    load_time_roots,
+    outside_roots,
+    read_bounded,
+)
 from ..ir import (
     METHODS,
     Capture,
@@ -56,22 +66,9 @@ from ..ir import (
     TMap,
     Value,
 )
-from ..source import (
-    MAX_PAYLOAD_BYTES,
-    MAX_PLAN_BYTES,
-    Located,
-    Path,
-    PlanOptions,
-    assemble,
-    check_input_file,
-    check_schema,
-    confinement_message,
-    describe_path,
-    input_roots,
-    load_time_roots,
-    outside_roots,
-    read_bounded,
-)
+from ..layering import PlanOptions, assemble
+from ..schema_check import check_schema
+from ..source import Located, Path, describe_path
 
 # Beyond these one plan is surely a typo; --workers and many machines share bigger loads.
 MAX_PHASE_SECONDS = 30 * 24 * 3600
