@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.servers import ServerThread, make_test_app
 
 
 @pytest.fixture
@@ -17,3 +20,22 @@ def write_plan(tmp_path: Path):
         return path
 
     return write
+
+
+def _serve_test_app() -> Iterator[ServerThread]:
+    with ServerThread(make_test_app()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerThread]:
+    """The test app (tests/servers.py) on 127.0.0.1, one per test module: the module's
+    tests share it and its hit counts, as each module's own copy of this fixture did."""
+    yield from _serve_test_app()
+
+
+@pytest.fixture
+def fresh_server() -> Iterator[ServerThread]:
+    """The test app, started for this test alone: for tests that count every request the
+    server saw (a module overrides `server` with it, see tests/test_outputs.py)."""
+    yield from _serve_test_app()

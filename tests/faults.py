@@ -23,6 +23,8 @@ import struct
 import threading
 from collections.abc import Awaitable, Callable
 
+from tests.servers import ServerThread
+
 BIG_BYTES = 100 * 1024 * 1024
 CHUNK = 64 * 1024
 SLOW_BODY = b'{"slow":"0123456789"}'[:20]
@@ -131,38 +133,26 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             writer.close()
 
 
-class FaultServer:
+class FaultServer(ServerThread):
     """The hostile target on its own thread and loop; `url` is its base URL."""
 
     def __init__(self) -> None:
-        self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__()
+        self._server: asyncio.Server | None = None
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_server(_serve_connection, "127.0.0.1", 0)
-        )
-        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
-        for task in asyncio.all_tasks(self._loop):
-            task.cancel()
-        self._loop.run_until_complete(asyncio.sleep(0))
-        self._loop.close()
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(_serve_connection, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
-    def __enter__(self) -> FaultServer:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the fault server did not start")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        # /stall and /big connections are still running: cancel them, and give each a
+        # step to end quietly, so the loop closes with nothing pending.
+        for task in asyncio.all_tasks():
+            if task is not asyncio.current_task():
+                task.cancel()
+        await asyncio.sleep(0)
 
 
 if __name__ == "__main__":

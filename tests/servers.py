@@ -11,11 +11,14 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 HITS = web.AppKey("hits", dict)
+# How long a test server may take to start, and to stop, before the test gives up on it.
+SERVER_START_SECONDS = 10.0
+SERVER_STOP_SECONDS = 10.0
 
 
 def make_test_app() -> web.Application:
@@ -139,42 +142,59 @@ def make_test_app() -> web.Application:
     return app
 
 
-class ServerThread:
-    """An aiohttp app served from a background thread; `url` is its base URL."""
+_Server = TypeVar("_Server", bound="ServerThread")
 
-    def __init__(self, app: web.Application, ssl_context: ssl.SSLContext | None = None) -> None:
+
+class ServerThread:
+    """A server on its own thread and event loop, so that the engine under test keeps its
+    loop to itself; `url` is its base URL once entered. It serves an aiohttp `app`; a
+    server below HTTP (see tests/faults.py) overrides `start` and `stop` instead."""
+
+    def __init__(
+        self, app: web.Application | None = None, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.app = app
         self.ssl_context = ssl_context
         self.url = ""
         self.loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
+    async def start(self) -> str:
+        """Start listening on 127.0.0.1 (a free port); return the base URL."""
+        assert self.app is not None, "ServerThread needs an app, or a subclass's start()"
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
-        runner = web.AppRunner(self.app, access_log=None)
-        self.loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
-        self.loop.run_until_complete(site.start())
-        port = runner.addresses[0][1]
-        self.url = f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{port}"
+        self.url = self.loop.run_until_complete(self.start())
         self._ready.set()
         self.loop.run_forever()
-        self.loop.run_until_complete(runner.cleanup())
+        self.loop.run_until_complete(self.stop())
         self.loop.close()
 
-    def __enter__(self) -> ServerThread:
+    def __enter__(self: _Server) -> _Server:
         self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("test server did not start")
+        if not self._ready.wait(SERVER_START_SECONDS):
+            raise RuntimeError(f"{type(self).__name__} did not start")
         return self
 
     def __exit__(self, *_: object) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
+        self._thread.join(SERVER_STOP_SECONDS)
 
     def hits(self) -> dict[str, int]:
-        return dict(self.app[HITS]) if HITS in self.app else {}
+        return dict(self.app[HITS]) if self.app is not None and HITS in self.app else {}
 
 
 @contextmanager

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from tests.servers import ServerThread, free_port, make_test_app
+from tests.servers import ServerThread, free_port
 from yamlload import PlanOptions, load_plan
 from yamlload.results.summary import summarize
 from yamlload.runtime.engine import Engine, RunOptions, run_on_uvloop
@@ -165,12 +165,6 @@ def assert_accounted(report: Mapping[str, Any], flow_errors: Iterable[str] = FLO
 
 
 # --------------------------------------------------------------------------- random runs
-
-
-@pytest.fixture(scope="module")
-def server() -> Any:
-    with ServerThread(make_test_app()) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

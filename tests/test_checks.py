@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import COMPAT, PLANS, compat_dir, run_cli
-from tests.servers import ServerThread, free_port, make_test_app
+from tests.servers import free_port
 from yamlload import PlanError, load_plan
 from yamlload.checks.evaluate import (
     check_names,
@@ -188,12 +188,6 @@ def test_invalid_run_reasons() -> None:
 
 
 # ---- through the CLI
-
-
-@pytest.fixture(scope="module")
-def server():
-    with ServerThread(make_test_app()) as running:
-        yield running
 
 
 SIMPLE = "config:\n  phases: [{duration: 1, arrivalRate: 10}]\nscenarios:\n  - flow: [{get: {url: /ok, name: home}}]\n"

@@ -25,12 +25,6 @@ from yamlload.results.summary import Summary, summarize
 from yamlload.runtime.engine import RunOptions, run_plan
 
 
-@pytest.fixture(scope="module")
-def server() -> Any:
-    with ServerThread(make_test_app()) as running:
-        yield running
-
-
 def run(
     path: Path | str, target: str, plan_options: PlanOptions | None = None, **options: Any
 ) -> Summary:

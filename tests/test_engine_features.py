@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from tests.servers import ServerThread, make_test_app
+from tests.servers import ServerThread
 from tests.test_engine import ONE_USER, run
 from yamlload import PlanOptions, load_plan
 from yamlload.runtime.engine import Engine, RunOptions
@@ -25,12 +23,6 @@ class CollectLogs:
 
     def log(self, message: str) -> None:
         self.lines.append(message)
-
-
-@pytest.fixture(scope="module")
-def server() -> Any:
-    with ServerThread(make_test_app()) as running:
-        yield running
 
 
 def test_shared_pool_and_extended_metrics(server: ServerThread, write_plan) -> None:

@@ -11,13 +11,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from tests.helpers import REPO, run_cli
-from tests.servers import ServerThread, make_test_app
+from tests.servers import ServerThread
 from yamlload.metrics.periods import (
     PERIOD_SECONDS,
     Metrics,
@@ -29,12 +28,6 @@ from yamlload.plan.schema import build_report_schema
 from yamlload.report.json import read_json
 
 RATE = 20
-
-
-@pytest.fixture(scope="module")
-def server() -> Any:
-    with ServerThread(make_test_app()) as running:
-        yield running
 
 
 def start_run(plan: Path, report: Path, *flags: str) -> subprocess.Popen[str]:

@@ -13,19 +13,12 @@ from typing import Any
 import pytest
 
 from tests.helpers import run_cli
-from tests.servers import ServerThread, make_test_app
 from yamlload.checks.evaluate import LATE_START_SECONDS, invalid_reasons
 from yamlload.metrics.periods import Metrics, Period
 from yamlload.results.summary import Summary
 
 # Six arrivals within a second: each of three segments gets two.
 TINY = "config:\n  phases: [{duration: 1, arrivalCount: 6}]\nscenarios:\n  - flow: [{get: {url: /ok}}]\n"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with ServerThread(make_test_app()) as running:
-        yield running
 
 
 def report_of(path: Path) -> dict[str, Any]:

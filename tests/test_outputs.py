@@ -13,14 +13,13 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from tests.helpers import REPO, run_cli
-from tests.servers import ServerThread, make_test_app
+from tests.servers import ServerThread
 from yamlload.errors import EXIT_OUTPUT_FAILED
 from yamlload.report import outputs as _outputs
 
@@ -36,9 +35,9 @@ scenarios:
 
 
 @pytest.fixture
-def server() -> Iterator[ServerThread]:
-    with ServerThread(make_test_app()) as running:
-        yield running
+def server(fresh_server: ServerThread) -> ServerThread:
+    """A server per test (tests/conftest.py): `sent` counts every request it saw."""
+    return fresh_server
 
 
 @pytest.fixture

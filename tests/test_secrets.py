@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from tests.helpers import run_cli
-from tests.servers import ServerThread, make_test_app
+from tests.servers import ServerThread
 from yamlload import PlanOptions, load_plan
 from yamlload.plan.secrets import MASK, Redactor
 
@@ -46,12 +43,6 @@ scenarios:
       - log: "token={{{{ token }}}} key={{{{ $env.API_KEY }}}} session={{{{ SESSION_ID }}}} bearer=literal-bearer-9999"
       - get: {{url: "/echo?k={{{{ $env.API_KEY }}}}", expect: [{{statusCode: 201}}]}}
 """
-
-
-@pytest.fixture(scope="module")
-def server() -> Any:
-    with ServerThread(make_test_app()) as running:
-        yield running
 
 
 def test_no_secret_reaches_any_output(server: ServerThread, tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli
-from tests.servers import ServerThread, make_test_app
 from yamlload.metrics.periods import Histogram
 
 PLAN = (
@@ -23,12 +22,6 @@ PLAN = (
     "scenarios:\n  - name: a\n    weight: 2\n    flow: [{get: {url: /ok}}, {get: {url: /sleep/10, name: slow}}]\n"
     "  - name: b\n    flow: [{get: {url: /test}}]\n"
 )
-
-
-@pytest.fixture(scope="module")
-def server():
-    with ServerThread(make_test_app()) as running:
-        yield running
 
 
 def report_of(path: Path) -> dict:

@@ -28,12 +28,6 @@ from yamlload.runtime.engine import RunOptions, run_plan
 EP = "plugins.metrics-by-endpoint."
 
 
-@pytest.fixture(scope="module")
-def server() -> Any:
-    with ServerThread(make_test_app()) as running:
-        yield running
-
-
 def run(path: Path, target: str, **options: Any) -> Summary:
     plan = load_plan(str(path), PlanOptions(target=target))
     result = run_plan(plan, RunOptions(**{"seed": 7, **options}))
