@@ -1,0 +1,66 @@
+"""config.ensure (and the ensure plugin's block): thresholds, conditions,
+maxErrorRate and Artillery's legacy percentile keys, as `Threshold`s."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..ir import Threshold
+from ..source import Path
+from .context import Context
+
+LEGACY_ENSURE = {"min", "max", "median", "p50", "p75", "p90", "p95", "p99", "p999"}
+
+
+def compile_ensure(cx: Context) -> tuple[Threshold, ...]:
+    out: list[Threshold] = []
+    for base in (("config", "ensure"), ("config", "plugins", "ensure")):
+        if cx.healthy(base):
+            out.extend(_ensure_block(cx, base, cx.mapping(base)))
+    return tuple(out)
+
+
+def _ensure_block(cx: Context, base: Path, spec: dict[str, Any]) -> Iterator[Threshold]:
+    for key, value in spec.items():
+        at = (*base, key)
+        if not cx.healthy(at):
+            continue
+        if key == "thresholds":
+            for i, item in enumerate(value):
+                if not cx.healthy((*at, i)):
+                    continue
+                for metric, limit in item.items():
+                    yield Threshold(
+                        metric,
+                        "<",
+                        float(limit),
+                        source=f"{metric} < {limit:g}",
+                        pos=cx.doc.pos((*at, i)),
+                    )
+        elif key == "conditions":
+            for i, item in enumerate(value):
+                if not cx.healthy((*at, i)):
+                    continue
+                condition = cx.condition((*at, i, "expression"), item["expression"])
+                if condition is not None:
+                    yield Threshold(
+                        None,
+                        None,
+                        None,
+                        condition=condition,
+                        strict=item.get("strict", True),
+                        source=item["expression"],
+                        pos=cx.doc.pos((*at, i)),
+                    )
+        elif key == "maxErrorRate":
+            yield Threshold(
+                "error_rate",
+                "<=",
+                float(value),
+                # Artillery's maxErrorRate counts failed users: say so in every table.
+                source=f"maxErrorRate: user_failure_rate <= {value:g}%",
+                pos=cx.doc.pos(at),
+            )
+        elif key in LEGACY_ENSURE:
+            yield Threshold(key, "<", float(value), source=f"{key} < {value:g}", pos=cx.doc.pos(at))
