@@ -7,6 +7,7 @@ without any I/O, and it holds templates, conditions and capture paths already pa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -255,6 +256,10 @@ class Payload:
     load_all: bool = False
     name: str | None = None
     pos: Pos = NOWHERE
+    # The parsed rows (payload.Rows: compact, read-only, a fresh dict per row), read
+    # once when the plan is compiled; None for a Payload made in code. Up to a
+    # gigabyte: no part of equality or repr.
+    rows: Sequence[dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ import ast
 import difflib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
 
-from ...errors import Problem
+from ...errors import Problem, UsageError
 from ..files import (
     MAX_PAYLOAD_BYTES,
     MAX_PLAN_BYTES,
@@ -21,6 +22,7 @@ from ..files import (
     read_bounded,
 )
 from ..ir import HttpSettings, Payload
+from ..payload import parse_rows
 from ..source import Path
 from .context import RANGE, Context, finite_number
 
@@ -109,6 +111,39 @@ def compile_payloads(cx: Context) -> tuple[Payload, ...]:
 
 
 def _payload(cx: Context, path: Path, spec: dict[str, Any]) -> Payload | None:
+    found = _payload_file(cx, path, spec)
+    if found is None:
+        return None
+    file, where, origin = found
+    options: dict[str, Any] = spec.get("options") or {}
+    if spec.get("loadAll") and not spec.get("name"):
+        cx.error(path, "loadAll needs 'name': the variable that will hold all the rows")
+        return None
+    payload = Payload(
+        path=str(file),
+        fields=tuple(spec.get("fields", ())),
+        order=spec.get("order", "random"),
+        skip_header=bool(spec.get("skipHeader", False)),
+        delimiter=str(spec.get("delimiter", options.get("delimiter", ","))),
+        cast=bool(spec.get("cast", True)),
+        skip_empty_lines=bool(spec.get("skipEmptyLines", True)),
+        load_all=bool(spec.get("loadAll", False)),
+        name=spec.get("name"),
+        pos=cx.doc.pos(path),
+    )
+    # Parsed now, so that `validate` refuses the CSV `run` would, and the run uses
+    # these rows rather than reading the file again.
+    try:
+        rows = parse_rows(payload)
+    except UsageError as exc:
+        cx.error(where, f"{exc}{origin}")
+        return None
+    return replace(payload, rows=rows)
+
+
+def _payload_file(cx: Context, path: Path, spec: dict[str, Any]) -> tuple[FsPath, Path, str] | None:
+    """The payload's CSV file, checked (where its readers may be, regular, not too big);
+    with where to report a problem with it, and which flag named it."""
     if "path" in spec:
         raw_path = cx.resolve((*path, "path"), spec["path"])
         if raw_path is None:
@@ -133,22 +168,7 @@ def _payload(cx: Context, path: Path, spec: dict[str, Any]) -> Payload | None:
     if problem is not None:
         cx.error(where, f"payload {problem}{origin}")
         return None
-    options: dict[str, Any] = spec.get("options") or {}
-    if spec.get("loadAll") and not spec.get("name"):
-        cx.error(path, "loadAll needs 'name': the variable that will hold all the rows")
-        return None
-    return Payload(
-        path=str(file),
-        fields=tuple(spec.get("fields", ())),
-        order=spec.get("order", "random"),
-        skip_header=bool(spec.get("skipHeader", False)),
-        delimiter=str(spec.get("delimiter", options.get("delimiter", ","))),
-        cast=bool(spec.get("cast", True)),
-        skip_empty_lines=bool(spec.get("skipEmptyLines", True)),
-        load_all=bool(spec.get("loadAll", False)),
-        name=spec.get("name"),
-        pos=cx.doc.pos(path),
-    )
+    return file, where, origin
 
 
 def compile_http(cx: Context) -> HttpSettings:
