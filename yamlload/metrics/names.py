@@ -17,6 +17,8 @@ RESPONSES = "http.responses"
 REQUESTS_FAILED = "http.requests_failed"
 REQUESTS_INTERRUPTED = "http.requests_interrupted"
 RESPONSE_TIME = "http.response_time"
+# Not recorded: the reports work it out, requests over seconds (results.views).
+REQUEST_RATE = "http.request_rate"
 CODES = "http.codes."
 ERRORS = "errors."
 USERS_CREATED = "vusers.created"

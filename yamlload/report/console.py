@@ -8,7 +8,22 @@ from typing import TextIO
 from tabulate import tabulate
 
 from ..checks.evaluate import Delta, Outcome, describe_limit, describe_outcome
-from ..metrics.periods import Histogram, Metrics, Period
+from ..metrics.names import (
+    ARRIVAL_LAG,
+    CODES,
+    ERRORS,
+    REQUEST_RATE,
+    REQUESTS,
+    REQUESTS_FAILED,
+    REQUESTS_INTERRUPTED,
+    RESPONSE_TIME,
+    RESPONSES,
+    USERS_COMPLETED,
+    USERS_CREATED,
+    USERS_FAILED,
+    USERS_INTERRUPTED,
+)
+from ..metrics.periods import Histogram, Period
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
 from ..units import format_seconds
@@ -68,33 +83,25 @@ class ConsoleObserver:
 
 
 def period_line(period: Period, width: float) -> str:
-    """A period's line; `width` is its real length (see _metrics.period_width)."""
-    row = PeriodRow(period, width)
-    metrics = period.metrics
-    latency = metrics.histograms.get("http.response_time") or Histogram()
-    parts = [f"[{_clock(period.start)}] {row.requests} requests ({row.request_rate:.1f}/s)"]
+    """A period's line; `width` is its real length (see metrics.periods.period_width)."""
+    return _period_line(PeriodRow.of(period, width))
+
+
+def _period_line(row: PeriodRow) -> str:
+    parts = [f"[{_clock(row.start)}] {row.requests} requests ({row.request_rate:.1f}/s)"]
+    latency = row.latency
     if latency.count:
         parts.append(
-            f"p50 {latency.percentile(0.5):.1f} ms, p95 {latency.percentile(0.95):.1f} ms, "
-            f"p99 {latency.percentile(0.99):.1f} ms"
+            f"p50 {latency.p50:.1f} ms, p95 {latency.p95:.1f} ms, p99 {latency.p99:.1f} ms"
         )
-    codes = _with_prefix(metrics, "http.codes.")
-    if codes:
-        parts.append("codes " + " ".join(f"{c}×{n}" for c, n in codes.items()))
-    errors = _with_prefix(metrics, "errors.")
-    if errors:
-        parts.append("errors " + " ".join(f"{e}×{n}" for e, n in errors.items()))
-    interrupted = metrics.counters.get("http.requests_interrupted", 0)
-    if interrupted:
-        parts.append(f"interrupted {interrupted}")
-    created = metrics.counters.get("vusers.created", 0)
-    parts.append(f"users +{created}")
+    if row.codes:
+        parts.append("codes " + " ".join(f"{c}×{n}" for c, n in row.codes.items()))
+    if row.errors:
+        parts.append("errors " + " ".join(f"{e}×{n}" for e, n in row.errors.items()))
+    if row.interrupted:
+        parts.append(f"interrupted {row.interrupted}")
+    parts.append(f"users +{row.users_created}")
     return " · ".join(parts)
-
-
-def _with_prefix(metrics: Metrics, prefix: str) -> dict[str, int]:
-    n = len(prefix)
-    return {k[n:]: v for k, v in sorted(metrics.counters.items()) if k.startswith(prefix)}
 
 
 def _latency_row(name: str, hist: Histogram) -> list[object]:
@@ -115,10 +122,10 @@ def format_summary(summary: Summary) -> str:
     latency = [
         _latency_row(name, summary.histogram(name))
         for name in (
-            "http.response_time",
-            *(f"http.response_time.{c}xx" for c in "12345"),
+            RESPONSE_TIME,
+            *(f"{RESPONSE_TIME}.{c}xx" for c in "12345"),
             "vusers.session_length",
-            "yamlload.arrival_lag",
+            ARRIVAL_LAG,
         )
         if summary.histogram(name).count
     ]
@@ -133,8 +140,8 @@ def format_summary(summary: Summary) -> str:
             )
         )
     for title, prefix, column in (
-        ("Status codes", "http.codes.", "code"),
-        ("Errors", "errors.", "error"),
+        ("Status codes", CODES, "code"),
+        ("Errors", ERRORS, "error"),
         ("Checks (expect)", "plugins.expect.", "check"),
     ):
         counts = summary.counters_with(prefix)
@@ -162,23 +169,23 @@ def _table(rows: Iterable[Iterable[object]], headers: list[str]) -> str:
 def _overview(summary: Summary) -> list[tuple[str, object]]:
     c = summary.counter
     rows: list[tuple[str, object]] = [
-        ("vusers.created", c("vusers.created")),
-        ("vusers.completed", c("vusers.completed")),
-        ("vusers.failed", c("vusers.failed")),
+        (USERS_CREATED, c(USERS_CREATED)),
+        (USERS_COMPLETED, c(USERS_COMPLETED)),
+        (USERS_FAILED, c(USERS_FAILED)),
     ]
-    for rare in ("vusers.skipped", "vusers.interrupted"):
+    for rare in ("vusers.skipped", USERS_INTERRUPTED):
         if c(rare):
             rows.append((rare, c(rare)))
     rows += [
-        ("http.requests", c("http.requests")),
-        ("http.responses", c("http.responses")),
+        (REQUESTS, c(REQUESTS)),
+        (RESPONSES, c(RESPONSES)),
         ("request errors (no response)", summary.request_errors),
     ]
-    if c("http.requests_interrupted"):
-        rows.append(("http.requests_interrupted", c("http.requests_interrupted")))
+    if c(REQUESTS_INTERRUPTED):
+        rows.append((REQUESTS_INTERRUPTED, c(REQUESTS_INTERRUPTED)))
     rows += [
-        ("http.requests_failed", c("http.requests_failed")),
-        ("http.request_rate", f"{summary.request_rate:.1f}/s"),
+        (REQUESTS_FAILED, c(REQUESTS_FAILED)),
+        (REQUEST_RATE, f"{summary.request_rate:.1f}/s"),
         ("http.downloaded_bytes", c("http.downloaded_bytes")),
         ("error rate (failed requests)", f"{summary.error_rate * 100:.2f}%"),
         ("user failure rate", f"{summary.user_failure_rate * 100:.2f}%"),
@@ -191,17 +198,17 @@ def _overview(summary: Summary) -> list[tuple[str, object]]:
 def _endpoint_rows(summary: Summary) -> list[list[object]]:
     rows: list[list[object]] = []
     for endpoint in summary.endpoints():
-        latency = endpoint.latency
+        stats = endpoint.stats
         rows.append(
             [
                 endpoint.name,
                 endpoint.requests,
                 f"{endpoint.request_rate:.1f}",
                 f"{endpoint.error_rate * 100:.1f}",
-                f"{latency.percentile(0.5):.1f}",
-                f"{latency.percentile(0.95):.1f}",
-                f"{latency.percentile(0.99):.1f}",
-                f"{latency.max if latency.count else 0:.1f}",
+                f"{stats.p50:.1f}",
+                f"{stats.p95:.1f}",
+                f"{stats.p99:.1f}",
+                f"{stats.max:.1f}",
             ]
         )
     return rows

@@ -7,7 +7,8 @@ import csv
 from pathlib import Path
 from typing import TextIO
 
-from ..results.summary import Summary
+from ..metrics.names import CODES, ERRORS
+from ..results.summary import PeriodRow, Summary
 from .outputs import write_with
 
 PERIOD_COLUMNS = (
@@ -48,50 +49,48 @@ def write_csv(summary: Summary, prefix: str) -> list[Path]:
 
 
 def _write_periods(summary: Summary, out: TextIO) -> None:
+    rows = summary.period_rows()
+    # a column per status code and error seen in any period, named by its metric
     codes = sorted(
-        {
-            k
-            for p in summary.periods
-            for k in p.metrics.counters
-            if k.startswith(("http.codes.", "errors."))
-        }
+        {CODES + code for row in rows for code in row.codes}
+        | {ERRORS + error for row in rows for error in row.errors}
     )
     writer = csv.writer(out)
     writer.writerow([*PERIOD_COLUMNS, *codes])
-    for row in summary.period_rows():
-        p, m = row.period, row.period.metrics
-        lat = m.histograms.get("http.response_time")
-        lag = m.histograms.get("yamlload.arrival_lag")
-        stats = [
-            round(lat.percentile(q), 3) if lat and lat.count else "" for q in (0.5, 0.95, 0.99)
-        ]
-        writer.writerow(
-            [
-                p.start,
-                round(row.width, 3),
-                m.counters.get("http.requests", 0),
-                round(row.request_rate, 3),
-                m.counters.get("vusers.created", 0),
-                *stats,
-                round(lat.max, 3) if lat and lat.count else "",
-                round(lag.percentile(0.99), 3) if lag and lag.count else "",
-                *(m.counters.get(c, 0) for c in codes),
-            ]
-        )
+    for row in rows:
+        counts = {
+            **{CODES + code: n for code, n in row.codes.items()},
+            **{ERRORS + error: n for error, n in row.errors.items()},
+        }
+        writer.writerow([*_period_cells(row), *(counts.get(c, 0) for c in codes)])
+
+
+def _period_cells(row: PeriodRow) -> list[object]:
+    """The PERIOD_COLUMNS of a row; a period without samples leaves its statistics blank."""
+    lat, lag = row.latency, row.lag
+    return [
+        row.start,
+        round(row.width, 3),
+        row.requests,
+        round(row.request_rate, 3),
+        row.users_created,
+        *((round(v, 3) if lat.count else "") for v in (lat.p50, lat.p95, lat.p99, lat.max)),
+        round(lag.p99, 3) if lag.count else "",
+    ]
 
 
 def _write_endpoints(summary: Summary, out: TextIO) -> None:
     writer = csv.writer(out)
     writer.writerow(ENDPOINT_COLUMNS)
     for e in summary.endpoints():
-        lat = e.latency
+        stats = e.stats
         writer.writerow(
             [
                 e.name,
                 e.requests,
                 round(e.request_rate, 3),
                 e.failed,
-                *(round(lat.percentile(q), 3) for q in (0.5, 0.95, 0.99)),
-                round(lat.max, 3) if lat.count else 0,
+                *(round(v, 3) for v in (stats.p50, stats.p95, stats.p99)),
+                round(stats.max, 3) if stats.count else 0,
             ]
         )

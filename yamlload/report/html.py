@@ -13,6 +13,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..metrics.names import (
+    ARRIVAL_LAG,
+    CPU_MS,
+    ERRORS,
+    REQUESTS,
+    RESPONSE_TIME,
+    USERS_CREATED,
+)
 from ..metrics.periods import PERIOD_SECONDS, Histogram
 from ..results.summary import Summary
 from ..units import format_seconds
@@ -20,6 +28,8 @@ from ..units import format_seconds
 WIDTH, HEIGHT = 800, 250
 LEFT, RIGHT, TOP, BOTTOM = 60, 60, 30, 40
 DASHES = ("", "7 4", "2 3", "10 3 2 3", "4 2 1 2")
+# The counters of failed `expect` checks, one per kind (plugins.expect.failed.statusCode).
+EXPECT_FAILED_PREFIX = "plugins.expect.failed."
 # Percentiles drawn on the distribution curve (x is log-scaled by 1/(1-p)).
 CURVE_POINTS = (0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999)
 
@@ -252,56 +262,53 @@ def _figure(title: str, parts: list[str], legend: list[str]) -> str:
 
 
 def _period_series(summary: Summary) -> dict[str, list[tuple[float, float | None]]]:
+    """Each chart's points, one per period at its middle; None where it had no samples."""
     series: dict[str, list[tuple[float, float | None]]] = {
         k: [] for k in ("rps", "users", "p50", "p95", "p99", "max", "lag99", "lagmax", "cpu")
     }
     for row in summary.period_rows():
-        m = row.period.metrics
         x = row.start + row.width / 2
-        latency = m.histograms.get("http.response_time")
-        lag = m.histograms.get("yamlload.arrival_lag")
-        users = m.histograms.get("yamlload.active_users")
+        latency, lag = row.latency, row.lag
         series["rps"].append((x, row.request_rate))
-        series["users"].append((x, users.mean if users and users.count else None))
-        for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
-            series[key].append((x, latency.percentile(q) if latency and latency.count else None))
-        series["max"].append((x, latency.max if latency and latency.count else None))
-        series["lag99"].append((x, lag.percentile(0.99) if lag and lag.count else None))
-        series["lagmax"].append((x, lag.max if lag and lag.count else None))
-        cpu = m.counters.get("yamlload.cpu_ms")
-        series["cpu"].append((x, cpu / (row.width * 1000) * 100 if cpu is not None else None))
+        series["users"].append((x, row.active_users))
+        for key, value in (
+            ("p50", latency.p50),
+            ("p95", latency.p95),
+            ("p99", latency.p99),
+            ("max", latency.max),
+        ):
+            series[key].append((x, value if latency.count else None))
+        series["lag99"].append((x, lag.p99 if lag.count else None))
+        series["lagmax"].append((x, lag.max if lag.count else None))
+        series["cpu"].append((x, row.cpu_percent))
     return series
 
 
 def _codes_and_errors(summary: Summary) -> list[tuple[float, float, dict[str, int]]]:
-    rows = []
-    for period in summary.periods:
-        counts = {
-            f"HTTP {k[11:]}": v
-            for k, v in period.metrics.counters.items()
-            if k.startswith("http.codes.")
-        }
-        counts.update(
+    """Each period's bar: its start, its nominal seconds and its counts by label."""
+    return [
+        (
+            row.start,
+            row.span * PERIOD_SECONDS,
             {
-                f"error {k[7:]}": v
-                for k, v in period.metrics.counters.items()
-                if k.startswith("errors.")
-            }
+                **{f"HTTP {code}": n for code, n in row.codes.items()},
+                **{f"error {error}": n for error, n in row.errors.items()},
+            },
         )
-        rows.append((period.start, period.span * PERIOD_SECONDS, counts))
-    return rows
+        for row in summary.period_rows()
+    ]
 
 
 def _tiles(summary: Summary) -> str:
-    latency = summary.histogram("http.response_time")
+    latency = summary.stats(RESPONSE_TIME)
     tiles = [
-        ("requests", f"{summary.counter('http.requests'):,}"),
+        ("requests", f"{summary.counter(REQUESTS):,}"),
         ("requests / s", f"{summary.request_rate:.1f}"),
         ("error rate", f"{summary.error_rate * 100:.2f}%"),
-        ("p50", f"{latency.percentile(0.5):.1f} ms"),
-        ("p95", f"{latency.percentile(0.95):.1f} ms"),
-        ("p99", f"{latency.percentile(0.99):.1f} ms"),
-        ("users", f"{summary.counter('vusers.created'):,}"),
+        ("p50", f"{latency.p50:.1f} ms"),
+        ("p95", f"{latency.p95:.1f} ms"),
+        ("p99", f"{latency.p99:.1f} ms"),
+        ("users", f"{summary.counter(USERS_CREATED):,}"),
     ]
     return (
         '<dl class="tiles">'
@@ -348,16 +355,16 @@ def _endpoint_table(summary: Summary) -> str:
     headers = ["endpoint", "requests", "req/s", "failed %", "p50 ms", "p95 ms", "p99 ms", "max ms"]
     body = []
     for e in summary.endpoints():
-        lat = e.latency
+        stats = e.stats
         cells: list[tuple[object, str]] = [
             (e.name, e.name),
             (e.requests, f"{e.requests:,}"),
             (e.request_rate, f"{e.request_rate:.1f}"),
             (e.error_rate * 100, f"{e.error_rate * 100:.1f}"),
-            (lat.percentile(0.5), f"{lat.percentile(0.5):.1f}"),
-            (lat.percentile(0.95), f"{lat.percentile(0.95):.1f}"),
-            (lat.percentile(0.99), f"{lat.percentile(0.99):.1f}"),
-            (lat.max if lat.count else 0, f"{lat.max if lat.count else 0:.1f}"),
+            (stats.p50, f"{stats.p50:.1f}"),
+            (stats.p95, f"{stats.p95:.1f}"),
+            (stats.p99, f"{stats.p99:.1f}"),
+            (stats.max, f"{stats.max:.1f}"),
         ]
         body.append(
             "<tr>" + "".join(f'<td data-value="{esc(v)}">{esc(t)}</td>' for v, t in cells) + "</tr>"
@@ -370,33 +377,29 @@ def _endpoint_table(summary: Summary) -> str:
 
 
 def _errors_table(summary: Summary) -> str:
-    rows = []
-    for name, count in summary.counters_with("errors.").items():
-        first = next(
-            (p.start for p in summary.periods if p.metrics.counters.get(f"errors.{name}")), None
-        )
-        rows.append((f"error {name}", count, format_seconds(first) if first is not None else "-"))
-    for kind, count in summary.counters_with("plugins.expect.failed.").items():
-        first = next(
-            (
-                p.start
-                for p in summary.periods
-                if p.metrics.counters.get(f"plugins.expect.failed.{kind}")
-            ),
-            None,
-        )
-        rows.append(
-            (f"expect {kind} failed", count, format_seconds(first) if first is not None else "-")
-        )
+    rows = [
+        (f"error {name}", count, _first_seen(summary, ERRORS + name))
+        for name, count in summary.counters_with(ERRORS).items()
+    ]
+    rows += [
+        (f"expect {kind} failed", count, _first_seen(summary, EXPECT_FAILED_PREFIX + kind))
+        for kind, count in summary.counters_with(EXPECT_FAILED_PREFIX).items()
+    ]
     if not rows:
         return "<p>No errors and no failed checks.</p>"
     body = "".join(f"<tr><td>{esc(n)}</td><td>{c:,}</td><td>{esc(t)}</td></tr>" for n, c, t in rows)
     return f"<table><thead><tr><th>error</th><th>count</th><th>first seen</th></tr></thead><tbody>{body}</tbody></table>"
 
 
+def _first_seen(summary: Summary, counter: str) -> str:
+    """When the first period that counted `counter` began, or "-"."""
+    first = next((p.start for p in summary.periods if p.metrics.counters.get(counter)), None)
+    return format_seconds(first) if first is not None else "-"
+
+
 def _health(summary: Summary) -> str:
-    lag = summary.histogram("yamlload.arrival_lag")
-    cpu_ms = summary.counter("yamlload.cpu_ms")
+    lag = summary.stats(ARRIVAL_LAG)
+    cpu_ms = summary.counter(CPU_MS)
     cpu = (
         f"{cpu_ms / (summary.duration * 1000) * 100:.0f}% of one core on average"
         if summary.duration
@@ -408,7 +411,7 @@ def _health(summary: Summary) -> str:
         ("CPU", cpu),
         (
             "arrival lag p50 / p99 / max",
-            f"{lag.percentile(0.5):.1f} / {lag.percentile(0.99):.1f} / {lag.max if lag.count else 0:.1f} ms",
+            f"{lag.p50:.1f} / {lag.p99:.1f} / {lag.max:.1f} ms",
         ),
         ("yamlload", summary.version),
     ]
@@ -486,7 +489,7 @@ def render_html(summary: Summary) -> str:
 {_verdict(summary)}
 <section aria-label="key numbers">{_tiles(summary)}</section>
 <section><h2>Over time</h2>{"".join(charts)}</section>
-<section><h2>Latency distribution</h2>{percentile_curve(summary.histogram("http.response_time"))}</section>
+<section><h2>Latency distribution</h2>{percentile_curve(summary.histogram(RESPONSE_TIME))}</section>
 <section><h2>Endpoints</h2><p class="hint">Click a column to sort.</p>{_endpoint_table(summary)}</section>
 <section><h2>Errors and failed checks</h2>{_errors_table(summary)}</section>
 <section><h2>Generator health</h2>{_health(summary)}</section>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..checks.evaluate import Outcome, describe_limit, describe_outcome
+from ..metrics.names import REQUESTS, RESPONSE_TIME
 from ..results.summary import Summary
 
 
@@ -22,7 +23,7 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
             if outcomes
             else "✅ **completed** (no checks)"
         )
-    latency = summary.histogram("http.response_time")
+    latency = summary.stats(RESPONSE_TIME)
     lines = [
         f"## yamlload: `{summary.source}`",
         "",
@@ -32,12 +33,12 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
         _row(["---:"] * 6),
         _row(
             [
-                summary.counter("http.requests"),
+                summary.counter(REQUESTS),
                 f"{summary.request_rate:.1f}",
                 f"{summary.error_rate * 100:.2f}%",
-                f"{latency.percentile(0.5):.1f}",
-                f"{latency.percentile(0.95):.1f}",
-                f"{latency.percentile(0.99):.1f}",
+                f"{latency.p50:.1f}",
+                f"{latency.p95:.1f}",
+                f"{latency.p99:.1f}",
             ]
         ),
     ]
@@ -72,8 +73,8 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
                         e.name,
                         e.requests,
                         e.failed,
-                        f"{e.latency.percentile(0.95):.1f}",
-                        f"{e.latency.percentile(0.99):.1f}",
+                        f"{e.stats.p95:.1f}",
+                        f"{e.stats.p99:.1f}",
                     ]
                 )
             )

@@ -13,7 +13,14 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import UsageError
-from ..metrics.names import ENDPOINT_LATENCY, split_endpoint_key
+from ..metrics.names import (
+    ARRIVAL_LAG,
+    REQUEST_RATE,
+    REQUESTS,
+    REQUESTS_FAILED,
+    USERS_CREATED,
+    USERS_FAILED,
+)
 from ..metrics.periods import (
     MIN_PERIOD_SECONDS,
     PERIOD_SECONDS,
@@ -21,53 +28,18 @@ from ..metrics.periods import (
     Metrics,
     Period,
     merge_metrics,
-    period_width,
 )
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
 from .run import PhaseRun, RunResult
+from .views import Endpoint, PeriodRow, Stats, endpoint_rows, period_rows
+
+# The rows (results.views) are read from here by the checks and reports.
+__all__ = ["Endpoint", "PeriodRow", "Stats", "Summary", "summarize"]
 
 REPORT_FORMAT = 1
 # An arrival this late against its schedule means the generator could not keep up.
 LAG_WARNING_MS = 100.0
-
-
-@dataclass
-class Endpoint:
-    """One endpoint's row, as every output shows it."""
-
-    name: str
-    requests: int
-    codes: dict[str, int]
-    errors: dict[str, int]
-    latency: Histogram
-    failed: int = 0  # no response, or a status the request does not accept
-    interrupted: int = 0
-    request_rate: float = 0.0  # requests / the run's duration
-
-    @property
-    def error_rate(self) -> float:
-        return self.failed / self.requests if self.requests else 0.0
-
-
-@dataclass(frozen=True)
-class PeriodRow:
-    """One period as every output shows it: the rate divides by its real width."""
-
-    period: Period
-    width: float
-
-    @property
-    def start(self) -> float:
-        return self.period.start
-
-    @property
-    def requests(self) -> int:
-        return self.period.metrics.counters.get("http.requests", 0)
-
-    @property
-    def request_rate(self) -> float:
-        return self.requests / self.width
 
 
 @dataclass
@@ -89,7 +61,13 @@ class Summary:
     workers: list[dict[str, Any]] = field(default_factory=list)
     # A --checkpoint report: the run was still going when it was written.
     checkpoint: bool = False
+    # The rows, built on first read and kept (every output asks): so the measurements
+    # above must not change once a Summary is read.
     _endpoints: list[Endpoint] | None = field(default=None, init=False, repr=False, compare=False)
+    _period_rows: list[PeriodRow] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _stats: dict[str, Stats] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.aggregate.counters and not self.aggregate.histograms:
@@ -103,6 +81,13 @@ class Summary:
     def histogram(self, name: str) -> Histogram:
         return self.aggregate.histograms.get(name) or Histogram()
 
+    def stats(self, name: str) -> Stats:
+        """A histogram's p50, p95, p99 and max over the whole run, worked out once."""
+        found = self._stats.get(name)
+        if found is None:
+            found = self._stats[name] = Stats.of(self.aggregate.histograms.get(name))
+        return found
+
     def counters_with(self, prefix: str) -> dict[str, int]:
         n = len(prefix)
         return {
@@ -113,20 +98,20 @@ class Summary:
     def request_rate(self) -> float:
         """Requests / the run's duration (never below a period's least width, so a run of
         a few microseconds and its one period agree)."""
-        return self.counter("http.requests") / max(self.duration, MIN_PERIOD_SECONDS)
+        return self.counter(REQUESTS) / max(self.duration, MIN_PERIOD_SECONDS)
 
     @property
     def error_rate(self) -> float:
         """Failed requests / requests: no response, or a status the plan does not accept
         (0 when no request was sent)."""
-        requests = self.counter("http.requests")
-        return self.counter("http.requests_failed") / requests if requests else 0.0
+        requests = self.counter(REQUESTS)
+        return self.counter(REQUESTS_FAILED) / requests if requests else 0.0
 
     @property
     def user_failure_rate(self) -> float:
         """Failed users / created users: Artillery's `maxErrorRate` (0 with no users)."""
-        created = self.counter("vusers.created")
-        return self.counter("vusers.failed") / created if created else 0.0
+        created = self.counter(USERS_CREATED)
+        return self.counter(USERS_FAILED) / created if created else 0.0
 
     @property
     def apdex_score(self) -> float | None:
@@ -144,59 +129,25 @@ class Summary:
         return sum(sum(e.errors.values()) for e in self.endpoints())
 
     def period_rows(self) -> list[PeriodRow]:
-        last = max((p.index for p in self.periods), default=0)
-        return [
-            PeriodRow(p, period_width(p.index, self.duration, last, p.span)) for p in self.periods
-        ]
+        """One row per period, in order (see results.views), built once and kept."""
+        if self._period_rows is None:
+            self._period_rows = period_rows(self.periods, self.duration)
+        return self._period_rows
 
     def lag_warning(self) -> str | None:
-        lag = self.histogram("yamlload.arrival_lag")
-        p99 = lag.percentile(0.99)
-        if lag.count and p99 > LAG_WARNING_MS:
+        lag = self.stats(ARRIVAL_LAG)
+        if lag.count and lag.p99 > LAG_WARNING_MS:
             return (
-                f"the generator fell behind its schedule: arrival lag p99 = {p99:.0f} ms "
+                f"the generator fell behind its schedule: arrival lag p99 = {lag.p99:.0f} ms "
                 f"(max {lag.max:.0f} ms); the load it made was lower than planned"
             )
         return None
 
     def endpoints(self) -> list[Endpoint]:
-        """One row per endpoint, read in one pass over the counters (a plan may have
-        thousands of endpoints), and kept: every output asks."""
+        """One row per endpoint, sorted by name (see results.views), built once and kept."""
         if self._endpoints is None:
-            self._endpoints = self._read_endpoints()
+            self._endpoints = endpoint_rows(self.aggregate, self.duration)
         return self._endpoints
-
-    def _read_endpoints(self) -> list[Endpoint]:
-        rows: dict[str, Endpoint] = {}
-
-        def row(name: str) -> Endpoint:
-            found = rows.get(name)
-            if found is None:
-                found = rows[name] = Endpoint(name, 0, {}, {}, Histogram())
-            return found
-
-        for key, n in self.aggregate.counters.items():
-            parts = split_endpoint_key(key)
-            if parts is None:
-                continue
-            name, field_name, item = parts
-            if field_name == "requests":
-                row(name).requests = n
-            elif field_name == "requests_failed":
-                row(name).failed = n
-            elif field_name == "requests_interrupted":
-                row(name).interrupted = n
-            else:
-                getattr(row(name), field_name)[item] = n
-        for key, hist in self.aggregate.histograms.items():
-            if key.startswith(ENDPOINT_LATENCY):
-                row(key[len(ENDPOINT_LATENCY) :]).latency = hist
-        for endpoint in rows.values():
-            endpoint.codes = dict(sorted(endpoint.codes.items()))
-            endpoint.errors = dict(sorted(endpoint.errors.items()))
-            if self.duration > 0:
-                endpoint.request_rate = endpoint.requests / self.duration
-        return [rows[name] for name in sorted(rows)]
 
     # ---- JSON
 
@@ -217,9 +168,11 @@ class Summary:
                 **({"checkpoint": True} if self.checkpoint else {}),
             },
             # the same width request_rate divides by: never 0, even for a run that never began
-            "aggregate": _metrics_json(self.aggregate, 0.0, max(self.duration, MIN_PERIOD_SECONDS)),
+            "aggregate": _metrics_json(
+                self.aggregate, 0.0, max(self.duration, MIN_PERIOD_SECONDS), self.request_rate
+            ),
             "intermediate": [
-                _metrics_json(row.period.metrics, row.start, row.width, row.period.span)
+                _metrics_json(row.period.metrics, row.start, row.width, row.request_rate, row.span)
                 for row in self.period_rows()
             ],
             "endpoints": [
@@ -272,15 +225,18 @@ class Summary:
             ) from None
 
 
-def _metrics_json(metrics: Metrics, start: float, seconds: float, span: int = 1) -> dict[str, Any]:
+def _metrics_json(
+    metrics: Metrics, start: float, width: float, rate: float, span: int = 1
+) -> dict[str, Any]:
+    """Artillery's shape for a period (or the whole run): `rate` is its request rate,
+    which the caller has from the PeriodRow (or the Summary) rather than recompute."""
     encoded = metrics.encode()
-    requests = metrics.counters.get("http.requests", 0)
     return {
         "period": start,
-        "width": round(seconds, 3),
+        "width": round(width, 3),
         **({"span": span} if span > 1 else {}),
         "counters": encoded["counters"],
-        "rates": {"http.request_rate": round(requests / seconds, 3) if seconds > 0 else 0.0},
+        "rates": {REQUEST_RATE: round(rate, 3)},
         "summaries": {name: h.summary() for name, h in sorted(metrics.histograms.items())},
         "histograms": encoded["histograms"],
     }
