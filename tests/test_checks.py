@@ -12,15 +12,10 @@ import pytest
 from tests.helpers import COMPAT, PLANS, compat_dir, run_cli
 from tests.servers import free_port
 from yamlload import PlanError, load_plan
-from yamlload.checks.evaluate import (
-    check_names,
-    checks_from_plan,
-    deltas,
-    evaluate,
-    evaluate_relative,
-    invalid_reasons,
-    parse_ensure,
-)
+from yamlload.checks.compare import deltas, evaluate_relative
+from yamlload.checks.evaluate import evaluate
+from yamlload.checks.parse import check_names, checks_from_plan, parse_ensure
+from yamlload.checks.validity import invalid_reasons
 from yamlload.metrics.periods import Metrics, Period
 from yamlload.results.summary import Summary
 
@@ -162,7 +157,7 @@ def test_evaluation_against_a_known_summary(text: str, ok: bool) -> None:
 
 
 def test_condition_expressions_read_metric_names() -> None:
-    from yamlload.checks.evaluate import Check
+    from yamlload.checks.parse import Check
     from yamlload.plan.expr import parse_condition
 
     summary = known_summary()

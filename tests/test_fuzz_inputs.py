@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import run_cli
 from yamlload import PlanError, PlanOptions, UsageError, load_plan
-from yamlload.checks.evaluate import parse_ensure
+from yamlload.checks.parse import parse_ensure
 from yamlload.metrics.periods import Metrics, Period
 from yamlload.plan.ir import Payload
 from yamlload.results.summary import Summary

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import run_cli
-from yamlload.checks.evaluate import LATE_START_SECONDS, invalid_reasons
+from yamlload.checks.validity import LATE_START_SECONDS, invalid_reasons
 from yamlload.metrics.periods import Metrics, Period
 from yamlload.results.summary import Summary
 

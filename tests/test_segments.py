@@ -110,7 +110,7 @@ def test_merge_takes_each_segment_once_and_names_the_missing(
     """`merge`'s segment set: a segment held twice is refused, whatever the reports; the
     segments it reports missing are exactly those of 1..N that no report holds."""
     from yamlload.errors import UsageError
-    from yamlload.scale.shard import check_segments
+    from yamlload.scale.merge import check_segments
 
     indices = [i % count for i in given_indices]
     parts = [
@@ -133,7 +133,7 @@ def test_merge_takes_each_segment_once_and_names_the_missing(
 @given(counts=st.lists(st.integers(1, 6), min_size=2, max_size=5, unique=True))
 def test_merge_refuses_segments_of_different_splits(counts: list[int]) -> None:
     from yamlload.errors import UsageError
-    from yamlload.scale.shard import check_segments
+    from yamlload.scale.merge import check_segments
 
     parts = [(f"p{c}.json", "t", [Segment(0, c)]) for c in counts]
     try:

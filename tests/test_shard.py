@@ -275,7 +275,7 @@ def test_the_html_report_lists_the_workers(server, write_plan, tmp_path: Path) -
 
 def test_worker_progress_adds_up() -> None:
     from yamlload.results.run import Progress
-    from yamlload.scale.shard import _combined
+    from yamlload.scale.workers import _combined
 
     a = Progress(
         elapsed=3.0, total=10, phase="ramp", active=4, created=10, requests=30, failed=1, rps=8.0
@@ -296,7 +296,7 @@ def test_worker_progress_adds_up() -> None:
 
 def test_a_late_start_travels_with_the_result_and_into_the_workers_table() -> None:
     from yamlload.results.run import RunResult
-    from yamlload.scale.shard import decode_result, encode_result, merge_results, worker_health
+    from yamlload.scale.merge import decode_result, encode_result, merge_results, worker_health
     from yamlload.schedule.arrivals import Segment
 
     late = RunResult([], 5.0, [], late_start=2.625)

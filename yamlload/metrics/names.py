@@ -28,6 +28,27 @@ USERS_INTERRUPTED = "vusers.interrupted"
 ARRIVAL_LAG = "yamlload.arrival_lag"
 CPU_MS = "yamlload.cpu_ms"
 ACTIVE_USERS = "yamlload.active_users"
+USERS_SKIPPED = "vusers.skipped"
+USERS_CREATED_BY_NAME = "vusers.created_by_name."
+SESSION_LENGTH = "vusers.session_length"
+ITERATIONS = "yamlload.iterations"
+DOWNLOADED_BYTES = "http.downloaded_bytes"
+TTFB = "http.ttfb"
+DNS = "http.dns"
+TCP = "http.tcp"
+TLS = "http.tls"
+EXPECT_OK = "plugins.expect.ok"
+EXPECT_FAILED = "plugins.expect.failed"
+APDEX_SATISFIED = "apdex.satisfied"
+APDEX_TOLERATED = "apdex.tolerated"
+APDEX_FRUSTRATED = "apdex.frustrated"
+APDEX_SCORE = "apdex.score"
+# Response times by status class: http.response_time.2xx and so on.
+RESPONSE_TIME_BY_CLASS = tuple(f"{RESPONSE_TIME}.{c}xx" for c in "12345")
+
+# An arrival this late against its schedule (p99, ms) means the generator could not keep
+# up: the summary warns over it, and a run is invalid over it unless --max-lag says else.
+MAX_ARRIVAL_LAG_MS = 100.0
 
 
 def endpoint_key(label: str, field: str) -> str:

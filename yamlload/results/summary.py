@@ -15,6 +15,7 @@ from .._version import __version__
 from ..errors import UsageError
 from ..metrics.names import (
     ARRIVAL_LAG,
+    MAX_ARRIVAL_LAG_MS,
     REQUEST_RATE,
     REQUESTS,
     REQUESTS_FAILED,
@@ -38,8 +39,9 @@ from .views import Endpoint, PeriodRow, Stats, endpoint_rows, period_rows
 __all__ = ["Endpoint", "PeriodRow", "Stats", "Summary", "summarize"]
 
 REPORT_FORMAT = 1
-# An arrival this late against its schedule means the generator could not keep up.
-LAG_WARNING_MS = 100.0
+# An arrival this late against its schedule means the generator could not keep up; the
+# same limit is `--max-lag`'s default (one constant, so the warning and the verdict agree).
+LAG_WARNING_MS = MAX_ARRIVAL_LAG_MS
 
 
 @dataclass

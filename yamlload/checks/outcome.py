@@ -1,0 +1,64 @@
+"""A judged check, and how checks and their outcomes read in every table and file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .parse import RATES, REQUEST_RATE, SHORTHANDS, Check, is_time
+
+
+@dataclass(frozen=True)
+class Outcome:
+    check: Check
+    value: float | None
+    ok: bool
+    # For a condition: the value of each metric it names, so a failure shows why.
+    operands: tuple[tuple[str, float | None], ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        if self.ok:
+            return "ok"
+        return "fail" if self.check.strict else "warn"
+
+
+def failed(outcomes: Iterable[Outcome]) -> list[Outcome]:
+    return [o for o in outcomes if not o.ok and o.check.strict]
+
+
+def describe_limit(check: Check) -> str:
+    if check.condition is not None:
+        return "true"
+    if check.relative:
+        return f"{check.op} {check.limit:+g}{check.relative}"
+    if check.metric.endswith(RATES):
+        return f"{check.op} {check.limit * 100:g}%"
+    unit = " ms" if is_time(check.metric) else ""
+    return f"{check.op} {check.limit:g}{unit}"
+
+
+def describe_outcome(outcome: Outcome) -> str:
+    """What was measured, as the checks tables show it; a condition shows its operands."""
+    if outcome.check.condition is None:
+        return describe_value(outcome.check, outcome.value)
+    return ", ".join(
+        f"{name} = {describe_value(Check(name, SHORTHANDS.get(name, name)), value)}"
+        for name, value in outcome.operands
+    )
+
+
+def describe_value(check: Check, value: float | None) -> str:
+    if check.condition is not None:
+        return "-"
+    if value is None:
+        return "no data"
+    if check.relative:
+        return f"{value:+.2f}{check.relative}"
+    if check.metric.endswith(RATES):
+        return f"{value * 100:.2f}%"
+    if is_time(check.metric):
+        return f"{value:.1f} ms"
+    if check.metric == REQUEST_RATE:
+        return f"{value:.1f}/s"
+    return f"{value:g}"

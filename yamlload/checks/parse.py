@@ -1,0 +1,298 @@
+"""Pass/fail checks as written: `--ensure` expressions and `config.ensure`, parsed, and
+their metric (and endpoint) checked against the plan *before* any traffic is sent: a
+typo is an error with a suggestion, never a silent pass."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ..errors import PlanError, Pos, Problem
+from ..metrics import names as n
+from ..metrics.periods import PERCENTILES
+from ..plan.expr import Condition
+from ..plan.ir import LoopStep, ParallelStep, Plan, Request, Step
+
+OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
+STATS = ("min", "max", "mean", "count", *(name for name, _ in PERCENTILES))
+REQUEST_RATE = "http.request_rate"
+ERROR_RATE = "error_rate"
+USER_FAILURE_RATE = "user_failure_rate"
+SHORTHANDS = {s: f"{n.RESPONSE_TIME}.{s}" for s in STATS if s != "count"}
+SHORTHANDS.update(
+    {ERROR_RATE: ERROR_RATE, USER_FAILURE_RATE: USER_FAILURE_RATE, "rps": REQUEST_RATE}
+)
+# Measured over the whole run, not a counter or histogram: their units are fractions.
+RATES = (ERROR_RATE, USER_FAILURE_RATE)
+HISTOGRAMS = (
+    n.RESPONSE_TIME,
+    *n.RESPONSE_TIME_BY_CLASS,
+    n.SESSION_LENGTH,
+    n.ARRIVAL_LAG,
+    n.TTFB,
+    n.DNS,
+    n.TCP,
+    n.TLS,
+    n.ACTIVE_USERS,
+)
+COUNTERS = (
+    n.USERS_CREATED,
+    n.USERS_COMPLETED,
+    n.USERS_FAILED,
+    n.USERS_SKIPPED,
+    n.USERS_INTERRUPTED,
+    n.ITERATIONS,
+    n.CPU_MS,
+    n.REQUESTS,
+    n.RESPONSES,
+    n.REQUESTS_FAILED,
+    n.REQUESTS_INTERRUPTED,
+    n.DOWNLOADED_BYTES,
+    n.EXPECT_OK,
+    n.EXPECT_FAILED,
+    n.APDEX_SATISFIED,
+    n.APDEX_TOLERATED,
+    n.APDEX_FRUSTRATED,
+    n.APDEX_SCORE,
+)
+# Names whose last part is open: any status code, error name, scenario or check kind.
+OPEN_PREFIXES = (
+    n.CODES,
+    n.ERRORS,
+    n.USERS_CREATED_BY_NAME,
+    n.EXPECT_OK + ".",
+    n.EXPECT_FAILED + ".",
+)
+# What a check in an endpoint's scope may name, besides the response-time shorthands.
+ENDPOINT_CODES = "codes."
+ENDPOINT_ERRORS = "errors."
+ENDPOINT_KINDS = (ENDPOINT_CODES, ENDPOINT_ERRORS)
+ENSURE_OPTION = Pos("--ensure")
+# The check every plan with `expect` gets: no expectation failed.
+EXPECT_CHECK = f"{n.EXPECT_FAILED} == 0"
+
+_EXPRESSION = re.compile(
+    r"^\s*(?P<metric>[^<>=!]+?)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+]?[0-9.]+(?:[eE][-+]?\d+)?)\s*(?P<unit>ms|s|%|pp)?\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One pass/fail check: `metric op limit`, in an endpoint's scope or the run's.
+
+    `limit` is in the metric's own unit: ms for times, a fraction for error_rate.
+    `condition` is set instead for Artillery's free `conditions` expressions.
+    """
+
+    source: str
+    metric: str = ""
+    op: str = "<"
+    limit: float = 0.0
+    scope: str | None = None
+    strict: bool = True
+    condition: Condition | None = None
+    relative: str | None = None  # compare only: "%" (of the baseline), "pp" or "ms" (absolute)
+    pos: Pos = ENSURE_OPTION
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_ensure(text: str, pos: Pos = ENSURE_OPTION, relative: bool = False) -> Check:
+    """`p95<500`, `error_rate<1%`, `GET /orders: p99<=1.5s`, `vusers.failed==0`."""
+    scope, body = _split_scope(text)
+    found = _EXPRESSION.match(body)
+    if found is None:
+        raise _ensure_error(text, pos, _why_not(body))
+    metric = found.group("metric").strip()
+    unit = found.group("unit")
+    value = float(found.group("value"))
+    full = SHORTHANDS.get(metric, metric)
+    if relative:
+        if not found.group("value").startswith(("+", "-")) or unit not in ("%", "pp", "ms"):
+            raise _ensure_error(text, pos, "a comparison limit is a change: +10%, +0.5pp or +50ms")
+        return Check(text, full, found.group("op"), value, scope, relative=unit, pos=pos)
+    limit = _in_metric_units(full, value, unit, text, pos)
+    return Check(text, full, found.group("op"), limit, scope, pos=pos)
+
+
+def _split_scope(text: str) -> tuple[str | None, str]:
+    head, sep, tail = text.rpartition(":")
+    if sep and head.strip() and re.search(r"(<|>|=)", tail) and not re.search(r"(<|>|=)", head):
+        return head.strip(), tail
+    return None, text
+
+
+def _why_not(body: str) -> str:
+    if not any(op in body for op in OPERATORS):
+        return "expected METRIC OPERATOR LIMIT, such as p95<500 (operators: < <= > >= == !=)"
+    if re.search(r"[<>=!]{3,}", body) or re.search(r"[<>]\s*[<>]", body):
+        return "one operator only: < <= > >= == !="
+    return "the limit must be a number, optionally with a unit: 500, 500ms, 1.5s, 1%"
+
+
+def _in_metric_units(metric: str, value: float, unit: str | None, text: str, pos: Pos) -> float:
+    if unit == "%":
+        if not metric.endswith(RATES):
+            raise _ensure_error(
+                text, pos, f"'%' only goes with error_rate or user_failure_rate, not {metric}"
+            )
+        return value / 100.0
+    if unit in ("ms", "s"):
+        if not is_time(metric):
+            raise _ensure_error(text, pos, f"{unit!r} only goes with a time metric, not {metric}")
+        return value * 1000.0 if unit == "s" else value
+    if unit == "pp":
+        raise _ensure_error(text, pos, "'pp' is for `yamlload compare` thresholds")
+    return value
+
+
+def is_time(metric: str) -> bool:
+    """Whether a metric is measured in milliseconds (a histogram's stat, or a shorthand)."""
+    base, _, stat = metric.rpartition(".")
+    return stat in STATS and stat != "count" and (base in HISTOGRAMS or base == "")
+
+
+def _ensure_error(text: str, pos: Pos, why: str) -> PlanError:
+    return PlanError([Problem(pos, f"ensure {text!r}: {why}")])
+
+
+def checks_from_plan(plan: Plan) -> list[Check]:
+    """Artillery's `config.ensure` forms, already read by the compiler, as checks; and,
+    as Artillery's expect plugin does, a failed expectation fails the run."""
+    checks: list[Check] = []
+    if plan.expect_default_200 or any(
+        r.expects for steps in _flows(plan) for r in _requests(steps)
+    ):
+        checks.append(Check(EXPECT_CHECK, n.EXPECT_FAILED, "==", 0.0, pos=Pos("expect")))
+    for threshold in plan.ensure:
+        if threshold.condition is not None:
+            checks.append(
+                Check(
+                    threshold.source,
+                    condition=threshold.condition,
+                    strict=threshold.strict,
+                    pos=threshold.pos,
+                )
+            )
+        elif threshold.metric == ERROR_RATE:
+            # Artillery's maxErrorRate: failed users, in percent.
+            limit = (threshold.limit or 0.0) / 100.0
+            checks.append(
+                Check(threshold.source, USER_FAILURE_RATE, "<=", limit, pos=threshold.pos)
+            )
+        elif threshold.metric is not None:
+            metric = SHORTHANDS.get(threshold.metric, threshold.metric)
+            limit = threshold.limit or 0.0
+            op = threshold.op or "<"
+            checks.append(Check(threshold.source, metric, op, limit, pos=threshold.pos))
+    return checks
+
+
+def checks_for_run(plan: Plan, expressions: Iterable[str]) -> list[Check]:
+    """The plan's checks and the `--ensure` ones, every problem with any of them
+    reported at once (a PlanError), before any traffic."""
+    problems: list[Problem] = []
+    checks = checks_from_plan(plan)
+    for expression in expressions:
+        try:
+            checks.append(parse_ensure(expression))
+        except PlanError as exc:
+            problems.extend(exc.problems)
+    try:
+        check_names(checks, plan)
+    except PlanError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise PlanError(problems)
+    return checks
+
+
+# --------------------------------------------------------------------------- names
+
+
+def endpoint_names(plan: Plan) -> set[str]:
+    return {r.label for steps in _flows(plan) for r in _requests(steps)}
+
+
+def _flows(plan: Plan) -> tuple[tuple[Step, ...], ...]:
+    return (plan.before, plan.after, *(s.flow for s in plan.scenarios))
+
+
+def _requests(steps: Iterable[Step]) -> Iterator[Request]:
+    for step in steps:
+        if isinstance(step, Request):
+            yield step
+        elif isinstance(step, LoopStep | ParallelStep):
+            yield from _requests(step.steps)
+
+
+def known_metric(metric: str) -> bool:
+    if metric in (*RATES, REQUEST_RATE) or metric in COUNTERS:
+        return True
+    if any(metric.startswith(p) and len(metric) > len(p) for p in OPEN_PREFIXES):
+        return True
+    base, _, stat = metric.rpartition(".")
+    return stat in STATS and base in HISTOGRAMS
+
+
+def _endpoint_metric(metric: str) -> bool:
+    if metric == USER_FAILURE_RATE:
+        return False  # users belong to scenarios, not endpoints
+    if metric in (ERROR_RATE, REQUEST_RATE, "requests") or metric in SHORTHANDS.values():
+        return True
+    return metric.startswith(ENDPOINT_KINDS) and len(metric.split(".", 1)[1]) > 0
+
+
+def _all_metric_names() -> list[str]:
+    names = [*COUNTERS, *RATES, REQUEST_RATE, *SHORTHANDS]
+    names += [f"{h}.{s}" for h in HISTOGRAMS for s in STATS]
+    return names
+
+
+def check_names(checks: list[Check], plan: Plan) -> None:
+    """Every metric and endpoint a check names must exist in this plan."""
+    problems: list[Problem] = []
+    endpoints = endpoint_names(plan)
+    for check in checks:
+        metrics = sorted(check.condition.names()) if check.condition else [check.metric]
+        problems += [p for m in metrics if (p := _metric_problem(check, m, plan)) is not None]
+        if check.scope is not None and check.scope not in endpoints:
+            problems.append(no_endpoint(check, sorted(endpoints), "in the plan"))
+    if problems:
+        raise PlanError(problems)
+
+
+def _metric_problem(check: Check, metric: str, plan: Plan) -> Problem | None:
+    """What is wrong with one metric a check names, in this plan, if anything."""
+    if check.scope is None and not known_metric(SHORTHANDS.get(metric, metric)):
+        return Problem(check.pos, f"ensure {check.source!r}: {unknown(metric)}")
+    if metric.startswith("apdex.") and plan.apdex_threshold_ms is None:
+        return Problem(
+            check.pos,
+            f"ensure {check.source!r}: {metric} needs the apdex plugin "
+            "(config.plugins.apdex: {threshold: 500})",
+        )
+    if check.scope is not None and not _endpoint_metric(metric):
+        return Problem(
+            check.pos,
+            f"ensure {check.source!r}: {metric!r} is not a per-endpoint metric "
+            "(use p95, error_rate, rps, requests, codes.NNN, errors.NAME)",
+        )
+    return None
+
+
+def no_endpoint(check: Check, known: list[str], where: str) -> Problem:
+    hint = _guess(check.scope or "", known) or f" (endpoints: {', '.join(known)})"
+    return Problem(check.pos, f"ensure {check.source!r}: no endpoint {check.scope!r} {where}{hint}")
+
+
+def unknown(metric: str) -> str:
+    return f"unknown metric {metric!r}{_guess(metric, _all_metric_names())}"
+
+
+def _guess(word: str, choices: list[str]) -> str:
+    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {found[0]!r}?" if found else ""

@@ -1,0 +1,81 @@
+"""The bundled demo API: `yamlload target` serves it, and `run --demo-target` starts it
+for one run (see `DemoTarget`)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import subprocess
+import sys
+
+import click
+
+from ..errors import UsageError
+
+# How long a stopped demo target may take to exit before it is killed.
+STOP_SECONDS = 5
+STOP_SIGNALS = ("SIGINT", "SIGTERM")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=int, help="Port (0 picks a free one)."
+)
+def target(host: str, port: int) -> None:
+    """Serve the bundled demo API (a small shop) until stopped.
+
+    Endpoints: POST /auth/login, GET /products, GET /products/{id}, GET /search?q=,
+    POST /orders, GET /orders/{id}, POST /admin/reset, GET /health, and for tests
+    GET /delay/{ms}, /status/{code}, /bytes/{n}, /echo, /cookies/set.
+    """
+    from ..runtime.engine import run_on_uvloop  # the demo target serves on the runtime's loop
+
+    run_on_uvloop(_serve_demo(host, port))
+
+
+async def _serve_demo(host: str, port: int) -> None:
+    from ..demo_target import start_demo_target
+
+    runner, url = await start_demo_target(host, port)
+    print(f"yamlload demo target listening on {url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for name in STOP_SIGNALS:
+        loop.add_signal_handler(getattr(signal, name), stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+class DemoTarget:
+    """Start `yamlload target` in its own process, so it never competes with the
+    generator's event loop, and stop it afterwards."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.wanted = wanted
+        self.process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> str | None:
+        if not self.wanted:
+            return None
+        command = [sys.executable, "-m", "yamlload", "target", "--host", "127.0.0.1", "--port", "0"]
+        # Its own session: a Ctrl-C meant for the run must not kill the target first.
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, text=True, start_new_session=True
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        found = re.search(r"(http://\S+)", line)
+        if not found:
+            self.__exit__()
+            raise UsageError("the demo target did not start")
+        return found.group(1)
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

@@ -1,0 +1,236 @@
+"""`yamlload run`: read the plan, refuse what cannot work before any traffic, make the
+load (in one process or split, through one call), then summarize, judge and report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import sys
+import threading
+from dataclasses import replace
+from typing import Any
+
+import click
+
+from ..checks.parse import Check, checks_for_run
+from ..errors import InternalError
+from ..plan.compile import load_plan
+from ..plan.ir import Plan
+from ..plan.secrets import Redactor
+from ..report.console import ConsoleObserver, format_summary
+from ..results.run import RunResult
+from ..results.summary import summarize
+from ..runtime.engine import STOP_SIGNALS, RunOptions, capacity_warnings, ensure_file_limit
+from ..scale.split import run_split
+from .args import RunArgs, Split
+from .checkpoint import MAX_CHECKPOINT_SECONDS, Checkpoint
+from .demo import DemoTarget
+from .options import FiniteFloat, lag_options, plan_options
+from .outputs import Writer, check_run_outputs, default_report_path, show_verdict
+from .verdict import EXIT_SIGNAL, exit_code, judge
+
+
+@click.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path())
+@plan_options
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Where to write the JSON report."
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="No progress or period lines; the summary and report only."
+)
+@click.option("-k", "--insecure", is_flag=True, help="Accept invalid TLS certificates.")
+@click.option("--scenario-name", help="Run only the scenario with this name.")
+@click.option(
+    "--seed", type=int, help="Seed the random choices (scenarios, variables, payload rows)."
+)
+@click.option("--solo", is_flag=True, help="Run one virtual user once, whatever the phases say.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Print every request and response with its timing, every failure in full, "
+    "and a traceback if yamlload itself fails.",
+)
+@click.option(
+    "--demo-target",
+    is_flag=True,
+    help="Start the bundled demo API on a free port and aim the plan at it.",
+)
+@click.option(
+    "--ensure",
+    "ensure",
+    multiple=True,
+    metavar="EXPR",
+    help="A check such as 'p95<500' or 'error_rate<1%'; repeatable.",
+)
+@lag_options
+@click.option(
+    "--checkpoint",
+    "checkpoint_seconds",
+    type=FiniteFloat(1.0, MAX_CHECKPOINT_SECONDS),
+    metavar="SECONDS",
+    help="Write the report so far every SECONDS (atomically), so a killed run leaves one.",
+)
+@click.option("--junit", type=click.Path(dir_okay=False), help="Write the checks as JUnit XML.")
+@click.option("--summary-md", type=click.Path(dir_okay=False), help="Write a Markdown summary.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Write the self-contained HTML report.",
+)
+@click.option(
+    "--csv",
+    "csv_prefix",
+    metavar="PREFIX",
+    help="Write PREFIX-periods.csv and PREFIX-endpoints.csv.",
+)
+@click.option(
+    "--workers",
+    default="1",
+    show_default=True,
+    metavar="N|auto",
+    help="Split the load over N processes on this machine (auto: one per core).",
+)
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    help="Run one shard per worker of a Dask cluster, e.g. tcp://scheduler:8786 "
+    "(pip install 'yamlload[dask]').",
+)
+@click.option(
+    "--segment",
+    metavar="I/N",
+    help="Run only segment I of N (many machines); combine the reports with `yamlload merge`.",
+)
+@click.option(
+    "--start-at",
+    metavar="TIME",
+    help="With --segment: start the schedule at this ISO time, e.g. 2026-01-01T12:00:00Z.",
+)
+def run(plan_path: str, **kwargs: Any) -> None:
+    """Run PLAN: make the load, show progress, print a summary, write a JSON report.
+
+    Exit 0 when every check passed, 1 when a check or an `expect` failed, 2 for a bad
+    plan or check (nothing is sent), 3 when the run is invalid (the generator fell
+    behind, the target could not be reached at all, a worker was lost or started late),
+    4 when a report could not be written (each one that failed is named; the others are
+    still written), 130/143 when stopped by Ctrl-C or SIGTERM, 70 when a bug in yamlload
+    stopped it (the report of what was measured is still written). When several apply:
+    70, then 130/143, then 4, then 3, then 1.
+    """
+    args = RunArgs.from_click(plan_path, kwargs)
+    with DemoTarget(args.demo_target) as demo_url:
+        if demo_url:
+            args = args.aimed_at(demo_url)
+        plan = load_plan(plan_path, args.plan)
+        redactor = Redactor.for_plan(plan)
+        for warning in plan.warnings:
+            click.echo(f"warning: {redactor.text(str(warning))}", err=True)
+        checks = checks_for_run(plan, args.ensure)  # bad checks stop here, before any traffic
+        args = outputs_checked(args, plan)  # and bad output paths
+        args.split.check_start(plan)
+        for advice in capacity_warnings(plan, args.split.workers):
+            click.echo(f"warning: {advice}", err=True)
+        limit = ensure_file_limit(plan)
+        if limit:
+            click.echo(f"warning: {limit}", err=True)
+        code = execute(plan, args, checks, redactor)
+    sys.exit(code)
+
+
+def outputs_checked(args: RunArgs, plan: Plan) -> RunArgs:
+    """`args` with the report's path named (`-o`, or the default for this plan), once
+    every output path was checked, before any traffic (see `check_run_outputs`)."""
+    output = args.files.output or default_report_path(plan.source)
+    args = replace(args, files=replace(args.files, output=output))
+    check_run_outputs(args.files, plan, args.plan_path, args.plan)
+    return args
+
+
+def execute(plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor) -> int:
+    """Make the load, however it is split; then the summary, the verdict and every
+    output, with Ctrl-C held off while they are written. Returns the exit code."""
+    assert args.files.output is not None, "see outputs_checked"
+    options = _run_options(args)
+    observer = ConsoleObserver(
+        sys.stdout, live=sys.stdout.isatty() and args.split.workers == 1, quiet=args.quiet
+    )
+    if not args.quiet:
+        click.echo(_running(plan, args.split, redactor))
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    checkpoint = Checkpoint(plan, started_at, args.files.output, observer, redactor)
+    sharded = run_split(
+        plan, args.plan, options, observer, checkpoint.write, args.split.workers, args.split.dask
+    )
+    checkpoint.close()
+    observer.finish()
+    with _SignalsHeld() as held:  # a Ctrl-C now must not lose the report of the run
+        summary = summarize(plan, sharded.result, started_at, sharded.workers, redactor)
+        click.echo(format_summary(summary))
+        verdict = judge(checks, summary, sharded.lost, args.max_lag, args.allow_lag)
+        show_verdict(verdict)
+        summary.verdict = verdict.to_json()
+        writer = Writer()
+        writer.run_outputs(summary, verdict, args.files)
+    if held.signal is not None and summary.stopped_by is None:
+        sys.exit(EXIT_SIGNAL[held.signal])
+    _raise_if_stopped_by_a_bug(sharded.result, args.debug)
+    return exit_code(verdict, summary.stopped_by, writer.output_failed)
+
+
+def _run_options(args: RunArgs) -> RunOptions:
+    return RunOptions(
+        seed=args.seed,
+        insecure=args.insecure,
+        scenario_name=args.scenario_name,
+        solo=args.solo,
+        debug=args.debug,
+        segment=args.split.segment,
+        start_at=args.split.start_at,
+        checkpoint_seconds=args.split.checkpoint_seconds,
+    )
+
+
+def _running(plan: Plan, split: Split, redactor: Redactor) -> str:
+    phases = f"{len(plan.phases)} phase{'' if len(plan.phases) == 1 else 's'}"
+    shards = f", {split.workers} workers" if split.workers > 1 else ""
+    segment = f", segment {split.segment.label}" if split.segment.count > 1 else ""
+    target = redactor.url(plan.target)
+    return f"Running {plan.source} against {target} ({phases}{shards}{segment})"
+
+
+def _raise_if_stopped_by_a_bug(result: RunResult, debug: bool) -> None:
+    """A bug in yamlload cut the run short: the report already written holds what was
+    measured, and the exit code (70) says a bug, not the target, stopped it."""
+    if result.internal_error is None:
+        return
+    if debug:
+        click.echo(result.internal_error, err=True)
+    last = result.internal_error.strip().splitlines()[-1]
+    hint = "" if debug else " (run with --debug for the traceback)"
+    raise InternalError(f"the run was stopped by a bug: {last}{hint}")
+
+
+class _SignalsHeld:
+    """SIGINT and SIGTERM wait while the report is written; the first one received is
+    kept, and the exit code says it afterwards."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _hold(self, signum: int, _: Any) -> None:
+        self.signal = self.signal or signal.Signals(signum).name
+
+    def __enter__(self) -> _SignalsHeld:
+        if threading.current_thread() is threading.main_thread():
+            for name in STOP_SIGNALS:
+                signum = getattr(signal, name)
+                self._previous[signum] = signal.signal(signum, self._hold)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
