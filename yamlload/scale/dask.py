@@ -42,32 +42,45 @@ def run_on_dask(
         workers = sorted(client.scheduler_info()["workers"])
         if not workers:
             raise UsageError(f"--dask {address}: the cluster has no workers")
-        count = len(workers)
-        seed = shared_seed(run_options)
-        start_at = time.time() + START_LEAD_SECONDS + DASK_EXTRA_LEAD_SECONDS
-        futures = []
-        for index, worker in enumerate(workers):
-            options = replace(run_options, seed=seed, segment=Segment(index, count), resolver=None)
-            job = ShardJob(plan_path, plan_options, options, start_at)
-            futures.append(
-                client.submit(
-                    run_shard,
-                    job,
-                    key=f"yamlload-shard-{index + 1}-of-{count}-{seed}-{start_at}",
-                    workers=[worker],
-                    allow_other_workers=False,
-                    retries=0,
-                    pure=False,
-                )
-            )
-        collector = Collector(count, None, None)
+        futures = _submit(client, workers, plan_path, plan_options, run_options)
+        collector = Collector(len(futures), None, None)
         for index, future in enumerate(futures):
             try:
                 collector.handle("result", index, future.result())
             except Exception as exc:  # a lost shard is reported, not retried
                 collector.failures[index] = (
-                    f"worker {index + 1}/{count} (Dask) failed: {type(exc).__name__}: {exc}"
+                    f"worker {index + 1}/{len(futures)} (Dask) failed: {type(exc).__name__}: {exc}"
                 )
         return collector.outcome()
     finally:
         client.close()  # type: ignore[no-untyped-call]
+
+
+def _submit(
+    client: Any,
+    workers: list[str],
+    plan_path: str,
+    plan_options: PlanOptions,
+    run_options: RunOptions,
+) -> list[Any]:
+    """One shard per worker, pinned to it: the futures of their encoded results."""
+    count = len(workers)
+    seed = shared_seed(run_options)
+    start_at = time.time() + START_LEAD_SECONDS + DASK_EXTRA_LEAD_SECONDS
+    futures = []
+    for index, worker in enumerate(workers):
+        # A resolver object cannot travel to another machine: each shard uses its own.
+        options = replace(run_options, seed=seed, segment=Segment(index, count), resolver=None)
+        job = ShardJob(plan_path, plan_options, options, start_at)
+        futures.append(
+            client.submit(
+                run_shard,
+                job,
+                key=f"yamlload-shard-{index + 1}-of-{count}-{seed}-{start_at}",
+                workers=[worker],
+                allow_other_workers=False,
+                retries=0,
+                pure=False,
+            )
+        )
+    return futures
