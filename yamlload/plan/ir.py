@@ -6,6 +6,7 @@ without any I/O, and it holds templates, conditions and capture paths already pa
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -320,7 +321,16 @@ class Plan:
     apdex_threshold_ms: float | None = None
     base_dir: str = "."
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
-    raw: Any = field(default=None, compare=False, repr=False)
+    # The layered document, as JSON text, so that the plan stays immutable: `raw` gives
+    # a fresh copy.
+    raw_json: str = field(default="null", compare=False, repr=False)
+    # Every value outputs mask (secrets.secret_values), found once when compiled.
+    secret_values: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    @property
+    def raw(self) -> Any:
+        """The plan document as layered (plain JSON-like data), a copy of its own."""
+        return json.loads(self.raw_json)
 
     @property
     def total_weight(self) -> float:

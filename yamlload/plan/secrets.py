@@ -51,23 +51,8 @@ class Redactor:
 
     @classmethod
     def for_plan(cls, plan: Plan) -> Redactor:
-        env = dict(plan.env)
-        referenced = {
-            name
-            for text in _strings(plan.raw, skip=PUBLIC_KEYS)
-            for name in _ENV_REFERENCE.findall(text)
-        }
-        values = [env[name] for name in referenced | set(plan.secrets) if name in env]
-        config = plan.raw.get("config", {}) if isinstance(plan.raw, dict) else {}
-        variables = config.get("variables", {}) if isinstance(config, dict) else {}
-        for name in plan.secrets:
-            if isinstance(variables, dict) and name in variables:
-                values.extend(_strings(variables[name]))
-        values.extend(_credential_literals(plan.raw, frozenset(n.lower() for n in plan.secrets)))
-        password = _password(plan.target)
-        if password:
-            values.append(password)
-        return cls(values, plan.secrets)
+        """The plan's redactor: its secret values were found when it was compiled."""
+        return cls(plan.secret_values, plan.secrets)
 
     def is_secret(self, value: str) -> bool:
         return value in self._plain
@@ -109,6 +94,30 @@ class Redactor:
         if lowered in self.names and node is not None:
             return MASK
         return node
+
+
+def secret_values(
+    document: Any, env: Mapping[str, str], names: Iterable[str], target: str
+) -> frozenset[str]:
+    """Every value a plan's outputs must mask (module docstring), found in its layered
+    `document`: the compiler calls this once and keeps the set in the plan."""
+    names = tuple(names)
+    referenced = {
+        name
+        for text in _strings(document, skip=PUBLIC_KEYS)
+        for name in _ENV_REFERENCE.findall(text)
+    }
+    values = [env[name] for name in referenced | set(names) if name in env]
+    config = document.get("config", {}) if isinstance(document, dict) else {}
+    variables = config.get("variables", {}) if isinstance(config, dict) else {}
+    for name in names:
+        if isinstance(variables, dict) and name in variables:
+            values.extend(_strings(variables[name]))
+    values.extend(_credential_literals(document, frozenset(n.lower() for n in names)))
+    password = _password(target)
+    if password:
+        values.append(password)
+    return frozenset(values)
 
 
 def _encodings(value: str) -> set[str]:

@@ -16,12 +16,14 @@ the schema check, so one broken step never hides the problems of another.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path as FsPath
 
 from ...errors import PlanError
 from ..ir import Plan, TMap
 from ..layering import PlanOptions, assemble
 from ..schema_check import check_schema
+from ..secrets import secret_values
 from ..source import Located
 from .config import (
     apdex_threshold,
@@ -80,6 +82,7 @@ def _build(cx: Context) -> Plan:
     before = compile_flow(cx, ("before", "flow")) if cx.healthy(("before",)) else ()
     after = compile_flow(cx, ("after", "flow")) if cx.healthy(("after",)) else ()
     processor = compile_processor(cx)
+    secrets = tuple(name for name in cx.sequence(("config", "secrets")) if isinstance(name, str))
     check_plugins(cx)
     expect = cx.plugin_options("expect")
     default_headers = cx.tmap(("config", "http", "defaults", "headers"))
@@ -102,11 +105,12 @@ def _build(cx: Context) -> Plan:
         plugins=tuple(sorted(cx.mapping(("config", "plugins")))),
         environment=cx.options.environment,
         env=tuple(sorted(cx.env.items())),
-        secrets=tuple(name for name in cx.sequence(("config", "secrets")) if isinstance(name, str)),
+        secrets=secrets,
         expect_stop_user=expect.get("reportFailuresAsErrors") is True,
         expect_default_200=expect.get("expectDefault200") is True,
         apdex_threshold_ms=apdex_threshold(cx),
         base_dir=str(FsPath(cx.plan_path).resolve().parent),
         warnings=tuple(cx.warnings),
-        raw=cx.doc.data,
+        raw_json=json.dumps(cx.doc.data),
+        secret_values=secret_values(cx.doc.data, cx.env, secrets, target),
     )
