@@ -161,7 +161,7 @@ def test_upload_files_are_read_in_a_worker_thread(tmp_path: Path) -> None:
     file = tmp_path / "a.bin"
     file.write_bytes(b"x" * 1000)
     readers: list[int] = []
-    import yamlload.runtime.engine as engine
+    import yamlload.runtime.http.form as engine
 
     real = engine._read_upload
 

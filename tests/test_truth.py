@@ -716,7 +716,7 @@ def test_debug_prints_every_request_with_its_status(
 def test_a_bug_in_yamlload_ends_the_run_with_exit_70_and_keeps_the_report(
     server: ServerThread, write_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from yamlload import _engine
+    from yamlload.runtime import engine as _engine
 
     def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("a bug planted by the test")
@@ -1001,7 +1001,7 @@ def test_a_hook_raising_any_base_exception_is_eprocessor(
 def test_a_bug_during_before_still_writes_the_report(
     server: ServerThread, write_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from yamlload import _engine
+    from yamlload.runtime import engine as _engine
 
     def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("planted in before")

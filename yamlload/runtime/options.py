@@ -1,0 +1,45 @@
+"""How a run is asked to go (RunOptions), what watches it (Observer), and the timings
+every part of the runtime shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..metrics.periods import Period
+from ..results.run import Progress
+from ..schedule.arrivals import Segment
+
+# In-flight users get this long to finish after a stop (Ctrl-C, SIGTERM) before they
+# are cancelled.
+GRACE_SECONDS = 2.0
+# Signals that stop a run gracefully: Ctrl-C, a kill, a closed terminal or SSH session.
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+WHOLE_RUN = Segment(0, 1)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    seed: int | None = None
+    insecure: bool = False
+    scenario_name: str | None = None
+    solo: bool = False
+    grace_seconds: float = GRACE_SECONDS
+    # An aiohttp resolver; tests fake DNS failures with it instead of real lookups.
+    resolver: Any = None
+    # This process's share of the schedule when the load is split (--workers, --segment).
+    segment: Segment = WHOLE_RUN
+    # When the schedule starts, as epoch seconds, so that every shard starts together.
+    start_at: float | None = None
+    # Hand the run so far to `on_checkpoint` this often (seconds), for --checkpoint.
+    checkpoint_seconds: float | None = None
+    # Log every request and response with its timing (--debug).
+    debug: bool = False
+
+
+class Observer(Protocol):
+    def tick(self, progress: Progress) -> None: ...
+
+    def period_done(self, period: Period, width: float) -> None: ...
+
+    def log(self, message: str) -> None: ...

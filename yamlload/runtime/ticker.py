@@ -1,0 +1,146 @@
+"""Once a second while the load runs: the generator's own health, finished periods to
+the observer, checkpoints of the run so far, and rolling up old periods so memory stays
+flat."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from ..metrics.names import ACTIVE_USERS, CPU_MS, REQUESTS, REQUESTS_FAILED, USERS_CREATED
+from ..metrics.periods import PERIOD_SECONDS, Recorder, period_width, roll_up
+from ..results.run import PhaseRun, Progress, RunResult
+from .clock import Clock
+from .options import Observer
+from .stop import Stop
+
+TICK_SECONDS = 1.0
+
+
+class Ticker:
+    def __init__(
+        self,
+        recorder: Recorder,
+        *,
+        clock: Clock,
+        stop: Stop,
+        phase_runs: list[PhaseRun],
+        active: Callable[[], int],
+        total_duration: float,
+        last_period: int,
+        observer: Observer | None,
+        on_checkpoint: Callable[[RunResult], None] | None,
+        checkpoint_seconds: float | None,
+    ) -> None:
+        self.rec = recorder
+        self.clock = clock
+        self.stop = stop
+        self.phase_runs = phase_runs  # the dispatcher's, appended as phases start
+        self.active = active
+        self.total_duration = total_duration
+        self.observer = observer
+        self.on_checkpoint = on_checkpoint
+        self.checkpoint_seconds = checkpoint_seconds
+        self.last_period = last_period
+        self._next_period = 0
+        # The checkpoint being written on a thread of its own, if any.
+        self._checkpointing: asyncio.Future[None] | None = None
+
+    async def run(self) -> None:
+        now = self.clock.now
+        cpu = time.process_time()
+        every = self.checkpoint_seconds
+        next_checkpoint = every or 0.0
+        rolled_at = 0
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            # The generator's own health, for reports: users running, CPU it used.
+            used, cpu = time.process_time() - cpu, time.process_time()
+            self.rec.count(CPU_MS, round(used * 1000))
+            self.rec.observe(ACTIVE_USERS, float(self.active()))
+            if every and now() >= next_checkpoint and self.checkpoint():
+                next_checkpoint = now() + every
+            if int(now() // PERIOD_SECONDS) > rolled_at:  # once a period: memory stays flat
+                rolled_at = int(now() // PERIOD_SECONDS)
+                self.rec.finish_before(min(rolled_at, self.last_period))
+                roll_up(self.rec.periods, now())
+            if self.observer is None:
+                continue
+            # A period is done once the clock has left it; the last one takes every
+            # sample up to the run's end, so it is reported only then.
+            self.report_periods(min(int(now() // PERIOD_SECONDS), self.last_period))
+            self.observer.tick(self.progress())
+
+    def report_periods(self, until: int, duration: float | None = None) -> None:
+        """Hand each period before index `until` to the observer, once."""
+        if duration is None:  # during the run: only periods the clock has left
+            duration, last = self.clock.now(), self.last_period
+        else:
+            last = max(self.rec.periods, default=0)
+        while self.observer is not None and self._next_period < until:
+            period = self.rec.periods.get(self._next_period)
+            if period is not None:
+                self.observer.period_done(period, period_width(period.index, duration, last))
+            self._next_period += 1
+
+    def checkpoint(self) -> bool:
+        """Start writing a checkpoint on a thread, so encoding a long run's report never
+        holds up the event loop; False while the previous one is still being written."""
+        if self.on_checkpoint is None:
+            return False
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return False
+        self._checkpointing = asyncio.ensure_future(
+            asyncio.to_thread(self.on_checkpoint, self.snapshot())
+        )
+        return True
+
+    async def checkpoint_written(self) -> None:
+        """Wait for a checkpoint in progress, so it never lands after the final report."""
+        if self._checkpointing is not None:
+            await asyncio.wait([self._checkpointing])
+
+    def snapshot(self) -> RunResult:
+        """The run so far, as a result of its own: what a checkpoint writes. Safe to read
+        on another thread while the run goes on: the periods the clock has left are never
+        written again (and roll_up replaces, never changes, them), so only the ones still
+        being written are copied."""
+        now = max(self.clock.now(), 0.0)
+        started = [run for run in self.phase_runs if run.started <= now]
+        phases = [replace(run, ended=min(run.ended, now)) for run in started]
+        open_from = min(int(now // PERIOD_SECONDS), self.last_period)
+        periods = [
+            period.copy() if period.index + period.span > open_from else period
+            for period in self.rec.sorted_periods()
+        ]
+        return RunResult(periods, now, phases, self.stop.reason, self.clock.late_start)
+
+    def progress(self) -> Progress:
+        now = self.clock.now()
+        current = self.rec.periods.get(int(max(now, 0) // PERIOD_SECONDS))
+        counters: dict[str, int] = {}
+        for period in self.rec.periods.values():
+            for key in (USERS_CREATED, REQUESTS, REQUESTS_FAILED):
+                counters[key] = counters.get(key, 0) + period.metrics.counters.get(key, 0)
+        rps = 0.0
+        if current is not None and current.last > current.first:
+            rps = current.metrics.counters.get(REQUESTS, 0) / max(now - current.start, 1.0)
+        return Progress(
+            elapsed=max(now, 0.0),
+            total=self.total_duration,
+            phase=self.current_phase(),
+            active=self.active(),
+            created=counters.get(USERS_CREATED, 0),
+            requests=counters.get(REQUESTS, 0),
+            failed=counters.get(REQUESTS_FAILED, 0),
+            rps=rps,
+        )
+
+    def current_phase(self) -> str:
+        elapsed = self.clock.now()
+        for run in self.phase_runs:
+            if run.started <= elapsed < run.ended:
+                return run.name
+        return self.phase_runs[-1].name if self.phase_runs else ""
