@@ -37,6 +37,8 @@ TTFB = "http.ttfb"
 DNS = "http.dns"
 TCP = "http.tcp"
 TLS = "http.tls"
+# Every `expect` counter is under this: ok.<kind> and failed.<kind>.
+EXPECT_PREFIX = "plugins.expect."
 EXPECT_OK = "plugins.expect.ok"
 EXPECT_FAILED = "plugins.expect.failed"
 APDEX_SATISFIED = "apdex.satisfied"

@@ -11,17 +11,22 @@ from ..checks.evaluate import Delta, Outcome, describe_limit, describe_outcome
 from ..metrics.names import (
     ARRIVAL_LAG,
     CODES,
+    DOWNLOADED_BYTES,
     ERRORS,
+    EXPECT_PREFIX,
     REQUEST_RATE,
     REQUESTS,
     REQUESTS_FAILED,
     REQUESTS_INTERRUPTED,
     RESPONSE_TIME,
+    RESPONSE_TIME_BY_CLASS,
     RESPONSES,
+    SESSION_LENGTH,
     USERS_COMPLETED,
     USERS_CREATED,
     USERS_FAILED,
     USERS_INTERRUPTED,
+    USERS_SKIPPED,
 )
 from ..metrics.periods import Histogram, Period
 from ..results.run import Progress
@@ -123,8 +128,8 @@ def format_summary(summary: Summary) -> str:
         _latency_row(name, summary.histogram(name))
         for name in (
             RESPONSE_TIME,
-            *(f"{RESPONSE_TIME}.{c}xx" for c in "12345"),
-            "vusers.session_length",
+            *RESPONSE_TIME_BY_CLASS,
+            SESSION_LENGTH,
             ARRIVAL_LAG,
         )
         if summary.histogram(name).count
@@ -142,7 +147,7 @@ def format_summary(summary: Summary) -> str:
     for title, prefix, column in (
         ("Status codes", CODES, "code"),
         ("Errors", ERRORS, "error"),
-        ("Checks (expect)", "plugins.expect.", "check"),
+        ("Checks (expect)", EXPECT_PREFIX, "check"),
     ):
         counts = summary.counters_with(prefix)
         if counts:
@@ -173,7 +178,7 @@ def _overview(summary: Summary) -> list[tuple[str, object]]:
         (USERS_COMPLETED, c(USERS_COMPLETED)),
         (USERS_FAILED, c(USERS_FAILED)),
     ]
-    for rare in ("vusers.skipped", USERS_INTERRUPTED):
+    for rare in (USERS_SKIPPED, USERS_INTERRUPTED):
         if c(rare):
             rows.append((rare, c(rare)))
     rows += [
@@ -186,7 +191,7 @@ def _overview(summary: Summary) -> list[tuple[str, object]]:
     rows += [
         (REQUESTS_FAILED, c(REQUESTS_FAILED)),
         (REQUEST_RATE, f"{summary.request_rate:.1f}/s"),
-        ("http.downloaded_bytes", c("http.downloaded_bytes")),
+        (DOWNLOADED_BYTES, c(DOWNLOADED_BYTES)),
         ("error rate (failed requests)", f"{summary.error_rate * 100:.2f}%"),
         ("user failure rate", f"{summary.user_failure_rate * 100:.2f}%"),
     ]

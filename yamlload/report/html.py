@@ -17,6 +17,7 @@ from ..metrics.names import (
     ARRIVAL_LAG,
     CPU_MS,
     ERRORS,
+    EXPECT_FAILED,
     REQUESTS,
     RESPONSE_TIME,
     USERS_CREATED,
@@ -29,7 +30,7 @@ WIDTH, HEIGHT = 800, 250
 LEFT, RIGHT, TOP, BOTTOM = 60, 60, 30, 40
 DASHES = ("", "7 4", "2 3", "10 3 2 3", "4 2 1 2")
 # The counters of failed `expect` checks, one per kind (plugins.expect.failed.statusCode).
-EXPECT_FAILED_PREFIX = "plugins.expect.failed."
+EXPECT_FAILED_PREFIX = EXPECT_FAILED + "."
 # Percentiles drawn on the distribution curve (x is log-scaled by 1/(1-p)).
 CURVE_POINTS = (0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999)
 

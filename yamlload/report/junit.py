@@ -7,6 +7,7 @@ import os
 import xml.etree.ElementTree as ET
 
 from ..checks.evaluate import Outcome, describe_limit, describe_outcome
+from ..metrics.names import EXPECT_FAILED, EXPECT_OK, EXPECT_PREFIX
 from ..results.summary import Summary
 from .outputs import write_text as write_outputs_text
 
@@ -38,12 +39,10 @@ def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> 
             case("yamlload.ensure", check.source, failure=detail)
         else:
             case("yamlload.ensure", check.source, skipped=f"not strict: {detail}")
-    kinds = sorted(
-        {k.split(".", 1)[1] for k in summary.counters_with("plugins.expect.") if "." in k}
-    )
+    kinds = sorted({k.split(".", 1)[1] for k in summary.counters_with(EXPECT_PREFIX) if "." in k})
     for kind in kinds:
-        bad = summary.counter(f"plugins.expect.failed.{kind}")
-        good = summary.counter(f"plugins.expect.ok.{kind}")
+        bad = summary.counter(f"{EXPECT_FAILED}.{kind}")
+        good = summary.counter(f"{EXPECT_OK}.{kind}")
         failure = f"{bad} of {bad + good} {kind} checks failed" if bad else None
         case("yamlload.expect", kind, failure=failure)
     suite.set("tests", str(cases))

@@ -14,6 +14,9 @@ from typing import Any
 from .._version import __version__
 from ..errors import UsageError
 from ..metrics.names import (
+    APDEX_FRUSTRATED,
+    APDEX_SATISFIED,
+    APDEX_TOLERATED,
     ARRIVAL_LAG,
     MAX_ARRIVAL_LAG_MS,
     REQUEST_RATE,
@@ -70,6 +73,9 @@ class Summary:
         default=None, init=False, repr=False, compare=False
     )
     _stats: dict[str, Stats] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _by_name: dict[str, Endpoint] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not self.aggregate.counters and not self.aggregate.histograms:
@@ -119,7 +125,7 @@ class Summary:
     def apdex_score(self) -> float | None:
         """Artillery's apdex: (satisfied + tolerated / 2) / responses; None without apdex."""
         satisfied, tolerated, frustrated = (
-            self.counter(f"apdex.{k}") for k in ("satisfied", "tolerated", "frustrated")
+            self.counter(k) for k in (APDEX_SATISFIED, APDEX_TOLERATED, APDEX_FRUSTRATED)
         )
         total = satisfied + tolerated + frustrated
         return (satisfied + tolerated / 2) / total if total else None
@@ -150,6 +156,13 @@ class Summary:
         if self._endpoints is None:
             self._endpoints = endpoint_rows(self.aggregate, self.duration)
         return self._endpoints
+
+    def endpoint(self, name: str) -> Endpoint | None:
+        """The row of the endpoint named `name`, if the run had it: found by name, not by
+        scanning the rows (a plan may have thousands of endpoints, each check asks)."""
+        if self._by_name is None:
+            self._by_name = {e.name: e for e in self.endpoints()}
+        return self._by_name.get(name)
 
     # ---- JSON
 
