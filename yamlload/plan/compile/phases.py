@@ -59,6 +59,14 @@ def _phase(cx: Context, path: Path, index: int, spec: dict[str, Any], mode: str)
     max_vusers = cx.optional_count(path, spec, "maxVusers")
     if "users" in spec:
         return _closed_phase(cx, path, spec, replace(base, duration=duration))
+    return _open_phase(cx, path, spec, replace(base, duration=duration), mode, max_vusers)
+
+
+def _open_phase(
+    cx: Context, path: Path, spec: dict[str, Any], base: Phase, mode: str, max_vusers: int | None
+) -> Phase | None:
+    """An arrivalCount, arrivalRate or rampTo phase; `base` has its duration."""
+    duration = base.duration
     if "arrivalCount" in spec:
         count = cx.number((*path, "arrivalCount"), spec["arrivalCount"], integer=True)
         if count is None or not _within(
