@@ -95,20 +95,43 @@ class Engine:
         # choices come from the run's seed and its global arrival index: a seeded run
         # makes the same choices however it is split.
         seed = options.seed if options.seed is not None else random.getrandbits(63)
-        self.recorder = recorder = Recorder()
+        self.recorder = Recorder()
         self.clock = Clock()
         self.stopping = Stop()
+        self.internal_error: str | None = None
+        self._dispatching: asyncio.Task[None] | None = None
+        self._special_task: asyncio.Task[None] | None = None
+        self.users = self._users(seed)
+        self.dispatcher = Dispatcher(
+            self._phases(),
+            schedule_rng=random.Random(seed),
+            segment=options.segment,
+            run_user=self.users.run,
+            clock=self.clock,
+            stop=self.stopping,
+            recorder=self.recorder,
+            grace_seconds=options.grace_seconds,
+        )
+        self.recorder.last_period = last_period_index(self.dispatcher.total_duration)
+        self.ticker = self._ticker(observer, on_checkpoint)
+
+    # ---- setup
+
+    def _users(self, seed: int) -> Users:
+        """The users and all they run on: scenarios, payloads, the processor, the
+        transport, the HTTP client and the flow. Raises UsageError for a scenario name,
+        payload or processor that cannot be used, in that order."""
+        plan, recorder = self.plan, self.recorder
         scenarios = self._scenarios()
-        phases = self._phases()
         payloads = [(p, read_payload(p)) for p in plan.payloads]
         processor = load_processor(plan.processor) if plan.processor else None
-        self.transport = AiohttpTransport(plan, options, recorder.observe)
+        self.transport = AiohttpTransport(plan, self.options, recorder.observe)
         self.hooks = Hooks(processor, recorder, self.log, self.stopping)
         self.http = HttpClient(plan, recorder, self.log, self.hooks)
         flow = Flow(
             self.http.send, self.hooks, self.log, self.stopping, recorder, plan.default_jitter
         )
-        self.users = Users(
+        return Users(
             plan,
             scenarios=scenarios,
             payloads=payloads,
@@ -121,34 +144,23 @@ class Engine:
             clock=self.clock,
             crashed=self._crashed,
         )
-        self.dispatcher = Dispatcher(
-            phases,
-            schedule_rng=random.Random(seed),
-            segment=options.segment,
-            run_user=self.users.run,
-            clock=self.clock,
-            stop=self.stopping,
-            recorder=recorder,
-            grace_seconds=options.grace_seconds,
-        )
-        recorder.last_period = last_period_index(self.dispatcher.total_duration)
-        self.ticker = Ticker(
-            recorder,
+
+    def _ticker(
+        self, observer: Observer | None, on_checkpoint: Callable[[RunResult], None] | None
+    ) -> Ticker:
+        last_period = self.recorder.last_period or 0
+        return Ticker(
+            self.recorder,
             clock=self.clock,
             stop=self.stopping,
             phase_runs=self.dispatcher.phase_runs,
             active=lambda: self.users.active,
             total_duration=self.dispatcher.total_duration,
-            last_period=recorder.last_period,
+            last_period=last_period,
             observer=observer,
             on_checkpoint=on_checkpoint,
-            checkpoint_seconds=options.checkpoint_seconds,
+            checkpoint_seconds=self.options.checkpoint_seconds,
         )
-        self.internal_error: str | None = None
-        self._dispatching: asyncio.Task[None] | None = None
-        self._special_task: asyncio.Task[None] | None = None
-
-    # ---- setup
 
     def _scenarios(self) -> tuple[list[Scenario], list[float]]:
         scenarios = list(self.plan.scenarios)
