@@ -23,6 +23,8 @@ from typing import Any
 from ..errors import UsageError
 from ..metrics.periods import Recorder, last_period_index
 from ..plan.ir import Phase, Plan, Scenario, Step
+from ..plan.payload import cast_cell as _cast
+from ..plan.payload import payload_rows, read_payload
 from ..plan.secrets import Redactor
 from ..results.run import RunResult
 from .capacity import (
@@ -41,7 +43,6 @@ from .http.errors import BODY_TOO_LARGE, FAILED_CAPTURE, error_code
 from .http.form import FilePathError, _PendingForm, _Upload
 from .log import RunLog
 from .options import STOP_SIGNALS, WHOLE_RUN, Observer, RunOptions
-from .payload import _cast, read_payload
 from .stop import Stop
 from .ticker import Ticker
 from .users import Users
@@ -123,7 +124,7 @@ class Engine:
         payload or processor that cannot be used, in that order."""
         plan, recorder = self.plan, self.recorder
         scenarios = self._scenarios()
-        payloads = [(p, read_payload(p)) for p in plan.payloads]
+        payloads = [(p, payload_rows(p)) for p in plan.payloads]  # parsed when compiled
         processor = load_processor(plan.processor) if plan.processor else None
         self.transport = AiohttpTransport(plan, self.options, recorder.observe)
         self.hooks = Hooks(processor, recorder, self.log, self.stopping)
