@@ -32,6 +32,8 @@ CREDENTIAL_MAPS = frozenset({"cookie"})
 # goes, and every output shows them (a password in the target is still masked).
 PUBLIC_KEYS = frozenset({"target", "phases"})
 # `scheme://user:password@`: the password part, wherever a URL appears in free text.
+# How many sets of run-time secrets keep their own compiled redactor.
+MAX_EXTENDED_REDACTORS = 256
 _USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@/\s]*@")
 _ENV_REFERENCE = re.compile(r"\$(?:env|processEnvironment)\.([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -48,6 +50,9 @@ class Redactor:
         self.values = sorted(kept, key=len, reverse=True)
         self.names = frozenset(n.lower() for n in names)
         self._pattern = re.compile("|".join(map(re.escape, self.values))) if self.values else None
+        # Redactors extended with run-time secrets (captured values), kept so a log line
+        # does not compile a pattern of its own.
+        self._extended: dict[frozenset[str], Redactor] = {}
 
     @classmethod
     def for_plan(cls, plan: Plan) -> Redactor:
@@ -63,8 +68,16 @@ class Redactor:
         text = _USERINFO.sub(rf"\1{MASK}@", text)
         more = [v for v in extra if len(v) >= MIN_SECRET_CHARS and v in text]
         if more:
-            return Redactor([*self.values, *more]).text(text)
+            return self._with(frozenset(more)).text(text)
         return self._pattern.sub(MASK, text) if self._pattern is not None else text
+
+    def _with(self, more: frozenset[str]) -> Redactor:
+        found = self._extended.get(more)
+        if found is None:
+            if len(self._extended) >= MAX_EXTENDED_REDACTORS:
+                self._extended.clear()  # many different captured secrets: start again
+            found = self._extended[more] = Redactor([*self.values, *more])
+        return found
 
     def url(self, url: str) -> str:
         """A URL with the password of its user-info part masked."""
