@@ -1,0 +1,238 @@
+"""The histogram: log-linear (HDR-style), mergeable, exact to 0.4%, and the counters
+and histograms of one stretch of time (`Metrics`).
+
+Values are kept in microseconds, exactly below 256 µs and above that in buckets whose
+width is at most 1/128 of their value, so a reported percentile is within 0.4% of the
+true sample. Merging two histograms adds their bucket counts, so percentiles of merged
+runs (several workers, several machines) are exact to that precision: they are computed
+after merging, never averaged.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# 8 significant bits: bucket width ≤ value/128, midpoint error ≤ 0.4%.
+_SIGNIFICANT_BITS = 8
+_EXACT_BELOW = 1 << _SIGNIFICANT_BITS
+PERCENTILES: tuple[tuple[str, float], ...] = (
+    ("p50", 0.50),
+    ("median", 0.50),
+    ("p75", 0.75),
+    ("p90", 0.90),
+    ("p95", 0.95),
+    ("p99", 0.99),
+    ("p999", 0.999),
+)
+
+
+def _bucket_key(micros: int) -> int:
+    if micros < _EXACT_BELOW:
+        return micros
+    shift = micros.bit_length() - _SIGNIFICANT_BITS
+    return (shift << _SIGNIFICANT_BITS) | (micros >> shift)
+
+
+def _bucket_value(key: int) -> float:
+    """The midpoint of a bucket, in microseconds."""
+    if key < _EXACT_BELOW:
+        return float(key)
+    shift, mantissa = key >> _SIGNIFICANT_BITS, key & (_EXACT_BELOW - 1)
+    low = mantissa << shift
+    return low + ((1 << shift) - 1) / 2
+
+
+class PackedBuckets(Mapping[int, int]):
+    """A finished histogram's buckets, read-only: sorted keys and their counts in two
+    machine arrays, 16 bytes a bucket where a dict of Python ints takes about 100. A long
+    run holds hundreds of finished periods, so this is most of its memory."""
+
+    __slots__ = ("_counts", "_keys")
+
+    def __init__(self, buckets: Mapping[int, int]) -> None:
+        keys = sorted(buckets)
+        self._keys = array("q", keys)
+        self._counts = array("q", (buckets[k] for k in keys))
+
+    def __getitem__(self, key: int) -> int:
+        at = bisect.bisect_left(self._keys, key)
+        if at == len(self._keys) or self._keys[at] != key:
+            raise KeyError(key)
+        return self._counts[at]
+
+    def __iter__(self) -> Iterator[int]:  # in key order, which sorted() then keeps
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def items(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        return zip(self._keys, self._counts, strict=True)
+
+
+class Histogram:
+    """A log-linear histogram of millisecond values (stored as microseconds)."""
+
+    __slots__ = ("buckets", "count", "max", "min", "total")
+
+    def __init__(self) -> None:
+        # A dict while it is written; PackedBuckets once `pack`ed, for good.
+        self.buckets: dict[int, int] | PackedBuckets = {}
+        self.count = 0
+        self.total = 0.0  # milliseconds
+        self.min = math.inf
+        self.max = -math.inf
+
+    def pack(self) -> None:
+        """Make this histogram read-only and compact (see PackedBuckets). The old dict is
+        left as it was, so a reader on another thread that holds it is not disturbed."""
+        if isinstance(self.buckets, dict):
+            self.buckets = PackedBuckets(self.buckets)
+
+    def record(self, millis: float) -> None:
+        micros = int(millis * 1000.0) if millis > 0 else 0
+        key = micros if micros < _EXACT_BELOW else _bucket_key(micros)
+        buckets = self.buckets
+        assert isinstance(buckets, dict), "a packed histogram is never written"
+        buckets[key] = buckets.get(key, 0) + 1
+        self.count += 1
+        self.total += millis
+        if millis < self.min:
+            self.min = millis
+        if millis > self.max:
+            self.max = millis
+
+    def merge(self, other: Histogram) -> None:
+        buckets = self.buckets
+        assert isinstance(buckets, dict), "a packed histogram is never written"
+        for key, n in other.buckets.items():
+            buckets[key] = buckets.get(key, 0) + n
+        self.count += other.count
+        self.total += other.total
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+
+    def percentile(self, q: float) -> float:
+        """Nearest-rank percentile in milliseconds (0 for an empty histogram)."""
+        if self.count == 0:
+            return 0.0
+        rank = max(1, math.ceil(q * self.count))
+        seen = 0
+        for key in sorted(self.buckets):
+            seen += self.buckets[key]
+            if seen >= rank:
+                value = _bucket_value(key) / 1000.0
+                return min(max(value, self.min), self.max)
+        return self.max
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def summary(self) -> dict[str, float]:
+        """Artillery's summary shape: min, max, count, mean and percentiles (ms)."""
+        if self.count == 0:
+            return {"min": 0, "max": 0, "count": 0, "mean": 0, **{k: 0 for k, _ in PERCENTILES}}
+        out: dict[str, float] = {
+            "min": round(self.min, 3),
+            "max": round(self.max, 3),
+            "count": self.count,
+            "mean": round(self.mean, 3),
+        }
+        for name, q in PERCENTILES:
+            out[name] = round(self.percentile(q), 3)
+        return out
+
+    def encode(self) -> dict[str, Any]:
+        """Compact and exact: bucket keys delta-encoded, interleaved with counts."""
+        flat: list[int] = []
+        previous = 0
+        for key in sorted(self.buckets):
+            flat += [key - previous, self.buckets[key]]
+            previous = key
+        return {
+            "count": self.count,
+            "sum": self.total,
+            "min": self.min if self.count else 0,
+            "max": self.max if self.count else 0,
+            "buckets": flat,
+        }
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Histogram:
+        hist = cls()
+        flat = list(data.get("buckets", []))
+        if len(flat) % 2:
+            raise ValueError("histogram buckets must be pairs of key delta and count")
+        key = 0
+        buckets: dict[int, int] = {}
+        for delta, n in zip(flat[::2], flat[1::2], strict=True):
+            if not isinstance(delta, int) or not isinstance(n, int) or delta < 0 or n < 0:
+                raise ValueError("histogram buckets must be non-negative integers")
+            key += delta
+            buckets[key] = buckets.get(key, 0) + n
+        hist.buckets = buckets
+        hist.count = sum(buckets.values())
+        if hist.count != data.get("count", hist.count):
+            raise ValueError("histogram count does not match its buckets")
+        hist.total = float(data.get("sum", 0.0))
+        if hist.count:
+            hist.min = float(data["min"])
+            hist.max = float(data["max"])
+        return hist
+
+
+@dataclass
+class Metrics:
+    """Counters and histograms for one stretch of time."""
+
+    counters: dict[str, int] = field(default_factory=dict)
+    histograms: dict[str, Histogram] = field(default_factory=dict)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def observe(self, name: str, millis: float) -> None:
+        hist = self.histograms.get(name)
+        if hist is None:
+            hist = self.histograms[name] = Histogram()
+        hist.record(millis)
+
+    def merge(self, other: Metrics) -> None:
+        for name, n in other.counters.items():
+            self.counters[name] = self.counters.get(name, 0) + n
+        for name, hist in other.histograms.items():
+            mine = self.histograms.get(name)
+            if mine is None:
+                mine = self.histograms[name] = Histogram()
+            mine.merge(hist)
+
+    def pack(self) -> None:
+        """Finished: every histogram read-only and compact (Histogram.pack)."""
+        for hist in self.histograms.values():
+            hist.pack()
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "counters": dict(sorted(self.counters.items())),
+            "histograms": {k: h.encode() for k, h in sorted(self.histograms.items())},
+        }
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Metrics:
+        return cls(
+            counters={str(k): int(v) for k, v in data.get("counters", {}).items()},
+            histograms={str(k): Histogram.decode(v) for k, v in data.get("histograms", {}).items()},
+        )
+
+
+def merge_metrics(parts: Iterable[Metrics]) -> Metrics:
+    total = Metrics()
+    for part in parts:
+        total.merge(part)
+    return total
