@@ -1257,6 +1257,60 @@ def test_a_shard_stopped_before_its_start_reports_no_negative_duration(
     assert server.hits().get("GET /seen/never-started", 0) == 0
 
 
+def test_a_stop_signal_before_the_load_ends_the_command_and_after_it_is_held() -> None:
+    import os
+    import signal
+
+    from yamlload._cli import _StopSignals
+    from yamlload._errors import StoppedEarly
+
+    before = signal.getsignal(signal.SIGTERM)
+    with _StopSignals() as stops:
+        with pytest.raises(StoppedEarly) as stopped:
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert stopped.value.exit_code == 143
+        assert "before any request was sent" in stopped.value.show()
+        stops.hold()
+        os.kill(os.getpid(), signal.SIGHUP)  # while the report is written: remembered
+        assert stops.signal == "SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_the_engine_hands_the_stop_signals_back(server: ServerThread, write_plan) -> None:
+    """Removing a loop's handler leaves the default action, which would kill the process
+    between the end of the load and its report (seen with --checkpoint under `timeout`)."""
+    import signal
+
+    from yamlload._engine import Engine, run_on_uvloop
+
+    def held(signum: int, frame: object) -> None:
+        raise AssertionError("not expected")
+
+    plan = load_plan(
+        str(write_plan(one_user("      - get: {url: /ok}\n"))), PlanOptions(target=server.url)
+    )
+    previous = signal.signal(signal.SIGTERM, held)
+    try:
+        engine = Engine(plan, RunOptions(seed=1))
+        result = run_on_uvloop(engine.run_until_signalled(lambda: None))
+        assert signal.getsignal(signal.SIGTERM) is held
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.stopped_by is None
+
+
+def test_a_signal_that_came_while_the_loop_started_stops_the_load(
+    server: ServerThread, write_plan
+) -> None:
+    from yamlload._engine import Engine, run_on_uvloop
+
+    text = users(5, "      - get: {url: /seen/early}\n      - think: 5\n")
+    plan = load_plan(str(write_plan(text)), PlanOptions(target=server.url))
+    engine = Engine(plan, RunOptions(seed=1, grace_seconds=0.1))
+    result = run_on_uvloop(engine.run_until_signalled(lambda: "SIGTERM"))
+    assert result.stopped_by == "SIGTERM"
+
+
 def test_a_captured_secret_is_masked_in_a_hooks_failure(
     server: ServerThread, write_plan, tmp_path: Path
 ) -> None:

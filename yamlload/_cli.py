@@ -52,10 +52,12 @@ from ._errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_RUN,
     EXIT_OUTPUT_FAILED,
+    EXIT_SIGNAL,
     EXIT_USAGE,
     InternalError,
     PlanError,
     Problem,
+    StoppedEarly,
     UsageError,
     YamlloadError,
 )
@@ -82,7 +84,6 @@ from ._version import __version__
 
 # A checkpoint at most once a day: larger values are surely a mistake in units.
 MAX_CHECKPOINT_SECONDS = 86_400.0
-EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 DEMO_TARGET_START_SECONDS = 30.0
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -405,7 +406,10 @@ class _Split:
         options: RunOptions,
         observer: ConsoleObserver,
         on_checkpoint: Callable[[RunResult], None],
+        stops: _StopSignals,
     ) -> tuple[RunResult, list[dict[str, Any]], list[str]]:
+        if self.dask or self.workers > 1:
+            stops.hold()  # the coordinator forwards signals to its workers from here
         if self.dask:
             sharded = run_on_dask(self.dask, plan.source, options_from(kwargs), options)
             return sharded.result, sharded.workers, sharded.lost
@@ -427,7 +431,8 @@ class _Split:
             checkpoint_seconds=self.checkpoint_seconds,
         )
         engine = Engine(plan, options, observer, on_checkpoint)
-        result = run_on_uvloop(engine.run_until_signalled())
+        stops.hold()  # the engine stops the load from here: a signal is not an exception
+        result = run_on_uvloop(engine.run_until_signalled(lambda: stops.signal))
         workers = [worker_health(self.segment, result)] if self.segment.count > 1 else []
         return result, workers, []
 
@@ -595,36 +600,13 @@ def _run_and_report(
     )
     quiet = bool(kwargs.get("quiet"))
     split = split or _Split({})
-    redactor = Redactor.for_plan(plan)
     observer = ConsoleObserver(
         sys.stdout, live=sys.stdout.isatty() and split.workers == 1, quiet=quiet
     )
-    if not quiet:
-        phases = f"{len(plan.phases)} phase{'' if len(plan.phases) == 1 else 's'}"
-        shards = f", {split.workers} workers" if split.workers > 1 else ""
-        segment = f", segment {split.segment.label}" if split.segment.count > 1 else ""
-        target = redactor.url(plan.target)
-        click.echo(f"Running {plan.source} against {target} ({phases}{shards}{segment})")
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    gate = gate or _Gate({})
-    path = kwargs.get("output") or _default_report_path(plan.source)
-    checkpoint = _Checkpoint(plan, started_at, path, observer, redactor)
-    result, workers, lost = split.run(plan, kwargs, options, observer, checkpoint.write)
-    checkpoint.close()
-    observer.finish()
-    with _SignalsHeld() as held:  # a Ctrl-C now must not lose the report of the run
-        summary = summarize(plan, result, started_at, workers, redactor)
-        click.echo(format_summary(summary))
-        gate.judge(summary, lost)
-        gate.show()
-        summary.verdict = gate.verdict()
-        # Each output on its own: one that fails is named and never stops the others.
-        wrote_json = gate.attempt(lambda: write_json(summary, path))
-        gate.write_ci_files(summary)
-        if wrote_json:
-            click.echo(f"Report: {path}")
-    if held.signal is not None and summary.stopped_by is None:
-        sys.exit(EXIT_SIGNAL[held.signal])
+    with _StopSignals() as stops:
+        result, summary = _run_then_report(plan, kwargs, options, gate, split, stops, observer)
+    if stops.signal is not None and summary.stopped_by is None:
+        sys.exit(EXIT_SIGNAL[stops.signal])
     if result.internal_error is not None:
         # A bug in yamlload cut the run short: the report above holds what was measured.
         if options.debug:
@@ -635,22 +617,68 @@ def _run_and_report(
     return summary
 
 
-class _SignalsHeld:
-    """SIGINT and SIGTERM wait while the report is written; the first one received is
-    kept, and the exit code says it afterwards."""
+def _run_then_report(
+    plan: Plan,
+    kwargs: dict[str, Any],
+    options: RunOptions,
+    gate: _Gate | None,
+    split: _Split,
+    stops: _StopSignals,
+    observer: ConsoleObserver,
+) -> tuple[RunResult, Summary]:
+    redactor = Redactor.for_plan(plan)
+    if not observer.quiet:
+        phases = f"{len(plan.phases)} phase{'' if len(plan.phases) == 1 else 's'}"
+        shards = f", {split.workers} workers" if split.workers > 1 else ""
+        segment = f", segment {split.segment.label}" if split.segment.count > 1 else ""
+        target = redactor.url(plan.target)
+        click.echo(f"Running {plan.source} against {target} ({phases}{shards}{segment})")
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    gate = gate or _Gate({})
+    path = kwargs.get("output") or _default_report_path(plan.source)
+    checkpoint = _Checkpoint(plan, started_at, path, observer, redactor)
+    result, workers, lost = split.run(plan, kwargs, options, observer, checkpoint.write, stops)
+    checkpoint.close()
+    observer.finish()
+    # From here a signal is held (see _StopSignals): it must not lose the report.
+    summary = summarize(plan, result, started_at, workers, redactor)
+    click.echo(format_summary(summary))
+    gate.judge(summary, lost)
+    gate.show()
+    summary.verdict = gate.verdict()
+    # Each output on its own: one that fails is named and never stops the others.
+    wrote_json = gate.attempt(lambda: write_json(summary, path))
+    gate.write_ci_files(summary)
+    if wrote_json:
+        click.echo(f"Report: {path}")
+    return result, summary
+
+
+class _StopSignals:
+    """SIGINT, SIGTERM and SIGHUP for the whole of `run`. Before the load they end the
+    command at once (`StoppedEarly`: nothing was sent); during it the engine's own
+    handlers stop the load, and hand these back; after it they are held while the report
+    is written, and the exit code says the first one."""
 
     def __init__(self) -> None:
         self.signal: str | None = None
+        self.holding = False
         self._previous: dict[int, Any] = {}
 
-    def _hold(self, signum: int, _: Any) -> None:
+    def _handle(self, signum: int, _: Any) -> None:
         self.signal = self.signal or signal.Signals(signum).name
+        if not self.holding:
+            raise StoppedEarly(self.signal)
 
-    def __enter__(self) -> _SignalsHeld:
+    def hold(self) -> None:
+        """From now on a signal is remembered, never raised: the load has begun."""
+        self.holding = True
+
+    def __enter__(self) -> _StopSignals:
         if threading.current_thread() is threading.main_thread():
             for name in STOP_SIGNALS:
                 signum = getattr(signal, name)
-                self._previous[signum] = signal.signal(signum, self._hold)
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *_: object) -> None:

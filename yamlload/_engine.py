@@ -1895,19 +1895,29 @@ class Engine:
         # that is late starts at once, its schedule shifted; `late_start` says by how much.
         return self.options.start_at - time.time()
 
-    async def run_until_signalled(self) -> RunResult:
+    async def run_until_signalled(
+        self, early_stop: Callable[[], str | None] | None = None
+    ) -> RunResult:
         """`run()`, with SIGINT, SIGTERM and SIGHUP stopping the load gracefully (where this is the
         main thread: a Dask worker may run a shard in a thread of its own)."""
         if threading.current_thread() is not threading.main_thread():
             return await self.run()
         loop = asyncio.get_running_loop()
+        # Whoever handled these before (the CLI holds them around the whole command) gets
+        # them back afterwards: removing a loop's handler leaves the default, which would
+        # kill the process before its report is written.
+        previous = {name: signal.getsignal(getattr(signal, name)) for name in STOP_SIGNALS}
         for name in STOP_SIGNALS:
             loop.add_signal_handler(getattr(signal, name), self.stop, name)
+        if early_stop is not None and early_stop() is not None:
+            self.stop(str(early_stop()))  # a signal came while the loop was starting
         try:
             return await self.run()
         finally:
-            for name in STOP_SIGNALS:
+            for name, handler in previous.items():
                 loop.remove_signal_handler(getattr(signal, name))
+                if handler is not None:
+                    signal.signal(getattr(signal, name), handler)
 
     async def _drain(self) -> None:
         """Wait for users still running; after a stop (which may come while waiting),
