@@ -1311,6 +1311,32 @@ def test_a_signal_that_came_while_the_loop_started_stops_the_load(
     assert result.stopped_by == "SIGTERM"
 
 
+def test_a_loop_count_written_as_a_float_is_that_count(server: ServerThread, write_plan) -> None:
+    flow = "      - loop:\n          - get: {url: /seen/loop-float}\n        count: 3.0e0\n"
+    path = write_plan(one_user(flow, config=f"  target: {server.url}\n"))
+    shown = run_cli("validate", str(path))
+    assert shown.exit_code == 0 and "repeats until the run ends" not in shown.stdout + shown.stderr
+    summary = run(path, server.url)
+    assert counters(summary)["vusers.completed"] == 1
+    assert server.hits().get("GET /seen/loop-float") == 3
+
+
+@pytest.mark.parametrize(
+    ("count", "message"),
+    [
+        ("2.5", "expected a whole number"),
+        ("1e20", "must be at most 1,000,000,000"),
+        ("'1-2000000000'", "must be at most 1,000,000,000"),
+    ],
+)
+def test_a_loop_count_out_of_range_is_refused(write_plan, count: str, message: str) -> None:
+    flow = f"      - loop:\n          - get: {{url: /}}\n        count: {count}\n"
+    shown = run_cli(
+        "validate", str(write_plan(one_user(flow, config="  target: http://127.0.0.1:9\n")))
+    )
+    assert shown.exit_code == 2 and message in shown.stdout + shown.stderr
+
+
 def test_a_captured_secret_is_masked_in_a_hooks_failure(
     server: ServerThread, write_plan, tmp_path: Path
 ) -> None:

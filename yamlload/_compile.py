@@ -76,6 +76,8 @@ from ._plan import (
 MAX_PHASE_SECONDS = 30 * 24 * 3600
 MAX_ARRIVAL_RATE = 1_000_000
 MAX_USERS = 1_000_000
+# Past a billion iterations a loop is a typo; a loop with no count repeats until the end.
+MAX_LOOP_COUNT = 1_000_000_000
 # Weights are relative; past this a weight is a typo (1e308 would overflow the total).
 MAX_WEIGHT = 1_000_000
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -740,8 +742,12 @@ class _Compiler:
         count: Template | tuple[int, int] | None = None
         over: Template | TList | None = None
         raw_count = spec.get("count")
-        if isinstance(raw_count, int):
-            count = (raw_count, raw_count)
+        if isinstance(raw_count, int | float) and not isinstance(raw_count, bool):
+            # `1e3` and `1000.0` are numbers too: never mistaken for "no count"
+            number = self.number((*path, "count"), raw_count, integer=True, most=MAX_LOOP_COUNT)
+            if number is None:
+                return None
+            count = (int(number), int(number))
         elif isinstance(raw_count, str):
             m = _RANGE.match(raw_count)
             if m:
@@ -750,6 +756,9 @@ class _Compiler:
                     self.error(
                         (*path, "count"), f"range {raw_count!r} goes down; write it low-high"
                     )
+                    return None
+                if high > MAX_LOOP_COUNT:
+                    self.error((*path, "count"), f"must be at most {MAX_LOOP_COUNT:,}")
                     return None
                 count = (low, high)
             else:
