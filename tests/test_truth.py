@@ -1339,6 +1339,17 @@ def test_a_loop_count_out_of_range_is_refused(write_plan, count: str, message: s
     assert shown.exit_code == 2 and message in shown.stdout + shown.stderr
 
 
+@pytest.mark.parametrize("value", [".inf", "1e400", "-.inf", ".nan"])
+def test_a_number_yaml_cannot_hold_is_named_with_its_key(write_plan, value: str) -> None:
+    text = one_user(
+        "      - get: {url: /}\n",
+        config=f"  target: http://127.0.0.1:9\n  http: {{timeout: {value}}}\n",
+    )
+    shown = run_cli("validate", str(write_plan(text)))
+    assert shown.exit_code == 2
+    assert "config.http.timeout: " in shown.stderr and "is not a finite number" in shown.stderr
+
+
 def test_a_captured_secret_is_masked_in_a_hooks_failure(
     server: ServerThread, write_plan, tmp_path: Path
 ) -> None:
