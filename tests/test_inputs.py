@@ -522,3 +522,9 @@ def test_a_20mb_csv_is_held_in_about_its_own_size(tmp_path: Path) -> None:
     assert seen["rows"] == i
     assert seen["last"]["id"] == i - 1
     assert seen["grew"] <= 3 * size, seen["grew"] / size
+
+
+def test_an_allow_path_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    plan = write(tmp_path, PLAN + FLOW)
+    shown = run_cli("validate", str(plan), "--allow-path", str(tmp_path / "nowhere"))
+    assert shown.exit_code == 2 and "does not exist" in shown.stderr

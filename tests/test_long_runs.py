@@ -73,6 +73,12 @@ def test_a_sigkilled_run_leaves_its_last_checkpoint(server: ServerThread, tmp_pa
     assert read_json(report).checkpoint
     result = run_cli("report", str(report), "-o", str(tmp_path / "r.html"))
     assert result.exit_code == 0, result.output
+    # ... but never as a finished run: the page and compare say it is partial
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Partial: a checkpoint of a run that was still going" in page
+    assert "Completed" not in page
+    compared = run_cli("compare", str(report), str(report))
+    assert f"warning: {report} is a checkpoint" in compared.stderr
 
 
 def test_the_final_report_replaces_the_checkpoints(server: ServerThread, tmp_path: Path) -> None:

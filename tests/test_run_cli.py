@@ -181,3 +181,33 @@ def test_an_interrupted_run_still_writes_its_report(
     assert data["run"]["duration"] < 30
     Draft202012Validator(REPORT_SCHEMA).validate(data)
     assert "Traceback" not in err
+
+
+def test_a_reader_that_closes_the_pipe_loses_nothing(tmp_path: Path) -> None:
+    """`yamlload run plan.yml | head -1`: the run goes on, writes its report and exits as
+    it would have, rather than dying as a bug (exit 70) at the first line it prints."""
+    import subprocess
+    import sys
+
+    from tests.servers import ServerThread, make_test_app
+
+    with ServerThread(make_test_app()) as server:
+        plan = tmp_path / "plan.yml"
+        plan.write_text(
+            f"config:\n  target: {server.url}\n  phases: [{{duration: 1, arrivalCount: 3}}]\n"
+            "scenarios:\n  - flow: [{get: {url: /ok}}]\n"
+        )
+        report = tmp_path / "r.json"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "yamlload", "run", str(plan), "-o", str(report)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        process.stdout.readline()
+        process.stdout.close()  # as `head -1` does
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "internal error" not in err
+    assert json.loads(report.read_text())["aggregate"]["counters"]["vusers.created"] == 3

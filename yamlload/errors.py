@@ -7,6 +7,7 @@ a value in the results. Only things that stop the tool itself live here.
     YamlloadError            exit 1 unless a subclass says otherwise
     ├── UsageError           exit 2: a flag, a file or a value given on the command line
     ├── PlanError            exit 2: one or more positioned problems in a plan
+    ├── StoppedEarly         exit 128 + the signal: stopped before any request was sent
     └── InternalError        exit 70: a bug in yamlload (always a bug, never user input)
 """
 
@@ -20,6 +21,8 @@ EXIT_USAGE = 2
 EXIT_INVALID_RUN = 3
 EXIT_OUTPUT_FAILED = 4  # a report could not be written (_outputs.OutputError)
 EXIT_INTERNAL = 70
+# A run stopped by a signal exits 128 + its number, as a shell reports it.
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 
 
 @dataclass(frozen=True, order=True)
@@ -70,6 +73,19 @@ class PlanError(YamlloadError):
 
     def show(self) -> str:
         return "\n".join(str(p) for p in self.problems)
+
+
+class StoppedEarly(YamlloadError):
+    """SIGINT, SIGTERM or SIGHUP before the load began: nothing was sent, nothing to
+    report."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = EXIT_SIGNAL.get(signal_name, 1)
+
+    def show(self) -> str:
+        return f"stopped by {self.signal_name} before any request was sent"
 
 
 class InternalError(YamlloadError):

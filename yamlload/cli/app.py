@@ -9,7 +9,10 @@ uvloop): they start fast and work where the runtime could not load.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
 from typing import Any
 
 import click
@@ -65,5 +68,43 @@ def cli() -> None:
     """Load testing from a declarative YAML plan (Artillery-compatible)."""
 
 
+class _ReaderGone:
+    """stdout for `yamlload … | head`: once the reader closes the pipe, what is printed
+    goes nowhere, and the run goes on to write its report and exit as it would have.
+    (A BrokenPipeError would otherwise end the run as if yamlload had a bug.)"""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return int(self._stream.write(text))
+            except BrokenPipeError:
+                self._lose_the_reader()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._lose_the_reader()
+
+    def _lose_the_reader(self) -> None:
+        self.gone = True
+        # Python flushes stdout again at exit: point the descriptor at /dev/null first.
+        with contextlib.suppress(OSError, ValueError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._stream.fileno())
+            os.close(null)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main() -> None:
+    if sys.stdout is not None:
+        sys.stdout = _ReaderGone(sys.stdout)
     cli(prog_name="yamlload")

@@ -49,9 +49,10 @@ def plan_options(command: F) -> F:
             "allow_paths",
             multiple=True,
             metavar="DIR",
-            type=click.Path(file_okay=False),
-            help="A folder whose files the plan may read besides its own (payloads, "
-            "formData files, processor, --config, --dotenv). Repeatable.",
+            type=click.Path(file_okay=False, exists=True),
+            help="A folder whose files the plan may read besides its own and the current "
+            "folder (payloads, -p, formData files, processor, --config, --dotenv). "
+            "Repeatable; it must exist.",
         ),
     ]
     for decorator in reversed(decorators):

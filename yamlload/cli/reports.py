@@ -61,6 +61,9 @@ def compare(baseline: str, current: str, ensure: tuple[str, ...], html_path: str
     before, after = read_json(baseline), read_json(current)
     checks = _compare_checks(ensure, before, after)
     click.echo(f"Comparing {baseline} (baseline) with {current}")
+    for path, summary in ((baseline, before), (current, after)):
+        if summary.checkpoint:
+            click.echo(f"warning: {path} is a checkpoint: its run was still going", err=True)
     rows = deltas(before, after)
     click.echo(format_deltas(rows))
     writer = Writer()

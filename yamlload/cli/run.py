@@ -13,13 +13,13 @@ from typing import Any
 import click
 
 from ..checks.parse import Check, checks_for_run
-from ..errors import InternalError
+from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly
 from ..plan.compile import load_plan
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
 from ..report.console import ConsoleObserver, format_summary
 from ..results.run import RunResult
-from ..results.summary import summarize
+from ..results.summary import Summary, summarize
 from ..runtime.engine import STOP_SIGNALS, RunOptions, capacity_warnings, ensure_file_limit
 from ..scale.split import run_split
 from .args import RunArgs, Split
@@ -27,7 +27,7 @@ from .checkpoint import MAX_CHECKPOINT_SECONDS, Checkpoint
 from .demo import DemoTarget
 from .options import FiniteFloat, lag_options, plan_options
 from .outputs import Writer, check_run_outputs, default_report_path, show_verdict
-from .verdict import EXIT_SIGNAL, exit_code, judge
+from .verdict import exit_code, judge
 
 
 @click.command()
@@ -151,7 +151,19 @@ def outputs_checked(args: RunArgs, plan: Plan) -> RunArgs:
 
 def execute(plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor) -> int:
     """Make the load, however it is split; then the summary, the verdict and every
-    output, with Ctrl-C held off while they are written. Returns the exit code."""
+    output, with stop signals held while they are written (see StopSignals). Returns the
+    exit code."""
+    with StopSignals() as stops:
+        result, summary, code = _load_then_report(plan, args, checks, redactor, stops)
+    if stops.signal is not None and summary.stopped_by is None:
+        sys.exit(EXIT_SIGNAL[stops.signal])
+    _raise_if_stopped_by_a_bug(result, args.debug)
+    return code
+
+
+def _load_then_report(
+    plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor, stops: StopSignals
+) -> tuple[RunResult, Summary, int]:
     assert args.files.output is not None, "see outputs_checked"
     options = _run_options(args)
     observer = ConsoleObserver(
@@ -161,23 +173,27 @@ def execute(plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor) 
         click.echo(_running(plan, args.split, redactor))
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     checkpoint = Checkpoint(plan, started_at, args.files.output, observer, redactor)
+    stops.hold()  # from here the engine (or the workers' coordinator) stops the load
     sharded = run_split(
-        plan, args.plan, options, observer, checkpoint.write, args.split.workers, args.split.dask
+        plan,
+        args.plan,
+        options,
+        observer,
+        checkpoint.write,
+        args.split.workers,
+        args.split.dask,
+        early_stop=lambda: stops.signal,
     )
     checkpoint.close()
     observer.finish()
-    with _SignalsHeld() as held:  # a Ctrl-C now must not lose the report of the run
-        summary = summarize(plan, sharded.result, started_at, sharded.workers, redactor)
-        click.echo(format_summary(summary))
-        verdict = judge(checks, summary, sharded.lost, args.max_lag, args.allow_lag)
-        show_verdict(verdict)
-        summary.verdict = verdict.to_json()
-        writer = Writer()
-        writer.run_outputs(summary, verdict, args.files)
-    if held.signal is not None and summary.stopped_by is None:
-        sys.exit(EXIT_SIGNAL[held.signal])
-    _raise_if_stopped_by_a_bug(sharded.result, args.debug)
-    return exit_code(verdict, summary.stopped_by, writer.output_failed)
+    summary = summarize(plan, sharded.result, started_at, sharded.workers, redactor)
+    click.echo(format_summary(summary))
+    verdict = judge(checks, summary, sharded.lost, args.max_lag, args.allow_lag)
+    show_verdict(verdict)
+    summary.verdict = verdict.to_json()
+    writer = Writer()
+    writer.run_outputs(summary, verdict, args.files)
+    return sharded.result, summary, exit_code(verdict, summary.stopped_by, writer.output_failed)
 
 
 def _run_options(args: RunArgs) -> RunOptions:
@@ -213,22 +229,31 @@ def _raise_if_stopped_by_a_bug(result: RunResult, debug: bool) -> None:
     raise InternalError(f"the run was stopped by a bug: {last}{hint}")
 
 
-class _SignalsHeld:
-    """SIGINT and SIGTERM wait while the report is written; the first one received is
-    kept, and the exit code says it afterwards."""
+class StopSignals:
+    """SIGINT, SIGTERM and SIGHUP for the whole of a run. Before the load they end the
+    command at once (`StoppedEarly`: nothing was sent); during it the engine's own
+    handlers stop the load, and hand these back; after it they are held while the report
+    is written, and the exit code says the first one."""
 
     def __init__(self) -> None:
         self.signal: str | None = None
+        self.holding = False
         self._previous: dict[int, Any] = {}
 
-    def _hold(self, signum: int, _: Any) -> None:
+    def _handle(self, signum: int, _: Any) -> None:
         self.signal = self.signal or signal.Signals(signum).name
+        if not self.holding:
+            raise StoppedEarly(self.signal)
 
-    def __enter__(self) -> _SignalsHeld:
+    def hold(self) -> None:
+        """From now on a signal is remembered, never raised: the load has begun."""
+        self.holding = True
+
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
             for name in STOP_SIGNALS:
                 signum = getattr(signal, name)
-                self._previous[signum] = signal.signal(signum, self._hold)
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *_: object) -> None:

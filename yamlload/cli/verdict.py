@@ -3,7 +3,7 @@ exit code it means. Nothing here prints or writes (see `outputs`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +11,14 @@ from ..checks.evaluate import evaluate
 from ..checks.outcome import Outcome, describe_limit, describe_outcome, failed
 from ..checks.parse import Check
 from ..checks.validity import DEFAULT_MAX_LAG_MS, LAG_REASON, invalid_reasons
-from ..errors import EXIT_CHECK_FAILED, EXIT_INVALID_RUN, EXIT_OK, EXIT_OUTPUT_FAILED
+from ..errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INVALID_RUN,
+    EXIT_OK,
+    EXIT_OUTPUT_FAILED,
+    EXIT_SIGNAL,
+)
 from ..results.summary import Summary
-
-# A run stopped by a signal exits as a shell reports that signal: 128 + its number.
-EXIT_SIGNAL: Mapping[str, int] = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,7 @@ class _Converter:
             return self._mapping(node, path, depth)
         if isinstance(node, CommentedSeq):
             return self._sequence(node, path, depth)
-        return self._scalar(node, pos)
+        return self._scalar(node, pos, path)
 
     def _mapping(self, node: CommentedMap, path: Path, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -288,14 +288,15 @@ class _Converter:
         self.problems.append(Problem(pos, "a mapping key must be a plain string"))
         return None
 
-    def _scalar(self, node: Any, pos: Pos) -> Any:
+    def _scalar(self, node: Any, pos: Pos, path: Path) -> Any:
         if node is None or isinstance(node, bool):
             return node
         if isinstance(node, int):
             return int(node)
         if isinstance(node, float):
             if not math.isfinite(node):
-                self.problems.append(Problem(pos, f"{node} is not a finite number"))
+                where = f"{describe_path(path)}: " if path else ""
+                self.problems.append(Problem(pos, f"{where}{node} is not a finite number"))
                 return None
             return float(node)
         if isinstance(node, str):

@@ -325,12 +325,16 @@ def _verdict(summary: Summary) -> str:
     checks = summary.verdict.get("checks", [])
     validity = summary.verdict.get("validity", {"valid": True, "reasons": []})
     failed = [c for c in checks if c.get("result") == "fail"]
-    if not validity.get("valid", True):
+    if summary.checkpoint:  # never judged: the run was still going when it was written
+        banner = ("invalid", "Partial: a checkpoint of a run that was still going")
+    elif not validity.get("valid", True):
         banner = ("invalid", "Invalid run: " + "; ".join(validity.get("reasons", [])))
     elif failed:
         banner = ("fail", f"Failed: {len(failed)} of {len(checks)} checks")
     elif checks:
         banner = ("pass", f"Passed: all {len(checks)} checks")
+    elif summary.stopped_by:
+        banner = ("none", f"Stopped by {summary.stopped_by} (no checks were set)")
     else:
         banner = ("none", "Completed (no checks were set)")
     rows = "".join(

@@ -282,19 +282,31 @@ class Engine:
             self.internal_error = trace
         self.stop("internal error")
 
-    async def run_until_signalled(self) -> RunResult:
+    async def run_until_signalled(
+        self, early_stop: Callable[[], str | None] | None = None
+    ) -> RunResult:
         """`run()`, with SIGINT, SIGTERM and SIGHUP stopping the load gracefully (where this
-        is the main thread: a Dask worker may run a shard in a thread of its own)."""
+        is the main thread: a Dask worker may run a shard in a thread of its own).
+        `early_stop` tells of a signal that came while the loop was starting."""
         if threading.current_thread() is not threading.main_thread():
             return await self.run()
         loop = asyncio.get_running_loop()
+        # Whoever handled these before (the CLI holds them around the whole command) gets
+        # them back afterwards: removing a loop's handler leaves the default action, which
+        # would kill the process before its report is written.
+        previous = {name: signal.getsignal(getattr(signal, name)) for name in STOP_SIGNALS}
         for name in STOP_SIGNALS:
             loop.add_signal_handler(getattr(signal, name), self.stop, name)
+        early = early_stop() if early_stop is not None else None
+        if early is not None:
+            self.stop(early)
         try:
             return await self.run()
         finally:
-            for name in STOP_SIGNALS:
+            for name, handler in previous.items():
                 loop.remove_signal_handler(getattr(signal, name))
+                if handler is not None:
+                    signal.signal(getattr(signal, name), handler)
 
 
 def run_plan(

@@ -58,11 +58,12 @@ def run_here(
     options: RunOptions,
     observer: Observer,
     on_checkpoint: Callable[[RunResult], None],
+    early_stop: Callable[[], str | None] | None = None,
 ) -> ShardedRun:
     """Run `options.segment` of an already compiled plan in this process, with live
     progress and checkpoints; a segment of a split run lists itself as its one worker."""
     engine = Engine(plan, options, observer, on_checkpoint)
-    result = run_on_uvloop(engine.run_until_signalled())
+    result = run_on_uvloop(engine.run_until_signalled(early_stop))
     segment = options.segment
     return ShardedRun(result, [worker_health(segment, result)] if segment.count > 1 else [], [])
 

@@ -22,10 +22,12 @@ def run_split(
     on_checkpoint: Callable[[RunResult], None],
     workers: int = 1,
     dask: str | None = None,
+    early_stop: Callable[[], str | None] | None = None,
 ) -> ShardedRun:
     """Run `plan`. Shards elsewhere compile the plan again from `plan.source` with
     `plan_options`; checkpoints are for a run in this process only (the CLI refuses
-    `--checkpoint` with `--workers` or `--dask`)."""
+    `--checkpoint` with `--workers` or `--dask`). `early_stop` tells the engine of a
+    signal that came while its loop was starting."""
     if dask:
         return run_on_dask(dask, plan.source, plan_options, options)
     if workers > 1:
@@ -38,4 +40,4 @@ def run_split(
             observer.log,
             observer.tick,
         )
-    return run_here(plan, options, observer, on_checkpoint)
+    return run_here(plan, options, observer, on_checkpoint, early_stop)

@@ -26,6 +26,8 @@ from .request import compile_request
 
 # Weights are relative; past this a weight is a typo (1e308 would overflow the total).
 MAX_WEIGHT = 1_000_000
+# Past a billion iterations a loop is a typo; a loop with no count repeats until the end.
+MAX_LOOP_COUNT = 1_000_000_000
 ACTIONS = (*METHODS, "loop", "think", "log", "parallel", "function")
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
@@ -116,14 +118,21 @@ def _loop(cx: Context, path: Path, spec: dict[str, Any], pos: Pos) -> LoopStep |
     count: Template | tuple[int, int] | None = None
     over: Template | TList | None = None
     raw_count = spec.get("count")
-    if isinstance(raw_count, int):
-        count = (raw_count, raw_count)
+    if isinstance(raw_count, int | float) and not isinstance(raw_count, bool):
+        # `1e3` and `1000.0` are numbers too: never mistaken for "no count"
+        number = cx.number((*path, "count"), raw_count, integer=True, most=MAX_LOOP_COUNT)
+        if number is None:
+            return None
+        count = (int(number), int(number))
     elif isinstance(raw_count, str):
         m = RANGE.match(raw_count)
         if m:
             low, high = int(m.group(1)), int(m.group(2))
             if low > high:
                 cx.error((*path, "count"), f"range {raw_count!r} goes down; write it low-high")
+                return None
+            if high > MAX_LOOP_COUNT:
+                cx.error((*path, "count"), f"must be at most {MAX_LOOP_COUNT:,}")
                 return None
             count = (low, high)
         else:

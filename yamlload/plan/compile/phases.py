@@ -84,7 +84,8 @@ def _open_phase(
     ramp_to = cx.number((*path, "rampTo"), spec["rampTo"]) if "rampTo" in spec else None
     if rate is None or ("rampTo" in spec and ramp_to is None):
         return None
-    if not _within(cx, path, "arrivalRate", max(rate, ramp_to or 0), MAX_ARRIVAL_RATE):
+    busiest = "rampTo" if (ramp_to or 0) > rate else "arrivalRate"
+    if not _within(cx, path, busiest, max(rate, ramp_to or 0), MAX_ARRIVAL_RATE):
         return None
     phase_mode = spec.get("mode", mode)
     if ramp_to is not None:
