@@ -19,7 +19,7 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INVALID_RUN = 3
-EXIT_OUTPUT_FAILED = 4  # a report could not be written (_outputs.OutputError)
+EXIT_OUTPUT_FAILED = 4  # a report could not be written (report/outputs.py's OutputError)
 EXIT_INTERNAL = 70
 # A run stopped by a signal exits 128 + its number, as a shell reports it.
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}

@@ -1,6 +1,6 @@
 """The plan IR: immutable data that everything after the compiler consumes.
 
-A `Plan` is pure data. It can answer "what happens at time t" (with `_schedule`)
+A `Plan` is pure data. It can answer "what happens at time t" (with `yamlload.schedule`)
 without any I/O, and it holds templates, conditions and capture paths already parsed.
 """
 

@@ -20,7 +20,7 @@ from .source import Located, Path, describe_path
 
 @cache
 def plan_schema() -> dict[str, Any]:
-    """The published JSON Schema (see `_schema.py`)."""
+    """The published JSON Schema (see `schema.py`)."""
     return build_schema()
 
 

@@ -1,5 +1,5 @@
 """CSV for spreadsheets: one row per period, and one row per endpoint. Each file is
-written through `_outputs.write_with`, so it is replaced whole or not at all."""
+written through `outputs.write_with`, so it is replaced whole or not at all."""
 
 from __future__ import annotations
 

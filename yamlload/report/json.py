@@ -1,4 +1,4 @@
-"""The JSON report: written through `_outputs.write_with`, atomically for a regular file
+"""The JSON report: written through `outputs.write_with`, atomically for a regular file
 (a temporary file, flushed to disk, then a rename), so a reader, or a machine that loses
 power, sees the old report or the new one whole; a device or FIFO is written in place."""
 
@@ -27,7 +27,7 @@ MAX_REPORT_BYTES = 256 * 1024 * 1024
 def write_json(
     summary: Summary, path: str | os.PathLike[str], what: str = "the JSON report"
 ) -> Path:
-    """Atomically (see `_outputs.write_with`); OutputError (exit 4) when it fails."""
+    """Atomically (see `outputs.write_with`); OutputError (exit 4) when it fails."""
     return write_with(path, lambda out: _dump(summary, out), what)
 
 

@@ -55,6 +55,6 @@ def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> 
 def write_text(
     path: str | os.PathLike[str], text: str, append: bool = False, what: str = "the file"
 ) -> None:
-    """Under the output rules of `_outputs`: atomic for a regular file, in place for a
+    """Under the output rules of `report/outputs.py`: atomic for a regular file, in place for a
     device or FIFO; OutputError (exit 4) when it fails, with no temporary file left."""
     write_outputs_text(path, text, what, append)
