@@ -183,6 +183,7 @@ def _load_then_report(
         args.split.workers,
         args.split.dask,
         early_stop=lambda: stops.signal,
+        redactor=redactor,
     )
     checkpoint.close()
     observer.finish()

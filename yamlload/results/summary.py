@@ -60,7 +60,7 @@ class Summary:
     document: Any = None
     version: str = __version__
     aggregate: Metrics = field(default_factory=Metrics)
-    # The CI verdict, once judged: {"checks": [...], "validity": {...}} (see checks/ and cli/verdict.py).
+    # The CI verdict, once judged: {"checks": [...], "validity": {...}} (cli/verdict.py).
     verdict: dict[str, Any] = field(default_factory=dict)
     # One entry per worker (shard) when the load was split: segment, lag, CPU.
     workers: list[dict[str, Any]] = field(default_factory=list)

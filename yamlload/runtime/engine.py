@@ -88,10 +88,13 @@ class Engine:
         options: RunOptions | None = None,
         observer: Observer | None = None,
         on_checkpoint: Callable[[RunResult], None] | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.plan = plan
         self.options = options = options or RunOptions()
-        self.log = RunLog(observer, Redactor.for_plan(plan), plan.secrets, options.debug)
+        # One redactor per run: the CLI's, when it made one for its own lines.
+        redactor = redactor or Redactor.for_plan(plan)
+        self.log = RunLog(observer, redactor, plan.secrets, options.debug)
         # Every shard draws the same schedule (so poisson phases agree), and each user's
         # choices come from the run's seed and its global arrival index: a seeded run
         # makes the same choices however it is split.

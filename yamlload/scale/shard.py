@@ -17,6 +17,7 @@ from typing import Any
 from ..metrics.periods import Period
 from ..plan.compile import load_plan
 from ..plan.ir import Plan
+from ..plan.secrets import Redactor
 from ..plan.source import PlanOptions
 from ..results.run import Progress, RunResult
 from ..runtime.engine import Engine, Observer, RunOptions, run_on_uvloop
@@ -59,10 +60,11 @@ def run_here(
     observer: Observer,
     on_checkpoint: Callable[[RunResult], None],
     early_stop: Callable[[], str | None] | None = None,
+    redactor: Redactor | None = None,
 ) -> ShardedRun:
     """Run `options.segment` of an already compiled plan in this process, with live
     progress and checkpoints; a segment of a split run lists itself as its one worker."""
-    engine = Engine(plan, options, observer, on_checkpoint)
+    engine = Engine(plan, options, observer, on_checkpoint, redactor)
     result = run_on_uvloop(engine.run_until_signalled(early_stop))
     segment = options.segment
     return ShardedRun(result, [worker_health(segment, result)] if segment.count > 1 else [], [])

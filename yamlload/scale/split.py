@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..plan.ir import Plan
+from ..plan.secrets import Redactor
 from ..plan.source import PlanOptions
 from ..results.run import RunResult
 from ..runtime.engine import Observer, RunOptions
@@ -23,6 +24,7 @@ def run_split(
     workers: int = 1,
     dask: str | None = None,
     early_stop: Callable[[], str | None] | None = None,
+    redactor: Redactor | None = None,
 ) -> ShardedRun:
     """Run `plan`. Shards elsewhere compile the plan again from `plan.source` with
     `plan_options`; checkpoints are for a run in this process only (the CLI refuses
@@ -40,4 +42,4 @@ def run_split(
             observer.log,
             observer.tick,
         )
-    return run_here(plan, options, observer, on_checkpoint, early_stop)
+    return run_here(plan, options, observer, on_checkpoint, early_stop, redactor)
