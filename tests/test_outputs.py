@@ -212,6 +212,35 @@ def test_a_fifo_is_written_in_place_not_replaced(plan: Path, tmp_path: Path) -> 
     assert received and json.loads(received[0])["aggregate"]
 
 
+def test_a_fifo_nobody_reads_is_a_failed_output_not_a_hang(plan: Path, tmp_path: Path) -> None:
+    """Opening a FIFO with no reader blocks for ever, and signals are held while the
+    report is written: it must fail at once instead (exit 4), the others written."""
+    fifo = tmp_path / "nobody-reads"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "yamlload",
+            "run",
+            "-q",
+            str(plan),
+            "-o",
+            str(fifo),
+            "--junit",
+            str(tmp_path / "j.xml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == EXIT_OUTPUT_FAILED, done.stderr
+    assert f"could not write the JSON report {fifo}: No such device or address" in done.stderr
+    assert (tmp_path / "j.xml").stat().st_size > 0
+
+
 def test_dev_null_stays_a_device(plan: Path) -> None:
     result = run_cli("run", "-q", str(plan), "-o", os.devnull, "--html", os.devnull)
     assert result.exit_code == 0, result.stdout + result.stderr

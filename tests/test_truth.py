@@ -958,12 +958,16 @@ def test_a_stop_while_users_finish_still_cuts_them_after_the_grace(
         ("      - get: {url: /ok, headers: {x-v: '{{ v }}'}}\n", "a\\u0000b", "EINVALIDHEADER"),
         ("      - post: {url: /echo, form: {f: '{{ v }}'}}\n", "a\\ud800b", "EINVALIDREQUEST"),
         ("      - get: {url: /ok, ifTrue: 'v > 1'}\n", "1" + "0" * 400, "Step error"),
+        # a loop count a server chose: -1 or 1e308 must not loop for ever
+        ("      - loop: [{get: {url: /ok}}]\n        count: '{{ v }}'\n", "-1", "Step error"),
+        ("      - loop: [{get: {url: /ok}}]\n        count: '{{ v }}'\n", "1e308", "Step error"),
+        ("      - loop: [{get: {url: /ok}}]\n        count: '{{ v }}'\n", "abc", "Step error"),
     ],
 )
 def test_a_hostile_value_fails_its_user_and_the_run_goes_on(
     server: ServerThread, write_plan, no_stray_tasks: None, step: str, value: str, error: str
 ) -> None:
-    literal = value if value.isdigit() else f'"{value}"'
+    literal = value if value.isdigit() or value in ("-1", "1e308") else f'"{value}"'
     config = f"  variables:\n    v: {literal}\n"
     summary = run(
         write_plan(users(2, step + "      - get: {url: /ok}\n", config=config)), server.url

@@ -160,7 +160,7 @@ def write_with(
         if fd is not None:
             _write_stream(fd, fill)
         elif append or _written_in_place(target):
-            with target.open("a" if append else "w", encoding="utf-8") as out:
+            with _open_in_place(target, append) as out:
                 fill(out)
         else:
             _replace_atomically(Path(os.path.realpath(target)), fill)
@@ -173,6 +173,22 @@ def write_text(
     path: str | os.PathLike[str], text: str, what: str = "the file", append: bool = False
 ) -> Path:
     return write_with(path, lambda out: out.write(text), what, append)
+
+
+def _open_in_place(path: Path, append: bool) -> TextIO:
+    """A device or FIFO opened for writing. A FIFO that no process reads would block
+    the open for ever (signals held while the report is written could not end it), so
+    it is opened without waiting: ENXIO, "No such device or address", says nobody reads."""
+    flags = os.O_WRONLY | os.O_NONBLOCK | (os.O_APPEND if append else 0)
+    if not path.exists():
+        flags |= os.O_CREAT | (0 if append else os.O_TRUNC)
+    fd = os.open(path, flags, 0o666)
+    try:
+        os.set_blocking(fd, True)  # the reader is there: write at its pace
+        return open(fd, "a" if append else "w", encoding="utf-8", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _written_in_place(path: Path) -> bool:

@@ -4,11 +4,13 @@ processor functions). A step that fails stops its user as failed."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from ..metrics.names import ERRORS
 from ..metrics.periods import Recorder
+from ..plan.compile.flow import MAX_LOOP_COUNT
 from ..plan.expr import Template
 from ..plan.ir import (
     FunctionStep,
@@ -22,7 +24,7 @@ from ..plan.ir import (
 from .hooks import HookContext, Hooks
 from .log import RunLog, exception_text
 from .stop import Stop
-from .vuser import VALUE_ERRORS, User, duration_value, int_or, render, text
+from .vuser import VALUE_ERRORS, User, duration_value, render, text
 
 STEP_ERROR = "Step error"
 
@@ -121,6 +123,19 @@ class Flow:
         return True
 
 
+def rendered_count(value: Any) -> int:
+    """A templated loop count, often a value a server sent: a whole number from 0 to
+    MAX_LOOP_COUNT, else a ValueError that fails the user's step (-1 or 1e308 from a
+    server must not loop for ever)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (0 <= number <= MAX_LOOP_COUNT and number.is_integer()):
+        raise ValueError(f"loop count {value!r} is not a whole number from 0 to {MAX_LOOP_COUNT:,}")
+    return int(number)
+
+
 def loop_items(step: LoopStep, user: User) -> Iterator[Any]:
     if step.over is not None:
         items = render(step.over, user)
@@ -132,7 +147,7 @@ def loop_items(step: LoopStep, user: User) -> Iterator[Any]:
         low, high = step.count
         count = low if low == high else user.rng.randint(low, high)
     elif isinstance(step.count, Template):
-        count = int_or(step.count.render(user.lookup, user.rng), 0)
+        count = rendered_count(step.count.render(user.lookup, user.rng))
     else:
         count = -1  # no count: repeat until the run stops
     index = 0
