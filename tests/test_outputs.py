@@ -393,6 +393,24 @@ def test_a_csv_that_fails_midway_keeps_the_previous_file_whole(
     assert leftovers(tmp_path) == []
 
 
+def test_a_failed_periods_csv_never_stops_the_endpoints_csv(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yamlload.report import csvfiles
+
+    def full(summary, out) -> None:  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(csvfiles, "_write_periods", full)
+    result = run_cli(
+        "run", "-q", str(plan), "-o", str(tmp_path / "r.json"), "--csv", str(tmp_path / "c")
+    )
+    assert result.exit_code == EXIT_OUTPUT_FAILED, result.stdout + result.stderr
+    assert "could not write the periods CSV" in result.stderr
+    assert (tmp_path / "c-endpoints.csv").read_text(encoding="utf-8").startswith("endpoint,")
+    assert f"CSV: {tmp_path / 'c-endpoints.csv'}" in result.stdout
+
+
 def test_an_output_folder_that_vanishes_during_the_load_exits_4(
     tmp_path: Path,
 ) -> None:

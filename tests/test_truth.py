@@ -1348,6 +1348,41 @@ def test_a_number_yaml_cannot_hold_is_named_with_its_key(write_plan, value: str)
     assert "config.http.timeout: " in shown.stderr and "is not a finite number" in shown.stderr
 
 
+@pytest.mark.parametrize(
+    ("jitter", "message"),
+    [
+        ("1e308", "longer than the limit"),
+        ("-1", "cannot be negative"),
+        ("'150%'", "more than 100%"),
+    ],
+)
+def test_a_think_jitter_out_of_range_is_refused(write_plan, jitter: str, message: str) -> None:
+    text = one_user(
+        "      - think: 1\n",
+        config=f"  target: http://127.0.0.1:9\n  defaults: {{think: {{jitter: {jitter}}}}}\n",
+    )
+    shown = run_cli("validate", str(write_plan(text)))
+    assert shown.exit_code == 2
+    assert "config.defaults.think.jitter: " in shown.stderr and message in shown.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--workers", "99999999999999999999"), "at most 1,024"),
+        (("--segment", "1/99999999999999"), "N must be at most 100,000"),
+        (("--segment", "1/2", "--start-at", "9999-12-31T23:59:59Z"), "more than a week"),
+    ],
+)
+def test_a_split_out_of_range_is_refused(
+    server: ServerThread, write_plan, flags: tuple[str, ...], message: str
+) -> None:
+    plan = write_plan(with_target(one_user("      - get: {url: /seen/split-range}\n"), server.url))
+    result = run_cli("run", str(plan), *flags)
+    assert result.exit_code == 2 and message in result.stderr
+    assert server.hits().get("GET /seen/split-range", 0) == 0
+
+
 def test_a_captured_secret_is_masked_in_a_hooks_failure(
     server: ServerThread, write_plan, tmp_path: Path
 ) -> None:

@@ -21,6 +21,11 @@ from .options import options_from
 
 WHOLE_RUN = Segment(0, 1)
 START_AT_EXAMPLE = "2026-01-01T12:00:00Z"
+# Past these a number is a typo: each worker is a process (and its memory), each segment
+# a machine, and a start a week away is not the time of this run.
+MAX_WORKERS = 1024
+MAX_SEGMENTS = 100_000
+MAX_START_AHEAD_SECONDS = 7 * 24 * 3600.0
 # CI systems that show a job summary name its file in this variable (GitHub Actions).
 STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 
@@ -68,6 +73,11 @@ class Split:
             return
         late = (time.time() if now is None else now) - self.start_at
         planned = sum(phase.duration for phase in plan.phases)
+        if -late > MAX_START_AHEAD_SECONDS:
+            raise UsageError(
+                f"--start-at is {-late:,.0f} s away, more than a week: give the time of "
+                "the run itself"
+            )
         if late > planned:
             raise UsageError(
                 f"--start-at is {late:,.0f} s in the past, longer than the plan lasts "
@@ -152,6 +162,8 @@ def parse_segment(text: str) -> Segment:
     number, count = int(found.group(1)), int(found.group(2))
     if not 1 <= number <= count:
         raise UsageError(f"--segment {text!r}: I must be between 1 and N")
+    if count > MAX_SEGMENTS:
+        raise UsageError(f"--segment {text!r}: N must be at most {MAX_SEGMENTS:,}")
     return Segment(number - 1, count)
 
 
@@ -175,4 +187,6 @@ def worker_count(text: str) -> int:
         return os.cpu_count() or 1
     if not text.isdigit() or int(text) < 1:
         raise UsageError(f"--workers {text!r}: expected a number of workers, or auto")
+    if int(text) > MAX_WORKERS:
+        raise UsageError(f"--workers {text!r}: at most {MAX_WORKERS:,} on one machine")
     return int(text)

@@ -7,6 +7,7 @@ Each output is written on its own: one that fails is named on one line, remember
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -65,12 +66,12 @@ class Writer:
     def _csv(self, summary: Summary, files: ReportFiles) -> None:
         prefix = files.csv
         if prefix:
-            from ..report.csvfiles import write_csv
+            from ..report.csvfiles import csv_writers
 
             written: list[Path] = []
-            if self.attempt(lambda: written.extend(write_csv(summary, prefix))):
-                for path in written:
-                    click.echo(f"CSV: {path}")
+            for write in csv_writers(summary, prefix):  # each on its own, as every output
+                if self.attempt(functools.partial(_append, written, write)):
+                    click.echo(f"CSV: {written[-1]}")
 
     def _junit(self, summary: Summary, verdict: Verdict, files: ReportFiles) -> None:
         junit = files.junit
@@ -146,3 +147,7 @@ def default_report_path(source: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(source).stem) or "plan"
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"yamlload-report-{stem}-{stamp}.json"
+
+
+def _append(into: list[Path], write: Callable[[], Path]) -> None:
+    into.append(write())

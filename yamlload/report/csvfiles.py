@@ -4,6 +4,7 @@ written through `outputs.write_with`, so it is replaced whole or not at all."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -40,12 +41,21 @@ def csv_paths(prefix: str) -> tuple[Path, Path]:
     return Path(f"{prefix}-periods.csv"), Path(f"{prefix}-endpoints.csv")
 
 
-def write_csv(summary: Summary, prefix: str) -> list[Path]:
-    """Both files; OutputError (exit 4) names the one that could not be written."""
+def csv_writers(summary: Summary, prefix: str) -> list[Callable[[], Path]]:
+    """One writer per file, so that one that fails never stops the other; each raises
+    OutputError (exit 4) naming its file."""
     periods, endpoints = csv_paths(prefix)
-    write_with(periods, lambda out: _write_periods(summary, out), "the periods CSV")
-    write_with(endpoints, lambda out: _write_endpoints(summary, out), "the endpoints CSV")
-    return [periods, endpoints]
+    return [
+        lambda: write_with(periods, lambda out: _write_periods(summary, out), "the periods CSV"),
+        lambda: write_with(
+            endpoints, lambda out: _write_endpoints(summary, out), "the endpoints CSV"
+        ),
+    ]
+
+
+def write_csv(summary: Summary, prefix: str) -> list[Path]:
+    """Both files, the first failure raised (see csv_writers to write each on its own)."""
+    return [write() for write in csv_writers(summary, prefix)]
 
 
 def _write_periods(summary: Summary, out: TextIO) -> None:

@@ -188,12 +188,16 @@ def _jitter(cx: Context, path: Path, raw: Any) -> tuple[float | None, float | No
     if isinstance(raw, str):
         m = _PERCENT.match(raw)
         if m:
-            return float(m.group(1)) / 100.0, None
-        seconds = parse_duration(raw)
-        if seconds is None:
+            fraction = float(m.group(1)) / 100.0
+            if fraction > 1:  # past 100% a think time would go below zero
+                cx.error(path, f"{raw!r} is more than 100%")
+                return None, None
+            return fraction, None
+        if parse_duration(raw) is None:
             cx.error(path, f"{raw!r} is not a percentage or a number of seconds")
-        return None, seconds
-    return None, float(raw)
+            return None, None
+    # seconds either side: finite, not negative, within a phase's longest duration
+    return None, cx.duration(path, raw)
 
 
 def default_jitter(cx: Context) -> float | None:
