@@ -168,3 +168,53 @@ def test_env_values_in_target_and_phases_stay_visible(tmp_path: Path) -> None:
         redactor.text("key-env-9090 at http://127.0.0.1:8200, 1000/s")
         == f"{MASK} at http://127.0.0.1:8200, 1000/s"
     )
+
+
+def test_a_secret_in_a_query_is_masked_as_aiohttp_encodes_it(
+    server: ServerThread, tmp_path: Path
+) -> None:
+    """yarl keeps `/` in a query value and writes a space as `+`: that form is masked too,
+    in the --debug line and in a failure's body."""
+    plan = tmp_path / "plan.yml"
+    plan.write_text(
+        f"config:\n  target: {server.url}\n  phases: [{{duration: 1, arrivalCount: 1}}]\n"
+        "  http: {expectedStatuses: [299]}\n"
+        "scenarios:\n  - flow:\n      - get: {url: '/echo?key={{ $env.API_KEY }}'}\n",
+        encoding="utf-8",
+    )
+    result = run_cli(
+        "run", str(plan), "--debug", "-o", str(tmp_path / "r.json"), env={"API_KEY": "abc/def ghi"}
+    )
+    shown = result.stdout + result.stderr + (tmp_path / "r.json").read_text(encoding="utf-8")
+    assert "GET /echo" in shown or "/echo?key=" in shown
+    for form in ("abc/def+ghi", "abc/def%20ghi", "abc%2Fdef", "abc/def ghi"):
+        assert form not in shown, form
+
+
+def test_the_basic_token_of_the_target_password_is_masked() -> None:
+    import base64
+
+    redactor = Redactor(secret_values_for("http://tuser:tgtPass9@127.0.0.1:9"))
+    token = base64.b64encode(b"tuser:tgtPass9").decode()
+    assert (
+        redactor.text(f'{{"Authorization": "Basic {token}"}}') == '{"Authorization": "Basic ***"}'
+    )
+
+
+def secret_values_for(target: str) -> frozenset[str]:
+    from yamlload.plan.secrets import secret_values
+
+    return secret_values({}, {}, (), target)
+
+
+def test_a_target_password_is_masked_however_the_url_is_written(tmp_path: Path) -> None:
+    for target in ("tuser:tgtPass9@127.0.0.1:9", "http://tuser:tgt/Pass9@127.0.0.1:9"):
+        plan = tmp_path / "plan.yml"
+        plan.write_text(
+            f"config:\n  target: '{target}'\n  phases: [{{duration: 1, arrivalCount: 1}}]\n"
+            "scenarios:\n  - flow: [{get: {url: /}}]\n",
+            encoding="utf-8",
+        )
+        shown = run_cli("validate", str(plan))
+        text = shown.stdout + shown.stderr
+        assert "tgtPass9" not in text and "tgt/Pass9" not in text, text

@@ -10,7 +10,7 @@ import click
 
 from ..errors import UsageError
 from ..plan.compile import compile_document
-from ..plan.secrets import Redactor
+from ..plan.secrets import Redactor, mask_userinfo
 from ..plan.source import PlanOptions, located_from_data
 from .args import RunArgs
 from .run import execute, outputs_checked
@@ -35,7 +35,7 @@ def quick(url: str, count: int, num: int, rate: float | None, duration: str, **k
     """Load URL without writing a plan: COUNT users each send NUM GET requests."""
     found = re.match(r"^(https?://[^/]+)(.*)$", url)
     if not found:
-        raise UsageError(f"{url!r} is not an http:// or https:// URL")
+        raise UsageError(f"{mask_userinfo(url)!r} is not an http:// or https:// URL")
     origin, path = found.group(1), found.group(2) or "/"
     phase = (
         {"duration": duration, "arrivalRate": rate}

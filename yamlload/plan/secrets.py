@@ -10,11 +10,12 @@ Outputs show such values as `***`.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from .ir import Plan
 
@@ -34,7 +35,9 @@ PUBLIC_KEYS = frozenset({"target", "phases"})
 # `scheme://user:password@`: the password part, wherever a URL appears in free text.
 # How many sets of run-time secrets keep their own compiled redactor.
 MAX_EXTENDED_REDACTORS = 256
-_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@/\s]*@")
+# A URL's password, up to its last @ (a password may hold a /), with or without a scheme.
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s]*@")
+_SCHEMELESS_USERINFO = re.compile(r"(^|[\s'\"(])([^/\s:@'\"]+:)(?!//)[^@\s'\"]*@(?=[\w.\[])")
 _ENV_REFERENCE = re.compile(r"\$(?:env|processEnvironment)\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -65,7 +68,7 @@ class Redactor:
     def text(self, text: str, extra: Iterable[str] = ()) -> str:
         """`text` with every secret value (and any in `extra`) replaced by ***, and the
         password of any URL in it, however short, and even in a malformed URL."""
-        text = _USERINFO.sub(rf"\1{MASK}@", text)
+        text = mask_userinfo(text)
         more = [v for v in extra if len(v) >= MIN_SECRET_CHARS and v in text]
         if more:
             return self._with(frozenset(more)).text(text)
@@ -81,11 +84,7 @@ class Redactor:
 
     def url(self, url: str) -> str:
         """A URL with the password of its user-info part masked."""
-        if _password(url) is None:
-            return self.text(url)
-        parts = urlsplit(url)
-        netloc = f"{parts.username}:{MASK}@{parts.netloc.rsplit('@', 1)[1]}"
-        return self.text(urlunsplit(parts._replace(netloc=netloc)))
+        return self.text(url)  # text() masks every URL's password, however short
 
     def document(self, node: Any, key: str = "") -> Any:
         """A copy of a plan document with credentials and secret values masked."""
@@ -127,19 +126,44 @@ def secret_values(
         if isinstance(variables, dict) and name in variables:
             values.extend(_strings(variables[name]))
     values.extend(_credential_literals(document, frozenset(n.lower() for n in names)))
-    password = _password(target)
-    if password:
-        values.append(password)
+    values.extend(_target_credentials(target))
     return frozenset(values)
+
+
+def mask_userinfo(text: str) -> str:
+    """`text` with the password of every URL in it masked, however short, with or
+    without a scheme, even in a URL too malformed to parse (an error message's)."""
+    text = _USERINFO.sub(rf"\1{MASK}@", text)
+    return _SCHEMELESS_USERINFO.sub(rf"\1\2{MASK}@", text)
+
+
+def _target_credentials(target: str) -> list[str]:
+    """The target's password, and the Basic token a request sends for it (a server may
+    echo it back), with or without a scheme in the target."""
+    try:
+        parts = urlsplit(target if "://" in target else f"http://{target}")
+        user, password = parts.username, parts.password
+    except ValueError:  # a malformed port
+        return []
+    if not password:
+        return []
+    token = base64.b64encode(f"{user or ''}:{password}".encode()).decode("ascii")
+    return [password, token]
 
 
 def _encodings(value: str) -> set[str]:
     """The forms a secret takes when a URL or a JSON body carries it."""
+    escaped = json.dumps(value)[1:-1]
     return {
         quote(value, safe=""),
+        quote(value, safe="/"),
         quote_plus(value),
-        json.dumps(value)[1:-1],
+        # as yarl (aiohttp) writes a query value: "/?:@" and some sub-delims kept, + for space
+        quote_plus(value, safe="/"),
+        quote_plus(value, safe="?/:@!$'()*,"),
+        escaped,
         json.dumps(value, ensure_ascii=False)[1:-1],
+        json.dumps(escaped)[1:-1],  # a JSON string inside a JSON string
     } - {value}
 
 

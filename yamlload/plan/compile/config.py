@@ -23,6 +23,7 @@ from ..files import (
 )
 from ..ir import HttpSettings, Payload
 from ..payload import parse_rows
+from ..secrets import mask_userinfo
 from ..source import Path
 from .context import RANGE, Context, finite_number
 
@@ -93,7 +94,7 @@ def compile_target(cx: Context) -> str:
         return ""
     target = str(value).strip()
     if not re.match(r"^https?://[^/\s]+", target, re.IGNORECASE):
-        cx.error(path, f"{target!r} is not an http:// or https:// URL")
+        cx.error(path, f"{mask_userinfo(target)!r} is not an http:// or https:// URL")
     return target
 
 
