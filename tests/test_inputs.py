@@ -528,3 +528,23 @@ def test_an_allow_path_that_does_not_exist_is_refused(tmp_path: Path) -> None:
     plan = write(tmp_path, PLAN + FLOW)
     shown = run_cli("validate", str(plan), "--allow-path", str(tmp_path / "nowhere"))
     assert shown.exit_code == 2 and "does not exist" in shown.stderr
+
+
+def test_a_config_files_upload_is_read_from_its_own_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/reliability.md: a fromFile may lie in the folder of the --config file that
+    wrote it (the user named that file)."""
+    shared = tmp_path / "shared"
+    (shared / "files").mkdir(parents=True)
+    (shared / "files" / "s.txt").write_text("hello", encoding="utf-8")
+    config = shared / "cfg.yml"
+    config.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "scenarios:\n  - flow:\n      - post:\n          url: /\n"
+        "          formData: {f: {fromFile: ./files/s.txt}}\n",
+        encoding="utf-8",
+    )
+    plan = write(tmp_path / "p1", "config:\n  variables: {a: 1}\n")
+    monkeypatch.chdir(tmp_path)  # the --config file is in the current folder's tree
+    load_plan(str(plan), PlanOptions(config_file=str(config)))  # no PlanError

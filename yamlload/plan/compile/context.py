@@ -9,6 +9,7 @@ config, ensure) are functions of it.
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -62,8 +63,11 @@ class Context:
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         # The folders input files may be in: see files.input_roots and load_time_roots.
-        self.roots = input_roots(plan_path, options.allow_paths)
-        self.load_roots = load_time_roots(plan_path, options.allow_paths)
+        # The --config file's folder is the user's choice too: what it names (a fromFile)
+        # is relative to it and may be read there.
+        allowed = (*options.allow_paths, *_folder_of(options.config_file))
+        self.roots = input_roots(plan_path, allowed)
+        self.load_roots = load_time_roots(plan_path, allowed)
         self.env = options.environment_variables(self.load_roots)
         self.function_refs: list[tuple[str, Path]] = []
         self.config: dict[str, Any] = self.mapping(("config",))
@@ -277,3 +281,7 @@ def _missing_env(template: Template, env: dict[str, str]) -> Iterator[str]:
             path = getattr(part, "path", ())
             if path and str(path[0]) not in env:
                 yield str(path[0])
+
+
+def _folder_of(path: str | None) -> tuple[str, ...]:
+    return (os.path.dirname(os.path.abspath(path)),) if path else ()
