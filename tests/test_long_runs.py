@@ -193,3 +193,13 @@ def extrapolate_to_a_day(steady: list[tuple[float, float]], periods: list[Period
     fine = retained_periods(3600)  # the last hour stays at 10 s
     grown = per_period_mb * (fine + rolled_cost * (kept - fine) - len(periods))
     return DayEstimate(per_period_mb * 1024, rolled_cost, mbs[-1] + grown)
+
+
+def test_checkpoints_need_a_file_not_a_stream(tmp_path: Path) -> None:
+    plan = tmp_path / "p.yml"
+    plan.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    result = run_cli("run", str(plan), "-o", "/dev/stdout", "--checkpoint", "1")
+    assert result.exit_code == 2 and "must be a file" in result.stderr

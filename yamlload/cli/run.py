@@ -4,7 +4,9 @@ load (in one process or split, through one call), then summarize, judge and repo
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
+import stat
 import sys
 import threading
 from dataclasses import replace
@@ -13,11 +15,12 @@ from typing import Any
 import click
 
 from ..checks.parse import Check, checks_for_run
-from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly
+from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly, UsageError
 from ..plan.compile import load_plan
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
 from ..report.console import ConsoleObserver, format_summary
+from ..report.outputs import stream_fd
 from ..results.run import RunResult
 from ..results.summary import Summary, summarize
 from ..runtime.engine import STOP_SIGNALS, RunOptions, capacity_warnings, ensure_file_limit
@@ -146,7 +149,22 @@ def outputs_checked(args: RunArgs, plan: Plan) -> RunArgs:
     output = args.files.output or default_report_path(plan.source)
     args = replace(args, files=replace(args.files, output=output))
     check_run_outputs(args.files, plan, args.plan_path, args.plan)
+    if args.split.checkpoint_seconds and not _a_file(output):
+        raise UsageError(
+            f"--checkpoint rewrites the report as the run goes: -o {output} must be a file, "
+            "not a device, a FIFO or a stream"
+        )
     return args
+
+
+def _a_file(path: str) -> bool:
+    """A regular file, or a path that will be one (not /dev/stdout, a device, a FIFO)."""
+    if stream_fd(path) is not None:
+        return False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return True
 
 
 def execute(plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor) -> int:
