@@ -248,18 +248,19 @@ def test_dev_null_stays_a_device(plan: Path) -> None:
 
 
 def test_dev_stdout_gets_the_report(plan: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "yamlload", "run", "-q", str(plan), "-o", "/dev/stdout"]
+    """`-o /dev/stdout | jq`: stdout carries the JSON report alone; the console's lines
+    (the summary, "Report: …") go to stderr."""
+    command = [sys.executable, "-m", "yamlload", "run", str(plan), "-o", "/dev/stdout"]
     piped = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO)
     assert piped.returncode == 0, piped.stderr
-    assert '"aggregate"' in piped.stdout
-    # stdout redirected to a file: the report is added to it, the console text kept
+    assert json.loads(piped.stdout)["aggregate"]["counters"]["http.requests"] == 2
+    assert "Summary" in piped.stderr and "Report: /dev/stdout" in piped.stderr
+    # stdout redirected to a file: the file holds the report, whole
     out = tmp_path / "out.txt"
     with out.open("w") as sink:
         redirected = subprocess.run(command, stdout=sink, text=True, timeout=60, cwd=REPO)
     assert redirected.returncode == 0
-    text = out.read_text(encoding="utf-8")
-    assert "Summary" in text and '"aggregate"' in text
-    assert "Report: /dev/stdout" in text
+    assert json.loads(out.read_text(encoding="utf-8"))["aggregate"]
 
 
 def test_a_missing_output_folder_is_created(plan: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ load (in one process or split, through one call), then summarize, judge and repo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -139,7 +140,11 @@ def run(plan_path: str, **kwargs: Any) -> None:
         limit = ensure_file_limit(plan)
         if limit:
             click.echo(f"warning: {limit}", err=True)
-        code = execute(plan, args, checks, redactor)
+        # A report sent to stdout keeps stdout for itself (`-o /dev/stdout | jq`): the
+        # console's lines go to stderr.
+        console = _console_away_from_stdout(args)
+        with console:
+            code = execute(plan, args, checks, redactor)
     sys.exit(code)
 
 
@@ -155,6 +160,14 @@ def outputs_checked(args: RunArgs, plan: Plan) -> RunArgs:
             "not a device, a FIFO or a stream"
         )
     return args
+
+
+def _console_away_from_stdout(args: RunArgs) -> contextlib.AbstractContextManager[object]:
+    files = args.files
+    paths = (files.output, files.html, files.junit, files.summary_md)
+    if any(path is not None and stream_fd(path) == 1 for path in paths):
+        return contextlib.redirect_stdout(sys.stderr)
+    return contextlib.nullcontext()
 
 
 def _a_file(path: str) -> bool:
