@@ -3,6 +3,7 @@ secret values its outputs mask are found once, when it is compiled."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from yamlload import PlanOptions, load_plan
@@ -26,7 +27,8 @@ ENV = {"API_TOKEN": "token-from-env", "KEY": "key-env-9090", "UNUSED": "not-a-se
 
 def test_the_secret_values_are_in_the_plan(write_plan) -> None:
     plan = load_plan(str(write_plan(PLAN)), PlanOptions(env=tuple(ENV.items())))
-    expected = {"token-from-env", "key-env-9090", "s3cret-var", "lit-token-1234", "hunter22"}
+    basic = base64.b64encode(b"user:hunter22").decode()  # sent for the target's password
+    expected = {"token-from-env", "key-env-9090", "s3cret-var", "lit-token-1234", "hunter22", basic}
     assert plan.secret_values == expected
     assert "secret_values=" not in repr(plan)  # a set of secrets is not for printing
     redactor = Redactor.for_plan(plan)
