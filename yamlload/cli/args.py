@@ -16,10 +16,9 @@ from ..checks.validity import DEFAULT_MAX_LAG_MS
 from ..errors import UsageError
 from ..plan.ir import Plan
 from ..plan.source import PlanOptions
-from ..schedule.arrivals import Segment
+from ..schedule.arrivals import WHOLE_RUN, Segment
 from .options import options_from
 
-WHOLE_RUN = Segment(0, 1)
 START_AT_EXAMPLE = "2026-01-01T12:00:00Z"
 # Past these a number is a typo: each worker is a process (and its memory), each segment
 # a machine, and a start a week away is not the time of this run.

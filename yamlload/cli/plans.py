@@ -27,7 +27,7 @@ def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
     valid, 2 otherwise.
     """
     # The runtime's capacity advice is what `run` would warn of; only validate loads it.
-    from ..runtime.engine import capacity_warnings
+    from ..runtime.capacity import capacity_warnings
 
     options = options_from(kwargs)
     failed = 0

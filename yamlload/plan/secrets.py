@@ -167,13 +167,6 @@ def _encodings(value: str) -> set[str]:
     } - {value}
 
 
-def _password(url: str) -> str | None:
-    try:
-        return urlsplit(url).password
-    except ValueError:  # a malformed port: no password to find either
-        return None
-
-
 def _strings(node: Any, skip: frozenset[str] = frozenset()) -> Iterable[str]:
     if isinstance(node, str):
         yield node

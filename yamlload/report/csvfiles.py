@@ -53,11 +53,6 @@ def csv_writers(summary: Summary, prefix: str) -> list[Callable[[], Path]]:
     ]
 
 
-def write_csv(summary: Summary, prefix: str) -> list[Path]:
-    """Both files, the first failure raised (see csv_writers to write each on its own)."""
-    return [write() for write in csv_writers(summary, prefix)]
-
-
 def _write_periods(summary: Summary, out: TextIO) -> None:
     rows = summary.period_rows()
     # a column per status code and error seen in any period, named by its metric

@@ -27,6 +27,7 @@ from ..plan.payload import cast_cell as _cast
 from ..plan.payload import payload_rows, read_payload
 from ..plan.secrets import Redactor
 from ..results.run import RunResult
+from ..schedule.arrivals import WHOLE_RUN
 from .capacity import (
     SPARE_FILE_DESCRIPTORS,
     capacity_warnings,
@@ -42,7 +43,7 @@ from .http.client import HttpClient
 from .http.errors import BODY_TOO_LARGE, FAILED_CAPTURE, error_code
 from .http.form import FilePathError, _PendingForm, _Upload
 from .log import RunLog
-from .options import STOP_SIGNALS, WHOLE_RUN, Observer, RunOptions
+from .options import STOP_SIGNALS, Observer, RunOptions
 from .stop import Stop
 from .ticker import Ticker
 from .users import Users
@@ -264,7 +265,7 @@ class Engine:
     def _start_delay(self) -> float:
         if self.options.start_at is None:
             return START_DELAY_SECONDS
-        # The one reading of the wall clock: a shared start for every shard. A shard
+        # The runtime's one reading of the wall clock: a shared start for every shard. A shard
         # that is late starts at once, its schedule shifted; `late_start` says by how much.
         return self.options.start_at - time.time()
 

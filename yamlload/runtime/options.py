@@ -8,14 +8,13 @@ from typing import Any, Protocol
 
 from ..metrics.periods import Period
 from ..results.run import Progress
-from ..schedule.arrivals import Segment
+from ..schedule.arrivals import WHOLE_RUN, Segment
 
 # In-flight users get this long to finish after a stop (Ctrl-C, SIGTERM) before they
 # are cancelled.
 GRACE_SECONDS = 2.0
 # Signals that stop a run gracefully: Ctrl-C, a kill, a closed terminal or SSH session.
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
-WHOLE_RUN = Segment(0, 1)
 
 
 @dataclass(frozen=True)

@@ -190,3 +190,7 @@ def phase_at(phases: Sequence[Phase], t: float) -> Phase | None:
         if start <= t < start + phase.duration:
             return phase
     return None
+
+
+# The whole schedule: one segment of one (no --segment, no --workers).
+WHOLE_RUN = Segment(0, 1)
