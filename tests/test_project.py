@@ -117,6 +117,34 @@ def test_each_package_imports_only_what_it_may(unit: str) -> None:
             )
 
 
+# The only modules that may import aiohttp: the transport seam keeps it behind one
+# module of the runtime (a second transport needs none of it), and the demo target.
+AIOHTTP_IMPORTERS = {"runtime/http/aiohttp_transport.py", "demo_target.py"}
+
+
+def _imports_aiohttp(source: Path) -> bool:
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        else:
+            continue
+        if any(name == "aiohttp" or name.startswith("aiohttp.") for name in names):
+            return True
+    return False
+
+
+def test_only_the_aiohttp_transport_imports_aiohttp() -> None:
+    package = REPO / "yamlload"
+    importers = {
+        source.relative_to(package).as_posix()
+        for source in package.rglob("*.py")
+        if _imports_aiohttp(source)
+    }
+    assert importers == AIOHTTP_IMPORTERS
+
+
 def test_every_package_has_import_rules() -> None:
     package = REPO / "yamlload"
     units = {p.name if p.is_dir() else p.stem for p in package.iterdir() if p.name != "__pycache__"}

@@ -38,9 +38,9 @@ from .clock import Clock
 from .dispatcher import Dispatcher
 from .flow import Flow
 from .hooks import HookContext, HookResponse, Hooks, load_processor
-from .http.aiohttp_transport import AiohttpTransport
+from .http.aiohttp_transport import AiohttpTransport, error_code
 from .http.client import HttpClient
-from .http.errors import BODY_TOO_LARGE, FAILED_CAPTURE, error_code
+from .http.errors import BODY_TOO_LARGE, FAILED_CAPTURE
 from .http.form import FilePathError, _PendingForm, _Upload
 from .log import RunLog
 from .options import STOP_SIGNALS, Observer, RunOptions

@@ -1,8 +1,11 @@
-"""The transport in use: aiohttp sessions, one per user (or sharing config.http.pool's
-connector), with aiohttp's exceptions turned into request errors (transport.py)."""
+"""The aiohttp transport: aiohttp sessions, one per user (or sharing config.http.pool's
+connector), with aiohttp's exceptions turned into request errors (transport.py). The one
+module of the runtime that imports aiohttp: its exceptions' names, its bodies and its
+FormData live here, so another transport (fast_transport.py) needs none of them."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -16,9 +19,19 @@ from ...plan.ir import Plan
 from ..log import exception_text
 from ..options import RunOptions
 from ..vuser import VALUE_ERRORS
-from .body import read_body
-from .errors import INVALID_REQUEST, TRANSPORT_ERRORS, error_code, transport_detail
+from .body import READ_WHOLE_BYTES, BodyRead, BodySink, whole_body
+from .errors import INVALID_REQUEST, INVALID_URL, certificate_code, errno_code, transport_detail
+from .form import _PendingForm
 from .transport import Answer, Outcome, RequestError, Spec
+
+# What the network and aiohttp raise for a request that got no usable response; these,
+# and only these, become `errors.NAME` (see error_code). Anything else is a bug in
+# yamlload and ends the run.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+    OSError,
+)
 
 
 class AiohttpSession:
@@ -29,6 +42,9 @@ class AiohttpSession:
 
     async def send(self, spec: Spec, keep: int) -> Outcome:
         start = time.perf_counter()
+        data = spec.get("data")
+        if isinstance(data, _PendingForm):
+            spec = {**spec, "data": form_data(data)}
         try:
             async with self._session.request(**spec) as response:
                 first_byte = time.perf_counter()
@@ -128,3 +144,61 @@ def _timings(observe: Callable[[str, float], None], secure: bool) -> aiohttp.Tra
     trace.on_connection_create_end.append(connect_end)
     trace.freeze()
     return trace
+
+
+def error_code(exc: BaseException) -> str:
+    """Artillery's (Node's) name for a request aiohttp failed."""
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return "ETIMEDOUT"
+    dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
+    if dns_error is not None and isinstance(exc, dns_error):
+        return "ENOTFOUND"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return certificate_code(str(exc.certificate_error))
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        return certificate_code(str(exc))
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "ECONNRESET"
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
+        return "EPROTO"
+    os_errno = getattr(exc, "errno", None)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_errno = exc.os_error.errno
+        if isinstance(exc.os_error, OSError) and "Name or service" in str(exc.os_error):
+            return "ENOTFOUND"
+    named = errno_code(os_errno)
+    if named is not None:
+        return named
+    if isinstance(exc, ConnectionResetError | aiohttp.ClientOSError):
+        return "ECONNRESET"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return INVALID_URL
+    return type(exc).__name__
+
+
+async def read_body(response: aiohttp.ClientResponse, keep: int) -> BodyRead:
+    """A body's size, the body itself while it fits in `keep` bytes (None past it), and
+    its first bytes (body.py): read whole when small and plain, else streamed."""
+    length = response.content_length
+    if (
+        length is not None
+        and length <= max(keep, READ_WHOLE_BYTES)
+        and response.headers.get("content-encoding", "identity") == "identity"
+    ):
+        return whole_body(await response.read(), keep)
+    sink = BodySink(keep)
+    async for chunk in response.content.iter_any():
+        sink.feed(chunk)
+    return sink.result()
+
+
+def form_data(form: _PendingForm) -> aiohttp.FormData:
+    """aiohttp's FormData for the form's fields: multipart when a field is a file,
+    url-encoded otherwise (aiohttp's own rule). Made per send, as aiohttp consumes it."""
+    data = aiohttp.FormData()
+    for name, value, filename, content_type in form.fields():
+        if filename is None and content_type is None:
+            data.add_field(name, value)
+        else:
+            data.add_field(name, value, filename=filename, content_type=content_type)
+    return data

@@ -1,5 +1,6 @@
 """formData requests: multipart fields whose files are checked when the request is built
-and read off the event loop just before it is sent."""
+and read off the event loop just before it is sent. Transport-neutral: a transport
+encodes `_PendingForm.fields()` as it likes."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ import asyncio
 import errno
 import os
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
+from typing import TypeAlias
 
 from ...plan.compile import ConfinedFile
 from ...plan.ir import FormFile, TMap
 from ...plan.source import NotRegularFileError, outside_roots, read_bounded
 from ..vuser import User, text
 from .transport import Spec
+
+# One form field as a transport encodes it: name, value, and for a file its filename and
+# content type (a field with neither is a plain one).
+FormField: TypeAlias = tuple[str, str | bytes, str | None, str | None]
 
 # The largest file one formData field uploads; a bigger one is a request error (EFBIG).
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -61,42 +64,43 @@ def _read_upload(path: str) -> bytes:
         raise FilePathError(path, "not a regular file") from None
 
 
-class _PendingForm(aiohttp.FormData):
-    """Multipart fields whose files are read when the request is about to go:
-    `load()` reads them in a worker thread. Should aiohttp take the form before that
-    (`__call__`), the files are read there, with the same checks and bounds."""
+class _PendingForm:
+    """Multipart (or, with no file, url-encoded) fields whose files are read when the
+    request is about to go: `load()` reads them in a worker thread. A transport turns
+    the fields into its own body (aiohttp_transport.py's FormData); should it take them
+    before `load()`, `fields()` reads the files there, with the same checks and bounds."""
+
+    __slots__ = ("_contents", "_loaded", "_parts")
 
     def __init__(self, parts: list[tuple[str, str | _Upload]]) -> None:
-        super().__init__()
         self._parts = parts
+        self._contents: list[bytes] = []
         self._loaded = False
 
     async def load(self) -> None:
         if not self._loaded:
             uploads = [part for _, part in self._parts if isinstance(part, _Upload)]
-            contents = [await asyncio.to_thread(_read_upload, u.path) for u in uploads]
-            self._fill(contents)
+            self._contents = [await asyncio.to_thread(_read_upload, u.path) for u in uploads]
+            self._loaded = True
 
-    def _fill(self, contents: list[bytes]) -> None:
-        self._loaded = True
-        read = iter(contents)
+    def fields(self) -> list[FormField]:
+        """Each field in order: its name, value, and a file's name and content type."""
+        if not self._loaded:
+            uploads = [part for _, part in self._parts if isinstance(part, _Upload)]
+            self._contents = [_read_upload(u.path) for u in uploads]
+            self._loaded = True
+        read = iter(self._contents)
+        fields: list[FormField] = []
         for name, part in self._parts:
             if isinstance(part, _Upload):
-                form_bytes = next(read)
-                self.add_field(
-                    name, form_bytes, filename=part.filename, content_type=part.content_type
-                )
+                fields.append((name, next(read), part.filename, part.content_type))
             else:
-                self.add_field(name, part)
-
-    def __call__(self) -> Any:
-        if not self._loaded:
-            self._fill([_read_upload(p.path) for _, p in self._parts if isinstance(p, _Upload)])
-        return super().__call__()
+                fields.append((name, part, None, None))
+        return fields
 
 
-def form_data(fields: TMap, user: User) -> aiohttp.FormData:
-    """The multipart fields. A file's rendered path is checked here (FilePathError
+def form_data(fields: TMap, user: User) -> _PendingForm:
+    """The form's fields. A file's rendered path is checked here (FilePathError
     when it leaves the plan's folder and the --allow-path folders); its bytes are read
     later, off the event loop, by `read_form_files`."""
     parts: list[tuple[str, str | _Upload]] = []
@@ -108,11 +112,6 @@ def form_data(fields: TMap, user: User) -> aiohttp.FormData:
             parts.append((name, _Upload(path, filename, content_type)))
         else:
             parts.append((name, text(value, user)))
-    if not any(isinstance(part, _Upload) for _, part in parts):
-        form = aiohttp.FormData()
-        for name, field in parts:
-            form.add_field(name, field)
-        return form
     return _PendingForm(parts)
 
 
