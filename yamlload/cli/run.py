@@ -24,7 +24,13 @@ from ..report.console import ConsoleObserver, format_summary
 from ..report.outputs import stream_fd
 from ..results.run import RunResult
 from ..results.summary import Summary, summarize
-from ..runtime.engine import STOP_SIGNALS, RunOptions, capacity_warnings, ensure_file_limit
+from ..runtime.engine import (
+    STOP_SIGNALS,
+    RunOptions,
+    capacity_warnings,
+    ensure_file_limit,
+    transport_choice,
+)
 from ..scale.split import run_split
 from .args import RunArgs, Split
 from .checkpoint import MAX_CHECKPOINT_SECONDS, Checkpoint
@@ -246,7 +252,9 @@ def _running(plan: Plan, split: Split, redactor: Redactor) -> str:
     shards = f", {split.workers} workers" if split.workers > 1 else ""
     segment = f", segment {split.segment.label}" if split.segment.count > 1 else ""
     target = redactor.url(plan.target)
-    return f"Running {plan.source} against {target} ({phases}{shards}{segment})"
+    transport, why_not_fast = transport_choice(plan)
+    over = f", {transport} transport" + (f": {why_not_fast}" if why_not_fast else "")
+    return f"Running {plan.source} against {target} ({phases}{shards}{segment}{over})"
 
 
 def _raise_if_stopped_by_a_bug(result: RunResult, debug: bool) -> None:

@@ -275,6 +275,8 @@ class HttpSettings:
     # config.http.expectedStatuses: the statuses that count as a success, each range
     # inclusive ((200, 200), (200, 299)...). None: every 2xx and 3xx, the default.
     expected_statuses: tuple[tuple[int, int], ...] | None = None
+    # config.http.transport: "aiohttp" (the default) or "fast" (runtime/http/fast_transport.py).
+    transport: str = "aiohttp"
 
 
 @dataclass(frozen=True)

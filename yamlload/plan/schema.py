@@ -356,6 +356,11 @@ def _http() -> Schema:
             "maxSockets": _ref("integer"),
             "maxBodyBytes": _ref("integer"),
             "extendedMetrics": {"type": "boolean"},
+            "transport": {
+                "enum": ["aiohttp", "fast"],
+                "description": "What moves the bytes: aiohttp (the default), or fast "
+                "(HTTP/1.1 on asyncio protocols and httptools; plain http:// only for now).",
+            },
             "expectedStatuses": {
                 "type": "array",
                 "minItems": 1,

@@ -1,7 +1,7 @@
 """The runtime: a dispatcher starts virtual users on the plan's schedule, and each user
-runs its scenario's flow over a transport (aiohttp). Everything measured goes to a
-`Recorder`. This module wires the pieces together and runs them; each piece is a module
-of its own (see docs/design.md).
+runs its scenario's flow over a transport (aiohttp, or the fast one: http/choose.py).
+Everything measured goes to a `Recorder`. This module wires the pieces together and
+runs them; each piece is a module of its own (see docs/design.md).
 
 Every request ends in exactly one counted outcome: a response, a request error (an
 `errors.*` name: a value, never an exception that escapes; the user stops as failed) or
@@ -39,9 +39,11 @@ from .dispatcher import Dispatcher
 from .flow import Flow
 from .hooks import HookContext, HookResponse, Hooks, load_processor
 from .http.aiohttp_transport import AiohttpTransport, error_code
+from .http.choose import FAST, transport_choice
 from .http.client import HttpClient
 from .http.errors import BODY_TOO_LARGE, FAILED_CAPTURE
 from .http.form import FilePathError, _PendingForm, _Upload
+from .http.transport import Transport
 from .log import RunLog
 from .options import STOP_SIGNALS, Observer, RunOptions
 from .stop import Stop
@@ -77,6 +79,7 @@ __all__ = [
     "read_payload",
     "run_on_uvloop",
     "run_plan",
+    "transport_choice",
 ]
 
 
@@ -122,6 +125,15 @@ class Engine:
 
     # ---- setup
 
+    def _transport(self) -> Transport:
+        """The fast transport when the plan asks for it and can have it (choose.py);
+        aiohttp also when a test fakes DNS with an aiohttp resolver."""
+        if transport_choice(self.plan)[0] == FAST and self.options.resolver is None:
+            from .http.fast_transport import FastTransport
+
+            return FastTransport(self.plan, self.options)
+        return AiohttpTransport(self.plan, self.options, self.recorder.observe)
+
     def _users(self, seed: int) -> Users:
         """The users and all they run on: scenarios, payloads, the processor, the
         transport, the HTTP client and the flow. Raises UsageError for a scenario name,
@@ -130,7 +142,7 @@ class Engine:
         scenarios = self._scenarios()
         payloads = [(p, payload_rows(p)) for p in plan.payloads]  # parsed when compiled
         processor = load_processor(plan.processor) if plan.processor else None
-        self.transport = AiohttpTransport(plan, self.options, recorder.observe)
+        self.transport = self._transport()
         self.hooks = Hooks(processor, recorder, self.log, self.stopping)
         self.http = HttpClient(plan, recorder, self.log, self.hooks)
         flow = Flow(

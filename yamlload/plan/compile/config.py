@@ -199,6 +199,7 @@ def compile_http(cx: Context) -> HttpSettings:
         reject_unauthorized=bool(tls.get("rejectUnauthorized", True)),
         max_body_bytes=max_body or HttpSettings.max_body_bytes,
         expected_statuses=_expected_statuses(cx, (*base, "expectedStatuses")),
+        transport=str(spec.get("transport", HttpSettings.transport)),
     )
 
 

@@ -1,0 +1,208 @@
+"""One keep-alive HTTP/1.1 connection of the fast transport (fast_transport.py): an
+asyncio Protocol that writes a request's bytes and parses its response with httptools,
+decoding gzip and deflate, keeping no more of the body than the request reads.
+
+Errors carry aiohttp's names for the same events, so either transport counts a broken
+target alike: no response before the connection ends is ECONNRESET, a response cut
+short or not HTTP at all is EPROTO, no answer in time is ETIMEDOUT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from dataclasses import dataclass
+from typing import cast
+
+import httptools
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from .body import BodySink
+from .errors import errno_code
+
+# Decoded output per zlib call: a gzip bomb is inflated this much at a time, so a body
+# that is counted and dropped never holds more than this in memory.
+DECODE_CHUNK_BYTES = 256 * 1024
+RESET = "ECONNRESET"
+BROKEN = "EPROTO"
+TIMED_OUT = "ETIMEDOUT"
+
+
+@dataclass(slots=True)
+class Reply:
+    """A whole response, or why there is none (`error` set)."""
+
+    status: int = 0
+    headers: CIMultiDictProxy[str] | None = None
+    body: bytes | None = None
+    head: bytes = b""
+    size: int = 0
+    first_byte: float = 0.0
+    error: str = ""
+    detail: str = ""
+    answered: bool = False  # any byte of a response came back
+
+
+class Decoder:
+    """gzip or deflate, chunk by chunk, as aiohttp decodes them (a deflate body may be
+    zlib-wrapped or raw: the first byte tells)."""
+
+    __slots__ = ("_gzip", "_zlib")
+
+    def __init__(self, gzip: bool) -> None:
+        self._gzip = gzip
+        self._zlib: zlib._Decompress | None = (
+            zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        )
+
+    def feed(self, chunk: bytes, sink: BodySink) -> None:
+        if self._zlib is None:
+            raw = (chunk[0] & 0x0F) != 8  # no zlib header: raw deflate
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+        out = self._zlib.decompress(chunk, DECODE_CHUNK_BYTES)
+        while True:
+            if out:
+                sink.feed(out)
+            tail = self._zlib.unconsumed_tail
+            if not tail:
+                return
+            out = self._zlib.decompress(tail, DECODE_CHUNK_BYTES)
+
+    def flush(self, sink: BodySink) -> None:
+        if self._zlib is not None:
+            rest = self._zlib.flush()
+            if rest:
+                sink.feed(rest)
+
+
+class ResponseProtocol(asyncio.Protocol):
+    """A connection: `request()` writes one request and returns the future of its reply.
+    One request at a time (no pipelining)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.closed = False
+        self.used = False  # it has answered a request: it may be stale when reused
+        self.keep_alive = True
+        self._waiter: asyncio.Future[Reply] | None = None
+        self._reply = Reply()
+        self._sink = BodySink(0)
+        self._decoder: Decoder | None = None
+        self._raw_headers: list[tuple[bytes, bytes]] = []
+        self._head = False
+        self._reset_parser = False
+        self._delimited_by_close = False
+
+    # ---- the sending side
+
+    def request(self, data: bytes, keep: int, head: bool) -> asyncio.Future[Reply]:
+        assert self.transport is not None
+        if self._reset_parser:  # a HEAD's response left the parser awaiting a body
+            self.parser = httptools.HttpResponseParser(self)
+            self._reset_parser = False
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        self._reply = Reply()
+        self._sink = BodySink(keep)
+        self._decoder = None
+        self._raw_headers = []
+        self._head = head
+        self.transport.write(data)
+        return waiter
+
+    def abort(self, code: str = RESET, detail: str = "") -> None:
+        """Give up on the connection (a timeout, a cancelled request): the reply fails
+        with `code` and the socket is dropped, unread bytes and all."""
+        self._finish_error(code, detail)
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    # ---- asyncio's callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TCPTransport implements asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None:  # bytes no request asked for: the connection is unusable
+            self.abort(BROKEN, "data received with no request pending")
+            return
+        self._reply.answered = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.abort(BROKEN, "the server switched protocols")
+        except httptools.HttpParserError as exc:
+            self.abort(BROKEN, f"not HTTP: {exc}")
+        except zlib.error as exc:
+            self.abort(BROKEN, f"the body could not be decoded: {exc}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._waiter is None or self._waiter.done():
+            return
+        if self._reply.headers is not None and self._delimited_by_close and exc is None:
+            self.on_message_complete()  # a body with neither a length nor chunks ends here
+        elif self._reply.headers is not None:
+            self._finish_error(BROKEN, "the response ended before its body did")
+        else:
+            code = errno_code(getattr(exc, "errno", None)) if exc is not None else None
+            self._finish_error(code or RESET, "the connection ended with no response")
+
+    # ---- httptools' callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._raw_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        reply = self._reply
+        reply.first_byte = time.perf_counter()
+        reply.status = self.parser.get_status_code()
+        headers: CIMultiDict[str] = CIMultiDict()
+        for name, value in self._raw_headers:
+            headers.add(
+                name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape")
+            )
+        reply.headers = CIMultiDictProxy(headers)
+        encoding = headers.get("content-encoding", "").strip().lower()
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            self._decoder = Decoder(encoding != "deflate")
+        self._delimited_by_close = (
+            "content-length" not in headers
+            and "chunked" not in headers.get("transfer-encoding", "").lower()
+        )
+        if self._head:  # no body follows, whatever the headers announce
+            self._reset_parser = True
+            self.on_message_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self._decoder is not None:
+            self._decoder.feed(body, self._sink)
+        else:
+            self._sink.feed(body)
+
+    def on_message_complete(self) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._decoder is not None:
+            self._decoder.flush(self._sink)
+        reply = self._reply
+        reply.body, reply.size, reply.head = self._sink.result()
+        self.keep_alive = not self._head and self.parser.should_keep_alive()
+        self.used = True
+        self._waiter = None
+        waiter.set_result(reply)
+        if not self.keep_alive and self.transport is not None:
+            self.closed = True
+            self.transport.close()
+
+    def _finish_error(self, code: str, detail: str) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            reply = self._reply
+            reply.error, reply.detail = code, detail
+            waiter.set_result(reply)
+        self._waiter = None
