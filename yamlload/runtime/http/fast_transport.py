@@ -44,6 +44,8 @@ PREPARED_CACHE_SIZE = 1024
 # (the server closed an idle keep-alive connection as the request went); aiohttp agrees.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 UNSUPPORTED = "EPROTONOSUPPORT"
+# Methods that send no Content-Length when they have no body; others say 0, as aiohttp.
+BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def _aiohttp_user_agent() -> str:
@@ -106,6 +108,8 @@ def prepare(spec: Spec) -> Prepared:
         if "content-type" not in given:
             headers["Content-Type"] = content_type
         headers["Content-Length"] = str(len(body))
+    elif method not in BODILESS_METHODS and "content-length" not in given:
+        headers["Content-Length"] = "0"
     lines = [f"{method} {url.raw_path_qs} HTTP/1.1", *_header_lines(headers), "", ""]
     data = "\r\n".join(lines).encode("utf-8") + (body or b"")
     origin = (host, url.port or 80)
