@@ -137,8 +137,15 @@ class Target:
 # --------------------------------------------------------------------------- tools
 
 
+# A mode ending in this runs on config.http.transport: fast (issue 15).
+FAST_SUFFIX = "-fast"
+FAST_TOOL = "yamlload (fast transport)"
+
+
 def yamlload_plan(url: str, seconds: float, mode: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="yamlload-bench-plan-"))
+    fast = mode.endswith(FAST_SUFFIX)
+    mode = mode.removesuffix(FAST_SUFFIX)
     if mode == "max":
         phase = f"{{duration: {seconds}, users: {USERS}}}"
         flow = "[{get: {url: /}}]"
@@ -150,6 +157,8 @@ def yamlload_plan(url: str, seconds: float, mode: str) -> Path:
         flow = "[{get: {url: /}}]"
     # open-pooled: users share keep-alive connections instead of each opening its own
     http = f"  http: {{pool: {USERS}}}\n" if mode == "open-pooled" else ""
+    if fast:
+        http = "  http: {transport: fast}\n"
     plan = folder / "plan.yml"
     plan.write_text(f"config:\n  target: {url.rstrip('/')}\n{http}  phases: [{phase}]\nscenarios:\n  - flow: {flow}\n")
     return plan
@@ -163,7 +172,8 @@ def run_yamlload(url: str, seconds: float, mode: str, scenario: str) -> Measured
     data = json.loads(report.read_text())
     counters = data["aggregate"]["counters"]
     lag = data["aggregate"]["summaries"].get("yamlload.arrival_lag", {})
-    return Measured("yamlload", scenario, counters.get("http.responses", 0), seconds, cpu, rss,
+    tool = FAST_TOOL if mode.endswith(FAST_SUFFIX) else "yamlload"
+    return Measured(tool, scenario, counters.get("http.responses", 0), seconds, cpu, rss,
                     data["aggregate"]["summaries"]["http.response_time"]["median"],
                     extra={"arrival_lag_p99_ms": lag.get("p99"), "errors": {k: v for k, v in counters.items() if k.startswith("errors.")}})
 
@@ -175,12 +185,14 @@ def max_throughput_pair(url: str, seconds: float, repeats: int) -> list[Measured
     """yamlload and the bare loop, interleaved `repeats` times; each reports its median
     run, so one noisy moment on a shared machine does not decide the ratio."""
     ours: list[Measured] = []
+    fast: list[Measured] = []
     floor: list[Measured] = []
     for _ in range(repeats):
         ours.append(run_yamlload(url, seconds, "max", "max throughput"))
+        fast.append(run_yamlload(url, seconds, "max" + FAST_SUFFIX, "max throughput"))
         floor.append(run_bare(url, seconds, None, "max throughput"))
     picked = []
-    for runs in (ours, floor):
+    for runs in (ours, fast, floor):
         median = sorted(runs, key=lambda m: m.rps)[len(runs) // 2]
         if repeats > 1:
             median.note = "median of " + ", ".join(f"{m.rps:,.0f}" for m in runs) + " req/s"
@@ -471,6 +483,11 @@ def ratios(results: list[Measured]) -> dict[str, float]:
         other = find(results, peer, "max throughput")
         if mine and other and other.rps:
             out[f"max throughput vs {peer}"] = round(mine.rps / other.rps, 3)
+    fast = find(results, FAST_TOOL, "max throughput")
+    for peer in ("bare aiohttp+uvloop", "Locust FastHttpUser", "yamlload"):
+        other = find(results, peer, "max throughput")
+        if fast and other and other.rps:
+            out[f"fast transport's max throughput vs {peer}"] = round(fast.rps / other.rps, 3)
     for scenario in ("1000 req/s open", "1000 req/s open, pooled", "1000 req/s closed"):
         ours = find(results, "yamlload", scenario)
         for peer in ("Locust FastHttpUser", "Artillery 2", "hey", "bare aiohttp+uvloop"):
