@@ -196,3 +196,36 @@ def test_a_refused_port_and_a_dropped_connection_count_alike(tmp_path: Path) -> 
         }
     assert found["fast"] == found["aiohttp"]
     assert found["fast"]["errors.ECONNRESET"] == 1
+
+
+PLAIN = "config:\n  target: {target}\n  phases: [{{duration: 1, arrivalCount: 1}}]\n{http}"
+FLOW = "scenarios:\n  - flow: [{get: {url: /}}]\n"
+
+
+@pytest.mark.parametrize(
+    ("target", "http", "choice"),
+    [
+        ("http://127.0.0.1:9", "", ("aiohttp", "")),
+        ("http://127.0.0.1:9", "  http: {transport: aiohttp}\n", ("aiohttp", "")),
+        ("http://127.0.0.1:9", "  http: {transport: fast}\n", ("fast", "")),
+        (
+            "https://127.0.0.1:9",
+            "  http: {transport: fast, pool: 2}\n",
+            ("aiohttp", "the fast transport does not do https://, config.http.pool yet"),
+        ),
+    ],
+)
+def test_the_transport_is_fast_only_when_asked_and_able(
+    tmp_path: Path, target: str, http: str, choice: tuple[str, str]
+) -> None:
+    path = tmp_path / "plan.yml"
+    path.write_text(PLAIN.format(target=target, http=http) + FLOW, encoding="utf-8")
+    assert transport_choice(load_plan(str(path), PlanOptions())) == choice
+
+
+def test_an_unknown_transport_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yml"
+    text = PLAIN.format(target="http://127.0.0.1:9", http="  http: {transport: curl}\n")
+    path.write_text(text + FLOW, encoding="utf-8")
+    with pytest.raises(Exception, match="transport"):
+        load_plan(str(path), PlanOptions())
