@@ -6,6 +6,27 @@ from pathlib import Path
 import pytest
 
 from tests.servers import ServerThread, make_test_app
+from yamlload.plan.ir import HttpSettings
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--transport",
+        choices=("aiohttp", "fast"),
+        default="aiohttp",
+        help="the transport of plans that do not name one (runs in this process only; "
+        "a plan the fast transport cannot run still runs on aiohttp, see choose.py)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def default_transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`pytest --transport fast` runs the suite's plans on the fast transport (issue 15)."""
+    chosen = str(request.config.getoption("--transport"))
+    if chosen != HttpSettings.transport:
+        # compile_http reads the class's default for a plan without config.http.transport.
+        monkeypatch.setattr(HttpSettings, "transport", chosen)
+    return chosen
 
 
 @pytest.fixture

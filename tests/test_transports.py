@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import zlib
 from pathlib import Path
 from typing import Any
@@ -216,8 +217,10 @@ FLOW = "scenarios:\n  - flow: [{get: {url: /}}]\n"
     ],
 )
 def test_the_transport_is_fast_only_when_asked_and_able(
-    tmp_path: Path, target: str, http: str, choice: tuple[str, str]
+    tmp_path: Path, target: str, http: str, choice: tuple[str, str], default_transport: str
 ) -> None:
+    if not http and default_transport != "aiohttp":
+        pytest.skip("pytest --transport changes the default")
     path = tmp_path / "plan.yml"
     path.write_text(PLAIN.format(target=target, http=http) + FLOW, encoding="utf-8")
     assert transport_choice(load_plan(str(path), PlanOptions())) == choice
@@ -229,3 +232,31 @@ def test_an_unknown_transport_is_refused(tmp_path: Path) -> None:
     path.write_text(text + FLOW, encoding="utf-8")
     with pytest.raises(Exception, match="transport"):
         load_plan(str(path), PlanOptions())
+
+
+def answer_once_then_drop(conn: socket.socket) -> None:
+    """Answers a connection's first request (keep-alive), then reads the next one and
+    closes unanswered: a server dropping an idle keep-alive connection as a request went."""
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        conn.recv(65536)
+
+
+REUSED = """
+config:
+  target: {target}
+  phases: [{{duration: 1, arrivalCount: 1}}]
+  http: {{transport: {transport}, timeout: 2}}
+scenarios:
+  - flow: [{{get: {{url: /a}}}}, {{get: {{url: /b}}}}, {{post: {{url: /c}}}}]
+"""
+
+
+def test_a_dropped_keep_alive_connection_is_retried_alike(tmp_path: Path) -> None:
+    """GET is sent again on a new connection; POST, not idempotent, is an error."""
+    with raw_tcp_server(answer_once_then_drop) as target:
+        found = {t: compared(run(tmp_path, REUSED, t, target=target)) for t in TRANSPORTS}
+    assert found["fast"] == found["aiohttp"]
+    assert found["fast"]["http.codes.200"] == 2
+    assert found["fast"]["errors.ECONNRESET"] == 1
