@@ -6,10 +6,11 @@ Why: about 90% of a request's CPU on the aiohttp path is aiohttp's general-purpo
 client (issue 15). Here a constant request is serialized to bytes once and written in
 one call; a response is one parser feed and one future.
 
-What it does not do yet (engine.py picks aiohttp for a plan that needs these, and says
-so): https://, config.http.pool and maxSockets, multipart uploads, cookies (neither the
-plan's nor Set-Cookie), extendedMetrics, a test's fake resolver. A request that needs
-one of them anyway (an absolute https:// URL) is a request error, EPROTONOSUPPORT.
+What it does not do yet (choose.py picks aiohttp for a plan that needs these, and the
+console says so): https://, config.http.pool and maxSockets, formData, the plan's
+cookies, extendedMetrics, a test's fake resolver (engine.py). Cookies a server sets are
+not kept: a plan that logs in by cookie must stay on aiohttp. A request that needs one
+of these anyway (an absolute https:// URL) is a request error, EPROTONOSUPPORT.
 """
 
 from __future__ import annotations
@@ -241,7 +242,7 @@ class FastSession:
         return conn
 
     def add_cookies(self, cookies: Mapping[str, str], url: str) -> None:
-        raise NotImplementedError("the fast transport keeps no cookies yet (engine.py)")
+        raise NotImplementedError("the fast transport keeps no cookies yet (see choose.py)")
 
     async def close(self) -> None:
         for conn in self._connections.values():
