@@ -222,3 +222,9 @@ def test_validate_counts_in_good_grammar(tmp_path: Path) -> None:
     shown = run_cli("validate", str(plan)).stdout
     assert "1 arrival\n" in shown and "1 arrivals" not in shown
     assert "1 over 1s" in shown  # the load column says how, the arrivals column how many
+
+
+def test_quick_refuses_a_rate_it_cannot_run() -> None:
+    for rate in ("0", "nan", "-1"):
+        result = run_cli("quick", "http://127.0.0.1:9/", "-r", rate)
+        assert result.exit_code == 2 and "must be between" in result.stderr, rate
