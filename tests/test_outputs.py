@@ -514,5 +514,7 @@ def test_a_csv_prefix_that_names_a_folder_writes_inside_it(plan: Path, tmp_path:
     folder = tmp_path / "results"
     result = run_cli("run", "-q", str(plan), "-o", str(tmp_path / "r.json"), "--csv", f"{folder}/")
     assert result.exit_code == 0, result.stderr
-    assert (folder / "yamlload-periods.csv").exists() and (folder / "yamlload-endpoints.csv").exists()
+    assert (folder / "yamlload-periods.csv").exists() and (
+        folder / "yamlload-endpoints.csv"
+    ).exists()
     assert not (folder / "-periods.csv").exists()
