@@ -16,7 +16,8 @@ from yamlload.checks.compare import deltas, evaluate_relative
 from yamlload.checks.evaluate import evaluate
 from yamlload.checks.parse import check_names, checks_from_plan, parse_ensure
 from yamlload.checks.validity import invalid_reasons
-from yamlload.metrics.periods import Metrics, Period
+from yamlload.metrics.histogram import Metrics
+from yamlload.metrics.periods import Period
 from yamlload.results.summary import Summary
 
 

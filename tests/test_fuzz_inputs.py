@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from tests.helpers import run_cli
 from yamlload import PlanError, PlanOptions, UsageError, load_plan
 from yamlload.checks.parse import parse_ensure
-from yamlload.metrics.periods import Metrics, Period
+from yamlload.metrics.histogram import Metrics
+from yamlload.metrics.periods import Period
 from yamlload.plan.ir import Payload
 from yamlload.results.summary import Summary
 from yamlload.runtime.engine import read_payload

@@ -17,13 +17,8 @@ from jsonschema import Draft202012Validator
 
 from tests.helpers import REPO, run_cli
 from tests.servers import ServerThread
-from yamlload.metrics.periods import (
-    PERIOD_SECONDS,
-    Metrics,
-    Period,
-    merge_metrics,
-    retained_periods,
-)
+from yamlload.metrics.histogram import Metrics, merge_metrics
+from yamlload.metrics.periods import PERIOD_SECONDS, Period, retained_periods
 from yamlload.plan.schema import build_report_schema
 from yamlload.report.json import read_json
 

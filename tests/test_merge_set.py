@@ -14,7 +14,8 @@ import pytest
 
 from tests.helpers import run_cli
 from yamlload.checks.validity import LATE_START_SECONDS, invalid_reasons
-from yamlload.metrics.periods import Metrics, Period
+from yamlload.metrics.histogram import Metrics
+from yamlload.metrics.periods import Period
 from yamlload.results.summary import Summary
 
 # Six arrivals within a second: each of three segments gets two.

@@ -10,14 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from yamlload.metrics.histogram import Histogram, Metrics, PackedBuckets, merge_metrics
 from yamlload.metrics.periods import (
     PERIOD_SECONDS,
-    Histogram,
-    Metrics,
-    PackedBuckets,
     Period,
     Recorder,
-    merge_metrics,
     merge_periods,
     period_width,
     retained_periods,

@@ -155,6 +155,7 @@ def test_report_compare_and_merge_never_write_over_a_report_they_read(
     shutil.copy(report, named_html)
     result = run_cli("report", str(named_html))
     assert result.exit_code == 2
+    assert f"-o (by default) {named_html}: it is a report this command reads" in result.stderr
     assert named_html.read_bytes() == before
 
 
@@ -507,3 +508,13 @@ def test_merge_and_report_exit_4_when_their_output_fails(
     assert result.exit_code == 4
     assert "could not write the merged report" in result.stderr
     assert leftovers(tmp_path) == []
+
+
+def test_a_csv_prefix_that_names_a_folder_writes_inside_it(plan: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    result = run_cli("run", "-q", str(plan), "-o", str(tmp_path / "r.json"), "--csv", f"{folder}/")
+    assert result.exit_code == 0, result.stderr
+    assert (folder / "yamlload-periods.csv").exists() and (
+        folder / "yamlload-endpoints.csv"
+    ).exists()
+    assert not (folder / "-periods.csv").exists()

@@ -211,3 +211,20 @@ def test_a_reader_that_closes_the_pipe_loses_nothing(tmp_path: Path) -> None:
     assert process.returncode == 0, err
     assert "internal error" not in err
     assert json.loads(report.read_text())["aggregate"]["counters"]["vusers.created"] == 3
+
+
+def test_validate_counts_in_good_grammar(tmp_path: Path) -> None:
+    plan = tmp_path / "one.yml"
+    plan.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    shown = run_cli("validate", str(plan)).stdout
+    assert "1 arrival\n" in shown and "1 arrivals" not in shown
+    assert "1 over 1s" in shown  # the load column says how, the arrivals column how many
+
+
+def test_quick_refuses_a_rate_it_cannot_run() -> None:
+    for rate in ("0", "nan", "-1"):
+        result = run_cli("quick", "http://127.0.0.1:9/", "-r", rate)
+        assert result.exit_code == 2 and "must be between" in result.stderr, rate

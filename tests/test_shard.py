@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli
-from yamlload.metrics.periods import Histogram
+from yamlload.metrics.histogram import Histogram
 
 PLAN = (
     "config:\n  phases:\n    - {duration: 2, arrivalRate: 10}\n    - {duration: 2, arrivalRate: 4, rampTo: 12}\n"
@@ -187,7 +187,8 @@ def test_bad_split_options(write_plan, args: list[str], message: str) -> None:
 
 
 def test_merge_refuses_reports_of_different_plans(tmp_path: Path) -> None:
-    from yamlload.metrics.periods import Metrics, Period
+    from yamlload.metrics.histogram import Metrics
+    from yamlload.metrics.periods import Period
     from yamlload.results.summary import Summary
 
     for name, source in (("a.json", "one.yml"), ("b.json", "two.yml")):

@@ -1,8 +1,7 @@
 """Checks judged against a Summary: each check's measured value and whether it held.
 
-Parsing is in `parse`, measuring in `measure`, a run's validity in `validity`, and
-`yamlload compare`'s deltas in `compare`; the names below that come from them are
-re-exported because report/ reads outcomes from here."""
+Parsing is in `parse`, measuring in `measure`, outcomes in `outcome`, a run's validity
+in `validity`, and `yamlload compare`'s deltas in `compare`."""
 
 from __future__ import annotations
 
@@ -10,21 +9,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..results.summary import Summary
-from .compare import Delta
 from .measure import holds, measure
-from .outcome import Outcome, describe_limit, describe_outcome, describe_value, failed
+from .outcome import Outcome
 from .parse import ERROR_RATE, REQUEST_RATE, SHORTHANDS, USER_FAILURE_RATE, Check
-
-__all__ = [
-    "Check",
-    "Delta",
-    "Outcome",
-    "describe_limit",
-    "describe_outcome",
-    "describe_value",
-    "evaluate",
-    "failed",
-]
 
 
 def evaluate(checks: Iterable[Check], summary: Summary) -> list[Outcome]:

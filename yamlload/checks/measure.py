@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ..metrics import names as n
-from ..metrics.periods import Histogram
+from ..metrics.histogram import Histogram
 from ..results.summary import Endpoint, Summary
 from .parse import (
     ENDPOINT_CODES,

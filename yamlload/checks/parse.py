@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import PlanError, Pos, Problem
 from ..metrics import names as n
-from ..metrics.periods import PERCENTILES
+from ..metrics.histogram import PERCENTILES
 from ..plan.expr import Condition
 from ..plan.ir import LoopStep, ParallelStep, Plan, Request, Step
 

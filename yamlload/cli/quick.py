@@ -13,6 +13,7 @@ from ..plan.compile import compile_document
 from ..plan.secrets import Redactor, mask_userinfo
 from ..plan.source import PlanOptions, located_from_data
 from .args import RunArgs
+from .options import FiniteFloat
 from .run import execute, outputs_checked
 
 QUICK = "quick"  # the plan's source and its scenario's name
@@ -22,7 +23,12 @@ QUICK = "quick"  # the plan's source and its scenario's name
 @click.argument("url")
 @click.option("-c", "--count", default=10, show_default=True, help="Virtual users to start.")
 @click.option("-n", "--num", default=10, show_default=True, help="Requests each user sends.")
-@click.option("-r", "--rate", type=float, help="Start users at this rate per second instead.")
+@click.option(
+    "-r",
+    "--rate",
+    type=FiniteFloat(0.001, 1_000_000),
+    help="Start users at this rate per second instead.",
+)
 @click.option(
     "-d", "--duration", default="10s", show_default=True, help="How long to keep the rate."
 )
@@ -39,7 +45,7 @@ def quick(url: str, count: int, num: int, rate: float | None, duration: str, **k
     origin, path = found.group(1), found.group(2) or "/"
     phase = (
         {"duration": duration, "arrivalRate": rate}
-        if rate
+        if rate is not None
         else {"duration": 1, "arrivalCount": count}
     )
     document = {

@@ -147,7 +147,11 @@ def report(report_path: str, output: str | None) -> None:
     4 when the page could not be written.
     """
     target = output or str(Path(report_path).with_suffix(".html"))
-    check_outputs([Output("-o", target)], [Input(report_path, "a report")], "this command")
+    check_outputs(
+        [Output("-o" if output else "-o (by default)", target)],
+        [Input(report_path, "a report")],
+        "this command",
+    )
     summary = read_json(report_path)
     from ..report.html import render_html
 

@@ -12,26 +12,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .histogram import PERCENTILES, Histogram, Metrics, PackedBuckets, merge_metrics
-
-__all__ = [
-    "MIN_PERIOD_SECONDS",
-    "PERCENTILES",
-    "PERIOD_SECONDS",
-    "ROLLUP_TIERS",
-    "Histogram",
-    "Metrics",
-    "PackedBuckets",
-    "Period",
-    "Recorder",
-    "last_period_index",
-    "merge_metrics",
-    "merge_periods",
-    "period_width",
-    "retained_periods",
-    "roll_up",
-    "rollup_span",
-]
+from .histogram import Metrics
 
 PERIOD_SECONDS = 10.0
 # (age, span): a period whose whole span ended more than `age` seconds ago is merged into

@@ -7,7 +7,9 @@ from typing import TextIO
 
 from tabulate import tabulate
 
-from ..checks.evaluate import Delta, Outcome, describe_limit, describe_outcome
+from ..checks.compare import Delta
+from ..checks.outcome import Outcome, describe_limit, describe_outcome
+from ..metrics.histogram import Histogram
 from ..metrics.names import (
     ARRIVAL_LAG,
     CODES,
@@ -28,7 +30,7 @@ from ..metrics.names import (
     USERS_INTERRUPTED,
     USERS_SKIPPED,
 )
-from ..metrics.periods import Histogram, Period
+from ..metrics.periods import Period
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
 from ..units import format_seconds

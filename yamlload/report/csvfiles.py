@@ -4,6 +4,7 @@ written through `outputs.write_with`, so it is replaced whole or not at all."""
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -12,6 +13,8 @@ from ..metrics.names import CODES, ERRORS
 from ..results.summary import PeriodRow, Summary
 from .outputs import write_with
 
+# The files' name when --csv names only a folder.
+DEFAULT_CSV_NAME = "yamlload"
 PERIOD_COLUMNS = (
     "period_start_s",
     "width_s",  # 10, or 60 and 600 for periods a long run rolled up
@@ -37,7 +40,10 @@ ENDPOINT_COLUMNS = (
 
 
 def csv_paths(prefix: str) -> tuple[Path, Path]:
-    """The two files `--csv PREFIX` writes: periods, then endpoints."""
+    """The two files `--csv PREFIX` writes: periods, then endpoints. A PREFIX that names
+    a folder (`results/`) gets the files inside it, as `results/yamlload-periods.csv`."""
+    if prefix.endswith(("/", os.sep)) or Path(prefix).is_dir():
+        prefix = str(Path(prefix) / DEFAULT_CSV_NAME)
     return Path(f"{prefix}-periods.csv"), Path(f"{prefix}-endpoints.csv")
 
 

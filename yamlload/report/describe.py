@@ -13,7 +13,9 @@ def phase_load(phase: Phase) -> str:
     if phase.kind == "pause":
         return "pause"
     if phase.kind == "count":
-        return f"{phase.arrival_count} arrivals" if phase.duration else "one user at once"
+        if not phase.duration:
+            return "one user at once"
+        return f"{phase.arrival_count:,} over {format_seconds(phase.duration)}"
     if phase.kind == "ramp":
         return f"{phase.arrival_rate:g} → {phase.ramp_to:g}/s"
     if phase.kind == "users":
@@ -26,17 +28,17 @@ def phase_load(phase: Phase) -> str:
 def phase_arrivals(phase: Phase) -> str:
     count = arrival_count(phase)
     if phase.kind == "users":
-        return f"{count:,} users"
+        return _counted(count, "user")
     approx = "≈" if phase.kind == "rate" and phase.mode == "poisson" else ""
     capped = f" (at most {phase.max_vusers:,} at once)" if phase.max_vusers is not None else ""
-    return f"{approx}{count:,} arrivals{capped}"
+    return f"{approx}{_counted(count, 'arrival')}{capped}"
 
 
 def describe(plan: Plan) -> list[str]:
     arrivals = sum(arrival_count(p) for p in plan.phases if p.kind != "users")
     users = max((p.users for p in plan.phases if p.kind == "users"), default=0)
-    load = [f"{arrivals:,} arrivals"] if arrivals or not users else []
-    load += [f"up to {users:,} looping users"] if users else []
+    load = [_counted(arrivals, "arrival")] if arrivals or not users else []
+    load += [f"up to {_counted(users, 'looping user')}"] if users else []
     lines = [
         f"  target     {Redactor.for_plan(plan).url(plan.target)}",
         f"  duration   {format_seconds(total_duration(plan.phases))}, "
@@ -63,3 +65,8 @@ def describe(plan: Plan) -> list[str]:
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _counted(n: int, word: str) -> str:
+    """`1 arrival`, `1,000 arrivals`: with thousands separators."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"

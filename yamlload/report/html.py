@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..metrics.histogram import Histogram
 from ..metrics.names import (
     ARRIVAL_LAG,
     CPU_MS,
@@ -22,7 +23,7 @@ from ..metrics.names import (
     RESPONSE_TIME,
     USERS_CREATED,
 )
-from ..metrics.periods import PERIOD_SECONDS, Histogram
+from ..metrics.periods import PERIOD_SECONDS
 from ..results.summary import Summary
 from ..units import format_seconds
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 
-from ..checks.evaluate import Outcome, describe_limit, describe_outcome
+from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..metrics.names import EXPECT_FAILED, EXPECT_OK, EXPECT_PREFIX
 from ..results.summary import Summary
 from .outputs import write_text as write_outputs_text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..checks.evaluate import Outcome, describe_limit, describe_outcome
+from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..metrics.names import REQUESTS, RESPONSE_TIME
 from ..results.summary import Summary
 

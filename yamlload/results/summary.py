@@ -13,6 +13,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import UsageError
+from ..metrics.histogram import Histogram, Metrics, merge_metrics
 from ..metrics.names import (
     APDEX_FRUSTRATED,
     APDEX_SATISFIED,
@@ -25,14 +26,7 @@ from ..metrics.names import (
     USERS_CREATED,
     USERS_FAILED,
 )
-from ..metrics.periods import (
-    MIN_PERIOD_SECONDS,
-    PERIOD_SECONDS,
-    Histogram,
-    Metrics,
-    Period,
-    merge_metrics,
-)
+from ..metrics.periods import MIN_PERIOD_SECONDS, PERIOD_SECONDS, Period
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
 from .run import PhaseRun, RunResult

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ..metrics.histogram import Histogram, Metrics
 from ..metrics.names import (
     ACTIVE_USERS,
     ARRIVAL_LAG,
@@ -25,7 +26,7 @@ from ..metrics.names import (
     USERS_CREATED,
     split_endpoint_key,
 )
-from ..metrics.periods import Histogram, Metrics, Period, period_width
+from ..metrics.periods import Period, period_width
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import re
 from typing import Any
 
 from ..errors import UsageError
+from ..metrics.histogram import Metrics
 from ..metrics.names import ARRIVAL_LAG, CPU_MS, USERS_CREATED
-from ..metrics.periods import Metrics, Period, merge_periods
+from ..metrics.periods import Period, merge_periods
 from ..results.run import PhaseRun, RunResult
 from ..results.summary import Summary
 from ..schedule.arrivals import Segment

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ..metrics.periods import PERIOD_SECONDS, Metrics, Period, merge_periods, roll_up
+from ..metrics.histogram import Metrics
+from ..metrics.periods import PERIOD_SECONDS, Period, merge_periods, roll_up
 from ..plan.source import PlanOptions
 from ..results.run import Progress, RunResult
 from ..runtime.engine import STOP_SIGNALS, RunOptions
