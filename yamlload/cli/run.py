@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import signal
-import stat
 import sys
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,7 +20,7 @@ from ..plan.compile import load_plan
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
 from ..report.console import ConsoleObserver, format_summary
-from ..report.outputs import stream_fd
+from ..report.outputs import stream_fd, written_in_place
 from ..results.run import RunResult
 from ..results.summary import Summary, summarize
 from ..runtime.engine import (
@@ -177,13 +176,9 @@ def _console_away_from_stdout(args: RunArgs) -> contextlib.AbstractContextManage
 
 
 def _a_file(path: str) -> bool:
-    """A regular file, or a path that will be one (not /dev/stdout, a device, a FIFO)."""
-    if stream_fd(path) is not None:
-        return False
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return True
+    """A file the writer replaces (not /dev/stdout, a device or a FIFO written in place;
+    folders and sockets were refused by check_run_outputs already)."""
+    return stream_fd(path) is None and not written_in_place(Path(path))
 
 
 def execute(plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor) -> int:

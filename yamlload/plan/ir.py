@@ -181,6 +181,11 @@ class Request:
         return f"{self.method} {url}"
 
 
+# Past a billion iterations a loop is a typo (a loop with no count repeats until the end):
+# the compiler refuses more, and the runtime fails a templated count past it.
+MAX_LOOP_COUNT = 1_000_000_000
+
+
 @dataclass(frozen=True)
 class LoopStep:
     steps: tuple[Step, ...]

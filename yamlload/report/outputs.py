@@ -159,7 +159,7 @@ def write_with(
         fd = stream_fd(target)
         if fd is not None:
             _write_stream(fd, fill)
-        elif append or _written_in_place(target):
+        elif append or written_in_place(target):
             with _open_in_place(target, append) as out:
                 fill(out)
         else:
@@ -191,7 +191,7 @@ def _open_in_place(path: Path, append: bool) -> TextIO:
         raise
 
 
-def _written_in_place(path: Path) -> bool:
+def written_in_place(path: Path) -> bool:
     try:
         mode = os.stat(path).st_mode
     except OSError:

@@ -10,9 +10,9 @@ from typing import Any
 
 from ..metrics.names import ERRORS
 from ..metrics.periods import Recorder
-from ..plan.compile.flow import MAX_LOOP_COUNT
 from ..plan.expr import Template
 from ..plan.ir import (
+    MAX_LOOP_COUNT,
     FunctionStep,
     LogStep,
     LoopStep,

@@ -10,6 +10,7 @@ from ...errors import Pos
 from ...units import parse_duration
 from ..expr import ExprError, Template
 from ..ir import (
+    MAX_LOOP_COUNT,
     METHODS,
     FunctionStep,
     LogStep,
@@ -26,8 +27,6 @@ from .request import compile_request
 
 # Weights are relative; past this a weight is a typo (1e308 would overflow the total).
 MAX_WEIGHT = 1_000_000
-# Past a billion iterations a loop is a typo; a loop with no count repeats until the end.
-MAX_LOOP_COUNT = 1_000_000_000
 ACTIONS = (*METHODS, "loop", "think", "log", "parallel", "function")
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
