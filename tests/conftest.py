@@ -6,25 +6,35 @@ from pathlib import Path
 import pytest
 
 from tests.servers import ServerThread, make_test_app
-from yamlload.plan.ir import HttpSettings
+from yamlload.plan.ir import TRANSPORT_VARIABLE, TRANSPORTS, HttpSettings
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--transport",
-        choices=("aiohttp", "fast"),
-        default="aiohttp",
-        help="the transport of plans that do not name one (runs in this process only; "
-        "a plan the fast transport cannot run still runs on aiohttp, see choose.py)",
+        choices=TRANSPORTS,
+        default=HttpSettings.transport,
+        help="the transport of the tests' plans that do not name one; tests marked "
+        "both_transports run on both whatever this says",
     )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked both_transports (tests of what goes on the wire and how it is
+    counted) runs once per transport: its in-process plans run on each in turn."""
+    if metafunc.definition.get_closest_marker("both_transports") is not None:
+        metafunc.parametrize("default_transport", TRANSPORTS, indirect=True)
 
 
 @pytest.fixture(autouse=True)
 def default_transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """`pytest --transport fast` runs the suite's plans on the fast transport (issue 15)."""
-    chosen = str(request.config.getoption("--transport"))
+    """The transport of the test's plans that do not name one: `pytest --transport
+    aiohttp` runs them on aiohttp; both_transports tests get each in turn (issue 15)."""
+    chosen = str(getattr(request, "param", request.config.getoption("--transport")))
+    # The CLI (in this process or a child) reads YAMLLOAD_TRANSPORT; a plan compiled
+    # here with PlanOptions() sees no environment and reads the class's default.
+    monkeypatch.setenv(TRANSPORT_VARIABLE, chosen)
     if chosen != HttpSettings.transport:
-        # compile_http reads the class's default for a plan without config.http.transport.
         monkeypatch.setattr(HttpSettings, "transport", chosen)
     return chosen
 

@@ -30,6 +30,9 @@ from yamlload import PlanOptions, load_plan
 from yamlload.results.summary import summarize
 from yamlload.runtime.engine import Engine, RunOptions, run_on_uvloop
 
+# What goes on the wire and how it is counted: checked on both transports.
+pytestmark = pytest.mark.both_transports
+
 ENDPOINT = "plugins.metrics-by-endpoint."
 # Failures of a user's flow after its response arrived: counted under `errors.*` in the
 # aggregate, but they are not outcomes of a request, so no endpoint holds them.

@@ -24,6 +24,9 @@ from yamlload import PlanOptions, load_plan
 from yamlload.results.summary import Summary, summarize
 from yamlload.runtime.engine import RunOptions, run_plan
 
+# What goes on the wire and how it is counted: checked on both transports.
+pytestmark = pytest.mark.both_transports
+
 
 def run(
     path: Path | str, target: str, plan_options: PlanOptions | None = None, **options: Any

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.servers import ServerThread
 from tests.test_engine import ONE_USER, run
 from yamlload import PlanOptions, load_plan
 from yamlload.runtime.engine import Engine, RunOptions
+
+# What goes on the wire and how it is counted: checked on both transports.
+pytestmark = pytest.mark.both_transports
 
 
 class CollectLogs:

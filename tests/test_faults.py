@@ -20,6 +20,9 @@ from yamlload import PlanOptions, load_plan
 from yamlload.results.summary import Summary, summarize
 from yamlload.runtime.engine import BODY_TOO_LARGE, FAILED_CAPTURE, RunOptions, run_plan
 
+# What goes on the wire and how it is counted: checked on both transports.
+pytestmark = pytest.mark.both_transports
+
 ONE_USER = "config:\n  phases: [{duration: 1, arrivalCount: 1}]\n  http: {timeout: 0.5}\n"
 
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import run_cli
 from tests.servers import ServerThread
 from yamlload import PlanOptions, load_plan
 from yamlload.plan.secrets import MASK, Redactor
+
+# What goes on the wire and how it is counted: checked on both transports.
+pytestmark = pytest.mark.both_transports
 
 ENV = {"API_KEY": "key-env-5555", "LOGIN_USER": "alice-secret-user"}
 SECRETS = [

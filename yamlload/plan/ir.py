@@ -268,6 +268,12 @@ class Payload:
     rows: Sequence[dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
 
+# config.http.transport's choices (runtime/http/choose.py picks the one that runs).
+TRANSPORTS = ("fast", "aiohttp")
+# The environment variable naming the transport of plans that name none.
+TRANSPORT_VARIABLE = "YAMLLOAD_TRANSPORT"
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     timeout: float = 10.0

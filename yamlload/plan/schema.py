@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .ir import METHODS
+from .ir import METHODS, TRANSPORTS
 
 SCHEMA_ID = "https://yamlload.dev/schema/plan.schema.json"
 TEMPLATE_PATTERN = r"\{\{"
@@ -357,7 +357,7 @@ def _http() -> Schema:
             "maxBodyBytes": _ref("integer"),
             "extendedMetrics": {"type": "boolean"},
             "transport": {
-                "enum": ["aiohttp", "fast"],
+                "enum": list(TRANSPORTS),
                 "description": "What moves the bytes: aiohttp (the default), or fast "
                 "(HTTP/1.1 on asyncio protocols and httptools; plain http:// only for now).",
             },

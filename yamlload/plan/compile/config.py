@@ -21,7 +21,7 @@ from ..files import (
     outside_roots,
     read_bounded,
 )
-from ..ir import HttpSettings, Payload
+from ..ir import TRANSPORT_VARIABLE, TRANSPORTS, HttpSettings, Payload
 from ..payload import parse_rows
 from ..secrets import mask_userinfo
 from ..source import Path
@@ -199,8 +199,22 @@ def compile_http(cx: Context) -> HttpSettings:
         reject_unauthorized=bool(tls.get("rejectUnauthorized", True)),
         max_body_bytes=max_body or HttpSettings.max_body_bytes,
         expected_statuses=_expected_statuses(cx, (*base, "expectedStatuses")),
-        transport=str(spec.get("transport", HttpSettings.transport)),
+        transport=str(spec.get("transport") or _default_transport(cx)),
     )
+
+
+def _default_transport(cx: Context) -> str:
+    """The transport of a plan that names none: YAMLLOAD_TRANSPORT when set, so a team
+    can move every plan to one transport at once, else HttpSettings' default."""
+    named = cx.env.get(TRANSPORT_VARIABLE, "").strip().lower()
+    if not named:
+        return HttpSettings.transport
+    if named not in TRANSPORTS:
+        cx.error(
+            ("config",), f"{TRANSPORT_VARIABLE}={named}: must be one of {', '.join(TRANSPORTS)}"
+        )
+        return HttpSettings.transport
+    return named
 
 
 def _expected_statuses(cx: Context, path: Path) -> tuple[tuple[int, int], ...] | None:
