@@ -31,13 +31,13 @@ BIG = json.dumps({"x": "y" * 200_000}).encode()
 
 
 def recorder(app: web.Application) -> Any:
-    """A middleware that records each request as the server parsed it in app[SEEN]: a
-    multipart body as its parts (name, filename, content type, bytes), since its
-    boundary is random per request."""
+    """A middleware that records each request as the server parsed it in app[SEEN],
+    headers in the order they came: a multipart body as its parts (name, filename,
+    headers, bytes), since its boundary is random per request."""
 
     @web.middleware
     async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        headers = sorted((k.lower(), v) for k, v in request.headers.items())
+        headers = [(k.lower(), v) for k, v in request.headers.items()]
         if request.content_type == "multipart/form-data":
             body: Any = await multipart_parts(request)
             headers = [(k, v.split(";")[0] if k == "content-type" else v) for k, v in headers]
@@ -187,7 +187,7 @@ LOGIN_COOKIES = (
     "sid=s1; Path=/",
     "scoped=p; Path=/scoped",
     "gone=soon; Path=/",
-    "stale=old; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/",
+    "stale=old; Expires=Wed, 21 Oct 2015 07:28:00 GMT; Path=/",
     "dom=d; Domain=127.0.0.1; Path=/",
     "sec=s; Secure; Path=/",
     "long=l; Max-Age=3600",
@@ -281,7 +281,7 @@ scenarios:
           url: /echo
           formData:
             note: "hello wörld"
-            "é field": plain
+            "é field": {{fromFile: ./upload.txt}}
             doc: {{fromFile: ./upload.txt, contentType: text/plain}}
             raw: {{fromFile: ./upload.bin}}
             named: {{fromFile: ./upload.txt, filename: 'résumé "final" 1.txt'}}
@@ -315,10 +315,10 @@ def test_multipart_uploads_reach_the_server_alike(
     parts = seen["fast"][0][3]
     assert [(name, filename) for name, filename, _, _ in parts] == [
         ("note", None),
-        ("é field", None),
+        ("é field", "upload.txt"),
         ("doc", "upload.txt"),
         ("raw", "upload.bin"),
-        ("named", 'résumé "final" 1.txt'),
+        ("named", "r%C3%A9sum%C3%A9%20%22final%22%201.txt"),  # aiohttp percent-encodes it
     ]
     assert parts[3][3] == bytes(range(256))
     assert dict(parts[2][2])["content-type"] == "text/plain"
