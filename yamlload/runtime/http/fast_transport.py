@@ -42,7 +42,7 @@ from .transport import Answer, Outcome, RequestError, Spec
 # send churn through; past this many the cache starts again rather than grow.
 PREPARED_CACHE_SIZE = 1024
 UNSUPPORTED = "EPROTONOSUPPORT"
-SET_COOKIE = istr("Set-Cookie")  # an istr: found in a response's headers without a copy
+SET_COOKIE = istr("Set-Cookie")  # an istr: looked up with no case folding per response
 
 
 class FastSession:
