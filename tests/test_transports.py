@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import MultipartReader, web
+from multidict import CIMultiDict
 
 from tests.faults import FaultServer
 from tests.servers import ServerThread, free_port, raw_tcp_server, reset_after_request
@@ -20,6 +21,7 @@ from yamlload import PlanOptions, load_plan
 from yamlload.results.summary import Summary, summarize
 from yamlload.runtime.engine import RunOptions, run_plan, transport_choice
 from yamlload.runtime.http import fast_transport
+from yamlload.runtime.http.cookies import Jar
 
 TRANSPORTS = ("aiohttp", "fast")
 # The counters both transports must agree on exactly (timings and CPU differ).
@@ -29,18 +31,42 @@ WORD = {"word": "chunky", "pad": "x" * 300}
 BIG = json.dumps({"x": "y" * 200_000}).encode()
 
 
+def recorder(app: web.Application) -> Any:
+    """A middleware that records each request as the server parsed it in app[SEEN],
+    headers in the order they came: a multipart body as its parts (name, filename,
+    headers, bytes), since its boundary is random per request."""
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        headers = [(k.lower(), v) for k, v in request.headers.items()]
+        if request.content_type == "multipart/form-data":
+            body: Any = await multipart_parts(request)
+            headers = [(k, v.split(";")[0] if k == "content-type" else v) for k, v in headers]
+        else:
+            body = await request.read()
+        app[SEEN].append((request.method, request.path_qs, headers, body))
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    return record
+
+
+async def multipart_parts(request: web.Request) -> list[tuple[Any, ...]]:
+    reader = await request.multipart()
+    parts: list[tuple[Any, ...]] = []
+    while (part := await reader.next()) is not None:
+        assert not isinstance(part, MultipartReader)
+        headers = sorted((k.lower(), v) for k, v in part.headers.items())
+        parts.append((part.name, part.filename, headers, bytes(await part.read())))
+    return parts
+
+
 def recording_app() -> web.Application:
     """Records each request as the server parsed it; answers with every body framing."""
     app = web.Application()
     app[SEEN] = []
 
-    @web.middleware
-    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        body = await request.read()
-        headers = sorted((k.lower(), v) for k, v in request.headers.items())
-        app[SEEN].append((request.method, request.path_qs, headers, body))
-        response: web.StreamResponse = await handler(request)
-        return response
+    app.middlewares.append(recorder(app))
 
     async def echo(request: web.Request) -> web.Response:
         return web.json_response({"body": (await request.read()).decode("utf-8", "replace")})
@@ -66,7 +92,6 @@ def recording_app() -> web.Application:
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=BIG, content_type="application/json")
 
-    app.middlewares.append(record)
     app.add_routes(
         [
             web.route("*", "/echo", echo),
@@ -139,7 +164,11 @@ def fast_sessions(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return made
 
 
-def test_the_corpus_reaches_the_server_alike(tmp_path: Path, fast_sessions: list[object]) -> None:
+def test_the_corpus_reaches_the_server_alike(
+    tmp_path: Path, fast_sessions: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jars: list[object] = []  # a plan with no cookie makes no jar: its requests cost nothing more
+    monkeypatch.setattr(fast_transport, "Jar", lambda: jars.append(1) or Jar())
     seen: dict[str, list[Any]] = {}
     summaries: dict[str, Summary] = {}
     for transport in TRANSPORTS:
@@ -150,11 +179,155 @@ def test_the_corpus_reaches_the_server_alike(tmp_path: Path, fast_sessions: list
                 (m, p, [(k, v) for k, v in h if k != "host"], b) for m, p, h, b in server.app[SEEN]
             )
     assert len(fast_sessions) == 2
+    assert not jars
     assert seen["fast"] == seen["aiohttp"]
     assert any(p == "/echo?seen=chunked-gzip-deflate" for _, p, _, _ in seen["fast"])
     assert compared(summaries["fast"]) == compared(summaries["aiohttp"])
     assert summaries["fast"].counter("errors.Body over maxBodyBytes") == 2
     assert summaries["fast"].counter("http.codes.404") == 2
+
+
+# What /login sets: kept for the whole site, for one path, until a later deletion,
+# already expired, for the IP's domain, https only, for an hour, quoted.
+LOGIN_COOKIES = (
+    "sid=s1; Path=/",
+    "scoped=p; Path=/scoped",
+    "gone=soon; Path=/",
+    "stale=old; Expires=Wed, 21 Oct 2015 07:28:00 GMT; Path=/",
+    "dom=d; Domain=127.0.0.1; Path=/",
+    "sec=s; Secure; Path=/",
+    "long=l; Max-Age=3600",
+    'quoted="x y"; Path=/',
+)
+
+
+def cookie_app() -> web.Application:
+    """Sets, deletes and redirects with cookies; records the Cookie each request carried."""
+    app = web.Application()
+    app[SEEN] = []
+    app.middlewares.append(recorder(app))
+
+    def setting(*cookies: str, status: int = 200, location: str = "") -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            headers = [("Set-Cookie", cookie) for cookie in cookies]
+            if location:
+                headers.append(("Location", location))
+            return web.Response(status=status, headers=CIMultiDict(headers), text="ok")
+
+        return handler
+
+    app.add_routes(
+        [
+            web.route("*", "/echo", setting()),
+            web.get("/scoped/page", setting()),
+            web.get("/login", setting(*LOGIN_COOKIES)),
+            web.get("/logout", setting("gone=; Max-Age=0; Path=/")),
+            web.get("/hop", setting("hop=h; Path=/", status=302, location="/landing")),
+            web.get("/landing", setting()),
+        ]
+    )
+    return app
+
+
+COOKIES = """
+config:
+  target: {target}
+  phases: [{{duration: 1, arrivalCount: 2}}]
+  http: {{transport: {transport}, timeout: 2}}
+  defaults: {{cookie: {{dflt: d}}}}
+scenarios:
+  - flow:
+      - get: {{url: "/echo?step=first"}}
+      - get: {{url: /login}}
+      - get: {{url: "/echo?step=logged-in"}}
+      - get: {{url: /scoped/page}}
+      - get: {{url: /logout}}
+      - get: {{url: "/echo?step=logged-out", cookie: {{plan: p}}}}
+      - get: {{url: /hop}}
+      - get: {{url: "/echo?step=given", headers: {{cookie: "h=1; sid=override"}}}}
+      - post: {{url: "/echo?step=post", body: "x"}}
+"""
+
+
+def cookies_seen(app: web.Application) -> list[tuple[str, str | None]]:
+    return sorted((path, dict(headers).get("cookie")) for _, path, headers, _ in app[SEEN])
+
+
+def test_cookies_are_kept_and_sent_alike(tmp_path: Path, fast_sessions: list[object]) -> None:
+    seen: dict[str, list[Any]] = {}
+    for transport in TRANSPORTS:
+        with ServerThread(cookie_app()) as server:
+            summary = run(tmp_path, COOKIES, transport, target=server.url)
+            assert server.app is not None
+            seen[transport] = cookies_seen(server.app)
+        assert summary.counter("http.codes.200") == 2 * 9
+    assert len(fast_sessions) == 2
+    assert seen["fast"] == seen["aiohttp"]
+    sent = dict(seen["fast"])
+    assert sent["/echo?step=first"] == "dflt=d"
+    logged_in = sent["/echo?step=logged-in"]
+    assert logged_in is not None
+    assert {"sid=s1", "gone=soon", "dom=d", "long=l", "dflt=d"} <= set(logged_in.split("; "))
+    assert not any(gone in logged_in for gone in ("stale=", "sec=", "scoped="))
+    assert "scoped=p" in (sent["/scoped/page"] or "")
+    assert "gone=" not in (sent["/echo?step=logged-out"] or "")
+    assert "plan=p" in (sent["/echo?step=logged-out"] or "")
+    assert "hop=h" in (sent["/landing"] or "")
+    assert "h=1" in (sent["/echo?step=given"] or "")
+
+
+UPLOADS = """
+config:
+  target: {target}
+  phases: [{{duration: 1, arrivalCount: 2}}]
+  http: {{transport: {transport}, timeout: 2}}
+scenarios:
+  - flow:
+      - post:
+          url: /echo
+          formData:
+            note: "hello wörld"
+            "é field": {{fromFile: ./upload.txt}}
+            doc: {{fromFile: ./upload.txt, contentType: text/plain}}
+            raw: {{fromFile: ./upload.bin}}
+            named: {{fromFile: ./upload.txt, filename: 'résumé "final" 1.txt'}}
+      - put:
+          url: /echo
+          formData: {{a: "1 2", b: "&=é"}}
+      - post:
+          url: /echo
+          cookie: {{c: v}}
+          formData:
+            doc: {{fromFile: ./upload.txt, contentType: "application/json; charset=utf-8"}}
+"""
+
+
+def test_multipart_uploads_reach_the_server_alike(
+    tmp_path: Path, fast_sessions: list[object]
+) -> None:
+    (tmp_path / "upload.txt").write_text("some text\r\n--not-a-boundary\n", encoding="utf-8")
+    (tmp_path / "upload.bin").write_bytes(bytes(range(256)))
+    seen: dict[str, list[Any]] = {}
+    for transport in TRANSPORTS:
+        with ServerThread(recording_app()) as server:
+            summary = run(tmp_path, UPLOADS, transport, target=server.url)
+            assert server.app is not None
+            seen[transport] = [
+                (m, p, [(k, v) for k, v in h if k != "host"], b) for m, p, h, b in server.app[SEEN]
+            ]
+        assert summary.counter("http.codes.200") == 2 * 3
+    assert len(fast_sessions) == 2
+    assert seen["fast"] == seen["aiohttp"]
+    parts = seen["fast"][0][3]
+    assert [(name, filename) for name, filename, _, _ in parts] == [
+        ("note", None),
+        ("é field", "upload.txt"),
+        ("doc", "upload.txt"),
+        ("raw", "upload.bin"),
+        ("named", "r%C3%A9sum%C3%A9%20%22final%22%201.txt"),  # aiohttp percent-encodes it
+    ]
+    assert parts[3][3] == bytes(range(256))
+    assert dict(parts[2][2])["content-type"] == "text/plain"
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +397,20 @@ def test_the_transport_is_fast_only_when_asked_and_able(
     path = tmp_path / "plan.yml"
     path.write_text(PLAIN.format(target=target, http=http) + FLOW, encoding="utf-8")
     assert transport_choice(load_plan(str(path), PlanOptions())) == choice
+
+
+NEEDS_JAR_AND_UPLOAD = """scenarios:
+  - flow:
+      - get: {url: /, cookie: {sid: x}}
+      - post: {url: /, formData: {f: {fromFile: ./plan.yml, contentType: text/yaml}}}
+"""
+
+
+def test_cookies_and_uploads_run_on_the_fast_transport(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yml"
+    config = PLAIN.format(target="http://127.0.0.1:9", http="  http: {transport: fast}\n")
+    path.write_text(config + "  defaults: {cookie: {theme: dark}}\n" + NEEDS_JAR_AND_UPLOAD)
+    assert transport_choice(load_plan(str(path), PlanOptions())) == ("fast", "")
 
 
 def test_an_unknown_transport_is_refused(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The aiohttp transport: aiohttp sessions, one per user (or sharing config.http.pool's
-connector), with aiohttp's exceptions turned into request errors (transport.py). The one
-module of the runtime that imports aiohttp: its exceptions' names, its bodies and its
-FormData live here, so another transport (fast_transport.py) needs none of them."""
+connector), with aiohttp's exceptions turned into request errors (transport.py). With
+cookies.py (the cookie jar both transports use), the one module of the runtime that
+imports aiohttp: its exceptions' names, its bodies and its FormData live here, so
+another transport (fast_transport.py) needs none of them."""
 
 from __future__ import annotations
 

@@ -4,9 +4,7 @@ The console's header says which, and why not fast (cli/run.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from ...plan.ir import LoopStep, ParallelStep, Plan, Request, Step
+from ...plan.ir import Plan
 
 FAST = "fast"
 AIOHTTP = "aiohttp"
@@ -25,8 +23,6 @@ def transport_choice(plan: Plan) -> tuple[str, str]:
 def fast_gaps(plan: Plan) -> list[str]:
     """What the plan needs that the fast transport does not do yet."""
     http = plan.http
-    flows = (*plan.before, *plan.after, *(step for s in plan.scenarios for step in s.flow))
-    requests = list(_requests(iter(flows)))
     gaps = [
         what
         for what, needed in (
@@ -34,17 +30,7 @@ def fast_gaps(plan: Plan) -> list[str]:
             ("config.http.pool", http.pool is not None),
             ("config.http.maxSockets", http.max_sockets is not None),
             ("extendedMetrics", http.extended_metrics),
-            ("cookies", bool(plan.default_cookie.items) or any(r.cookie.items for r in requests)),
-            ("formData", any(r.form_data is not None for r in requests)),
         )
         if needed
     ]
     return gaps
-
-
-def _requests(steps: Iterator[Step]) -> Iterator[Request]:
-    for step in steps:
-        if isinstance(step, Request):
-            yield step
-        elif isinstance(step, LoopStep | ParallelStep):
-            yield from _requests(iter(step.steps))

@@ -1,20 +1,23 @@
 """A request of the fast transport as bytes: the request line, headers and body aiohttp
-would write for the same Spec (same auto headers, same body encodings), built once per
-constant request (fast_transport.py caches them)."""
+would write for the same Spec (same auto headers, same body encodings, multipart as its
+FormData writes it), built once per constant request (fast_transport.py caches them).
+A user's cookies are spliced in per send (`with_cookie`), where aiohttp puts them."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from yarl import URL
 
-from .form import _PendingForm
+from .form import FormField, _PendingForm
 from .transport import Spec
 
 # Methods that send no Content-Length when they have no body; others say 0, as aiohttp.
@@ -37,6 +40,12 @@ def _aiohttp_user_agent() -> str:
 USER_AGENT = _aiohttp_user_agent()
 # The headers aiohttp adds unless the request has them or skips them (skip_auto_headers).
 AUTO_HEADERS = (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate"))
+# aiohttp's rules for a multipart part's headers (its helpers.py and http_writer.py): a
+# control character is refused; a field name goes as a quoted-string while it is
+# printable ASCII (else as name*=utf-8''...); a filename is always percent-encoded.
+HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+QUOTED_STRING_CHARS = frozenset(chr(i) for i in range(0x20, 0x7F)) | {"\t"}
+NOT_QTEXT = re.compile(r"[^\041\043-\133\135-\176]")
 
 
 class Unsupported(Exception):
@@ -52,6 +61,10 @@ class Prepared:
     data: bytes
     head: bool  # a HEAD request: its response has no body, whatever its headers say
     idempotent: bool
+    cookie_at: int  # where in `data` the jar's Cookie header goes (where aiohttp puts it)
+    # The request's own Cookie header: its line's span in `data`, and its value.
+    given_cookie: tuple[int, int, str] | None
+    per_send: bool  # a form: made for one send (a fresh multipart boundary), not cached
 
 
 def prepare(spec: Spec) -> Prepared:
@@ -79,17 +92,50 @@ def prepare(spec: Spec) -> Prepared:
             headers[name] = value
     if "user-agent" not in given and "user-agent" not in skipped:
         headers["User-Agent"] = USER_AGENT
+    # aiohttp adds the jar's Cookie header after these, before the body's headers.
+    front = _lines([f"{method} {url.raw_path_qs} HTTP/1.1", *_header_lines(headers)])
     body, content_type = _body(spec)
-    if body is not None:
+    after: dict[str, str] = {}
+    if body is not None:  # in aiohttp's order: the length, then the payload's type
+        after["Content-Length"] = str(len(body))
         if "content-type" not in given:
-            headers["Content-Type"] = content_type
-        headers["Content-Length"] = str(len(body))
+            after["Content-Type"] = content_type
     elif method not in BODILESS_METHODS and "content-length" not in given:
-        headers["Content-Length"] = "0"
-    lines = [f"{method} {url.raw_path_qs} HTTP/1.1", *_header_lines(headers), "", ""]
-    data = "\r\n".join(lines).encode("utf-8") + (body or b"")
-    origin = (host, url.port or 80)
-    return Prepared(origin, url, data, method == "HEAD", method in IDEMPOTENT_METHODS)
+        after["Content-Length"] = "0"
+    return Prepared(
+        (host, url.port or 80),
+        url,
+        front + _lines([*_header_lines(after), ""]) + (body or b""),
+        method == "HEAD",
+        method in IDEMPOTENT_METHODS,
+        len(front),
+        _given_cookie(spec["headers"], front) if "cookie" in given else None,
+        isinstance(spec.get("data"), _PendingForm),
+    )
+
+
+def with_cookie(prepared: Prepared, cookie: str) -> Prepared:
+    """The request with the jar's Cookie header (cookies.py), in place of its own one."""
+    if HEADER_CONTROL.search(cookie):
+        raise ValueError("the Cookie header holds a control character")
+    data, at = prepared.data, prepared.cookie_at
+    line = f"Cookie: {cookie}\r\n".encode()
+    if prepared.given_cookie is None:
+        return replace(prepared, data=data[:at] + line + data[at:])
+    start, end, _ = prepared.given_cookie
+    return replace(prepared, data=data[:start] + data[end:at] + line + data[at:])
+
+
+def _lines(lines: list[str]) -> bytes:
+    return "".join(f"{line}\r\n" for line in lines).encode("utf-8")
+
+
+def _given_cookie(headers: Mapping[str, Any], front: bytes) -> tuple[int, int, str]:
+    """Where the request's own Cookie line lies in `front`, and its value: a line starts
+    after CRLF and a value holds none, so the first match is the line."""
+    name, value = next((k, str(v)) for k, v in headers.items() if k.lower() == "cookie")
+    start = front.index(f"\r\n{name}: ".encode()) + 2
+    return start, front.index(b"\r\n", start) + 2, value
 
 
 def _bracketed(host: str) -> str:
@@ -119,8 +165,11 @@ def _body(spec: Spec) -> tuple[bytes | None, str]:
         return bytes(data), "application/octet-stream"
     if isinstance(data, _PendingForm):
         fields = data.fields()
-        if any(filename is not None or ctype is not None for _, _, filename, ctype in fields):
-            raise Unsupported("the fast transport does not send multipart uploads yet")
+        if any(
+            filename is not None or ctype is not None or isinstance(value, bytes)
+            for _, value, filename, ctype in fields
+        ):
+            return _multipart(fields)
         return _urlencoded([(name, value) for name, value, _, _ in fields])
     if isinstance(data, Mapping):
         return _urlencoded(list(data.items()))
@@ -129,3 +178,37 @@ def _body(spec: Spec) -> tuple[bytes | None, str]:
 
 def _urlencoded(fields: list[tuple[str, Any]]) -> tuple[bytes, str]:
     return urlencode(fields, doseq=True).encode("utf-8"), "application/x-www-form-urlencoded"
+
+
+def _multipart(fields: list[FormField]) -> tuple[bytes, str]:
+    """multipart/form-data as aiohttp's FormData and MultipartWriter write it: a random
+    boundary per body; each part's Content-Type, then its Content-Disposition."""
+    boundary = uuid.uuid4().hex.encode("ascii")
+    chunks: list[bytes] = []
+    for name, value, filename, content_type in fields:
+        if isinstance(value, str):  # form.py gives a text field no content type
+            payload, default_type = value.encode("utf-8"), "text/plain; charset=utf-8"
+        else:
+            payload, default_type = value, "application/octet-stream"
+            if filename is None:  # aiohttp names bytes with no filename after the field
+                filename = name
+        disposition = f"form-data; {_disposition_name(_safe(name))}"
+        if filename is not None:
+            disposition += f'; filename="{quote(_safe(filename), "", encoding="utf-8")}"'
+        part_type = _safe(content_type) if content_type is not None else default_type
+        head = f"Content-Type: {part_type}\r\nContent-Disposition: {disposition}\r\n\r\n"
+        chunks += (b"--", boundary, b"\r\n", head.encode("utf-8"), payload, b"\r\n")
+    chunks += (b"--", boundary, b"--\r\n")
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary.decode('ascii')}"
+
+
+def _disposition_name(name: str) -> str:
+    if set(name) < QUOTED_STRING_CHARS:
+        return 'name="' + NOT_QTEXT.sub(lambda m: "\\" + m.group(0), name) + '"'
+    return "name*=utf-8''" + quote(name, "", encoding="utf-8")
+
+
+def _safe(text: str) -> str:
+    if HEADER_CONTROL.search(text):
+        raise ValueError("a form field's name, filename or content type holds a line break")
+    return text

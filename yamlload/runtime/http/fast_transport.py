@@ -6,11 +6,15 @@ Why: about 90% of a request's CPU on the aiohttp path is aiohttp's general-purpo
 client (issue 15). Here a constant request is serialized to bytes once and written in
 one call; a response is one parser feed and one future.
 
+Cookies (the plan's and those servers set, on redirects too) go in a user's jar made
+when the first one appears (cookies.py: aiohttp's own jar, so both transports follow
+the same rules); a user with none pays nothing for them. formData is encoded as aiohttp's
+FormData encodes it (fast_prepare.py).
+
 What it does not do yet (choose.py picks aiohttp for a plan that needs these, and the
-console says so): https://, config.http.pool and maxSockets, formData, the plan's
-cookies, extendedMetrics, a test's fake resolver (engine.py). Cookies a server sets are
-not kept: a plan that logs in by cookie must stay on aiohttp. A request that needs one
-of these anyway (an absolute https:// URL) is a request error, EPROTONOSUPPORT.
+console says so): https://, config.http.pool and maxSockets, extendedMetrics, a test's
+fake resolver (engine.py). A request that needs one of these anyway (an absolute
+https:// URL) is a request error, EPROTONOSUPPORT.
 """
 
 from __future__ import annotations
@@ -19,13 +23,17 @@ import asyncio
 import time
 from collections.abc import Mapping
 
+from multidict import istr
+from yarl import URL
+
 from ...plan.ir import Plan
 from ..log import exception_text
 from ..options import RunOptions
 from ..vuser import VALUE_ERRORS
+from .cookies import Jar
 from .errors import INVALID_REQUEST
 from .fast_connect import open_connection
-from .fast_prepare import Prepared, Unsupported, prepare
+from .fast_prepare import Prepared, Unsupported, prepare, with_cookie
 from .fast_response import RESET, TIMED_OUT, Reply, ResponseProtocol
 from .transport import Answer, Outcome, RequestError, Spec
 
@@ -34,21 +42,25 @@ from .transport import Answer, Outcome, RequestError, Spec
 # send churn through; past this many the cache starts again rather than grow.
 PREPARED_CACHE_SIZE = 1024
 UNSUPPORTED = "EPROTONOSUPPORT"
+SET_COOKIE = istr("Set-Cookie")  # an istr: looked up with no case folding per response
 
 
 class FastSession:
     """One user's connections, one per origin, kept alive between its requests."""
 
-    __slots__ = ("_connections", "_transport")
+    __slots__ = ("_connections", "_jar", "_transport")
 
     def __init__(self, transport: FastTransport) -> None:
         self._transport = transport
         self._connections: dict[tuple[str, int], ResponseProtocol] = {}
+        self._jar: Jar | None = None  # made with the first cookie: most plans have none
 
     async def send(self, spec: Spec, keep: int) -> Outcome:
         start = time.perf_counter()
         try:
             prepared = self._transport.prepared(spec)
+            if self._jar is not None:
+                prepared = self._with_cookies(prepared, self._jar)
         except Unsupported as exc:
             return RequestError(UNSUPPORTED, f"{spec['method']} {spec['url']}: {exc}")
         except VALUE_ERRORS as exc:  # what the values made of the request cannot be sent
@@ -59,6 +71,9 @@ class FastSession:
             # The server closed an idle keep-alive connection as the request went: sent
             # again once, on a new connection, as aiohttp does.
             reply, _ = await self._exchange(prepared, keep, deadline)
+        if reply.headers is not None and SET_COOKIE in reply.headers:
+            # Kept even when the body then fails: aiohttp keeps them once headers arrive.
+            self._cookies().store(reply.headers.getall(SET_COOKIE), prepared.url)
         if reply.error:
             detail = f"{spec['method']} {prepared.url}: {reply.detail}"
             return RequestError(reply.error, detail)
@@ -102,7 +117,18 @@ class FastSession:
         return reply, reused
 
     def add_cookies(self, cookies: Mapping[str, str], url: str) -> None:
-        raise NotImplementedError("the fast transport keeps no cookies yet (see choose.py)")
+        self._cookies().add(cookies, URL(url))
+
+    def _cookies(self) -> Jar:
+        if self._jar is None:
+            self._jar = Jar()
+        return self._jar
+
+    @staticmethod
+    def _with_cookies(prepared: Prepared, jar: Jar) -> Prepared:
+        given = prepared.given_cookie[2] if prepared.given_cookie is not None else None
+        cookie = jar.header(prepared.url, given)
+        return prepared if cookie is None else with_cookie(prepared, cookie)
 
     async def close(self) -> None:
         for conn in self._connections.values():
@@ -131,6 +157,8 @@ class FastTransport:
         if cached is not None and cached[0] is spec:
             return cached[1]
         prepared = prepare(spec)
+        if prepared.per_send:
+            return prepared
         if len(self._prepared) >= PREPARED_CACHE_SIZE:
             self._prepared.clear()
         self._prepared[id(spec)] = (spec, prepared)

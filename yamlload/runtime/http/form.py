@@ -67,8 +67,9 @@ def _read_upload(path: str) -> bytes:
 class _PendingForm:
     """Multipart (or, with no file, url-encoded) fields whose files are read when the
     request is about to go: `load()` reads them in a worker thread. A transport turns
-    the fields into its own body (aiohttp_transport.py's FormData); should it take them
-    before `load()`, `fields()` reads the files there, with the same checks and bounds."""
+    the fields into its own body (aiohttp_transport.py's FormData, fast_prepare.py's
+    bytes); should it take them before `load()`, `fields()` reads the files there, with
+    the same checks and bounds."""
 
     __slots__ = ("_contents", "_loaded", "_parts")
 
