@@ -115,6 +115,7 @@ scenarios:
       - get: {{url: "/echo?a=1&b=two", qs: {{c: "x y", d: "é"}}, headers: {{X-Trace: abc}}}}
       - post: {{url: /echo, json: {{n: 1, s: "x", l: [1, 2.5], o: {{k: null}}}}}}
       - put: {{url: /echo, body: "plain text"}}
+      - put: {{url: /echo, body: "sized", headers: {{content-length: "5"}}}}
       - patch: {{url: /echo, form: {{a: "1 2", b: "&=é"}}}}
       - delete: {{url: /echo}}
       - head: {{url: /echo}}

@@ -97,7 +97,8 @@ def prepare(spec: Spec) -> Prepared:
     body, content_type = _body(spec)
     after: dict[str, str] = {}
     if body is not None:  # in aiohttp's order: the length, then the payload's type
-        after["Content-Length"] = str(len(body))
+        if "content-length" not in given:  # aiohttp sends the plan's own, right or wrong
+            after["Content-Length"] = str(len(body))
         if "content-type" not in given:
             after["Content-Type"] = content_type
     elif method not in BODILESS_METHODS and "content-length" not in given:
