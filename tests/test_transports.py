@@ -209,10 +209,11 @@ FLOW = "scenarios:\n  - flow: [{get: {url: /}}]\n"
         ("http://127.0.0.1:9", "", ("aiohttp", "")),
         ("http://127.0.0.1:9", "  http: {transport: aiohttp}\n", ("aiohttp", "")),
         ("http://127.0.0.1:9", "  http: {transport: fast}\n", ("fast", "")),
+        ("https://127.0.0.1:9", "  http: {transport: fast, pool: 2}\n", ("fast", "")),
         (
             "https://127.0.0.1:9",
-            "  http: {transport: fast, pool: 2}\n",
-            ("aiohttp", "the fast transport does not do https://, config.http.pool yet"),
+            "  http: {transport: fast, maxSockets: 2, extendedMetrics: true}\n",
+            ("fast", ""),
         ),
     ],
 )

@@ -24,16 +24,11 @@ def transport_choice(plan: Plan) -> tuple[str, str]:
 
 def fast_gaps(plan: Plan) -> list[str]:
     """What the plan needs that the fast transport does not do yet."""
-    http = plan.http
     flows = (*plan.before, *plan.after, *(step for s in plan.scenarios for step in s.flow))
     requests = list(_requests(iter(flows)))
     gaps = [
         what
         for what, needed in (
-            ("https://", not plan.target.lower().startswith("http://")),
-            ("config.http.pool", http.pool is not None),
-            ("config.http.maxSockets", http.max_sockets is not None),
-            ("extendedMetrics", http.extended_metrics),
             ("cookies", bool(plan.default_cookie.items) or any(r.cookie.items for r in requests)),
             ("formData", any(r.form_data is not None for r in requests)),
         )

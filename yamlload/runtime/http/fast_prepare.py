@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlencode
 
 from yarl import URL
@@ -39,6 +39,12 @@ USER_AGENT = _aiohttp_user_agent()
 AUTO_HEADERS = (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate"))
 
 
+# A connection's destination: scheme, host, port. The scheme is part of it, so that
+# http:// and https:// to one host and port never share a connection.
+Origin: TypeAlias = tuple[str, str, int]
+SCHEMES = frozenset({"http", "https"})
+
+
 class Unsupported(Exception):
     """A request the fast transport cannot send yet (see the module's docstring)."""
 
@@ -47,7 +53,7 @@ class Unsupported(Exception):
 class Prepared:
     """One request as bytes, and what sending it needs."""
 
-    origin: tuple[str, int]
+    origin: Origin
     url: URL
     data: bytes
     head: bool  # a HEAD request: its response has no body, whatever its headers say
@@ -61,8 +67,10 @@ def prepare(spec: Spec) -> Prepared:
     params = spec.get("params")
     if params:
         url = url.extend_query(params)
-    if url.scheme != "http":
-        raise Unsupported(f"the fast transport sends http:// only, not {url.scheme}://")
+    if url.scheme not in SCHEMES:
+        raise Unsupported(
+            f"the fast transport sends http:// and https:// only, not {url.scheme}://"
+        )
     host = url.raw_host
     if not host:
         raise ValueError(f"{spec['url']!r} has no host")
@@ -71,7 +79,8 @@ def prepare(spec: Spec) -> Prepared:
     given = {name.lower() for name in spec["headers"]}
     skipped = {name.lower() for name in spec.get("skip_auto_headers", ())}
     if "host" not in given:
-        headers["Host"] = host if url.port == 80 else f"{_bracketed(host)}:{url.port}"
+        # yarl's, as aiohttp writes it: no default port, IPv6 bracketed, no final dot.
+        headers["Host"] = url.host_port_subcomponent or host
     for name, value in spec["headers"].items():
         headers[name] = value
     for name, value in AUTO_HEADERS:
@@ -88,12 +97,8 @@ def prepare(spec: Spec) -> Prepared:
         headers["Content-Length"] = "0"
     lines = [f"{method} {url.raw_path_qs} HTTP/1.1", *_header_lines(headers), "", ""]
     data = "\r\n".join(lines).encode("utf-8") + (body or b"")
-    origin = (host, url.port or 80)
+    origin = (url.scheme, host, url.port or (443 if url.scheme == "https" else 80))
     return Prepared(origin, url, data, method == "HEAD", method in IDEMPOTENT_METHODS)
-
-
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 def _header_lines(headers: Mapping[str, str]) -> list[str]:
