@@ -90,6 +90,8 @@ class FastSession:
             return await self._pooled_exchange(prepared, keep, deadline)
         origin = prepared.origin
         idle = self._connections.get(origin)
+        if idle is None:  # kept until close(): safe to hold across the awaits below
+            idle = self._connections[origin] = []
         conn = idle.pop() if idle else None
         reused = conn is not None and not conn.closed
         if conn is None or conn.closed:
@@ -99,11 +101,7 @@ class FastSession:
             conn = connected
         reply = await _ask(conn, prepared, keep, deadline)
         if not reply.error and not conn.closed:
-            idle = self._connections.get(origin)
-            if idle is None:
-                self._connections[origin] = [conn]
-            else:
-                idle.append(conn)
+            idle.append(conn)
         return reply, reused
 
     async def _pooled_exchange(
