@@ -20,7 +20,7 @@ from tests.servers import ServerThread, free_port, raw_tcp_server, reset_after_r
 from yamlload import PlanOptions, load_plan
 from yamlload.results.summary import Summary, summarize
 from yamlload.runtime.engine import RunOptions, run_plan, transport_choice
-from yamlload.runtime.http import fast_transport
+from yamlload.runtime.http import cookies, fast_transport
 from yamlload.runtime.http.cookies import Jar
 
 TRANSPORTS = ("aiohttp", "fast")
@@ -169,7 +169,7 @@ def test_the_corpus_reaches_the_server_alike(
     tmp_path: Path, fast_sessions: list[object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     jars: list[object] = []  # a plan with no cookie makes no jar: its requests cost nothing more
-    monkeypatch.setattr(fast_transport, "Jar", lambda: jars.append(1) or Jar())
+    monkeypatch.setattr(cookies, "Jar", lambda: jars.append(1) or Jar())
     seen: dict[str, list[Any]] = {}
     summaries: dict[str, Summary] = {}
     for transport in TRANSPORTS:
@@ -383,10 +383,11 @@ FLOW = "scenarios:\n  - flow: [{get: {url: /}}]\n"
         ("http://127.0.0.1:9", "", ("aiohttp", "")),
         ("http://127.0.0.1:9", "  http: {transport: aiohttp}\n", ("aiohttp", "")),
         ("http://127.0.0.1:9", "  http: {transport: fast}\n", ("fast", "")),
+        ("https://127.0.0.1:9", "  http: {transport: fast, pool: 2}\n", ("fast", "")),
         (
             "https://127.0.0.1:9",
-            "  http: {transport: fast, pool: 2}\n",
-            ("aiohttp", "the fast transport does not do https://, config.http.pool yet"),
+            "  http: {transport: fast, maxSockets: 2, extendedMetrics: true}\n",
+            ("fast", ""),
         ),
     ],
 )

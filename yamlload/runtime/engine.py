@@ -126,12 +126,11 @@ class Engine:
     # ---- setup
 
     def _transport(self) -> Transport:
-        """The fast transport when the plan asks for it and can have it (choose.py);
-        aiohttp also when a test fakes DNS with an aiohttp resolver."""
-        if transport_choice(self.plan)[0] == FAST and self.options.resolver is None:
+        """The fast transport when the plan asks for it and can have it (choose.py)."""
+        if transport_choice(self.plan)[0] == FAST:
             from .http.fast_transport import FastTransport
 
-            return FastTransport(self.plan, self.options)
+            return FastTransport(self.plan, self.options, self.recorder.observe)
         return AiohttpTransport(self.plan, self.options, self.recorder.observe)
 
     def _users(self, seed: int) -> Users:

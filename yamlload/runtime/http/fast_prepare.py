@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import quote, urlencode
 
 from yarl import URL
@@ -48,6 +48,12 @@ QUOTED_STRING_CHARS = frozenset(chr(i) for i in range(0x20, 0x7F)) | {"\t"}
 NOT_QTEXT = re.compile(r"[^\041\043-\133\135-\176]")
 
 
+# A connection's destination: scheme, host, port. The scheme is part of it, so that
+# http:// and https:// to one host and port never share a connection.
+Origin: TypeAlias = tuple[str, str, int]
+SCHEMES = frozenset({"http", "https"})
+
+
 class Unsupported(Exception):
     """A request the fast transport cannot send yet (see the module's docstring)."""
 
@@ -56,7 +62,7 @@ class Unsupported(Exception):
 class Prepared:
     """One request as bytes, and what sending it needs."""
 
-    origin: tuple[str, int]
+    origin: Origin
     url: URL
     data: bytes
     head: bool  # a HEAD request: its response has no body, whatever its headers say
@@ -74,8 +80,10 @@ def prepare(spec: Spec) -> Prepared:
     params = spec.get("params")
     if params:
         url = url.extend_query(params)
-    if url.scheme != "http":
-        raise Unsupported(f"the fast transport sends http:// only, not {url.scheme}://")
+    if url.scheme not in SCHEMES:
+        raise Unsupported(
+            f"the fast transport sends http:// and https:// only, not {url.scheme}://"
+        )
     host = url.raw_host
     if not host:
         raise ValueError(f"{spec['url']!r} has no host")
@@ -84,7 +92,8 @@ def prepare(spec: Spec) -> Prepared:
     given = {name.lower() for name in spec["headers"]}
     skipped = {name.lower() for name in spec.get("skip_auto_headers", ())}
     if "host" not in given:
-        headers["Host"] = host if url.port == 80 else f"{_bracketed(host)}:{url.port}"
+        # yarl's, as aiohttp writes it: no default port, IPv6 bracketed, no final dot.
+        headers["Host"] = url.host_port_subcomponent or host
     for name, value in spec["headers"].items():
         headers[name] = value
     for name, value in AUTO_HEADERS:
@@ -103,8 +112,9 @@ def prepare(spec: Spec) -> Prepared:
             after["Content-Type"] = content_type
     elif method not in BODILESS_METHODS and "content-length" not in given:
         after["Content-Length"] = "0"
+    origin = (url.scheme, host, url.port or (443 if url.scheme == "https" else 80))
     return Prepared(
-        (host, url.port or 80),
+        origin,
         url,
         front + _lines([*_header_lines(after), ""]) + (body or b""),
         method == "HEAD",
@@ -137,10 +147,6 @@ def _given_cookie(headers: Mapping[str, Any], front: bytes) -> tuple[int, int, s
     name, value = next((k, str(v)) for k, v in headers.items() if k.lower() == "cookie")
     start = front.index(f"\r\n{name}: ".encode()) + 2
     return start, front.index(b"\r\n", start) + 2, value
-
-
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 def _header_lines(headers: Mapping[str, str]) -> list[str]:

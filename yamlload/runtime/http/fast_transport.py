@@ -1,27 +1,30 @@
-"""The fast transport (config.http.transport: fast): HTTP/1.1 over one asyncio Protocol
-per connection, responses parsed by httptools (llhttp, Node's parser), one keep-alive
-connection per virtual user and origin, as Artillery keeps them.
+"""The fast transport (config.http.transport: fast): HTTP/1.1 and HTTPS over one asyncio
+Protocol per connection, responses parsed by httptools (llhttp, Node's parser), one
+keep-alive connection per virtual user and origin, as Artillery keeps them; or, with
+config.http.pool (shared by all users) or maxSockets (each user's own), connections
+from a limited pool (fast_pool.py), as aiohttp's TCPConnector(limit=N) gives them.
 
 Why: about 90% of a request's CPU on the aiohttp path is aiohttp's general-purpose
 client (issue 15). Here a constant request is serialized to bytes once and written in
 one call; a response is one parser feed and one future.
 
+Opening a connection (fast_connect.py) does what the aiohttp path does: TLS with the
+same contexts (tls.rejectUnauthorized, --insecure) and the same error names, a test's
+fake resolver, and extendedMetrics' http.dns, http.tcp and http.tls.
+
 Cookies (the plan's and those servers set, on redirects too) go in a user's jar made
 when the first one appears (cookies.py: aiohttp's own jar, so both transports follow
 the same rules); a user with none pays nothing for them. formData is encoded as aiohttp's
-FormData encodes it (fast_prepare.py).
-
-What it does not do yet (choose.py picks aiohttp for a plan that needs these, and the
-console says so): https://, config.http.pool and maxSockets, extendedMetrics, a test's
-fake resolver (engine.py). A request that needs one of these anyway (an absolute
-https:// URL) is a request error, EPROTONOSUPPORT.
+FormData encodes it (fast_prepare.py). A request it cannot send (an absolute URL with
+another scheme) is a request error, EPROTONOSUPPORT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from multidict import istr
 from yarl import URL
@@ -30,12 +33,15 @@ from ...plan.ir import Plan
 from ..log import exception_text
 from ..options import RunOptions
 from ..vuser import VALUE_ERRORS
-from .cookies import Jar
 from .errors import INVALID_REQUEST
-from .fast_connect import open_connection
-from .fast_prepare import Prepared, Unsupported, prepare, with_cookie
+from .fast_connect import Connector
+from .fast_pool import Pool
+from .fast_prepare import Origin, Prepared, Unsupported, prepare, with_cookie
 from .fast_response import RESET, TIMED_OUT, Reply, ResponseProtocol
 from .transport import Answer, Outcome, RequestError, Spec
+
+if TYPE_CHECKING:  # cookies.py imports aiohttp: a run with no cookies never loads it
+    from .cookies import Jar
 
 # Prepared requests kept by the identity of their Spec: a constant request's Spec is one
 # object for the whole run (client.py), so its bytes are built once. Specs built per
@@ -46,13 +52,16 @@ SET_COOKIE = istr("Set-Cookie")  # an istr: looked up with no case folding per r
 
 
 class FastSession:
-    """One user's connections, one per origin, kept alive between its requests."""
+    """One user's connections, kept alive between its requests: its own, one per origin
+    (more while parallel requests need them), or a pool's when it has one."""
 
-    __slots__ = ("_connections", "_jar", "_transport")
+    __slots__ = ("_connections", "_jar", "_pool", "_transport")
 
-    def __init__(self, transport: FastTransport) -> None:
+    def __init__(self, transport: FastTransport, pool: Pool | None) -> None:
         self._transport = transport
-        self._connections: dict[tuple[str, int], ResponseProtocol] = {}
+        self._pool = pool
+        # Idle connections by origin: one, unless parallel requests opened more.
+        self._connections: dict[Origin, list[ResponseProtocol]] = {}
         self._jar: Jar | None = None  # made with the first cookie: most plans have none
 
     async def send(self, spec: Spec, keep: int) -> Outcome:
@@ -92,35 +101,53 @@ class FastSession:
 
     async def _exchange(self, prepared: Prepared, keep: int, deadline: float) -> tuple[Reply, bool]:
         """The reply, and whether it came on a connection an earlier request used."""
-        conn = self._connections.get(prepared.origin)
+        if self._pool is not None:
+            return await self._pooled_exchange(prepared, keep, deadline)
+        origin = prepared.origin
+        idle = self._connections.get(origin)
+        if idle is None:  # kept until close(): safe to hold across the awaits below
+            idle = self._connections[origin] = []
+        conn = idle.pop() if idle else None
         reused = conn is not None and not conn.closed
         if conn is None or conn.closed:
-            connected = await open_connection(prepared.origin, deadline)
+            connected = await self._transport.connector.open(origin, deadline)
             if isinstance(connected, Reply):
                 return connected, False
-            conn = self._connections[prepared.origin] = connected
-        loop = asyncio.get_running_loop()
-        waiter = conn.request(prepared.data, keep, prepared.head)
-        # perf_counter and the loop's clock differ: the timer gets the time left.
-        timer = loop.call_later(
-            max(deadline - time.perf_counter(), 0.0), conn.abort, TIMED_OUT, "no response in time"
-        )
-        try:
-            reply = await waiter
-        except asyncio.CancelledError:
-            conn.abort()  # its response would arrive for no one
-            raise
-        finally:
-            timer.cancel()
-        if reply.error or conn.closed:
-            self._connections.pop(prepared.origin, None)
+            conn = connected
+        reply = await _ask(conn, prepared, keep, deadline)
+        if not reply.error and not conn.closed:
+            idle.append(conn)
         return reply, reused
+
+    async def _pooled_exchange(
+        self, prepared: Prepared, keep: int, deadline: float
+    ) -> tuple[Reply, bool]:
+        pool, origin = self._pool, prepared.origin
+        assert pool is not None
+        got = await pool.acquire(origin, deadline)
+        if isinstance(got, Reply):
+            return got, False
+        conn = got
+        try:  # the slot goes back to the pool whatever happens, a stop included
+            if conn is None:
+                connected = await self._transport.connector.open(origin, deadline)
+                if isinstance(connected, Reply):
+                    return connected, False
+                conn = connected
+                reused = False
+            else:
+                reused = True
+            return await _ask(conn, prepared, keep, deadline), reused
+        finally:
+            pool.release(origin, conn)
 
     def add_cookies(self, cookies: Mapping[str, str], url: str) -> None:
         self._cookies().add(cookies, URL(url))
 
     def _cookies(self) -> Jar:
         if self._jar is None:
+            from .cookies import Jar
+
             self._jar = Jar()
         return self._jar
 
@@ -131,24 +158,59 @@ class FastSession:
         return prepared if cookie is None else with_cookie(prepared, cookie)
 
     async def close(self) -> None:
-        for conn in self._connections.values():
-            if conn.transport is not None:
-                conn.transport.close()
+        for idle in self._connections.values():
+            for conn in idle:
+                if conn.transport is not None:
+                    conn.transport.close()
         self._connections.clear()
+        if self._pool is not None and self._pool is not self._transport.pool:
+            self._pool.close()  # maxSockets: the user's own pool
+
+
+async def _ask(conn: ResponseProtocol, prepared: Prepared, keep: int, deadline: float) -> Reply:
+    """The reply to the request on `conn`, or ETIMEDOUT at the deadline (which drops
+    the connection)."""
+    loop = asyncio.get_running_loop()
+    waiter = conn.request(prepared.data, keep, prepared.head)
+    # perf_counter and the loop's clock differ: the timer gets the time left.
+    timer = loop.call_later(
+        max(deadline - time.perf_counter(), 0.0), conn.abort, TIMED_OUT, "no response in time"
+    )
+    try:
+        return await waiter
+    except asyncio.CancelledError:
+        conn.abort()  # its response would arrive for no one
+        raise
+    finally:
+        timer.cancel()
 
 
 class FastTransport:
-    """Makes each user's FastSession; keeps the requests prepared once."""
+    """Makes each user's FastSession; keeps the requests prepared once, the connector
+    and config.http.pool's pool."""
 
-    def __init__(self, plan: Plan, options: RunOptions) -> None:
-        self.timeout = plan.http.timeout
+    def __init__(
+        self, plan: Plan, options: RunOptions, observe: Callable[[str, float], None]
+    ) -> None:
+        http = plan.http
+        self.timeout = http.timeout
+        verify = http.reject_unauthorized and not options.insecure
+        timed = observe if http.extended_metrics else None
+        self.connector = Connector(verify, options.resolver, timed)
+        self._pool_size = http.pool
+        self._max_sockets = http.max_sockets
+        self.pool: Pool | None = None
         self._prepared: dict[int, tuple[Spec, Prepared]] = {}
 
     def open(self) -> None:
-        pass
+        if self._pool_size:
+            self.pool = Pool(self._pool_size)
 
     def session(self) -> FastSession:
-        return FastSession(self)
+        # As on the aiohttp path: a shared pool, when there is one, and maxSockets ignored.
+        if self.pool is None and self._max_sockets:
+            return FastSession(self, Pool(self._max_sockets))
+        return FastSession(self, self.pool)
 
     def prepared(self, spec: Spec) -> Prepared:
         """The Spec's bytes, built once while the same Spec object comes back (it is
@@ -166,3 +228,5 @@ class FastTransport:
 
     async def close(self) -> None:
         self._prepared.clear()
+        if self.pool is not None:
+            self.pool.close()
