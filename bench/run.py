@@ -541,8 +541,16 @@ def layer_classifier() -> Callable[[str, str], str]:
                 ]
             elif spec and spec.origin and spec.origin not in ("built-in", "frozen"):
                 folders.append((os.path.realpath(spec.origin), layer))
-    stdlib = {os.path.realpath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")}
-    folders += [(folder, STDLIB) for folder in stdlib]
+    # The base interpreter's library, not a virtualenv's "platstdlib" (the venv's lib/,
+    # which holds its site-packages). Site-packages folders count as "other": the base
+    # interpreter's lies inside its standard library's folder, and the longer match wins.
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
+    stdlib = {os.path.dirname(os.__file__)}
+    stdlib |= {sysconfig.get_paths(vars=base)[k] for k in ("stdlib", "platstdlib")}
+    folders += [(os.path.realpath(folder) + os.sep, STDLIB) for folder in stdlib]
+    installed = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    installed |= {p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")}
+    folders += [(os.path.realpath(folder) + os.sep, OTHER) for folder in installed]
     folders.sort(key=lambda pair: -len(pair[0]))
     by_module = {
         package: layer for layer, packages in LAYER_PACKAGES.items() for package in packages
