@@ -38,7 +38,15 @@ async def main(url: str, users: int, seconds: float, rate: float | None) -> None
         began = time.perf_counter()
         await asyncio.gather(*(user() for _ in range(users)))
         elapsed = time.perf_counter() - began
-    print(json.dumps({"requests": len(latencies), "seconds": elapsed, "median_ms": statistics.median(latencies) if latencies else 0}))
+    print(
+        json.dumps(
+            {
+                "requests": len(latencies),
+                "seconds": elapsed,
+                "median_ms": statistics.median(latencies) if latencies else 0,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Targets for the benchmark: a fixed 100-byte JSON answer, and one that waits 50 ms.
 
-    python bench/targets.py fast PORT     # aiohttp stand-in when nginx is absent
-    python bench/targets.py slow PORT     # answers after 50 ms
-    python bench/targets.py stamp PORT FILE   # writes the epoch time of its first request to FILE
+python bench/targets.py fast PORT     # aiohttp stand-in when nginx is absent
+python bench/targets.py slow PORT     # answers after 50 ms
+python bench/targets.py stamp PORT FILE   # writes the epoch time of its first request to FILE
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import time
 import uvloop
 from aiohttp import web
 
-BODY = b'{"id":1,"name":"benchmark item","price":9.99,"stock":1000,"tags":["a","b"],"ok":true,"pad":"xxxxxx"}'
+BODY = (
+    b'{"id":1,"name":"benchmark item","price":9.99,"stock":1000,"tags":["a","b"],'
+    b'"ok":true,"pad":"xxxxxx"}'
+)
 
 
 async def fast(request: web.Request) -> web.Response:
@@ -44,4 +47,10 @@ if __name__ == "__main__":
     handler = {"fast": fast, "slow": slow}.get(kind) or stamper(sys.argv[3])
     app.router.add_get("/", handler)
     uvloop.install()
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=lambda *_: print("ready", flush=True))
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        access_log=None,
+        print=lambda *_: print("ready", flush=True),
+    )
