@@ -44,8 +44,10 @@ if TYPE_CHECKING:  # cookies.py imports aiohttp: a run with no cookies never loa
     from .cookies import Jar
 
 # Prepared requests kept by the identity of their Spec: a constant request's Spec is one
-# object for the whole run (client.py), so its bytes are built once. Specs built per
-# send churn through; past this many the cache starts again rather than grow.
+# object for the whole run (client.py), so its bytes are built once. A Spec is kept only
+# when it comes back a second time: templated requests build a new Spec per send, and
+# keeping those (each with its bytes) only churned memory. Past this many entries in
+# either table, it starts again rather than grow.
 PREPARED_CACHE_SIZE = 1024
 UNSUPPORTED = "EPROTONOSUPPORT"
 SET_COOKIE = istr("Set-Cookie")  # an istr: looked up with no case folding per response
@@ -201,6 +203,9 @@ class FastTransport:
         self._max_sockets = http.max_sockets
         self.pool: Pool | None = None
         self._prepared: dict[int, tuple[Spec, Prepared]] = {}
+        # The ids of Specs seen once. An id may be reused by a later Spec once the
+        # first is gone: that Spec is then kept at its first sight, which is harmless.
+        self._seen_once: set[int] = set()
 
     def open(self) -> None:
         if self._pool_size:
@@ -215,18 +220,27 @@ class FastTransport:
     def prepared(self, spec: Spec) -> Prepared:
         """The Spec's bytes, built once while the same Spec object comes back (it is
         kept in the cache, so its id cannot name another Spec meanwhile)."""
-        cached = self._prepared.get(id(spec))
+        key = id(spec)
+        cached = self._prepared.get(key)
         if cached is not None and cached[0] is spec:
             return cached[1]
         prepared = prepare(spec)
         if prepared.per_send:
             return prepared
+        seen = self._seen_once
+        if key not in seen:
+            if len(seen) >= PREPARED_CACHE_SIZE:
+                seen.clear()
+            seen.add(key)
+            return prepared
+        seen.discard(key)
         if len(self._prepared) >= PREPARED_CACHE_SIZE:
             self._prepared.clear()
-        self._prepared[id(spec)] = (spec, prepared)
+        self._prepared[key] = (spec, prepared)
         return prepared
 
     async def close(self) -> None:
         self._prepared.clear()
+        self._seen_once.clear()
         if self.pool is not None:
             self.pool.close()
