@@ -418,7 +418,7 @@ def test_tls_reject_unauthorized_false_in_the_plan(tls_server: ServerThread, wri
 
 
 def test_error_code_names() -> None:
-    from yamlload.runtime.engine import error_code
+    from yamlload.runtime.http.aiohttp_transport import error_code
 
     assert error_code(TimeoutError()) == "ETIMEDOUT"
     assert error_code(aiohttp.ServerDisconnectedError()) == "ECONNRESET"

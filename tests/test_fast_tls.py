@@ -127,7 +127,7 @@ def run(tmp_path: Path, text: str, target: str, **options: Any) -> Summary:
     path = tmp_path / "plan.yml"
     path.write_text(text, encoding="utf-8")
     plan = load_plan(str(path), PlanOptions(target=target))
-    assert transport_choice(plan)[1] == ""
+    assert transport_choice(plan) == plan.http.transport
     return summarize(plan, run_plan(plan, RunOptions(seed=5, **options)), "test")
 
 

@@ -142,7 +142,7 @@ def run(tmp_path: Path, text: str, transport: str, **values: str) -> Summary:
     path = tmp_path / f"{transport}.yml"
     path.write_text(text.format(transport=transport, **values), encoding="utf-8")
     plan = load_plan(str(path), PlanOptions())
-    assert transport_choice(plan) == (transport, "")
+    assert transport_choice(plan) == transport
     return summarize(plan, run_plan(plan, RunOptions(seed=5)), "test")
 
 
@@ -380,21 +380,21 @@ FLOW = "scenarios:\n  - flow: [{get: {url: /}}]\n"
 @pytest.mark.parametrize(
     ("target", "http", "choice"),
     [
-        ("http://127.0.0.1:9", "", ("aiohttp", "")),
-        ("http://127.0.0.1:9", "  http: {transport: aiohttp}\n", ("aiohttp", "")),
-        ("http://127.0.0.1:9", "  http: {transport: fast}\n", ("fast", "")),
-        ("https://127.0.0.1:9", "  http: {transport: fast, pool: 2}\n", ("fast", "")),
+        ("http://127.0.0.1:9", "", "fast"),
+        ("http://127.0.0.1:9", "  http: {transport: aiohttp}\n", "aiohttp"),
+        ("http://127.0.0.1:9", "  http: {transport: fast}\n", "fast"),
+        ("https://127.0.0.1:9", "  http: {transport: fast, pool: 2}\n", "fast"),
         (
             "https://127.0.0.1:9",
             "  http: {transport: fast, maxSockets: 2, extendedMetrics: true}\n",
-            ("fast", ""),
+            "fast",
         ),
     ],
 )
-def test_the_transport_is_fast_only_when_asked_and_able(
-    tmp_path: Path, target: str, http: str, choice: tuple[str, str], default_transport: str
+def test_the_transport_is_the_one_the_plan_names_fast_by_default(
+    tmp_path: Path, target: str, http: str, choice: str, default_transport: str
 ) -> None:
-    if not http and default_transport != "aiohttp":
+    if not http and default_transport != "fast":
         pytest.skip("pytest --transport changes the default")
     path = tmp_path / "plan.yml"
     path.write_text(PLAIN.format(target=target, http=http) + FLOW, encoding="utf-8")
@@ -412,7 +412,7 @@ def test_cookies_and_uploads_run_on_the_fast_transport(tmp_path: Path) -> None:
     path = tmp_path / "plan.yml"
     config = PLAIN.format(target="http://127.0.0.1:9", http="  http: {transport: fast}\n")
     path.write_text(config + "  defaults: {cookie: {theme: dark}}\n" + NEEDS_JAR_AND_UPLOAD)
-    assert transport_choice(load_plan(str(path), PlanOptions())) == ("fast", "")
+    assert transport_choice(load_plan(str(path), PlanOptions())) == "fast"
 
 
 def test_an_unknown_transport_is_refused(tmp_path: Path) -> None:

@@ -807,7 +807,7 @@ def test_an_os_error_keeps_its_own_name() -> None:
 
     import aiohttp
 
-    from yamlload.runtime.engine import error_code
+    from yamlload.runtime.http.aiohttp_transport import error_code
 
     too_many = aiohttp.ClientOSError(errno.EMFILE, "Too many open files")
     assert error_code(too_many) == "EMFILE"

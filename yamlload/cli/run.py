@@ -247,8 +247,7 @@ def _running(plan: Plan, split: Split, redactor: Redactor) -> str:
     shards = f", {split.workers} workers" if split.workers > 1 else ""
     segment = f", segment {split.segment.label}" if split.segment.count > 1 else ""
     target = redactor.url(plan.target)
-    transport, why_not_fast = transport_choice(plan)
-    over = f", {transport} transport" + (f": {why_not_fast}" if why_not_fast else "")
+    over = f", {transport_choice(plan)} transport"
     return f"Running {plan.source} against {target} ({phases}{shards}{segment}{over})"
 
 

@@ -358,8 +358,9 @@ def _http() -> Schema:
             "extendedMetrics": {"type": "boolean"},
             "transport": {
                 "enum": list(TRANSPORTS),
-                "description": "What moves the bytes: aiohttp (the default), or fast "
-                "(HTTP/1.1 on asyncio protocols and httptools; plain http:// only for now).",
+                "description": "What moves the bytes: fast (the default: HTTP/1.1 on asyncio "
+                "protocols and httptools), or aiohttp (aiohttp's client). Both send the same "
+                "requests; YAMLLOAD_TRANSPORT sets the default.",
             },
             "expectedStatuses": {
                 "type": "array",

@@ -1,5 +1,5 @@
 """The runtime: a dispatcher starts virtual users on the plan's schedule, and each user
-runs its scenario's flow over a transport (aiohttp, or the fast one: http/choose.py).
+runs its scenario's flow over a transport (the fast one, or aiohttp: http/choose.py).
 Everything measured goes to a `Recorder`. This module wires the pieces together and
 runs them; each piece is a module of its own (see docs/design.md).
 
@@ -38,8 +38,7 @@ from .clock import Clock
 from .dispatcher import Dispatcher
 from .flow import Flow
 from .hooks import HookContext, HookResponse, Hooks, load_processor
-from .http.aiohttp_transport import AiohttpTransport, error_code
-from .http.choose import FAST, transport_choice
+from .http.choose import make_transport, transport_choice
 from .http.client import HttpClient
 from .http.errors import BODY_TOO_LARGE, FAILED_CAPTURE
 from .http.form import FilePathError, _PendingForm, _Upload
@@ -75,7 +74,6 @@ __all__ = [
     "capacity_warnings",
     "connections_needed",
     "ensure_file_limit",
-    "error_code",
     "read_payload",
     "run_on_uvloop",
     "run_plan",
@@ -126,12 +124,8 @@ class Engine:
     # ---- setup
 
     def _transport(self) -> Transport:
-        """The fast transport when the plan asks for it and can have it (choose.py)."""
-        if transport_choice(self.plan)[0] == FAST:
-            from .http.fast_transport import FastTransport
-
-            return FastTransport(self.plan, self.options, self.recorder.observe)
-        return AiohttpTransport(self.plan, self.options, self.recorder.observe)
+        """The transport the plan names (choose.py)."""
+        return make_transport(self.plan, self.options, self.recorder.observe)
 
     def _users(self, seed: int) -> Users:
         """The users and all they run on: scenarios, payloads, the processor, the

@@ -1,16 +1,32 @@
-"""Which transport runs a plan: the one config.http.transport names (plan/ir.py, where
-YAMLLOAD_TRANSPORT sets the default). Both send every plan the format can express, so
-the choice is the plan's alone; the console's header says which ran (cli/run.py)."""
+"""Which transport runs a plan: the one config.http.transport names (plan/ir.py; the
+YAMLLOAD_TRANSPORT variable sets the default, which is fast). Both send every request
+the plan format can express. Each is imported only when chosen, so that a run on the
+fast transport never loads aiohttp's client (a tenth of a second of start-up)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...plan.ir import Plan
+from ..options import RunOptions
+from .transport import Transport
 
 FAST = "fast"
 AIOHTTP = "aiohttp"
 
 
-def transport_choice(plan: Plan) -> tuple[str, str]:
-    """The transport's name, and why it is not the one the plan asked for (never, now
-    that the fast transport does all the aiohttp one does)."""
-    return plan.http.transport, ""
+def transport_choice(plan: Plan) -> str:
+    """The name of the transport that runs the plan."""
+    return plan.http.transport
+
+
+def make_transport(
+    plan: Plan, options: RunOptions, observe: Callable[[str, float], None]
+) -> Transport:
+    if transport_choice(plan) == FAST:
+        from .fast_transport import FastTransport
+
+        return FastTransport(plan, options, observe)
+    from .aiohttp_transport import AiohttpTransport
+
+    return AiohttpTransport(plan, options, observe)

@@ -6,8 +6,8 @@ The client (client.py and send.py) builds a request as a `Spec`, hands it to the
 socket, nor an exception of the transport's own; a transport translates those into
 `RequestError`s. Cancellation (a stop cutting a user) is the one thing a `send` raises.
 
-aiohttp_transport.py is the transport in use; a second one (httptools, a WebSocket
-engine beside it) implements these two protocols and nothing else changes.
+Two transports implement these protocols: fast_transport.py (the default) and
+aiohttp_transport.py; choose.py makes the one a plan names.
 """
 
 from __future__ import annotations
