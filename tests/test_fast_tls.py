@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from tests.helpers import REPO
-from tests.servers import ServerThread
+from tests.servers import ServerThread, raw_tcp_server
 from tests.test_engine import FailingResolver
 from yamlload import PlanOptions, load_plan
 from yamlload.results.summary import Summary, summarize
@@ -388,3 +389,20 @@ def test_a_failing_resolver_is_enotfound_alike(tmp_path: Path) -> None:
         found[transport] = compared(summary)
     assert found["fast"] == found["aiohttp"]
     assert found["fast"]["errors.ENOTFOUND"] == 2
+
+
+def test_a_handshake_that_never_ends_times_out_alike(tmp_path: Path) -> None:
+    """The server accepts the TCP connection and never answers the TLS hello: opening
+    the connection is bounded by config.http.timeout, and the run goes on."""
+    hold = threading.Event()
+    found = {}
+    with raw_tcp_server(lambda conn: (hold.wait(10), conn.close())) as url:
+        for transport in TRANSPORTS:
+            text = plan_text(transport, 2, "", "[{get: {url: /}}]").replace(
+                "timeout: 2", "timeout: 0.3"
+            )
+            summary = run(tmp_path, text, url.replace("http://", "https://"))
+            found[transport] = compared(summary)
+        hold.set()
+    assert found["fast"] == found["aiohttp"]
+    assert found["fast"]["errors.ETIMEDOUT"] == 2

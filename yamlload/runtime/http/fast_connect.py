@@ -8,11 +8,13 @@ clock for it starts before the lookup, so ours does too)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ...metrics.names import DNS, TCP, TLS
@@ -61,10 +63,7 @@ class Connector:
     async def open(self, origin: Origin, deadline: float) -> ResponseProtocol | Reply:
         """A new connection, or the Reply that says why there is none."""
         try:
-            # wait_for's cost is paid once per connection, not per request.
-            conn = await asyncio.wait_for(
-                self._open(origin), max(deadline - time.perf_counter(), 0.0)
-            )
+            conn = await _within(self._open(origin), max(deadline - time.perf_counter(), 0.0))
         except asyncio.TimeoutError:
             return Reply(error=TIMED_OUT, detail="connecting took too long")
         except _NotFound as exc:
@@ -133,6 +132,22 @@ class Connector:
         return self._context
 
 
+if sys.version_info >= (3, 11):
+
+    async def _within(opening: Awaitable[ResponseProtocol], seconds: float) -> ResponseProtocol:
+        """The connection, or TimeoutError after `seconds`. asyncio.timeout cancels the
+        awaiting task itself; wait_for made a task per connection (a new user's each,
+        in the open model)."""
+        async with asyncio.timeout(seconds):
+            return await opening
+
+else:  # Python 3.10 has no asyncio.timeout
+
+    async def _within(opening: Awaitable[ResponseProtocol], seconds: float) -> ResponseProtocol:
+        return await asyncio.wait_for(opening, seconds)
+
+
+@functools.lru_cache(maxsize=256)
 def _is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
