@@ -1,0 +1,125 @@
+"""Per-second series for watching a run live (the dashboard, /metrics, push outputs).
+
+The hot path writes only into 10-second periods (periods.py). Once a second the ticker
+asks `LiveSeries.take` what changed since its last look: it diffs the periods still
+being written against a copy it kept of each, so a second costs the recorder nothing
+per request, and every count of a second adds up to the periods' own counts exactly.
+The running total of all seconds is kept too (`LiveSeries.total`), for readers that
+want totals without merging every period (a Prometheus scrape).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .histogram import Histogram, Metrics, _bucket_value
+from .periods import Period
+
+# Seconds kept at one-second resolution: the live page's charts and the HTML report of
+# a run under this long draw every second; older seconds are dropped (the periods keep
+# everything). 10 minutes of seconds hold about 600 small dicts.
+SECONDS_KEPT = 600
+
+
+@dataclass(frozen=True)
+class Second:
+    """What happened in one second of the run, ending `at` seconds after its start."""
+
+    at: float
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def count(self, name: str) -> int:
+        return self.metrics.counters.get(name, 0)
+
+    def histogram(self, name: str) -> Histogram | None:
+        return self.metrics.histograms.get(name)
+
+
+class LiveSeries:
+    """The run second by second, made from the recorder's periods (see the module)."""
+
+    def __init__(self, kept: int = SECONDS_KEPT) -> None:
+        self.seconds: deque[Second] = deque(maxlen=kept)
+        self.total = Metrics()
+        # A copy of each period as it was at the last look, for the periods still open.
+        self._seen: dict[int, Metrics] = {}
+        self._oldest_open = 0
+
+    def take(self, periods: Mapping[int, Period], at: float) -> Second:
+        """The second (or whatever time passed) since the last call: every sample that
+        reached a period since then, however the periods' boundaries fall."""
+        delta = Metrics()
+        # A rolled-up period (span > 1) is made only of periods the clock left long ago,
+        # all of whose samples an earlier look took.
+        open_now = [i for i, p in periods.items() if i >= self._oldest_open and p.span == 1]
+        for index in sorted(open_now):
+            current = periods[index].metrics
+            before = self._seen.get(index)
+            _add_difference(delta, current, before)
+            self._seen[index] = _copy(current)
+        if open_now:
+            # The newest period is the only one still written after this look; the one
+            # before it may still get a last sample from a request that ended late.
+            newest = max(open_now)
+            self._oldest_open = max(self._oldest_open, newest - 1)
+            for index in [i for i in self._seen if i < self._oldest_open]:
+                del self._seen[index]
+        second = Second(at, delta)
+        self.seconds.append(second)
+        self.total.merge(delta)
+        return second
+
+
+def _copy(metrics: Metrics) -> Metrics:
+    twin = Metrics(counters=dict(metrics.counters))
+    for name, hist in metrics.histograms.items():
+        copy = Histogram()
+        copy.buckets = dict(hist.buckets)
+        copy.count, copy.total, copy.min, copy.max = hist.count, hist.total, hist.min, hist.max
+        twin.histograms[name] = copy
+    return twin
+
+
+def _add_difference(into: Metrics, now: Metrics, before: Metrics | None) -> None:
+    """Add `now - before` to `into`: counters, and histograms bucket by bucket. A
+    second's min and max are the midpoints of its lowest and highest buckets (within
+    0.4% of the true values), since a histogram's own min and max cannot be subtracted."""
+    was = before.counters if before is not None else {}
+    for name, n in now.counters.items():
+        grew = n - was.get(name, 0)
+        if grew:
+            into.counters[name] = into.counters.get(name, 0) + grew
+    for name, hist in now.histograms.items():
+        old = before.histograms.get(name) if before is not None else None
+        if old is not None and old.count == hist.count:
+            continue
+        diff = _histogram_difference(hist, old)
+        if diff.count:
+            mine = into.histograms.get(name)
+            if mine is None:
+                into.histograms[name] = diff
+            else:
+                mine.merge(diff)
+
+
+def _histogram_difference(now: Histogram, before: Histogram | None) -> Histogram:
+    diff = Histogram()
+    old = before.buckets if before is not None else {}
+    buckets: dict[int, int] = {}
+    for key, n in now.buckets.items():
+        grew = n - old.get(key, 0)
+        if grew > 0:
+            buckets[key] = grew
+    diff.buckets = buckets
+    diff.count = sum(buckets.values())
+    diff.total = now.total - (before.total if before is not None else 0.0)
+    if buckets:  # the buckets' midpoints, as percentiles read them
+        diff.min = _clamped(_bucket_value(min(buckets)) / 1000.0, now)
+        diff.max = _clamped(_bucket_value(max(buckets)) / 1000.0, now)
+    return diff
+
+
+def _clamped(millis: float, hist: Histogram) -> float:
+    return min(max(millis, hist.min), hist.max)
