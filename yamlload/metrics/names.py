@@ -28,6 +28,8 @@ USERS_INTERRUPTED = "vusers.interrupted"
 ARRIVAL_LAG = "yamlload.arrival_lag"
 CPU_MS = "yamlload.cpu_ms"
 ACTIVE_USERS = "yamlload.active_users"
+# A watcher of the run (the dashboard, a push output) that failed once: never the run's fault.
+OUTPUT_ERRORS = "yamlload.output_errors"
 USERS_SKIPPED = "vusers.skipped"
 USERS_CREATED_BY_NAME = "vusers.created_by_name."
 SESSION_LENGTH = "vusers.session_length"

@@ -170,6 +170,7 @@ class Engine:
             observer=observer,
             on_checkpoint=on_checkpoint,
             checkpoint_seconds=self.options.checkpoint_seconds,
+            watchers=self.options.watchers,
         )
 
     def _scenarios(self) -> tuple[list[Scenario], list[float]]:
@@ -211,6 +212,7 @@ class Engine:
     # ---- the run
 
     async def run(self) -> RunResult:
+        await self.ticker.start_watchers()  # a port in use stops here, before traffic
         self.transport.open()
         self.clock.t0 = time.perf_counter()
         # `before` is set-up, not load: what it measures goes into the first period.
@@ -227,6 +229,7 @@ class Engine:
         finally:
             await self.transport.close()
             await self.ticker.checkpoint_written()
+            await self.ticker.finish_watchers()
         self.ticker.report_periods(max(self.recorder.periods, default=-1) + 1, duration)
         phase_runs = self.dispatcher.phase_runs
         for run in phase_runs:

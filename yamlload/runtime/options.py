@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..metrics.live import LiveSeries
 from ..metrics.periods import Period
 from ..results.run import Progress
 from ..schedule.arrivals import WHOLE_RUN, Segment
@@ -34,6 +35,21 @@ class RunOptions:
     checkpoint_seconds: float | None = None
     # Log every request and response with its timing (--debug).
     debug: bool = False
+    # What watches the run second by second (--dashboard, --out): see Watcher.
+    watchers: tuple[Watcher, ...] = ()
+
+
+class Watcher(Protocol):
+    """Watches a run live from its own event loop (the dashboard, push outputs): started
+    before any traffic, told of every second, and of the end. It must never block the
+    loop; an exception from `second` or `finish` is counted (yamlload.output_errors) and
+    the run goes on. `start` may raise UsageError (a port in use): nothing is sent then."""
+
+    async def start(self) -> None: ...
+
+    def second(self, live: LiveSeries, progress: Progress) -> None: ...
+
+    async def finish(self, live: LiveSeries, progress: Progress) -> None: ...
 
 
 class Observer(Protocol):

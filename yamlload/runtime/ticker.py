@@ -1,6 +1,6 @@
-"""Once a second while the load runs: the generator's own health, finished periods to
-the observer, checkpoints of the run so far, and rolling up old periods so memory stays
-flat."""
+"""Once a second while the load runs: the generator's own health, the second's series
+to the watchers (the dashboard, outputs), finished periods to the observer, checkpoints
+of the run so far, and rolling up old periods so memory stays flat."""
 
 from __future__ import annotations
 
@@ -9,11 +9,19 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..metrics.names import ACTIVE_USERS, CPU_MS, REQUESTS, REQUESTS_FAILED, USERS_CREATED
+from ..metrics.live import LiveSeries
+from ..metrics.names import (
+    ACTIVE_USERS,
+    CPU_MS,
+    OUTPUT_ERRORS,
+    REQUESTS,
+    REQUESTS_FAILED,
+    USERS_CREATED,
+)
 from ..metrics.periods import PERIOD_SECONDS, Recorder, period_width, roll_up
 from ..results.run import PhaseRun, Progress, RunResult
 from .clock import Clock
-from .options import Observer
+from .options import Observer, Watcher
 from .stop import Stop
 
 TICK_SECONDS = 1.0
@@ -33,6 +41,7 @@ class Ticker:
         observer: Observer | None,
         on_checkpoint: Callable[[RunResult], None] | None,
         checkpoint_seconds: float | None,
+        watchers: tuple[Watcher, ...] = (),
     ) -> None:
         self.rec = recorder
         self.clock = clock
@@ -44,6 +53,9 @@ class Ticker:
         self.on_checkpoint = on_checkpoint
         self.checkpoint_seconds = checkpoint_seconds
         self.last_period = last_period
+        self.live = LiveSeries()
+        self.watchers = watchers
+        self._watcher_failed: set[int] = set()  # told to the observer once each
         self._next_period = 0
         # The checkpoint being written on a thread of its own, if any.
         self._checkpointing: asyncio.Future[None] | None = None
@@ -66,12 +78,57 @@ class Ticker:
                 rolled_at = int(now() // PERIOD_SECONDS)
                 self.rec.finish_before(min(rolled_at, self.last_period))
                 roll_up(self.rec.periods, now())
+            self.live.take(self.rec.periods, now())
+            if self.watchers:
+                progress = self.progress()
+                for watcher in self.watchers:
+                    self.tell(watcher, progress)
             if self.observer is None:
                 continue
             # A period is done once the clock has left it; the last one takes every
             # sample up to the run's end, so it is reported only then.
             self.report_periods(min(int(now() // PERIOD_SECONDS), self.last_period))
             self.observer.tick(self.progress())
+
+    def tell(self, watcher: Watcher, progress: Progress) -> None:
+        """A second to a watcher; what fails there is counted, told once, never the run's."""
+        try:
+            watcher.second(self.live, progress)
+        except Exception as exc:
+            self.watcher_failed(watcher, exc)
+
+    def watcher_failed(self, watcher: Watcher, exc: Exception) -> None:
+        self.rec.count(OUTPUT_ERRORS)
+        if self.observer is not None and id(watcher) not in self._watcher_failed:
+            self._watcher_failed.add(id(watcher))
+            name = type(watcher).__name__
+            self.observer.log(f"{name} failed, the run goes on: {type(exc).__name__}: {exc}")
+
+    async def start_watchers(self) -> None:
+        """Start each watcher; when one cannot start, those started are finished and its
+        error (a UsageError) goes on up, before any traffic."""
+        started: list[Watcher] = []
+        try:
+            for watcher in self.watchers:
+                await watcher.start()
+                started.append(watcher)
+        except BaseException:
+            self.watchers = tuple(started)
+            await self.finish_watchers()
+            raise
+
+    async def finish_watchers(self) -> None:
+        """The run's last second to the watchers, then its end (a final push, a page's
+        last frame)."""
+        if not self.watchers:
+            return
+        self.live.take(self.rec.periods, max(self.clock.now(), 0.0))
+        progress = self.progress()
+        for watcher in self.watchers:
+            try:
+                await watcher.finish(self.live, progress)
+            except Exception as exc:
+                self.watcher_failed(watcher, exc)
 
     def report_periods(self, until: int, duration: float | None = None) -> None:
         """Hand each period before index `until` to the observer, once."""
