@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import PlanError, Pos, Problem
 from ..metrics import names as n
 from ..metrics.histogram import PERCENTILES
 from ..plan.expr import Condition
-from ..plan.ir import LoopStep, ParallelStep, Plan, Request, Step
+from ..plan.ir import Plan
 
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 STATS = ("min", "max", "mean", "count", *(name for name, _ in PERCENTILES))
@@ -163,9 +163,7 @@ def checks_from_plan(plan: Plan) -> list[Check]:
     """Artillery's `config.ensure` forms, already read by the compiler, as checks; and,
     as Artillery's expect plugin does, a failed expectation fails the run."""
     checks: list[Check] = []
-    if plan.expect_default_200 or any(
-        r.expects for steps in _flows(plan) for r in _requests(steps)
-    ):
+    if plan.expect_default_200 or any(r.expects for r in plan.requests()):
         checks.append(Check(EXPECT_CHECK, n.EXPECT_FAILED, "==", 0.0, pos=Pos("expect")))
     for threshold in plan.ensure:
         if threshold.condition is not None:
@@ -214,19 +212,7 @@ def checks_for_run(plan: Plan, expressions: Iterable[str]) -> list[Check]:
 
 
 def endpoint_names(plan: Plan) -> set[str]:
-    return {r.label for steps in _flows(plan) for r in _requests(steps)}
-
-
-def _flows(plan: Plan) -> tuple[tuple[Step, ...], ...]:
-    return (plan.before, plan.after, *(s.flow for s in plan.scenarios))
-
-
-def _requests(steps: Iterable[Step]) -> Iterator[Request]:
-    for step in steps:
-        if isinstance(step, Request):
-            yield step
-        elif isinstance(step, LoopStep | ParallelStep):
-            yield from _requests(step.steps)
+    return {r.label for r in plan.requests()}
 
 
 def known_metric(metric: str) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -346,6 +346,12 @@ class Plan:
         """The plan document as layered (plain JSON-like data), a copy of its own."""
         return json.loads(self.raw_json)
 
+    def requests(self) -> Iterator[Request]:
+        """Every request step of the plan: `before`, `after` and each scenario's flow,
+        inside loops and parallel groups too."""
+        for steps in (self.before, self.after, *(s.flow for s in self.scenarios)):
+            yield from _requests(steps)
+
     @property
     def total_weight(self) -> float:
         return sum(s.weight for s in self.scenarios)
@@ -353,3 +359,11 @@ class Plan:
     def scenario_share(self, scenario: Scenario) -> float:
         total = self.total_weight
         return scenario.weight / total if total else 0.0
+
+
+def _requests(steps: Iterable[Step]) -> Iterator[Request]:
+    for step in steps:
+        if isinstance(step, Request):
+            yield step
+        elif isinstance(step, LoopStep | ParallelStep):
+            yield from _requests(step.steps)
