@@ -73,11 +73,12 @@ MAY_IMPORT: dict[str, set[str]] = {
     "runtime": BASE | {"plan", "schedule", "metrics", "results"},
     "checks": BASE | {"plan", "metrics", "results"},
     "report": BASE | {"plan", "schedule", "metrics", "results", "checks"},
+    "live": BASE | {"plan", "metrics", "results", "checks", "report"},
     "scale": BASE | {"plan", "schedule", "metrics", "results", "checks", "runtime"},
     "demo_target": BASE,
     "cli": BASE
     | {"plan", "schedule", "metrics", "results", "checks", "report", "runtime", "scale"}
-    | {"demo_target"},
+    | {"demo_target", "live"},
     "__init__": BASE | {"plan", "schedule"},
     "__main__": {"cli"},
 }
