@@ -224,6 +224,34 @@ def test_validate_counts_in_good_grammar(tmp_path: Path) -> None:
     assert "1 over 1s" in shown  # the load column says how, the arrivals column how many
 
 
+@pytest.mark.parametrize(
+    ("flags", "users", "requests"),
+    [(["-r", "20", "-d", "1s"], 20, 20), (["-r", "10", "-d", "1s", "-n", "3"], 10, 30)],
+)
+def test_quick_with_a_rate_sends_one_request_per_user_unless_told(
+    tmp_path: Path, flags: list[str], users: int, requests: int
+) -> None:
+    report = tmp_path / "q.json"
+    with ServerThread(make_test_app()) as server:
+        result = run_cli("quick", f"{server.url}/ok", *flags, "-q", "-o", str(report))
+        assert result.exit_code == 0, result.stderr
+        assert server.hits()["GET /ok"] == requests
+    counters = json.loads(report.read_text(encoding="utf-8"))["aggregate"]["counters"]
+    assert counters["vusers.created"] == users and counters["http.requests"] == requests
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["-d", "5s"], "-d goes with -r"),
+        (["-c", "5", "-r", "10"], "-c and -r do not go together"),
+    ],
+)
+def test_quick_refuses_flags_that_do_not_mix(flags: list[str], said: str) -> None:
+    result = run_cli("quick", "http://127.0.0.1:9/", *flags)
+    assert result.exit_code == 2 and said in result.stderr, result.stderr
+
+
 def test_quick_refuses_a_rate_it_cannot_run() -> None:
     for rate in ("0", "nan", "-1"):
         result = run_cli("quick", "http://127.0.0.1:9/", "-r", rate)

@@ -17,37 +17,56 @@ from .options import FiniteFloat
 from .run import execute, outputs_checked
 
 QUICK = "quick"  # the plan's source and its scenario's name
+USERS, REQUESTS_EACH, DURATION = 10, 10, "10s"  # the defaults of -c, -n and -d
 
 
 @click.command()
 @click.argument("url")
-@click.option("-c", "--count", default=10, show_default=True, help="Virtual users to start.")
-@click.option("-n", "--num", default=10, show_default=True, help="Requests each user sends.")
+@click.option(
+    "-c", "--count", type=int, help=f"Virtual users, started over one second.  [default: {USERS}]"
+)
+@click.option(
+    "-n",
+    "--num",
+    type=int,
+    help=f"Requests each user sends.  [default: {REQUESTS_EACH}; 1 with -r]",
+)
 @click.option(
     "-r",
     "--rate",
     type=FiniteFloat(0.001, 1_000_000),
-    help="Start users at this rate per second instead.",
+    help="Start this many users per second instead (each sends one request unless -n "
+    "says more): RATE requests a second.",
 )
 @click.option(
-    "-d", "--duration", default="10s", show_default=True, help="How long to keep the rate."
+    "-d",
+    "--duration",
+    help=f"With -r: how long to keep the rate, e.g. 30s or 2m.  [default: {DURATION}]",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="Where to write the JSON report."
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or period lines.")
 @click.option("-k", "--insecure", is_flag=True, help="Accept invalid TLS certificates.")
-def quick(url: str, count: int, num: int, rate: float | None, duration: str, **kwargs: Any) -> None:
-    """Load URL without writing a plan: COUNT users each send NUM GET requests."""
+def quick(
+    url: str,
+    count: int | None,
+    num: int | None,
+    rate: float | None,
+    duration: str | None,
+    **kwargs: Any,
+) -> None:
+    """Load URL without writing a plan.
+
+    \b
+    yamlload quick URL -c 20 -n 50     20 users, each sends 50 GET requests
+    yamlload quick URL -r 100 -d 30s   100 users a second for 30 s, one request each
+    """
     found = re.match(r"^(https?://[^/]+)(.*)$", url)
     if not found:
         raise UsageError(f"{mask_userinfo(url)!r} is not an http:// or https:// URL")
     origin, path = found.group(1), found.group(2) or "/"
-    phase = (
-        {"duration": duration, "arrivalRate": rate}
-        if rate is not None
-        else {"duration": 1, "arrivalCount": count}
-    )
+    phase, num = _phase(count, num, rate, duration)
     document = {
         "config": {"target": origin, "phases": [phase]},
         "scenarios": [{"name": QUICK, "flow": [{"loop": [{"get": {"url": path}}], "count": num}]}],
@@ -55,3 +74,18 @@ def quick(url: str, count: int, num: int, rate: float | None, duration: str, **k
     plan = compile_document(located_from_data(document, QUICK), QUICK, PlanOptions())
     args = outputs_checked(RunArgs.from_click(None, kwargs), plan)
     sys.exit(execute(plan, args, [], Redactor.for_plan(plan)))
+
+
+def _phase(
+    count: int | None, num: int | None, rate: float | None, duration: str | None
+) -> tuple[dict[str, Any], int]:
+    """The one phase, and the requests each user sends: -c users over a second, or -r
+    users a second for -d; the two ways do not mix."""
+    if rate is None:
+        if duration is not None:
+            raise UsageError("-d goes with -r: it says how long to keep the rate")
+        users = USERS if count is None else count
+        return {"duration": 1, "arrivalCount": users}, REQUESTS_EACH if num is None else num
+    if count is not None:
+        raise UsageError("-c and -r do not go together: -c is a number of users, -r a rate")
+    return {"duration": duration or DURATION, "arrivalRate": rate}, 1 if num is None else num
