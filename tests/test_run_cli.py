@@ -74,6 +74,29 @@ def test_example_plan_runs_against_the_demo_target(name: str, tmp_path: Path) ->
         assert counters["vusers.created"] == 10
 
 
+@pytest.mark.parametrize(("racy", "sold", "code"), [(False, 5, 0), (True, None, 1)])
+def test_the_race_plan_catches_a_shop_that_oversells(
+    tmp_path: Path, racy: bool, sold: int | None, code: int
+) -> None:
+    """All 100 buyers order at once: the correct shop sells its 5, the racy one (an await
+    between reading and writing the stock) sells more, and the run fails on it."""
+    from yamlload.demo_target import make_app
+
+    report = tmp_path / "race.json"
+    with ServerThread(make_app(racy=racy)) as shop:
+        result = run_cli(
+            "run", str(PLANS / "last_item_race.yml"), "-t", shop.url, "-q", "-o", str(report)
+        )
+    assert result.exit_code == code, result.stdout + result.stderr
+    counters = json.loads(report.read_text(encoding="utf-8"))["aggregate"]["counters"]
+    assert counters["http.codes.201"] + counters.get("http.codes.409", 0) == 100
+    if sold is not None:
+        assert counters["http.codes.201"] == sold
+    else:
+        assert counters["http.codes.201"] > 5  # oversold
+        assert "http.codes.201 == 5" in result.stdout
+
+
 REPORT_SCHEMA = json.loads((REPO / "schema" / "report.schema.json").read_text(encoding="utf-8"))
 
 

@@ -3,6 +3,8 @@
 A small shop: log in for a token, list and search products, order them. Stock is
 decremented without awaiting in between, so concurrent orders can never oversell: the
 last-item race plan must see exactly as many 201s as there was stock, and 409 after.
+`racy=True` (`yamlload target --racy`) makes the bug that plan exists to catch: an
+order reads the stock, awaits (a database round trip, say), then writes it back.
 Test endpoints answer with a delay, a status code or a body size on request.
 """
 
@@ -22,6 +24,8 @@ INITIAL_STOCK = 1000
 DEMO_PASSWORD = "demo"
 MAX_DELAY_MS = 60_000
 MAX_BYTES = 50 * 1024 * 1024
+# The racy shop's pretend round trip between reading the stock and writing it back.
+RACY_PAUSE_SECONDS = 0.005
 _NAMES = ("lamp", "chair", "desk", "sofa", "shelf", "rug", "mirror", "clock", "vase", "bed")
 
 
@@ -31,6 +35,7 @@ class Shop:
     tokens: dict[str, str] = field(default_factory=dict)
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     order_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    racy: bool = False
 
     def reset(self, stock: dict[int, int] | None = None) -> None:
         self.products = {
@@ -121,9 +126,14 @@ async def create_order(request: web.Request) -> web.Response:
     if item is None:
         return _json({"error": "no such product"}, 404)
     # No await between the check and the decrement: orders cannot oversell.
-    if item["stock"] < quantity:
+    stock = item["stock"]
+    if stock < quantity:
         return _json({"error": "sold out", "productId": product_id}, 409)
-    item["stock"] -= quantity
+    if shop.racy:  # the bug: others read the same stock meanwhile, and all sell it
+        await asyncio.sleep(RACY_PAUSE_SECONDS)
+        item["stock"] = stock - quantity
+    else:
+        item["stock"] -= quantity
     order_id = next(shop.order_ids)
     order = {"id": order_id, "productId": product_id, "quantity": quantity, "username": username}
     shop.orders[order_id] = order
@@ -188,9 +198,9 @@ async def set_cookie(request: web.Request) -> web.Response:
     return response
 
 
-def make_app() -> web.Application:
+def make_app(racy: bool = False) -> web.Application:
     app = web.Application(client_max_size=16 * 1024 * 1024)
-    shop = Shop()
+    shop = Shop(racy=racy)
     shop.reset()
     app[SHOP] = shop
     app.add_routes(
@@ -213,9 +223,11 @@ def make_app() -> web.Application:
     return app
 
 
-async def start_demo_target(host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
+async def start_demo_target(
+    host: str = "127.0.0.1", port: int = 0, racy: bool = False
+) -> tuple[web.AppRunner, str]:
     """Start the demo API on this event loop; returns the runner and its base URL."""
-    runner = web.AppRunner(make_app(), access_log=None)
+    runner = web.AppRunner(make_app(racy), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -23,7 +23,12 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM")
 @click.option(
     "--port", default=8000, show_default=True, type=int, help="Port (0 picks a free one)."
 )
-def target(host: str, port: int) -> None:
+@click.option(
+    "--racy",
+    is_flag=True,
+    help="Let concurrent orders oversell (the bug plans/last_item_race.yml catches).",
+)
+def target(host: str, port: int, racy: bool) -> None:
     """Serve the bundled demo API (a small shop) until stopped.
 
     Endpoints: POST /auth/login, GET /products, GET /products/{id}, GET /search?q=,
@@ -32,14 +37,15 @@ def target(host: str, port: int) -> None:
     """
     from ..runtime.engine import run_on_uvloop  # the demo target serves on the runtime's loop
 
-    run_on_uvloop(_serve_demo(host, port))
+    run_on_uvloop(_serve_demo(host, port, racy))
 
 
-async def _serve_demo(host: str, port: int) -> None:
+async def _serve_demo(host: str, port: int, racy: bool) -> None:
     from ..demo_target import start_demo_target
 
-    runner, url = await start_demo_target(host, port)
-    print(f"yamlload demo target listening on {url}", flush=True)
+    runner, url = await start_demo_target(host, port, racy)
+    kind = " (racy: concurrent orders oversell)" if racy else ""
+    print(f"yamlload demo target listening on {url}{kind}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for name in STOP_SIGNALS:

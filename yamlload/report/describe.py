@@ -14,7 +14,7 @@ def phase_load(phase: Phase) -> str:
         return "pause"
     if phase.kind == "count":
         if not phase.duration:
-            return "one user at once"
+            return "all at once"
         return f"{phase.arrival_count:,} over {format_seconds(phase.duration)}"
     if phase.kind == "ramp":
         return f"{phase.arrival_rate:g} → {phase.ramp_to:g}/s"
