@@ -159,7 +159,7 @@ def test_phase_kinds_and_limits(write_plan) -> None:
     joined = "\n".join(problems_of(path))
     assert "config.phases[0]: a phase is one kind; it has both 'arrivalRate' and 'users'" in joined
     assert "config.phases[1]: missing required key 'duration'" in joined
-    assert "config.phases[2].arrivalRate: 5e+07 is more than one plan can run" in joined
+    assert "config.phases[2].arrivalRate: 50,000,000 is more than one plan can run" in joined
     assert "config.phases[3]: give either 'spawnRate' or 'rampUsers', not both" in joined
     assert "config.phases[4].spawnRate: goes only with 'users'" in joined
 

@@ -244,6 +244,19 @@ def test_validate_counts_in_good_grammar(tmp_path: Path) -> None:
     )
     shown = run_cli("validate", str(plan)).stdout
     assert "1 arrival\n" in shown and "1 arrivals" not in shown
+    many = tmp_path / "many.yml"
+    many.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, users: 1000000}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    described = run_cli("validate", str(many)).stdout
+    assert "1,000,000 users looping, all at once  1,000,000 users" in described
+    assert "1000000" not in described
+    too_many = tmp_path / "too-many.yml"
+    too_many.write_text(many.read_text().replace("1000000", "1000001"))
+    refused = run_cli("validate", str(too_many))
+    assert refused.exit_code == 2
+    assert "1,000,001 is more than one plan can run (limit 1,000,000)" in refused.stderr
     assert "1 over 1s" in shown  # the load column says how, the arrivals column how many
 
 

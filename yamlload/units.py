@@ -1,4 +1,4 @@
-"""Units a plan and a report are written in: durations in and out."""
+"""Units a plan and a report are written in: durations in and out, counts in words."""
 
 from __future__ import annotations
 
@@ -36,3 +36,16 @@ def format_seconds(seconds: float) -> str:
         f"{secs}s" if secs else "",
     ]
     return " ".join(p for p in parts if p)
+
+
+def counted(n: float, word: str, many: str | None = None) -> str:
+    """`1 arrival`, `1,000 arrivals`, `2 of them`: the number with thousands separators
+    and the word in the plural unless n is 1. `many` is the plural where it is not
+    the word with an s (`counted(2, "this", "these")`)."""
+    plural = word if n == 1 else (many or f"{word}s")
+    return f"{format_count(n)} {plural}"
+
+
+def format_count(n: float) -> str:
+    """`1000000` → `1,000,000`; `1.5` → `1.5`: a limit or a count, never `1e+06`."""
+    return f"{n:,.0f}" if float(n).is_integer() else f"{n:,g}"

@@ -13,7 +13,8 @@ from ..errors import EXIT_USAGE, PlanError, YamlloadError
 from ..plan.compile import load_plan
 from ..plan.schema import build_report_schema, build_schema
 from ..plan.secrets import Redactor
-from ..report.describe import describe, plural
+from ..report.describe import describe
+from ..units import counted
 from .options import options_from, plan_options
 
 
@@ -38,7 +39,7 @@ def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
         except PlanError as exc:
             failed += 1
             click.echo(exc.show(), err=True)
-            click.echo(f"invalid: {plan_path} ({plural(len(exc.problems), 'problem')})", err=True)
+            click.echo(f"invalid: {plan_path} ({counted(len(exc.problems), 'problem')})", err=True)
             continue
         except YamlloadError as exc:
             failed += 1

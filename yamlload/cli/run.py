@@ -31,6 +31,7 @@ from ..runtime.engine import (
     transport_choice,
 )
 from ..scale.split import run_split
+from ..units import counted
 from .args import RunArgs, Split
 from .checkpoint import MAX_CHECKPOINT_SECONDS, Checkpoint
 from .demo import DemoTarget
@@ -244,7 +245,7 @@ def _run_options(args: RunArgs) -> RunOptions:
 
 def _running(plan: Plan, split: Split, redactor: Redactor) -> str:
     phases = f"{len(plan.phases)} phase{'' if len(plan.phases) == 1 else 's'}"
-    shards = f", {split.workers} workers" if split.workers > 1 else ""
+    shards = f", {counted(split.workers, 'worker')}" if split.workers > 1 else ""
     segment = f", segment {split.segment.label}" if split.segment.count > 1 else ""
     target = redactor.url(plan.target)
     over = f", {transport_choice(plan)} transport"

@@ -33,7 +33,7 @@ from ..metrics.names import (
 from ..metrics.periods import Period
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
-from ..units import format_seconds
+from ..units import counted, format_count, format_seconds
 
 LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "count")
 
@@ -69,7 +69,8 @@ class ConsoleObserver:
         text = (
             f"[{progress.phase}] {_clock(progress.elapsed)}/{_clock(progress.total)}  "
             f"users {progress.active} active, {progress.created} created  "
-            f"{progress.rps:.1f} req/s  {progress.requests} requests  {progress.failed} failed"
+            f"{progress.rps:.1f} req/s  {counted(progress.requests, 'request')}  "
+            f"{format_count(progress.failed)} failed"
         )
         self._clear()
         self.out.write(text)
@@ -95,7 +96,7 @@ def period_line(period: Period, width: float) -> str:
 
 
 def _period_line(row: PeriodRow) -> str:
-    parts = [f"[{_clock(row.start)}] {row.requests} requests ({row.request_rate:.1f}/s)"]
+    parts = [f"[{_clock(row.start)}] {counted(row.requests, 'request')} ({row.request_rate:.1f}/s)"]
     latency = row.latency
     if latency.count:
         parts.append(

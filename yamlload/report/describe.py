@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..plan.ir import Phase, Plan
 from ..plan.secrets import Redactor
 from ..schedule.arrivals import arrival_count, total_duration
-from ..units import format_seconds
+from ..units import counted, format_count, format_seconds
 
 
 def phase_load(phase: Phase) -> str:
@@ -15,12 +15,12 @@ def phase_load(phase: Phase) -> str:
     if phase.kind == "count":
         if not phase.duration:
             return "all at once"
-        return f"{phase.arrival_count:,} over {format_seconds(phase.duration)}"
+        return f"{format_count(phase.arrival_count)} over {format_seconds(phase.duration)}"
     if phase.kind == "ramp":
         return f"{phase.arrival_rate:g} → {phase.ramp_to:g}/s"
     if phase.kind == "users":
         spawn = f", {phase.spawn_rate:g}/s spawn" if phase.spawn_rate else ", all at once"
-        return f"{phase.users} users looping{spawn}"
+        return f"{counted(phase.users, 'user')} looping{spawn}"
     poisson = " poisson" if phase.mode == "poisson" else ""
     return f"{phase.arrival_rate:g}/s{poisson}"
 
@@ -28,45 +28,38 @@ def phase_load(phase: Phase) -> str:
 def phase_arrivals(phase: Phase) -> str:
     count = arrival_count(phase)
     if phase.kind == "users":
-        return _counted(count, "user")
+        return counted(count, "user")
     approx = "≈" if phase.kind == "rate" and phase.mode == "poisson" else ""
     capped = f" (at most {phase.max_vusers:,} at once)" if phase.max_vusers is not None else ""
-    return f"{approx}{_counted(count, 'arrival')}{capped}"
+    return f"{approx}{counted(count, 'arrival')}{capped}"
 
 
 def describe(plan: Plan) -> list[str]:
     arrivals = sum(arrival_count(p) for p in plan.phases if p.kind != "users")
     users = max((p.users for p in plan.phases if p.kind == "users"), default=0)
-    load = [_counted(arrivals, "arrival")] if arrivals or not users else []
-    load += [f"up to {_counted(users, 'looping user')}"] if users else []
+    load = [counted(arrivals, "arrival")] if arrivals or not users else []
+    load += [f"up to {counted(users, 'looping user')}"] if users else []
     lines = [
         f"  target     {Redactor.for_plan(plan).url(plan.target)}",
         f"  duration   {format_seconds(total_duration(plan.phases))}, "
-        f"{plural(len(plan.phases), 'phase')}, {' and '.join(load)}",
+        f"{counted(len(plan.phases), 'phase')}, {' and '.join(load)}",
     ]
     if plan.environment:
         lines.insert(1, f"  environment {plan.environment}")
-    for number, phase in enumerate(plan.phases, start=1):
+    loads = [phase_load(phase) for phase in plan.phases]
+    width = max((len(load) for load in loads), default=0)
+    for number, (phase, load) in enumerate(zip(plan.phases, loads, strict=True), start=1):
         lines.append(
             f"    {number}. {phase.name:<24} {format_seconds(phase.duration):>8}  "
-            f"{phase_load(phase):<24} {phase_arrivals(phase)}"
+            f"{load:<{max(width, 23)}}  {phase_arrivals(phase)}"
         )
     lines.append(f"  scenarios  {len(plan.scenarios)}")
     for scenario in plan.scenarios:
         share = plan.scenario_share(scenario) * 100
-        steps = plural(len(scenario.flow), "step")
+        steps = counted(len(scenario.flow), "step")
         # An unnamed scenario shows the index its metrics are counted under.
         about = steps if scenario.named else f"unnamed, {steps}"
         lines.append(f"    {share:5.1f}%  {scenario.name}  ({about})")
     if plan.payloads:
         lines.append(f"  payload    {', '.join(p.path for p in plan.payloads)}")
     return lines
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _counted(n: int, word: str) -> str:
-    """`1 arrival`, `1,000 arrivals`: with thousands separators."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..metrics.names import EXPECT_FAILED, EXPECT_OK, EXPECT_PREFIX
 from ..results.summary import Summary
+from ..units import counted
 from .outputs import write_text as write_outputs_text
 
 
@@ -43,7 +44,7 @@ def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> 
     for kind in kinds:
         bad = summary.counter(f"{EXPECT_FAILED}.{kind}")
         good = summary.counter(f"{EXPECT_OK}.{kind}")
-        failure = f"{bad} of {bad + good} {kind} checks failed" if bad else None
+        failure = f"{bad} of {counted(bad + good, f'{kind} check')} failed" if bad else None
         case("yamlload.expect", kind, failure=failure)
     suite.set("tests", str(cases))
     suite.set("failures", str(failures))

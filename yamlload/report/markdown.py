@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..metrics.names import REQUESTS, RESPONSE_TIME
 from ..results.summary import Summary
+from ..units import counted
 
 
 def _row(cells: list[object]) -> str:
@@ -16,10 +17,10 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
     if invalid:
         verdict = "⚠️ **invalid run**: " + "; ".join(invalid)
     elif broken:
-        verdict = f"❌ **{len(broken)} of {len(outcomes)} checks failed**"
+        verdict = f"❌ **{len(broken)} of {counted(len(outcomes), 'check')} failed**"
     else:
         verdict = (
-            f"✅ **passed** ({len(outcomes)} checks)"
+            f"✅ **passed** ({counted(len(outcomes), 'check')})"
             if outcomes
             else "✅ **completed** (no checks)"
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from ...units import format_count
 from ..ir import Phase
 from ..source import Path
 from .context import MAX_USERS, Context
@@ -148,7 +149,8 @@ def _within(cx: Context, path: Path, key: str, value: float, limit: float) -> bo
     if value > limit:
         cx.error(
             (*path, key),
-            f"{value:g} is more than one plan can run (limit {limit:g}); "
+            f"{format_count(value)} is more than one plan can run (limit "
+            f"{format_count(limit)}); "
             "split the load across machines instead",
         )
         return False
