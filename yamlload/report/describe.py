@@ -47,11 +47,11 @@ def describe(plan: Plan) -> list[str]:
     if plan.environment:
         lines.insert(1, f"  environment {plan.environment}")
     loads = [phase_load(phase) for phase in plan.phases]
-    width = max((len(load) for load in loads), default=0)
-    for number, (phase, load) in enumerate(zip(plan.phases, loads, strict=True), start=1):
+    width = max((len(text) for text in loads), default=0)
+    for number, (phase, text) in enumerate(zip(plan.phases, loads, strict=True), start=1):
         lines.append(
             f"    {number}. {phase.name:<24} {format_seconds(phase.duration):>8}  "
-            f"{load:<{max(width, 23)}}  {phase_arrivals(phase)}"
+            f"{text:<{max(width, 23)}}  {phase_arrivals(phase)}"
         )
     lines.append(f"  scenarios  {len(plan.scenarios)}")
     for scenario in plan.scenarios:
