@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -449,3 +450,71 @@ def test_a_dropped_keep_alive_connection_is_retried_alike(tmp_path: Path) -> Non
     assert found["fast"] == found["aiohttp"]
     assert found["fast"]["http.codes.200"] == 2
     assert found["fast"]["errors.ECONNRESET"] == 1
+
+
+def interim_then_final(conn: socket.socket) -> None:
+    """Keep-alive: /hints gets a 103 Early Hints, then (a moment later) a 500 with a
+    body; /continue gets a 100 Continue and its 200 in one write; /big-header a 20 KB
+    header line; anything else a 200."""
+    with conn:
+        pending = b""
+        while True:
+            while b"\r\n\r\n" not in pending:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                pending += data
+            head, _, pending = pending.partition(b"\r\n\r\n")
+            path = head.split(b" ")[1]
+            if path == b"/hints":
+                conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+                time.sleep(0.05)
+                conn.sendall(b"HTTP/1.1 500 Oops\r\nContent-Length: 8\r\n\r\nfailed!!")
+            elif path == b"/continue":
+                conn.sendall(
+                    b"HTTP/1.1 100 Continue\r\n\r\n"
+                    b'HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{"id": 7}'
+                )
+            elif path == b"/big-header":
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nX-Big: "
+                    + b"x" * 20_000
+                    + b"\r\nContent-Length: 2\r\n\r\nok"
+                )
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+INTERIM = """
+config:
+  target: {target}
+  phases: [{{duration: 1, arrivalCount: 1}}]
+  http: {{transport: {transport}, timeout: 2}}
+scenarios:
+  - flow:
+      - get: {{url: /hints}}
+      - get: {{url: /after, capture: {{regexp: "ok", as: said}}}}
+      - get: {{url: /continue, capture: {{json: "$.id", as: id}}}}
+      - get: {{url: "/after?id={{{{ id }}}}"}}
+"""
+
+
+def test_interim_1xx_responses_are_skipped_alike(tmp_path: Path) -> None:
+    """A 1xx before the final response is not the response: counting it would put every
+    later response of the connection on the wrong request."""
+    with raw_tcp_server(interim_then_final) as target:
+        found = {t: compared(run(tmp_path, INTERIM, t, target=target)) for t in TRANSPORTS}
+    assert found["fast"] == found["aiohttp"]
+    assert found["fast"]["http.codes.500"] == 1
+    assert found["fast"]["http.codes.200"] == 3  # the capture found the id: 4 requests ran
+    assert "http.codes.103" not in found["fast"] and "http.codes.100" not in found["fast"]
+
+
+def test_an_oversized_header_is_the_same_error_alike(tmp_path: Path) -> None:
+    with raw_tcp_server(interim_then_final) as target:
+        found = {
+            t: compared(run(tmp_path, FAULT, t, target=target, path="/big-header"))
+            for t in TRANSPORTS
+        }
+    assert found["fast"] == found["aiohttp"]
+    assert found["fast"]["errors.EPROTO"] == 1

@@ -27,6 +27,12 @@ DECODE_CHUNK_BYTES = 256 * 1024
 RESET = "ECONNRESET"
 BROKEN = "EPROTO"
 TIMED_OUT = "ETIMEDOUT"
+# aiohttp refuses a header line longer than this (its max_field_size) as EPROTO: so do
+# we, so that both transports count such a server alike. All of a response's headers
+# together are held to MAX_HEADERS_BYTES, so a server streaming headers cannot fill
+# the generator's memory.
+MAX_HEADER_FIELD_BYTES = 8190
+MAX_HEADERS_BYTES = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -76,6 +82,10 @@ class Decoder:
                 sink.feed(rest)
 
 
+class _TooLarge(Exception):
+    """A response's headers past the limits above: the connection is dropped."""
+
+
 class ResponseProtocol(asyncio.Protocol):
     """A connection: `request()` writes one request and returns the future of its reply.
     One request at a time (no pipelining)."""
@@ -91,6 +101,8 @@ class ResponseProtocol(asyncio.Protocol):
         self._sink = BodySink(0)
         self._decoder: Decoder | None = None
         self._raw_headers: list[tuple[bytes, bytes]] = []
+        self._headers_bytes = 0
+        self._interim = False  # the message being parsed is a 1xx before the response
         self._head = False
         self._reset_parser = False
         self._delimited_by_close = False
@@ -107,6 +119,8 @@ class ResponseProtocol(asyncio.Protocol):
         self._sink = BodySink(keep)
         self._decoder = None
         self._raw_headers = []
+        self._headers_bytes = 0
+        self._interim = False
         self._head = head
         self.transport.write(data)
         return waiter
@@ -136,6 +150,8 @@ class ResponseProtocol(asyncio.Protocol):
             self.abort(BROKEN, "the server switched protocols")
         except httptools.HttpParserError as exc:
             self.abort(BROKEN, f"not HTTP: {exc}")
+        except _TooLarge as exc:
+            self.abort(BROKEN, str(exc))
         except zlib.error as exc:
             self.abort(BROKEN, f"the body could not be decoded: {exc}")
 
@@ -154,12 +170,23 @@ class ResponseProtocol(asyncio.Protocol):
     # ---- httptools' callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value)
+        self._headers_bytes += size
+        if size > MAX_HEADER_FIELD_BYTES or self._headers_bytes > MAX_HEADERS_BYTES:
+            raise _TooLarge(f"a header of more than {MAX_HEADER_FIELD_BYTES} bytes")
         self._raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            # An interim response (100 Continue, 103 Early Hints): the response to the
+            # request follows it on the same connection, as aiohttp reads it.
+            self._interim = True
+            self._raw_headers = []
+            return
         reply = self._reply
         reply.first_byte = time.perf_counter()
-        reply.status = self.parser.get_status_code()
+        reply.status = status
         headers: CIMultiDict[str] = CIMultiDict()
         for name, value in self._raw_headers:
             headers.add(
@@ -184,6 +211,9 @@ class ResponseProtocol(asyncio.Protocol):
             self._sink.feed(body)
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
