@@ -1,7 +1,7 @@
 """Which transport runs a plan: the one config.http.transport names (plan/ir.py; the
 YAMLLOAD_TRANSPORT variable sets the default, which is fast). Both send every request
-the plan format can express. Each is imported only when chosen, so that a run on the
-fast transport never loads aiohttp's client (a tenth of a second of start-up)."""
+the plan format can express. Each is imported only when chosen (the fast one still
+loads aiohttp for its cookie jar, before any traffic: see fast_transport.py)."""
 
 from __future__ import annotations
 
