@@ -330,6 +330,13 @@ def test_multipart_uploads_reach_the_server_alike(
     ]
     assert parts[3][3] == bytes(range(256))
     assert dict(parts[2][2])["content-type"] == "text/plain"
+    # Text fields alone are multipart too, as Artillery sends formData (form-data's
+    # rule), not url-encoded (aiohttp's FormData default)
+    text_only = seen["fast"][1][3]
+    assert [(name, value) for name, _, _, value in text_only] == [
+        ("a", b"1 2"),
+        ("b", "&=é".encode()),
+    ]
 
 
 @pytest.fixture(scope="module")

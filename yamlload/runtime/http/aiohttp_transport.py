@@ -194,9 +194,10 @@ async def read_body(response: aiohttp.ClientResponse, keep: int) -> BodyRead:
 
 
 def form_data(form: _PendingForm) -> aiohttp.FormData:
-    """aiohttp's FormData for the form's fields: multipart when a field is a file,
-    url-encoded otherwise (aiohttp's own rule). Made per send, as aiohttp consumes it."""
-    data = aiohttp.FormData()
+    """aiohttp's FormData for the form's fields, always multipart as Artillery sends
+    formData (aiohttp would url-encode text fields alone). Made per send, as aiohttp
+    consumes it."""
+    data = aiohttp.FormData(default_to_multipart=True)
     for name, value, filename, content_type in form.fields():
         if filename is None and content_type is None:
             data.add_field(name, value)

@@ -170,14 +170,8 @@ def _body(spec: Spec) -> tuple[bytes | None, str]:
         return data.encode("utf-8"), "text/plain; charset=utf-8"
     if isinstance(data, bytes | bytearray):
         return bytes(data), "application/octet-stream"
-    if isinstance(data, _PendingForm):
-        fields = data.fields()
-        if any(
-            filename is not None or ctype is not None or isinstance(value, bytes)
-            for _, value, filename, ctype in fields
-        ):
-            return _multipart(fields)
-        return _urlencoded([(name, value) for name, value, _, _ in fields])
+    if isinstance(data, _PendingForm):  # formData: always multipart, as Artillery sends it
+        return _multipart(data.fields())
     if isinstance(data, Mapping):
         return _urlencoded(list(data.items()))
     raise ValueError(f"a body of type {type(data).__name__} cannot be sent")
