@@ -3,6 +3,7 @@ all its plans at once (and for the suite, which runs child processes on each).""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -100,3 +101,19 @@ def test_only_the_chosen_transport_is_loaded_and_the_cookie_jar_before_traffic(
     assert ("yamlload.runtime.http.aiohttp_transport" in loaded) is not fast
     assert ("yamlload.runtime.http.fast_transport" in loaded) is fast
     assert ("yamlload.runtime.http.cookies" in loaded) is fast  # the fast one's jar
+
+
+@pytest.mark.parametrize("named", ["fast", "aiohttp"])
+def test_the_transport_that_ran_is_in_the_report_and_quick_follows_the_variable(
+    tmp_path: Path, server: ServerThread, named: str
+) -> None:
+    report, html = tmp_path / "r.json", tmp_path / "r.html"
+    env = {"YAMLLOAD_TRANSPORT": named}
+    ran = run_cli(
+        "quick", f"{server.url}/ok", "-c", "2", "-n", "1", "-q", "-o", str(report), env=env
+    )
+    assert ran.exit_code == 0, ran.stderr
+    assert json.loads(report.read_text(encoding="utf-8"))["run"]["transport"] == named
+    shown = run_cli("report", str(report), "-o", str(html))
+    assert shown.exit_code == 0, shown.stderr
+    assert f"{named} transport" in html.read_text(encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from typing import Any
@@ -71,7 +72,9 @@ def quick(
         "config": {"target": origin, "phases": [phase]},
         "scenarios": [{"name": QUICK, "flow": [{"loop": [{"get": {"url": path}}], "count": num}]}],
     }
-    plan = compile_document(located_from_data(document, QUICK), QUICK, PlanOptions())
+    # The environment, so that YAMLLOAD_TRANSPORT chooses quick's transport as run's.
+    environment = PlanOptions(env=tuple(sorted(os.environ.items())))
+    plan = compile_document(located_from_data(document, QUICK), QUICK, environment)
     args = outputs_checked(RunArgs.from_click(None, kwargs), plan)
     sys.exit(execute(plan, args, [], Redactor.for_plan(plan)))
 

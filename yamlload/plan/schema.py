@@ -654,6 +654,7 @@ def build_report_schema() -> Schema:
                     "duration": {"type": "number", "minimum": 0},
                     "stoppedBy": {"type": ["string", "null"]},
                     "checkpoint": {"type": "boolean"},
+                    "transport": {"enum": list(TRANSPORTS)},
                 },
             },
             "aggregate": _report_metrics(),

@@ -60,6 +60,9 @@ class Summary:
     workers: list[dict[str, Any]] = field(default_factory=list)
     # A --checkpoint report: the run was still going when it was written.
     checkpoint: bool = False
+    # The HTTP transport that ran (config.http.transport or YAMLLOAD_TRANSPORT); None in
+    # reports written before it was recorded.
+    transport: str | None = None
     # The rows, built on first read and kept (every output asks): so the measurements
     # above must not change once a Summary is read.
     _endpoints: list[Endpoint] | None = field(default=None, init=False, repr=False, compare=False)
@@ -175,6 +178,7 @@ class Summary:
                 "duration": round(self.duration, 3),
                 "stoppedBy": self.stopped_by,
                 **({"checkpoint": True} if self.checkpoint else {}),
+                **({"transport": self.transport} if self.transport else {}),
             },
             # the same width request_rate divides by: never 0, even for a run that never began
             "aggregate": _metrics_json(
@@ -227,6 +231,7 @@ class Summary:
                 verdict={k: data[k] for k in ("checks", "validity") if k in data},
                 workers=list(data.get("workers", [])),
                 checkpoint=bool(run.get("checkpoint", False)),
+                transport=run.get("transport"),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(
@@ -272,4 +277,5 @@ def summarize(
         environment=plan.environment,
         document=redactor.document(plan.raw),
         workers=workers or [],
+        transport=plan.http.transport,
     )

@@ -211,7 +211,9 @@ def _default_transport(cx: Context) -> str:
         return HttpSettings.transport
     if named not in TRANSPORTS:
         cx.error(
-            ("config",), f"{TRANSPORT_VARIABLE}={named}: must be one of {', '.join(TRANSPORTS)}"
+            ("config",),
+            f"the environment variable {TRANSPORT_VARIABLE}={named}: must be one of "
+            f"{', '.join(TRANSPORTS)}",
         )
         return HttpSettings.transport
     return named
