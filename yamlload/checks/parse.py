@@ -36,7 +36,10 @@ HISTOGRAMS = (
     n.TCP,
     n.TLS,
     n.ACTIVE_USERS,
+    n.RSS_MB,
 )
+# Histograms of things other than milliseconds: 'ms' and 's' do not go with them.
+NOT_TIMES = (n.ACTIVE_USERS, n.RSS_MB)
 COUNTERS = (
     n.USERS_CREATED,
     n.USERS_COMPLETED,
@@ -152,7 +155,8 @@ def _in_metric_units(metric: str, value: float, unit: str | None, text: str, pos
 def is_time(metric: str) -> bool:
     """Whether a metric is measured in milliseconds (a histogram's stat, or a shorthand)."""
     base, _, stat = metric.rpartition(".")
-    return stat in STATS and stat != "count" and (base in HISTOGRAMS or base == "")
+    timed = base not in NOT_TIMES and (base in HISTOGRAMS or base == "")
+    return stat in STATS and stat != "count" and timed
 
 
 def _ensure_error(text: str, pos: Pos, why: str) -> PlanError:

@@ -28,6 +28,9 @@ USERS_INTERRUPTED = "vusers.interrupted"
 ARRIVAL_LAG = "yamlload.arrival_lag"
 CPU_MS = "yamlload.cpu_ms"
 ACTIVE_USERS = "yamlload.active_users"
+# The generator's resident memory in MB, sampled once a second (a histogram: its max is
+# the peak; merged over workers, the largest process's).
+RSS_MB = "yamlload.rss_mb"
 # A watcher of the run (the dashboard, a push output) that failed once: never the run's fault.
 OUTPUT_ERRORS = "yamlload.output_errors"
 USERS_SKIPPED = "vusers.skipped"

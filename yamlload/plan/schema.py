@@ -618,6 +618,7 @@ def build_report_schema() -> Schema:
             "users": {"type": "integer", "minimum": 0},
             "lag_p99_ms": {"type": "number"},
             "cpu_percent": {"type": "number"},
+            "rss_mb": {"type": "number"},
             "late_start_s": {"type": "number", "minimum": 0},
             "lost": {"type": "string"},
             "missing": {"type": "boolean"},

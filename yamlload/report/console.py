@@ -200,6 +200,10 @@ def _overview(summary: Summary) -> list[tuple[str, object]]:
     ]
     if summary.apdex_score is not None:
         rows.append(("apdex score", f"{summary.apdex_score:.2f}"))
+    if summary.cpu_percent is not None:
+        rows.append(("generator CPU (mean)", f"{summary.cpu_percent:.0f}% of one core"))
+    if summary.peak_rss_mb is not None:
+        rows.append(("generator memory (peak RSS)", f"{summary.peak_rss_mb:.0f} MB"))
     return rows
 
 
@@ -263,8 +267,9 @@ def _workers_table(workers: list[dict[str, object]]) -> str:
             w.get("users", "-"),
             w.get("lag_p99_ms", "-"),
             w.get("cpu_percent", "-"),
+            w.get("rss_mb", "-"),
             w.get("lost", ""),
         ]
         for w in workers
     ]
-    return _table(rows, ["segment", "users", "lag p99 ms", "CPU %", "lost"])
+    return _table(rows, ["segment", "users", "lag p99 ms", "CPU %", "RSS MB", "lost"])

@@ -26,6 +26,8 @@ PERIOD_COLUMNS = (
     "p99_ms",
     "max_ms",
     "arrival_lag_p99_ms",
+    "generator_cpu_percent",  # of one core
+    "generator_rss_mb",  # the peak in the period
 )
 ENDPOINT_COLUMNS = (
     "endpoint",
@@ -87,6 +89,8 @@ def _period_cells(row: PeriodRow) -> list[object]:
         row.users_created,
         *((round(v, 3) if lat.count else "") for v in (lat.p50, lat.p95, lat.p99, lat.max)),
         round(lag.p99, 3) if lag.count else "",
+        "" if row.cpu_percent is None else round(row.cpu_percent, 1),
+        "" if row.rss_mb is None else round(row.rss_mb, 1),
     ]
 
 

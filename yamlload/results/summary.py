@@ -19,10 +19,12 @@ from ..metrics.names import (
     APDEX_SATISFIED,
     APDEX_TOLERATED,
     ARRIVAL_LAG,
+    CPU_MS,
     MAX_ARRIVAL_LAG_MS,
     REQUEST_RATE,
     REQUESTS,
     REQUESTS_FAILED,
+    RSS_MB,
     USERS_CREATED,
     USERS_FAILED,
 )
@@ -117,6 +119,19 @@ class Summary:
         """Failed users / created users: Artillery's `maxErrorRate` (0 with no users)."""
         created = self.counter(USERS_CREATED)
         return self.counter(USERS_FAILED) / created if created else 0.0
+
+    @property
+    def cpu_percent(self) -> float | None:
+        """The generator's CPU over the run, in % of one core (summed over workers)."""
+        if CPU_MS not in self.aggregate.counters or self.duration <= 0:
+            return None
+        return self.counter(CPU_MS) / (self.duration * 1000) * 100
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        """The generator's peak resident memory (MB; the largest worker's when split)."""
+        rss = self.aggregate.histograms.get(RSS_MB)
+        return rss.max if rss is not None and rss.count else None
 
     @property
     def apdex_score(self) -> float | None:

@@ -23,6 +23,7 @@ from ..metrics.names import (
     REQUESTS,
     REQUESTS_INTERRUPTED,
     RESPONSE_TIME,
+    RSS_MB,
     USERS_CREATED,
     split_endpoint_key,
 )
@@ -70,6 +71,7 @@ class PeriodRow:
     lag: Stats  # yamlload.arrival_lag
     active_users: float | None  # the mean of the samples; None with none
     cpu_ms: int | None  # None when the generator did not report its CPU
+    rss_mb: float | None  # the generator's peak resident memory in the period (MB)
     codes: dict[str, int]  # status code → responses, sorted by code
     errors: dict[str, int]  # error code → requests, sorted by code
 
@@ -87,6 +89,7 @@ class PeriodRow:
             lag=Stats.of(histograms.get(ARRIVAL_LAG)),
             active_users=users.mean if users and users.count else None,
             cpu_ms=counters.get(CPU_MS),
+            rss_mb=_peak(histograms.get(RSS_MB)),
             codes=_with_prefix(counters, CODES),
             errors=_with_prefix(counters, ERRORS),
         )
@@ -191,3 +194,7 @@ def _with_prefix(counters: Mapping[str, int], prefix: str) -> dict[str, int]:
     """The counters under `prefix`, the prefix cut off, sorted by full name."""
     n = len(prefix)
     return {k[n:]: v for k, v in sorted(counters.items()) if k.startswith(prefix)}
+
+
+def _peak(hist: Histogram | None) -> float | None:
+    return hist.max if hist is not None and hist.count else None

@@ -5,6 +5,8 @@ of the run so far, and rolling up old periods so memory stays flat."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,6 +18,7 @@ from ..metrics.names import (
     OUTPUT_ERRORS,
     REQUESTS,
     REQUESTS_FAILED,
+    RSS_MB,
     USERS_CREATED,
 )
 from ..metrics.periods import PERIOD_SECONDS, Recorder, period_width, roll_up
@@ -25,6 +28,7 @@ from .options import Observer, Watcher
 from .stop import Stop
 
 TICK_SECONDS = 1.0
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class Ticker:
@@ -71,6 +75,9 @@ class Ticker:
             # The generator's own health, for reports: users running, CPU it used.
             used, cpu = time.process_time() - cpu, time.process_time()
             self.rec.count(CPU_MS, round(used * 1000))
+            rss = resident_mb()
+            if rss is not None:
+                self.rec.observe(RSS_MB, rss)
             self.rec.observe(ACTIVE_USERS, float(self.active()))
             if every and now() >= next_checkpoint and self.checkpoint():
                 next_checkpoint = now() + every
@@ -201,3 +208,21 @@ class Ticker:
             if run.started <= elapsed < run.ended:
                 return run.name
         return self.phase_runs[-1].name if self.phase_runs else ""
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory now, in MB: /proc/self/statm where there is one
+    (Linux: one small read), else the peak so far from getrusage, else None."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * PAGE_BYTES / 1e6
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return peak / 1e6 if sys.platform == "darwin" else peak * 1024 / 1e6

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..metrics.histogram import Metrics
-from ..metrics.names import ARRIVAL_LAG, CPU_MS, USERS_CREATED
+from ..metrics.names import ARRIVAL_LAG, CPU_MS, RSS_MB, USERS_CREATED
 from ..metrics.periods import Period, merge_periods
 from ..results.run import PhaseRun, RunResult
 from ..results.summary import Summary
@@ -75,12 +75,14 @@ def worker_health(
     for period in result.periods:
         metrics.merge(period.metrics)
     lag = metrics.histograms.get(ARRIVAL_LAG)
+    rss = metrics.histograms.get(RSS_MB)
     cpu = metrics.counters.get(CPU_MS, 0)
     return {
         "segment": segment.label,
         "users": metrics.counters.get(USERS_CREATED, 0),
         "lag_p99_ms": round(lag.percentile(0.99), 3) if lag and lag.count else 0.0,
         "cpu_percent": round(cpu / (result.duration * 10), 1) if result.duration > 0 else 0.0,
+        **({"rss_mb": round(rss.max, 1)} if rss is not None and rss.count else {}),
         # Seconds after the shared --start-at; `invalid_reasons` judges it.
         "late_start_s": round(result.late_start, 3),
     }

@@ -1,0 +1,59 @@
+"""The generator's own health in every output: CPU and resident memory (RSS), per
+period and for the run, so a report says whether the generator, not the target, was
+the limit."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+from tests.servers import ServerThread
+
+PLAN = """config:
+  target: {target}
+  phases: [{{duration: 3, arrivalRate: 5}}]
+scenarios:
+  - flow: [{{get: {{url: /ok}}}}]
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads RSS from /proc")
+def test_memory_and_cpu_are_in_the_json_csv_and_console(
+    tmp_path: Path, server: ServerThread
+) -> None:
+    plan = tmp_path / "plan.yml"
+    plan.write_text(PLAN.format(target=server.url), encoding="utf-8")
+    report, prefix = tmp_path / "r.json", tmp_path / "out"
+    result = run_cli(
+        "run",
+        str(plan),
+        "-o",
+        str(report),
+        "--csv",
+        str(prefix),
+        "--ensure",
+        "yamlload.rss_mb.max<100000",
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    data = json.loads(report.read_text(encoding="utf-8"))
+    rss = data["aggregate"]["summaries"]["yamlload.rss_mb"]
+    assert 5 < rss["max"] < 100_000 and rss["count"] >= 2  # sampled once a second
+    assert any("yamlload.rss_mb" in p["summaries"] for p in data["intermediate"])
+    rows = list(csv.DictReader((tmp_path / "out-periods.csv").open(encoding="utf-8")))
+    assert float(rows[0]["generator_rss_mb"]) > 5
+    assert float(rows[0]["generator_cpu_percent"]) >= 0
+    assert "generator memory (peak RSS)" in result.stdout
+    assert f"{rss['max']:.0f} MB" in result.stdout
+    assert "generator CPU (mean)" in result.stdout
+
+
+def test_memory_is_not_a_time(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yml"
+    plan.write_text(PLAN.format(target="http://127.0.0.1:9"), encoding="utf-8")
+    result = run_cli("run", str(plan), "--ensure", "yamlload.rss_mb.max<500ms")
+    assert result.exit_code == 2
+    assert "'ms' only goes with a time metric, not yamlload.rss_mb.max" in result.stderr
