@@ -23,7 +23,7 @@ from ..vuser import VALUE_ERRORS
 from .body import READ_WHOLE_BYTES, BodyRead, BodySink, whole_body
 from .errors import INVALID_REQUEST, INVALID_URL, certificate_code, errno_code, transport_detail
 from .form import _PendingForm
-from .transport import Answer, Outcome, RequestError, Spec
+from .transport import HOOK_MADE_ERRORS, Answer, Outcome, RequestError, Spec
 
 # What the network and aiohttp raise for a request that got no usable response; these,
 # and only these, become `errors.NAME` (see error_code). Anything else is a bug in
@@ -63,7 +63,7 @@ class AiohttpSession:
                 )
         except TRANSPORT_ERRORS as exc:
             return RequestError(error_code(exc), transport_detail(spec, exc))
-        except VALUE_ERRORS as exc:  # aiohttp refused what the values made of it
+        except (*VALUE_ERRORS, *HOOK_MADE_ERRORS) as exc:  # aiohttp refused what was made
             return RequestError(INVALID_REQUEST, exception_text(exc))
 
     def add_cookies(self, cookies: Mapping[str, str], url: str) -> None:

@@ -5,6 +5,7 @@ A user's cookies are spliced in per send (`with_cookie`), where aiohttp puts the
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import sys
@@ -46,6 +47,8 @@ AUTO_HEADERS = (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate"))
 HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 QUOTED_STRING_CHARS = frozenset(chr(i) for i in range(0x20, 0x7F)) | {"\t"}
 NOT_QTEXT = re.compile(r"[^\041\043-\133\135-\176]")
+# An HTTP method is a token (RFC 9110 section 5.6.2).
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 # A connection's destination: scheme, host, port. The scheme is part of it, so that
@@ -56,6 +59,10 @@ SCHEMES = frozenset({"http", "https"})
 
 class Unsupported(Exception):
     """A request the fast transport cannot send yet (see the module's docstring)."""
+
+
+class InvalidURL(ValueError):
+    """A URL no request can go to (a port past 65535, say): EINVALIDURL, as on aiohttp."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +83,11 @@ class Prepared:
 def prepare(spec: Spec) -> Prepared:
     """The request's bytes, as aiohttp would write them (same auto headers, same body
     encodings). ValueError for a request that cannot be written; Unsupported."""
-    url = URL(spec["url"])
+    try:
+        url = URL(spec["url"])
+        url.port  # noqa: B018 -- yarl checks the port only when asked
+    except (ValueError, TypeError) as exc:
+        raise InvalidURL(f"{spec['url']!r}: {exc}") from None
     params = spec.get("params")
     if params:
         url = url.extend_query(params)
@@ -88,6 +99,8 @@ def prepare(spec: Spec) -> Prepared:
     if not host:
         raise ValueError(f"{spec['url']!r} has no host")
     method = str(spec["method"]).upper()
+    if not TOKEN.fullmatch(method):  # a hook's method must not write a second request
+        raise ValueError(f"{method!r} is not an HTTP method")
     headers: dict[str, str] = {}
     given = {name.lower() for name in spec["headers"]}
     skipped = {name.lower() for name in spec.get("skip_auto_headers", ())}
@@ -96,6 +109,8 @@ def prepare(spec: Spec) -> Prepared:
         headers["Host"] = url.host_port_subcomponent or host
     for name, value in spec["headers"].items():
         headers[name] = value
+    if url.raw_user is not None and "authorization" not in given:
+        headers["Authorization"] = _basic_auth(url)  # as aiohttp does with userinfo
     for name, value in AUTO_HEADERS:
         if name.lower() not in given and name.lower() not in skipped:
             headers[name] = value
@@ -123,6 +138,12 @@ def prepare(spec: Spec) -> Prepared:
         _given_cookie(spec["headers"], front) if "cookie" in given else None,
         isinstance(spec.get("data"), _PendingForm),
     )
+
+
+def _basic_auth(url: URL) -> str:
+    """aiohttp's BasicAuth from a URL's userinfo: latin-1, the password may be empty."""
+    pair = f"{url.user or ''}:{url.password or ''}".encode("latin-1")
+    return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
 def with_cookie(prepared: Prepared, cookie: str) -> Prepared:

@@ -32,7 +32,7 @@ TIMED_OUT = "ETIMEDOUT"
 # together are held to MAX_HEADERS_BYTES, so a server streaming headers cannot fill
 # the generator's memory.
 MAX_HEADER_FIELD_BYTES = 8190
-MAX_HEADERS_BYTES = 1024 * 1024
+MAX_HEADERS_BYTES = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -63,17 +63,28 @@ class Decoder:
         )
 
     def feed(self, chunk: bytes, sink: BodySink) -> None:
-        if self._zlib is None:
-            raw = (chunk[0] & 0x0F) != 8  # no zlib header: raw deflate
-            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
-        out = self._zlib.decompress(chunk, DECODE_CHUNK_BYTES)
+        while chunk:
+            if self._zlib is None:
+                raw = (chunk[0] & 0x0F) != 8  # no zlib header: raw deflate
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+            self._inflate(self._zlib, chunk, sink)
+            chunk = b""
+            if self._gzip and self._zlib.eof and self._zlib.unused_data:
+                # gzip allows several members one after another (RFC 1952), and aiohttp
+                # reads them all: the next one starts where this one ended.
+                chunk = self._zlib.unused_data
+                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    @staticmethod
+    def _inflate(inflater: zlib._Decompress, chunk: bytes, sink: BodySink) -> None:
+        out = inflater.decompress(chunk, DECODE_CHUNK_BYTES)
         while True:
             if out:
                 sink.feed(out)
-            tail = self._zlib.unconsumed_tail
+            tail = inflater.unconsumed_tail
             if not tail:
                 return
-            out = self._zlib.decompress(tail, DECODE_CHUNK_BYTES)
+            out = inflater.decompress(tail, DECODE_CHUNK_BYTES)
 
     def flush(self, sink: BodySink) -> None:
         if self._zlib is not None:
@@ -84,6 +95,10 @@ class Decoder:
 
 class _TooLarge(Exception):
     """A response's headers past the limits above: the connection is dropped."""
+
+
+class _Unasked(Exception):
+    """Bytes of a response no request is waiting for: the connection is dropped."""
 
 
 class ResponseProtocol(asyncio.Protocol):
@@ -102,6 +117,8 @@ class ResponseProtocol(asyncio.Protocol):
         self._decoder: Decoder | None = None
         self._raw_headers: list[tuple[bytes, bytes]] = []
         self._headers_bytes = 0
+        self._in_head = False  # between a message's start and the end of its headers
+        self._head_bytes = 0  # bytes received while in a message's head
         self._interim = False  # the message being parsed is a 1xx before the response
         self._head = False
         self._reset_parser = False
@@ -146,14 +163,32 @@ class ResponseProtocol(asyncio.Protocol):
         self._reply.answered = True
         try:
             self.parser.feed_data(data)
+            if self._in_head:  # all of it was head: held to MAX_HEADERS_BYTES, since
+                # httptools copies a growing header value at every piece of it
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEADERS_BYTES:
+                    raise _TooLarge(f"response headers over {MAX_HEADERS_BYTES} bytes")
         except httptools.HttpParserUpgrade:
             self.abort(BROKEN, "the server switched protocols")
+        except httptools.HttpParserCallbackError as exc:
+            # httptools wraps what a callback raised: ours say what was wrong; anything
+            # else is a bug in this module, and goes on up as one.
+            cause = exc.__context__
+            if not isinstance(cause, _Unasked | _TooLarge | zlib.error):
+                raise
+            self._refuse(cause)
         except httptools.HttpParserError as exc:
             self.abort(BROKEN, f"not HTTP: {exc}")
         except _TooLarge as exc:
-            self.abort(BROKEN, str(exc))
-        except zlib.error as exc:
-            self.abort(BROKEN, f"the body could not be decoded: {exc}")
+            self._refuse(exc)
+
+    def _refuse(self, cause: Exception) -> None:
+        if isinstance(cause, _Unasked):
+            self._drop()
+        elif isinstance(cause, zlib.error):
+            self.abort(BROKEN, f"the body could not be decoded: {cause}")
+        else:
+            self.abort(BROKEN, str(cause))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -167,7 +202,20 @@ class ResponseProtocol(asyncio.Protocol):
             code = errno_code(getattr(exc, "errno", None)) if exc is not None else None
             self._finish_error(code or RESET, "the connection ended with no response")
 
+    def _drop(self) -> None:
+        """Close the connection without failing anyone: the reply was delivered, and
+        what came after it was never asked for, so nothing more can be read here."""
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
     # ---- httptools' callbacks
+
+    def on_message_begin(self) -> None:
+        if self._waiter is None or self._waiter.done():
+            raise _Unasked  # a second response in the same bytes as the first
+        self._in_head = True
+        self._head_bytes = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:
         size = len(name) + len(value)
@@ -177,6 +225,7 @@ class ResponseProtocol(asyncio.Protocol):
         self._raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             # An interim response (100 Continue, 103 Early Hints): the response to the
@@ -205,6 +254,8 @@ class ResponseProtocol(asyncio.Protocol):
             self.on_message_complete()
 
     def on_body(self, body: bytes) -> None:
+        if self._waiter is None:  # a body after its response was delivered (a HEAD's)
+            raise _Unasked
         if self._decoder is not None:
             self._decoder.feed(body, self._sink)
         else:
@@ -221,7 +272,9 @@ class ResponseProtocol(asyncio.Protocol):
             self._decoder.flush(self._sink)
         reply = self._reply
         reply.body, reply.size, reply.head = self._sink.result()
-        self.keep_alive = not self._head and self.parser.should_keep_alive()
+        # A HEAD's response keeps its connection too: body bytes a server sends after
+        # it would be unasked (on_body), and drop the connection then.
+        self.keep_alive = self.parser.should_keep_alive()
         self.used = True
         self._waiter = None
         waiter.set_result(reply)

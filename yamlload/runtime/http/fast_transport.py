@@ -35,12 +35,12 @@ from ..log import exception_text
 from ..options import RunOptions
 from ..vuser import VALUE_ERRORS
 from .cookies import Jar
-from .errors import INVALID_REQUEST
+from .errors import INVALID_REQUEST, INVALID_URL
 from .fast_connect import Connector
 from .fast_pool import Pool
-from .fast_prepare import Origin, Prepared, Unsupported, prepare, with_cookie
+from .fast_prepare import InvalidURL, Origin, Prepared, Unsupported, prepare, with_cookie
 from .fast_response import RESET, TIMED_OUT, Reply, ResponseProtocol
-from .transport import Answer, Outcome, RequestError, Spec
+from .transport import HOOK_MADE_ERRORS, Answer, Outcome, RequestError, Spec
 
 # Prepared requests kept by the identity of their Spec: a constant request's Spec is one
 # object for the whole run (client.py), so its bytes are built once. A Spec is kept only
@@ -73,7 +73,9 @@ class FastSession:
                 prepared = self._with_cookies(prepared, self._jar)
         except Unsupported as exc:
             return RequestError(UNSUPPORTED, f"{spec['method']} {spec['url']}: {exc}")
-        except VALUE_ERRORS as exc:  # what the values made of the request cannot be sent
+        except InvalidURL as exc:
+            return RequestError(INVALID_URL, str(exc))
+        except (*VALUE_ERRORS, *HOOK_MADE_ERRORS) as exc:  # what was made cannot be sent
             return RequestError(INVALID_REQUEST, exception_text(exc))
         deadline = start + self._transport.timeout
         reply, reused = await self._exchange(prepared, keep, deadline)

@@ -23,6 +23,10 @@ from yarl import URL
 # skip_auto_headers, params, json, data. beforeRequest hooks see and edit this dict,
 # so its spelling is part of the plan's processor API.
 Spec: TypeAlias = dict[str, Any]
+# What sending a Spec a beforeRequest hook made unsendable raises (a value JSON cannot
+# encode, a header name that is not a string, a deleted url), besides ValueError: a
+# request error (EINVALIDREQUEST) on either transport, never a crash of the run.
+HOOK_MADE_ERRORS: tuple[type[Exception], ...] = (TypeError, AttributeError, KeyError)
 
 
 @dataclass(slots=True)
