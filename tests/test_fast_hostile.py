@@ -201,3 +201,15 @@ def test_a_request_a_hook_made_unsendable_is_a_request_error_alike(
 def test_an_impossible_port_is_the_same_error_alike(tmp_path: Path) -> None:
     found = both(tmp_path, "http://127.0.0.1:99999", "[{get: {url: /}}]")
     assert found["fast"]["errors.EINVALIDURL"] == 1
+
+
+def bare_lf(conn: socket.socket) -> None:
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok")
+
+
+def test_lines_ending_in_a_bare_lf_are_read_alike(tmp_path: Path) -> None:
+    with raw_tcp_server(bare_lf) as url:
+        found = both(tmp_path, url, "[{get: {url: /}}]")
+    assert found["fast"]["http.codes.200"] == 1

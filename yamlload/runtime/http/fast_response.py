@@ -93,6 +93,15 @@ class Decoder:
                 sink.feed(rest)
 
 
+def _parser(protocol: ResponseProtocol) -> httptools.HttpResponseParser:
+    """llhttp, accepting a bare LF as a line's end as aiohttp does (RFC 9112 section 2.2
+    lets a recipient); its other leniencies stay off."""
+    parser = httptools.HttpResponseParser(protocol)
+    if hasattr(parser, "set_dangerous_leniencies"):  # httptools 0.6.2 and later
+        parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
+    return parser
+
+
 class _TooLarge(Exception):
     """A response's headers past the limits above: the connection is dropped."""
 
@@ -107,7 +116,7 @@ class ResponseProtocol(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser = _parser(self)
         self.closed = False
         self.used = False  # it has answered a request: it may be stale when reused
         self.keep_alive = True
@@ -129,7 +138,7 @@ class ResponseProtocol(asyncio.Protocol):
     def request(self, data: bytes, keep: int, head: bool) -> asyncio.Future[Reply]:
         assert self.transport is not None
         if self._reset_parser:  # a HEAD's response left the parser awaiting a body
-            self.parser = httptools.HttpResponseParser(self)
+            self.parser = _parser(self)
             self._reset_parser = False
         self._waiter = waiter = asyncio.get_running_loop().create_future()
         self._reply = Reply()
