@@ -228,3 +228,14 @@ def test_library_api_raises_plan_error_with_problems(write_plan) -> None:
     [problem] = caught.value.problems
     assert problem.pos.line == 4
     assert problem.pos.file == str(path)
+
+
+def test_a_header_name_that_is_not_a_token_is_refused_with_its_place(write_plan) -> None:
+    """'X-Colon: Name' would write a header the plan does not say."""
+    path = write_plan(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "scenarios:\n  - flow: [{get: {url: /, headers: {'X-Colon: Name': v, ok-name: 1}}}]\n"
+    )
+    joined = "\n".join(problems_of(path))
+    assert "flow[0].get.headers: a header name is letters, digits" in joined
+    assert "got 'X-Colon: Name'" in joined and "ok-name" not in joined

@@ -92,6 +92,18 @@ def _definitions() -> dict[str, Schema]:
             "additionalProperties": _ref("scalar"),
             "x-message": "expected a mapping of names to plain values",
         },
+        "headerMap": {
+            "type": "object",
+            # A header name is a token (RFC 9110 5.1): a colon or a space in one would
+            # write a different header than the plan says.
+            "propertyNames": {
+                "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+                "x-message": "a header name is letters, digits and !#$%&'*+-.^_`|~ "
+                "(no space or colon)",
+            },
+            "additionalProperties": _ref("scalar"),
+            "x-message": "expected a mapping of header names to plain values",
+        },
         "phase": _phase(),
         "payload": _payload(),
         "capture": _capture(),
@@ -239,7 +251,7 @@ def _request() -> Schema:
         {
             "url": {"type": "string", "description": "Path (joined to target) or absolute URL."},
             "name": _str("Name used in per-endpoint metrics."),
-            "headers": _ref("scalarMap"),
+            "headers": _ref("headerMap"),
             "qs": _ref("scalarMap"),
             "json": {"description": "Sent as a JSON body."},
             "body": {"type": ["string", "number", "boolean", "object", "array"]},
@@ -372,7 +384,7 @@ def _http() -> Schema:
                 "description": "Statuses that count as a success: 200, a class such as "
                 '"2xx", or an inclusive range such as "200-299". Default: 2xx and 3xx.',
             },
-            "defaults": _obj({"headers": _ref("scalarMap")}),
+            "defaults": _obj({"headers": _ref("headerMap")}),
         }
     )
 
@@ -380,7 +392,7 @@ def _http() -> Schema:
 def _defaults() -> Schema:
     return _obj(
         {
-            "headers": _ref("scalarMap"),
+            "headers": _ref("headerMap"),
             "cookie": _ref("scalarMap"),
             "think": {
                 "anyOf": [

@@ -174,7 +174,9 @@ def _header_lines(headers: Mapping[str, str]) -> list[str]:
     lines = []
     for name, value in headers.items():
         value = str(value)
-        if any(c in name or c in value for c in "\r\n\0"):
+        if not (isinstance(name, str) and TOKEN.fullmatch(name)):  # a hook's header
+            raise ValueError(f"{name!r} is not a header name")
+        if any(c in value for c in "\r\n\0"):
             raise ValueError(f"header {name!r} holds a line break")
         lines.append(f"{name}: {value}")
     return lines
