@@ -172,10 +172,12 @@ def _given_cookie(headers: Mapping[str, Any], front: bytes) -> tuple[int, int, s
 
 def _header_lines(headers: Mapping[str, str]) -> list[str]:
     lines = []
-    for name, value in headers.items():
-        value = str(value)
+    for name, given in headers.items():
         if not (isinstance(name, str) and TOKEN.fullmatch(name)):  # a hook's header
             raise ValueError(f"{name!r} is not a header name")
+        if given is None or isinstance(given, bytes | bytearray):  # str() would send "None"
+            raise ValueError(f"header {name!r}: {given!r} is not text")
+        value = str(given)
         if any(c in value for c in "\r\n\0"):
             raise ValueError(f"header {name!r} holds a line break")
         lines.append(f"{name}: {value}")
