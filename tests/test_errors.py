@@ -239,3 +239,14 @@ def test_a_header_name_that_is_not_a_token_is_refused_with_its_place(write_plan)
     joined = "\n".join(problems_of(path))
     assert "flow[0].get.headers: a header name is letters, digits" in joined
     assert "got 'X-Colon: Name'" in joined and "ok-name" not in joined
+
+
+def test_a_misspelled_payload_key_does_not_hide_a_missing_file(write_plan) -> None:
+    path = write_plan(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "  payload:\n    path: missing.csv\n    fields: [a]\n    orderr: sequence\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    joined = "\n".join(problems_of(path))
+    assert "unknown key 'orderr'; did you mean 'order'?" in joined
+    assert "payload file not found" in joined and "missing.csv" in joined

@@ -108,6 +108,10 @@ def compile_payloads(cx: Context) -> tuple[Payload, ...]:
             payload = _payload(cx, path, spec)
             if payload is not None:
                 out.append(payload)
+        elif isinstance(spec, dict) and isinstance(spec.get("path"), str):
+            # A misspelled key beside it must not hide a missing file: every mistake
+            # is reported at once.
+            _payload_file(cx, path, spec)
     return tuple(out)
 
 
