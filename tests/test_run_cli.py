@@ -153,6 +153,21 @@ def test_unknown_scenario_name_is_a_usage_error() -> None:
     result = run_cli("run", "--demo-target", str(PLANS / "smoke.yml"), "--scenario-name", "nope")
     assert result.exit_code == 2
     assert "--scenario-name 'nope': no such scenario" in result.stderr
+    close = run_cli("run", str(PLANS / "smoke.yml"), "--scenario-name", "every endpoint one")
+    assert close.exit_code == 2
+    assert "did you mean 'every endpoint once'?" in close.stderr
+
+
+def test_report_says_when_it_replaced_a_file(tmp_path: Path) -> None:
+    report, page = tmp_path / "r.json", tmp_path / "r.html"
+    with ServerThread(make_test_app()) as server:
+        ran = run_cli("quick", f"{server.url}/ok", "-c", "1", "-n", "1", "-q", "-o", str(report))
+    assert ran.exit_code == 0, ran.stderr
+    first = run_cli("report", str(report), "-o", str(page))
+    assert first.exit_code == 0 and "replaced" not in first.stdout
+    again = run_cli("report", str(report), "-o", str(page))
+    assert again.exit_code == 0
+    assert f"HTML report: {page} (replaced the file that was there)" in again.stdout
 
 
 def test_quick_loads_a_url_without_a_plan(tmp_path: Path) -> None:

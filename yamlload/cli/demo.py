@@ -18,7 +18,7 @@ STOP_SECONDS = 5
 STOP_SIGNALS = ("SIGINT", "SIGTERM")
 
 
-@click.command()
+@click.command(short_help="Serve the bundled demo API until stopped.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", default=8000, show_default=True, type=int, help="Port (0 picks a free one)."

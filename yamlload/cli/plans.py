@@ -18,7 +18,7 @@ from ..units import counted
 from .options import options_from, plan_options
 
 
-@click.command()
+@click.command(short_help="Check plans; print what each would run.")
 @click.argument("plans", nargs=-1, required=True, type=click.Path())
 @plan_options
 def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
@@ -57,7 +57,7 @@ def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
         sys.exit(EXIT_USAGE)
 
 
-@click.command()
+@click.command(short_help="Print the plan's (or report's) JSON Schema.")
 @click.option("--report", is_flag=True, help="Print the JSON report's schema instead.")
 def schema(report: bool) -> None:
     """Print the plan's JSON Schema (for editors and other tools)."""

@@ -21,7 +21,7 @@ QUICK = "quick"  # the plan's source and its scenario's name
 USERS, REQUESTS_EACH, DURATION = 10, 10, "10s"  # the defaults of -c, -n and -d
 
 
-@click.command()
+@click.command(short_help="Load a URL without writing a plan.")
 @click.argument("url")
 @click.option(
     "-c", "--count", type=int, help=f"Virtual users, started over one second.  [default: {USERS}]"

@@ -30,7 +30,7 @@ from .outputs import Writer, show_verdict
 from .verdict import judge
 
 
-@click.command()
+@click.command(short_help="Compare two reports; gate on regressions.")
 @click.argument("baseline", type=click.Path(dir_okay=False))
 @click.argument("current", type=click.Path(dir_okay=False))
 @click.option(
@@ -99,7 +99,7 @@ def _compare_checks(ensure: tuple[str, ...], before: Summary, after: Summary) ->
     return checks
 
 
-@click.command()
+@click.command(short_help="Merge shard reports into one, exactly.")
 @click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The merged JSON report."
@@ -132,7 +132,7 @@ def merge(reports: tuple[str, ...], output: str, max_lag: float, allow_lag: bool
     sys.exit(EXIT_INVALID_RUN if verdict.invalid else EXIT_OK)
 
 
-@click.command()
+@click.command(short_help="Render a JSON report as an HTML page.")
 @click.argument("report_path", metavar="REPORT", type=click.Path(dir_okay=False))
 @click.option(
     "-o",
@@ -147,6 +147,7 @@ def report(report_path: str, output: str | None) -> None:
     4 when the page could not be written.
     """
     target = output or str(Path(report_path).with_suffix(".html"))
+    replaced = Path(target).is_file()
     check_outputs(
         [Output("-o" if output else "-o (by default)", target)],
         [Input(report_path, "a report")],
@@ -156,4 +157,6 @@ def report(report_path: str, output: str | None) -> None:
     from ..report.html import render_html
 
     write_text(target, render_html(summary), what="the HTML report")
-    click.echo(f"HTML report: {target}")
+    click.echo(
+        f"HTML report: {target}" + (" (replaced the file that was there)" if replaced else "")
+    )

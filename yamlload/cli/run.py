@@ -40,7 +40,7 @@ from .outputs import Writer, check_run_outputs, default_report_path, show_verdic
 from .verdict import exit_code, judge
 
 
-@click.command()
+@click.command(short_help="Run a plan: load, summary, checks, reports.")
 @click.argument("plan_path", metavar="PLAN", type=click.Path())
 @plan_options
 @click.option(
@@ -71,7 +71,8 @@ from .verdict import exit_code, judge
     "ensure",
     multiple=True,
     metavar="EXPR",
-    help="A check such as 'p95<500' or 'error_rate<1%'; repeatable.",
+    help="A check such as 'p95<500' (ms) or 'error_rate<1%' (failed requests: no "
+    "response, or a status not accepted); repeatable. docs/ensure.md lists them all.",
 )
 @lag_options
 @click.option(

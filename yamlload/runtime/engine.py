@@ -12,6 +12,7 @@ goes on. Anything else that raises is a bug in yamlload: the run stops and says 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import random
 import signal
 import threading
@@ -178,9 +179,14 @@ class Engine:
         if self.options.scenario_name is not None:
             scenarios = [s for s in scenarios if s.name == self.options.scenario_name]
             if not scenarios:
-                names = ", ".join(repr(s.name) for s in self.plan.scenarios)
+                known = [s.name for s in self.plan.scenarios]
                 wanted = self.options.scenario_name
-                raise UsageError(f"--scenario-name {wanted!r}: no such scenario (have: {names})")
+                close = difflib.get_close_matches(wanted, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                names = ", ".join(repr(name) for name in known)
+                raise UsageError(
+                    f"--scenario-name {wanted!r}: no such scenario{hint} (have: {names})"
+                )
             return scenarios, [1.0] * len(scenarios)
         return scenarios, [s.weight for s in scenarios]
 
