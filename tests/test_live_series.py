@@ -29,7 +29,7 @@ def test_seconds_add_up_to_the_periods(
 ) -> None:
     now = [0.0]
     recorder = Recorder(lambda: now[0])
-    live = LiveSeries()
+    live = LiveSeries(kept=len(looks) + 1)
     pending = sorted(looks)
     for at, name, millis in sorted(events, key=lambda e: e[0]):
         while pending and pending[0] <= at:  # looks happen between samples

@@ -12,7 +12,7 @@ from tests.servers import ServerThread
 from yamlload import PlanOptions, load_plan
 from yamlload.errors import UsageError
 from yamlload.metrics.histogram import merge_metrics
-from yamlload.metrics.live import LiveSeries
+from yamlload.metrics.live import LiveSeries, Second
 from yamlload.results.run import Progress
 from yamlload.results.summary import summarize
 from yamlload.runtime.engine import RunOptions, run_plan
@@ -31,6 +31,7 @@ class Recording:
         self.events: list[str] = []
         self.progress: list[Progress] = []
         self.live: LiveSeries | None = None
+        self.seconds: list[Second] = []  # each second it was told of, whole
 
     async def start(self) -> None:
         self.events.append("start")
@@ -40,12 +41,14 @@ class Recording:
     def second(self, live: LiveSeries, progress: Progress) -> None:
         self.events.append("second")
         self.progress.append(progress)
+        self.seconds.append(live.seconds[-1])
         if self.fail_in == "second":
             raise OSError("the collector went away")
 
     async def finish(self, live: LiveSeries, progress: Progress) -> None:
         self.events.append("finish")
         self.live = live
+        self.seconds.append(live.seconds[-1])  # the run's last stretch
 
 
 def plan_at(tmp_path: Path, target: str):  # type: ignore[no-untyped-def]
@@ -63,7 +66,7 @@ def test_a_watcher_sees_every_second_and_they_add_up_to_the_report(
     assert watcher.events[0] == "start" and watcher.events[-1] == "finish"
     assert watcher.events.count("second") >= 2  # a 3-second run, told once a second
     assert watcher.live is not None
-    seconds = merge_metrics(s.metrics for s in watcher.live.seconds)
+    seconds = merge_metrics(s.metrics for s in watcher.seconds)
     report = summary.to_json()["aggregate"]["counters"]
     assert report["http.requests"] == 120
     for name in ("http.requests", "http.responses", "http.codes.200", "vusers.created"):

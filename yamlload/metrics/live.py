@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from .histogram import Histogram, Metrics, _bucket_value
 from .periods import Period
 
-# Seconds kept at one-second resolution: the live page's charts and the HTML report of
-# a run under this long draw every second; older seconds are dropped (the periods keep
-# everything). 10 minutes of seconds hold about 600 small dicts.
-SECONDS_KEPT = 600
+# The last seconds kept whole (every counter and histogram of each, per endpoint too:
+# tens of KB a second): enough for a watcher to catch up on a second it missed. A
+# watcher that draws a history keeps its own, smaller one (live/board.py); the periods
+# keep everything. Kept longer, they were most of a soak run's memory growth.
+SECONDS_KEPT = 10
 
 
 @dataclass(frozen=True)
