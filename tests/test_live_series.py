@@ -102,3 +102,16 @@ def test_only_the_last_seconds_are_kept() -> None:
         live.take(recorder.periods, float(at))
     assert [s.at for s in live.seconds] == [7.0, 8.0, 9.0, 10.0, 11.0]
     assert live.total.counters["x"] == 12
+
+
+def test_a_series_that_need_not_be_whole_keeps_what_the_charts_draw() -> None:
+    now = [0.5]
+    recorder = Recorder(lambda: now[0])
+    live = LiveSeries(whole=False)
+    recorder.count("http.requests")
+    recorder.count("plugins.metrics-by-endpoint.GET /a.requests")
+    recorder.observe("http.response_time", 12.0)
+    recorder.observe("plugins.metrics-by-endpoint.response_time.GET /a", 12.0)
+    second = live.take(recorder.periods, 1.0)
+    assert second.metrics.counters == {"http.requests": 1}
+    assert set(second.metrics.histograms) == {"http.response_time"}

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .histogram import Histogram, Metrics, _bucket_value
+from .names import ACTIVE_USERS, ARRIVAL_LAG, ENDPOINT_PREFIX, RESPONSE_TIME, RSS_MB
 from .periods import Period
 
 # The last seconds kept whole (every counter and histogram of each, per endpoint too:
@@ -22,6 +23,8 @@ from .periods import Period
 # watcher that draws a history keeps its own, smaller one (live/board.py); the periods
 # keep everything. Kept longer, they were most of a soak run's memory growth.
 SECONDS_KEPT = 10
+# The histograms a second keeps when it need not be whole: what the charts draw.
+CHARTED = frozenset({RESPONSE_TIME, ARRIVAL_LAG, ACTIVE_USERS, RSS_MB})
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,12 @@ class Second:
 class LiveSeries:
     """The run second by second, made from the recorder's periods (see the module)."""
 
-    def __init__(self, kept: int = SECONDS_KEPT) -> None:
+    def __init__(self, kept: int = SECONDS_KEPT, whole: bool = True) -> None:
+        """`whole`: every counter and histogram, per endpoint too, for watchers that
+        send them on (a dashboard, StatsD). Without it, only the run-wide counters and
+        the CHARTED histograms: copying every histogram of a period once a second made
+        garbage enough to grow a long run's memory."""
+        self.whole = whole
         self.seconds: deque[Second] = deque(maxlen=kept)
         self.total = Metrics()
         # A copy of each period as it was at the last look, for the periods still open.
@@ -57,6 +65,8 @@ class LiveSeries:
         open_now = [i for i, p in periods.items() if i >= self._oldest_open and p.span == 1]
         for index in sorted(open_now):
             current = periods[index].metrics
+            if not self.whole:
+                current = _charted(current)
             before = self._seen.get(index)
             _add_difference(delta, current, before)
             self._seen[index] = _copy(current)
@@ -71,6 +81,13 @@ class LiveSeries:
         self.seconds.append(second)
         self.total.merge(delta)
         return second
+
+
+def _charted(metrics: Metrics) -> Metrics:
+    """The run-wide counters and the CHARTED histograms (the same objects, not copies)."""
+    counters = {k: n for k, n in metrics.counters.items() if not k.startswith(ENDPOINT_PREFIX)}
+    histograms = {k: h for k, h in metrics.histograms.items() if k in CHARTED}
+    return Metrics(counters, histograms)
 
 
 def _copy(metrics: Metrics) -> Metrics:

@@ -57,7 +57,7 @@ class Ticker:
         self.on_checkpoint = on_checkpoint
         self.checkpoint_seconds = checkpoint_seconds
         self.last_period = last_period
-        self.live = LiveSeries()
+        self.live = LiveSeries(whole=bool(watchers))
         self.watchers = watchers
         self._watcher_failed: set[int] = set()  # told to the observer once each
         self._next_period = 0
