@@ -49,15 +49,17 @@ def _bucket_value(key: int) -> float:
 
 class PackedBuckets(Mapping[int, int]):
     """A finished histogram's buckets, read-only: sorted keys and their counts in two
-    machine arrays, 16 bytes a bucket where a dict of Python ints takes about 100. A long
-    run holds hundreds of finished periods, so this is most of its memory."""
+    machine arrays, 8 bytes a bucket (4 for a key, 4 for a count, wider only when a
+    value needs it) where a dict of Python ints takes about 100. A long run holds
+    hundreds of finished periods, so this is most of its memory."""
 
     __slots__ = ("_counts", "_keys")
 
     def __init__(self, buckets: Mapping[int, int]) -> None:
         keys = sorted(buckets)
-        self._keys = array("q", keys)
-        self._counts = array("q", (buckets[k] for k in keys))
+        counts = [buckets[k] for k in keys]
+        self._keys = array(_narrowest(keys), keys)
+        self._counts = array(_narrowest(counts), counts)
 
     def __getitem__(self, key: int) -> int:
         at = bisect.bisect_left(self._keys, key)
@@ -73,6 +75,12 @@ class PackedBuckets(Mapping[int, int]):
 
     def items(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
         return zip(self._keys, self._counts, strict=True)
+
+
+def _narrowest(values: list[int]) -> str:
+    """The smallest array type code that holds every (non-negative) value."""
+    top = max(values, default=0)
+    return "I" if top < 2**32 else "Q"
 
 
 class Histogram:
