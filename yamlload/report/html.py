@@ -181,12 +181,14 @@ def stacked_bars(
     x_max: float,
     phases: Sequence[Any],
     unit: str,
+    per: float = PERIOD_SECONDS,
 ) -> str:
-    """One bar per (start, span seconds, counts). A bar's height is its counts per 10 s,
-    so a rolled-up minute or ten of a long run stands as high as its 10-second periods."""
+    """One bar per (start, span seconds, counts). A bar's height is its counts per `per`
+    seconds (10: a period), so a rolled-up minute or ten of a long run stands as high as
+    its 10-second periods (and the live page's bars, per 1 s, as high as its seconds)."""
     categories = sorted({c for _, _, counts in periods for c in counts})
     scaled = [
-        (start, span, {c: n * PERIOD_SECONDS / span for c, n in counts.items()}, counts)
+        (start, span, {c: n * per / span for c, n in counts.items()}, counts)
         for start, span, counts in periods
     ]
     plot = _Plot(x_max, max((sum(h.values()) for _, _, h, _ in scaled), default=1) or 1)
