@@ -368,7 +368,8 @@ def test_a_long_run_is_drawn_in_coarser_points_that_add_up() -> None:
     assert sum(p.metrics.counters["http.requests"] for p in points) == sum(
         a % 7 for a in range(1, 1001)
     )
-    assert board.frame()["html"]["charts"].count("<circle") > 0
+    charts = board.frame()["html"]["charts"]
+    assert '<path class="line s0"' in charts and "<circle" not in charts  # lines only
 
 
 def test_a_run_without_a_dashboard_never_loads_aiohttp_web(

@@ -43,6 +43,9 @@ from .exposition import Snapshot, exposition
 # is merged into one (histograms merged, so percentiles stay exact), so a long run
 # shows all of itself at a coarser step and a frame stays small. 3 minutes at 1 s.
 MAX_POINTS = 180
+# Each point is a dot with its value on hover up to this many points; past it the
+# charts are lines only (the dots were most of a frame's bytes and drawing time).
+DOTS_UP_TO = 90
 # A point's width is never taken below this, so a rate over a sliver stays finite.
 MIN_WIDTH = 0.05
 # The generator's resident memory, where Linux tells it (no psutil dependency).
@@ -315,8 +318,9 @@ class Board:
 
 
 def masked(metrics: Metrics, mask: Callable[[str], str]) -> Metrics:
-    """`metrics` with every name masked (an endpoint's label may hold a secret); the
-    histograms are shared, unless two names mask alike (then merged into a copy)."""
+    """`metrics` with every name masked (an endpoint's label may hold a secret). The
+    histograms are shared, not copied (nothing writes them while a frame is built),
+    unless two names mask alike: those are merged into a copy."""
     out = Metrics()
     for name, n in metrics.counters.items():
         key = mask(name)
@@ -381,28 +385,24 @@ def _check_row(outcome: Outcome) -> dict[str, Any]:
 # --------------------------------------------------------------------------- charts
 
 
+def _lines(
+    board: Board, title: str, series: list[Series], unit: str, unit2: str | None = None
+) -> str:
+    dots = len(board.points) <= DOTS_UP_TO
+    return line_chart(title, series, board.x_max(), board.phases, unit, unit2, dots=dots)
+
+
 def _rate_and_users(board: Board) -> str:
-    return line_chart(
-        "Request rate and active users, per second",
-        [
-            Series("requests / s", board.series("rps")),
-            Series("active users", board.series("users"), "right"),
-        ],
-        board.x_max(),
-        board.phases,
-        "req/s",
-        "users",
+    rate = Series("requests / s", board.series("rps"))
+    users = Series("active users", board.series("users"), "right")
+    return _lines(
+        board, "Request rate and active users, per second", [rate, users], "req/s", "users"
     )
 
 
 def _latency(board: Board) -> str:
-    return line_chart(
-        "Latency per second (http.response_time)",
-        [Series(k, board.series(k)) for k in ("p50", "p95", "p99")],
-        board.x_max(),
-        board.phases,
-        "ms",
-    )
+    series = [Series(k, board.series(k)) for k in ("p50", "p95", "p99")]
+    return _lines(board, "Latency per second (http.response_time)", series, "ms")
 
 
 def _codes(board: Board) -> str:
@@ -413,13 +413,8 @@ def _codes(board: Board) -> str:
 
 
 def _lag(board: Board) -> str:
-    return line_chart(
-        "Arrival lag (how late users started)",
-        [Series("p99", board.series("lag99")), Series("max", board.series("lagmax"))],
-        board.x_max(),
-        board.phases,
-        "ms",
-    )
+    series = [Series("p99", board.series("lag99")), Series("max", board.series("lagmax"))]
+    return _lines(board, "Arrival lag (how late users started)", series, "ms")
 
 
 def _generator(board: Board) -> str:
@@ -427,8 +422,7 @@ def _generator(board: Board) -> str:
     memory = any(p.rss_mb is not None for p in board.points)
     if memory:  # where /proc tells it
         series.append(Series("resident memory", board.series("rss"), "right"))
-    unit2 = "MB" if memory else None
-    return line_chart("Generator CPU and memory", series, board.x_max(), board.phases, "%", unit2)
+    return _lines(board, "Generator CPU and memory", series, "%", "MB" if memory else None)
 
 
 CHARTS: Iterable[Callable[[Board], str]] = (_rate_and_users, _latency, _codes, _lag, _generator)
