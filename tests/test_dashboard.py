@@ -429,3 +429,21 @@ def test_in_real_chromium_the_live_page_draws_and_keeps_its_final_state(
     assert len(found["marks"]) == 5 and found["marks"][0] > 0 and found["marks"][2] > 0
     assert found["done"] == "yes" and "done" in found["status"]
     assert found["after"][0] >= found["marks"][0]  # the final state stays on the page
+
+
+def test_the_docs_name_only_metrics_that_exist() -> None:
+    """docs/live.md's table and the sample Grafana dashboard's queries name real metrics."""
+    from yamlload.live.exposition import Snapshot, exposition
+
+    types, _ = parse(exposition(Snapshot(Metrics(), 0, 0.0, {}, [("p95<1", True)])))
+    docs = (REPO / "docs" / "live.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| `(yamlload_\w+)` \| (\w+) \|", docs, flags=re.MULTILINE))
+    assert table == types
+    grafana = json.loads((REPO / "docs" / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    queries = [t["expr"] for p in grafana["panels"] for t in p["targets"]]
+    named = {
+        re.sub(r"_(bucket|sum|count)$", "", n)
+        for q in queries
+        for n in re.findall(r"yamlload_\w+", q)
+    }
+    assert named and named <= set(types), named - set(types)

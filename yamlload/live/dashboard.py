@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -103,11 +105,7 @@ class Dashboard:
             await web.TCPSite(runner, self.host, self.port).start()
         except OSError as exc:
             await runner.cleanup()
-            reason = exc.strerror or str(exc)
-            raise UsageError(
-                f"--dashboard {url_host(self.host)}:{self.port}: cannot listen there "
-                f"({reason}); give another port, or 0 for any free one"
-            ) from None
+            raise UsageError(self.cannot_listen(exc)) from None
         self.runner = runner
         self.url = f"http://{url_host(self.host)}:{runner.addresses[0][1]}/"
         self.say(f"Dashboard: {self.url}")
@@ -117,6 +115,18 @@ class Dashboard:
                 "and /metrics show the run (its target, endpoints and numbers) to anyone "
                 "who can reach this address"
             )
+
+    def cannot_listen(self, exc: OSError) -> str:
+        # asyncio's own message repeats the address: the errno's text is enough.
+        code = exc.errno if isinstance(exc.errno, int) and exc.errno > 0 else None
+        reason = os.strerror(code).lower() if code else (exc.strerror or str(exc))
+        advice = (
+            "give another port, or 0 for any free one"
+            if exc.errno == errno.EADDRINUSE
+            else "give an address of this machine, such as 127.0.0.1"
+        )
+        where = f"{url_host(self.host)}:{self.port}"
+        return f"--dashboard {where}: cannot listen there ({reason}); {advice}"
 
     def second(self, live: LiveSeries, progress: Progress) -> None:
         self.board.update(live, progress)
