@@ -447,3 +447,21 @@ def test_the_docs_name_only_metrics_that_exist() -> None:
         for n in re.findall(r"yamlload_\w+", q)
     }
     assert named and named <= set(types), named - set(types)
+
+
+def test_an_address_off_loopback_is_warned_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Served on 127.0.0.1 all the same: as if it were 0.0.0.0, without opening one.
+    monkeypatch.setattr(dashboard_module, "is_loopback", lambda host: False)
+    plan = load_plan(str(write_plan(tmp_path, "http://127.0.0.1:9", 1)), PlanOptions())
+    said: list[str] = []
+    dashboard = Dashboard(plan, [], Redactor(), "127.0.0.1", 0, (), said.append)
+
+    async def start_and_finish() -> None:
+        await dashboard.start()
+        await dashboard.finish(LiveSeries(), Progress(0.0, 1.0, "", 0, 0, 0, 0, 0.0))
+
+    asyncio.run(start_and_finish())
+    assert said[0].startswith("Dashboard: http://127.0.0.1:")
+    assert said[1].startswith("warning: --dashboard 127.0.0.1 is not this machine's loopback")

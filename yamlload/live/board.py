@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from ..checks.evaluate import evaluate
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
@@ -38,6 +38,8 @@ from ..results.run import PhaseRun, Progress
 from ..results.summary import Summary
 from ..units import format_seconds
 from .exposition import Snapshot, exposition
+
+T = TypeVar("T")
 
 # The charts draw at most this many points: past it, each pair of neighbouring points
 # is merged into one (histograms merged, so percentiles stay exact), so a long run
@@ -187,16 +189,18 @@ class Board:
         self.total, self.progress, self.done = live.total, progress, done
         self.version += 1
 
-    def _cached(self, key: str, make: Callable[[], Any]) -> Any:
+    def _cached(self, key: str, make: Callable[[], T]) -> T:
+        """What `make` makes, made at most once per update (a frame is asked for by every
+        page, /state.json and the events stream: it is drawn once)."""
         found = self._cache.get(key)
         if found is None or found[0] != self.version:
             found = self._cache[key] = (self.version, make())
-        return found[1]
+        return cast(T, found[1])
 
     def summary(self) -> Summary:
         """The run so far as a Summary (one period: the running total), with the
         endpoints' names masked, for the endpoint table and the checks."""
-        return self._cached("summary", self._summary)  # type: ignore[no-any-return]
+        return self._cached("summary", self._summary)
 
     def _summary(self) -> Summary:
         total = masked(self.total, self.mask)
@@ -211,7 +215,7 @@ class Board:
         )
 
     def outcomes(self) -> list[Outcome]:
-        return self._cached("outcomes", lambda: evaluate(self.checks, self.summary()))  # type: ignore[no-any-return]
+        return self._cached("outcomes", lambda: evaluate(self.checks, self.summary()))
 
     def metrics_text(self) -> str:
         """/metrics: the exposition of the run so far, labels masked."""
@@ -227,11 +231,11 @@ class Board:
         return exposition(snapshot)
 
     def frame(self) -> dict[str, Any]:
-        return self._cached("frame", self._frame)  # type: ignore[no-any-return]
+        return self._cached("frame", self._frame)
 
     def event(self) -> bytes:
         """The frame as one server-sent event (JSON on one line)."""
-        return self._cached("event", lambda: f"data: {json.dumps(self.frame())}\n\n".encode())  # type: ignore[no-any-return]
+        return self._cached("event", lambda: f"data: {json.dumps(self.frame())}\n\n".encode())
 
     def _frame(self) -> dict[str, Any]:
         summary = self.summary()
@@ -242,6 +246,7 @@ class Board:
             "numbers": self.numbers(summary),
             "checks": [_check_row(o) for o in self.outcomes()],
             "reports": self.reports if self.done else [],
+            # Each fragment fills the page's element of that id (page.py).
             "html": {
                 "status": self.status_html(),
                 "tiles": self.tiles_html(summary),

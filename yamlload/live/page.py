@@ -10,9 +10,6 @@ from ..report.html import _CSS as REPORT_CSS
 from ..report.html import _PATTERNS as BAR_PATTERNS
 from ..report.html import esc
 
-# The fragments a frame carries, each shown in the element with that id.
-FRAGMENTS = ("status", "tiles", "checks", "charts", "endpoint-rows")
-
 _LIVE_CSS = """
 .status { font-weight: 650; padding: 8px 12px; border-radius: 6px; border: 2px solid var(--line); margin: 8px 0; }
 .status.running { border-color: var(--s0); } .status.running::before { content: "● "; color: var(--c0); }
