@@ -95,8 +95,9 @@ class Page:
 
 
 async def open_page(
-    html_file: Path, width: int = 1200, height: int = 900
+    html_file: Path | str, width: int = 1200, height: int = 900
 ) -> tuple[Page, subprocess.Popen[bytes], aiohttp.ClientSession]:
+    """Open a file, or a URL given as a string (a live page)."""
     binary = chromium()
     assert binary, "chromium is not installed"
     profile = tempfile.mkdtemp(prefix="yamlload-chromium-")
@@ -129,7 +130,8 @@ async def open_page(
     page = Page(socket)
     for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
         await page.call(domain)
-    await page.call("Page.navigate", url=html_file.resolve().as_uri())
+    url = html_file if isinstance(html_file, str) else html_file.resolve().as_uri()
+    await page.call("Page.navigate", url=url)
     await page.wait_for("Page.loadEventFired")
     return page, process, session
 

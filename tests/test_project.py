@@ -121,11 +121,13 @@ def test_each_package_imports_only_what_it_may(unit: str) -> None:
 # The only modules that may import aiohttp: the transport seam keeps it behind one
 # module of the runtime (a second transport needs none of its client), the cookie jar
 # the fast transport borrows from it (cookies.py: one set of cookie rules for both
-# transports), and the demo target.
+# transports), the demo target, and the dashboard's server (aiohttp.web on the run's
+# loop; live/__init__.py imports it only when --dashboard is given).
 AIOHTTP_IMPORTERS = {
     "runtime/http/aiohttp_transport.py",
     "runtime/http/cookies.py",
     "demo_target.py",
+    "live/dashboard.py",
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..checks.validity import DEFAULT_MAX_LAG_MS
 from ..errors import UsageError
+from ..live import DEFAULT_HOST
 from ..plan.ir import Plan
 from ..plan.source import PlanOptions
 from ..schedule.arrivals import WHOLE_RUN, Segment
@@ -52,6 +53,11 @@ class Split:
         if start_at and not segment:
             raise UsageError("--start-at goes with --segment")
         checkpoint_seconds: float | None = kwargs.get("checkpoint_seconds")
+        if kwargs.get("dashboard") and (dask or workers > 1):
+            raise UsageError(
+                "--dashboard needs the run in one process: leave out --workers and --dask "
+                "(or give each --segment its own --dashboard)"
+            )
         if checkpoint_seconds and (dask or workers > 1):
             raise UsageError(
                 "--checkpoint needs the run in one process: leave out --workers and --dask "
@@ -127,6 +133,8 @@ class RunArgs:
     allow_lag: bool = False
     files: ReportFiles = field(default_factory=ReportFiles)
     split: Split = field(default_factory=Split)
+    # --dashboard: where the live page and /metrics are served, (host, port).
+    dashboard: tuple[str, int] | None = None
 
     @classmethod
     def from_click(cls, plan_path: str | None, kwargs: dict[str, Any]) -> RunArgs:
@@ -146,6 +154,7 @@ class RunArgs:
             allow_lag=bool(kwargs.get("allow_lag")),
             files=ReportFiles.from_click(kwargs),
             split=split,
+            dashboard=parse_dashboard(kwargs["dashboard"]) if kwargs.get("dashboard") else None,
         )
 
     def aimed_at(self, target: str) -> RunArgs:
@@ -189,3 +198,16 @@ def worker_count(text: str) -> int:
     if int(text) > MAX_WORKERS:
         raise UsageError(f"--workers {text!r}: at most {MAX_WORKERS:,} on one machine")
     return int(text)
+
+
+def parse_dashboard(text: str) -> tuple[str, int]:
+    """`--dashboard`'s `[HOST:]PORT`: `5665`, `0.0.0.0:8089`, `[::1]:5665` → (host, port).
+    Port 0 is any free port (the URL printed says which)."""
+    found = re.fullmatch(r"\s*(?:(\[[^\]]*\]|[^:\s\[\]]*):)?(\d{1,5})\s*", text)
+    if not found or int(found.group(2)) > 65535:
+        raise UsageError(
+            f"--dashboard {text!r}: expected [HOST:]PORT, such as 127.0.0.1:5665 or 8089 "
+            "(or --dashboard alone, after PLAN, for 127.0.0.1:5665)"
+        )
+    host = (found.group(1) or "").strip("[]") or DEFAULT_HOST
+    return host, int(found.group(2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import signal
 import sys
 import threading
@@ -16,10 +17,12 @@ import click
 
 from ..checks.parse import Check, checks_for_run
 from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly, UsageError
+from ..live import DEFAULT_HOST, DEFAULT_PORT, Watcher, watchers_for
 from ..plan.compile import load_plan
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
 from ..report.console import ConsoleObserver, format_summary
+from ..report.csvfiles import csv_paths
 from ..report.outputs import stream_fd, written_in_place
 from ..results.run import RunResult
 from ..results.summary import Summary, summarize
@@ -120,6 +123,14 @@ from .verdict import exit_code, judge
     metavar="TIME",
     help="With --segment: start the schedule at this ISO time, e.g. 2026-01-01T12:00:00Z.",
 )
+@click.option(
+    "--dashboard",
+    is_flag=False,
+    flag_value=f"{DEFAULT_HOST}:{DEFAULT_PORT}",
+    metavar="[HOST:]PORT",
+    help=f"Serve a live page and /metrics while the run goes (alone: {DEFAULT_HOST}:"
+    f"{DEFAULT_PORT}; port 0: any free port). One process only.",
+)
 def run(plan_path: str, **kwargs: Any) -> None:
     """Run PLAN: make the load, show progress, print a summary, write a JSON report.
 
@@ -199,7 +210,7 @@ def _load_then_report(
     plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor, stops: StopSignals
 ) -> tuple[RunResult, Summary, int]:
     assert args.files.output is not None, "see outputs_checked"
-    options = _run_options(args)
+    options = replace(_run_options(args), watchers=_watchers(plan, args, checks, redactor))
     observer = ConsoleObserver(
         sys.stdout, live=sys.stdout.isatty() and args.split.workers == 1, quiet=args.quiet
     )
@@ -242,6 +253,18 @@ def _run_options(args: RunArgs) -> RunOptions:
         start_at=args.split.start_at,
         checkpoint_seconds=args.split.checkpoint_seconds,
     )
+
+
+def _watchers(
+    plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor
+) -> tuple[Watcher, ...]:
+    """What watches the run live (--dashboard); the page names the reports at the end."""
+    files = args.files
+    reports = [p for p in (files.output, files.html, files.junit, files.summary_md) if p]
+    if files.csv:
+        reports += [str(path) for path in csv_paths(files.csv)]
+    say = functools.partial(click.echo, err=True)
+    return watchers_for(plan, checks, redactor, dashboard=args.dashboard, reports=reports, say=say)
 
 
 def _running(plan: Plan, split: Split, redactor: Redactor) -> str:

@@ -12,6 +12,7 @@ smallest `le` its midpoint does not exceed.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -159,9 +160,8 @@ def _response_times(
 def _cumulative(hist: Histogram) -> list[tuple[float, int]]:
     counts = [0] * (len(BUCKETS) + 1)
     for key, n in hist.buckets.items():
-        seconds = _bucket_value(key) / 1e6
-        index = next((i for i, bound in enumerate(BUCKETS) if seconds <= bound), len(BUCKETS))
-        counts[index] += n
+        # the first bound the midpoint does not exceed (len(BUCKETS): +Inf)
+        counts[bisect.bisect_left(BUCKETS, _bucket_value(key) / 1e6)] += n
     out, running = [], 0
     for bound, n in zip((*BUCKETS, math.inf), counts, strict=True):
         running += n

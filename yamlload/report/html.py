@@ -139,7 +139,10 @@ def line_chart(
     phases: Sequence[Any],
     unit: str,
     unit2: str | None = None,
+    dots: bool = True,
 ) -> str:
+    """Lines over time; `dots` marks each point too, with its value on hover (the live
+    page leaves them out once its charts are dense, to keep its frames small)."""
     left = [v for s in series if s.axis == "left" for _, v in s.points if v is not None]
     right = [v for s in series if s.axis == "right" for _, v in s.points if v is not None]
     plot = _Plot(x_max, max(left, default=1.0), max(right, default=1.0) if unit2 else None)
@@ -152,7 +155,7 @@ def line_chart(
             parts.append(
                 f'<path class="line s{index}" d="{path}" stroke-dasharray="{dash}"><title>{esc(s.label)}</title></path>'
             )
-        for x, v in s.points:
+        for x, v in s.points if dots else ():
             if v is not None:
                 parts.append(
                     f'<circle class="dot s{index}" cx="{plot.x(x):.1f}" cy="{plot.y(v, s.axis):.1f}" r="2.5"><title>{esc(s.label)} at {esc(format_seconds(x))}: {_fmt(v)}</title></circle>'
@@ -181,12 +184,14 @@ def stacked_bars(
     x_max: float,
     phases: Sequence[Any],
     unit: str,
+    per: float = PERIOD_SECONDS,
 ) -> str:
-    """One bar per (start, span seconds, counts). A bar's height is its counts per 10 s,
-    so a rolled-up minute or ten of a long run stands as high as its 10-second periods."""
+    """One bar per (start, span seconds, counts). A bar's height is its counts per `per`
+    seconds (10: a period), so a rolled-up minute or ten of a long run stands as high as
+    its 10-second periods (and the live page's bars, per 1 s, as high as its seconds)."""
     categories = sorted({c for _, _, counts in periods for c in counts})
     scaled = [
-        (start, span, {c: n * PERIOD_SECONDS / span for c, n in counts.items()}, counts)
+        (start, span, {c: n * per / span for c, n in counts.items()}, counts)
         for start, span, counts in periods
     ]
     plot = _Plot(x_max, max((sum(h.values()) for _, _, h, _ in scaled), default=1) or 1)

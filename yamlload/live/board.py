@@ -1,0 +1,433 @@
+"""What the live page shows: the run as chart points, and the frames the dashboard
+pushes (HTML fragments drawn with the HTML report's own SVG functions, so the page
+looks like the report, and the numbers beside them). No aiohttp here: the server is
+dashboard.py; this is plain data in, strings out.
+
+A frame is built only when someone asks (a page is open, /state.json is read), at most
+once per second of the run, and kept: a page opened late gets it at once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+from ..checks.evaluate import evaluate
+from ..checks.outcome import Outcome, describe_limit, describe_outcome
+from ..checks.parse import Check
+from ..metrics.histogram import Histogram, Metrics
+from ..metrics.live import LiveSeries
+from ..metrics.names import (
+    ACTIVE_USERS,
+    ARRIVAL_LAG,
+    CODES,
+    CPU_MS,
+    ERRORS,
+    REQUESTS,
+    REQUESTS_FAILED,
+    RESPONSE_TIME,
+    USERS_CREATED,
+)
+from ..metrics.periods import Period
+from ..plan.ir import Plan
+from ..plan.secrets import Redactor
+from ..report.html import Series, esc, line_chart, stacked_bars
+from ..report.html import _endpoint_table as endpoint_table
+from ..results.run import PhaseRun, Progress
+from ..results.summary import Summary
+from ..units import format_seconds
+from .exposition import Snapshot, exposition
+
+T = TypeVar("T")
+
+# The charts draw at most this many points: past it, each pair of neighbouring points
+# is merged into one (histograms merged, so percentiles stay exact), so a long run
+# shows all of itself at a coarser step and a frame stays small. 3 minutes at 1 s.
+MAX_POINTS = 180
+# Each point is a dot with its value on hover up to this many points; past it the
+# charts are lines only (the dots were most of a frame's bytes and drawing time).
+DOTS_UP_TO = 90
+# A point's width is never taken below this, so a rate over a sliver stays finite.
+MIN_WIDTH = 0.05
+# The generator's resident memory, where Linux tells it (no psutil dependency).
+STATUS_FILE = "/proc/self/status"
+# What a chart point keeps of a second: the rest (per-endpoint series) is only totals.
+CHARTED_COUNTERS = (REQUESTS, CPU_MS)
+CHARTED_PREFIXES = (CODES, ERRORS)
+CHARTED_HISTOGRAMS = (RESPONSE_TIME, ARRIVAL_LAG, ACTIVE_USERS)
+
+
+@dataclass
+class Point:
+    """A stretch of the run (one second, or more once merged) as the charts draw it."""
+
+    start: float
+    end: float
+    metrics: Metrics
+    rss_mb: float | None = None
+    values: dict[str, float | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.values = _values(self)
+
+    @property
+    def width(self) -> float:
+        return max(self.end - self.start, MIN_WIDTH)
+
+    @property
+    def middle(self) -> float:
+        return (self.start + self.end) / 2
+
+    def codes(self) -> dict[str, int]:
+        counters = self.metrics.counters
+        found = {f"HTTP {k[len(CODES) :]}": n for k, n in counters.items() if k.startswith(CODES)}
+        found.update(
+            (f"error {k[len(ERRORS) :]}", n) for k, n in counters.items() if k.startswith(ERRORS)
+        )
+        return found
+
+
+def _values(point: Point) -> dict[str, float | None]:
+    """Each chart's value at this point, worked out once; None where nothing was seen."""
+    histograms, counters = point.metrics.histograms, point.metrics.counters
+    latency = histograms.get(RESPONSE_TIME) or Histogram()
+    lag = histograms.get(ARRIVAL_LAG) or Histogram()
+    users = histograms.get(ACTIVE_USERS)
+    cpu = counters.get(CPU_MS)
+
+    def of(hist: Histogram, q: float) -> float | None:
+        return hist.percentile(q) if hist.count else None
+
+    return {
+        "rps": counters.get(REQUESTS, 0) / point.width,
+        "users": users.mean if users is not None and users.count else None,
+        "p50": of(latency, 0.5),
+        "p95": of(latency, 0.95),
+        "p99": of(latency, 0.99),
+        "lag99": of(lag, 0.99),
+        "lagmax": lag.max if lag.count else None,
+        "cpu": None if cpu is None else cpu / (point.width * 1000) * 100,
+        "rss": point.rss_mb,
+    }
+
+
+def charted(metrics: Metrics) -> Metrics:
+    """The part of a second the charts read (shared, not copied: never written)."""
+    counters = {
+        k: n
+        for k, n in metrics.counters.items()
+        if k in CHARTED_COUNTERS or k.startswith(CHARTED_PREFIXES)
+    }
+    histograms = {k: h for k, h in metrics.histograms.items() if k in CHARTED_HISTOGRAMS}
+    return Metrics(counters, histograms)
+
+
+def merged(first: Point, second: Point) -> Point:
+    metrics = Metrics()
+    metrics.merge(first.metrics)
+    metrics.merge(second.metrics)
+    rss = [r for r in (first.rss_mb, second.rss_mb) if r is not None]
+    return Point(first.start, second.end, metrics, max(rss) if rss else None)
+
+
+def coarsened(points: list[Point]) -> list[Point]:
+    """Every two neighbouring points as one (an odd last one stays as it is)."""
+    pairs = [merged(points[i], points[i + 1]) for i in range(0, len(points) - 1, 2)]
+    return pairs + points[len(pairs) * 2 :]
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory (VmRSS) in MB; None where /proc does not say."""
+    try:
+        with open(STATUS_FILE, encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+class Board:
+    """The run as the live page shows it, updated once a second by the dashboard."""
+
+    def __init__(
+        self, plan: Plan, checks: Sequence[Check], redactor: Redactor, reports: Sequence[str]
+    ) -> None:
+        self.mask: Callable[[str], str] = _cached(redactor.text)
+        self.source = plan.source
+        self.target = redactor.url(plan.target)
+        self.checks = list(checks)
+        self.reports = [self.mask(path) for path in reports]
+        self.methods = {r.label: r.method for r in plan.requests()}
+        self.phases = _phase_bands(plan)
+        self.planned = sum(phase.duration for phase in plan.phases)
+        self.points: list[Point] = []
+        self.total = Metrics()
+        self.progress = Progress(0.0, self.planned, "", 0, 0, 0, 0, 0.0)
+        self.done = False
+        self.version = 0  # one more each update: what the caches below are keyed by
+        self._cache: dict[str, tuple[int, Any]] = {}
+
+    def update(self, live: LiveSeries, progress: Progress, done: bool = False) -> None:
+        """Take the seconds the live series gained since the last update (every one,
+        even if an update was missed)."""
+        last = self.points[-1].end if self.points else 0.0
+        new = []
+        for second in reversed(live.seconds):
+            if second.at <= last:
+                break
+            new.append(second)
+        new.reverse()
+        rss = resident_mb() if new else None
+        for second in new:
+            self.points.append(Point(last, second.at, charted(second.metrics), rss))
+            last = second.at
+        if len(self.points) > MAX_POINTS:
+            self.points = coarsened(self.points)
+        self.total, self.progress, self.done = live.total, progress, done
+        self.version += 1
+
+    def _cached(self, key: str, make: Callable[[], T]) -> T:
+        """What `make` makes, made at most once per update (a frame is asked for by every
+        page, /state.json and the events stream: it is drawn once)."""
+        found = self._cache.get(key)
+        if found is None or found[0] != self.version:
+            found = self._cache[key] = (self.version, make())
+        return cast(T, found[1])
+
+    def summary(self) -> Summary:
+        """The run so far as a Summary (one period: the running total), with the
+        endpoints' names masked, for the endpoint table and the checks."""
+        return self._cached("summary", self._summary)
+
+    def _summary(self) -> Summary:
+        total = masked(self.total, self.mask)
+        return Summary(
+            source=self.source,
+            target=self.target,
+            started_at="",
+            duration=max(self.progress.elapsed, MIN_WIDTH),
+            periods=[Period(0, total)],
+            phases=self.phases,
+            aggregate=total,
+        )
+
+    def outcomes(self) -> list[Outcome]:
+        return self._cached("outcomes", lambda: evaluate(self.checks, self.summary()))
+
+    def metrics_text(self) -> str:
+        """/metrics: the exposition of the run so far, labels masked."""
+        states = [(o.check.source, _state_of(o)) for o in self.outcomes()]
+        snapshot = Snapshot(
+            self.total,
+            self.progress.active,
+            self.progress.elapsed,
+            self.methods,
+            checks=states,
+            mask=self.mask,
+        )
+        return exposition(snapshot)
+
+    def frame(self) -> dict[str, Any]:
+        return self._cached("frame", self._frame)
+
+    def event(self) -> bytes:
+        """The frame as one server-sent event (JSON on one line)."""
+        return self._cached("event", lambda: f"data: {json.dumps(self.frame())}\n\n".encode())
+
+    def _frame(self) -> dict[str, Any]:
+        summary = self.summary()
+        return {
+            "done": self.done,
+            "elapsed": round(self.progress.elapsed, 3),
+            "phase": self.progress.phase,
+            "numbers": self.numbers(summary),
+            "checks": [_check_row(o) for o in self.outcomes()],
+            "reports": self.reports if self.done else [],
+            # Each fragment fills the page's element of that id (page.py).
+            "html": {
+                "status": self.status_html(),
+                "tiles": self.tiles_html(summary),
+                "checks": self.checks_html(),
+                "charts": self.charts_html(),
+                "endpoint-rows": endpoint_table(summary) if summary.counter(REQUESTS) else "",
+            },
+        }
+
+    def numbers(self, summary: Summary) -> dict[str, Any]:
+        latency = summary.stats(RESPONSE_TIME)
+        last = self.points[-1].values["rps"] if self.points else 0.0
+        return {
+            "requests": summary.counter(REQUESTS),
+            "failed": summary.counter(REQUESTS_FAILED),
+            "rps": round(last or 0.0, 3),
+            "active": self.progress.active,
+            "created": summary.counter(USERS_CREATED),
+            "error_rate": round(summary.error_rate, 6),
+            "p50": latency.p50,
+            "p95": latency.p95,
+            "p99": latency.p99,
+            "points": len(self.points),
+        }
+
+    # ---- fragments
+
+    def status_html(self) -> str:
+        elapsed = format_seconds(round(self.progress.elapsed))
+        if not self.done:
+            phase = f" · phase {esc(self.progress.phase)}" if self.progress.phase else ""
+            planned = format_seconds(round(self.planned))
+            running = f"running · {esc(elapsed)} of {esc(planned)}{phase}"
+            return f'<p class="status running">{running}</p>'
+        reports = "".join(f"<li><code>{esc(path)}</code></li>" for path in self.reports)
+        written = f"<p>Reports (written as the run ends):</p><ul>{reports}</ul>" if reports else ""
+        done = f"done · ran {esc(elapsed)}: the numbers below are final"
+        return f'<p class="status done">{done}</p>{written}'
+
+    def tiles_html(self, summary: Summary) -> str:
+        numbers = self.numbers(summary)
+        tiles = [
+            ("elapsed", format_seconds(round(self.progress.elapsed))),
+            ("requests", f"{numbers['requests']:,}"),
+            ("requests / s", f"{numbers['rps']:.1f}"),
+            ("active users", f"{numbers['active']:,}"),
+            ("error rate", f"{summary.error_rate * 100:.2f}%"),
+            ("p50", f"{numbers['p50']:.1f} ms"),
+            ("p95", f"{numbers['p95']:.1f} ms"),
+            ("p99", f"{numbers['p99']:.1f} ms"),
+        ]
+        cells = "".join(
+            f'<div><dt>{esc(k)}</dt><dd data-metric="{esc(k)}">{esc(v)}</dd></div>'
+            for k, v in tiles
+        )
+        return f'<dl class="tiles">{cells}</dl>'
+
+    def checks_html(self) -> str:
+        outcomes = self.outcomes()
+        if not outcomes:
+            return "<p>No checks: add <code>--ensure 'p95&lt;500'</code> to watch one.</p>"
+        rows = "".join(_check_html(_check_row(o)) for o in outcomes)
+        head = "<tr><th>check</th><th>now</th><th>limit</th><th>state</th></tr>"
+        return f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>"
+
+    def charts_html(self) -> str:
+        return "".join(chart(self) for chart in CHARTS)
+
+    def x_max(self) -> float:
+        return max(self.planned, self.progress.elapsed, 1.0)
+
+    def series(self, key: str) -> list[tuple[float, float | None]]:
+        return [(p.middle, p.values[key]) for p in self.points]
+
+
+def masked(metrics: Metrics, mask: Callable[[str], str]) -> Metrics:
+    """`metrics` with every name masked (an endpoint's label may hold a secret). The
+    histograms are shared, not copied (nothing writes them while a frame is built),
+    unless two names mask alike: those are merged into a copy."""
+    out = Metrics()
+    for name, n in metrics.counters.items():
+        key = mask(name)
+        out.counters[key] = out.counters.get(key, 0) + n
+    for name, hist in metrics.histograms.items():
+        key = mask(name)
+        if key in out.histograms:
+            twin = Histogram()
+            twin.merge(out.histograms[key])
+            twin.merge(hist)
+            hist = twin
+        out.histograms[key] = hist
+    return out
+
+
+def _cached(mask: Callable[[str], str]) -> Callable[[str], str]:
+    """`mask` remembered per text: the same names are masked every second."""
+    seen: dict[str, str] = {}
+
+    def cached(text: str) -> str:
+        found = seen.get(text)
+        if found is None:
+            found = seen[text] = mask(text)
+        return found
+
+    return cached
+
+
+def _phase_bands(plan: Plan) -> list[PhaseRun]:
+    """The plan's phases on the run's clock, as the charts shade them."""
+    bands, start = [], 0.0
+    for phase in plan.phases:
+        bands.append(PhaseRun(phase.index, phase.name, start, start + phase.duration))
+        start += phase.duration
+    return bands
+
+
+def _state_of(outcome: Outcome) -> bool | None:
+    """Whether a check holds now; None while it has nothing to measure."""
+    if outcome.check.condition is None and outcome.value is None:
+        return None
+    return outcome.ok
+
+
+def _check_html(row: dict[str, Any]) -> str:
+    kind = "ok" if row["state"] == "ok" else "fail"  # the report's colours
+    cells = [f"<code>{esc(row['check'])}</code>", esc(row["value"]), esc(row["limit"])]
+    cells.append(f"<strong>{esc(row['state'])}</strong>")
+    return f'<tr class="{kind}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _check_row(outcome: Outcome) -> dict[str, Any]:
+    state = _state_of(outcome)
+    return {
+        "check": outcome.check.source,
+        "value": describe_outcome(outcome),
+        "limit": describe_limit(outcome.check),
+        "state": "no data" if state is None else "ok" if state else "failing",
+    }
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _lines(
+    board: Board, title: str, series: list[Series], unit: str, unit2: str | None = None
+) -> str:
+    dots = len(board.points) <= DOTS_UP_TO
+    return line_chart(title, series, board.x_max(), board.phases, unit, unit2, dots=dots)
+
+
+def _rate_and_users(board: Board) -> str:
+    rate = Series("requests / s", board.series("rps"))
+    users = Series("active users", board.series("users"), "right")
+    return _lines(
+        board, "Request rate and active users, per second", [rate, users], "req/s", "users"
+    )
+
+
+def _latency(board: Board) -> str:
+    series = [Series(k, board.series(k)) for k in ("p50", "p95", "p99")]
+    return _lines(board, "Latency per second (http.response_time)", series, "ms")
+
+
+def _codes(board: Board) -> str:
+    bars = [(p.start, p.width, p.codes()) for p in board.points]
+    return stacked_bars(
+        "Status codes and errors per second", bars, board.x_max(), board.phases, "per s", per=1.0
+    )
+
+
+def _lag(board: Board) -> str:
+    series = [Series("p99", board.series("lag99")), Series("max", board.series("lagmax"))]
+    return _lines(board, "Arrival lag (how late users started)", series, "ms")
+
+
+def _generator(board: Board) -> str:
+    series = [Series("CPU % of one core", board.series("cpu"))]
+    memory = any(p.rss_mb is not None for p in board.points)
+    if memory:  # where /proc tells it
+        series.append(Series("resident memory", board.series("rss"), "right"))
+    return _lines(board, "Generator CPU and memory", series, "%", "MB" if memory else None)
+
+
+CHARTS: Iterable[Callable[[Board], str]] = (_rate_and_users, _latency, _codes, _lag, _generator)
