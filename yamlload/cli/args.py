@@ -14,7 +14,8 @@ from typing import Any
 
 from ..checks.validity import DEFAULT_MAX_LAG_MS
 from ..errors import UsageError
-from ..plan.ir import Plan
+from ..live.outputs import parse_out
+from ..plan.ir import LiveOutput, Plan
 from ..plan.source import PlanOptions
 from ..schedule.arrivals import WHOLE_RUN, Segment
 from .options import options_from
@@ -56,6 +57,11 @@ class Split:
             raise UsageError(
                 "--checkpoint needs the run in one process: leave out --workers and --dask "
                 "(or run each --segment with its own --checkpoint and -o)"
+            )
+        if kwargs.get("out") and (dask or workers > 1):
+            raise UsageError(
+                "--out needs the run in one process: leave out --workers and --dask "
+                "(or give each --segment its own --out)"
             )
         return cls(
             workers=workers,
@@ -127,6 +133,8 @@ class RunArgs:
     allow_lag: bool = False
     files: ReportFiles = field(default_factory=ReportFiles)
     split: Split = field(default_factory=Split)
+    # --out: push outputs (StatsD, a Pushgateway, JSON lines), besides the plan's own.
+    outs: tuple[LiveOutput, ...] = ()
 
     @classmethod
     def from_click(cls, plan_path: str | None, kwargs: dict[str, Any]) -> RunArgs:
@@ -146,6 +154,7 @@ class RunArgs:
             allow_lag=bool(kwargs.get("allow_lag")),
             files=ReportFiles.from_click(kwargs),
             split=split,
+            outs=tuple(parse_out(text) for text in kwargs.get("out") or ()),
         )
 
     def aimed_at(self, target: str) -> RunArgs:

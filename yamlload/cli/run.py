@@ -16,6 +16,7 @@ import click
 
 from ..checks.parse import Check, checks_for_run
 from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly, UsageError
+from ..live.outputs import output_watchers
 from ..plan.compile import load_plan
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
@@ -30,6 +31,7 @@ from ..runtime.engine import (
     ensure_file_limit,
     transport_choice,
 )
+from ..runtime.options import Watcher
 from ..scale.split import run_split
 from .args import RunArgs, Split
 from .checkpoint import MAX_CHECKPOINT_SECONDS, Checkpoint
@@ -79,6 +81,14 @@ from .verdict import exit_code, judge
     type=FiniteFloat(1.0, MAX_CHECKPOINT_SECONDS),
     metavar="SECONDS",
     help="Write the report so far every SECONDS (atomically), so a killed run leaves one.",
+)
+@click.option(
+    "--out",
+    "out",
+    multiple=True,
+    metavar="KIND=TARGET",
+    help="Push metrics as the run goes, repeatable: statsd=HOST:PORT (DogStatsD tags), "
+    "prometheus-push=URL (a Pushgateway), jsonl=FILE. See docs/live.md.",
 )
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write the checks as JUnit XML.")
 @click.option("--summary-md", type=click.Path(dir_okay=False), help="Write a Markdown summary.")
@@ -197,7 +207,7 @@ def _load_then_report(
     plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor, stops: StopSignals
 ) -> tuple[RunResult, Summary, int]:
     assert args.files.output is not None, "see outputs_checked"
-    options = _run_options(args)
+    options = _run_options(args, plan, redactor)
     observer = ConsoleObserver(
         sys.stdout, live=sys.stdout.isatty() and args.split.workers == 1, quiet=args.quiet
     )
@@ -229,7 +239,7 @@ def _load_then_report(
     return sharded.result, summary, exit_code(verdict, summary.stopped_by, writer.output_failed)
 
 
-def _run_options(args: RunArgs) -> RunOptions:
+def _run_options(args: RunArgs, plan: Plan, redactor: Redactor) -> RunOptions:
     return RunOptions(
         seed=args.seed,
         insecure=args.insecure,
@@ -239,7 +249,22 @@ def _run_options(args: RunArgs) -> RunOptions:
         segment=args.split.segment,
         start_at=args.split.start_at,
         checkpoint_seconds=args.split.checkpoint_seconds,
+        watchers=_push_outputs(plan, args, redactor),
     )
+
+
+def _push_outputs(plan: Plan, args: RunArgs, redactor: Redactor) -> tuple[Watcher, ...]:
+    """--out and the plan's publish-metrics as watchers. A run split over processes has
+    none yet: the CLI refuses --out there, and says the plan's are not sent."""
+    if args.split.workers == 1 and not args.split.dask:
+        return output_watchers(plan, args.outs, redactor)
+    if plan.live_outputs:
+        click.echo(
+            "warning: config.plugins.publish-metrics is not sent from a run split with "
+            "--workers or --dask (not supported yet)",
+            err=True,
+        )
+    return ()
 
 
 def _running(plan: Plan, split: Split, redactor: Redactor) -> str:
