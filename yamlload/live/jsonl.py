@@ -24,6 +24,7 @@ from ..errors import UsageError
 from ..metrics.live import LiveSeries
 from ..plan.ir import LiveOutput
 from ..results.run import Progress
+from .failures import OutputFailed
 from .points import second_points, wanted
 
 # The file's buffer: a busy second's lines fit, so each second is one write to the disk.
@@ -50,15 +51,21 @@ class JsonlOutput:
             raise UsageError(f"{where}: cannot write {self.path}: {exc.strerror or exc}") from None
 
     def second(self, live: LiveSeries, progress: Progress) -> None:
-        self.write(live, progress)
+        try:
+            self.write(live, progress)
+        except OSError as exc:  # a full disk, a file gone read-only: counted by the ticker
+            raise OutputFailed(f"jsonl {self.path}: {exc.strerror or exc}") from None
 
     async def finish(self, live: LiveSeries, progress: Progress) -> None:
         if self.file is None:
             return
         try:
-            self.write(live, progress)
+            self.second(live, progress)
         finally:
-            self.file.close()
+            try:
+                self.file.close()
+            except OSError as exc:
+                raise OutputFailed(f"jsonl {self.path}: {exc.strerror or exc}") from None
 
     def write(self, live: LiveSeries, progress: Progress) -> None:
         if self.file is None or not live.seconds:
