@@ -317,8 +317,10 @@ def free_udp_port() -> int:
         ("prometheus-push=http://127.0.0.1:9,tag=code:x", "the tag 'code'"),
         ("prometheus-push=http://127.0.0.1:9,prefix=9x", "cannot start a Prometheus metric"),
         ("jsonl=", "needs a target"),
-        ("jsonl={tmp}/missing/live.jsonl", "cannot write"),
-        ("jsonl={tmp}", "cannot write"),
+        ("jsonl={tmp}", "--out jsonl {tmp}: is a folder"),
+        ("jsonl={tmp}/plan.yml", "it is the plan this run reads"),
+        ("jsonl={tmp}/report.json", "it is also the -o output"),
+        ("jsonl={tmp}/plan.yml/live.jsonl", "it is not a folder"),
     ],
 )
 def test_a_bad_out_is_exit_2_before_any_traffic(
@@ -327,7 +329,7 @@ def test_a_bad_out_is_exit_2_before_any_traffic(
     plan = write_plan(tmp_path, fresh_server.url)
     result, _ = run(tmp_path, plan, "--out", spec.format(tmp=tmp_path))
     assert result.exit_code == 2, result.output + result.stderr
-    assert says in result.stderr
+    assert says.format(tmp=tmp_path) in result.stderr
     assert "Traceback" not in result.output + result.stderr
     assert fresh_server.hits() == {}
 

@@ -21,7 +21,7 @@ from ..plan.compile import load_plan
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
 from ..report.console import ConsoleObserver, format_summary
-from ..report.outputs import stream_fd, written_in_place
+from ..report.outputs import Output, stream_fd, written_in_place
 from ..results.run import RunResult
 from ..results.summary import Summary, summarize
 from ..runtime.engine import (
@@ -168,7 +168,8 @@ def outputs_checked(args: RunArgs, plan: Plan) -> RunArgs:
     every output path was checked, before any traffic (see `check_run_outputs`)."""
     output = args.files.output or default_report_path(plan.source)
     args = replace(args, files=replace(args.files, output=output))
-    check_run_outputs(args.files, plan, args.plan_path, args.plan)
+    live = [Output("--out jsonl", out.target) for out in args.outs if out.kind == "jsonl"]
+    check_run_outputs(args.files, plan, args.plan_path, args.plan, live)
     if args.split.checkpoint_seconds and not _a_file(output):
         raise UsageError(
             f"--checkpoint rewrites the report as the run goes: -o {output} must be a file, "

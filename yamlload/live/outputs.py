@@ -36,11 +36,14 @@ _PROMETHEUS_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 def output_watchers(
     plan: Plan, outs: Iterable[LiveOutput], redactor: Redactor
 ) -> tuple[PushOutput, ...]:
-    """The plan's publish-metrics, then `--out`'s, each as a watcher."""
+    """The plan's publish-metrics, then `--out`'s, each as a watcher; the Pushgateway
+    ones last, since a watcher that cannot start (a file, a host name) has those started
+    before it finished, and a Pushgateway's finish is a push."""
     mask = _remembered(redactor.text)
     methods = {request.label: request.method for request in plan.requests()}
     watchers: list[PushOutput] = []
-    for output in (*plan.live_outputs, *outs):
+    every = (*plan.live_outputs, *outs)
+    for output in sorted(every, key=lambda output: output.kind == "prometheus-push"):
         if output.kind == "statsd":
             watchers.append(StatsdOutput(output, mask))
         elif output.kind == "prometheus-push":
