@@ -133,6 +133,31 @@ def test_statsd_gets_every_second_and_the_counts_add_up_to_the_report(
     assert SECRET not in "\n".join(lines)
 
 
+def test_plain_statsd_sends_the_reports_names_without_tags(
+    tmp_path: Path, fresh_server: ServerThread
+) -> None:
+    """For StatsD servers that drop a tagged line (Etsy's): `format=plain`, and the
+    plan's `type: statsd` without tags, as Artillery's lines are then."""
+    with udp_listener() as (plans, from_plan), udp_listener() as (port, lines):
+        extra = f"  plugins:\n    publish-metrics: [{{type: statsd, port: {plans}}}]\n"
+        plan = write_plan(tmp_path, fresh_server.url, extra)
+        result, counters = run(tmp_path, plan, "--out", f"statsd=127.0.0.1:{port},format=plain")
+    assert result.exit_code == 0, result.output + result.stderr
+    for got, prefix in ((lines, "yamlload."), (from_plan, "artillery.")):
+        assert not any("|#" in line for line in got)
+        parsed = statsd_lines(got)
+        sent: dict[str, float] = {}
+        for name, value, kind, _ in parsed:
+            if kind == "c":
+                sent[name] = sent.get(name, 0) + value
+        assert sent[prefix + "http.requests"] == counters["http.requests"] == REQUESTS
+        endpoint = "plugins.metrics-by-endpoint.GET /seen/***.codes.200"
+        assert sent[prefix + endpoint] == 30
+        gauges = {name for name, _, kind, _ in parsed if kind == "g"}
+        assert prefix + "plugins.metrics-by-endpoint.response_time.GET /ok.p95" in gauges
+        assert SECRET not in "\n".join(got)
+
+
 def test_datagrams_are_packed_up_to_the_limit_in_order() -> None:
     rng = random.Random(7)
     lines = [f"m{i}:{'x' * rng.randint(1, 300)}|c" for i in range(500)]
@@ -316,6 +341,9 @@ def free_udp_port() -> int:
         ("prometheus-push=127.0.0.1:9091", "must start with http:// or https://"),
         ("prometheus-push=http://127.0.0.1:9,tag=code:x", "the tag 'code'"),
         ("prometheus-push=http://127.0.0.1:9,prefix=9x", "cannot start a Prometheus metric"),
+        ("statsd=127.0.0.1:1,format=plain,tag=a:b", "format=plain sends no tags"),
+        ("statsd=127.0.0.1:1,format=influx", "format= is for statsd: dogstatsd or plain"),
+        ("jsonl=x.jsonl,format=plain", "format= is for statsd"),
         ("jsonl=", "needs a target"),
         ("jsonl={tmp}", "--out jsonl {tmp}: is a folder"),
         ("jsonl={tmp}/plan.yml", "it is the plan this run reads"),
@@ -375,6 +403,7 @@ def test_publish_metrics_maps_onto_the_outputs(tmp_path: Path) -> None:
     plan = load_plan(str(path), PlanOptions())
     statsd, datadog, prometheus = plan.live_outputs
     assert (statsd.kind, statsd.target, statsd.prefix) == ("statsd", "127.0.0.1:9125", "artillery.")
+    assert statsd.plain and not datadog.plain  # no tags: Artillery's plain lines
     assert (datadog.kind, datadog.target, datadog.prefix) == (
         "statsd",
         "127.0.0.1:8125",

@@ -5,8 +5,9 @@ a run (runtime/options.py's Watcher), told of every second from the run's own lo
     --out prometheus-push=URL         a Pushgateway, every period and at the end
     --out jsonl=FILE                  one JSON line per metric per second (jsonl.py)
 
-Options may follow the target, comma-separated: `prefix=NAME` and `tag=KEY:VALUE`
-(repeatable), e.g. `--out statsd=127.0.0.1:8125,prefix=ci.,tag=branch:main`. A spec
+Options may follow the target, comma-separated: `prefix=NAME`, `tag=KEY:VALUE`
+(repeatable) and, for statsd, `format=plain` (no DogStatsD tags), e.g.
+`--out statsd=127.0.0.1:8125,prefix=ci.,tag=branch:main`. A spec
 that cannot work (an unknown kind, a bad HOST:PORT or URL) is a UsageError (exit 2)
 before any traffic; so is a file that cannot be opened, or a host that does not resolve,
 when the outputs start. After that an output only ever fails on its own: counted as
@@ -29,7 +30,9 @@ PushOutput = StatsdOutput | PushgatewayOutput | JsonlOutput
 # The labels yamlload's own Prometheus metrics carry: a Pushgateway refuses a push whose
 # grouping labels (the output's tags) name one of them.
 METRIC_LABELS = frozenset({"endpoint", "method", "code", "error", "le", "quantile", "check"})
-_OPTION = re.compile(r"^(prefix|tag)=(.*)$", re.DOTALL)
+_OPTION = re.compile(r"^(prefix|tag|format)=(.*)$", re.DOTALL)
+# statsd's formats: DogStatsD tags (the default), or plain lines for servers without tags.
+STATSD_FORMATS = ("dogstatsd", "plain")
 _PROMETHEUS_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 
 
@@ -75,9 +78,14 @@ def parse_out(text: str) -> LiveOutput:
         raise UsageError(f"{origin}: the Pushgateway's URL must start with http:// or https://")
     prefix: str | None = None
     tags: list[tuple[str, str]] = []
+    plain = False
     for name, value in options:
         if name == "prefix":
             prefix = value
+        elif name == "format":
+            if kind != "statsd" or value not in STATSD_FORMATS:
+                raise UsageError(f"{origin}: format= is for statsd: {' or '.join(STATSD_FORMATS)}")
+            plain = value == "plain"
         else:
             key, _, tag_value = value.partition(":")
             if not key:
@@ -87,7 +95,9 @@ def parse_out(text: str) -> LiveOutput:
         if not _PROMETHEUS_NAME.match(prefix):
             raise UsageError(f"{origin}: prefix={prefix!r} cannot start a Prometheus metric name")
         prefix = prefix.rstrip("_")
-    return LiveOutput(kind, target, prefix, tuple(tags), origin=origin)
+    if plain and tags:
+        raise UsageError(f"{origin}: format=plain sends no tags; leave out tag= or the format")
+    return LiveOutput(kind, target, prefix, tuple(tags), plain=plain, origin=origin)
 
 
 def _split_options(rest: str) -> tuple[str, list[tuple[str, str]]]:

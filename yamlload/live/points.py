@@ -10,6 +10,10 @@ reporter sends its summaries; a histogram with no sample in a second sends nothi
 gauge never drops to a false 0. Per-endpoint response times are
 `http.endpoint_response_time.<stat>` with an `endpoint` tag, apart from the overall ones
 so that an average over tags never mixes the two. `vusers.active` is a gauge too.
+
+Untagged (plain StatsD, whose servers drop a tagged line), every counter and histogram
+goes under the report's own name, per-endpoint ones too, as Artillery sends them:
+`http.requests` is then the one total.
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ from dataclasses import dataclass
 
 from ..metrics.histogram import Histogram, _bucket_value
 from ..metrics.live import Second
-from ..metrics.names import ACTIVE_USERS, ENDPOINT_LATENCY, REQUESTS, split_endpoint_key
+from ..metrics.names import (
+    ACTIVE_USERS,
+    ENDPOINT_LATENCY,
+    ENDPOINT_PREFIX,
+    REQUESTS,
+    split_endpoint_key,
+)
 
 COUNTER, GAUGE = "counter", "gauge"
 # The per-second statistics of a histogram, each a gauge named <histogram>.<stat>.
@@ -42,8 +52,13 @@ class Point:
     tags: Tags = ()
 
 
-def second_points(second: Second, active: int, mask: Callable[[str], str]) -> list[Point]:
-    """Every point of one second (see the module), endpoint labels masked."""
+def second_points(
+    second: Second, active: int, mask: Callable[[str], str], tagged: bool = True
+) -> list[Point]:
+    """Every point of one second (see the module), endpoint labels masked; untagged,
+    every metric under the report's own name instead (plain StatsD)."""
+    if not tagged:
+        return _flat(second, active, mask)
     points = list(_counters(second, mask))
     for name, hist in sorted(second.metrics.histograms.items()):
         if hist.count == 0 or name == ACTIVE_USERS:  # active users: the gauge below
@@ -55,6 +70,23 @@ def second_points(second: Second, active: int, mask: Callable[[str], str]) -> li
             points.extend(_stats(name, hist, ()))
     points.append(Point(ACTIVE, GAUGE, active))
     return points
+
+
+def _flat(second: Second, active: int, mask: Callable[[str], str]) -> list[Point]:
+    """The second under the report's names, per-endpoint ones
+    (plugins.metrics-by-endpoint.GET /a.codes.200) too, as Artillery sends them."""
+    metrics = second.metrics
+    counters = sorted(metrics.counters.items())
+    points = [Point(_masked(name, mask), COUNTER, n) for name, n in counters]
+    for name, hist in sorted(metrics.histograms.items()):
+        if hist.count and name != ACTIVE_USERS:
+            points.extend(_stats(_masked(name, mask), hist, ()))
+    points.append(Point(ACTIVE, GAUGE, active))
+    return points
+
+
+def _masked(name: str, mask: Callable[[str], str]) -> str:
+    return mask(name) if name.startswith(ENDPOINT_PREFIX) else name
 
 
 def _counters(second: Second, mask: Callable[[str], str]) -> Iterator[Point]:

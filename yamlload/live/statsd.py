@@ -8,8 +8,9 @@ Counters are `|c` deltas; the per-second statistics are `|g` gauges (not `|ms`
 timings: the server would compute percentiles of percentiles). Lines are packed into
 datagrams of at most MAX_DATAGRAM_BYTES. UDP never waits for the other end: a refused
 datagram (nobody listening: the kernel says so on the next send) is counted, never
-retried. Plain StatsD servers that do not know DogStatsD tags read `|#...` as an
-unknown field and drop it with the tags; the tags' counts still add up.
+retried. A plain StatsD server (Etsy's) drops a line with DogStatsD tags as malformed:
+`plain` outputs send no tags, every metric under the report's own name, per-endpoint
+ones too (`plugins.metrics-by-endpoint.GET /a.codes.200`), as Artillery does.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ class StatsdOutput:
     def send(self, live: LiveSeries, progress: Progress) -> None:
         if self.transport is None or not live.seconds:
             return
-        points = second_points(live.seconds[-1], progress.active, self.mask)
+        plain = self.output.plain
+        points = second_points(live.seconds[-1], progress.active, self.mask, not plain)
         lines = [self.line(p) for p in points if wanted(p.metric, *self.filters)]
         for datagram in pack(lines, MAX_DATAGRAM_BYTES):
             if _queued(self.transport) > MAX_QUEUED_BYTES:
@@ -93,7 +95,7 @@ class StatsdOutput:
     def line(self, point: Point) -> str:
         kind = "c" if point.kind == COUNTER else "g"
         tags = [_tag(k, v, str) for k, v in point.tags]  # already masked
-        if self.tags:
+        if self.tags and not self.output.plain:
             tags.append(self.tags)
         suffix = f"|#{','.join(tags)}" if tags else ""
         # yamlload's own metrics (yamlload.arrival_lag) are not named yamlload.yamlload...

@@ -323,6 +323,10 @@ class LiveOutput:
     # Artillery's includeOnly and excluded: metric names starting so are (not) sent.
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    # statsd: plain StatsD lines without DogStatsD tags, every metric under the report's
+    # own name (per-endpoint ones too), as Artillery sends them, for servers that drop a
+    # tagged line (Etsy's statsd).
+    plain: bool = False
     # Where it was asked for, for messages: "--out statsd=..." or a plan position.
     origin: str = ""
 

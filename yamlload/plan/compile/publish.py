@@ -94,6 +94,9 @@ def _reporter(cx: Context, path: Path, spec: dict[str, Any]) -> LiveOutput | Non
         target=target,
         prefix=prefix,
         tags=tags,
+        # Artillery's statsd reporter sends tags only when it has some: without them its
+        # lines suit any StatsD server, and so do ours.
+        plain=kind == "statsd" and not tags,
         include=_names(spec.get("includeOnly")),
         exclude=_names(spec.get("excluded")),
         origin=f"{cx.doc.pos(path)}: {describe_path(path)}",
