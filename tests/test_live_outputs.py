@@ -323,6 +323,8 @@ def test_dead_outputs_leave_the_run_alone_and_are_counted(
         assert f"{name} failed, the run goes on" in told, told
     assert told.count("PushgatewayOutput failed") == 2
     assert counters["yamlload.output_errors"] >= 4
+    failed = counters["yamlload.output_errors"]
+    assert f"warning: the live outputs failed {failed} times" in result.stderr
 
 
 def free_udp_port() -> int:

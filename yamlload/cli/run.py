@@ -17,6 +17,7 @@ import click
 from ..checks.parse import Check, checks_for_run
 from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly, UsageError
 from ..live.outputs import output_watchers
+from ..metrics.names import OUTPUT_ERRORS
 from ..plan.compile import load_plan
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
@@ -232,6 +233,7 @@ def _load_then_report(
     observer.finish()
     summary = summarize(plan, sharded.result, started_at, sharded.workers, redactor)
     click.echo(format_summary(summary))
+    _tell_output_errors(summary)
     verdict = judge(checks, summary, sharded.lost, args.max_lag, args.allow_lag)
     show_verdict(verdict)
     summary.verdict = verdict.to_json()
@@ -266,6 +268,18 @@ def _push_outputs(plan: Plan, args: RunArgs, redactor: Redactor) -> tuple[Watche
             err=True,
         )
     return ()
+
+
+def _tell_output_errors(summary: Summary) -> None:
+    """The push outputs' failures, in one line even under -q: the run's numbers are
+    whole, but what a dashboard got from them is not."""
+    failed = summary.counter(OUTPUT_ERRORS)
+    if failed:
+        click.echo(
+            f"warning: the live outputs failed {failed} time{'s' if failed > 1 else ''} "
+            f"({OUTPUT_ERRORS}); the run and its report are not affected",
+            err=True,
+        )
 
 
 def _running(plan: Plan, split: Split, redactor: Redactor) -> str:
