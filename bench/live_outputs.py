@@ -3,26 +3,32 @@
     python bench/live_outputs.py [--seconds 10] [--repeats 3]
 
 yamlload flat out (bench/run.py's `max` mode, fast transport) against nginx (or its
-aiohttp stand-in), with and without all three push outputs at once, interleaved: a
-StatsD listener and a Pushgateway stand-in on 127.0.0.1 (in this process, so that the
-outputs have someone to talk to), and a JSON-lines file. Prints each side's median run
-and the ratio of their throughputs and of their CPU per 10k requests.
+aiohttp stand-in), with and without all three push outputs at once, in pairs run
+back to back (ABBA order): a StatsD listener and a Pushgateway stand-in on 127.0.0.1 (in
+this process, so that the outputs have someone to talk to), and a JSON-lines file. On a
+shared machine throughput drifts by more than the cost measured, so each pair is a
+ratio of its own, and the medians of the pairs' ratios are printed: throughput, and the
+CPU the load used per request (the report's yamlload.cpu_ms: start-up and imports, such
+as aiohttp's for the Pushgateway, left out).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import socket
+import statistics
 import sys
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run import Measured, Target, interleaved, run_plan, yamlload_plan
+from bench.run import Measured, Target, run_plan, yamlload_plan
 from tests.servers import ServerThread
 
 TRANSPORT = "fast"
@@ -57,31 +63,50 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="yamlload-bench-live-"))
+    pairs: list[tuple[Run, Run]] = []
     with Target() as target, gateway() as pushgateway:
         outs = [
             *("--out", f"statsd=127.0.0.1:{statsd_listener()}"),
             *("--out", f"prometheus-push={pushgateway.url}"),
             *("--out", f"jsonl={folder / 'live.jsonl'}"),
         ]
+        for repeat in range(args.repeats):
+            # ABBA: which side goes first alternates, so a machine that drifts (a shared
+            # host's neighbours) weighs on both sides alike.
+            sides = [[], outs] if repeat % 2 == 0 else [outs, []]
+            done = {bool(extra): measure_run(target.url, args.seconds, extra) for extra in sides}
+            pairs.append((done[False], done[True]))
+    print(f"target: {target.name}, {args.seconds:g} s runs, {args.repeats} pairs, ABBA order")
+    for without, with_outputs in pairs:
+        print(f"  without {without}   with {with_outputs}")
+    rps = statistics.median(w.rps / o.rps for o, w in pairs)
+    cpu = statistics.median(w.load_cpu_per_10k / o.load_cpu_per_10k for o, w in pairs)
+    print(f"throughput with outputs / without, median of the pairs: {rps:.4f}")
+    print(f"load CPU per request with outputs / without, median of the pairs: {cpu:.4f}")
 
-        def run(extra: list[str], name: str) -> Measured:
-            plan = yamlload_plan(target.url, args.seconds, "max", TRANSPORT)
-            return run_plan(plan, TRANSPORT, name, args.seconds, extra_args=extra)
 
-        without, with_outputs = interleaved(
-            [lambda: run([], "no outputs"), lambda: run(outs, "three outputs")],
-            args.repeats,
-            lambda m: m.rps,
-            "{:,.0f} req/s",
+@dataclass
+class Run:
+    rps: float
+    load_cpu_per_10k: float  # yamlload.cpu_ms over the load, start-up and imports left out
+    process_cpu_per_10k: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rps:8,.0f} req/s, {self.load_cpu_per_10k:.3f} load CPU s/10k "
+            f"({self.process_cpu_per_10k:.3f} whole process)"
         )
-    print(f"target: {target.name}, {args.seconds:g} s runs, {args.repeats} interleaved")
-    for m in (without, with_outputs):
-        print(
-            f"{m.scenario:>14}: {m.rps:,.0f} req/s, {m.cpu_per_10k or 0:.3f} CPU s/10k ({m.note})"
-        )
-    print(f"throughput with outputs / without: {with_outputs.rps / without.rps:.4f}")
-    cpu_without, cpu_with = without.cpu_per_10k or 1.0, with_outputs.cpu_per_10k or 0.0
-    print(f"CPU per request with outputs / without: {cpu_with / cpu_without:.4f}")
+
+
+def measure_run(url: str, seconds: float, extra: list[str]) -> Run:
+    plan = yamlload_plan(url, seconds, "max", TRANSPORT)
+    measured: Measured = run_plan(plan, TRANSPORT, "max", seconds, extra_args=extra)
+    if not measured.requests:
+        raise SystemExit(f"not measured: {measured.note}")
+    counters = json.loads(plan.with_suffix(".json").read_text())["aggregate"]["counters"]
+    load_cpu = counters.get("yamlload.cpu_ms", 0) / 1000
+    per_10k = 10_000 / measured.requests
+    return Run(measured.rps, load_cpu * per_10k, (measured.cpu_per_10k or 0.0))
 
 
 if __name__ == "__main__":
