@@ -207,8 +207,9 @@ class Pushgateway(ServerThread):
 
 @pytest.fixture
 def quick_periods(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A push every second, and short timeouts, so a 3-second run shows several."""
-    monkeypatch.setattr(pushgateway, "PERIOD_SECONDS", 1.0)
+    """A push at every tick of the ticker (once a second: each crosses a half-second
+    period), and short timeouts, so a 3-second run shows several."""
+    monkeypatch.setattr(pushgateway, "PERIOD_SECONDS", 0.5)
     monkeypatch.setattr(pushgateway, "PUSH_TIMEOUT_SECONDS", 0.5)
     monkeypatch.setattr(pushgateway, "FINAL_PUSH_TIMEOUT_SECONDS", 0.5)
 
@@ -228,7 +229,7 @@ def test_the_pushgateway_gets_a_push_each_period_and_the_last_matches_the_report
     assert counters.get("yamlload.output_errors", 0) == 0
     group = f"/metrics/job/yamlload/instance/{socket.gethostname()}-{os.getpid()}/env/ci"
     ours = [p for p in gateway.pushes if p[1] == group]
-    assert len(ours) >= 3, [p[1] for p in gateway.pushes]  # periods 1 and 2, and the end
+    assert len(ours) >= 3, [p[1] for p in gateway.pushes]  # ticks 1 and 2, and the end
     assert all(method == "PUT" and kind == "text/plain" for method, _, kind, _ in ours)
     types, samples = parse(ours[-1][3])
     assert types["yamlload_http_requests_total"] == "counter"
