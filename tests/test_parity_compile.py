@@ -316,7 +316,9 @@ def test_gzip_still_compiles(write_plan) -> None:
 # --------------------------------------------------------------------------- 6. plugins
 
 
-def test_publish_metrics_list_form_is_a_one_line_warning(write_plan) -> None:
+def test_publish_metrics_datadog_with_an_api_key_is_a_one_line_warning(write_plan) -> None:
+    """yamlload never calls Datadog's HTTP API: the reporter sends to the agent's
+    DogStatsD port instead, and one line says so (tests/test_live_outputs.py has more)."""
     config = (
         "  plugins:\n    publish-metrics:\n"
         "      - type: datadog\n        apiKey: '{{ $env.DD_KEY }}'\n"
@@ -324,9 +326,11 @@ def test_publish_metrics_list_form_is_a_one_line_warning(write_plan) -> None:
     plan = plan_of(write_plan, config)
     (warning,) = plan.warnings
     text = str(warning)
-    assert ":4:" in text
-    assert "publish-metrics" in text and "no metrics will be published" in text
+    assert ":6:9:" in text
+    assert "publish-metrics[0].apiKey: ignored" in text and "DogStatsD port" in text
     assert "\n" not in text
+    (output,) = plan.live_outputs
+    assert (output.kind, output.target) == ("statsd", "127.0.0.1:8125")
 
 
 def test_an_unknown_plugin_warns_whatever_its_shape(write_plan) -> None:

@@ -128,6 +128,8 @@ AIOHTTP_IMPORTERS = {
     "runtime/http/cookies.py",
     "demo_target.py",
     "live/dashboard.py",
+    # The Pushgateway output's HTTP client, imported when that output starts.
+    "live/pushgateway.py",
 }
 
 

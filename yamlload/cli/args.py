@@ -15,7 +15,8 @@ from typing import Any
 from ..checks.validity import DEFAULT_MAX_LAG_MS
 from ..errors import UsageError
 from ..live import DEFAULT_HOST
-from ..plan.ir import Plan
+from ..live.outputs import parse_out
+from ..plan.ir import LiveOutput, Plan
 from ..plan.source import PlanOptions
 from ..schedule.arrivals import WHOLE_RUN, Segment
 from .options import options_from
@@ -62,6 +63,11 @@ class Split:
             raise UsageError(
                 "--checkpoint needs the run in one process: leave out --workers and --dask "
                 "(or run each --segment with its own --checkpoint and -o)"
+            )
+        if kwargs.get("out") and (dask or workers > 1):
+            raise UsageError(
+                "--out needs the run in one process: leave out --workers and --dask "
+                "(or give each --segment its own --out)"
             )
         return cls(
             workers=workers,
@@ -135,6 +141,8 @@ class RunArgs:
     split: Split = field(default_factory=Split)
     # --dashboard: where the live page and /metrics are served, (host, port).
     dashboard: tuple[str, int] | None = None
+    # --out: push outputs (StatsD, a Pushgateway, JSON lines), besides the plan's own.
+    outs: tuple[LiveOutput, ...] = ()
 
     @classmethod
     def from_click(cls, plan_path: str | None, kwargs: dict[str, Any]) -> RunArgs:
@@ -155,6 +163,7 @@ class RunArgs:
             files=ReportFiles.from_click(kwargs),
             split=split,
             dashboard=parse_dashboard(kwargs["dashboard"]) if kwargs.get("dashboard") else None,
+            outs=tuple(parse_out(text) for text in kwargs.get("out") or ()),
         )
 
     def aimed_at(self, target: str) -> RunArgs:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
@@ -106,11 +106,16 @@ def show_verdict(verdict: Verdict) -> None:
 
 
 def check_run_outputs(
-    files: ReportFiles, plan: Plan, plan_path: str | None, options: PlanOptions
+    files: ReportFiles,
+    plan: Plan,
+    plan_path: str | None,
+    options: PlanOptions,
+    live: Sequence[Output] = (),
 ) -> None:
     """Every output path, before any traffic (docs/reliability.md, "Output paths"):
     never an input of the run, never anything but a regular file replaced, a folder
-    that takes a file, no two outputs the same."""
+    that takes a file, no two outputs the same. `live`: the files written as the run
+    goes (--out jsonl=FILE)."""
     assert files.output is not None, "the report path is named before its check"
     outputs = [Output("-o", files.output)]
     if files.html:
@@ -125,7 +130,7 @@ def check_run_outputs(
         outputs.append(Output("--summary-md", files.summary_md))
     if files.step_summary:
         outputs.append(Output("GITHUB_STEP_SUMMARY", files.step_summary, append=True))
-    check_outputs(outputs, _inputs(plan, plan_path, options))
+    check_outputs([*outputs, *live], _inputs(plan, plan_path, options))
 
 
 def _inputs(plan: Plan, plan_path: str | None, options: PlanOptions) -> list[Input]:

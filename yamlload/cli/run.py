@@ -18,12 +18,14 @@ import click
 from ..checks.parse import Check, checks_for_run
 from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly, UsageError
 from ..live import DEFAULT_HOST, DEFAULT_PORT, Watcher, watchers_for
+from ..live.outputs import output_watchers
+from ..metrics.names import OUTPUT_ERRORS
 from ..plan.compile import load_plan
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
 from ..report.console import ConsoleObserver, format_summary
 from ..report.csvfiles import csv_paths
-from ..report.outputs import stream_fd, written_in_place
+from ..report.outputs import Output, stream_fd, written_in_place
 from ..results.run import RunResult
 from ..results.summary import Summary, summarize
 from ..runtime.engine import (
@@ -84,6 +86,14 @@ from .verdict import exit_code, judge
     type=FiniteFloat(1.0, MAX_CHECKPOINT_SECONDS),
     metavar="SECONDS",
     help="Write the report so far every SECONDS (atomically), so a killed run leaves one.",
+)
+@click.option(
+    "--out",
+    "out",
+    multiple=True,
+    metavar="KIND=TARGET",
+    help="Push metrics as the run goes, repeatable: statsd=HOST:PORT (DogStatsD tags), "
+    "prometheus-push=URL (a Pushgateway), jsonl=FILE. See docs/live.md.",
 )
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write the checks as JUnit XML.")
 @click.option("--summary-md", type=click.Path(dir_okay=False), help="Write a Markdown summary.")
@@ -171,7 +181,8 @@ def outputs_checked(args: RunArgs, plan: Plan) -> RunArgs:
     every output path was checked, before any traffic (see `check_run_outputs`)."""
     output = args.files.output or default_report_path(plan.source)
     args = replace(args, files=replace(args.files, output=output))
-    check_run_outputs(args.files, plan, args.plan_path, args.plan)
+    live = [Output("--out jsonl", out.target) for out in args.outs if out.kind == "jsonl"]
+    check_run_outputs(args.files, plan, args.plan_path, args.plan, live)
     if args.split.checkpoint_seconds and not _a_file(output):
         raise UsageError(
             f"--checkpoint rewrites the report as the run goes: -o {output} must be a file, "
@@ -234,6 +245,7 @@ def _load_then_report(
     observer.finish()
     summary = summarize(plan, sharded.result, started_at, sharded.workers, redactor)
     click.echo(format_summary(summary))
+    _tell_output_errors(summary)
     verdict = judge(checks, summary, sharded.lost, args.max_lag, args.allow_lag)
     show_verdict(verdict)
     summary.verdict = verdict.to_json()
@@ -258,13 +270,43 @@ def _run_options(args: RunArgs) -> RunOptions:
 def _watchers(
     plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor
 ) -> tuple[Watcher, ...]:
-    """What watches the run live (--dashboard); the page names the reports at the end."""
+    """What watches the run live: --dashboard (whose page names the reports at the end),
+    then the push outputs."""
     files = args.files
     reports = [p for p in (files.output, files.html, files.junit, files.summary_md) if p]
     if files.csv:
         reports += [str(path) for path in csv_paths(files.csv)]
     say = functools.partial(click.echo, err=True)
-    return watchers_for(plan, checks, redactor, dashboard=args.dashboard, reports=reports, say=say)
+    dashboard = watchers_for(
+        plan, checks, redactor, dashboard=args.dashboard, reports=reports, say=say
+    )
+    return (*dashboard, *_push_outputs(plan, args, redactor))
+
+
+def _push_outputs(plan: Plan, args: RunArgs, redactor: Redactor) -> tuple[Watcher, ...]:
+    """--out and the plan's publish-metrics as watchers. A run split over processes has
+    none yet: the CLI refuses --out there, and says the plan's are not sent."""
+    if args.split.workers == 1 and not args.split.dask:
+        return output_watchers(plan, args.outs, redactor)
+    if plan.live_outputs:
+        click.echo(
+            "warning: config.plugins.publish-metrics is not sent from a run split with "
+            "--workers or --dask (not supported yet)",
+            err=True,
+        )
+    return ()
+
+
+def _tell_output_errors(summary: Summary) -> None:
+    """The push outputs' failures, in one line even under -q: the run's numbers are
+    whole, but what a dashboard got from them is not."""
+    failed = summary.counter(OUTPUT_ERRORS)
+    if failed:
+        click.echo(
+            f"warning: the live outputs failed {failed} time{'s' if failed > 1 else ''} "
+            f"({OUTPUT_ERRORS}); the run and its report are not affected",
+            err=True,
+        )
 
 
 def _running(plan: Plan, split: Split, redactor: Redactor) -> str:

@@ -304,6 +304,33 @@ class Threshold:
     pos: Pos = NOWHERE
 
 
+# The kinds of live output (`run --out KIND=TARGET`, config.plugins.publish-metrics).
+LIVE_OUTPUT_KINDS = ("statsd", "prometheus-push", "jsonl")
+
+
+@dataclass(frozen=True)
+class LiveOutput:
+    """Where a run's metrics are pushed as it goes: StatsD/DogStatsD over UDP, a
+    Prometheus Pushgateway, or a file of JSON lines."""
+
+    kind: str  # one of LIVE_OUTPUT_KINDS
+    # statsd: HOST:PORT; prometheus-push: the Pushgateway's URL; jsonl: a file path.
+    target: str
+    # Put before every metric name; None: the kind's own default (see docs/live.md).
+    prefix: str | None = None
+    # Added to every metric: DogStatsD tags, Pushgateway grouping labels, jsonl tags.
+    tags: tuple[tuple[str, str], ...] = ()
+    # Artillery's includeOnly and excluded: metric names starting so are (not) sent.
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    # statsd: plain StatsD lines without DogStatsD tags, every metric under the report's
+    # own name (per-endpoint ones too), as Artillery sends them, for servers that drop a
+    # tagged line (Etsy's statsd).
+    plain: bool = False
+    # Where it was asked for, for messages: "--out statsd=..." or a plan position.
+    origin: str = ""
+
+
 @dataclass(frozen=True)
 class Plan:
     source: str
@@ -333,6 +360,8 @@ class Plan:
     # The apdex plugin's threshold T in ms (satisfied <= T < tolerated <= 4T < frustrated);
     # None when config.plugins.apdex is not there.
     apdex_threshold_ms: float | None = None
+    # config.plugins.publish-metrics, as live outputs (statsd, datadog, prometheus).
+    live_outputs: tuple[LiveOutput, ...] = ()
     base_dir: str = "."
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
     # The layered document, as JSON text, so that the plan stays immutable: `raw` gives

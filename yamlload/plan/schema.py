@@ -458,11 +458,48 @@ def _plugins() -> Schema:
                 open_=True,
             ),
             "apdex": _apdex(open_=True, description="Apdex scores of every response."),
+            "publish-metrics": {
+                "type": "array",
+                "items": _reporter(),
+                "description": "Send the run's metrics as it goes: statsd, datadog (through "
+                "the agent's DogStatsD port) and prometheus (a Pushgateway); other types "
+                "are accepted with a warning.",
+            },
         },
         "additionalProperties": True,
-        "description": "Plugins; ensure, expect, metrics-by-endpoint and apdex are built in. "
-        "Any other is accepted with a warning and does nothing.",
+        "description": "Plugins; ensure, expect, metrics-by-endpoint, apdex and "
+        "publish-metrics are built in. Any other is accepted with a warning and does nothing.",
     }
+
+
+def _reporter() -> Schema:
+    # Open, as Artillery's reporters have many options: one yamlload does not act on
+    # gets a warning from the compiler, not an error.
+    names = {"type": "array", "items": {"type": "string"}}
+    return _obj(
+        {
+            "type": _str("statsd, datadog or prometheus (others are ignored with a warning)."),
+            "host": _str("statsd, datadog: the StatsD server or agent (default 127.0.0.1)."),
+            "port": {**_ref("integer"), "description": "statsd, datadog: default 8125."},
+            "prefix": _str(
+                "Before every metric name: statsd and datadog default to 'artillery.', "
+                "prometheus to yamlload's own names."
+            ),
+            "tags": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "key:value strings added to every metric "
+                "(prometheus: as grouping labels).",
+            },
+            "pushgateway": _str("prometheus: the Pushgateway's URL."),
+            "includeOnly": {**names, "description": "Send only metrics whose names start so."},
+            "excluded": {**names, "description": "Leave out metrics whose names start so."},
+            "apiKey": _str("datadog: ignored with a warning; yamlload sends via the agent."),
+        },
+        required=("type",),
+        open_=True,
+        description="One reporter of Artillery's publish-metrics plugin.",
+    )
 
 
 def _config_properties(*, environment: bool) -> dict[str, Schema]:

@@ -12,6 +12,7 @@ the schema check, so one broken step never hides the problems of another.
     request.py   requests, captures, expectations, uploads
     config.py    target, payloads, http/tls, plugins, apdex, processor
     ensure.py    config.ensure
+    publish.py   config.plugins.publish-metrics (live outputs)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .context import MAX_CONNECTIONS, MAX_PHASE_SECONDS, MAX_USERS, Context
 from .ensure import compile_ensure
 from .flow import MAX_WEIGHT, compile_flow, compile_scenarios, default_jitter
 from .phases import MAX_ARRIVAL_RATE, compile_phases
+from .publish import compile_live_outputs
 from .refusals import template_problems, unsupported_features
 from .request import ConfinedFile
 
@@ -84,6 +86,7 @@ def _build(cx: Context) -> Plan:
     processor = compile_processor(cx)
     secrets = tuple(name for name in cx.sequence(("config", "secrets")) if isinstance(name, str))
     check_plugins(cx)
+    live_outputs = compile_live_outputs(cx)  # before the warnings are taken
     expect = cx.plugin_options("expect")
     default_headers = cx.tmap(("config", "http", "defaults", "headers"))
     default_headers = TMap(default_headers.items + cx.tmap(("config", "defaults", "headers")).items)
@@ -109,6 +112,7 @@ def _build(cx: Context) -> Plan:
         expect_stop_user=expect.get("reportFailuresAsErrors") is True,
         expect_default_200=expect.get("expectDefault200") is True,
         apdex_threshold_ms=apdex_threshold(cx),
+        live_outputs=live_outputs,
         base_dir=str(FsPath(cx.plan_path).resolve().parent),
         warnings=tuple(cx.warnings),
         raw_json=json.dumps(cx.doc.data),

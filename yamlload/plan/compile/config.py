@@ -270,8 +270,8 @@ def check_plugins(cx: Context) -> None:
     for name, spec in cx.mapping(base).items():
         at = (*base, name)
         if name == "publish-metrics":
-            cx.warn(at, "not supported by yamlload: no metrics will be published", at_key=True)
-        elif name not in BUILTIN_PLUGINS:
+            continue  # read by publish.py: live outputs
+        if name not in BUILTIN_PLUGINS:
             cx.warn(at, f"plugin '{name}' is not built into yamlload and is ignored", at_key=True)
         elif name in PLUGIN_OPTIONS and isinstance(spec, dict) and cx.healthy(at):
             for option, value in spec.items():
