@@ -206,7 +206,7 @@ def test_exit_0_when_every_check_passes(server, write_plan, tmp_path: Path) -> N
         "home: requests==10",
     )
     assert result.exit_code == 0, result.stdout + result.stderr
-    assert "Checks" in result.stdout
+    assert "Thresholds" in result.stdout
     report = json.loads((tmp_path / "r.json").read_text())
     assert [c["result"] for c in report["checks"]] == ["ok", "ok", "ok"]
     assert report["validity"] == {"valid": True, "reasons": []}
@@ -245,7 +245,7 @@ def test_exit_1_when_a_check_fails(server, write_plan, tmp_path: Path) -> None:
     assert cases["p95<5s"].find("failure") is None
     assert suite.get("tests") == "3" and suite.get("failures") == "1"
     text = markdown.read_text()
-    assert "❌ **1 of 2 checks failed**" in text
+    assert "❌ **1 of 2 thresholds failed**" in text
     assert "| `max<0.001` |" in text
     assert step.read_text() == "earlier step\n" + text  # appended, not replaced
 

@@ -182,3 +182,41 @@ def test_in_real_chromium_charts_draw_no_errors_and_sorting_works(rendered, tmp_
     assert found["ascending"] == requests
     assert found["descending"] == requests[::-1]
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_the_page_never_contradicts_itself(tmp_path: Path) -> None:
+    """Thresholds and expectations are named apart; an endpoint with no response shows
+    no latency ("—", not 0.0 ms); a checkpoint is marked partial."""
+    plan = tmp_path / "plan.yml"
+    plan.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 2}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n",
+        encoding="utf-8",
+    )
+    report, page = tmp_path / "r.json", tmp_path / "r.html"
+    result = run_cli(
+        "run",
+        str(plan),
+        "-q",
+        "-o",
+        str(report),
+        "--html",
+        str(page),
+        "--ensure",
+        "error_rate<1%",
+        "--allow-lag",
+    )
+    assert result.exit_code == 3  # nothing answered: an invalid run
+    text = page.read_text(encoding="utf-8")
+    assert "Errors and failed expectations" in text and "failed checks" not in text
+    cells = Cells()
+    cells.feed(text)
+    row = next(r for r in cells.rows if r and r[0] == "GET /")
+    shown = re.findall(r"<td data-value=\"-1\">(.*?)</td>", text)
+    assert len(shown) == 4 and set(shown) == {"—"}, row
+    data = json.loads(report.read_text(encoding="utf-8"))
+    data["run"]["checkpoint"] = True
+    report.write_text(json.dumps(data), encoding="utf-8")
+    assert run_cli("report", str(report), "-o", str(page)).exit_code == 0
+    assert "Partial: a checkpoint of a run that was still going" in page.read_text("utf-8")
+    assert "Thresholds" in result.stdout and "\nChecks\n" not in result.stdout

@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .histogram import Histogram, Metrics, _bucket_value
-from .names import ACTIVE_USERS, ARRIVAL_LAG, ENDPOINT_PREFIX, RESPONSE_TIME, RSS_MB
+from .names import (
+    ACTIVE_USERS,
+    ARRIVAL_LAG,
+    CPU_MS,
+    ENDPOINT_PREFIX,
+    REQUESTS,
+    RESPONSE_TIME,
+    RSS_MB,
+)
 from .periods import Period
 
 # The last seconds kept whole (every counter and histogram of each, per endpoint too:
@@ -25,6 +33,52 @@ from .periods import Period
 SECONDS_KEPT = 10
 # The histograms a second keeps when it need not be whole: what the charts draw.
 CHARTED = frozenset({RESPONSE_TIME, ARRIVAL_LAG, ACTIVE_USERS, RSS_MB})
+# A run this long or shorter keeps a row per second for its report's charts (a minute
+# draws 60 points, not 6); a longer one draws its 10-second periods.
+ROWS_KEPT = 600
+
+
+@dataclass(frozen=True, slots=True)
+class SecondRow:
+    """One second as the report's charts draw it: a few numbers, about 150 bytes."""
+
+    at: float  # the second's end, seconds from the run's start
+    width: float  # its real length (the looks are about a second apart)
+    requests: int
+    p50: float | None  # http.response_time in ms; None with no response
+    p95: float | None
+    p99: float | None
+    max: float | None
+    lag_p99: float | None
+    lag_max: float | None
+    users: float | None  # active users, the mean of the samples
+    cpu_ms: int
+    rss_mb: float | None
+
+    @classmethod
+    def of(cls, second: Second, width: float) -> SecondRow:
+        latency, lag = second.histogram(RESPONSE_TIME), second.histogram(ARRIVAL_LAG)
+        users, rss = second.histogram(ACTIVE_USERS), second.histogram(RSS_MB)
+        return cls(
+            round(second.at, 3),
+            round(width, 3),
+            second.count(REQUESTS),
+            _q(latency, 0.5),
+            _q(latency, 0.95),
+            _q(latency, 0.99),
+            _q(latency, 1.0),
+            _q(lag, 0.99),
+            _q(lag, 1.0),
+            round(users.mean, 3) if users is not None else None,
+            second.count(CPU_MS),
+            round(rss.max, 1) if rss is not None else None,
+        )
+
+
+def _q(hist: Histogram | None, q: float) -> float | None:
+    if hist is None or not hist.count:
+        return None
+    return round(hist.max if q == 1.0 else hist.percentile(q), 3)
 
 
 @dataclass(frozen=True)
@@ -51,6 +105,9 @@ class LiveSeries:
         garbage enough to grow a long run's memory."""
         self.whole = whole
         self.seconds: deque[Second] = deque(maxlen=kept)
+        # A row per second while the run is no longer than ROWS_KEPT seconds.
+        self.rows: list[SecondRow] = []
+        self._last_at = 0.0
         self.total = Metrics()
         # A copy of each period as it was at the last look, for the periods still open.
         self._seen: dict[int, Metrics] = {}
@@ -80,6 +137,9 @@ class LiveSeries:
         second = Second(at, delta)
         self.seconds.append(second)
         self.total.merge(delta)
+        if at <= ROWS_KEPT + 1:  # + the last look, a little after the run's end
+            self.rows.append(SecondRow.of(second, at - self._last_at))
+        self._last_at = at
         return second
 
 

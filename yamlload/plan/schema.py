@@ -710,6 +710,17 @@ def build_report_schema() -> Schema:
             "aggregate": _report_metrics(),
             "intermediate": {"type": "array", "items": _report_metrics()},
             "endpoints": {"type": "array", "items": endpoint},
+            "seconds": {
+                "type": "object",
+                "required": ["columns", "rows"],
+                "properties": {
+                    "columns": {"type": "array", "items": {"type": "string"}},
+                    "rows": {
+                        "type": "array",
+                        "items": {"type": "array", "items": {"type": ["number", "null"]}},
+                    },
+                },
+            },
             "workers": {
                 "type": "array",
                 "description": "One entry per shard when the load was split.",

@@ -150,7 +150,7 @@ def format_summary(summary: Summary) -> str:
     for title, prefix, column in (
         ("Status codes", CODES, "code"),
         ("Errors", ERRORS, "error"),
-        ("Checks (expect)", EXPECT_PREFIX, "check"),
+        ("Expect results", EXPECT_PREFIX, "check"),
     ):
         counts = summary.counters_with(prefix)
         if counts:
@@ -230,7 +230,7 @@ def format_checks(outcomes: list[Outcome]) -> str:
     rows = [
         [o.check.source, describe_outcome(o), describe_limit(o.check), o.verdict] for o in outcomes
     ]
-    return "Checks\n" + _table(rows, ["check", "measured", "limit", "result"])
+    return "Thresholds\n" + _table(rows, ["check", "measured", "limit", "result"])
 
 
 def _number(name: str, value: float | None) -> str:

@@ -16,7 +16,6 @@ from typing import Any
 from ..metrics.histogram import Histogram
 from ..metrics.names import (
     ARRIVAL_LAG,
-    CPU_MS,
     ERRORS,
     EXPECT_FAILED,
     REQUESTS,
@@ -25,7 +24,7 @@ from ..metrics.names import (
 )
 from ..metrics.periods import PERIOD_SECONDS
 from ..results.summary import Summary
-from ..units import format_seconds
+from ..units import counted, format_seconds
 
 WIDTH, HEIGHT = 800, 250
 LEFT, RIGHT, TOP, BOTTOM = 60, 60, 30, 40
@@ -268,11 +267,17 @@ def _figure(title: str, parts: list[str], legend: list[str]) -> str:
 # --------------------------------------------------------------------------- page
 
 
+# Past this many points a chart draws lines only.
+MAX_DOTS = 90
+SERIES = ("rps", "users", "p50", "p95", "p99", "max", "lag99", "lagmax", "cpu")
+
+
 def _period_series(summary: Summary) -> dict[str, list[tuple[float, float | None]]]:
-    """Each chart's points, one per period at its middle; None where it had no samples."""
-    series: dict[str, list[tuple[float, float | None]]] = {
-        k: [] for k in ("rps", "users", "p50", "p95", "p99", "max", "lag99", "lagmax", "cpu")
-    }
+    """Each chart's points: one per second for a run short enough to have them (a row
+    per second), else one per period, at its middle; None where it had no samples."""
+    if summary.seconds:
+        return _second_series(summary)
+    series: dict[str, list[tuple[float, float | None]]] = {k: [] for k in SERIES}
     for row in summary.period_rows():
         x = row.start + row.width / 2
         latency, lag = row.latency, row.lag
@@ -288,6 +293,26 @@ def _period_series(summary: Summary) -> dict[str, list[tuple[float, float | None
         series["lag99"].append((x, lag.p99 if lag.count else None))
         series["lagmax"].append((x, lag.max if lag.count else None))
         series["cpu"].append((x, row.cpu_percent))
+    return series
+
+
+def _second_series(summary: Summary) -> dict[str, list[tuple[float, float | None]]]:
+    series: dict[str, list[tuple[float, float | None]]] = {k: [] for k in SERIES}
+    for row in summary.seconds:
+        x, width = row.at - row.width / 2, max(row.width, 1e-3)
+        values = {
+            "rps": row.requests / width,
+            "users": row.users,
+            "p50": row.p50,
+            "p95": row.p95,
+            "p99": row.p99,
+            "max": row.max,
+            "lag99": row.lag_p99,
+            "lagmax": row.lag_max,
+            "cpu": row.cpu_ms / (width * 1000) * 100,
+        }
+        for key, value in values.items():
+            series[key].append((x, value))
     return series
 
 
@@ -336,13 +361,16 @@ def _verdict(summary: Summary) -> str:
     elif not validity.get("valid", True):
         banner = ("invalid", "Invalid run: " + "; ".join(validity.get("reasons", [])))
     elif failed:
-        banner = ("fail", f"Failed: {len(failed)} of {len(checks)} checks")
+        banner = ("fail", f"Failed: {len(failed)} of {counted(len(checks), 'threshold')}")
     elif checks:
-        banner = ("pass", f"Passed: all {len(checks)} checks")
+        banner = (
+            "pass",
+            f"Passed: {'the' if len(checks) == 1 else 'all'} {counted(len(checks), 'threshold')}",
+        )
     elif summary.stopped_by:
-        banner = ("none", f"Stopped by {summary.stopped_by} (no checks were set)")
+        banner = ("none", f"Stopped by {summary.stopped_by} (no thresholds were set)")
     else:
-        banner = ("none", "Completed (no checks were set)")
+        banner = ("none", "Completed (no thresholds were set)")
     rows = "".join(
         f'<tr class="{esc(c.get("result"))}"><td><code>{esc(c.get("check"))}</code></td><td>{esc(_fmt_check_value(c))}</td><td>{esc(c.get("limit"))}</td><td><strong>{esc(c.get("result"))}</strong></td></tr>'
         for c in checks
@@ -366,16 +394,14 @@ def _endpoint_table(summary: Summary) -> str:
     headers = ["endpoint", "requests", "req/s", "failed %", "p50 ms", "p95 ms", "p99 ms", "max ms"]
     body = []
     for e in summary.endpoints():
-        stats = e.stats
+        stats = e.stats  # an endpoint with no response has no latency: "—", not 0.0
+        lat = (stats.p50, stats.p95, stats.p99, stats.max) if stats.count else (-1, -1, -1, -1)
         cells: list[tuple[object, str]] = [
             (e.name, e.name),
             (e.requests, f"{e.requests:,}"),
             (e.request_rate, f"{e.request_rate:.1f}"),
             (e.error_rate * 100, f"{e.error_rate * 100:.1f}"),
-            (stats.p50, f"{stats.p50:.1f}"),
-            (stats.p95, f"{stats.p95:.1f}"),
-            (stats.p99, f"{stats.p99:.1f}"),
-            (stats.max, f"{stats.max:.1f}"),
+            *((v, f"{v:.1f}" if stats.count else "—") for v in lat),
         ]
         body.append(
             "<tr>" + "".join(f'<td data-value="{esc(v)}">{esc(t)}</td>' for v, t in cells) + "</tr>"
@@ -397,7 +423,7 @@ def _errors_table(summary: Summary) -> str:
         for kind, count in summary.counters_with(EXPECT_FAILED_PREFIX).items()
     ]
     if not rows:
-        return "<p>No errors and no failed checks.</p>"
+        return "<p>No errors and no failed expectations.</p>"
     body = "".join(f"<tr><td>{esc(n)}</td><td>{c:,}</td><td>{esc(t)}</td></tr>" for n, c, t in rows)
     return f"<table><thead><tr><th>error</th><th>count</th><th>first seen</th></tr></thead><tbody>{body}</tbody></table>"
 
@@ -410,16 +436,13 @@ def _first_seen(summary: Summary, counter: str) -> str:
 
 def _health(summary: Summary) -> str:
     lag = summary.stats(ARRIVAL_LAG)
-    cpu_ms = summary.counter(CPU_MS)
-    cpu = (
-        f"{cpu_ms / (summary.duration * 1000) * 100:.0f}% of one core on average"
-        if summary.duration
-        else "-"
-    )
+    cpu = summary.cpu_percent
+    rss = summary.peak_rss_mb
     shards = summary.workers
     rows = [
         ("workers", str(len(shards) or 1)),
-        ("CPU", cpu),
+        ("CPU", "-" if cpu is None else f"{cpu:.0f}% of one core on average"),
+        ("memory (peak RSS)", "-" if rss is None else f"{rss:.0f} MB"),
         (
             "arrival lag p50 / p99 / max",
             f"{lag.p50:.1f} / {lag.p99:.1f} / {lag.max:.1f} ms",
@@ -436,10 +459,10 @@ def _health(summary: Summary) -> str:
     if shards:
         body = "".join(
             f"<tr><td>{esc(w.get('segment', '?'))}</td><td>{esc(w.get('users', '-'))}</td><td>{esc(w.get('lag_p99_ms', '-'))}</td>"
-            f"<td>{esc(w.get('cpu_percent', '-'))}</td><td>{esc(w.get('lost', ''))}</td></tr>"
+            f"<td>{esc(w.get('cpu_percent', '-'))}</td><td>{esc(w.get('rss_mb', '-'))}</td><td>{esc(w.get('lost', ''))}</td></tr>"
             for w in shards
         )
-        table += f'<table id="workers"><thead><tr><th>segment</th><th>users</th><th>lag p99 ms</th><th>CPU %</th><th>lost</th></tr></thead><tbody>{body}</tbody></table>'
+        table += f'<table id="workers"><thead><tr><th>segment</th><th>users</th><th>lag p99 ms</th><th>CPU %</th><th>RSS MB</th><th>lost</th></tr></thead><tbody>{body}</tbody></table>'
     return note + table
 
 
@@ -447,6 +470,9 @@ def render_html(summary: Summary) -> str:
     """The whole report for one run, as one HTML document."""
     series = _period_series(summary)
     x_max = max(summary.duration, PERIOD_SECONDS)
+    # A dot per point (its value on hover) while they are few; a minute of seconds
+    # would be a page of dots.
+    dots = len(series["rps"]) <= MAX_DOTS
     phases = summary.phases
     charts = [
         line_chart(
@@ -459,6 +485,7 @@ def render_html(summary: Summary) -> str:
             phases,
             "req/s",
             "users",
+            dots,
         ),
         line_chart(
             "Latency over time (http.response_time)",
@@ -466,6 +493,7 @@ def render_html(summary: Summary) -> str:
             x_max,
             phases,
             "ms",
+            dots=dots,
         ),
         stacked_bars(
             "Status codes and errors per 10 s",
@@ -480,9 +508,15 @@ def render_html(summary: Summary) -> str:
             x_max,
             phases,
             "ms",
+            dots=dots,
         ),
         line_chart(
-            "Generator CPU", [Series("CPU % of one core", series["cpu"])], x_max, phases, "%"
+            "Generator CPU",
+            [Series("CPU % of one core", series["cpu"])],
+            x_max,
+            phases,
+            "%",
+            dots=dots,
         ),
     ]
     stopped = f", stopped by {summary.stopped_by}" if summary.stopped_by else ""
@@ -502,7 +536,7 @@ def render_html(summary: Summary) -> str:
 <section><h2>Over time</h2>{"".join(charts)}</section>
 <section><h2>Latency distribution</h2>{percentile_curve(summary.histogram(RESPONSE_TIME))}</section>
 <section><h2>Endpoints</h2><p class="hint">Click a column to sort.</p>{_endpoint_table(summary)}</section>
-<section><h2>Errors and failed checks</h2>{_errors_table(summary)}</section>
+<section><h2>Errors and failed expectations</h2>{_errors_table(summary)}</section>
 <section><h2>Generator health</h2>{_health(summary)}</section>
 <section><details><summary>The plan as it ran</summary><pre>{esc(plan_text)}</pre></details></section>
 """

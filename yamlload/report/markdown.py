@@ -17,12 +17,12 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
     if invalid:
         verdict = "⚠️ **invalid run**: " + "; ".join(invalid)
     elif broken:
-        verdict = f"❌ **{len(broken)} of {counted(len(outcomes), 'check')} failed**"
+        verdict = f"❌ **{len(broken)} of {counted(len(outcomes), 'threshold')} failed**"
     else:
         verdict = (
-            f"✅ **passed** ({counted(len(outcomes), 'check')})"
+            f"✅ **passed** ({counted(len(outcomes), 'threshold')})"
             if outcomes
-            else "✅ **completed** (no checks)"
+            else "✅ **completed** (no thresholds)"
         )
     latency = summary.stats(RESPONSE_TIME)
     lines = [

@@ -4,8 +4,9 @@ without importing the runtime."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..metrics.live import SecondRow
 from ..metrics.periods import Period
 
 
@@ -42,3 +43,6 @@ class RunResult:
     late_start: float = 0.0
     # A bug in yamlload ended the run early: its traceback (the CLI exits 70).
     internal_error: str | None = None
+    # A row per second for the report's charts (metrics/live.py), when the run was
+    # short enough and in one process; empty otherwise.
+    seconds: list[SecondRow] = field(default_factory=list)

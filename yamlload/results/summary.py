@@ -8,12 +8,13 @@ histograms that let reports be merged and rendered again later, exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .._version import __version__
 from ..errors import UsageError
 from ..metrics.histogram import Histogram, Metrics, merge_metrics
+from ..metrics.live import SecondRow
 from ..metrics.names import (
     APDEX_FRUSTRATED,
     APDEX_SATISFIED,
@@ -65,6 +66,9 @@ class Summary:
     # The HTTP transport that ran (config.http.transport or YAMLLOAD_TRANSPORT); None in
     # reports written before it was recorded.
     transport: str | None = None
+    # A row per second, for the charts of a run of up to ROWS_KEPT seconds in one
+    # process (metrics/live.py); empty otherwise.
+    seconds: list[SecondRow] = field(default_factory=list)
     # The rows, built on first read and kept (every output asks): so the measurements
     # above must not change once a Summary is read.
     _endpoints: list[Endpoint] | None = field(default=None, init=False, repr=False, compare=False)
@@ -216,6 +220,7 @@ class Summary:
                 for e in self.endpoints()
             ],
             **({"workers": self.workers} if self.workers else {}),
+            **({"seconds": _seconds_json(self.seconds)} if self.seconds else {}),
             **self.verdict,
         }
 
@@ -247,11 +252,32 @@ class Summary:
                 workers=list(data.get("workers", [])),
                 checkpoint=bool(run.get("checkpoint", False)),
                 transport=run.get("transport"),
+                seconds=_seconds_from_json(data.get("seconds")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(
                 f"{label}: not a yamlload JSON report ({type(exc).__name__}: {exc})"
             ) from None
+
+
+SECOND_COLUMNS = tuple(f.name for f in fields(SecondRow))
+
+
+def _seconds_json(rows: list[SecondRow]) -> dict[str, Any]:
+    """A table: the column names once, then a row of numbers per second."""
+    return {
+        "columns": list(SECOND_COLUMNS),
+        "rows": [[getattr(row, name) for name in SECOND_COLUMNS] for row in rows],
+    }
+
+
+def _seconds_from_json(data: Any) -> list[SecondRow]:
+    if not data:
+        return []
+    columns = list(data["columns"])
+    if columns != list(SECOND_COLUMNS):  # another version's columns: draw the periods
+        return []
+    return [SecondRow(*row) for row in data["rows"]]
 
 
 def _metrics_json(
@@ -293,4 +319,5 @@ def summarize(
         document=redactor.document(plan.raw),
         workers=workers or [],
         transport=plan.http.transport,
+        seconds=result.seconds,
     )

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import UsageError
+from ..metrics.live import ROWS_KEPT
 from ..metrics.periods import Recorder, last_period_index
 from ..plan.ir import Phase, Plan, Scenario, Step
 from ..plan.payload import cast_cell as _cast
@@ -240,6 +241,7 @@ class Engine:
         phase_runs = self.dispatcher.phase_runs
         for run in phase_runs:
             run.ended = min(run.ended, duration)
+        rows = self.ticker.live.rows
         return RunResult(
             self.recorder.sorted_periods(),
             duration,
@@ -247,6 +249,7 @@ class Engine:
             self.stopped_by,
             self.clock.late_start,
             self.internal_error,
+            seconds=list(rows) if duration <= ROWS_KEPT else [],
         )
 
     async def _load(self) -> None:

@@ -5,6 +5,7 @@ of the run so far, and rolling up old periods so memory stays flat."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -120,16 +121,17 @@ class Ticker:
                 await watcher.start()
                 started.append(watcher)
         except BaseException:
-            self.watchers = tuple(started)
-            await self.finish_watchers()
+            for watcher in started:
+                with contextlib.suppress(Exception):
+                    await watcher.finish(self.live, self.progress())
             raise
 
     async def finish_watchers(self) -> None:
-        """The run's last second to the watchers, then its end (a final push, a page's
-        last frame)."""
+        """The run's last stretch into the live series (and its rows), then to the
+        watchers with the run's end (a final push, a page's last frame)."""
+        self.live.take(self.rec.periods, max(self.clock.now(), 0.0))
         if not self.watchers:
             return
-        self.live.take(self.rec.periods, max(self.clock.now(), 0.0))
         progress = self.progress()
         for watcher in self.watchers:
             try:

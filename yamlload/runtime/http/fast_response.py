@@ -125,7 +125,6 @@ class ResponseProtocol(asyncio.Protocol):
         self._sink = BodySink(0)
         self._decoder: Decoder | None = None
         self._raw_headers: list[tuple[bytes, bytes]] = []
-        self._headers_bytes = 0
         self._in_head = False  # between a message's start and the end of its headers
         self._head_bytes = 0  # bytes received while in a message's head
         self._interim = False  # the message being parsed is a 1xx before the response
@@ -145,7 +144,8 @@ class ResponseProtocol(asyncio.Protocol):
         self._sink = BodySink(keep)
         self._decoder = None
         self._raw_headers = []
-        self._headers_bytes = 0
+        self._in_head = True  # until the response's headers end
+        self._head_bytes = 0
         self._interim = False
         self._head = head
         self.transport.write(data)
@@ -220,33 +220,31 @@ class ResponseProtocol(asyncio.Protocol):
 
     # ---- httptools' callbacks
 
-    def on_message_begin(self) -> None:
-        if self._waiter is None or self._waiter.done():
-            raise _Unasked  # a second response in the same bytes as the first
-        self._in_head = True
-        self._head_bytes = 0
+    # (No on_message_begin: httptools calls only the callbacks a protocol has, and the
+    # checks below find an unasked message at its headers' end, for less per response.)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        size = len(name) + len(value)
-        self._headers_bytes += size
-        if size > MAX_HEADER_FIELD_BYTES or self._headers_bytes > MAX_HEADERS_BYTES:
-            raise _TooLarge(f"a header of more than {MAX_HEADER_FIELD_BYTES} bytes")
         self._raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        if self._waiter is None or self._waiter.done():
+            raise _Unasked  # a second response in the same bytes as the first
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             # An interim response (100 Continue, 103 Early Hints): the response to the
             # request follows it on the same connection, as aiohttp reads it.
             self._interim = True
             self._raw_headers = []
+            self._head_bytes = 0  # the next message's head is counted afresh
             return
+        self._in_head = False
         reply = self._reply
         reply.first_byte = time.perf_counter()
         reply.status = status
         headers: CIMultiDict[str] = CIMultiDict()
         for name, value in self._raw_headers:
+            if len(value) > MAX_HEADER_FIELD_BYTES:
+                raise _TooLarge(f"a header of more than {MAX_HEADER_FIELD_BYTES} bytes")
             headers.add(
                 name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape")
             )
