@@ -365,7 +365,9 @@ def _verdict(summary: Summary) -> str:
     elif checks:
         banner = (
             "pass",
-            f"Passed: {'the' if len(checks) == 1 else 'all'} {counted(len(checks), 'threshold')}",
+            "Passed: the one threshold"
+            if len(checks) == 1
+            else f"Passed: all {counted(len(checks), 'threshold')}",
         )
     elif summary.stopped_by:
         banner = ("none", f"Stopped by {summary.stopped_by} (no thresholds were set)")
