@@ -11,9 +11,11 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import UsageError
+from ..plan.ir import Plan
 from ..plan.source import PlanOptions
 from ..runtime.engine import RunOptions
 from ..schedule.arrivals import Segment
+from .bundle import Bundle
 from .shard import START_LEAD_SECONDS, ShardedRun, ShardJob, run_shard, shared_seed
 from .workers import Collector
 
@@ -24,12 +26,15 @@ DASK_EXTRA_LEAD_SECONDS = 1.0
 
 def run_on_dask(
     address: Any,
-    plan_path: str,
+    plan: Plan,
     plan_options: PlanOptions,
     run_options: RunOptions,
 ) -> ShardedRun:
     """Run one shard per Dask worker (a scheduler address, or a cluster object), all
-    starting together. Shards are pinned to their workers and never retried."""
+    starting together. Shards are pinned to their workers and never retried. Each gets
+    the plan and the files it reads as content (bundle.py): a worker on another machine
+    needs neither the plan's folder nor the same current directory."""
+    bundle = Bundle.of(plan, plan.source, plan_options)
     try:
         from distributed import Client
     except ImportError:
@@ -42,7 +47,7 @@ def run_on_dask(
         workers = sorted(client.scheduler_info()["workers"])
         if not workers:
             raise UsageError(f"--dask {address}: the cluster has no workers")
-        futures = _submit(client, workers, plan_path, plan_options, run_options)
+        futures = _submit(client, workers, bundle, plan_options, run_options)
         collector = Collector(len(futures), None, None)
         for index, future in enumerate(futures):
             try:
@@ -59,7 +64,7 @@ def run_on_dask(
 def _submit(
     client: Any,
     workers: list[str],
-    plan_path: str,
+    bundle: Bundle,
     plan_options: PlanOptions,
     run_options: RunOptions,
 ) -> list[Any]:
@@ -71,7 +76,7 @@ def _submit(
     for index, worker in enumerate(workers):
         # A resolver object cannot travel to another machine: each shard uses its own.
         options = replace(run_options, seed=seed, segment=Segment(index, count), resolver=None)
-        job = ShardJob(plan_path, plan_options, options, start_at)
+        job = ShardJob(bundle.plan, plan_options, options, start_at, bundle)
         futures.append(
             client.submit(
                 run_shard,

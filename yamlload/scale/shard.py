@@ -10,8 +10,10 @@ combines (see `merge`). A run that is not split is one shard too: the whole run.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ..metrics.periods import Period
@@ -21,6 +23,7 @@ from ..plan.secrets import Redactor
 from ..plan.source import PlanOptions
 from ..results.run import Progress, RunResult
 from ..runtime.engine import Engine, Observer, RunOptions, run_on_uvloop
+from .bundle import Bundle
 from .merge import encode_result, worker_health
 
 # Shards are told to start this far ahead, so that every process is ready in time.
@@ -45,6 +48,8 @@ class ShardJob:
     plan_options: PlanOptions
     run_options: RunOptions
     start_at: float
+    # The plan's files as content, for a shard on another machine (Dask): see bundle.py.
+    bundle: Bundle | None = None
 
 
 def shared_seed(run_options: RunOptions) -> int:
@@ -91,7 +96,15 @@ class _QueueObserver:
 def run_shard(job: ShardJob, updates: Any = None, shard: int = 0) -> dict[str, Any]:
     """Run one segment of a plan, starting at `job.start_at`; returns the encoded result.
     A top-level function, so process pools and Dask can ship it."""
-    plan = load_plan(job.plan_path, job.plan_options)
+    if job.bundle is not None:
+        with tempfile.TemporaryDirectory(prefix="yamlload-shard-") as folder:
+            plan_path, options = job.bundle.unpack(Path(folder), job.plan_options)
+            plan = load_plan(plan_path, options)
+            return _run_plan(plan, job, updates, shard)
+    return _run_plan(load_plan(job.plan_path, job.plan_options), job, updates, shard)
+
+
+def _run_plan(plan: Plan, job: ShardJob, updates: Any, shard: int) -> dict[str, Any]:
     observer = _QueueObserver(updates, shard) if updates is not None else None
     engine = Engine(plan, replace(job.run_options, start_at=job.start_at), observer)
     return encode_result(run_on_uvloop(engine.run_until_signalled()))

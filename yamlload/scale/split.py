@@ -31,7 +31,7 @@ def run_split(
     `--checkpoint` with `--workers` or `--dask`). `early_stop` tells the engine of a
     signal that came while its loop was starting."""
     if dask:
-        return run_on_dask(dask, plan.source, plan_options, options)
+        return run_on_dask(dask, plan, plan_options, options)
     if workers > 1:
         return run_workers(
             plan.source,
