@@ -16,6 +16,7 @@ yamlload.output_errors, told once, never the run's.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable
 
@@ -30,7 +31,9 @@ PushOutput = StatsdOutput | PushgatewayOutput | JsonlOutput
 # The labels yamlload's own Prometheus metrics carry: a Pushgateway refuses a push whose
 # grouping labels (the output's tags) name one of them.
 METRIC_LABELS = frozenset({"endpoint", "method", "code", "error", "le", "quantile", "check"})
+OPTIONS = ("prefix", "tag", "format")
 _OPTION = re.compile(r"^(prefix|tag|format)=(.*)$", re.DOTALL)
+_ANY_OPTION = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)=")
 # statsd's formats: DogStatsD tags (the default), or plain lines for servers without tags.
 STATSD_FORMATS = ("dogstatsd", "plain")
 _PROMETHEUS_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -66,7 +69,10 @@ def parse_out(text: str) -> LiveOutput:
         raise UsageError(
             f"{origin}: expected KIND=TARGET with KIND one of {', '.join(LIVE_OUTPUT_KINDS)}"
         )
-    target, options = _split_options(rest)
+    try:
+        target, options = _split_options(rest)
+    except UsageError as exc:
+        raise UsageError(f"{origin}: {exc}") from None
     if not target:
         raise UsageError(f"{origin}: the {kind} output needs a target after '='")
     if kind == "statsd":
@@ -108,6 +114,11 @@ def _split_options(rest: str) -> tuple[str, list[tuple[str, str]]]:
     while len(parts) > 1:
         found = _OPTION.match(parts[-1].strip())
         if not found:
+            named = _ANY_OPTION.match(parts[-1].strip())
+            if named:  # `,prefx=a`: a misspelled option, not a part of the target
+                close = difflib.get_close_matches(named.group(1), OPTIONS, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise UsageError(f"unknown option {named.group(1)!r}{hint} ({', '.join(OPTIONS)})")
             break
         options.insert(0, (found.group(1), found.group(2)))
         parts.pop()

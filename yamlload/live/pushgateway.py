@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from ..errors import UsageError
 from ..metrics.live import LiveSeries
 from ..metrics.periods import PERIOD_SECONDS
 from ..plan.ir import LiveOutput
@@ -58,7 +59,25 @@ class PushgatewayOutput:
         self.period = 0  # the last period pushed (none is pushed during the first)
 
     async def start(self) -> None:
+        """Check the Pushgateway's address can be had (its port, its host name looked
+        up once), so a typo is exit 2 before any traffic, as live.md says."""
         import aiohttp  # only a run that pushes loads it
+        from yarl import URL
+
+        where = self.output.origin or "prometheus-push"
+        try:
+            url = URL(self.output.target)
+            host, port = url.host, url.port
+        except ValueError as exc:
+            raise UsageError(f"{self.mask(where)}: not a URL: {exc}") from None
+        if not host:
+            raise UsageError(f"{self.mask(where)}: the URL has no host")
+        try:
+            await asyncio.get_running_loop().getaddrinfo(host, port)
+        except OSError as exc:
+            raise UsageError(
+                f"{self.mask(where)}: cannot reach {host}: {exc.strerror or exc}"
+            ) from None
 
         timeout = aiohttp.ClientTimeout(total=PUSH_TIMEOUT_SECONDS)
         self.session = aiohttp.ClientSession(timeout=timeout)
