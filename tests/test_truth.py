@@ -143,7 +143,7 @@ def test_all_500s_fail_the_error_rate_check(server: ServerThread, write_plan, tm
     counters = report["aggregate"]["counters"]
     assert counters.get("http.requests_failed") == 10
     assert counters.get("vusers.completed") == 10  # a 500 fails the request, not the user
-    summary_part = result.stdout.split("\nChecks\n")[0]
+    summary_part = result.stdout.split("\nThresholds\n")[0]
     assert re.search(r"error.rate.*\b100(\.0+)?\s*%", summary_part, re.IGNORECASE), summary_part
     assert [c["result"] for c in report["checks"]] == ["fail"]
     assert report["checks"][0]["value"] == pytest.approx(1.0)
@@ -272,7 +272,7 @@ def test_ensure_conditions_show_the_values_of_their_operands(
     result, report = cli_run(plan, tmp_path, "-q")
     assert report["aggregate"]["counters"].get("http.codes.201") == 7
     assert result.exit_code == 1
-    checks = result.stdout.split("\nChecks\n", 1)[1]
+    checks = result.stdout.split("\nThresholds\n", 1)[1]
     rows = [line for line in checks.splitlines() if "http.codes.201" in line]
     assert rows, checks
     assert any(re.search(r"(?<![\d.])7(?![\d.])", row) for row in rows), (
