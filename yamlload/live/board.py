@@ -259,10 +259,13 @@ class Board:
     def numbers(self, summary: Summary) -> dict[str, Any]:
         latency = summary.stats(RESPONSE_TIME)
         last = self.points[-1].values["rps"] if self.points else 0.0
+        # While running, the last second's rate; once done, the run's, as the report
+        # shows it (the last second is users finishing, and would read as the result).
+        rate = summary.request_rate if self.done else last
         return {
             "requests": summary.counter(REQUESTS),
             "failed": summary.counter(REQUESTS_FAILED),
-            "rps": round(last or 0.0, 3),
+            "rps": round(rate or 0.0, 3),
             "active": self.progress.active,
             "created": summary.counter(USERS_CREATED),
             "error_rate": round(summary.error_rate, 6),
@@ -291,7 +294,7 @@ class Board:
         tiles = [
             ("elapsed", format_seconds(round(self.progress.elapsed))),
             ("requests", f"{numbers['requests']:,}"),
-            ("requests / s", f"{numbers['rps']:.1f}"),
+            ("requests / s (run)" if self.done else "requests / s", f"{numbers['rps']:.1f}"),
             ("active users", f"{numbers['active']:,}"),
             ("error rate", f"{summary.error_rate * 100:.2f}%"),
             ("p50", f"{numbers['p50']:.1f} ms"),
