@@ -44,12 +44,16 @@ def test_a_bundled_plan_runs_where_its_folder_is_not(
     (home / "plans" / "upload.txt").write_text("hello", encoding="utf-8")
     plan_path = home / "plans" / "load.yml"
     plan_path.write_text(PLAN.format(target=server.url), encoding="utf-8")
-    options = PlanOptions(allow_paths=(str(home / "data"),))
-    monkeypatch.chdir(home / "plans")  # the CLI's user gave a relative path
-    plan = load_plan("load.yml", options)
+    (home / "base.yml").write_text("config:\n  http: {timeout: 5}\n", encoding="utf-8")
+    # The CLI's user gave relative paths, a --config beside the plan's folder allowed
+    # because it is in the current folder there, and ../data by --allow-path.
+    monkeypatch.chdir(home)
+    options = PlanOptions(allow_paths=("data",), config_file="base.yml")
+    plan = load_plan("plans/load.yml", options)
 
-    bundle = pickle.loads(pickle.dumps(Bundle.of(plan, "load.yml", options)))  # as Dask ships it
+    bundle = pickle.loads(pickle.dumps(Bundle.of(plan, "plans/load.yml", options)))
     assert sorted(name for name, _ in bundle.files) == [
+        "base.yml",
         "data/users.csv",
         "plans/hooks/sign.py",
         "plans/load.yml",

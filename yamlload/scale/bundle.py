@@ -78,7 +78,9 @@ class Bundle:
             config_file=there(self.config_file),
             payload=there(self.payload),
             dotenv=there(self.dotenv),
-            allow_paths=tuple(str(folder / p) for p in self.allow_paths),
+            # Every file here was allowed where the run began (its folder, the current
+            # one, --allow-path): the shard's own current folder is not that one.
+            allow_paths=(str(folder), *(str(folder / p) for p in self.allow_paths)),
         )
         return str(folder / self.plan), moved
 
