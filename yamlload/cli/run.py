@@ -121,7 +121,7 @@ from .verdict import exit_code, judge
     "dask_address",
     metavar="ADDRESS",
     help="Run one shard per worker of a Dask cluster, e.g. tcp://scheduler:8786 "
-    "(pip install 'yamlload[dask]').",
+    "(pip install '.[dask]' in yamlload's checkout).",
 )
 @click.option(
     "--segment",

@@ -38,7 +38,9 @@ def run_on_dask(
     try:
         from distributed import Client
     except ImportError:
-        raise UsageError("--dask needs the dask extra: pip install 'yamlload[dask]'") from None
+        raise UsageError(
+            "--dask needs the dask extra: pip install '.[dask]' in yamlload's checkout"
+        ) from None
     try:
         client = Client(address, timeout=DASK_CONNECT_SECONDS)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
