@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from yamlload.metrics.histogram import Histogram, Metrics, PackedBuckets, merge_metrics
+from yamlload.metrics.names import endpoint_key, split_endpoint_key
 from yamlload.metrics.periods import (
     PERIOD_SECONDS,
     Period,
@@ -241,3 +242,17 @@ def test_a_packed_histogram_refuses_samples() -> None:
     hist.pack()
     with pytest.raises((AssertionError, TypeError)):
         hist.record(2.0)
+
+
+@pytest.mark.parametrize(
+    ("label", "field"),
+    [
+        ("GET /a.codes.x", "errors.ETIMEDOUT"),
+        ("GET /a.errors.x", "codes.200"),
+        ("GET /v1.codes.errors", "requests"),
+        ("GET /plain", "codes.503"),
+    ],
+)
+def test_an_endpoint_key_splits_back_whatever_its_label_holds(label: str, field: str) -> None:
+    kind, _, item = field.partition(".")
+    assert split_endpoint_key(endpoint_key(label, field)) == (label, kind, item)

@@ -72,8 +72,8 @@ def split_endpoint_key(key: str) -> tuple[str, str, str] | None:
     label, _, field = rest.rpartition(".")
     if field in ENDPOINT_FIELDS:
         return label, field, ""
-    for kind in ENDPOINT_KINDS:
-        label, sep, item = rest.rpartition(f".{kind}.")
-        if sep:
-            return label, kind, item
-    return None
+    # The kind is the last `.codes.`/`.errors.` in the key: a label may hold either.
+    at, kind = max((rest.rfind(f".{kind}."), kind) for kind in ENDPOINT_KINDS)
+    if at < 0:
+        return None
+    return rest[:at], kind, rest[at + len(kind) + 2 :]
