@@ -9,6 +9,10 @@ The rules (docs/reliability.md, "Output paths"):
   is written in place (`-o /dev/null`), and one of the process's own streams
   (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`) is written through its open descriptor;
   a folder, a socket or a block device is refused;
+- a symlink is followed hop by hop: one that leads to a process stream is written
+  through the descriptor, one that passes through /dev or /proc is written in place, and
+  a link is never renamed over (else `/dev/stdout`, when fd 1 is a regular file, would
+  resolve to that file and a rename would put a new file in its place);
 - the folder is created when missing and must take a file (a probe is made and removed);
 - two outputs of one command are never the same file.
 
@@ -32,7 +36,11 @@ from typing import TextIO
 from ..errors import EXIT_OUTPUT_FAILED, UsageError, YamlloadError
 
 STREAMS = {"/dev/stdout": 1, "/dev/stderr": 2}
-_FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/(\d+)")
+_FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd|proc/(?P<pid>\d+)/fd)/(?P<fd>\d+)")
+# Folders whose files are the kernel's, not the user's: never replaced by a rename.
+SYSTEM_FOLDERS = ("/dev/", "/proc/")
+# As the kernel's own limit on symlinks followed in one lookup (ELOOP beyond it).
+MAX_LINK_HOPS = 40
 
 
 class OutputError(YamlloadError):
@@ -133,13 +141,45 @@ def _same(real: str, info: os.stat_result | None, other: str) -> bool:
     return (theirs.st_dev, theirs.st_ino) == (info.st_dev, info.st_ino)
 
 
-def stream_fd(path: str | os.PathLike[str]) -> int | None:
-    """The descriptor a path such as /dev/stdout names, or None for any other path."""
+def _stream_named(path: str | os.PathLike[str]) -> int | None:
+    """The descriptor a path such as /dev/stdout names by its spelling, or None."""
     normal = os.path.normpath(os.path.abspath(path))
     if normal in STREAMS:
         return STREAMS[normal]
     found = _FD_PATH.fullmatch(normal)
-    return int(found.group(1)) if found else None
+    if found is None:
+        return None
+    if found.group("pid") is not None and int(found.group("pid")) != os.getpid():
+        return None  # another process's descriptor is not ours to write through
+    return int(found.group("fd"))
+
+
+def link_hops(path: str | os.PathLike[str]) -> list[str]:
+    """The path, then each place its chain of symlinks leads to, in order (absolute,
+    normalized; the last is not a symlink, or the chain is too long to follow)."""
+    hops = [os.path.normpath(os.path.abspath(path))]
+    for _ in range(MAX_LINK_HOPS):
+        try:
+            pointed = os.readlink(hops[-1])
+        except OSError:
+            break  # not a symlink (or not there): the chain ends here
+        hops.append(os.path.normpath(os.path.join(os.path.dirname(hops[-1]), pointed)))
+    return hops
+
+
+def stream_fd(path: str | os.PathLike[str]) -> int | None:
+    """The process's descriptor that `path` (/dev/stdout, /dev/fd/N, /proc/self/fd/N), or
+    a symlink on its way, names; None for any other path."""
+    for hop in link_hops(path):
+        fd = _stream_named(hop)
+        if fd is not None:
+            return fd
+    return None
+
+
+def _through_system_folder(path: Path) -> bool:
+    """Whether a symlink of `path` leads into /dev or /proc, where nothing is renamed."""
+    return any(hop.startswith(SYSTEM_FOLDERS) for hop in link_hops(path)[1:])
 
 
 def write_with(
@@ -192,6 +232,10 @@ def _open_in_place(path: Path, append: bool) -> TextIO:
 
 
 def written_in_place(path: Path) -> bool:
+    """A device, a FIFO, or a symlink into /dev or /proc: opened and written, never
+    replaced by a rename."""
+    if _through_system_folder(path):
+        return True
     try:
         mode = os.stat(path).st_mode
     except OSError:
