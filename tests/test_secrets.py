@@ -27,7 +27,7 @@ SECRETS = [
 PLAN = """\
 config:
   target: http://{host}
-  phases: [{{duration: 1, arrivalCount: 2}}]
+  phases: [{{duration: 1, arrivalCount: 2, name: "ramp cookie-value-4242"}}]
   secrets: [token, SESSION_ID]
   variables:
     token: [tok-alpha-111]
@@ -38,7 +38,8 @@ config:
     cookie:
       session: cookie-value-4242
 scenarios:
-  - flow:
+  - name: "shoppers key-env-5555"
+    flow:
       - post:
           url: /login
           json: {{username: "{{{{ $env.LOGIN_USER }}}}"}}
@@ -47,6 +48,9 @@ scenarios:
       - get: {{url: /protected, auth: {{user: leo, pass: pw-basic-7777}}}}
       - log: "token={{{{ token }}}} key={{{{ $env.API_KEY }}}} session={{{{ SESSION_ID }}}} bearer=literal-bearer-9999"
       - get: {{url: "/echo?k={{{{ $env.API_KEY }}}}", expect: [{{statusCode: 201}}]}}
+      # a label that holds a secret: a literal in the URL, and a secret name
+      - get: {{url: /items/literal-bearer-9999}}
+      - get: {{url: /ok, name: "ok pw-basic-7777"}}
 """
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,6 +219,24 @@ class Metrics:
             if mine is None:
                 mine = self.histograms[name] = Histogram()
             mine.merge(hist)
+
+    def renamed(self, rename: Callable[[str], str]) -> Metrics:
+        """These metrics under `rename`d names (a mask: a name may hold a secret). The
+        histograms are shared, not copied, unless two names become one: those merge into
+        a new histogram, and their counters add up."""
+        out = Metrics()
+        for name, n in self.counters.items():
+            key = rename(name)
+            out.counters[key] = out.counters.get(key, 0) + n
+        for name, hist in self.histograms.items():
+            key = rename(name)
+            if key in out.histograms:
+                twin = Histogram()
+                twin.merge(out.histograms[key])
+                twin.merge(hist)
+                hist = twin
+            out.histograms[key] = hist
+        return out
 
     def pack(self) -> None:
         """Finished: every histogram read-only and compact (Histogram.pack)."""

@@ -8,7 +8,7 @@ histograms that let reports be merged and rendered again later, exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .._version import __version__
@@ -312,8 +312,8 @@ def summarize(
         target=redactor.url(plan.target),
         started_at=started_at,
         duration=result.duration,
-        periods=result.periods,
-        phases=result.phases,
+        periods=_masked_periods(result.periods, redactor),
+        phases=[replace(p, name=redactor.text(p.name)) for p in result.phases],
         stopped_by=result.stopped_by or ("internal error" if result.internal_error else None),
         environment=plan.environment,
         document=redactor.document(plan.raw),
@@ -321,3 +321,13 @@ def summarize(
         transport=plan.http.transport,
         seconds=result.seconds,
     )
+
+
+def _masked_periods(periods: list[Period], redactor: Redactor) -> list[Period]:
+    """The periods with secrets masked out of their metric names: an endpoint's label or
+    a scenario's name comes from the plan and may hold one. Unchanged when none does."""
+    names = {name for p in periods for name in (*p.metrics.counters, *p.metrics.histograms)}
+    masks = {name: redactor.text(name) for name in names}
+    if all(name == masked for name, masked in masks.items()):
+        return periods
+    return [replace(p, metrics=p.metrics.renamed(masks.__getitem__)) for p in periods]
