@@ -38,6 +38,7 @@ from ..results.run import PhaseRun, Progress
 from ..results.summary import Summary
 from ..units import format_seconds
 from .exposition import Snapshot, exposition
+from .memo import remembered
 
 T = TypeVar("T")
 
@@ -155,7 +156,7 @@ class Board:
     def __init__(
         self, plan: Plan, checks: Sequence[Check], redactor: Redactor, reports: Sequence[str]
     ) -> None:
-        self.mask: Callable[[str], str] = _cached(redactor.text)
+        self.mask: Callable[[str], str] = remembered(redactor.text)
         self.source = plan.source
         self.target = redactor.url(plan.target)
         self.checks = list(checks)
@@ -342,19 +343,6 @@ def masked(metrics: Metrics, mask: Callable[[str], str]) -> Metrics:
             hist = twin
         out.histograms[key] = hist
     return out
-
-
-def _cached(mask: Callable[[str], str]) -> Callable[[str], str]:
-    """`mask` remembered per text: the same names are masked every second."""
-    seen: dict[str, str] = {}
-
-    def cached(text: str) -> str:
-        found = seen.get(text)
-        if found is None:
-            found = seen[text] = mask(text)
-        return found
-
-    return cached
 
 
 def _phase_bands(plan: Plan) -> list[PhaseRun]:
