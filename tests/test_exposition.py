@@ -109,3 +109,32 @@ def test_label_values_are_escaped_and_masked() -> None:
     text = exposition(Snapshot(total, 1, 1.0, {}, mask=lambda s: s.replace("s3cret", "***")))
     assert 'endpoint="GET /a?key=***\\"x\\\\"' in text
     assert "s3cret" not in text
+
+
+def test_series_that_mask_alike_are_merged_and_a_check_given_twice_is_one() -> None:
+    """Prometheus refuses a whole scrape with a series twice: two urls that differ only
+    in a secret are one endpoint once masked, and `--ensure X --ensure X` one check."""
+    from yamlload.metrics.histogram import Histogram, Metrics
+    from yamlload.metrics.names import ENDPOINT_LATENCY, endpoint_key
+
+    total = Metrics()
+    for label, millis in (("GET /a?key=s3cret", 3.0), ("GET /a?key=hunter2", 40.0)):
+        total.counters[endpoint_key(label, "codes.200")] = 2
+        total.histograms[ENDPOINT_LATENCY + label] = hist = Histogram()
+        hist.record(millis)
+    methods = {"GET /a?key=s3cret": "GET", "GET /a?key=hunter2": "GET"}
+
+    def mask(text: str) -> str:
+        return text.replace("s3cret", "***").replace("hunter2", "***")
+
+    checks = [("p95<500", True), ("p95<500", True), ("x s3cret", False), ("x hunter2", False)]
+    _, samples = parse(exposition(Snapshot(total, 0, 1.0, methods, checks, mask=mask)))
+    keys = [(name, tuple(sorted(labels.items()))) for name, labels, _ in samples]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+    by = {(name, labels.get("endpoint"), labels.get("le")): v for name, labels, v in samples}
+    assert by["yamlload_http_requests_total", "GET /a?key=***", None] == 4
+    assert by["yamlload_http_response_time_seconds_count", "GET /a?key=***", None] == 2
+    assert by["yamlload_http_response_time_seconds_bucket", "GET /a?key=***", "0.005"] == 1
+    assert by["yamlload_http_response_time_seconds_bucket", "GET /a?key=***", "0.05"] == 2
+    checks_seen = [labels["check"] for name, labels, _ in samples if name == "yamlload_check_ok"]
+    assert checks_seen == ["p95<500", "x ***"]

@@ -13,6 +13,7 @@ smallest `le` its midpoint does not exceed.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,12 @@ from ..metrics.names import (
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LAG_QUANTILES = (0.5, 0.99)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Each bound's `le` as written, +Inf last.
+_LE_TEXTS = (*(repr(bound) for bound in BUCKETS), "+Inf")
+# A histogram bucket's key → the index of its `le`, found once per key: the keys are a
+# few thousand at most (exact to 0.4%), and /metrics reads every bucket of every
+# endpoint.
+_LE_INDEX: dict[int, int] = {}
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ def exposition(snapshot: Snapshot) -> str:
     lines.append(f"yamlload_run_elapsed_seconds {_number(snapshot.elapsed)}")
     _response_times(lines, snapshot.total.histograms, snapshot.mask)
     _arrival_lag(lines, snapshot.total.histograms.get(ARRIVAL_LAG))
-    checks = list(snapshot.checks)
+    checks = _checks_once(snapshot.checks, snapshot.mask)
     if checks:
         _family(
             lines,
@@ -98,10 +105,26 @@ def exposition(snapshot: Snapshot) -> str:
             "gauge",
             "1 while a check holds, 0 while it fails (absent before it has a value).",
         )
-        for text, ok in checks:
+        for text, ok in checks.items():
             if ok is not None:
-                lines.append(f"yamlload_check_ok{_labels(check=snapshot.mask(text))} {int(ok)}")
+                lines.append(f"yamlload_check_ok{_labels(check=text)} {int(ok)}")
     return "\n".join(lines) + "\n"
+
+
+def _checks_once(
+    checks: Iterable[tuple[str, bool | None]], mask: Callable[[str], str]
+) -> dict[str, bool | None]:
+    """Each check's masked text once (a series twice makes Prometheus refuse the whole
+    scrape): a check given twice, or two that differ only in a secret, are one series,
+    which holds only while every one of them holds."""
+    once: dict[str, bool | None] = {}
+    for text, ok in checks:
+        key = mask(text)
+        if key not in once or once[key] is None:
+            once[key] = ok
+        elif ok is not None:
+            once[key] = once[key] and ok
+    return once
 
 
 def _requests_by_endpoint(
@@ -119,7 +142,8 @@ def _requests_by_endpoint(
         "counter",
         "Requests by endpoint, method and outcome (a status code, error or interrupted).",
     )
-    by_outcome: dict[tuple[str, str], int] = {}
+    # Keyed by the masked label: two labels that differ only in a secret are one series.
+    by_outcome: dict[tuple[str, str, str], int] = {}
     for key, n in counters.items():
         parts = split_endpoint_key(key)
         if parts is None:
@@ -129,9 +153,10 @@ def _requests_by_endpoint(
             field
         )
         if outcome is not None:
-            by_outcome[label, outcome] = by_outcome.get((label, outcome), 0) + n
-    for (label, outcome), n in sorted(by_outcome.items()):
-        labels = _labels(endpoint=mask(label), method=methods.get(label, ""), code=outcome)
+            series = (mask(label), methods.get(label, ""), outcome)
+            by_outcome[series] = by_outcome.get(series, 0) + n
+    for (endpoint, method, outcome), n in sorted(by_outcome.items()):
+        labels = _labels(endpoint=endpoint, method=method, code=outcome)
         lines.append(f"yamlload_http_requests_total{labels} {n}")
 
 
@@ -140,33 +165,54 @@ def _response_times(
 ) -> None:
     name = "yamlload_http_response_time_seconds"
     _family(lines, name, "histogram", "Response times, from the request's start to its body's end.")
-    series = [("", histograms.get(RESPONSE_TIME))]
-    series += sorted(
-        (key[len(ENDPOINT_LATENCY) :], hist)
-        for key, hist in histograms.items()
-        if key.startswith(ENDPOINT_LATENCY)
-    )
-    for endpoint, hist in series:
-        if hist is None:
+    overall = histograms.get(RESPONSE_TIME)
+    if overall is not None:
+        _histogram(lines, name, "", overall)
+    for endpoint, hist in sorted(_by_masked_endpoint(histograms, mask).items()):
+        _histogram(lines, name, f'endpoint="{_escaped(endpoint)}",', hist)
+
+
+def _by_masked_endpoint(
+    histograms: Mapping[str, Histogram], mask: Callable[[str], str]
+) -> dict[str, Histogram]:
+    """Each endpoint's response times under its masked label; two labels that mask
+    alike are merged into a copy (the run's own histograms are never written)."""
+    found: dict[str, Histogram] = {}
+    for key, hist in histograms.items():
+        if not key.startswith(ENDPOINT_LATENCY):
             continue
-        extra = {"endpoint": mask(endpoint)} if endpoint else {}
-        for bound, n in _cumulative(hist):
-            le = "+Inf" if math.isinf(bound) else _number(bound)
-            lines.append(f"{name}_bucket{_labels(**extra, le=le)} {n}")
-        lines.append(f"{name}_sum{_labels(**extra)} {_number(hist.total / 1000.0)}")
-        lines.append(f"{name}_count{_labels(**extra)} {hist.count}")
+        endpoint = mask(key[len(ENDPOINT_LATENCY) :])
+        twin = found.get(endpoint)
+        if twin is not None:
+            both = Histogram()
+            both.merge(twin)
+            both.merge(hist)
+            hist = both
+        found[endpoint] = hist
+    return found
 
 
-def _cumulative(hist: Histogram) -> list[tuple[float, int]]:
+def _histogram(lines: list[str], name: str, labels: str, hist: Histogram) -> None:
+    """One histogram's lines; `labels` is its own (`endpoint="x",`), ready to write.
+    Formatted by hand, not with _labels: a run of many endpoints writes thousands."""
+    for le, n in zip(_LE_TEXTS, _cumulative(hist), strict=True):
+        lines.append(f'{name}_bucket{{{labels}le="{le}"}} {n}')
+    own = "{" + labels.rstrip(",") + "}" if labels else ""
+    lines.append(f"{name}_sum{own} {_number(hist.total / 1000.0)}")
+    lines.append(f"{name}_count{own} {hist.count}")
+
+
+def _cumulative(hist: Histogram) -> list[int]:
+    """The count at or under each bound of BUCKETS, then +Inf's (the count)."""
     counts = [0] * (len(BUCKETS) + 1)
+    index = _LE_INDEX
     for key, n in hist.buckets.items():
-        # the first bound the midpoint does not exceed (len(BUCKETS): +Inf)
-        counts[bisect.bisect_left(BUCKETS, _bucket_value(key) / 1e6)] += n
-    out, running = [], 0
-    for bound, n in zip((*BUCKETS, math.inf), counts, strict=True):
-        running += n
-        out.append((bound, running))
-    return out
+        at = index.get(key)
+        if at is None:
+            # the first bound the midpoint does not exceed (len(BUCKETS): +Inf)
+            at = index[key] = bisect.bisect_left(BUCKETS, _bucket_value(key) / 1e6)
+        counts[at] += n
+    return list(itertools.accumulate(counts))
 
 
 def _arrival_lag(lines: list[str], hist: Histogram | None) -> None:
