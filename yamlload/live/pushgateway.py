@@ -6,9 +6,11 @@ The group is `URL/metrics/job/yamlload/instance/<host>-<pid>`, with the output's
 as more grouping labels (a `job` or `instance` tag replaces ours). PUT replaces the
 whole group each time: every push is the whole run so far. At most one push is in
 flight: when the previous one has not finished by the next period, that period's is
-skipped and counted. A push that fails or takes longer than PUSH_TIMEOUT_SECONDS is
-counted (yamlload.output_errors) and the run goes on. aiohttp is imported only when
-such an output starts.
+skipped and counted. A push that fails, answers an error status or a redirect (never
+followed), or takes longer than PUSH_TIMEOUT_SECONDS is counted
+(yamlload.output_errors) and the run goes on; of an error answer only ANSWER_BYTES are
+read. The run's end waits FINAL_PUSH_TIMEOUT_SECONDS at most, in all. aiohttp is
+imported only when such an output starts.
 """
 
 from __future__ import annotations
@@ -33,10 +35,20 @@ from .failures import Failures
 # A push slower than this has failed: well under a period, so one is never still going
 # when the next is due unless the gateway hangs.
 PUSH_TIMEOUT_SECONDS = 5.0
-# The run's end waits at most this long for the last push (and one still going).
+# The run's end waits at most this long in all, for a push still going and the last
+# one together: a gateway that hangs never holds up the exit after a signal.
 FINAL_PUSH_TIMEOUT_SECONDS = 3.0
+# The share of FINAL_PUSH_TIMEOUT_SECONDS a push still going at the end may take before
+# it is cut (its numbers are older than the last push's); the rest is the last push's.
+STILL_GOING_SHARE = 0.5
+# How long a cut push is given to unwind (its connection closed) before the session is.
+CUT_PUSH_SECONDS = 0.1
 DEFAULT_JOB = "yamlload"
-# The part of the server's answer kept in a failure's message.
+# At most this much of an error answer's body is read: what answers at the gateway's
+# address may send gigabytes, and the rest is never read (the connection is dropped).
+ANSWER_BYTES = 512
+# The part of that answer quoted in the failure's line, cut after it is masked, so that
+# a secret across the cut is masked whole.
 ANSWER_CHARS = 200
 _NAME_PREFIX = re.compile(r"^(# (?:HELP|TYPE) )?yamlload_", re.MULTILINE)
 _PLAIN_LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -93,16 +105,20 @@ class PushgatewayOutput:
         self.failures.raise_any()
 
     async def finish(self, live: LiveSeries, progress: Progress) -> None:
+        """The last push, and one still going, within FINAL_PUSH_TIMEOUT_SECONDS in all."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FINAL_PUSH_TIMEOUT_SECONDS
         try:
-            if self.pushing is not None and not self.pushing.done():
-                await asyncio.wait([self.pushing], timeout=FINAL_PUSH_TIMEOUT_SECONDS)
-                if not self.pushing.done():
-                    self.pushing.cancel()
+            going = self.pushing
+            if going is not None and not going.done():
+                await asyncio.wait([going], timeout=FINAL_PUSH_TIMEOUT_SECONDS * STILL_GOING_SHARE)
+                if not going.done():
+                    await _cut(going)
                     self.failures.add("a push did not finish before the run's end")
             final = asyncio.ensure_future(self.push(self.body(live, progress)))
-            await asyncio.wait([final], timeout=FINAL_PUSH_TIMEOUT_SECONDS)
+            await asyncio.wait([final], timeout=max(0.0, deadline - loop.time()))
             if not final.done():
-                final.cancel()
+                await _cut(final)
                 self.failures.add(f"the last push took over {FINAL_PUSH_TIMEOUT_SECONDS:g} s")
         finally:
             if self.session is not None:
@@ -118,18 +134,47 @@ class PushgatewayOutput:
         return text.encode("utf-8")
 
     async def push(self, body: bytes) -> None:
-        """One PUT; what goes wrong is kept for the next second, never raised here."""
+        """One PUT; what goes wrong is kept for the next second, never raised here. A
+        redirect is not followed (each push would be sent again, up to ten times): a 3xx
+        is a failure that names it."""
         try:
             headers = {"Content-Type": CONTENT_TYPE}
-            async with self.session.put(self.url, data=body, headers=headers) as answer:
-                if answer.status >= 300:
-                    text = (await answer.text(errors="replace"))[:ANSWER_CHARS].strip()
-                    self.failures.add(f"HTTP {answer.status}: {self.mask(text)}")
+            async with self.session.put(
+                self.url, data=body, headers=headers, allow_redirects=False
+            ) as answer:
+                if 300 <= answer.status < 400:
+                    where = self.mask(answer.headers.get("Location", "")) or "nowhere"
+                    self.failures.add(
+                        f"HTTP {answer.status}: a redirect to {where[:ANSWER_CHARS]}, not "
+                        "followed; give the Pushgateway's own URL"
+                    )
+                elif answer.status >= 400:
+                    head = await _head(answer)
+                    answer.close()  # the rest is never read: the connection goes
+                    text = self.mask(head.decode("utf-8", "replace"))[:ANSWER_CHARS]
+                    self.failures.add(f"HTTP {answer.status}: {text.strip()}")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # aiohttp's ClientError, a timeout, OSError...
             why = str(exc) or "no answer in time"
             self.failures.add(self.mask(f"{type(exc).__name__}: {why}"))
+
+
+async def _head(answer: Any) -> bytes:
+    """At most ANSWER_BYTES of an answer's body (aiohttp's ClientResponse)."""
+    head = b""
+    while len(head) < ANSWER_BYTES:
+        chunk = await answer.content.read(ANSWER_BYTES - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
+async def _cut(push: asyncio.Task[None]) -> None:
+    """Cancel a push, and give it CUT_PUSH_SECONDS to unwind."""
+    push.cancel()
+    await asyncio.wait([push], timeout=CUT_PUSH_SECONDS)
 
 
 def group_url(base: str, tags: tuple[tuple[str, str], ...]) -> str:
