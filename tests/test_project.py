@@ -76,6 +76,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "live": BASE | {"plan", "metrics", "results", "checks", "report"},
     "scale": BASE | {"plan", "schedule", "metrics", "results", "checks", "runtime"},
     "demo_target": BASE,
+    # watching the system under test (issue 17): pure parsing, selectors and samplers,
+    # below the plan so that the compiler can check a plan's selectors
+    "monitor": BASE,
     "cli": BASE
     | {"plan", "schedule", "metrics", "results", "checks", "report", "runtime", "scale"}
     | {"demo_target", "live"},
