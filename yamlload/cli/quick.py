@@ -10,9 +10,11 @@ from typing import Any
 import click
 
 from ..errors import UsageError
-from ..plan.compile import compile_document
+from ..plan.compile import MAX_USERS, compile_document
 from ..plan.secrets import Redactor, mask_userinfo
 from ..plan.source import PlanOptions, located_from_data
+from ..schedule.arrivals import arrival_count
+from ..units import format_count
 from .args import RunArgs
 from .options import FiniteFloat
 from .run import execute, outputs_checked
@@ -75,6 +77,8 @@ def quick(
     # The environment, so that YAMLLOAD_TRANSPORT chooses quick's transport as run's.
     environment = PlanOptions(env=tuple(sorted(os.environ.items())))
     plan = compile_document(located_from_data(document, QUICK), QUICK, environment)
+    if rate is not None:
+        _check_rate_users(rate, duration or DURATION, arrival_count(plan.phases[0]))
     args = outputs_checked(RunArgs.from_click(None, kwargs), plan)
     sys.exit(execute(plan, args, [], Redactor.for_plan(plan)))
 
@@ -83,12 +87,33 @@ def _phase(
     count: int | None, num: int | None, rate: float | None, duration: str | None
 ) -> tuple[dict[str, Any], int]:
     """The one phase, and the requests each user sends: -c users over a second, or -r
-    users a second for -d; the two ways do not mix."""
+    users a second for -d; the two ways do not mix. A run that would send nothing is
+    refused: it would pass with exit 0 having tested nothing."""
+    if num is not None and num == 0:
+        raise UsageError("-n 0 sends no requests: nothing would be sent; give -n 1 or more")
     if rate is None:
         if duration is not None:
             raise UsageError("-d goes with -r: it says how long to keep the rate")
         users = USERS if count is None else count
+        if users == 0:
+            raise UsageError("-c 0 starts no users: nothing would be sent; give -c 1 or more")
         return {"duration": 1, "arrivalCount": users}, REQUESTS_EACH if num is None else num
     if count is not None:
         raise UsageError("-c and -r do not go together: -c is a number of users, -r a rate")
     return {"duration": duration or DURATION, "arrivalRate": rate}, 1 if num is None else num
+
+
+def _check_rate_users(rate: float, duration: str, users: int) -> None:
+    """-r × -d starts `users` users: at least one, and no more than -c may start (the
+    plan's MAX_USERS), which a rate would otherwise pass unnoticed."""
+    given = f"-r {format_count(rate)} -d {duration}"
+    if users == 0:
+        raise UsageError(
+            f"{given} starts no users (one every {format_count(1 / rate)}s): nothing would "
+            "be sent; give a longer -d or a higher -r"
+        )
+    if users > MAX_USERS:
+        raise UsageError(
+            f"{given} would start {format_count(users)} users, more than one plan can run "
+            f"(limit {format_count(MAX_USERS)}); split the load across machines instead"
+        )
