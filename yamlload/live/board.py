@@ -219,7 +219,11 @@ class Board:
         return self._cached("outcomes", lambda: evaluate(self.checks, self.summary()))
 
     def metrics_text(self) -> str:
-        """/metrics: the exposition of the run so far, labels masked."""
+        """/metrics: the exposition of the run so far, labels masked; built at most once
+        per update however many scrape it."""
+        return self._cached("metrics", self._metrics_text)
+
+    def _metrics_text(self) -> str:
         states = [(o.check.source, _state_of(o)) for o in self.outcomes()]
         snapshot = Snapshot(
             self.total,
@@ -232,21 +236,32 @@ class Board:
         return exposition(snapshot)
 
     def frame(self) -> dict[str, Any]:
+        """The state and the page's fragments: what each event carries."""
         return self._cached("frame", self._frame)
+
+    def state(self) -> dict[str, Any]:
+        """The numbers and checks without the fragments (/state.json): none of the
+        drawing is done for a script that polls."""
+        return self._cached("state", self._state)
 
     def event(self) -> bytes:
         """The frame as one server-sent event (JSON on one line)."""
         return self._cached("event", lambda: f"data: {json.dumps(self.frame())}\n\n".encode())
 
-    def _frame(self) -> dict[str, Any]:
-        summary = self.summary()
+    def _state(self) -> dict[str, Any]:
         return {
             "done": self.done,
             "elapsed": round(self.progress.elapsed, 3),
             "phase": self.progress.phase,
-            "numbers": self.numbers(summary),
+            "numbers": self.numbers(self.summary()),
             "checks": [_check_row(o) for o in self.outcomes()],
             "reports": self.reports if self.done else [],
+        }
+
+    def _frame(self) -> dict[str, Any]:
+        summary = self.summary()
+        return {
+            **self.state(),
             # Each fragment fills the page's element of that id (page.py).
             "html": {
                 "status": self.status_html(),

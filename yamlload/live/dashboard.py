@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import json
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -37,7 +38,7 @@ from .page import render_page
 # Frames a page may have waiting. Each frame is the whole state, so a page that reads
 # slowly only ever needs the newest: older ones are dropped.
 CLIENT_FRAMES = 2
-# The kernel's send buffer for an events stream. With the transport's own buffer (past
+# The kernel's send buffer for a connection. With the transport's own buffer (past
 # 64 KiB writes wait) and the queue above, it bounds what one stuck page holds here.
 SEND_BUFFER_BYTES = 256 * 1024
 # At the end of the run: how long open pages get to receive the last frame.
@@ -46,6 +47,16 @@ FINAL_FLUSH_SECONDS = 1.0
 SHUTDOWN_SECONDS = 1.0
 # EventSource reconnects after this long (ms) when its connection drops.
 RETRY_MS = 1000
+# Requests other than /events served at once. Past it a request is told 503 at once
+# rather than queued, so that pollers (scrapers, scripts) never pile work onto the
+# run's loop; each answer is made at most once a second (board.py), whoever asks.
+MAX_REQUESTS = 8
+# A response still being written after this long is cut off: a client that never reads
+# holds one of MAX_REQUESTS for no longer.
+REQUEST_SECONDS = 10.0
+# What a 503 tells the client to wait (s): a new frame is made once a second.
+RETRY_AFTER_SECONDS = 1
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 EVENTS_HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-store",
@@ -89,12 +100,15 @@ class Dashboard:
         self.dropped = 0  # frames dropped for pages that read too slowly, closed ones
         self.runner: web.AppRunner | None = None
         self.url = ""
+        self.serving = 0  # requests (other than /events) being answered now
+        # Each route's body as of a board version: made once a second, however many ask.
+        self._bodies: dict[str, tuple[int, bytes]] = {}
 
     # ---- Watcher
 
     async def start(self) -> None:
         """Listen, before any traffic; an address that cannot be had is a UsageError."""
-        app = web.Application()
+        app = web.Application(middlewares=[self.limited])
         app.router.add_get("/", self.page)
         app.router.add_get("/events", self.events)
         app.router.add_get("/metrics", self.metrics)
@@ -141,10 +155,11 @@ class Dashboard:
         if self.runner is None:
             return
         self.board.update(live, progress, done=True)
-        event = self.board.event()
-        for client in self.clients:
-            client.offer(event)
-            client.offer(None)
+        if self.clients:  # no page open: no frame is built
+            event = self.board.event()
+            for client in self.clients:
+                client.offer(event)
+                client.offer(None)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FINAL_FLUSH_SECONDS
         while self.clients and loop.time() < deadline:
@@ -154,26 +169,60 @@ class Dashboard:
 
     # ---- routes
 
+    @web.middleware
+    async def limited(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """At most MAX_REQUESTS answered at once (/events has its own limit), each sent
+        here, where it is counted, rather than after the handler returns."""
+        _bound_send_buffer(request)
+        if request.path == "/events":
+            return await handler(request)
+        if self.serving >= MAX_REQUESTS:
+            return busy()
+        self.serving += 1
+        try:
+            response = await handler(request)
+            await _sent(request, response)
+        finally:
+            self.serving -= 1
+        return response
+
+    def body(self, route: str, make: Callable[[], bytes]) -> bytes:
+        """`make`'s bytes, made at most once per board update (once a second)."""
+        found = self._bodies.get(route)
+        if found is None or found[0] != self.board.version:
+            found = self._bodies[route] = (self.board.version, make())
+        return found[1]
+
     async def page(self, request: web.Request) -> web.Response:
-        text = render_page(self.board.frame(), self.board.source, self.board.target)
+        body = self.body("page", self.page_html)
         return web.Response(
-            text=text, content_type="text/html", headers={"Cache-Control": "no-store"}
+            body=body,
+            headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
         )
+
+    def page_html(self) -> bytes:
+        return render_page(self.board.frame(), self.board.source, self.board.target).encode()
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=self.board.metrics_text().encode(), headers={"Content-Type": CONTENT_TYPE}
-        )
+        body = self.body("metrics", lambda: self.board.metrics_text().encode())
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def state(self, request: web.Request) -> web.Response:
-        frame = {k: v for k, v in self.board.frame().items() if k != "html"}
-        frame["pages"] = len(self.clients)
-        frame["dropped"] = self.dropped + sum(c.dropped for c in self.clients)
-        return web.json_response(frame, headers={"Cache-Control": "no-store"})
+        body = self.body("state", self.state_json)
+        return web.Response(
+            body=body,
+            headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
+        )
+
+    def state_json(self) -> bytes:
+        """The board's state, and the pages open and frames dropped as it was made."""
+        state = dict(self.board.state())
+        state["pages"] = len(self.clients)
+        state["dropped"] = self.dropped + sum(c.dropped for c in self.clients)
+        return json.dumps(state).encode()
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers=EVENTS_HEADERS)
-        _bound_send_buffer(request)
         await response.prepare(request)
         client = Client()
         client.offer(self.board.event())  # the latest state at once
@@ -190,6 +239,29 @@ class Dashboard:
             self.clients.discard(client)
             self.dropped += client.dropped
         return response
+
+
+def busy() -> web.Response:
+    return web.Response(
+        status=503,
+        text="busy: too many requests at once, try again in a second\n",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+    )
+
+
+async def _sent(request: web.Request, response: web.StreamResponse) -> None:
+    """Write `response` now; a client that does not take it within REQUEST_SECONDS (or
+    went away) is cut off, its buffers freed."""
+
+    async def write() -> None:
+        await response.prepare(request)
+        await response.write_eof()
+
+    try:
+        await asyncio.wait_for(write(), REQUEST_SECONDS)
+    except (asyncio.TimeoutError, ConnectionError):
+        if request.transport is not None:
+            request.transport.abort()
 
 
 def _bound_send_buffer(request: web.Request) -> None:
