@@ -38,8 +38,9 @@ class JsonlOutput:
         self.output = output
         self.path = output.target
         self.mask = mask
-        self.prefix = output.prefix or ""
-        self.tags = {key: mask(value) for key, value in output.tags}
+        # The prefix and the tags, keys too, are the command line's: a secret may be in them.
+        self.prefix = mask(output.prefix or "")
+        self.tags = {mask(key): mask(value) for key, value in output.tags}
         self.file: TextIO | None = None
         self.declared: set[str] = set()  # metrics whose Metric line was written
 

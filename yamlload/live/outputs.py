@@ -37,6 +37,9 @@ _ANY_OPTION = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)=")
 # statsd's formats: DogStatsD tags (the default), or plain lines for servers without tags.
 STATSD_FORMATS = ("dogstatsd", "plain")
 _PROMETHEUS_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+# The most names `_remembered` keeps: the plan's names are few, but a processor may
+# count under names of its own; past this the memo starts again, so memory stays flat.
+MAX_REMEMBERED_NAMES = 10_000
 
 
 def output_watchers(
@@ -136,13 +139,15 @@ def _check_labels(output: LiveOutput, mask: Callable[[str], str]) -> None:
 
 
 def _remembered(mask: Callable[[str], str]) -> Callable[[str], str]:
-    """`mask`, each answer kept: the same few endpoint labels are masked every second.
-    The labels come from the plan, so the memo stays small."""
+    """`mask`, each answer kept: every metric name of each second is masked (an
+    endpoint's label, a scenario's name), the same few every second."""
     seen: dict[str, str] = {}
 
     def remembered(text: str) -> str:
         found = seen.get(text)
         if found is None:
+            if len(seen) >= MAX_REMEMBERED_NAMES:
+                seen.clear()
             found = seen[text] = mask(text)
         return found
 

@@ -14,6 +14,10 @@ so that an average over tags never mixes the two. `vusers.active` is a gauge too
 Untagged (plain StatsD, whose servers drop a tagged line), every counter and histogram
 goes under the report's own name, per-endpoint ones too, as Artillery sends them:
 `http.requests` is then the one total.
+
+Every name is masked of secrets before anything is made of it (an endpoint's label, a
+scenario's name in vusers.created_by_name.*), and names that mask alike are merged, so
+that a second never has the same point twice.
 """
 
 from __future__ import annotations
@@ -22,12 +26,11 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ..metrics.histogram import Histogram, _bucket_value
+from ..metrics.histogram import Histogram, Metrics, _bucket_value
 from ..metrics.live import Second
 from ..metrics.names import (
     ACTIVE_USERS,
     ENDPOINT_LATENCY,
-    ENDPOINT_PREFIX,
     REQUESTS,
     split_endpoint_key,
 )
@@ -55,16 +58,20 @@ class Point:
 def second_points(
     second: Second, active: int, mask: Callable[[str], str], tagged: bool = True
 ) -> list[Point]:
-    """Every point of one second (see the module), endpoint labels masked; untagged,
-    every metric under the report's own name instead (plain StatsD)."""
+    """Every point of one second (see the module); untagged, every metric under the
+    report's own name instead (plain StatsD). Every name is masked first (an endpoint's
+    label, a scenario's name: the plan's, and a secret may be in them), and names that
+    become one are one point: their counts added, their histograms merged, so that no
+    point is sent twice in a second."""
+    metrics = second.metrics.renamed(mask)
     if not tagged:
-        return _flat(second, active, mask)
-    points = list(_counters(second, mask))
-    for name, hist in sorted(second.metrics.histograms.items()):
+        return _flat(metrics, active)
+    points = list(_counters(metrics))
+    for name, hist in sorted(metrics.histograms.items()):
         if hist.count == 0 or name == ACTIVE_USERS:  # active users: the gauge below
             continue
         if name.startswith(ENDPOINT_LATENCY):
-            tags: Tags = (("endpoint", mask(name[len(ENDPOINT_LATENCY) :])),)
+            tags: Tags = (("endpoint", name[len(ENDPOINT_LATENCY) :]),)
             points.extend(_stats(ENDPOINT_RESPONSE_TIME, hist, tags))
         else:
             points.extend(_stats(name, hist, ()))
@@ -72,26 +79,20 @@ def second_points(
     return points
 
 
-def _flat(second: Second, active: int, mask: Callable[[str], str]) -> list[Point]:
+def _flat(metrics: Metrics, active: int) -> list[Point]:
     """The second under the report's names, per-endpoint ones
     (plugins.metrics-by-endpoint.GET /a.codes.200) too, as Artillery sends them."""
-    metrics = second.metrics
-    counters = sorted(metrics.counters.items())
-    points = [Point(_masked(name, mask), COUNTER, n) for name, n in counters]
+    points = [Point(name, COUNTER, n) for name, n in sorted(metrics.counters.items())]
     for name, hist in sorted(metrics.histograms.items()):
         if hist.count and name != ACTIVE_USERS:
-            points.extend(_stats(_masked(name, mask), hist, ()))
+            points.extend(_stats(name, hist, ()))
     points.append(Point(ACTIVE, GAUGE, active))
     return points
 
 
-def _masked(name: str, mask: Callable[[str], str]) -> str:
-    return mask(name) if name.startswith(ENDPOINT_PREFIX) else name
-
-
-def _counters(second: Second, mask: Callable[[str], str]) -> Iterator[Point]:
+def _counters(metrics: Metrics) -> Iterator[Point]:
     by_outcome: dict[tuple[str, str], int] = {}
-    for name, n in sorted(second.metrics.counters.items()):
+    for name, n in sorted(metrics.counters.items()):
         parts = split_endpoint_key(name)
         if parts is not None:
             label, field, item = parts
@@ -101,7 +102,7 @@ def _counters(second: Second, mask: Callable[[str], str]) -> Iterator[Point]:
         elif name != REQUESTS and not name.startswith(ENDPOINT_LATENCY):
             yield Point(name, COUNTER, n)
     for (label, outcome), n in sorted(by_outcome.items()):
-        yield Point(REQUESTS, COUNTER, n, (("endpoint", mask(label)), ("code", outcome)))
+        yield Point(REQUESTS, COUNTER, n, (("endpoint", label), ("code", outcome)))
 
 
 def _stats(name: str, hist: Histogram, tags: Tags) -> Iterator[Point]:

@@ -53,6 +53,7 @@ ANSWER_CHARS = 200
 _NAME_PREFIX = re.compile(r"^(# (?:HELP|TYPE) )?yamlload_", re.MULTILINE)
 _PLAIN_LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _LABEL_NAME = re.compile(r"[^A-Za-z0-9_]")
+_RESERVED_START = re.compile(r"^__+")
 
 
 class PushgatewayOutput:
@@ -62,9 +63,12 @@ class PushgatewayOutput:
         self, output: LiveOutput, methods: Mapping[str, str], mask: Callable[[str], str]
     ) -> None:
         self.output = output
-        self.url = group_url(output.target, output.tags)
+        # Grouping labels are in the URL the gateway logs and shows: masked, names too.
+        self.url = group_url(output.target, tuple((mask(k), mask(v)) for k, v in output.tags))
         self.methods = methods
         self.mask = mask
+        # A secret in the prefix is masked, and its `***` made a name's characters.
+        self.prefix = None if output.prefix is None else _masked_name(output.prefix, mask)
         self.failures = Failures(f"prometheus-push {mask(output.target)}")
         self.session: Any = None  # an aiohttp.ClientSession, made in start()
         self.pushing: asyncio.Task[None] | None = None
@@ -129,8 +133,8 @@ class PushgatewayOutput:
         text = exposition(
             Snapshot(live.total, progress.active, progress.elapsed, self.methods, (), self.mask)
         )
-        if self.output.prefix is not None:
-            text = _NAME_PREFIX.sub(rf"\g<1>{self.output.prefix}_", text)
+        if self.prefix is not None:
+            text = _NAME_PREFIX.sub(rf"\g<1>{self.prefix}_", text)
         return text.encode("utf-8")
 
     async def push(self, body: bytes) -> None:
@@ -191,12 +195,19 @@ def group_url(base: str, tags: tuple[tuple[str, str], ...]) -> str:
     return url
 
 
+def _masked_name(name: str, mask: Callable[[str], str]) -> str:
+    masked = mask(name)
+    return name if masked == name else _LABEL_NAME.sub("_", masked)
+
+
 def _pair(name: str, value: str) -> str:
     """A grouping label as path segments: a value that is not plain (a slash, a space,
     empty) is base64, as the Pushgateway reads `name@base64/...`."""
     name = _LABEL_NAME.sub("_", name)
     if name[:1].isdigit():
         name = "_" + name
+    # A name starting `__` is Prometheus' own (a masked `***` would make one): refused.
+    name = _RESERVED_START.sub("_", name)
     if _PLAIN_LABEL_VALUE.match(value):
         return f"{name}/{quote(value)}"
     encoded = base64.urlsafe_b64encode(value.encode("utf-8")).decode("ascii") or "="

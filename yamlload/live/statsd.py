@@ -47,8 +47,10 @@ class StatsdOutput:
         self.host, self.port = parse_host_port(output.target)
         self.output = output
         self.mask = mask
-        self.prefix = DEFAULT_PREFIX if output.prefix is None else output.prefix
-        self.tags = ",".join(_tag(k, v, mask) for k, v in output.tags)
+        # The prefix and the tags, keys too, are the plan's or the command line's: a
+        # secret may be in them.
+        self.prefix = DEFAULT_PREFIX if output.prefix is None else mask(output.prefix)
+        self.tags = ",".join(_tag(mask(k), v, mask) for k, v in output.tags)
         self.failures = Failures(f"statsd {mask(output.target)}")
         self.transport: asyncio.DatagramTransport | None = None
 
