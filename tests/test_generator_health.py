@@ -57,3 +57,26 @@ def test_memory_is_not_a_time(tmp_path: Path) -> None:
     result = run_cli("run", str(plan), "--ensure", "yamlload.rss_mb.max<500ms")
     assert result.exit_code == 2
     assert "'ms' only goes with a time metric, not yamlload.rss_mb.max" in result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads RSS from /proc")
+def test_a_run_shorter_than_a_second_still_measures_the_generator(
+    tmp_path: Path, server: ServerThread
+) -> None:
+    """The health is sampled once a second, and once more at the end: a run over before
+    its first tick still says what memory and CPU it took (and a longer run counts the
+    CPU of its last part second)."""
+    plan = tmp_path / "plan.yml"
+    plan.write_text(
+        f"config:\n  target: {server.url}\n  phases: [{{duration: 0.2, arrivalCount: 2}}]\n"
+        "scenarios:\n  - flow: [{get: {url: /ok}}]\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "r.json"
+    result = run_cli("run", str(plan), "-o", str(report))
+    assert result.exit_code == 0, result.stderr
+    aggregate = json.loads(report.read_text())["aggregate"]
+    assert aggregate["counters"]["http.requests"] == 2
+    assert aggregate["summaries"]["yamlload.rss_mb"]["count"] == 1
+    assert aggregate["summaries"]["yamlload.rss_mb"]["max"] > 1
+    assert "yamlload.cpu_ms" in aggregate["counters"]

@@ -258,6 +258,7 @@ class Engine:
         self.clock.late_start = max(0.0, -delay)
         self.clock.t0 = time.perf_counter() + max(0.0, delay)
         self.recorder.clock = self.clock.now
+        self.ticker.begin()
         ticker = asyncio.ensure_future(self.ticker.run())
         self._dispatching = asyncio.ensure_future(self.dispatcher.run())
         try:
@@ -267,6 +268,7 @@ class Engine:
                 raise
         await self.dispatcher.drain()
         ticker.cancel()
+        self.ticker.sample_health()
 
     async def _special(self, steps: tuple[Step, ...], share: bool) -> None:
         """A `before` or `after` flow, as a task a stop can cut after its grace."""

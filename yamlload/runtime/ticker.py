@@ -62,23 +62,23 @@ class Ticker:
         self.watchers = watchers
         self._watcher_failed: set[int] = set()  # told to the observer once each
         self._next_period = 0
+        # process_time() at the last health sample; None until the load starts.
+        self._cpu_mark: float | None = None
         # The checkpoint being written on a thread of its own, if any.
         self._checkpointing: asyncio.Future[None] | None = None
 
+    def begin(self) -> None:
+        """The load starts now: the generator's CPU is counted from here."""
+        self._cpu_mark = time.process_time()
+
     async def run(self) -> None:
         now = self.clock.now
-        cpu = time.process_time()
         every = self.checkpoint_seconds
         next_checkpoint = every or 0.0
         rolled_at = 0
         while True:
             await asyncio.sleep(TICK_SECONDS)
-            # The generator's own health, for reports: users running, CPU it used.
-            used, cpu = time.process_time() - cpu, time.process_time()
-            self.rec.count(CPU_MS, round(used * 1000))
-            rss = resident_mb()
-            if rss is not None:
-                self.rec.observe(RSS_MB, rss)
+            self.sample_health()
             self.rec.observe(ACTIVE_USERS, float(self.active()))
             if every and now() >= next_checkpoint and self.checkpoint():
                 next_checkpoint = now() + every
@@ -97,6 +97,19 @@ class Ticker:
             # sample up to the run's end, so it is reported only then.
             self.report_periods(min(int(now() // PERIOD_SECONDS), self.last_period))
             self.observer.tick(self.progress())
+
+    def sample_health(self) -> None:
+        """The generator's own health, for reports: the CPU it used since the last
+        sample, and its memory now. Once a second, and once at the load's end (a run
+        shorter than a second has a sample, a longer one the CPU of its last part)."""
+        if self._cpu_mark is None:  # the load never started
+            return
+        cpu = time.process_time()
+        self.rec.count(CPU_MS, round((cpu - self._cpu_mark) * 1000))
+        self._cpu_mark = cpu
+        rss = resident_mb()
+        if rss is not None:
+            self.rec.observe(RSS_MB, rss)
 
     def tell(self, watcher: Watcher, progress: Progress) -> None:
         """A second to a watcher; what fails there is counted, told once, never the run's."""
