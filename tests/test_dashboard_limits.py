@@ -206,3 +206,53 @@ async def read_to_the_end(sock: socket.socket) -> bytes:
     except ConnectionError:
         pass  # cut off: what came before is the answer's start
     return received
+
+
+def test_pages_past_the_limit_are_told_503_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard_module, "MAX_PAGES", 2)
+
+    async def crowd() -> tuple[int, str | None, int]:
+        async with driven(tmp_path) as run, aiohttp.ClientSession() as session:
+            stuck = [stuck_request(run.port, "/events") for _ in range(2)]
+            try:
+                await until(lambda: len(run.dashboard.clients) == 2)
+                async with session.get(run.url + "events") as response:
+                    busy, retry = response.status, response.headers.get("Retry-After")
+                async with session.get(run.url + "metrics") as response:
+                    metrics = response.status  # other routes are not held up
+            finally:
+                for sock in stuck:
+                    sock.close()
+            return busy, retry, metrics
+
+    assert asyncio.run(asyncio.wait_for(crowd(), WAIT_SECONDS)) == (503, "1", 200)
+
+
+def test_a_page_that_never_reads_is_cut_off_and_holds_nothing_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard_module, "SEND_BUFFER_BYTES", 4096)
+    monkeypatch.setattr(dashboard_module, "STUCK_SECONDS", 3)
+    ticks = 40  # far more than the page needs to fall STUCK_SECONDS behind
+
+    async def stall() -> tuple[int, int, bytes]:
+        async with driven(tmp_path, endpoints=50) as run:
+            sock = stuck_request(run.port, "/events")
+            try:
+                await until(lambda: len(run.dashboard.clients) == 1)
+                given = 0
+                while run.dashboard.clients and given < ticks:
+                    run.tick()
+                    given += 1
+                    await asyncio.sleep(0.05)  # the handler writes what it can
+                await until(lambda: not run.dashboard.clients)
+                sock.setblocking(False)
+                return given, run.dashboard.cut, await read_to_the_end(sock)
+            finally:
+                sock.close()
+
+    given, cut, received = asyncio.run(asyncio.wait_for(stall(), WAIT_SECONDS))
+    assert given < ticks and cut == 1
+    assert received.startswith(b"HTTP/1.1 200")

@@ -38,6 +38,15 @@ from .page import render_page
 # Frames a page may have waiting. Each frame is the whole state, so a page that reads
 # slowly only ever needs the newest: older ones are dropped.
 CLIENT_FRAMES = 2
+# Pages (/events streams) open at once; past it a page is told 503 at once. Each holds
+# a few frames at most (below), so this bounds what pages can make the run hold.
+MAX_PAGES = 32
+# A page is behind while its connection's unsent bytes here are above this (the
+# transport's own high-water mark: past it, writes wait).
+BEHIND_BYTES = 64 * 1024
+# A page that has been behind at every second for this many seconds in a row is cut
+# off (its buffers freed): it is not reading. A browser's EventSource reconnects.
+STUCK_SECONDS = 10
 # The kernel's send buffer for a connection. With the transport's own buffer (past
 # 64 KiB writes wait) and the queue above, it bounds what one stuck page holds here.
 SEND_BUFFER_BYTES = 256 * 1024
@@ -67,10 +76,12 @@ EVENTS_HEADERS = {
 class Client:
     """One open events stream: its frames waiting to be written."""
 
-    def __init__(self) -> None:
+    def __init__(self, transport: asyncio.BaseTransport | None = None) -> None:
         # None: the run ended, close the stream.
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=CLIENT_FRAMES)
         self.dropped = 0
+        self.transport = transport
+        self.behind = 0  # seconds in a row the page was behind
 
     def offer(self, event: bytes | None) -> None:
         """Queue a frame without ever waiting: the oldest goes when the queue is full."""
@@ -78,6 +89,18 @@ class Client:
             self.queue.get_nowait()
             self.dropped += 1
         self.queue.put_nowait(event)
+
+    def stuck(self) -> bool:
+        """Whether the page has been behind for STUCK_SECONDS seconds in a row: told
+        once a second."""
+        unsent = _unsent_bytes(self.transport)
+        self.behind = self.behind + 1 if unsent > BEHIND_BYTES else 0
+        return self.behind >= STUCK_SECONDS
+
+    def cut_off(self) -> None:
+        """Close the connection at once, dropping what it holds; its handler ends."""
+        if isinstance(self.transport, asyncio.WriteTransport):
+            self.transport.abort()
 
 
 class Dashboard:
@@ -98,6 +121,7 @@ class Dashboard:
         self.say = say
         self.clients: set[Client] = set()
         self.dropped = 0  # frames dropped for pages that read too slowly, closed ones
+        self.cut = 0  # pages cut off for not reading
         self.runner: web.AppRunner | None = None
         self.url = ""
         self.serving = 0  # requests (other than /events) being answered now
@@ -144,6 +168,9 @@ class Dashboard:
 
     def second(self, live: LiveSeries, progress: Progress) -> None:
         self.board.update(live, progress)
+        for client in [c for c in self.clients if c.stuck()]:
+            client.cut_off()
+            self.cut += 1
         if self.clients:  # no page open: no frame is built
             event = self.board.event()
             for client in self.clients:
@@ -222,9 +249,11 @@ class Dashboard:
         return json.dumps(state).encode()
 
     async def events(self, request: web.Request) -> web.StreamResponse:
+        if len(self.clients) >= MAX_PAGES:
+            return busy()
         response = web.StreamResponse(headers=EVENTS_HEADERS)
         await response.prepare(request)
-        client = Client()
+        client = Client(request.transport)
         client.offer(self.board.event())  # the latest state at once
         if self.board.done:
             client.offer(None)
@@ -262,6 +291,12 @@ async def _sent(request: web.Request, response: web.StreamResponse) -> None:
     except (asyncio.TimeoutError, ConnectionError):
         if request.transport is not None:
             request.transport.abort()
+
+
+def _unsent_bytes(transport: asyncio.BaseTransport | None) -> int:
+    if not isinstance(transport, asyncio.WriteTransport) or transport.is_closing():
+        return 0
+    return transport.get_write_buffer_size()
 
 
 def _bound_send_buffer(request: web.Request) -> None:
