@@ -18,12 +18,14 @@ import contextlib
 import errno
 import ipaddress
 import json
+import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..checks.parse import Check
 from ..errors import UsageError
@@ -71,6 +73,22 @@ EVENTS_HEADERS = {
     "Cache-Control": "no-store",
     "X-Accel-Buffering": "no",  # a proxy in front (nginx) must not hold the frames back
 }
+
+
+class ClientFaults(logging.Filter):
+    """Keeps a client's fault (a malformed request, a connection that went away) out of
+    the server's log: aiohttp logs each with a traceback, which would land among the
+    run's own lines on standard error for anyone who sends garbage to the port. A
+    fault of the dashboard itself is still told."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fault = record.exc_info[1] if record.exc_info else None
+        return not isinstance(fault, (HttpProcessingError, ConnectionError))
+
+
+# The server's logger (aiohttp's own, aiohttp.server, is left as it is for other apps).
+SERVER_LOG = logging.getLogger(__name__)
+SERVER_LOG.addFilter(ClientFaults())
 
 
 class Client:
@@ -137,7 +155,9 @@ class Dashboard:
         app.router.add_get("/events", self.events)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/state.json", self.state)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+        runner = web.AppRunner(
+            app, access_log=None, logger=SERVER_LOG, shutdown_timeout=SHUTDOWN_SECONDS
+        )
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.port).start()

@@ -1,0 +1,45 @@
+"""The dashboard's server against hostile clients, in a real `yamlload run`: malformed
+requests leave nothing on standard error, and a request naming another host (DNS
+rebinding: a web page whose name now points here) is refused."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from tests.servers import ServerThread
+from tests.test_dashboard import RUN_TIMEOUT, start_cli_run, write_plan
+
+MALFORMED = (
+    b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(256)),  # TLS to plain HTTP
+    b"GARBAGE\r\n\r\n",
+    b"GET / HTTP/1.1\r\n" + b"X: " + b"y" * 70000 + b"\r\n\r\n",  # a header too long
+    b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+)
+
+
+def send(port: int, data: bytes) -> bytes:
+    """`data` to the dashboard; whatever it answers before closing (or a second)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=RUN_TIMEOUT) as sock:
+        sock.settimeout(1.0)
+        try:
+            sock.sendall(data)
+            return sock.recv(65536)
+        except OSError:
+            return b""  # reset or no answer: either is fine, as long as nothing is printed
+
+
+def test_malformed_requests_print_nothing(tmp_path: Path, fresh_server: ServerThread) -> None:
+    plan = write_plan(tmp_path, fresh_server.url, 3)
+    process, url = start_cli_run(plan, "-q", "-o", str(tmp_path / "r.json"))
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    try:
+        answers = [send(port, data) for data in MALFORMED]
+        _, said = process.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        process.kill()
+    assert process.returncode == 0, said
+    assert any(b" 400 " in a[:16] for a in answers), answers  # told, not just dropped
+    assert "Traceback" not in said and "Error handling request" not in said, said
