@@ -181,7 +181,7 @@ def test_a_page_that_never_reads_slows_nothing(
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", port))
-        sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
         stuck_sockets.append(sock)  # never read; closed when the test is done
 
     stuck_sockets: list[socket.socket] = []

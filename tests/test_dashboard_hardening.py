@@ -4,11 +4,16 @@ rebinding: a web page whose name now points here) is refused."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
+import aiohttp
+import pytest
+
 from tests.servers import ServerThread
 from tests.test_dashboard import RUN_TIMEOUT, start_cli_run, write_plan
+from tests.test_dashboard_limits import driven
 
 MALFORMED = (
     b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
@@ -43,3 +48,47 @@ def test_malformed_requests_print_nothing(tmp_path: Path, fresh_server: ServerTh
     assert process.returncode == 0, said
     assert any(b" 400 " in a[:16] for a in answers), answers  # told, not just dropped
     assert "Traceback" not in said and "Error handling request" not in said, said
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("127.0.0.1:{port}", 200),
+        ("localhost:{port}", 200),
+        ("LOCALHOST.:{port}", 200),
+        ("[::1]:{port}", 200),
+        ("127.0.0.1:8000", 200),  # a tunnel to another local port (ssh -L 8000:...)
+        ("attacker.example:{port}", 421),  # DNS rebinding: a page whose name points here
+        ("attacker.example", 421),
+        ("127.0.0.1.attacker.example:{port}", 421),
+        ("", 421),
+        ("[::1", 421),
+    ],
+)
+def test_only_requests_naming_this_dashboard_are_answered(
+    tmp_path: Path, host: str, status: int
+) -> None:
+    async def ask() -> list[int]:
+        async with driven(tmp_path) as run, aiohttp.ClientSession() as session:
+            statuses = []
+            for route in ("", "events", "metrics", "state.json"):
+                headers = {"Host": host.format(port=run.port)}
+                async with session.get(run.url + route, headers=headers) as response:
+                    statuses.append(response.status)
+            return statuses
+
+    assert asyncio.run(asyncio.wait_for(ask(), RUN_TIMEOUT)) == [status] * 4
+
+
+def test_a_request_with_no_host_is_answered(tmp_path: Path) -> None:
+    """HTTP/1.0 needs no Host, and a browser always sends one: nothing to rebind."""
+
+    async def ask() -> bytes:
+        async with driven(tmp_path) as run:
+            reader, writer = await asyncio.open_connection("127.0.0.1", run.port)
+            writer.write(b"GET /state.json HTTP/1.0\r\n\r\n")
+            answer = await reader.read()
+            writer.close()
+            return answer
+
+    assert asyncio.run(asyncio.wait_for(ask(), RUN_TIMEOUT)).startswith(b"HTTP/1.0 200")

@@ -24,7 +24,7 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ..checks.parse import Check
@@ -218,8 +218,11 @@ class Dashboard:
 
     @web.middleware
     async def limited(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """At most MAX_REQUESTS answered at once (/events has its own limit), each sent
-        here, where it is counted, rather than after the handler returns."""
+        """Only requests that name this dashboard; at most MAX_REQUESTS answered at once
+        (/events has its own limit), each sent here, where it is counted, rather than
+        after the handler returns."""
+        if not self.named(request.headers.get(hdrs.HOST)):
+            return misdirected()
         _bound_send_buffer(request)
         if request.path == "/events":
             return await handler(request)
@@ -232,6 +235,26 @@ class Dashboard:
         finally:
             self.serving -= 1
         return response
+
+    def named(self, host_header: str | None) -> bool:
+        """Whether a request's Host names this dashboard. A browser sends the name of the
+        page's own address: a web page whose name an attacker pointed at this address
+        (DNS rebinding) sends that name, and is refused, so it cannot read the run. An
+        IP address or localhost cannot be pointed anywhere else, so they are accepted
+        on any port (a tunnel may use another); so are the name the dashboard was given
+        and this machine's name. A request with no Host is no browser's."""
+        if host_header is None:
+            return True
+        name = host_name(host_header)
+        if name is None:
+            return False
+        if name in ("localhost", self.host.lower(), socket.gethostname().lower()):
+            return True
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
 
     def body(self, route: str, make: Callable[[], bytes]) -> bytes:
         """`make`'s bytes, made at most once per board update (once a second)."""
@@ -288,6 +311,29 @@ class Dashboard:
             self.clients.discard(client)
             self.dropped += client.dropped
         return response
+
+
+def misdirected() -> web.Response:
+    return web.Response(
+        status=421,
+        text="this is a yamlload dashboard: ask for it by its address (such as "
+        "127.0.0.1 or localhost) or the name it was given with --dashboard\n",
+    )
+
+
+def host_name(header: str) -> str | None:
+    """The name or address of a Host header, lower-cased, without its port or a final
+    dot: `[::1]:5665` → `::1`, `LocalHost.:80` → `localhost`; None when malformed."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        name, bracket, rest = header[1:].partition("]")
+        if not bracket or (rest and not (rest[:1] == ":" and rest[1:].isdigit())):
+            return None
+        return name or None
+    name, colon, port = header.partition(":")
+    if colon and not port.isdigit():
+        return None
+    return name.removesuffix(".") or None
 
 
 def busy() -> web.Response:
