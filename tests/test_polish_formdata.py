@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.helpers import run_cli
 from tests.servers import ServerThread
 from yamlload.errors import EXIT_USAGE
@@ -44,11 +42,6 @@ def test_a_missing_constant_formdata_file_is_a_plan_error_before_any_request(
     assert sum(server.hits().values()) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the runtime (runtime/http/form.py) counts ENOENT as a request error and "
-    "checks/validity.py calls the run unreachable; owned by another engineer",
-)
 def test_a_missing_templated_formdata_file_is_named_and_not_an_unreachable_target(
     write_plan: Any, server: ServerThread
 ) -> None:
@@ -59,3 +52,5 @@ def test_a_missing_templated_formdata_file_is_named_and_not_an_unreachable_targe
     said = result.stdout + result.stderr
     assert "could not reach the target" not in said
     assert "missing.txt" in said
+    assert "no request was sent" in said
+    assert result.exit_code != 0

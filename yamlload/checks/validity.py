@@ -41,10 +41,15 @@ def _lag(summary: Summary, max_lag_ms: float) -> list[str]:
 
 def _unreached(summary: Summary) -> list[str]:
     requests, responses = summary.counter(n.REQUESTS), summary.counter(n.RESPONSES)
-    if requests and not responses:
-        errors = ", ".join(f"{k} × {v}" for k, v in summary.counters_with(n.ERRORS).items())
-        return [f"could not reach the target at all: no request got a response ({errors})"]
-    return []
+    if not requests or responses:
+        return []
+    errors = ", ".join(f"{k} × {v}" for k, v in summary.counters_with(n.ERRORS).items())
+    if summary.counter(n.REQUESTS_UNSENT) == requests:
+        return [
+            "no request was sent: each one failed before it left, on what the plan "
+            f"gave it ({errors}; the failures above say which)"
+        ]
+    return [f"could not reach the target at all: no request got a response ({errors})"]
 
 
 def _missing(summary: Summary) -> list[str]:

@@ -31,6 +31,10 @@ ACTIVE_USERS = "yamlload.active_users"
 # The generator's resident memory in MB, sampled once a second (a histogram: its max is
 # the peak; merged over workers, the largest process's).
 RSS_MB = "yamlload.rss_mb"
+# Requests counted as errors that never left yamlload: their user's values could not
+# make them (a missing formData file, a header with a line break). Part of the errors,
+# so that a run of only these is not called one that "could not reach the target".
+REQUESTS_UNSENT = "yamlload.requests_unsent"
 # A watcher of the run (the dashboard, a push output) that failed once: never the run's fault.
 OUTPUT_ERRORS = "yamlload.output_errors"
 USERS_SKIPPED = "vusers.skipped"

@@ -111,7 +111,7 @@ class HttpClient(Sender):
             code, detail = os_code(exc), exception_text(exc)
         else:
             code, detail = INVALID_REQUEST, exception_text(exc)
-        self.record_error(facts, code)
+        self.record_unsent(facts, code)
         self.log.failure(code, user, request, detail)
         return False
 

@@ -12,6 +12,7 @@ from ...metrics.names import (
     REQUESTS,
     REQUESTS_FAILED,
     REQUESTS_INTERRUPTED,
+    REQUESTS_UNSENT,
     RESPONSE_TIME,
     RESPONSES,
     endpoint_key,
@@ -60,6 +61,12 @@ class Recording:
             endpoint_key(facts.label, f"errors.{code}"),
         ):
             metrics.count(name)
+
+    def record_unsent(self, facts: RequestFacts, code: str) -> None:
+        """A request its user's values could not make: an error that never reached the
+        wire (the run's validity tells these apart from a target that did not answer)."""
+        self.record_error(facts, code)
+        self.rec.count(REQUESTS_UNSENT)
 
     def record_interrupted(self, facts: RequestFacts) -> None:
         metrics = self.rec.current()
