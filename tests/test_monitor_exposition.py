@@ -91,6 +91,7 @@ def test_a_malformed_line_is_skipped_and_counted(line: str) -> None:
     parsed = parse_exposition(f"good 1\n{line}\nalso_good 2\n")
     assert [s.name for s in parsed.samples] == ["good", "also_good"]
     assert parsed.malformed == 1
+    assert parsed.lines == 3
 
 
 def test_empty_braces_are_no_labels() -> None:

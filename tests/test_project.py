@@ -133,6 +133,8 @@ AIOHTTP_IMPORTERS = {
     "live/dashboard.py",
     # The Pushgateway output's HTTP client, imported when that output starts.
     "live/pushgateway.py",
+    # config.monitor's Prometheus scrapes, imported on a source's first scrape.
+    "monitor/source.py",
 }
 
 

@@ -48,12 +48,14 @@ class Sample:
 
 @dataclass(frozen=True)
 class Exposition:
-    """What a body held: its samples, how many lines were not samples, and whether a
-    cap cut it."""
+    """What a body held: its samples, how many lines were neither comments nor blank
+    (`lines`) and how many of those were not samples (`malformed`), and whether a cap
+    cut it."""
 
     samples: list[Sample] = field(default_factory=list)
     malformed: int = 0
     truncated: bool = False
+    lines: int = 0
 
     def by_name(self) -> dict[str, list[Sample]]:
         """The samples grouped by metric name, in their order (what selectors read)."""
@@ -72,7 +74,7 @@ def parse_exposition(body: bytes | str, keep: Collection[str] | None = None) -> 
     given. Never raises: bad lines are counted in `malformed`."""
     text, truncated = _bounded_text(body)
     samples: list[Sample] = []
-    malformed = 0
+    malformed = lines = 0
     for line in text.split("\n"):
         stripped = line.strip(" \t\r")
         if not stripped or stripped.startswith("#"):
@@ -80,6 +82,7 @@ def parse_exposition(body: bytes | str, keep: Collection[str] | None = None) -> 
         if len(samples) >= MAX_SAMPLES:
             truncated = True
             break
+        lines += 1
         try:
             sample = _parse_line(stripped, keep)
         except _Malformed:
@@ -87,7 +90,7 @@ def parse_exposition(body: bytes | str, keep: Collection[str] | None = None) -> 
             continue
         if sample is not None:
             samples.append(sample)
-    return Exposition(samples, malformed, truncated)
+    return Exposition(samples, malformed, truncated, lines)
 
 
 def _bounded_text(body: bytes | str) -> tuple[str, bool]:
