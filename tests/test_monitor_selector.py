@@ -285,3 +285,14 @@ def test_arithmetic_agrees_with_python(text: str) -> None:
         assert got is None
     else:
         assert got == pytest.approx(expected)
+
+
+def test_the_compiler_can_read_selectors_without_psutil_or_aiohttp() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, yamlload.monitor.selector; "
+        "assert 'psutil' not in sys.modules and 'aiohttp' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
