@@ -9,6 +9,7 @@ import functools
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,31 @@ from .demo import DemoTarget
 from .options import FiniteFloat, lag_options, plan_options
 from .outputs import Writer, check_run_outputs, default_report_path, show_verdict
 from .verdict import exit_code, judge
+
+# A word after --dashboard that ends so, or names a file, is the plan, not an address.
+PLAN_SUFFIXES = (".yml", ".yaml", ".json")
+
+
+class DashboardOption(click.Option):
+    """`--dashboard [HOST:]PORT`, whose address may be left out. Click reads the word
+    after it as the address, so `run --dashboard plans/x.yml` took the plan for one and
+    then missed PLAN: a plan there is given back as PLAN, and the option is alone."""
+
+    def handle_parse_result(
+        self, ctx: click.Context, opts: Mapping[str, Any], args: list[str]
+    ) -> tuple[Any, list[str]]:
+        given = opts.get(self.name or "")
+        # Parameters are processed in the order given: PLAN, missing, comes after this
+        # and reads itself from `opts` (a dict, unset when no word was left for it).
+        plan_given = isinstance(opts.get("plan_path"), str)
+        if isinstance(opts, dict) and not plan_given and _a_plan(given):
+            opts["plan_path"] = given
+            opts[self.name] = self.flag_value
+        return super().handle_parse_result(ctx, opts, args)
+
+
+def _a_plan(word: object) -> bool:
+    return isinstance(word, str) and (word.lower().endswith(PLAN_SUFFIXES) or Path(word).is_file())
 
 
 @click.command(short_help="Run a plan: load, summary, checks, reports.")
@@ -135,6 +161,7 @@ from .verdict import exit_code, judge
 )
 @click.option(
     "--dashboard",
+    cls=DashboardOption,
     is_flag=False,
     flag_value=f"{DEFAULT_HOST}:{DEFAULT_PORT}",
     metavar="[HOST:]PORT",
