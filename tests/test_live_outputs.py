@@ -5,6 +5,7 @@ counted as yamlload.output_errors; a spec that cannot work is exit 2 before traf
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -21,7 +22,7 @@ from tests.helpers import run_cli
 from tests.servers import ServerThread, free_port, raw_tcp_server
 from tests.test_exposition import parse
 from yamlload import PlanOptions, load_plan
-from yamlload.live import pushgateway
+from yamlload.live import jsonl, pushgateway
 from yamlload.live.points import quantiles
 from yamlload.live.pushgateway import group_url
 from yamlload.live.statsd import MAX_DATAGRAM_BYTES, pack, parse_host_port
@@ -300,9 +301,16 @@ def silent(conn: socket.socket) -> None:
         conn.close()
 
 
+def full_disk(file: object, chunk: str) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
 def test_dead_outputs_leave_the_run_alone_and_are_counted(
-    tmp_path: Path, fresh_server: ServerThread, quick_periods: None
+    tmp_path: Path, fresh_server: ServerThread, quick_periods: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Every write of the JSON lines fails, as on a full disk (/dev/full is a device:
+    # refused, see test_live_outputs_jsonl.py).
+    monkeypatch.setattr(jsonl, "_write_chunk", full_disk)
     plan = write_plan(tmp_path, fresh_server.url)
     with raw_tcp_server(silent) as hanging:
         result, counters = run(
@@ -311,7 +319,7 @@ def test_dead_outputs_leave_the_run_alone_and_are_counted(
             *("--out", f"statsd=127.0.0.1:{free_udp_port()}"),  # nobody listens
             *("--out", f"prometheus-push=http://127.0.0.1:{free_port()}"),  # refused
             *("--out", f"prometheus-push={hanging}"),  # never answers
-            *("--out", "jsonl=/dev/full"),  # opens, then every write fails
+            *("--out", f"jsonl={tmp_path / 'live.jsonl'}"),  # every write fails
         )
     assert result.exit_code == 0, result.output + result.stderr
     assert counters["http.requests"] == REQUESTS
