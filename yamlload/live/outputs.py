@@ -32,6 +32,9 @@ PushOutput = StatsdOutput | PushgatewayOutput | JsonlOutput
 # grouping labels (the output's tags) name one of them.
 METRIC_LABELS = frozenset({"endpoint", "method", "code", "error", "le", "quantile", "check"})
 OPTIONS = ("prefix", "tag", "format")
+# How alike a misspelled kind must be to one of ours to be named (difflib's ratio):
+# `statds` and `prometheus` are, `nope` is not.
+KIND_CUTOFF = 0.6
 _OPTION = re.compile(r"^(prefix|tag|format)=(.*)$", re.DOTALL)
 _ANY_OPTION = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)=")
 # statsd's formats: DogStatsD tags (the default), or plain lines for servers without tags.
@@ -69,9 +72,13 @@ def parse_out(text: str) -> LiveOutput:
     kind, sep, rest = text.partition("=")
     kind = kind.strip()
     if not sep or kind not in LIVE_OUTPUT_KINDS:
-        raise UsageError(
-            f"{origin}: expected KIND=TARGET with KIND one of {', '.join(LIVE_OUTPUT_KINDS)}"
-        )
+        kinds = ", ".join(LIVE_OUTPUT_KINDS)
+        close = difflib.get_close_matches(kind, LIVE_OUTPUT_KINDS, n=1, cutoff=KIND_CUTOFF)
+        if sep and close:
+            raise UsageError(
+                f"{origin}: unknown kind {kind!r}; did you mean {close[0]!r}? ({kinds})"
+            )
+        raise UsageError(f"{origin}: expected KIND=TARGET with KIND one of {kinds}")
     try:
         target, options = _split_options(rest)
     except UsageError as exc:
