@@ -41,6 +41,8 @@ IGNORED_OPTIONS: dict[str, dict[str, str]] = {
 # Characters a StatsD line gives a meaning to: never inside a prefix.
 _STATSD_SPECIAL = re.compile(r"[:|@#,\s]")
 _PROMETHEUS_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+# A port written as a string: ASCII digits only (str.isdigit would take "²").
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def compile_live_outputs(cx: Context) -> tuple[LiveOutput, ...]:
@@ -128,7 +130,7 @@ def _agent(cx: Context, path: Path, spec: dict[str, Any]) -> str | None:
         return None
     port = DEFAULT_STATSD_PORT
     if "port" in spec:
-        number = cx.number((*path, "port"), spec["port"], integer=True, most=HIGHEST_PORT)
+        number = _port(cx, (*path, "port"), spec["port"])
         if number is None:
             return None
         if number < 1:
@@ -136,6 +138,20 @@ def _agent(cx: Context, path: Path, spec: dict[str, Any]) -> str | None:
             return None
         port = int(number)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _port(cx: Context, path: Path, raw: Any) -> float | None:
+    """A port as a number, or as a string of digits (`port: "8125"`), as Artillery
+    reads it; a string that is not only digits is not a port."""
+    value = cx.resolve(path, raw)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value.strip()):
+            cx.error(path, f"{value!r} is not a port: a whole number from 1 to 65535")
+            return None
+        value = int(value.strip())
+    return cx.number(path, value, integer=True, most=HIGHEST_PORT)
 
 
 def _pushgateway(cx: Context, path: Path, spec: dict[str, Any]) -> str | None:
