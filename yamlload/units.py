@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
@@ -46,6 +47,23 @@ def counted(n: float, word: str, many: str | None = None) -> str:
     return f"{format_count(n)} {plural}"
 
 
+# Past this, a number's digits tell a reader nothing (1e308 has 309 of them): it is shown
+# as a power of ten. Below it every count a run can make is spelled out.
+LARGEST_SPELLED_OUT = 1e15
+# Below this a fraction keeps its significant digits (0.0001 would round to 0).
+SMALLEST_FIXED = 0.001
+
+
 def format_count(n: float) -> str:
-    """`1000000` → `1,000,000`; `1.5` → `1.5`: a limit or a count, never `1e+06`."""
-    return f"{n:,.0f}" if float(n).is_integer() else f"{n:,g}"
+    """`1000000` → `1,000,000`; `1.5` → `1.5`; `1e308` → `1×10^308`: a limit or a count,
+    never `1e+06`."""
+    if not math.isfinite(n):
+        return str(n)
+    if abs(n) >= LARGEST_SPELLED_OUT:
+        mantissa, exponent = f"{n:.3e}".split("e")
+        return f"{float(mantissa):g}×10^{int(exponent)}"
+    if float(n).is_integer():
+        return f"{n:,.0f}"
+    if abs(n) < SMALLEST_FIXED:
+        return f"{n:g}"
+    return f"{n:,.3f}".rstrip("0").rstrip(".")

@@ -36,6 +36,8 @@ from ..results.summary import PeriodRow, Summary
 from ..units import counted, format_count, format_seconds
 
 LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "count")
+# A latency with no samples (an endpoint nothing answered): not 0.0, which reads as fast.
+NO_SAMPLES = "—"
 
 
 def _clock(seconds: float) -> str:
@@ -103,18 +105,21 @@ def _period_line(row: PeriodRow) -> str:
             f"p50 {latency.p50:.1f} ms, p95 {latency.p95:.1f} ms, p99 {latency.p99:.1f} ms"
         )
     if row.codes:
-        parts.append("codes " + " ".join(f"{c}×{n}" for c, n in row.codes.items()))
+        parts.append("codes " + " ".join(f"{c}×{format_count(n)}" for c, n in row.codes.items()))
     if row.errors:
-        parts.append("errors " + " ".join(f"{e}×{n}" for e, n in row.errors.items()))
+        parts.append("errors " + " ".join(f"{e}×{format_count(n)}" for e, n in row.errors.items()))
     if row.interrupted:
-        parts.append(f"interrupted {row.interrupted}")
-    parts.append(f"users +{row.users_created}")
+        parts.append(f"interrupted {format_count(row.interrupted)}")
+    parts.append(f"users +{format_count(row.users_created)}")
     return " · ".join(parts)
 
 
 def _latency_row(name: str, hist: Histogram) -> list[object]:
     summary = hist.summary()
-    return [name, *(summary[c] if c == "count" else f"{summary[c]:.1f}" for c in LATENCY_COLUMNS)]
+    cells = (
+        format_count(summary[c]) if c == "count" else f"{summary[c]:,.1f}" for c in LATENCY_COLUMNS
+    )
+    return [name, *cells]
 
 
 def format_summary(summary: Summary) -> str:
@@ -154,7 +159,8 @@ def format_summary(summary: Summary) -> str:
     ):
         counts = summary.counters_with(prefix)
         if counts:
-            sections.append(f"{title}\n{_table(counts.items(), [column, 'count'])}")
+            rows = [(key, format_count(n)) for key, n in counts.items()]
+            sections.append(f"{title}\n{_table(rows, [column, 'count'])}")
     endpoints = _endpoint_rows(summary)
     if endpoints:
         headers = ["endpoint", "requests", "req/s", "failed %", "p50", "p95", "p99", "max"]
@@ -175,25 +181,27 @@ def _table(rows: Iterable[Iterable[object]], headers: list[str]) -> str:
 
 
 def _overview(summary: Summary) -> list[tuple[str, object]]:
-    c = summary.counter
+    def c(name: str) -> str:
+        return format_count(summary.counter(name))
+
     rows: list[tuple[str, object]] = [
         (USERS_CREATED, c(USERS_CREATED)),
         (USERS_COMPLETED, c(USERS_COMPLETED)),
         (USERS_FAILED, c(USERS_FAILED)),
     ]
     for rare in (USERS_SKIPPED, USERS_INTERRUPTED):
-        if c(rare):
+        if summary.counter(rare):
             rows.append((rare, c(rare)))
     rows += [
         (REQUESTS, c(REQUESTS)),
         (RESPONSES, c(RESPONSES)),
-        ("request errors (no response)", summary.request_errors),
+        ("request errors (no response)", format_count(summary.request_errors)),
     ]
-    if c(REQUESTS_INTERRUPTED):
+    if summary.counter(REQUESTS_INTERRUPTED):
         rows.append((REQUESTS_INTERRUPTED, c(REQUESTS_INTERRUPTED)))
     rows += [
         (REQUESTS_FAILED, c(REQUESTS_FAILED)),
-        (REQUEST_RATE, f"{summary.request_rate:.1f}/s"),
+        (REQUEST_RATE, f"{summary.request_rate:,.1f}/s"),
         (DOWNLOADED_BYTES, c(DOWNLOADED_BYTES)),
         ("error rate (failed requests)", f"{summary.error_rate * 100:.2f}%"),
         ("user failure rate", f"{summary.user_failure_rate * 100:.2f}%"),
@@ -211,16 +219,14 @@ def _endpoint_rows(summary: Summary) -> list[list[object]]:
     rows: list[list[object]] = []
     for endpoint in summary.endpoints():
         stats = endpoint.stats
+        latency = (stats.p50, stats.p95, stats.p99, stats.max)
         rows.append(
             [
                 endpoint.name,
-                endpoint.requests,
-                f"{endpoint.request_rate:.1f}",
+                format_count(endpoint.requests),
+                f"{endpoint.request_rate:,.1f}",
                 f"{endpoint.error_rate * 100:.1f}",
-                f"{stats.p50:.1f}",
-                f"{stats.p95:.1f}",
-                f"{stats.p99:.1f}",
-                f"{stats.max:.1f}",
+                *(f"{v:,.1f}" if stats.count else NO_SAMPLES for v in latency),
             ]
         )
     return rows
@@ -238,7 +244,7 @@ def _number(name: str, value: float | None) -> str:
         return "-"
     if "error_rate" in name:
         return f"{value * 100:.2f}%"
-    return f"{value:.1f}" if not float(value).is_integer() else f"{value:g}"
+    return format_count(value) if float(value).is_integer() else f"{value:,.1f}"
 
 
 def format_deltas(rows: list[Delta]) -> str:

@@ -99,13 +99,14 @@ def _write_endpoints(summary: Summary, out: TextIO) -> None:
     writer.writerow(ENDPOINT_COLUMNS)
     for e in summary.endpoints():
         stats = e.stats
+        latency = (stats.p50, stats.p95, stats.p99, stats.max)
         writer.writerow(
             [
                 e.name,
                 e.requests,
                 round(e.request_rate, 3),
                 e.failed,
-                *(round(v, 3) for v in (stats.p50, stats.p95, stats.p99)),
-                round(stats.max, 3) if stats.count else 0,
+                # an endpoint nothing answered has no latency: blank, as a period's
+                *((round(v, 3) if stats.count else "") for v in latency),
             ]
         )

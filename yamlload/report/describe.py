@@ -17,12 +17,14 @@ def phase_load(phase: Phase) -> str:
             return "all at once"
         return f"{format_count(phase.arrival_count)} over {format_seconds(phase.duration)}"
     if phase.kind == "ramp":
-        return f"{phase.arrival_rate:g} → {phase.ramp_to:g}/s"
+        return f"{format_count(phase.arrival_rate)} → {format_count(phase.ramp_to)}/s"
     if phase.kind == "users":
-        spawn = f", {phase.spawn_rate:g}/s spawn" if phase.spawn_rate else ", all at once"
+        spawn = ", all at once"
+        if phase.spawn_rate:
+            spawn = f", {format_count(phase.spawn_rate)}/s spawn"
         return f"{counted(phase.users, 'user')} looping{spawn}"
     poisson = " poisson" if phase.mode == "poisson" else ""
-    return f"{phase.arrival_rate:g}/s{poisson}"
+    return f"{format_count(phase.arrival_rate)}/s{poisson}"
 
 
 def phase_arrivals(phase: Phase) -> str:

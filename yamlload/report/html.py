@@ -18,13 +18,15 @@ from ..metrics.names import (
     ARRIVAL_LAG,
     ERRORS,
     EXPECT_FAILED,
+    EXPECT_PREFIX,
     REQUESTS,
     RESPONSE_TIME,
     USERS_CREATED,
 )
 from ..metrics.periods import PERIOD_SECONDS
 from ..results.summary import Summary
-from ..units import counted, format_seconds
+from ..units import format_count, format_seconds
+from .verdict_words import Judged, failure_words, passed_words
 
 WIDTH, HEIGHT = 800, 250
 LEFT, RIGHT, TOP, BOTTOM = 60, 60, 30, 40
@@ -355,20 +357,16 @@ def _tiles(summary: Summary) -> str:
 def _verdict(summary: Summary) -> str:
     checks = summary.verdict.get("checks", [])
     validity = summary.verdict.get("validity", {"valid": True, "reasons": []})
-    failed = [c for c in checks if c.get("result") == "fail"]
+    judged = [Judged(str(c.get("check")), str(c.get("result")), _value(c)) for c in checks]
+    failures = failure_words(judged)
     if summary.checkpoint:  # never judged: the run was still going when it was written
         banner = ("invalid", "Partial: a checkpoint of a run that was still going")
     elif not validity.get("valid", True):
         banner = ("invalid", "Invalid run: " + "; ".join(validity.get("reasons", [])))
-    elif failed:
-        banner = ("fail", f"Failed: {len(failed)} of {counted(len(checks), 'threshold')}")
+    elif failures:
+        banner = ("fail", f"Failed: {failures}")
     elif checks:
-        banner = (
-            "pass",
-            "Passed: the one threshold"
-            if len(checks) == 1
-            else f"Passed: all {counted(len(checks), 'threshold')}",
-        )
+        banner = ("pass", f"Passed: {passed_words(judged)}")
     elif summary.stopped_by:
         banner = ("none", f"Stopped by {summary.stopped_by} (no thresholds were set)")
     else:
@@ -378,7 +376,7 @@ def _verdict(summary: Summary) -> str:
         for c in checks
     )
     table = (
-        f"<table><thead><tr><th>check</th><th>measured</th><th>limit</th><th>result</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<h2>Thresholds</h2><table><thead><tr><th>check</th><th>measured</th><th>limit</th><th>result</th></tr></thead><tbody>{rows}</tbody></table>"
         if checks
         else ""
     )
@@ -389,7 +387,26 @@ def _fmt_check_value(check: dict[str, Any]) -> str:
     if "measured" in check:
         return str(check["measured"])
     value = check.get("value")
-    return "-" if value is None else f"{value:.4g}"
+    if value is None:
+        return "-"
+    return format_count(value) if float(value).is_integer() else f"{value:,.4g}"
+
+
+def _value(check: dict[str, Any]) -> float | None:
+    value = check.get("value")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _expect_results(summary: Summary) -> str:
+    """The `expect` plugin's counts (`ok.statusCode`, `failed.hasProperty`...), as the
+    console and the Markdown summary show them under the same heading."""
+    counts = summary.counters_with(EXPECT_PREFIX)
+    if not counts:
+        return ""
+    body = "".join(
+        f"<tr><td>{esc(name)}</td><td>{format_count(n)}</td></tr>" for name, n in counts.items()
+    )
+    return f"<section><h2>Expect results</h2><table><thead><tr><th>check</th><th>count</th></tr></thead><tbody>{body}</tbody></table></section>"
 
 
 def _endpoint_table(summary: Summary) -> str:
@@ -539,6 +556,7 @@ def render_html(summary: Summary) -> str:
 <section><h2>Latency distribution</h2>{percentile_curve(summary.histogram(RESPONSE_TIME))}</section>
 <section><h2>Endpoints</h2><p class="hint">Click a column to sort.</p>{_endpoint_table(summary)}</section>
 <section><h2>Errors and failed expectations</h2>{_errors_table(summary)}</section>
+{_expect_results(summary)}
 <section><h2>Generator health</h2>{_health(summary)}</section>
 <section><details><summary>The plan as it ran</summary><pre>{esc(plan_text)}</pre></details></section>
 """

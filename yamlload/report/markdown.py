@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
-from ..metrics.names import REQUESTS, RESPONSE_TIME
+from ..metrics.names import EXPECT_PREFIX, REQUESTS, RESPONSE_TIME
 from ..results.summary import Summary
-from ..units import counted
+from ..units import format_count
+from .verdict_words import Judged, failure_words, passed_words
+
+# A latency with no samples (an endpoint nothing answered): not 0.0, which reads as fast.
+NO_SAMPLES = "—"
 
 
 def _row(cells: list[object]) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
 
+def _ms(value: float, count: int) -> str:
+    return f"{value:,.1f}" if count else NO_SAMPLES
+
+
 def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> str:
-    broken = [o for o in outcomes if not o.ok and o.check.strict]
+    judged = [Judged(o.check.source, o.verdict, o.value) for o in outcomes]
+    failures = failure_words(judged)
     if invalid:
         verdict = "⚠️ **invalid run**: " + "; ".join(invalid)
-    elif broken:
-        verdict = f"❌ **{len(broken)} of {counted(len(outcomes), 'threshold')} failed**"
+    elif failures:
+        verdict = f"❌ **{failures}**"
     else:
         verdict = (
-            f"✅ **passed** ({counted(len(outcomes), 'threshold')})"
+            f"✅ **passed** ({passed_words(judged)})"
             if outcomes
             else "✅ **completed** (no thresholds)"
         )
@@ -34,17 +43,17 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
         _row(["---:"] * 6),
         _row(
             [
-                summary.counter(REQUESTS),
-                f"{summary.request_rate:.1f}",
+                format_count(summary.counter(REQUESTS)),
+                f"{summary.request_rate:,.1f}",
                 f"{summary.error_rate * 100:.2f}%",
-                f"{latency.p50:.1f}",
-                f"{latency.p95:.1f}",
-                f"{latency.p99:.1f}",
+                *(_ms(v, latency.count) for v in (latency.p50, latency.p95, latency.p99)),
             ]
         ),
     ]
     if outcomes:
         lines += [
+            "",
+            "### Thresholds",
             "",
             _row(["check", "measured", "limit", "result"]),
             _row(["---", "---:", "---:", "---"]),
@@ -60,9 +69,15 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
                     ]
                 )
             )
+    expect_results = summary.counters_with(EXPECT_PREFIX)
+    if expect_results:
+        lines += ["", "### Expect results", "", _row(["check", "count"]), _row(["---", "---:"])]
+        lines += [_row([name, format_count(n)]) for name, n in expect_results.items()]
     endpoints = summary.endpoints()
     if endpoints:
         lines += [
+            "",
+            "### Endpoints",
             "",
             _row(["endpoint", "requests", "failed", "p95 ms", "p99 ms"]),
             _row(["---", "---:", "---:", "---:", "---:"]),
@@ -72,10 +87,10 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
                 _row(
                     [
                         e.name,
-                        e.requests,
-                        e.failed,
-                        f"{e.stats.p95:.1f}",
-                        f"{e.stats.p99:.1f}",
+                        format_count(e.requests),
+                        format_count(e.failed),
+                        _ms(e.stats.p95, e.stats.count),
+                        _ms(e.stats.p99, e.stats.count),
                     ]
                 )
             )
