@@ -49,6 +49,11 @@ MAX_POINTS = 180
 # Each point is a dot with its value on hover up to this many points; past it the
 # charts are lines only (the dots were most of a frame's bytes and drawing time).
 DOTS_UP_TO = 90
+# The endpoint table is drawn for at most this many endpoints a second: a plan with
+# more has its table redrawn every few seconds (1,000 endpoints: every 10 s), the rest
+# of the frame every second, so that a frame stays a few ms of the run's loop. The last
+# frame always has it afresh.
+TABLE_ENDPOINTS_PER_SECOND = 100
 # A point's width is never taken below this, so a rate over a sliver stays finite.
 MIN_WIDTH = 0.05
 # The generator's resident memory, where Linux tells it (no psutil dependency).
@@ -170,6 +175,7 @@ class Board:
         self.done = False
         self.version = 0  # one more each update: what the caches below are keyed by
         self._cache: dict[str, tuple[int, Any]] = {}
+        self._table: tuple[int, str] | None = None  # the endpoint table, and its version
 
     def update(self, live: LiveSeries, progress: Progress, done: bool = False) -> None:
         """Take the seconds the live series gained since the last update (every one,
@@ -268,7 +274,7 @@ class Board:
                 "tiles": self.tiles_html(summary),
                 "checks": self.checks_html(),
                 "charts": self.charts_html(),
-                "endpoint-rows": endpoint_table(summary) if summary.counter(REQUESTS) else "",
+                "endpoint-rows": self.endpoints_html(summary),
             },
         }
 
@@ -330,6 +336,19 @@ class Board:
         rows = "".join(_check_html(_check_row(o)) for o in outcomes)
         head = "<tr><th>check</th><th>now</th><th>limit</th><th>state</th></tr>"
         return f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>"
+
+    def endpoints_html(self, summary: Summary) -> str:
+        """The endpoint table, redrawn once every `table_every()` updates, and at the
+        end."""
+        drawn = self._table
+        if drawn is None or self.done or self.version - drawn[0] >= self.table_every():
+            table = endpoint_table(summary) if summary.counter(REQUESTS) else ""
+            drawn = self._table = (self.version, table)
+        return drawn[1]
+
+    def table_every(self) -> int:
+        """How many updates the endpoint table is kept for (1: redrawn every second)."""
+        return max(1, -(-len(self.methods) // TABLE_ENDPOINTS_PER_SECOND))
 
     def charts_html(self) -> str:
         return "".join(chart(self) for chart in CHARTS)
