@@ -6,9 +6,12 @@ run (the board's latest frame), `/metrics` the run so far in Prometheus' text fo
 
 It never holds up the run: a frame is built only when a page is open (board.py), each
 page has a queue of at most CLIENT_FRAMES frames that drops the oldest, and a page that
-stops reading blocks only its own handler, with bounded buffers. Imported only when a
-dashboard is asked for (live.watchers_for), so that a run without one never loads
-aiohttp.web.
+stops reading blocks only its own handler, with bounded buffers, until it is cut off
+(STUCK_SECONDS). Whoever asks, each answer is made at most once a second, at most
+MAX_PAGES pages and MAX_REQUESTS other requests are served at once (more are told 503
+at once), only requests naming this dashboard in their Host are answered (DNS
+rebinding), and a malformed request prints nothing. Imported only when a dashboard is
+asked for (live.watchers_for), so that a run without one never loads aiohttp.web.
 """
 
 from __future__ import annotations
