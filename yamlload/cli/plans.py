@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -11,9 +12,12 @@ import click
 from ..checks.parse import check_names, checks_from_plan
 from ..errors import EXIT_USAGE, PlanError, YamlloadError
 from ..plan.compile import load_plan
+from ..plan.ir import Plan
 from ..plan.schema import build_report_schema, build_schema
 from ..plan.secrets import Redactor
+from ..plan.source import PlanOptions
 from ..report.describe import describe
+from ..report.outputs import stdout_failed
 from ..units import counted
 from .options import options_from, plan_options
 
@@ -30,7 +34,20 @@ def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
     # The runtime's capacity advice is what `run` would warn of; only validate loads it.
     from ..runtime.capacity import capacity_warnings
 
-    options = options_from(kwargs)
+    try:
+        failed = _validate_each(plans, options_from(kwargs), capacity_warnings)
+    except BrokenPipeError:
+        raise  # the reader left (`| head`): app.py's stdout makes that a normal end
+    except OSError as exc:  # stdout cannot be written (/dev/full): not a bug in yamlload
+        raise stdout_failed(exc) from None
+    if failed:
+        sys.exit(EXIT_USAGE)
+
+
+def _validate_each(
+    plans: tuple[str, ...], options: PlanOptions, capacity_warnings: Callable[[Plan], list[str]]
+) -> int:
+    """Check and describe each plan; the number that were invalid."""
     failed = 0
     for plan_path in plans:
         try:
@@ -53,8 +70,8 @@ def validate(plans: tuple[str, ...], **kwargs: Any) -> None:
         click.echo(f"ok: {plan_path}")
         for line in describe(plan):
             click.echo(line)
-    if failed:
-        sys.exit(EXIT_USAGE)
+    sys.stdout.flush()  # a write that fails fails here, inside the handler above
+    return failed
 
 
 @click.command(short_help="Print the plan's (or report's) JSON Schema.")

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from ..plan.ir import Phase, Plan
 from ..plan.secrets import Redactor
 from ..schedule.arrivals import arrival_count, total_duration
 from ..units import counted, format_count, format_seconds
+
+# Control characters (a terminal's escape, line breaks, C1 codes) in a name the plan
+# gives: printed raw they would drive the terminal, so they are shown as \x1b, \n...
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def shown_name(name: str) -> str:
+    """A name from a plan as it can be printed: every control character escaped."""
+    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode(), name)
 
 
 def phase_load(phase: Phase) -> str:
@@ -47,12 +58,12 @@ def describe(plan: Plan) -> list[str]:
         f"{counted(len(plan.phases), 'phase')}, {' and '.join(load)}",
     ]
     if plan.environment:
-        lines.insert(1, f"  environment {plan.environment}")
+        lines.insert(1, f"  environment {shown_name(plan.environment)}")
     loads = [phase_load(phase) for phase in plan.phases]
     width = max((len(text) for text in loads), default=0)
     for number, (phase, text) in enumerate(zip(plan.phases, loads, strict=True), start=1):
         lines.append(
-            f"    {number}. {phase.name:<24} {format_seconds(phase.duration):>8}  "
+            f"    {number}. {shown_name(phase.name):<24} {format_seconds(phase.duration):>8}  "
             f"{text:<{max(width, 23)}}  {phase_arrivals(phase)}"
         )
     lines.append(f"  scenarios  {len(plan.scenarios)}")
@@ -61,7 +72,7 @@ def describe(plan: Plan) -> list[str]:
         steps = counted(len(scenario.flow), "step")
         # An unnamed scenario shows the index its metrics are counted under.
         about = steps if scenario.named else f"unnamed, {steps}"
-        lines.append(f"    {share:5.1f}%  {scenario.name}  ({about})")
+        lines.append(f"    {share:5.1f}%  {shown_name(scenario.name)}  ({about})")
     if plan.payloads:
-        lines.append(f"  payload    {', '.join(p.path for p in plan.payloads)}")
+        lines.append(f"  payload    {', '.join(shown_name(p.path) for p in plan.payloads)}")
     return lines

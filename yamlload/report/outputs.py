@@ -182,6 +182,17 @@ def _through_system_folder(path: Path) -> bool:
     return any(hop.startswith(SYSTEM_FOLDERS) for hop in link_hops(path)[1:])
 
 
+def stdout_failed(exc: OSError) -> OutputError:
+    """Standard output refused a write (a full disk, /dev/full): the error to raise, in
+    one line. Its descriptor is pointed at /dev/null first, so Python's flush at exit
+    does not fail on the same buffered text and print a traceback after the message."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    return OutputError(f"could not write to standard output: {exc.strerror or exc}")
+
+
 def write_with(
     path: str | os.PathLike[str],
     fill: Callable[[TextIO], object],
