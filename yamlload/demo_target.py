@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -234,3 +235,17 @@ async def start_demo_target(
     bound = runner.addresses[0][1] if runner.addresses else port
     shown = f"[{host}]" if ":" in host else host
     return runner, f"http://{shown}:{bound}"
+
+
+# How often a demo target started for one run checks that the run is still there: a
+# run killed outright (SIGKILL) cannot stop it, so it stops itself within this.
+PARENT_POLL_SECONDS = 0.5
+
+
+async def parent_gone(parent_pid: int) -> None:
+    """Return once the process `parent_pid` is no longer this one's parent: it exited or
+    was killed, and this process was handed to init (or a subreaper). Polling works
+    wherever Python does, unlike Linux's PR_SET_PDEATHSIG, and a lost parent is noticed
+    even if it died before this started watching."""
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(PARENT_POLL_SECONDS)

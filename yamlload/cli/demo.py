@@ -4,6 +4,7 @@ for one run (see `DemoTarget`)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import subprocess
@@ -28,7 +29,13 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM")
     is_flag=True,
     help="Let concurrent orders oversell (the bug plans/last_item_race.yml catches).",
 )
-def target(host: str, port: int, racy: bool) -> None:
+@click.option(
+    "--exit-with-parent",
+    type=int,
+    hidden=True,  # for `run --demo-target`, which starts it: not a user's option
+    help="Stop when the process with this id is no longer the parent.",
+)
+def target(host: str, port: int, racy: bool, exit_with_parent: int | None) -> None:
     """Serve the bundled demo API (a small shop) until stopped.
 
     Endpoints: POST /auth/login, GET /products, GET /products/{id}, GET /search?q=,
@@ -37,11 +44,11 @@ def target(host: str, port: int, racy: bool) -> None:
     """
     from ..runtime.engine import run_on_uvloop  # the demo target serves on the runtime's loop
 
-    run_on_uvloop(_serve_demo(host, port, racy))
+    run_on_uvloop(_serve_demo(host, port, racy, exit_with_parent))
 
 
-async def _serve_demo(host: str, port: int, racy: bool) -> None:
-    from ..demo_target import start_demo_target
+async def _serve_demo(host: str, port: int, racy: bool, parent_pid: int | None) -> None:
+    from ..demo_target import parent_gone, start_demo_target
 
     runner, url = await start_demo_target(host, port, racy)
     kind = " (racy: concurrent orders oversell)" if racy else ""
@@ -50,7 +57,13 @@ async def _serve_demo(host: str, port: int, racy: bool) -> None:
     loop = asyncio.get_running_loop()
     for name in STOP_SIGNALS:
         loop.add_signal_handler(getattr(signal, name), stop.set)
+    watching = None
+    if parent_pid is not None:
+        watching = asyncio.create_task(parent_gone(parent_pid))
+        watching.add_done_callback(lambda _: stop.set())
     await stop.wait()
+    if watching is not None:
+        watching.cancel()
     await runner.cleanup()
 
 
@@ -65,7 +78,11 @@ class DemoTarget:
     def __enter__(self) -> str | None:
         if not self.wanted:
             return None
-        command = [sys.executable, "-m", "yamlload", "target", "--host", "127.0.0.1", "--port", "0"]
+        command = [
+            *(sys.executable, "-m", "yamlload", "target", "--host", "127.0.0.1", "--port", "0"),
+            # A run killed outright (SIGKILL) cannot stop it: it stops when this is gone.
+            *("--exit-with-parent", str(os.getpid())),
+        ]
         # Its own session: a Ctrl-C meant for the run must not kill the target first.
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, text=True, start_new_session=True
