@@ -5,19 +5,10 @@ per second or push that failed) and tells it once."""
 
 from __future__ import annotations
 
-import re
+from ..text import one_line
 
 # The longest reason kept for a failure's line: what a server sent is quoted in part.
 MAX_REASON_CHARS = 300
-# Control characters (line breaks, a terminal's escape, C1 codes): what a server sends
-# may hold them, and a failure's line goes to the terminal. The same rule as
-# runtime/log.py's for server bodies, which live/ may not import (docs/design.md).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: object) -> str:
-    """`text` on one line, every control character (a terminal escape too) a space."""
-    return _CONTROL.sub(" ", str(text))
 
 
 class OutputFailed(Exception):
@@ -34,7 +25,7 @@ class Failures:
     def add(self, why: str) -> None:
         """One failure; `why` is masked already, and is made printable here."""
         self.count += 1
-        self.last = printable(why)[:MAX_REASON_CHARS]
+        self.last = one_line(why)[:MAX_REASON_CHARS]
 
     def raise_any(self) -> None:
         if not self.count:

@@ -3,12 +3,12 @@ each kind, masked of secrets and of a server's control characters."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..plan.ir import Request
 from ..plan.secrets import Redactor
+from ..text import one_line
 
 if TYPE_CHECKING:
     from .options import Observer
@@ -21,15 +21,13 @@ SNIPPET_BYTES = 200
 # A failure's body is masked before it is cut to SNIPPET_BYTES, so a little more is kept.
 HEAD_BYTES = 1024
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
 
 def printable(text: object) -> str:
-    return _CONTROL.sub(" ", str(text))[:SNIPPET_BYTES]
+    return one_line(text)[:SNIPPET_BYTES]
 
 
 def exception_text(exc: BaseException) -> str:
-    said = _CONTROL.sub(" ", str(exc))[:SNIPPET_BYTES]
+    said = one_line(exc)[:SNIPPET_BYTES]
     return f"{type(exc).__name__}: {said}" if said else type(exc).__name__
 
 
@@ -53,7 +51,7 @@ class RunLog:
         """Every line the run prints goes through here, and out with its secrets masked."""
         if self.observer is not None:
             # A plan's log: step may print what a server sent: no terminal escapes.
-            text = _CONTROL.sub(" ", message)
+            text = one_line(message)
             self.observer.log(self.redactor.text(text, [*secrets, *self.runtime_secrets]))
 
     def secret_derived(self, source: str, derived: str) -> None:
@@ -101,6 +99,6 @@ class RunLog:
         text = self.redactor.text(
             body[:HEAD_BYTES].decode("utf-8", "replace"), [*secrets, *self.runtime_secrets]
         )
-        text = _CONTROL.sub(" ", text)
+        text = one_line(text)
         cut = len(text) > SNIPPET_BYTES or len(body) > HEAD_BYTES
         return text[:SNIPPET_BYTES] + ("…" if cut else "")
