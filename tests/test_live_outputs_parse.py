@@ -38,12 +38,6 @@ def test_an_unknown_kind_is_exit_2_with_the_close_one_named(
     assert fresh_server.hits() == {}
 
 
-# The plan's schema (yamlload/plan/schema.py, the reporter's `port`) still takes only a
-# number or a template: these pass once it takes a string of digits too.
-NEEDS_SCHEMA = pytest.mark.xfail(
-    strict=True, reason="plan/schema.py: a reporter's port must accept a string of digits"
-)
-
 
 def reporters(tmp_path: Path, port: str) -> tuple[LiveOutput, ...]:
     """The plan's publish-metrics as compile/publish.py makes them, the schema aside."""
@@ -74,7 +68,6 @@ def test_publish_metrics_refuses_a_quoted_port_that_is_not_one(
         reporters(tmp_path, port)
 
 
-@NEEDS_SCHEMA
 @pytest.mark.parametrize("port", ['"8125"', "' 9125 '"])
 def test_a_port_may_be_a_quoted_number(tmp_path: Path, port: str) -> None:
     extra = f"  plugins:\n    publish-metrics: [{{type: statsd, port: {port}}}]\n"
@@ -84,7 +77,6 @@ def test_a_port_may_be_a_quoted_number(tmp_path: Path, port: str) -> None:
     assert statsd.target == f"127.0.0.1:{port.strip(chr(34) + chr(39) + ' ')}"
 
 
-@NEEDS_SCHEMA
 @pytest.mark.parametrize(
     ("port", "says"),
     [("'81.5'", "not a port"), ("'8125x'", "not a port"), ("'70000'", "65,535")],

@@ -480,7 +480,11 @@ def _reporter() -> Schema:
         {
             "type": _str("statsd, datadog or prometheus (others are ignored with a warning)."),
             "host": _str("statsd, datadog: the StatsD server or agent (default 127.0.0.1)."),
-            "port": {**_ref("integer"), "description": "statsd, datadog: default 8125."},
+            "port": {
+                "type": ["integer", "string"],
+                "minimum": 0,
+                "description": "statsd, datadog: default 8125; a number, or a string of digits.",
+            },
             "prefix": _str(
                 "Before every metric name: statsd and datadog default to 'artillery.', "
                 "prometheus to yamlload's own names."
