@@ -24,6 +24,7 @@ from ..errors import UsageError
 from ..plan.ir import LIVE_OUTPUT_KINDS, LiveOutput, Plan
 from ..plan.secrets import Redactor
 from .jsonl import JsonlOutput
+from .memo import remembered
 from .pushgateway import PushgatewayOutput
 from .statsd import StatsdOutput, parse_host_port
 
@@ -40,9 +41,6 @@ _ANY_OPTION = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)=")
 # statsd's formats: DogStatsD tags (the default), or plain lines for servers without tags.
 STATSD_FORMATS = ("dogstatsd", "plain")
 _PROMETHEUS_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-# The most names `_remembered` keeps: the plan's names are few, but a processor may
-# count under names of its own; past this the memo starts again, so memory stays flat.
-MAX_REMEMBERED_NAMES = 10_000
 
 
 def output_watchers(
@@ -51,7 +49,7 @@ def output_watchers(
     """The plan's publish-metrics, then `--out`'s, each as a watcher; the Pushgateway
     ones last, since a watcher that cannot start (a file, a host name) has those started
     before it finished, and a Pushgateway's finish is a push."""
-    mask = _remembered(redactor.text)
+    mask = remembered(redactor.text)
     methods = {request.label: request.method for request in plan.requests()}
     watchers: list[PushOutput] = []
     every = (*plan.live_outputs, *outs)
@@ -143,19 +141,3 @@ def _check_labels(output: LiveOutput, mask: Callable[[str], str]) -> None:
                 f"{mask(where)}: the tag {key!r} would be a grouping label, and yamlload's "
                 f"metrics have a label of that name; give it another name"
             )
-
-
-def _remembered(mask: Callable[[str], str]) -> Callable[[str], str]:
-    """`mask`, each answer kept: every metric name of each second is masked (an
-    endpoint's label, a scenario's name), the same few every second."""
-    seen: dict[str, str] = {}
-
-    def remembered(text: str) -> str:
-        found = seen.get(text)
-        if found is None:
-            if len(seen) >= MAX_REMEMBERED_NAMES:
-                seen.clear()
-            found = seen[text] = mask(text)
-        return found
-
-    return remembered
