@@ -76,7 +76,12 @@ def _explain(error: ValidationError, doc: Located) -> Iterator[Problem]:
     if error.validator in ("anyOf", "oneOf") and error.context:
         chosen = _closest_branch_error(error)
         if chosen is not None:
-            yield from _explain(chosen, doc)
+            # Every error of the branch the value was meant for, not only the best one:
+            # a misspelled key beside a bad value is two mistakes, reported at once.
+            branch = chosen.relative_schema_path[0]
+            for each in error.context:
+                if each.relative_schema_path[0] == branch:
+                    yield from _explain(each, doc)
             return
         kinds = _branch_types(error)
         if kinds:
