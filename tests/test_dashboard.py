@@ -320,12 +320,13 @@ def test_the_cli_prints_the_url_and_serves_during_the_run(
 
 SECRET_PLAN = """config:
   target: http://leo:hunter22@{target}
-  phases: [{{duration: {seconds}, arrivalRate: 5}}]
+  phases: [{{duration: {seconds}, arrivalRate: 5, name: "warm tok-alpha-111"}}]
   secrets: [token]
   variables:
     token: [tok-alpha-111]
 scenarios:
-  - flow: [{{get: {{url: "/ok?t=tok-alpha-111", name: "ok for tok-alpha-111"}}}}]
+  - name: "buyers of tok-alpha-111"
+    flow: [{{get: {{url: "/ok?t=tok-alpha-111", name: "ok for tok-alpha-111"}}}}]
 """
 
 
@@ -348,7 +349,7 @@ def test_secrets_are_masked_on_the_page_and_in_metrics(
     client = OnItsOwnThread(everything)
     run_plan(plan, RunOptions(seed=1, watchers=(dashboard_for(plan, client),)))
     seen = client.outcome()
-    assert "ok for ***" in seen and "leo:***@" in seen
+    assert "ok for ***" in seen and "leo:***@" in seen and "warm ***" in seen
     assert "tok-alpha-111" not in seen and "hunter22" not in seen
 
 

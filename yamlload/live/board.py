@@ -167,7 +167,7 @@ class Board:
         self.checks = list(checks)
         self.reports = [self.mask(path) for path in reports]
         self.methods = {r.label: r.method for r in plan.requests()}
-        self.phases = _phase_bands(plan)
+        self.phases = _phase_bands(plan, self.mask)
         self.planned = sum(phase.duration for phase in plan.phases)
         self.points: list[Point] = []
         self.total = Metrics()
@@ -258,7 +258,7 @@ class Board:
         return {
             "done": self.done,
             "elapsed": round(self.progress.elapsed, 3),
-            "phase": self.progress.phase,
+            "phase": self.mask(self.progress.phase),
             "numbers": self.numbers(self.summary()),
             "checks": [_check_row(o) for o in self.outcomes()],
             "reports": self.reports if self.done else [],
@@ -302,7 +302,8 @@ class Board:
     def status_html(self) -> str:
         elapsed = format_seconds(round(self.progress.elapsed))
         if not self.done:
-            phase = f" · phase {esc(self.progress.phase)}" if self.progress.phase else ""
+            # An unnamed phase is called "phase 2" already: its name is shown as it is.
+            phase = f" · {esc(self.mask(self.progress.phase))}" if self.progress.phase else ""
             planned = format_seconds(round(self.planned))
             running = f"running · {esc(elapsed)} of {esc(planned)}{phase}"
             return f'<p class="status running">{running}</p>'
@@ -379,11 +380,12 @@ def masked(metrics: Metrics, mask: Callable[[str], str]) -> Metrics:
     return out
 
 
-def _phase_bands(plan: Plan) -> list[PhaseRun]:
-    """The plan's phases on the run's clock, as the charts shade them."""
+def _phase_bands(plan: Plan, mask: Callable[[str], str]) -> list[PhaseRun]:
+    """The plan's phases on the run's clock, as the charts shade them (a name from the
+    plan may hold a secret)."""
     bands, start = [], 0.0
     for phase in plan.phases:
-        bands.append(PhaseRun(phase.index, phase.name, start, start + phase.duration))
+        bands.append(PhaseRun(phase.index, mask(phase.name), start, start + phase.duration))
         start += phase.duration
     return bands
 
