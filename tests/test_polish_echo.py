@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.helpers import run_cli
 from tests.servers import ServerThread
 
@@ -22,11 +20,6 @@ scenarios:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the lines are printed by yamlload/cli/outputs.py (ReportWriter._junit and "
-    "_markdown), owned by another engineer",
-)
 def test_junit_and_summary_md_paths_are_echoed_after_the_run(
     write_plan: Any, server: ServerThread
 ) -> None:

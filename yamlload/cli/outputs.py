@@ -79,13 +79,16 @@ class Writer:
             from ..report.junit import junit_xml
 
             xml = junit_xml(summary, list(verdict.outcomes), list(verdict.invalid))
-            self.attempt(lambda: write_text(junit, xml, what="the JUnit file"))
+            if self.attempt(lambda: write_text(junit, xml, what="the JUnit file")):
+                click.echo(f"JUnit: {junit}")
 
     def _markdown(self, summary: Summary, verdict: Verdict, files: ReportFiles) -> None:
         markdown = markdown_summary(summary, list(verdict.outcomes), list(verdict.invalid))
         summary_md, step_summary = files.summary_md, files.step_summary
-        if summary_md:
-            self.attempt(lambda: write_text(summary_md, markdown, what="the Markdown summary"))
+        if summary_md and self.attempt(
+            lambda: write_text(summary_md, markdown, what="the Markdown summary")
+        ):
+            click.echo(f"Markdown summary: {summary_md}")
         if step_summary:
             self.attempt(
                 lambda: write_text(
