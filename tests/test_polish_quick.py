@@ -42,3 +42,19 @@ def test_a_rate_is_held_to_the_users_limit_of_c(server: ServerThread) -> None:
     )
     assert "e+" not in result.stderr
     assert sum(server.hits().values()) == before
+
+
+def test_limits_in_messages_are_written_out_not_in_e_notation() -> None:
+    result = run_cli("quick", "http://127.0.0.1:9/", "-r", "2e6", "-d", "1s")
+    assert result.exit_code == EXIT_USAGE
+    assert "between 0.001 and 1,000,000" in result.stderr
+    assert "e+06" not in result.stderr
+
+
+def test_a_check_reads_its_limit_and_value_grouped() -> None:
+    from yamlload.checks.outcome import describe_limit, describe_value
+    from yamlload.checks.parse import parse_ensure
+
+    check = parse_ensure("http.codes.201 < 100000000000")
+    assert describe_limit(check) == "< 100,000,000,000"
+    assert describe_value(check, 1_000_000.0) == "1,000,000"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..units import format_count
 from .parse import RATES, REQUEST_RATE, SHORTHANDS, Check, is_time
 
 
@@ -33,9 +34,9 @@ def describe_limit(check: Check) -> str:
     if check.relative:
         return f"{check.op} {check.limit:+g}{check.relative}"
     if check.metric.endswith(RATES):
-        return f"{check.op} {check.limit * 100:g}%"
+        return f"{check.op} {format_count(check.limit * 100)}%"
     unit = " ms" if is_time(check.metric) else ""
-    return f"{check.op} {check.limit:g}{unit}"
+    return f"{check.op} {format_count(check.limit)}{unit}"
 
 
 def describe_outcome(outcome: Outcome) -> str:
@@ -61,4 +62,4 @@ def describe_value(check: Check, value: float | None) -> str:
         return f"{value:.1f} ms"
     if check.metric == REQUEST_RATE:
         return f"{value:.1f}/s"
-    return f"{value:g}"
+    return format_count(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..metrics import names as n
 from ..results.summary import Summary
+from ..units import format_count
 
 # The generator fell behind when users started later than this (p99, ms): `--max-lag`'s
 # default, the same limit the summary warns at.
@@ -34,7 +35,7 @@ def _lag(summary: Summary, max_lag_ms: float) -> list[str]:
     if lag.count and p99 > max_lag_ms:
         return [
             f"{LAG_REASON} its schedule: arrival lag p99 = {p99:.0f} ms, "
-            f"over --max-lag {max_lag_ms:g} ms (the load made was lower than planned)"
+            f"over --max-lag {format_count(max_lag_ms)} ms (the load made was lower than planned)"
         ]
     return []
 

@@ -11,6 +11,7 @@ import click
 
 from ..checks.validity import DEFAULT_MAX_LAG_MS
 from ..plan.source import PlanOptions
+from ..units import format_count
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The largest number a FiniteFloat takes unless told otherwise.
@@ -98,7 +99,8 @@ class FiniteFloat(_FloatParam):
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a number", param, ctx)
         if not math.isfinite(number) or not self.low <= number <= self.high:
-            self.fail(f"{value!r} must be between {self.low:g} and {self.high:g}", param, ctx)
+            low, high = format_count(self.low), format_count(self.high)
+            self.fail(f"{value!r} must be between {low} and {high}", param, ctx)
         return number
 
 

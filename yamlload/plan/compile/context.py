@@ -18,7 +18,7 @@ from pathlib import Path as FsPath
 from typing import Any, TypeGuard
 
 from ...errors import Problem
-from ...units import parse_duration
+from ...units import format_count, parse_duration
 from ..expr import ExprError, Template, parse_condition, parse_template
 from ..files import input_roots, load_time_roots
 from ..ir import TList, TMap, Value
@@ -182,13 +182,14 @@ class Context:
             self.error(path, f"{brief(raw)} is not a number")
             return None
         if value < 0 or (positive and value == 0):
-            self.error(path, f"must be {'more than' if positive else 'at least'} 0, got {value:g}")
+            least = "more than" if positive else "at least"
+            self.error(path, f"must be {least} 0, got {format_count(value)}")
             return None
         if integer and not float(value).is_integer():
-            self.error(path, f"must be a whole number, got {value:g}")
+            self.error(path, f"must be a whole number, got {format_count(value)}")
             return None
         if most is not None and value > most:
-            self.error(path, f"must be at most {most:,.0f}, got {value:g}")
+            self.error(path, f"must be at most {most:,.0f}, got {format_count(value)}")
             return None
         return float(value)
 
