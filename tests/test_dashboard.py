@@ -156,7 +156,7 @@ def test_page_events_and_metrics_during_a_run_grow_and_end_as_the_report(
         {
             "check": "p95<1000",
             "value": last["checks"][0]["value"],
-            "limit": "< 1000 ms",
+            "limit": "< 1,000 ms",
             "state": "ok",
         }
     ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..report.html import _CSS as REPORT_CSS
 from ..report.html import _PATTERNS as BAR_PATTERNS
-from ..report.html import esc
+from ..report.html import SORT_ROWS_JS, esc
 
 _LIVE_CSS = """
 .status { font-weight: 650; padding: 8px 12px; border-radius: 6px; border: 2px solid var(--line); margin: 8px 0; }
@@ -26,20 +26,7 @@ _SCRIPT = """
   var frames = 0;
   function sortTable(column, ascending) {
     var table = document.querySelector('#endpoints table');
-    if (!table) return;
-    var headers = table.querySelectorAll('th');
-    headers.forEach(function (th, i) {
-      th.setAttribute('aria-sort', i === column ? (ascending ? 'ascending' : 'descending') : 'none');
-    });
-    var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
-    rows.sort(function (a, b) {
-      var x = a.cells[column].dataset.value, y = b.cells[column].dataset.value;
-      var nx = parseFloat(x), ny = parseFloat(y);
-      var order = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-      return ascending ? order : -order;
-    });
-    rows.forEach(function (row) { body.appendChild(row); });
+    if (table) sortRows(table, column, ascending);
   }
   document.addEventListener('click', function (event) {
     var button = event.target.closest && event.target.closest('#endpoints th button');
@@ -73,7 +60,12 @@ _SCRIPT = """
     }
   };
   source.onerror = function () {
-    if (document.body.dataset.done !== 'yes') link.textContent = 'reconnecting…';
+    if (document.body.dataset.done === 'yes') return;
+    // A stream refused (503: too many pages open) is closed for good; else the browser
+    // tries again by itself.
+    link.textContent = source.readyState === EventSource.CLOSED
+      ? 'not connected: the dashboard refused this page (too many open?); reload to try again'
+      : 'reconnecting…';
   };
 })();
 """
@@ -98,5 +90,5 @@ def render_page(frame: dict[str, Any], source: str, target: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
         f"<title>yamlload live: {esc(source)}</title><style>{REPORT_CSS}{_LIVE_CSS}</style></head><body>"
         f'<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>{BAR_PATTERNS}</defs></svg>'
-        f"{sections}<script>{_SCRIPT}</script></body></html>\n"
+        f"{sections}<script>{SORT_ROWS_JS}{_SCRIPT}</script></body></html>\n"
     )

@@ -658,27 +658,37 @@ pre { background: var(--panel); padding: 12px; overflow: auto; max-height: 480px
 @media print { body { max-width: none; } details { display: none; } .hint { display: none; } figure, table { break-inside: avoid; } }
 """
 
-_SCRIPT = """
+# Sorts a table's rows by a column (numbers by value, else text) and marks the header:
+# shared by the report and the live page (live/page.py), which re-sorts after each frame.
+SORT_ROWS_JS = """
+function sortRows(table, column, ascending) {
+  table.querySelectorAll('th').forEach(function (th, i) {
+    th.setAttribute('aria-sort', i === column ? (ascending ? 'ascending' : 'descending') : 'none');
+  });
+  var body = table.tBodies[0];
+  var rows = Array.prototype.slice.call(body.rows);
+  rows.sort(function (a, b) {
+    var x = a.cells[column].dataset.value, y = b.cells[column].dataset.value;
+    var nx = parseFloat(x), ny = parseFloat(y);
+    var order = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+    return ascending ? order : -order;
+  });
+  rows.forEach(function (row) { body.appendChild(row); });
+}
+"""
+
+_SCRIPT = (
+    SORT_ROWS_JS
+    + """
 document.querySelectorAll('table.sortable').forEach(function (table) {
-  var headers = table.querySelectorAll('th');
-  headers.forEach(function (th, column) {
+  table.querySelectorAll('th').forEach(function (th, column) {
     th.querySelector('button').addEventListener('click', function () {
-      var ascending = th.getAttribute('aria-sort') !== 'ascending';
-      headers.forEach(function (other) { other.setAttribute('aria-sort', 'none'); });
-      th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
-      var body = table.tBodies[0];
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var x = a.cells[column].dataset.value, y = b.cells[column].dataset.value;
-        var nx = parseFloat(x), ny = parseFloat(y);
-        var order = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-        return ascending ? order : -order;
-      });
-      rows.forEach(function (row) { body.appendChild(row); });
+      sortRows(table, column, th.getAttribute('aria-sort') !== 'ascending');
     });
   });
 });
 """
+)
 
 
 def _page(title: str, body: str) -> str:
