@@ -167,6 +167,11 @@ def test_page_events_and_metrics_during_a_run_grow_and_end_as_the_report(
     assert all(f["html"]["charts"].count('<svg class="chart"') == 5 for f in frames)
     # the final /metrics (what a scrape at the end gets) is the report's
     assert requests_in(dashboard.board.metrics_text()) == report["http.requests"]
+    # the memory chart draws what the ticker sampled, as the report's rows do
+    if Path("/proc/self/statm").exists():
+        drawn = [p.rss_mb for p in dashboard.board.points if p.rss_mb is not None]
+        sampled = [row.rss_mb for row in result.seconds if row.rss_mb is not None]
+        assert drawn and max(drawn) == pytest.approx(max(sampled), rel=0.01)
 
 
 def test_a_page_that_never_reads_slows_nothing(

@@ -27,6 +27,7 @@ from ..metrics.names import (
     REQUESTS,
     REQUESTS_FAILED,
     RESPONSE_TIME,
+    RSS_MB,
     USERS_CREATED,
 )
 from ..metrics.periods import Period
@@ -56,8 +57,6 @@ DOTS_UP_TO = 90
 TABLE_ENDPOINTS_PER_SECOND = 100
 # A point's width is never taken below this, so a rate over a sliver stays finite.
 MIN_WIDTH = 0.05
-# The generator's resident memory, where Linux tells it (no psutil dependency).
-STATUS_FILE = "/proc/self/status"
 # What a chart point keeps of a second: the rest (per-endpoint series) is only totals.
 CHARTED_COUNTERS = (REQUESTS, CPU_MS)
 CHARTED_PREFIXES = (CODES, ERRORS)
@@ -143,18 +142,6 @@ def coarsened(points: list[Point]) -> list[Point]:
     return pairs + points[len(pairs) * 2 :]
 
 
-def resident_mb() -> float | None:
-    """This process's resident memory (VmRSS) in MB; None where /proc does not say."""
-    try:
-        with open(STATUS_FILE, encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 class Board:
     """The run as the live page shows it, updated once a second by the dashboard."""
 
@@ -187,8 +174,10 @@ class Board:
                 break
             new.append(second)
         new.reverse()
-        rss = resident_mb() if new else None
         for second in new:
+            # The memory the ticker sampled in that second, as the report charts it.
+            memory = second.histogram(RSS_MB)
+            rss = memory.max if memory is not None and memory.count else None
             self.points.append(Point(last, second.at, charted(second.metrics), rss))
             last = second.at
         if len(self.points) > MAX_POINTS:
