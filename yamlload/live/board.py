@@ -199,7 +199,7 @@ class Board:
         return self._cached("summary", self._summary)
 
     def _summary(self) -> Summary:
-        total = masked(self.total, self.mask)
+        total = self.total.renamed(self.mask)
         return Summary(
             source=self.source,
             target=self.target,
@@ -348,25 +348,6 @@ class Board:
 
     def series(self, key: str) -> list[tuple[float, float | None]]:
         return [(p.middle, p.values[key]) for p in self.points]
-
-
-def masked(metrics: Metrics, mask: Callable[[str], str]) -> Metrics:
-    """`metrics` with every name masked (an endpoint's label may hold a secret). The
-    histograms are shared, not copied (nothing writes them while a frame is built),
-    unless two names mask alike: those are merged into a copy."""
-    out = Metrics()
-    for name, n in metrics.counters.items():
-        key = mask(name)
-        out.counters[key] = out.counters.get(key, 0) + n
-    for name, hist in metrics.histograms.items():
-        key = mask(name)
-        if key in out.histograms:
-            twin = Histogram()
-            twin.merge(out.histograms[key])
-            twin.merge(hist)
-            hist = twin
-        out.histograms[key] = hist
-    return out
 
 
 def _phase_bands(plan: Plan, mask: Callable[[str], str]) -> list[PhaseRun]:
