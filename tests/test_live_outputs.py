@@ -511,14 +511,19 @@ def test_publish_metrics_with_workers_is_a_warning(tmp_path: Path) -> None:
         ("jsonl=a.jsonl,prefx=b", "unknown option 'prefx'; did you mean 'prefix'?"),
         ("statsd=127.0.0.1:8125,tga=a:b", "unknown option 'tga'; did you mean 'tag'?"),
         ("prometheus-push=http://127.0.0.1:99999", "prometheus-push"),
+        ("statds=127.0.0.1:8125", "unknown kind 'statds'; did you mean 'statsd'?"),
+        ("prometheus=http://127.0.0.1:9091", "did you mean 'prometheus-push'?"),
+        ("json=live.jsonl", "did you mean 'jsonl'?"),
+        ("nope=x", "expected KIND=TARGET with KIND one of statsd, prometheus-push, jsonl"),
     ],
 )
-def test_a_misspelled_option_or_an_impossible_pushgateway_is_refused_before_traffic(
+def test_a_misspelled_kind_or_option_or_an_impossible_pushgateway_is_refused_before_traffic(
     tmp_path: Path, fresh_server: ServerThread, spec: str, said: str
 ) -> None:
     plan = write_plan(tmp_path, fresh_server.url)
     result, _ = run(tmp_path, plan, "--out", spec, "-q")
     assert result.exit_code == 2, result.stdout + result.stderr
     assert said in result.stderr
+    assert "did you mean" in said or "did you mean" not in result.stderr
     assert fresh_server.hits() == {}
     assert not (tmp_path / "a.jsonl,prefx=b").exists()

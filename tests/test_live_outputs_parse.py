@@ -8,35 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli
-from tests.servers import ServerThread
-from tests.test_live_outputs import run, write_plan
+from tests.test_live_outputs import write_plan
 from yamlload import PlanOptions, load_plan
 from yamlload.errors import PlanError
 from yamlload.plan.compile.context import Context
 from yamlload.plan.compile.publish import compile_live_outputs
 from yamlload.plan.ir import LiveOutput
 from yamlload.plan.layering import assemble
-
-
-@pytest.mark.parametrize(
-    ("spec", "said"),
-    [
-        ("statds=127.0.0.1:8125", "unknown kind 'statds'; did you mean 'statsd'?"),
-        ("prometheus=http://127.0.0.1:9091", "did you mean 'prometheus-push'?"),
-        ("json=live.jsonl", "did you mean 'jsonl'?"),
-        ("nope=x", "expected KIND=TARGET with KIND one of statsd, prometheus-push, jsonl"),
-    ],
-)
-def test_an_unknown_kind_is_exit_2_with_the_close_one_named(
-    tmp_path: Path, fresh_server: ServerThread, spec: str, said: str
-) -> None:
-    plan = write_plan(tmp_path, fresh_server.url)
-    result, _ = run(tmp_path, plan, "--out", spec, "-q")
-    assert result.exit_code == 2, result.output + result.stderr
-    assert said in result.stderr
-    assert "did you mean" not in result.stderr or spec != "nope=x"
-    assert fresh_server.hits() == {}
-
 
 
 def reporters(tmp_path: Path, port: str) -> tuple[LiveOutput, ...]:
