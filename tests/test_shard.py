@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -235,6 +236,47 @@ def test_shards_on_an_in_process_dask_cluster(server, write_plan, tmp_path: Path
         == 0
     )
     assert counts(report_of(single)) == counts(report)
+
+
+def test_dask_shards_start_together_once_every_one_is_ready(
+    server, write_plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard that takes long to get ready (a big bundle to unpack, a big payload to
+    parse) holds back the start of all: none starts late, so the run stays valid."""
+    distributed = pytest.importorskip("distributed")
+    import yamlload.scale.shard as shard
+
+    compile_plan = shard.load_plan
+    slow = shard.START_LEAD_SECONDS + 2.0  # longer than any lead given before the start
+
+    def slow_to_compile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(slow)
+        return compile_plan(*args, **kwargs)
+
+    monkeypatch.setattr(shard, "load_plan", slow_to_compile)
+    plan = str(write_plan(PLAN))
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    try:
+        result = run_cli(
+            "run",
+            "-q",
+            plan,
+            "-t",
+            server.url,
+            "--seed",
+            "4",
+            "--dask",
+            cluster.scheduler_address,
+            "-o",
+            str(tmp_path / "dask.json"),
+        )
+    finally:
+        cluster.close()
+    assert result.exit_code == 0, result.stdout + result.stderr
+    workers = report_of(tmp_path / "dask.json")["workers"]
+    assert all(w["late_start_s"] < 1 for w in workers), workers
 
 
 def test_dask_address_that_does_not_answer(write_plan) -> None:

@@ -93,15 +93,27 @@ class _QueueObserver:
         self.updates.put(("log", self.shard, message))
 
 
-def run_shard(job: ShardJob, updates: Any = None, shard: int = 0) -> dict[str, Any]:
+def run_shard(
+    job: ShardJob,
+    updates: Any = None,
+    shard: int = 0,
+    when_ready: Callable[[], float] | None = None,
+) -> dict[str, Any]:
     """Run one segment of a plan, starting at `job.start_at`; returns the encoded result.
-    A top-level function, so process pools and Dask can ship it."""
+    A top-level function, so process pools and Dask can ship it. `when_ready`, if given,
+    is called once the plan is compiled and returns the start time: a coordinator that
+    waits for every shard to be ready before it sets one (dask.py)."""
     if job.bundle is not None:
         with tempfile.TemporaryDirectory(prefix="yamlload-shard-") as folder:
             plan_path, options = job.bundle.unpack(Path(folder), job.plan_options)
             plan = load_plan(plan_path, options)
-            return _run_plan(plan, job, updates, shard)
-    return _run_plan(load_plan(job.plan_path, job.plan_options), job, updates, shard)
+            return _run_plan(plan, _started(job, when_ready), updates, shard)
+    plan = load_plan(job.plan_path, job.plan_options)
+    return _run_plan(plan, _started(job, when_ready), updates, shard)
+
+
+def _started(job: ShardJob, when_ready: Callable[[], float] | None) -> ShardJob:
+    return job if when_ready is None else replace(job, start_at=when_ready())
 
 
 def _run_plan(plan: Plan, job: ShardJob, updates: Any, shard: int) -> dict[str, Any]:
