@@ -249,7 +249,10 @@ def test_dask_shards_start_together_once_every_one_is_ready(
     compile_plan = shard.load_plan
     slow = shard.START_LEAD_SECONDS + 2.0  # longer than any lead given before the start
 
+    compiled: list[str] = []
+
     def slow_to_compile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        compiled.append(str(args[0]))
         time.sleep(slow)
         return compile_plan(*args, **kwargs)
 
@@ -277,6 +280,8 @@ def test_dask_shards_start_together_once_every_one_is_ready(
     assert result.exit_code == 0, result.stdout + result.stderr
     workers = report_of(tmp_path / "dask.json")["workers"]
     assert all(w["late_start_s"] < 1 for w in workers), workers
+    # each shard compiled the plan it was sent, unpacked in a folder of its own
+    assert len(compiled) == 2 and all("yamlload-shard-" in path for path in compiled)
 
 
 def test_dask_address_that_does_not_answer(write_plan) -> None:

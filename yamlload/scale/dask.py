@@ -80,15 +80,19 @@ def _submit(
     starts when the barrier says (see _Barrier), not at a time set now."""
     count = len(workers)
     seed = shared_seed(run_options)
+    # Sent once to every worker, ahead of the tasks: a bundle inside each task would be
+    # sent with every one (and Dask warns of a large task graph).
+    shipped = client.scatter(bundle, broadcast=True, hash=False)
     futures = []
     for index, worker in enumerate(workers):
         # A resolver object cannot travel to another machine: each shard uses its own.
         options = replace(run_options, seed=seed, segment=Segment(index, count), resolver=None)
-        job = ShardJob(bundle.plan, plan_options, options, 0.0, bundle)
+        job = ShardJob(bundle.plan, plan_options, options, 0.0)
         futures.append(
             client.submit(
                 _run_when_all_ready,
                 job,
+                shipped,
                 barrier,
                 key=f"yamlload-shard-{index + 1}-of-{count}-{seed}-{barrier[0]}",
                 workers=[worker],
@@ -137,7 +141,7 @@ class _Barrier:
         Variable(self.names[1], client=self.client).set(start_at)  # type: ignore[no-untyped-call]
 
 
-def _run_when_all_ready(job: ShardJob, barrier: tuple[str, str]) -> dict[str, Any]:
+def _run_when_all_ready(job: ShardJob, bundle: Bundle, barrier: tuple[str, str]) -> dict[str, Any]:
     """A shard on a Dask worker: compiles its plan, says it is ready, and starts at the
     time the coordinator gives once every shard is (see _Barrier)."""
     from distributed import Queue, Variable
@@ -147,4 +151,4 @@ def _run_when_all_ready(job: ShardJob, barrier: tuple[str, str]) -> dict[str, An
         start_at = Variable(barrier[1]).get(timeout=READY_TIMEOUT_SECONDS + 60)  # type: ignore[no-untyped-call]
         return float(start_at)
 
-    return run_shard(job, when_ready=when_ready)
+    return run_shard(replace(job, bundle=bundle), when_ready=when_ready)
