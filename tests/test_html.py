@@ -220,3 +220,22 @@ def test_the_page_never_contradicts_itself(tmp_path: Path) -> None:
     assert run_cli("report", str(report), "-o", str(page)).exit_code == 0
     assert "Partial: a checkpoint of a run that was still going" in page.read_text("utf-8")
     assert "Thresholds" in result.stdout and "\nChecks\n" not in result.stdout
+
+
+def test_status_bars_are_coloured_by_what_they_mean_not_by_order() -> None:
+    """A run of failures never shows green: 2xx green (c0), 3xx blue (c4), 4xx amber
+    (c2), 5xx red (c1), no response purple (c3), whatever codes the run saw."""
+    from yamlload.report.html import stacked_bars
+
+    def colour_of(svg: str, category: str) -> str:
+        found = re.search(r'<rect class="bar (c\d)"[^>]*><title>' + re.escape(category), svg)
+        assert found, category
+        return found.group(1)
+
+    failing = stacked_bars("codes", [(0.0, 10.0, {"error ECONNREFUSED": 5})], 10.0, [], "n")
+    assert colour_of(failing, "error ECONNREFUSED") == "c3"
+    mixed = {"HTTP 200": 5, "HTTP 201": 2, "HTTP 302": 1, "HTTP 404": 1, "HTTP 503": 1}
+    svg = stacked_bars("codes", [(0.0, 10.0, mixed)], 10.0, [], "n")
+    assert [colour_of(svg, c) for c in mixed] == ["c0", "c0", "c4", "c2", "c1"]
+    # two codes of a class: one colour, the second fainter
+    assert re.search(r"title>HTTP 201", svg) and 'opacity="0.65"><title>HTTP 201' in svg

@@ -190,7 +190,8 @@ def stacked_bars(
     """One bar per (start, span seconds, counts). A bar's height is its counts per `per`
     seconds (10: a period), so a rolled-up minute or ten of a long run stands as high as
     its 10-second periods (and the live page's bars, per 1 s, as high as its seconds)."""
-    categories = sorted({c for _, _, counts in periods for c in counts})
+    categories = sorted({c for _, _, counts in periods for c in counts}, key=_by_meaning)
+    styles = _styles(categories)
     scaled = [
         (start, span, {c: n * per / span for c, n in counts.items()}, counts)
         for start, span, counts in periods
@@ -201,22 +202,53 @@ def stacked_bars(
         # the last period may be partial: its bar ends where the run ended
         width = max(plot.x(min(start + span, plot.x_max)) - plot.x(start) - 2, 1)
         base = 0.0
-        for index, category in enumerate(categories):
+        for category in categories:
             n = counts.get(category, 0)
             if not n:
                 continue
             height = heights[category]
             y_top, y_bottom = plot.y(base + height), plot.y(base)
             parts.append(
-                f'<rect class="bar c{index % 6}" x="{plot.x(start) + 1:.1f}" y="{y_top:.1f}" width="{width:.1f}" height="{max(y_bottom - y_top, 0.5):.1f}" fill="url(#pattern{index % 6})">'
+                f'<rect class="bar c{styles[category][0]}" x="{plot.x(start) + 1:.1f}" y="{y_top:.1f}" width="{width:.1f}" height="{max(y_bottom - y_top, 0.5):.1f}" fill="url(#pattern{styles[category][0]})" opacity="{styles[category][1]}">'
                 f"<title>{esc(category)}: {n} at {esc(format_seconds(start))}</title></rect>"
             )
             base += height
     legend = [
-        f'<li><svg width="16" height="12" aria-hidden="true"><rect class="bar c{i % 6}" width="16" height="12" fill="url(#pattern{i % 6})"/></svg> {esc(c)}: {sum(counts.get(c, 0) for _, _, counts in periods):,}</li>'
-        for i, c in enumerate(categories)
+        f'<li><svg width="16" height="12" aria-hidden="true"><rect class="bar c{styles[c][0]}" width="16" height="12" fill="url(#pattern{styles[c][0]})" opacity="{styles[c][1]}"/></svg> {esc(c)}: {sum(counts.get(c, 0) for _, _, counts in periods):,}</li>'
+        for c in categories
     ]
     return _figure(title, parts, legend)
+
+
+# A bar's colour and pattern (c0…c5, see _PATTERNS) by what it means, so that a run of
+# failures never shows green: 2xx green, 3xx blue, 4xx amber, 5xx red, errors purple.
+_STYLE_BY_CLASS = {"2": 0, "3": 4, "4": 2, "5": 1}
+_ERROR_STYLE, _OTHER_STYLE = 3, 5
+# The second and later codes of one class are fainter shades of its colour.
+_SHADES = ("1", "0.65", "0.45", "0.3")
+
+
+def _style_of(category: str) -> int:
+    if category.startswith("error"):
+        return _ERROR_STYLE
+    code = category.removeprefix("HTTP ").strip()
+    return _STYLE_BY_CLASS.get(code[:1], _OTHER_STYLE) if code.isdigit() else _OTHER_STYLE
+
+
+def _by_meaning(category: str) -> tuple[int, str]:
+    """Successes at the bottom of a bar, then redirects, client and server errors, and
+    requests with no response on top."""
+    order = {0: 0, 4: 1, 2: 2, 1: 3, 5: 4, 3: 5}
+    return order[_style_of(category)], category
+
+
+def _styles(categories: list[str]) -> dict[str, tuple[int, str]]:
+    styles, seen = {}, dict.fromkeys(range(6), 0)
+    for category in categories:
+        style = _style_of(category)
+        styles[category] = (style, _SHADES[min(seen[style], len(_SHADES) - 1)])
+        seen[style] += 1
+    return styles
 
 
 def percentile_curve(hist: Histogram) -> str:
