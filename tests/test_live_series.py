@@ -115,3 +115,25 @@ def test_a_series_that_need_not_be_whole_keeps_what_the_charts_draw() -> None:
     second = live.take(recorder.periods, 1.0)
     assert second.metrics.counters == {"http.requests": 1}
     assert set(second.metrics.histograms) == {"http.response_time"}
+
+
+def test_a_last_look_moments_after_the_last_tick_joins_the_second_before() -> None:
+    """The run's last look comes a few ms after its last tick: its row joins the one
+    before (its rate over 7 ms would chart a spike), and every count is still there."""
+    now = [0.5]
+    recorder = Recorder(lambda: now[0])
+    live = LiveSeries()
+    for second in range(3):
+        now[0] = second + 0.5
+        for _ in range(10):
+            recorder.count("http.requests")
+        live.take(recorder.periods, second + 1.0)
+    now[0] = 3.002
+    recorder.count("http.requests")
+    live.take(recorder.periods, 3.007, final=True)
+    assert [row.requests for row in live.rows] == [10, 10, 11]
+    assert live.rows[-1].width == 1.007
+    assert sum(s.count("http.requests") for s in live.seconds) == 31  # what outputs send
+    # a look that is not the last, or a long enough last stretch, is a row of its own
+    live.take(recorder.periods, 4.0, final=True)
+    assert len(live.rows) == 4

@@ -17,7 +17,7 @@ from ..checks.evaluate import evaluate
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..checks.parse import Check
 from ..metrics.histogram import Histogram, Metrics
-from ..metrics.live import LiveSeries
+from ..metrics.live import TAIL_SECONDS, LiveSeries
 from ..metrics.names import (
     ACTIVE_USERS,
     ARRIVAL_LAG,
@@ -180,6 +180,9 @@ class Board:
             rss = memory.max if memory is not None and memory.count else None
             self.points.append(Point(last, second.at, charted(second.metrics), rss))
             last = second.at
+        last_is_a_sliver = self.points and self.points[-1].width < TAIL_SECONDS
+        if done and last_is_a_sliver and len(self.points) >= 2:  # as the report's rows
+            self.points[-2:] = [merged(self.points[-2], self.points[-1])]
         if len(self.points) > MAX_POINTS:
             self.points = coarsened(self.points)
         self.total, self.progress, self.done = live.total, progress, done

@@ -36,6 +36,10 @@ CHARTED = frozenset({RESPONSE_TIME, ARRIVAL_LAG, ACTIVE_USERS, RSS_MB})
 # A run this long or shorter keeps a row per second for its report's charts (a minute
 # draws 60 points, not 6); a longer one draws its 10-second periods.
 ROWS_KEPT = 600
+# The run's last look comes a moment after its last tick: a stretch shorter than this is
+# charted as part of the second before it, since a rate over a few milliseconds (one
+# request in 7 ms: 145 req/s) would draw a spike that never happened.
+TAIL_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +117,10 @@ class LiveSeries:
         self._seen: dict[int, Metrics] = {}
         self._oldest_open = 0
 
-    def take(self, periods: Mapping[int, Period], at: float) -> Second:
+    def take(self, periods: Mapping[int, Period], at: float, final: bool = False) -> Second:
         """The second (or whatever time passed) since the last call: every sample that
-        reached a period since then, however the periods' boundaries fall."""
+        reached a period since then, however the periods' boundaries fall. `final`: the
+        run's last look, whose row joins the one before when it is short (TAIL_SECONDS)."""
         delta = Metrics()
         # A rolled-up period (span > 1) is made only of periods the clock left long ago,
         # all of whose samples an earlier look took.
@@ -138,9 +143,18 @@ class LiveSeries:
         self.seconds.append(second)
         self.total.merge(delta)
         if at <= ROWS_KEPT + 1:  # + the last look, a little after the run's end
-            self.rows.append(SecondRow.of(second, at - self._last_at))
+            self.rows.append(self._row(second, at - self._last_at, final))
         self._last_at = at
         return second
+
+    def _row(self, second: Second, width: float, final: bool) -> SecondRow:
+        if not (final and width < TAIL_SECONDS and self.rows and len(self.seconds) >= 2):
+            return SecondRow.of(second, width)
+        before = self.rows.pop()
+        joined = Metrics()
+        joined.merge(self.seconds[-2].metrics)
+        joined.merge(second.metrics)
+        return SecondRow.of(Second(second.at, joined), before.width + width)
 
 
 def _charted(metrics: Metrics) -> Metrics:

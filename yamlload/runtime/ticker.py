@@ -142,7 +142,7 @@ class Ticker:
     async def finish_watchers(self) -> None:
         """The run's last stretch into the live series (and its rows), then to the
         watchers with the run's end (a final push, a page's last frame)."""
-        self.live.take(self.rec.periods, max(self.clock.now(), 0.0))
+        self.live.take(self.rec.periods, max(self.clock.now(), 0.0), final=True)
         if not self.watchers:
             return
         progress = self.progress()
