@@ -239,3 +239,18 @@ def test_status_bars_are_coloured_by_what_they_mean_not_by_order() -> None:
     assert [colour_of(svg, c) for c in mixed] == ["c0", "c0", "c4", "c2", "c1"]
     # two codes of a class: one colour, the second fainter
     assert re.search(r"title>HTTP 201", svg) and 'opacity="0.65"><title>HTTP 201' in svg
+
+
+def test_a_run_nothing_answered_shows_no_latency_rather_than_zero(tmp_path: Path) -> None:
+    plan = tmp_path / "dead.yml"
+    plan.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 2}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n",
+        encoding="utf-8",
+    )
+    html = tmp_path / "r.html"
+    result = run_cli("run", "-q", str(plan), "-o", str(tmp_path / "r.json"), "--html", str(html))
+    assert result.exit_code != 0  # invalid: nothing answered
+    page = html.read_text(encoding="utf-8")
+    for tile in ("p50", "p95", "p99"):
+        assert f'data-metric="{tile}">—</dd>' in page

@@ -33,7 +33,7 @@ from ..metrics.names import (
 from ..metrics.periods import Period
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
-from ..report.html import Series, esc, line_chart, stacked_bars
+from ..report.html import Series, esc, line_chart, millis, stacked_bars
 from ..report.html import _endpoint_table as endpoint_table
 from ..results.run import PhaseRun, Progress
 from ..results.summary import Summary
@@ -283,9 +283,10 @@ class Board:
             "active": self.progress.active,
             "created": summary.counter(USERS_CREATED),
             "error_rate": round(summary.error_rate, 6),
-            "p50": latency.p50,
-            "p95": latency.p95,
-            "p99": latency.p99,
+            # null, not 0, when no request has been answered yet
+            "p50": latency.p50 if latency.count else None,
+            "p95": latency.p95 if latency.count else None,
+            "p99": latency.p99 if latency.count else None,
             "points": len(self.points),
         }
 
@@ -312,9 +313,9 @@ class Board:
             ("requests / s (run)" if self.done else "requests / s", f"{numbers['rps']:.1f}"),
             ("active users", f"{numbers['active']:,}"),
             ("error rate", f"{summary.error_rate * 100:.2f}%"),
-            ("p50", f"{numbers['p50']:.1f} ms"),
-            ("p95", f"{numbers['p95']:.1f} ms"),
-            ("p99", f"{numbers['p99']:.1f} ms"),
+            ("p50", millis(numbers["p50"])),
+            ("p95", millis(numbers["p95"])),
+            ("p99", millis(numbers["p99"])),
         ]
         cells = "".join(
             f'<div><dt>{esc(k)}</dt><dd data-metric="{esc(k)}">{esc(v)}</dd></div>'

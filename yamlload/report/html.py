@@ -365,15 +365,20 @@ def _codes_and_errors(summary: Summary) -> list[tuple[float, float, dict[str, in
     ]
 
 
+def millis(value: float | None, count: int = 1) -> str:
+    """A latency tile: "—" when nothing was measured (no response), never "0.0 ms"."""
+    return f"{value:.1f} ms" if value is not None and count else "—"
+
+
 def _tiles(summary: Summary) -> str:
     latency = summary.stats(RESPONSE_TIME)
     tiles = [
         ("requests", f"{summary.counter(REQUESTS):,}"),
         ("requests / s", f"{summary.request_rate:.1f}"),
         ("error rate", f"{summary.error_rate * 100:.2f}%"),
-        ("p50", f"{latency.p50:.1f} ms"),
-        ("p95", f"{latency.p95:.1f} ms"),
-        ("p99", f"{latency.p99:.1f} ms"),
+        ("p50", millis(latency.p50, latency.count)),
+        ("p95", millis(latency.p95, latency.count)),
+        ("p99", millis(latency.p99, latency.count)),
         ("users", f"{summary.counter(USERS_CREATED):,}"),
     ]
     return (
