@@ -13,7 +13,10 @@ import pytest
 
 from tests.servers import ServerThread
 from tests.test_dashboard import RUN_TIMEOUT, start_cli_run, write_plan
-from tests.test_dashboard_limits import driven
+from tests.test_dashboard_limits import PLAN, driven
+from yamlload import PlanOptions, load_plan
+from yamlload.live.dashboard import Dashboard
+from yamlload.plan.secrets import Redactor
 
 MALFORMED = (
     b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
@@ -92,3 +95,16 @@ def test_a_request_with_no_host_is_answered(tmp_path: Path) -> None:
             return answer
 
     assert asyncio.run(asyncio.wait_for(ask(), RUN_TIMEOUT)).startswith(b"HTTP/1.0 200")
+
+
+def test_off_loopback_any_name_that_reaches_it_is_answered(tmp_path: Path) -> None:
+    """Put on 0.0.0.0 on purpose (and warned of), the dashboard is reachable by any name:
+    a DNS name, a Kubernetes Service. Only a loopback one checks names."""
+    path = tmp_path / "plan.yml"
+    path.write_text(PLAN, encoding="utf-8")
+    plan = load_plan(str(path), PlanOptions())
+    exposed = Dashboard(plan, [], Redactor(), "0.0.0.0", 0, (), lambda line: None)
+    assert exposed.named("loadgen.corp.example:5665")
+    assert exposed.named("loadgen-svc")
+    private = Dashboard(plan, [], Redactor(), "127.0.0.1", 0, (), lambda line: None)
+    assert not private.named("loadgen.corp.example:5665")

@@ -245,8 +245,10 @@ class Dashboard:
         (DNS rebinding) sends that name, and is refused, so it cannot read the run. An
         IP address or localhost cannot be pointed anywhere else, so they are accepted
         on any port (a tunnel may use another); so are the name the dashboard was given
-        and this machine's name. A request with no Host is no browser's."""
-        if host_header is None:
+        and this machine's name. A request with no Host is no browser's. A dashboard the
+        user put off loopback (0.0.0.0, a LAN address: warned of) is anyone's to read
+        already, by whatever name reaches it (a DNS name, a Kubernetes Service)."""
+        if host_header is None or not is_loopback(self.host):
             return True
         name = host_name(host_header)
         if name is None:

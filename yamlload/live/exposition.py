@@ -32,7 +32,7 @@ from ..metrics.names import (
 )
 
 # Upper bounds (seconds) of the response-time histogram's buckets, +Inf added.
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LAG_QUANTILES = (0.5, 0.99)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Each bound's `le` as written, +Inf last.
