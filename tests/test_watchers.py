@@ -26,6 +26,8 @@ scenarios:
 
 
 class Recording:
+    name = "a recording watcher"
+
     def __init__(self, fail_in: str = "") -> None:
         self.fail_in = fail_in
         self.events: list[str] = []

@@ -9,6 +9,9 @@ a value in the results. Only things that stop the tool itself live here.
     ├── PlanError            exit 2: one or more positioned problems in a plan
     ├── StoppedEarly         exit 128 + the signal: stopped before any request was sent
     └── InternalError        exit 70: a bug in yamlload (always a bug, never user input)
+
+    OutputFailed             never an exit: a live output (StatsD, a Pushgateway, JSON
+                             lines) could not deliver; counted and told, the run goes on
 """
 
 from __future__ import annotations
@@ -86,6 +89,12 @@ class StoppedEarly(YamlloadError):
 
     def show(self) -> str:
         return f"stopped by {self.signal_name} before any request was sent"
+
+
+class OutputFailed(Exception):
+    """A live output could not deliver (a refused datagram, a failed push, a file that
+    would not take a write). Not a YamlloadError: it never ends a run or sets an exit
+    code; the ticker counts it (yamlload.output_errors) and tells it once."""
 
 
 class InternalError(YamlloadError):

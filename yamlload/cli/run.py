@@ -208,7 +208,7 @@ def outputs_checked(args: RunArgs, plan: Plan) -> RunArgs:
     every output path was checked, before any traffic (see `check_run_outputs`)."""
     output = args.files.output or default_report_path(plan.source)
     args = replace(args, files=replace(args.files, output=output))
-    live = [Output("--out jsonl", out.target) for out in args.outs if out.kind == "jsonl"]
+    live = [Output("--out jsonl=", out.target) for out in args.outs if out.kind == "jsonl"]
     check_run_outputs(args.files, plan, args.plan_path, args.plan, live)
     if args.split.checkpoint_seconds and not _a_file(output):
         raise UsageError(

@@ -24,6 +24,9 @@ class Watcher(Protocol):
     """The shape of runtime.options.Watcher (live may not import the runtime): what
     RunOptions.watchers holds."""
 
+    # How the console names it when it fails: "statsd 127.0.0.1:8125", "the dashboard".
+    name: str
+
     async def start(self) -> None: ...
 
     def second(self, live: LiveSeries, progress: Progress) -> None: ...

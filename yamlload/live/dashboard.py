@@ -124,8 +124,14 @@ class Client:
             self.transport.abort()
 
 
+# Hosts that listen on every interface: not an address a browser can open.
+EVERY_INTERFACE = ("0.0.0.0", "::", "")
+
+
 class Dashboard:
     """The live page and /metrics of one run, served from its event loop."""
+
+    name = "the dashboard"
 
     def __init__(
         self,
@@ -168,8 +174,14 @@ class Dashboard:
             await runner.cleanup()
             raise UsageError(self.cannot_listen(exc)) from None
         self.runner = runner
-        self.url = f"http://{url_host(self.host)}:{runner.addresses[0][1]}/"
-        self.say(f"Dashboard: {self.url}")
+        port = runner.addresses[0][1]
+        self.url = f"http://{url_host(self.host)}:{port}/"
+        if self.host in EVERY_INTERFACE:  # no address to open: say which ones work
+            self.url = f"http://127.0.0.1:{port}/"
+            elsewhere = f"http://{socket.gethostname()}:{port}/"
+            self.say(f"Dashboard: {self.url} (every interface: {elsewhere} from elsewhere)")
+        else:
+            self.say(f"Dashboard: {self.url}")
         if not is_loopback(self.host):
             self.say(
                 f"warning: --dashboard {self.host} is not this machine's loopback: the page "

@@ -5,15 +5,11 @@ per second or push that failed) and tells it once."""
 
 from __future__ import annotations
 
+from ..errors import OutputFailed
 from ..text import one_line
 
 # The longest reason kept for a failure's line: what a server sent is quoted in part.
 MAX_REASON_CHARS = 300
-
-
-class OutputFailed(Exception):
-    """An output could not deliver: a refused datagram, a failed or skipped push, a
-    file that would not take a write."""
 
 
 class Failures:
@@ -33,4 +29,4 @@ class Failures:
         count, why = self.count, self.last
         self.count, self.last = 0, ""
         times = f" ({count} times since the last second)" if count > 1 else ""
-        raise OutputFailed(f"{self.name}: {why}{times}")
+        raise OutputFailed(f"{why}{times}")

@@ -73,6 +73,7 @@ class JsonlOutput:
         self.prefix = mask(output.prefix or "")
         self.tags = {mask(key): mask(value) for key, value in output.tags}
         self.failures = Failures(f"jsonl {mask(self.path)}")
+        self.name = self.failures.name
         self.writer: _Writer | None = None
         self.declared: set[str] = set()  # metrics whose Metric line was written
 

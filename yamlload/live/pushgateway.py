@@ -70,6 +70,7 @@ class PushgatewayOutput:
         # A secret in the prefix is masked, and its `***` made a name's characters.
         self.prefix = None if output.prefix is None else _masked_name(output.prefix, mask)
         self.failures = Failures(f"prometheus-push {mask(output.target)}")
+        self.name = self.failures.name
         self.session: Any = None  # an aiohttp.ClientSession, made in start()
         self.pushing: asyncio.Task[None] | None = None
         self.period = 0  # the last period pushed (none is pushed during the first)
@@ -160,6 +161,9 @@ class PushgatewayOutput:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # aiohttp's ClientError, a timeout, OSError...
+            # A connection that failed: the OS's words, without aiohttp's "ssl:default".
+            cause = getattr(exc, "os_error", None)
+            exc = cause if isinstance(cause, OSError) else exc
             why = str(exc) or "no answer in time"
             self.failures.add(self.mask(f"{type(exc).__name__}: {why}"))
 

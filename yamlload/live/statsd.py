@@ -52,6 +52,7 @@ class StatsdOutput:
         self.prefix = DEFAULT_PREFIX if output.prefix is None else mask(output.prefix)
         self.tags = ",".join(_tag(mask(k), v, mask) for k, v in output.tags)
         self.failures = Failures(f"statsd {mask(output.target)}")
+        self.name = self.failures.name
         self.transport: asyncio.DatagramTransport | None = None
 
     async def start(self) -> None:

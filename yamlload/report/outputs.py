@@ -57,6 +57,11 @@ class Output:
     path: str
     append: bool = False
 
+    def __str__(self) -> str:
+        """How the user wrote it: `-o r.json`, or `--out jsonl=live.jsonl`."""
+        joint = "" if self.flag.endswith("=") else " "
+        return f"{self.flag}{joint}{self.path}"
+
 
 @dataclass(frozen=True)
 class Input:
@@ -75,7 +80,7 @@ def check_outputs(
     for output in outputs:
         problem = _problem(output, inputs, reader, taken)
         if problem:
-            problems.append(f"{output.flag} {output.path}: {problem}")
+            problems.append(f"{output}: {problem}")
     if problems:
         raise UsageError("\nerror: ".join(problems))
 
@@ -113,7 +118,7 @@ def _problem(
         keys.append((info.st_dev, info.st_ino))
     for key in keys:
         if key in taken:
-            return f"it is also the {taken[key].flag} output"
+            return f"it is also the {taken[key].flag.rstrip('=')} output"
     for key in keys:
         taken[key] = output
     folder = os.path.dirname(real)

@@ -45,6 +45,9 @@ class Watcher(Protocol):
     loop; an exception from `second` or `finish` is counted (yamlload.output_errors) and
     the run goes on. `start` may raise UsageError (a port in use): nothing is sent then."""
 
+    # How the console names it when it fails: "statsd 127.0.0.1:8125", "the dashboard".
+    name: str
+
     async def start(self) -> None: ...
 
     def second(self, live: LiveSeries, progress: Progress) -> None: ...

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from ..errors import OutputFailed
 from ..metrics.live import LiveSeries
 from ..metrics.names import (
     ACTIVE_USERS,
@@ -122,8 +123,9 @@ class Ticker:
         self.rec.count(OUTPUT_ERRORS)
         if self.observer is not None and id(watcher) not in self._watcher_failed:
             self._watcher_failed.add(id(watcher))
-            name = type(watcher).__name__
-            self.observer.log(f"{name} failed, the run goes on: {type(exc).__name__}: {exc}")
+            # An output's own failure says what went wrong; anything else is named.
+            why = str(exc) if isinstance(exc, OutputFailed) else f"{type(exc).__name__}: {exc}"
+            self.observer.log(f"warning: {watcher.name} failed, the run goes on: {why}")
 
     async def start_watchers(self) -> None:
         """Start each watcher; when one cannot start, those started are finished and its
