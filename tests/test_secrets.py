@@ -158,6 +158,23 @@ def test_redactor_document_masks_credentials_by_key() -> None:
     assert doc["config"]["defaults"]["headers"]["Cookie"] == "a=b"  # a copy; the plan is untouched
 
 
+def test_a_publish_metrics_api_key_written_in_the_plan_is_masked(tmp_path: Path) -> None:
+    """A reporter's literal `apiKey` (Datadog, New Relic) is a credential: masked in the
+    plan the report echoes, and wherever else it would show."""
+    plan_path = tmp_path / "p.yml"
+    plan_path.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "  plugins:\n    publish-metrics:\n      - {type: datadog, apiKey: dd-literal-key-123}\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n",
+        encoding="utf-8",
+    )
+    plan = load_plan(str(plan_path), PlanOptions())
+    redactor = Redactor.for_plan(plan)
+    echoed = redactor.document(plan.raw)["config"]["plugins"]["publish-metrics"][0]
+    assert echoed["apiKey"] == MASK
+    assert redactor.text("key=dd-literal-key-123") == f"key={MASK}"
+
+
 def test_env_values_in_target_and_phases_stay_visible(tmp_path: Path) -> None:
     """Where and how much load goes is shown as is; the same env in a header is masked."""
     plan = tmp_path / "env.yml"

@@ -26,6 +26,8 @@ MIN_SECRET_CHARS = 4
 # Keys whose values are credentials wherever they appear in a plan (case-insensitive).
 CREDENTIAL_KEYS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "pass"}
+    # publish-metrics' `apiKey` (Datadog, New Relic...), and the usual names of one
+    | {"apikey", "api_key", "api-key", "password", "secret", "client_secret", "x-auth-token"}
 )
 # Maps whose every value is a credential: cookies given by name.
 CREDENTIAL_MAPS = frozenset({"cookie"})
