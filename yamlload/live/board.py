@@ -9,6 +9,7 @@ once per second of the run, and kept: a page opened late gets it at once."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -152,7 +153,8 @@ class Board:
         self.source = plan.source
         self.target = redactor.url(plan.target)
         self.checks = list(checks)
-        self.reports = [self.mask(path) for path in reports]
+        # Absolute, so that the page says where they are wherever it is read from.
+        self.reports = [self.mask(os.path.abspath(path)) for path in reports]
         self.methods = {r.label: r.method for r in plan.requests()}
         self.phases = _phase_bands(plan, self.mask)
         self.planned = sum(phase.duration for phase in plan.phases)
