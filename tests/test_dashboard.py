@@ -471,3 +471,13 @@ def test_an_address_off_loopback_is_warned_of(
     asyncio.run(start_and_finish())
     assert said[0].startswith("Dashboard: http://127.0.0.1:")
     assert said[1].startswith("warning: --dashboard 127.0.0.1 is not this machine's loopback")
+
+
+def test_report_paths_are_listed_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from yamlload.live.board import Board
+    from yamlload.plan.secrets import Redactor
+
+    plan = load_plan(str(write_plan(tmp_path, "127.0.0.1:9", 1)), PlanOptions())
+    monkeypatch.chdir(tmp_path)
+    board = Board(plan, [], Redactor(), ["r.json", "out/r.html"])
+    assert board.reports == [str(tmp_path / "r.json"), str(tmp_path / "out" / "r.html")]
