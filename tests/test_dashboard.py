@@ -477,7 +477,7 @@ def test_report_paths_are_listed_absolute(tmp_path: Path, monkeypatch: pytest.Mo
     from yamlload.live.board import Board
     from yamlload.plan.secrets import Redactor
 
-    plan = load_plan(str(write_plan(tmp_path, "127.0.0.1:9", 1)), PlanOptions())
+    plan = load_plan(str(write_plan(tmp_path, "http://127.0.0.1:9", 1)), PlanOptions())
     monkeypatch.chdir(tmp_path)
     board = Board(plan, [], Redactor(), ["r.json", "out/r.html"])
     assert board.reports == [str(tmp_path / "r.json"), str(tmp_path / "out" / "r.html")]
