@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -307,3 +308,38 @@ def test_quick_refuses_a_rate_it_cannot_run() -> None:
     for rate in ("0", "nan", "-1"):
         result = run_cli("quick", "http://127.0.0.1:9/", "-r", rate)
         assert result.exit_code == 2 and "must be between" in result.stderr, rate
+
+
+def _handles_stop_signals(pid: int) -> bool:
+    """Whether yamlload has put in its handlers: SIGHUP caught (/proc's SigCgt mask), as
+    Python itself never catches it (it does catch SIGINT from its start)."""
+    found = re.search(r"^SigCgt:\s*([0-9a-f]+)", Path(f"/proc/{pid}/status").read_text(), re.M)
+    return bool(found and int(found.group(1), 16) & (1 << (signal.SIGHUP - 1)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_ctrl_c_while_starting_up_is_a_clean_stop(tmp_path: Path, command: str) -> None:
+    """From the moment yamlload handles signals, a Ctrl-C before any traffic (while it
+    imports, reads the command line and compiles the plan) is one line and exit 130:
+    it was a KeyboardInterrupt traceback, or click's "Aborted!" and exit 1."""
+    plan = tmp_path / "plan.yml"
+    plan.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 5, arrivalRate: 1}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n"
+    )
+    args = [str(plan), "-o", str(tmp_path / "r.json")] if command == "run" else [str(plan)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "yamlload", command, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not _handles_stop_signals(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, out + err
+    assert "Traceback" not in err and "Aborted" not in err, err
+    assert "stopped by SIGINT" in out + err

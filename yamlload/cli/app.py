@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import signal
 import sys
 from typing import Any
 
 import click
 
 from .._version import __version__
-from ..errors import InternalError, YamlloadError
+from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly, YamlloadError
 
 # Each command, and the module of this package that defines it under that name.
 COMMANDS = {
@@ -105,6 +106,24 @@ class _ReaderGone:
 
 
 def main() -> None:
+    _stop_on_signals()
     if sys.stdout is not None:
         sys.stdout = _ReaderGone(sys.stdout)
-    cli(prog_name="yamlload")
+    try:
+        cli(prog_name="yamlload")
+    except StoppedEarly as exc:  # while click read the command line
+        click.echo(exc.show(), err=True)
+        sys.exit(exc.exit_code)
+
+
+def _stop_on_signals() -> None:
+    """Until a command takes them over (run's StopSignals, the engine), Ctrl-C, SIGTERM
+    and SIGHUP end yamlload with their own exit code and one line: a KeyboardInterrupt
+    there was a traceback, or click's "Aborted!" and exit 1."""
+
+    def stop(signum: int, _: Any) -> None:
+        raise StoppedEarly(signal.Signals(signum).name)
+
+    for name in EXIT_SIGNAL:
+        if hasattr(signal, name):  # Windows has no SIGHUP
+            signal.signal(getattr(signal, name), stop)
