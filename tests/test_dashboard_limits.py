@@ -124,6 +124,7 @@ def stuck_request(port: int, path: str) -> socket.socket:
 def test_metrics_and_state_are_built_once_a_second_however_many_poll(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(dashboard_module, "REQUESTS_PER_SECOND", 10_000)  # not this test's
     expositions = counting(monkeypatch, board_module, "exposition")
     states = counting(monkeypatch, Board, "_state")
     frames = counting(monkeypatch, Board, "_frame")
@@ -234,8 +235,8 @@ def test_a_page_that_never_reads_is_cut_off_and_holds_nothing_more(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dashboard_module, "SEND_BUFFER_BYTES", 4096)
-    monkeypatch.setattr(dashboard_module, "STUCK_SECONDS", 3)
-    ticks = 40  # far more than the page needs to fall STUCK_SECONDS behind
+    monkeypatch.setattr(dashboard_module, "STUCK_SECONDS", 1)
+    ticks = 100  # 5 s or more: far more than the page needs to be STUCK_SECONDS behind
 
     async def stall() -> tuple[int, int, bytes]:
         async with driven(tmp_path, endpoints=50) as run:
@@ -256,3 +257,99 @@ def test_a_page_that_never_reads_is_cut_off_and_holds_nothing_more(
     given, cut, received = asyncio.run(asyncio.wait_for(stall(), WAIT_SECONDS))
     assert given < ticks and cut == 1
     assert received.startswith(b"HTTP/1.1 200")
+
+
+def test_a_flood_of_requests_is_answered_at_the_budgeted_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many ask at once, about REQUESTS_PER_SECOND are answered a second, and
+    those that would wait past MAX_WAIT_SECONDS are told 503 at once: a flood costs the
+    run's loop a bounded number of answers."""
+    monkeypatch.setattr(dashboard_module, "REQUESTS_PER_SECOND", 2)
+    monkeypatch.setattr(dashboard_module, "MAX_WAIT_SECONDS", 1.0)
+
+    async def flood() -> list[int]:
+        async with driven(tmp_path) as run, aiohttp.ClientSession() as session:
+
+            async def get() -> int:
+                async with session.get(run.url + "state.json") as response:
+                    await response.read()
+                    return response.status
+
+            return list(await asyncio.gather(*(get() for _ in range(40))))
+
+    statuses = asyncio.run(asyncio.wait_for(flood(), WAIT_SECONDS))
+    answered = statuses.count(200)
+    # turns at 0, 0.5 and 1 s, and a few more if the 40 took a while to arrive
+    assert 1 <= answered <= 10 and statuses.count(503) == 40 - answered, statuses
+
+
+def test_connections_past_the_limit_are_closed_and_idle_ones_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held connections never take more than MAX_CONNECTIONS file descriptors, and one
+    that sends no whole request (slowloris) is closed FIRST_REQUEST_SECONDS after it
+    opened, so that the dashboard answers again."""
+    monkeypatch.setattr(dashboard_module, "MAX_CONNECTIONS", 4)
+    monkeypatch.setattr(dashboard_module, "FIRST_REQUEST_SECONDS", 0.3)
+
+    async def hold() -> tuple[int, int, int]:
+        async with driven(tmp_path) as run, aiohttp.ClientSession() as session:
+            loop = asyncio.get_running_loop()
+            held = []
+            for _ in range(7):
+                sock = socket.socket()
+                sock.setblocking(False)
+                await loop.sock_connect(sock, ("127.0.0.1", run.port))
+                await loop.sock_sendall(
+                    sock, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                )  # never ends
+                held.append(sock)
+            try:
+                await asyncio.sleep(0.1)
+                refused = sum(1 for sock in held if _closed(sock))
+                await asyncio.sleep(0.5)
+                run.tick()  # a second: connections with no whole request are cut
+                await asyncio.sleep(0.1)
+                cut = sum(1 for sock in held if _closed(sock))
+                async with session.get(run.url + "state.json") as response:
+                    return refused, cut, response.status
+            finally:
+                for sock in held:
+                    sock.close()
+
+    refused, cut, status = asyncio.run(asyncio.wait_for(hold(), WAIT_SECONDS))
+    assert refused == 3 and cut == 7 and status == 200
+
+
+def _closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionError:
+        return True
+
+
+def test_a_page_that_reads_gets_the_place_of_one_that_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard_module, "MAX_PAGES", 2)
+    monkeypatch.setattr(dashboard_module, "SEND_BUFFER_BYTES", 4096)
+
+    async def crowd() -> tuple[int, int]:
+        async with driven(tmp_path, endpoints=50) as run, aiohttp.ClientSession() as session:
+            stuck = [stuck_request(run.port, "/events") for _ in range(2)]
+            try:
+                await until(lambda: len(run.dashboard.clients) == 2)
+                for _ in range(20):  # frames they do not take
+                    run.tick()
+                    await asyncio.sleep(0.02)
+                async with session.get(run.url + "events") as response:
+                    return response.status, run.dashboard.cut
+            finally:
+                for sock in stuck:
+                    sock.close()
+
+    status, cut = asyncio.run(asyncio.wait_for(crowd(), WAIT_SECONDS))
+    assert status == 200 and cut == 1

@@ -7,9 +7,11 @@ run (the board's latest frame), `/metrics` the run so far in Prometheus' text fo
 It never holds up the run: a frame is built only when a page is open (board.py), each
 page has a queue of at most CLIENT_FRAMES frames that drops the oldest, and a page that
 stops reading blocks only its own handler, with bounded buffers, until it is cut off
-(STUCK_SECONDS). Whoever asks, each answer is made at most once a second, at most
-MAX_PAGES pages and MAX_REQUESTS other requests are served at once (more are told 503
-at once), only requests naming this dashboard in their Host are answered (DNS
+(STUCK_SECONDS) or makes way for a page that reads. Whoever asks, each answer is made
+at most once a second; at most MAX_CONNECTIONS connections are open (one with no whole
+request after FIRST_REQUEST_SECONDS is closed), about REQUESTS_PER_SECOND requests are
+answered a second, and MAX_PAGES pages and MAX_REQUESTS other requests at once (more are
+told 503 at once); only requests naming this dashboard in their Host are answered (DNS
 rebinding), and a malformed request prints nothing. Imported only when a dashboard is
 asked for (live.watchers_for), so that a run without one never loads aiohttp.web.
 """
@@ -53,8 +55,9 @@ BEHIND_BYTES = 64 * 1024
 # off (its buffers freed): it is not reading. A browser's EventSource reconnects.
 STUCK_SECONDS = 10
 # The kernel's send buffer for a connection. With the transport's own buffer (past
-# 64 KiB writes wait) and the queue above, it bounds what one stuck page holds here.
-SEND_BUFFER_BYTES = 256 * 1024
+# 64 KiB writes wait) and the queue above, it bounds what one stuck page holds here;
+# small, so that a page that stops reading is behind after a few frames, not twenty.
+SEND_BUFFER_BYTES = 64 * 1024
 # At the end of the run: how long open pages get to receive the last frame.
 FINAL_FLUSH_SECONDS = 1.0
 # Then closing the server waits this long for a response still being written.
@@ -70,6 +73,19 @@ MAX_REQUESTS = 8
 REQUEST_SECONDS = 10.0
 # What a 503 tells the client to wait (s): a new frame is made once a second.
 RETRY_AFTER_SECONDS = 1
+# Connections open at once (pages, scrapers, and whatever else connects). Past it a new
+# one is closed as it is accepted: held connections never take the file descriptors
+# the load needs (1,050 slow clients made the run's own requests fail with EMFILE).
+MAX_CONNECTIONS = 64
+# A connection that has sent no whole request this long after it opened is closed: a
+# client sending its headers a line at a time (slowloris) holds a slot no longer.
+FIRST_REQUEST_SECONDS = 10.0
+# Requests answered a second, all clients together (a page asks twice, a scraper once
+# every few seconds). Past it a request waits its turn, holding its connection, so a
+# flood of requests costs the run's loop about this many answers a second; one that
+# would wait longer than MAX_WAIT_SECONDS is told 503 at once.
+REQUESTS_PER_SECOND = 20
+MAX_WAIT_SECONDS = 2.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 EVENTS_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -102,7 +118,9 @@ class Client:
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=CLIENT_FRAMES)
         self.dropped = 0
         self.transport = transport
-        self.behind = 0  # seconds in a row the page was behind
+        # When a frame was last handed to the connection: a page whose frames wait and
+        # none has gone for STUCK_SECONDS is not reading.
+        self.wrote_at = asyncio.get_running_loop().time()
 
     def offer(self, event: bytes | None) -> None:
         """Queue a frame without ever waiting: the oldest goes when the queue is full."""
@@ -111,12 +129,16 @@ class Client:
             self.dropped += 1
         self.queue.put_nowait(event)
 
-    def stuck(self) -> bool:
-        """Whether the page has been behind for STUCK_SECONDS seconds in a row: told
-        once a second."""
-        unsent = _unsent_bytes(self.transport)
-        self.behind = self.behind + 1 if unsent > BEHIND_BYTES else 0
-        return self.behind >= STUCK_SECONDS
+    def waiting_since(self) -> float | None:
+        """Since when this page has had frames it does not take (its connection full),
+        or None while it keeps up."""
+        full = _unsent_bytes(self.transport) > BEHIND_BYTES
+        return self.wrote_at if full or not self.queue.empty() else None
+
+    def stuck(self, now: float) -> bool:
+        """Whether the page has taken no frame for STUCK_SECONDS while some wait."""
+        since = self.waiting_since()
+        return since is not None and now - since >= STUCK_SECONDS
 
     def cut_off(self) -> None:
         """Close the connection at once, dropping what it holds; its handler ends."""
@@ -150,8 +172,12 @@ class Dashboard:
         self.dropped = 0  # frames dropped for pages that read too slowly, closed ones
         self.cut = 0  # pages cut off for not reading
         self.runner: web.AppRunner | None = None
+        self.listening: asyncio.AbstractServer | None = None
         self.url = ""
         self.serving = 0  # requests (other than /events) being answered now
+        self._next_turn = 0.0  # the loop time the next request may be answered from
+        self._opened: dict[Any, float] = {}  # connection (aiohttp's handler) -> opened at
+        self._asked: set[Any] = set()  # connections that sent a whole request
         # Each route's body as of a board version: made once a second, however many ask.
         self._bodies: dict[str, tuple[int, bytes]] = {}
 
@@ -169,12 +195,14 @@ class Dashboard:
         )
         await runner.setup()
         try:
-            await web.TCPSite(runner, self.host, self.port).start()
+            server = await asyncio.get_running_loop().create_server(
+                lambda: self.connection(runner), self.host, self.port, reuse_address=True
+            )
         except OSError as exc:
             await runner.cleanup()
             raise UsageError(self.cannot_listen(exc)) from None
-        self.runner = runner
-        port = runner.addresses[0][1]
+        self.runner, self.listening = runner, server
+        port = server.sockets[0].getsockname()[1]
         self.url = f"http://{url_host(self.host)}:{port}/"
         if self.host in EVERY_INTERFACE:  # no address to open: say which ones work
             self.url = f"http://127.0.0.1:{port}/"
@@ -201,9 +229,36 @@ class Dashboard:
         where = f"{url_host(self.host)}:{self.port}"
         return f"--dashboard {where}: cannot listen there ({reason}); {advice}"
 
+    def connection(self, runner: web.AppRunner) -> asyncio.BaseProtocol:
+        """A new connection's protocol: aiohttp's, or, past MAX_CONNECTIONS, one that
+        closes it at once."""
+        server = runner.server
+        if server is None or len(server.connections) >= MAX_CONNECTIONS:
+            return _Refused()
+        handler = server()
+        self._opened[handler] = asyncio.get_running_loop().time()
+        return handler
+
+    def close_idle_connections(self) -> None:
+        """Close each connection that has sent no whole request FIRST_REQUEST_SECONDS
+        after it opened; forget those that closed."""
+        now = asyncio.get_running_loop().time()
+        server = self.runner.server if self.runner is not None else None
+        open_now = set(server.connections) if server is not None else set()
+        for handler, opened in list(self._opened.items()):
+            if handler not in open_now:
+                del self._opened[handler]
+                self._asked.discard(handler)
+            elif handler not in self._asked and now - opened > FIRST_REQUEST_SECONDS:
+                handler.force_close()
+                if handler.transport is not None:
+                    handler.transport.abort()
+
     def second(self, live: LiveSeries, progress: Progress) -> None:
         self.board.update(live, progress)
-        for client in [c for c in self.clients if c.stuck()]:
+        self.close_idle_connections()
+        now = asyncio.get_running_loop().time()
+        for client in [c for c in self.clients if c.stuck(now)]:
             client.cut_off()
             self.cut += 1
         if self.clients:  # no page open: no frame is built
@@ -227,6 +282,8 @@ class Dashboard:
         while self.clients and loop.time() < deadline:
             await asyncio.sleep(0.02)
         runner, self.runner = self.runner, None
+        if self.listening is not None:
+            self.listening.close()
         await runner.cleanup()
 
     # ---- routes
@@ -236,9 +293,12 @@ class Dashboard:
         """Only requests that name this dashboard; at most MAX_REQUESTS answered at once
         (/events has its own limit), each sent here, where it is counted, rather than
         after the handler returns."""
+        self._asked.add(request.protocol)
         if not self.named(request.headers.get(hdrs.HOST)):
             return misdirected()
         _bound_send_buffer(request)
+        if not await self.turn():
+            return busy()
         if request.path == "/events":
             return await handler(request)
         if self.serving >= MAX_REQUESTS:
@@ -250,6 +310,18 @@ class Dashboard:
         finally:
             self.serving -= 1
         return response
+
+    async def turn(self) -> bool:
+        """Wait for this request's turn (REQUESTS_PER_SECOND in all); False when it
+        would wait longer than MAX_WAIT_SECONDS."""
+        now = asyncio.get_running_loop().time()
+        turn = max(now, self._next_turn)
+        if turn - now > MAX_WAIT_SECONDS:
+            return False
+        self._next_turn = turn + 1.0 / REQUESTS_PER_SECOND
+        if turn > now:
+            await asyncio.sleep(turn - now)
+        return True
 
     def named(self, host_header: str | None) -> bool:
         """Whether a request's Host names this dashboard. A browser sends the name of the
@@ -308,8 +380,19 @@ class Dashboard:
         state["dropped"] = self.dropped + sum(c.dropped for c in self.clients)
         return json.dumps(state).encode()
 
+    def make_room(self) -> bool:
+        """At MAX_PAGES: cut off the page that has taken no frame for longest, so that a
+        page that stopped reading never locks out one that reads; False if all read."""
+        stale = _most_behind(self.clients)
+        if stale is None:
+            return False
+        self.clients.discard(stale)
+        stale.cut_off()
+        self.cut += 1
+        return True
+
     async def events(self, request: web.Request) -> web.StreamResponse:
-        if len(self.clients) >= MAX_PAGES:
+        if len(self.clients) >= MAX_PAGES and not self.make_room():
             return busy()
         response = web.StreamResponse(headers=EVENTS_HEADERS)
         await response.prepare(request)
@@ -322,12 +405,28 @@ class Dashboard:
             await response.write(f"retry: {RETRY_MS}\n\n".encode())
             while (event := await client.queue.get()) is not None:
                 await response.write(event)  # waits only while this page is behind
+                client.wrote_at = asyncio.get_running_loop().time()
         except ConnectionError:
             pass  # the page went away
         finally:
             self.clients.discard(client)
             self.dropped += client.dropped
         return response
+
+
+class _Refused(asyncio.Protocol):
+    """A connection past MAX_CONNECTIONS: closed as it is accepted."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.abort()
+        else:
+            transport.close()
+
+
+def _most_behind(clients: set[Client]) -> Client | None:
+    waiting = [(since, id(c), c) for c in clients if (since := c.waiting_since()) is not None]
+    return min(waiting)[2] if waiting else None
 
 
 def misdirected() -> web.Response:
