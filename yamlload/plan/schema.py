@@ -599,6 +599,22 @@ def _report_metrics() -> Schema:
             },
         },
     }
+    gauge = {
+        "type": "object",
+        "required": ["count"],
+        "properties": {
+            "count": {"type": "integer", "minimum": 0},
+            "min": number,
+            "mean": number,
+            "max": number,
+            "last": number,
+            "sum": number,
+            "last_at": {
+                "type": "number",
+                "description": "Seconds from the run start of the sample `last` is.",
+            },
+        },
+    }
     return {
         "type": "object",
         "required": ["period", "counters", "rates", "summaries", "histograms"],
@@ -622,6 +638,13 @@ def _report_metrics() -> Schema:
             "rates": {"type": "object", "additionalProperties": number},
             "summaries": {"type": "object", "additionalProperties": summary},
             "histograms": {"type": "object", "additionalProperties": histogram},
+            "gauges": {
+                "type": "object",
+                "additionalProperties": gauge,
+                "description": "Sampled series of config.monitor, monitor.<source>.<metric>: "
+                "how many samples, their min, mean, max, and the latest. Absent without "
+                "config.monitor.",
+            },
         },
     }
 
