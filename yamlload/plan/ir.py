@@ -341,6 +341,8 @@ MONITOR_KINDS: tuple[str, ...] = ("prometheus", "pid", "process")
 MONITOR_PREFIX = "monitor."
 DEFAULT_MONITOR_INTERVAL_SECONDS = 5.0
 MIN_MONITOR_INTERVAL_SECONDS = 1.0
+# One sample is given up after this long, unless the source says (monitor.source's own).
+DEFAULT_MONITOR_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -357,7 +359,7 @@ class MonitorSource:
     # a Prometheus source's metrics, in the plan's order; a process's are fixed
     metrics: tuple[tuple[str, Expr], ...] = ()
     interval: float = DEFAULT_MONITOR_INTERVAL_SECONDS
-    timeout: float | None = None
+    timeout: float = DEFAULT_MONITOR_TIMEOUT_SECONDS
     pos: Pos = NOWHERE
 
     @property

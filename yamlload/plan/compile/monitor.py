@@ -20,6 +20,7 @@ from ...monitor.selector import Expr, SelectorError, parse
 from ..files import MAX_PLAN_BYTES, read_bounded
 from ..ir import (
     DEFAULT_MONITOR_INTERVAL_SECONDS,
+    DEFAULT_MONITOR_TIMEOUT_SECONDS,
     MIN_MONITOR_INTERVAL_SECONDS,
     MONITOR_KINDS,
     MonitorKind,
@@ -32,8 +33,6 @@ from .context import Context
 MONITOR: Path = ("config", "monitor")
 # The largest process id any system gives (Linux's pid_max is at most 2**22).
 MAX_PID = 2**31 - 1
-# One sample given up after this long, unless the source says.
-DEFAULT_SAMPLE_TIMEOUT_SECONDS = 5.0
 _HTTP_URL = re.compile(r"^https?://[^/\s]+", re.IGNORECASE)
 # Plan files whose lines were read back to place a selector's mistake, per compile.
 _SOURCE_CACHE_SIZE = 8
@@ -130,12 +129,12 @@ def _interval(cx: Context, path: Path, spec: dict[str, Any]) -> float | None:
 
 def _timeout(cx: Context, path: Path, spec: dict[str, Any]) -> float:
     if "timeout" not in spec:
-        return DEFAULT_SAMPLE_TIMEOUT_SECONDS
+        return DEFAULT_MONITOR_TIMEOUT_SECONDS
     seconds = cx.duration((*path, "timeout"), spec["timeout"])
     if seconds is not None and seconds <= 0:
         cx.error((*path, "timeout"), "must be more than 0")
-        return DEFAULT_SAMPLE_TIMEOUT_SECONDS
-    return DEFAULT_SAMPLE_TIMEOUT_SECONDS if seconds is None else seconds
+        return DEFAULT_MONITOR_TIMEOUT_SECONDS
+    return DEFAULT_MONITOR_TIMEOUT_SECONDS if seconds is None else seconds
 
 
 def _url(cx: Context, path: Path, raw: Any) -> str | None:
