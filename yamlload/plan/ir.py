@@ -339,6 +339,8 @@ MonitorKind = Literal["prometheus", "pid", "process"]
 MONITOR_KINDS: tuple[str, ...] = ("prometheus", "pid", "process")
 # Every monitored series is named monitor.<source>.<metric> in the results.
 MONITOR_PREFIX = "monitor."
+# ...and a source's failed samples are counted as monitor.<source>.scrape_errors.
+SCRAPE_ERRORS_SUFFIX = ".scrape_errors"
 DEFAULT_MONITOR_INTERVAL_SECONDS = 5.0
 MIN_MONITOR_INTERVAL_SECONDS = 1.0
 # One sample is given up after this long, unless the source says (monitor.source's own).
@@ -376,7 +378,7 @@ class MonitorSource:
     @property
     def scrape_errors(self) -> str:
         """The counter of its failed samples."""
-        return f"{MONITOR_PREFIX}{self.name}.scrape_errors"
+        return f"{MONITOR_PREFIX}{self.name}{SCRAPE_ERRORS_SUFFIX}"
 
 
 def monitor_series(source: str, metric: str) -> str:
