@@ -175,3 +175,11 @@ def test_validate_lists_the_sources_with_the_password_masked(write_plan: Any) ->
     )
     assert "db  process 4242, every 10s: cpu_percent, rss_mb" in result.output
     assert "pass-word-1" not in result.output
+
+
+def test_a_path_is_on_the_targets_host(write_plan: Any) -> None:
+    path = write_plan(
+        plan_text("    - name: api\n      prometheus: /metrics\n      metrics: {up: up}\n")
+    )
+    (api,) = load_plan(str(path)).monitor
+    assert api.url == "http://127.0.0.1:9/metrics"

@@ -209,8 +209,8 @@ def _monitor_section(summary: Summary) -> str:
 
 
 def _gauge_cell(value: float) -> str:
-    """A monitored value: as many digits as it needs (CPU %, MB, a count), never 1e+06."""
-    return f"{value:,.1f}" if abs(value) >= 100 or value == int(value) else f"{value:,.3g}"
+    """A monitored value: one decimal (CPU %, MB, a rate), a small one to 3 digits."""
+    return f"{value:,.1f}" if abs(value) >= 0.1 or value == 0 else f"{value:.3g}"
 
 
 def _table(rows: Iterable[Iterable[object]], headers: list[str]) -> str:

@@ -33,9 +33,6 @@ TIMEOUT_MARGIN_SECONDS = 1.0
 CLOSE_TIMEOUT_SECONDS = 2.0
 # Different failures of one source told on the console; the rest are only counted.
 MAX_TOLD_PER_SOURCE = 5
-# A metric that has had no value after this many good samples is told once (a selector
-# matching no series): the first sample of a rate() has none by design.
-SAMPLES_BEFORE_TELLING_EMPTY = 2
 
 
 def build_source(spec: MonitorSource) -> Source:
@@ -65,6 +62,9 @@ class Monitoring:
         self._tasks: list[asyncio.Task[None]] = []
         self._sources: list[Source] = []
         self._told: dict[str, set[str]] = {}
+        # per source: how many samples it gave, and the metrics that had a value
+        self._good: dict[str, int] = {}
+        self._valued: dict[str, set[str]] = {}
 
     def start(self) -> None:
         for spec in self.specs:
@@ -78,6 +78,14 @@ class Monitoring:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for spec in self.specs:
+            # a selector that matched no series all run long is most likely a typo; said
+            # at the end, since a rate() or a series that appears later has none at first
+            never = [m for m in spec.metric_names if m not in self._valued.get(spec.name, ())]
+            if self._good.get(spec.name) and never:
+                self._tell(
+                    spec, f"no value all run for {', '.join(never)}: do they select any series?"
+                )
         for source in self._sources:
             with contextlib.suppress(Exception, asyncio.TimeoutError):
                 await asyncio.wait_for(source.close(), CLOSE_TIMEOUT_SECONDS)
@@ -86,22 +94,18 @@ class Monitoring:
     async def _watch(self, spec: MonitorSource, source: Source) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        good = 0
-        valued: set[str] = set()
+        valued = self._valued.setdefault(spec.name, set())
         while True:
             reading = await self._sample(spec, source)
             if isinstance(reading, SampleError):
                 self.recorder.count(spec.scrape_errors)
                 self._tell(spec, f"{reading} (counted as {spec.scrape_errors})")
             else:
-                good += 1
+                self._good[spec.name] = self._good.get(spec.name, 0) + 1
                 for metric, value in reading.items():
                     if value is not None and math.isfinite(value):
                         self.recorder.gauge(monitor_series(spec.name, metric), value)
                         valued.add(metric)
-                    elif good >= SAMPLES_BEFORE_TELLING_EMPTY and metric not in valued:
-                        valued.add(metric)  # told once
-                        self._tell(spec, f"{metric} has no value: does it select any series?")
             now = loop.time()
             ticks = math.floor((now - started) / spec.interval) + 1
             await asyncio.sleep(started + ticks * spec.interval - now)

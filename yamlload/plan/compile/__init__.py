@@ -89,7 +89,7 @@ def _build(cx: Context) -> Plan:
     secrets = tuple(name for name in cx.sequence(("config", "secrets")) if isinstance(name, str))
     check_plugins(cx)
     live_outputs = compile_live_outputs(cx)  # before the warnings are taken
-    monitor = compile_monitor(cx)
+    monitor = compile_monitor(cx, target)
     expect = cx.plugin_options("expect")
     default_headers = cx.tmap(("config", "http", "defaults", "headers"))
     default_headers = TMap(default_headers.items + cx.tmap(("config", "defaults", "headers")).items)

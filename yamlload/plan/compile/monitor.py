@@ -14,6 +14,7 @@ import os
 import re
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from ...errors import Pos, Problem
 from ...monitor.selector import Expr, SelectorError, parse
@@ -38,8 +39,10 @@ _HTTP_URL = re.compile(r"^https?://[^/\s]+", re.IGNORECASE)
 _SOURCE_CACHE_SIZE = 8
 
 
-def compile_monitor(cx: Context) -> tuple[MonitorSource, ...]:
-    """Each source of config.monitor, in order; a broken one adds problems, not a source."""
+def compile_monitor(cx: Context, target: str = "") -> tuple[MonitorSource, ...]:
+    """Each source of config.monitor, in order; a broken one adds problems, not a source.
+    A prometheus URL that is a path (/metrics) is on the `target`'s host, so a plan
+    re-aimed with -t or --demo-target monitors the host it loads."""
     if not cx.healthy(MONITOR):
         return ()
     sources: list[MonitorSource] = []
@@ -57,13 +60,13 @@ def compile_monitor(cx: Context) -> tuple[MonitorSource, ...]:
                 )
                 continue
             seen[name] = path
-        source = _source(cx, path, spec)
+        source = _source(cx, path, spec, target)
         if source is not None:
             sources.append(source)
     return tuple(sources)
 
 
-def _source(cx: Context, path: Path, spec: dict[str, Any]) -> MonitorSource | None:
+def _source(cx: Context, path: Path, spec: dict[str, Any], target: str) -> MonitorSource | None:
     before = len(cx.problems)
     given = [kind for kind in MONITOR_KINDS if kind in spec]
     if not given:
@@ -78,7 +81,7 @@ def _source(cx: Context, path: Path, spec: dict[str, Any]) -> MonitorSource | No
     url, pid, process = None, None, None
     metrics: tuple[tuple[str, Expr], ...] = ()
     if kind == "prometheus":
-        url = _url(cx, (*path, "prometheus"), spec["prometheus"])
+        url = _url(cx, (*path, "prometheus"), spec["prometheus"], target)
         if "metrics" not in spec:
             cx.error(path, "a prometheus source needs metrics: {name: selector, ...}")
         else:
@@ -137,11 +140,17 @@ def _timeout(cx: Context, path: Path, spec: dict[str, Any]) -> float:
     return DEFAULT_MONITOR_TIMEOUT_SECONDS if seconds is None else seconds
 
 
-def _url(cx: Context, path: Path, raw: Any) -> str | None:
+def _url(cx: Context, path: Path, raw: Any, target: str) -> str | None:
     url = cx.resolve(path, raw)
     if url is None:
         return None
     url = str(url).strip()
+    if url.startswith("/") and not url.startswith("//"):
+        if not _HTTP_URL.match(target):
+            cx.error(path, f"{url!r} is a path on the target, but the plan has no http:// target")
+            return None
+        parts = urlsplit(target)
+        url = f"{parts.scheme}://{parts.netloc}{url}"
     if not _HTTP_URL.match(url):
         # the URL may hold a password ($env or literal): never shown
         cx.error(
