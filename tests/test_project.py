@@ -67,11 +67,13 @@ MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "units": set(),
     "text": set(),
-    "plan": BASE,
+    # the compiler parses config.monitor's selectors (monitor.selector: pure, no I/O)
+    "plan": BASE | {"monitor"},
     "schedule": BASE | {"plan"},
     "metrics": BASE,
     "results": BASE | {"plan", "metrics"},
-    "runtime": BASE | {"plan", "schedule", "metrics", "results"},
+    # the run samples config.monitor's sources on its loop (issue 17)
+    "runtime": BASE | {"plan", "schedule", "metrics", "results", "monitor"},
     "checks": BASE | {"plan", "metrics", "results"},
     "report": BASE | {"plan", "schedule", "metrics", "results", "checks"},
     "live": BASE | {"plan", "metrics", "results", "checks", "report"},

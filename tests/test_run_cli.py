@@ -29,6 +29,7 @@ SHORT = {
     "concurrent_users.yml": [{"duration": 3, "users": 10, "spawnRate": 20}],
     "csv_users.yml": [{"duration": 1, "arrivalCount": 10}],
     "last_item_race.yml": None,
+    "monitored.yml": [{"duration": 2, "arrivalRate": 5}],
 }
 
 

@@ -56,6 +56,56 @@ class Shop:
 
 
 SHOP = web.AppKey("shop", Shop)
+# Requests answered, by method, route and status: served at /metrics (issue 17's example).
+REQUEST_COUNTS = web.AppKey("request_counts", dict)
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Counts every answer, errors too, under the route it matched (not the raw path, so
+    /products/1 and /products/2 are one series, as a real service labels them)."""
+    status = 500
+    try:
+        response: web.StreamResponse = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        info = request.match_info.route.resource
+        route = info.canonical if info is not None else "unmatched"
+        key = (request.method, route, str(status))
+        counts = request.app[REQUEST_COUNTS]
+        counts[key] = counts.get(key, 0) + 1
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """The demo target's own process metrics and request counter in Prometheus text, so
+    that plans/monitored.yml runs offline."""
+    import psutil  # only when scraped
+
+    process = psutil.Process()
+    cpu = process.cpu_times()
+    lines = [
+        "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.",
+        "# TYPE process_cpu_seconds_total counter",
+        f"process_cpu_seconds_total {cpu.user + cpu.system}",
+        "# HELP process_resident_memory_bytes Resident memory size in bytes.",
+        "# TYPE process_resident_memory_bytes gauge",
+        f"process_resident_memory_bytes {process.memory_info().rss}",
+        "# HELP demo_http_requests_total Requests answered, by method, route and status.",
+        "# TYPE demo_http_requests_total counter",
+    ]
+    for (method, route, code), n in sorted(request.app[REQUEST_COUNTS].items()):
+        labels = f'method="{method}",route="{_label(route)}",code="{code}"'
+        lines.append(f"demo_http_requests_total{{{labels}}} {n}")
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+def _label(value: str) -> str:
+    """A label value escaped as the text format wants it."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -200,13 +250,15 @@ async def set_cookie(request: web.Request) -> web.Response:
 
 
 def make_app(racy: bool = False) -> web.Application:
-    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[count_requests])
     shop = Shop(racy=racy)
     shop.reset()
     app[SHOP] = shop
+    app[REQUEST_COUNTS] = {}
     app.add_routes(
         [
             web.get("/health", health),
+            web.get("/metrics", metrics),
             web.post("/auth/login", login),
             web.get("/products", products),
             web.get("/products/{id}", product),

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..results.summary import Summary
-from .measure import holds, measure
+from .measure import gauge_stat, holds, measure
 from .outcome import Outcome
-from .parse import ERROR_RATE, REQUEST_RATE, SHORTHANDS, USER_FAILURE_RATE, Check
+from .parse import ERROR_RATE, GAUGE_STATS, REQUEST_RATE, SHORTHANDS, USER_FAILURE_RATE, Check
 
 
 def evaluate(checks: Iterable[Check], summary: Summary) -> list[Outcome]:
@@ -50,6 +50,12 @@ def _metric_lookup(summary: Summary, names: Iterable[str]) -> Any:
     for name, hist in summary.aggregate.histograms.items():
         for stat, value in hist.summary().items():
             put(f"{name}.{stat}", float(value))
+    for name, gauge in summary.aggregate.gauges.items():
+        if gauge.count:
+            for stat in GAUGE_STATS:
+                measured = gauge_stat(gauge, stat)
+                if measured is not None:
+                    put(f"{name}.{stat}", measured)
     put(REQUEST_RATE, summary.request_rate)
     put(ERROR_RATE, summary.error_rate)
     put(USER_FAILURE_RATE, summary.user_failure_rate)

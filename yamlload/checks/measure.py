@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 
 from ..metrics import names as n
-from ..metrics.histogram import Histogram
+from ..metrics.histogram import Gauge, Histogram
+from ..plan.ir import MONITOR_PREFIX
 from ..results.summary import Endpoint, Summary
 from .parse import (
     ENDPOINT_CODES,
     ENDPOINT_ERRORS,
     ERROR_RATE,
+    GAUGE_STATS,
     HISTOGRAMS,
     REQUEST_RATE,
     STATS,
@@ -39,7 +41,17 @@ def measure(summary: Summary, metric: str, scope: str | None = None) -> float | 
     base, _, stat = metric.rpartition(".")
     if stat in STATS and base in HISTOGRAMS:
         return stat_of(summary.histogram(base), stat)
+    gauge = summary.aggregate.gauges.get(base)
+    if stat in GAUGE_STATS and (gauge is not None or base.startswith(MONITOR_PREFIX)):
+        # a series never sampled (its source unreachable) has no value: the check fails
+        return gauge_stat(gauge, stat)
     return float(summary.counter(metric))
+
+
+def gauge_stat(gauge: Gauge | None, stat: str) -> float | None:
+    if gauge is None or not gauge.count:
+        return None
+    return float({"min": gauge.min, "mean": gauge.mean, "max": gauge.max, "last": gauge.last}[stat])
 
 
 def stat_of(hist: Histogram, stat: str) -> float | None:

@@ -13,7 +13,7 @@ from ..errors import PlanError, Pos, Problem
 from ..metrics import names as n
 from ..metrics.histogram import PERCENTILES
 from ..plan.expr import Condition
-from ..plan.ir import Plan
+from ..plan.ir import MONITOR_PREFIX, Plan
 
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 STATS = ("min", "max", "mean", "count", *(name for name, _ in PERCENTILES))
@@ -72,6 +72,8 @@ OPEN_PREFIXES = (
 ENDPOINT_CODES = "codes."
 ENDPOINT_ERRORS = "errors."
 ENDPOINT_KINDS = (ENDPOINT_CODES, ENDPOINT_ERRORS)
+# A monitored series' statistics: monitor.<source>.<metric>.<stat> (issue 17).
+GAUGE_STATS = ("min", "mean", "max", "last")
 ENSURE_OPTION = Pos("--ensure")
 # The check every plan with `expect` gets: no expectation failed.
 EXPECT_CHECK = f"{n.EXPECT_FAILED} == 0"
@@ -257,6 +259,11 @@ def check_names(checks: list[Check], plan: Plan) -> None:
 
 def _metric_problem(check: Check, metric: str, plan: Plan) -> Problem | None:
     """What is wrong with one metric a check names, in this plan, if anything."""
+    if metric.startswith(MONITOR_PREFIX):
+        why = monitor_problem(metric, plan)
+        if why is None and check.scope is not None:
+            why = f"{metric!r} is not a per-endpoint metric"
+        return None if why is None else Problem(check.pos, f"ensure {check.source!r}: {why}")
     if check.scope is None and not known_metric(SHORTHANDS.get(metric, metric)):
         return Problem(check.pos, f"ensure {check.source!r}: {unknown(metric)}")
     if metric.startswith("apdex.") and plan.apdex_threshold_ms is None:
@@ -272,6 +279,32 @@ def _metric_problem(check: Check, metric: str, plan: Plan) -> Problem | None:
             "(use p95, error_rate, rps, requests, codes.NNN, errors.NAME)",
         )
     return None
+
+
+def monitor_names(plan: Plan) -> list[str]:
+    """Every name a check may give a monitored series in this plan: each series with a
+    statistic, and each source's scrape_errors counter."""
+    names: list[str] = []
+    for source in plan.monitor:
+        names += [f"{series}.{stat}" for series in source.series for stat in GAUGE_STATS]
+        names.append(source.scrape_errors)
+    return names
+
+
+def monitor_problem(metric: str, plan: Plan) -> str | None:
+    """Why `metric` names no monitored series of this plan (None when it does)."""
+    if not plan.monitor:
+        return f"{metric!r} names a monitored series, but the plan has no config.monitor"
+    known = monitor_names(plan)
+    if metric in known:
+        return None
+    stats = ", ".join(GAUGE_STATS)
+    if metric in {series for source in plan.monitor for series in source.series}:
+        return f"{metric!r} needs a statistic: {metric}.max (one of {stats})"
+    base, _, stat = metric.rpartition(".")
+    if f"{base}.max" in known:
+        return f"{metric!r}: {stat!r} is not a statistic of a monitored series (one of {stats})"
+    return f"unknown monitored series {metric!r}{_guess(metric, known)}"
 
 
 def no_endpoint(check: Check, known: list[str], where: str) -> Problem:

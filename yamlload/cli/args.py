@@ -77,6 +77,17 @@ class Split:
             checkpoint_seconds=checkpoint_seconds,
         )
 
+    def check_monitor(self, plan: Plan) -> None:
+        """config.monitor samples from the one process that runs the load: with the load
+        split over workers or a Dask cluster each would sample it again (and a pid means
+        a process of its own machine), so that is refused, before any traffic, for now. A
+        --segment is one process: it samples, and `yamlload merge` merges its series."""
+        if plan.monitor and (self.dask or self.workers > 1):
+            raise UsageError(
+                "config.monitor needs the run in one process: leave out --workers and "
+                "--dask (or run each --segment with its own monitor)"
+            )
+
     def check_start(self, plan: Plan, now: float | None = None) -> None:
         """A --start-at so far past that the whole plan would already be over would fire
         every user at once: refused, before any traffic."""

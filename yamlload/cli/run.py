@@ -190,6 +190,7 @@ def run(plan_path: str, **kwargs: Any) -> None:
         checks = checks_for_run(plan, args.ensure)  # bad checks stop here, before any traffic
         args = outputs_checked(args, plan)  # and bad output paths
         args.split.check_start(plan)
+        args.split.check_monitor(plan)
         for advice in capacity_warnings(plan, args.split.workers):
             click.echo(f"warning: {advice}", err=True)
         limit = ensure_file_limit(plan)

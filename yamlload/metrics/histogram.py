@@ -1,5 +1,6 @@
 """The histogram: log-linear (HDR-style), mergeable, exact to 0.4%, and the counters
-and histograms of one stretch of time (`Metrics`).
+and histograms of one stretch of time (`Metrics`), with its gauges (`Gauge`: a sampled
+value such as a monitored source's CPU, kept as min, mean, max and the latest).
 
 Values are kept in microseconds, exactly below 256 µs and above that in buckets whose
 width is at most 1/128 of their value, so a reported percentile is within 0.4% of the
@@ -196,11 +197,84 @@ class Histogram:
 
 
 @dataclass
+class Gauge:
+    """A sampled value over a stretch of time: how many samples, their sum, min and max,
+    and the latest one with its time (seconds from the run's start). Unlike a histogram
+    it takes any finite value, negative too, and it keeps the last one. Merging is
+    exact: counts and sums add, and the latest sample by time wins, in any order."""
+
+    count: int = 0
+    total: float = 0.0
+    min: float = math.inf
+    max: float = -math.inf
+    last: float = 0.0
+    last_at: float = -math.inf
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def record(self, value: float, at: float) -> None:
+        self.count += 1
+        self.total += value
+        self.min = min(self.min, value)
+        self.max = max(self.max, value)
+        if at >= self.last_at:
+            self.last, self.last_at = value, at
+
+    def merge(self, other: Gauge) -> None:
+        if not other.count:
+            return
+        self.count += other.count
+        self.total += other.total
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+        if other.last_at > self.last_at:
+            self.last, self.last_at = other.last, other.last_at
+
+    def copy(self) -> Gauge:
+        twin = Gauge()
+        twin.merge(self)
+        return twin
+
+    def encode(self) -> dict[str, float]:
+        """The report's form: the statistics a reader wants, and what merging needs."""
+        if not self.count:
+            return {"count": 0}
+        return {
+            "count": self.count,
+            "min": self.min,
+            "mean": self.mean,
+            "max": self.max,
+            "last": self.last,
+            "sum": self.total,
+            "last_at": self.last_at,
+        }
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Gauge:
+        count = int(data.get("count", 0))
+        if count < 0:
+            raise ValueError("a gauge's count cannot be negative")
+        if not count:
+            return cls()
+        return cls(
+            count=count,
+            total=float(data["sum"]),
+            min=float(data["min"]),
+            max=float(data["max"]),
+            last=float(data["last"]),
+            last_at=float(data.get("last_at", 0.0)),
+        )
+
+
+@dataclass
 class Metrics:
-    """Counters and histograms for one stretch of time."""
+    """Counters, histograms and gauges for one stretch of time."""
 
     counters: dict[str, int] = field(default_factory=dict)
     histograms: dict[str, Histogram] = field(default_factory=dict)
+    gauges: dict[str, Gauge] = field(default_factory=dict)
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
@@ -211,6 +285,13 @@ class Metrics:
             hist = self.histograms[name] = Histogram()
         hist.record(millis)
 
+    def gauge(self, name: str, value: float, at: float) -> None:
+        """A sample of a gauge taken `at` seconds from the run's start."""
+        found = self.gauges.get(name)
+        if found is None:
+            found = self.gauges[name] = Gauge()
+        found.record(value, at)
+
     def merge(self, other: Metrics) -> None:
         for name, n in other.counters.items():
             self.counters[name] = self.counters.get(name, 0) + n
@@ -219,6 +300,11 @@ class Metrics:
             if mine is None:
                 mine = self.histograms[name] = Histogram()
             mine.merge(hist)
+        for name, gauge in other.gauges.items():
+            own = self.gauges.get(name)
+            if own is None:
+                own = self.gauges[name] = Gauge()
+            own.merge(gauge)
 
     def renamed(self, rename: Callable[[str], str]) -> Metrics:
         """These metrics under `rename`d names (a mask: a name may hold a secret). The
@@ -236,6 +322,12 @@ class Metrics:
                 twin.merge(hist)
                 hist = twin
             out.histograms[key] = hist
+        for name, gauge in self.gauges.items():
+            key = rename(name)
+            own = out.gauges.get(key)
+            if own is None:
+                own = out.gauges[key] = Gauge()
+            own.merge(gauge)
         return out
 
     def pack(self) -> None:
@@ -247,6 +339,7 @@ class Metrics:
         return {
             "counters": dict(sorted(self.counters.items())),
             "histograms": {k: h.encode() for k, h in sorted(self.histograms.items())},
+            "gauges": {k: g.encode() for k, g in sorted(self.gauges.items())},
         }
 
     @classmethod
@@ -254,6 +347,8 @@ class Metrics:
         return cls(
             counters={str(k): int(v) for k, v in data.get("counters", {}).items()},
             histograms={str(k): Histogram.decode(v) for k, v in data.get("histograms", {}).items()},
+            # reports written before monitoring (issue 17) have no gauges
+            gauges={str(k): Gauge.decode(v) for k, v in (data.get("gauges") or {}).items()},
         )
 
 

@@ -134,7 +134,7 @@ def period_width(index: int, run_seconds: float, last_index: int, span: int = 1)
 
 
 class Recorder:
-    """Where the engine writes: counters and histograms into the current period.
+    """Where the engine writes: counters, histograms and gauges into the current period.
 
     `clock` gives seconds since the run's start; the engine sets it to its own.
     Samples after the period of `last_period` go into it (see last_period_index).
@@ -168,6 +168,10 @@ class Recorder:
 
     def observe(self, name: str, millis: float) -> None:
         self._period().metrics.observe(name, millis)
+
+    def gauge(self, name: str, value: float) -> None:
+        """A sampled value (a monitored source's metric), at the clock's time."""
+        self._period().metrics.gauge(name, value, at=self.clock())
 
     def sorted_periods(self) -> list[Period]:
         return [self.periods[i] for i in sorted(self.periods)]

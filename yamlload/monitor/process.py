@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import psutil
 
-from .values import Reading, SampleError
+from .values import PROCESS_METRICS, Reading, SampleError
 
-PROCESS_METRICS = ("cpu_percent", "rss_mb", "fds", "threads", "connections")
+__all__ = ["MAX_PROCESSES", "PROCESS_METRICS", "ProcessSampler"]
 # A name matching more processes than this is an error value, not a slow sum.
 MAX_PROCESSES = 1024
 

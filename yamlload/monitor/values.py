@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
+# What a local process source (pid: or process:) gives, in this order. Here rather than
+# in process.py so that the plan's compiler knows them without loading psutil.
+PROCESS_METRICS = ("cpu_percent", "rss_mb", "fds", "threads", "connections")
+
 
 @dataclass(frozen=True)
 class SampleError:

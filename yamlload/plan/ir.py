@@ -14,6 +14,8 @@ from functools import cached_property
 from typing import Any, Literal
 
 from ..errors import Pos, Problem
+from ..monitor.selector import Expr
+from ..monitor.values import PROCESS_METRICS
 from .expr import CompiledPath, Condition, Template
 
 # Where a node of the IR came from, when it was built without a plan file.
@@ -331,6 +333,58 @@ class LiveOutput:
     origin: str = ""
 
 
+# ----------------------------------------------------------------------- monitor
+
+MonitorKind = Literal["prometheus", "pid", "process"]
+MONITOR_KINDS: tuple[str, ...] = ("prometheus", "pid", "process")
+# Every monitored series is named monitor.<source>.<metric> in the results.
+MONITOR_PREFIX = "monitor."
+# ...and a source's failed samples are counted as monitor.<source>.scrape_errors.
+SCRAPE_ERRORS_SUFFIX = ".scrape_errors"
+DEFAULT_MONITOR_INTERVAL_SECONDS = 5.0
+MIN_MONITOR_INTERVAL_SECONDS = 1.0
+# One sample is given up after this long, unless the source says (monitor.source's own).
+DEFAULT_MONITOR_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class MonitorSource:
+    """One source of config.monitor (issue 17): a Prometheus text endpoint read through
+    selectors, or a local process by pid or by name, sampled every `interval` seconds
+    (each sample given up after `timeout`)."""
+
+    name: str
+    kind: MonitorKind
+    url: str | None = None
+    pid: int | None = None
+    process: str | None = None
+    # a Prometheus source's metrics, in the plan's order; a process's are fixed
+    metrics: tuple[tuple[str, Expr], ...] = ()
+    interval: float = DEFAULT_MONITOR_INTERVAL_SECONDS
+    timeout: float = DEFAULT_MONITOR_TIMEOUT_SECONDS
+    pos: Pos = NOWHERE
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        if self.kind == "prometheus":
+            return tuple(name for name, _ in self.metrics)
+        return PROCESS_METRICS
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        """The gauge names its samples are recorded under."""
+        return tuple(monitor_series(self.name, metric) for metric in self.metric_names)
+
+    @property
+    def scrape_errors(self) -> str:
+        """The counter of its failed samples."""
+        return f"{MONITOR_PREFIX}{self.name}{SCRAPE_ERRORS_SUFFIX}"
+
+
+def monitor_series(source: str, metric: str) -> str:
+    return f"{MONITOR_PREFIX}{source}.{metric}"
+
+
 @dataclass(frozen=True)
 class Plan:
     source: str
@@ -362,6 +416,8 @@ class Plan:
     apdex_threshold_ms: float | None = None
     # config.plugins.publish-metrics, as live outputs (statsd, datadog, prometheus).
     live_outputs: tuple[LiveOutput, ...] = ()
+    # config.monitor: the system under test's sources, sampled while the run goes on
+    monitor: tuple[MonitorSource, ...] = ()
     base_dir: str = "."
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
     # The layered document, as JSON text, so that the plan stays immutable: `raw` gives

@@ -118,6 +118,7 @@ def _definitions() -> dict[str, Schema]:
         "configBody": _obj(_config_properties(environment=True)),
         "config": _obj(_config_properties(environment=False)),
         "scenario": _scenario(),
+        "monitorSource": _monitor_source(),
     }
 
 
@@ -360,6 +361,58 @@ def _ensure() -> Schema:
     return _obj(properties)
 
 
+def _monitor_source() -> Schema:
+    """One source of config.monitor; which keys go together (exactly one of prometheus,
+    pid, process; metrics with prometheus only) the compiler checks, with its own words."""
+    return _obj(
+        {
+            "name": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]+$",
+                "x-message": "a source's name is letters, digits, _ and - (it names its "
+                "series, monitor.<name>.<metric>)",
+            },
+            "prometheus": _str(
+                "The URL of a Prometheus text endpoint, such as http://127.0.0.1:9100/metrics."
+            ),
+            "pid": {
+                "anyOf": [{"type": "integer", "minimum": 1}, _ref("template")],
+                "x-message": "expected a process id (a whole number, 1 or more) or a "
+                "{{ template }}",
+                "description": "A local process by its id (cpu_percent, rss_mb, fds, "
+                "threads, connections).",
+            },
+            "process": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Local processes by name, summed (cpu_percent, rss_mb, fds, "
+                "threads, connections).",
+            },
+            "metrics": {
+                "type": "object",
+                "propertyNames": {
+                    "pattern": "^[A-Za-z0-9_]+$",
+                    "x-message": "a metric's name is letters, digits and _",
+                },
+                "additionalProperties": {"type": "string", "minLength": 1},
+                "x-message": "expected a mapping of metric names to selectors",
+                "description": "Name: selector, such as cpu_percent: "
+                "rate(process_cpu_seconds_total) * 100 (docs/monitoring.md).",
+            },
+            "interval": {
+                **_ref("duration"),
+                "description": "How often the source is sampled: 5s unless given, at least 1s.",
+            },
+            "timeout": {
+                **_ref("duration"),
+                "description": "How long one sample may take: 5s unless given.",
+            },
+        },
+        required=("name",),
+        description="A source watched while the run goes on.",
+    )
+
+
 def _http() -> Schema:
     return _obj(
         {
@@ -532,6 +585,12 @@ def _config_properties(*, environment: bool) -> dict[str, Schema]:
             description="The apdex threshold as Artillery also reads it; it takes effect "
             "when config.plugins.apdex is there.",
         ),
+        "monitor": {
+            "type": "array",
+            "items": _ref("monitorSource"),
+            "description": "The system under test's metrics, sampled while the run goes on: "
+            "Prometheus text endpoints and local processes (docs/monitoring.md).",
+        },
     }
     if not environment:
         properties["environments"] = {
@@ -603,6 +662,22 @@ def _report_metrics() -> Schema:
             },
         },
     }
+    gauge = {
+        "type": "object",
+        "required": ["count"],
+        "properties": {
+            "count": {"type": "integer", "minimum": 0},
+            "min": number,
+            "mean": number,
+            "max": number,
+            "last": number,
+            "sum": number,
+            "last_at": {
+                "type": "number",
+                "description": "Seconds from the run start of the sample `last` is.",
+            },
+        },
+    }
     return {
         "type": "object",
         "required": ["period", "counters", "rates", "summaries", "histograms"],
@@ -626,6 +701,13 @@ def _report_metrics() -> Schema:
             "rates": {"type": "object", "additionalProperties": number},
             "summaries": {"type": "object", "additionalProperties": summary},
             "histograms": {"type": "object", "additionalProperties": histogram},
+            "gauges": {
+                "type": "object",
+                "additionalProperties": gauge,
+                "description": "Sampled series of config.monitor, monitor.<source>.<metric>: "
+                "how many samples, their min, mean, max, and the latest. Absent without "
+                "config.monitor.",
+            },
         },
     }
 

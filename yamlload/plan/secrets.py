@@ -4,7 +4,7 @@ A value is secret when it is read through `$env`/`$processEnvironment` (every on
 default, except in `target` and `phases`), when its name is listed in `config.secrets`
 (an environment variable, a `config.variables` entry, or a variable a user captures at
 run time), or when it is the literal value of a credential header, cookie or basic-auth
-password in the plan, or the password in the target URL.
+password in the plan, or the password in the target URL or a monitored endpoint's URL.
 Outputs show such values as `***`.
 """
 
@@ -111,10 +111,15 @@ class Redactor:
 
 
 def secret_values(
-    document: Any, env: Mapping[str, str], names: Iterable[str], target: str
+    document: Any,
+    env: Mapping[str, str],
+    names: Iterable[str],
+    target: str,
+    urls: Iterable[str] = (),
 ) -> frozenset[str]:
     """Every value a plan's outputs must mask (module docstring), found in its layered
-    `document`: the compiler calls this once and keeps the set in the plan."""
+    `document`: the compiler calls this once and keeps the set in the plan. `urls` are
+    other URLs the run calls (config.monitor's endpoints): their passwords are secret."""
     names = tuple(names)
     referenced = {
         name
@@ -129,6 +134,8 @@ def secret_values(
             values.extend(_strings(variables[name]))
     values.extend(_credential_literals(document, frozenset(n.lower() for n in names)))
     values.extend(_target_credentials(target))
+    for url in urls:
+        values.extend(_target_credentials(url))
     return frozenset(values)
 
 

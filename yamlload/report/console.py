@@ -31,6 +31,7 @@ from ..metrics.names import (
     USERS_SKIPPED,
 )
 from ..metrics.periods import Period
+from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
 from ..units import counted, format_count, format_seconds
@@ -168,12 +169,48 @@ def format_summary(summary: Summary) -> str:
             "Endpoints\n"
             + tabulate(endpoints, headers=headers, tablefmt="simple", disable_numparse=True)
         )
+    monitor = _monitor_section(summary)
+    if monitor:
+        sections.append(monitor)
     if summary.workers:
         sections.append(f"Workers ({len(summary.workers)})\n" + _workers_table(summary.workers))
     warning = summary.lag_warning()
     if warning:
         sections.append(f"warning: {warning}")
     return "\n\n".join(sections)
+
+
+def _monitor_section(summary: Summary) -> str:
+    """config.monitor's series over the run (source.metric, min, mean, max, last) and the
+    samples each source failed to take; empty without monitoring."""
+    rows = [
+        [
+            name.removeprefix(MONITOR_PREFIX),
+            *(_gauge_cell(v) for v in (g.min, g.mean, g.max, g.last)),
+            format_count(g.count),
+        ]
+        for name, g in sorted(summary.aggregate.gauges.items())
+        if g.count
+    ]
+    failed = {
+        name.removesuffix(SCRAPE_ERRORS_SUFFIX): n
+        for name, n in summary.counters_with(MONITOR_PREFIX).items()
+        if name.endswith(SCRAPE_ERRORS_SUFFIX) and n
+    }
+    if not rows and not failed:
+        return ""
+    text = "Monitor"
+    if rows:
+        text += "\n" + _table(rows, ["series", "min", "mean", "max", "last", "samples"])
+    for source, n in failed.items():
+        counter = f"{MONITOR_PREFIX}{source}{SCRAPE_ERRORS_SUFFIX}"
+        text += f"\n{source}: {counted(n, 'failed sample')} ({counter})"
+    return text
+
+
+def _gauge_cell(value: float) -> str:
+    """A monitored value: one decimal (CPU %, MB, a rate), a small one to 3 digits."""
+    return f"{value:,.1f}" if abs(value) >= 0.1 or value == 0 else f"{value:.3g}"
 
 
 def _table(rows: Iterable[Iterable[object]], headers: list[str]) -> str:

@@ -1,4 +1,8 @@
-"""CSV for spreadsheets: one row per period, and one row per endpoint. Each file is
+"""CSV for spreadsheets: one row per period, and one row per endpoint. With config.monitor
+the periods file has four columns per monitored series (`monitor.<source>.<metric>.min`,
+`.mean`, `.max`, `.last`, blank in a period without a sample) and one per source's
+`monitor.<source>.scrape_errors`, after the status codes and errors, so a series lines up
+with the latency of its period. Each file is
 written through `outputs.write_with`, so it is replaced whole or not at all."""
 
 from __future__ import annotations
@@ -9,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from ..metrics.histogram import Gauge
 from ..metrics.names import CODES, ERRORS
+from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import PeriodRow, Summary
 from .outputs import write_with
 
@@ -29,6 +35,8 @@ PERIOD_COLUMNS = (
     "generator_cpu_percent",  # of one core
     "generator_rss_mb",  # the peak in the period
 )
+# A monitored series' columns in the periods file, after its name.
+GAUGE_COLUMNS = ("min", "mean", "max", "last")
 ENDPOINT_COLUMNS = (
     "endpoint",
     "requests",
@@ -68,14 +76,35 @@ def _write_periods(summary: Summary, out: TextIO) -> None:
         {CODES + code for row in rows for code in row.codes}
         | {ERRORS + error for row in rows for error in row.errors}
     )
+    series = sorted(summary.aggregate.gauges)
+    scrape_errors = sorted(
+        name
+        for name in summary.aggregate.counters
+        if name.startswith(MONITOR_PREFIX) and name.endswith(SCRAPE_ERRORS_SUFFIX)
+    )
     writer = csv.writer(out)
-    writer.writerow([*PERIOD_COLUMNS, *codes])
+    gauge_columns = [f"{name}.{stat}" for name in series for stat in GAUGE_COLUMNS]
+    writer.writerow([*PERIOD_COLUMNS, *codes, *gauge_columns, *scrape_errors])
     for row in rows:
         counts = {
             **{CODES + code: n for code, n in row.codes.items()},
             **{ERRORS + error: n for error, n in row.errors.items()},
         }
-        writer.writerow([*_period_cells(row), *(counts.get(c, 0) for c in codes)])
+        metrics = row.period.metrics
+        writer.writerow(
+            [
+                *_period_cells(row),
+                *(counts.get(c, 0) for c in codes),
+                *(cell for name in series for cell in _gauge_cells(metrics.gauges.get(name))),
+                *(metrics.counters.get(name, 0) for name in scrape_errors),
+            ]
+        )
+
+
+def _gauge_cells(gauge: Gauge | None) -> list[object]:
+    if gauge is None or not gauge.count:
+        return [""] * len(GAUGE_COLUMNS)
+    return [round(v, 6) for v in (gauge.min, gauge.mean, gauge.max, gauge.last)]
 
 
 def _period_cells(row: PeriodRow) -> list[object]:

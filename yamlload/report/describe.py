@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..plan.ir import Phase, Plan
+from ..plan.ir import MonitorSource, Phase, Plan
 from ..plan.secrets import Redactor
 from ..schedule.arrivals import arrival_count, total_duration
 from ..units import counted, format_count, format_seconds
@@ -75,4 +75,20 @@ def describe(plan: Plan) -> list[str]:
         lines.append(f"    {share:5.1f}%  {shown_name(scenario.name)}  ({about})")
     if plan.payloads:
         lines.append(f"  payload    {', '.join(shown_name(p.path) for p in plan.payloads)}")
+    if plan.monitor:
+        lines.append(f"  monitor    {counted(len(plan.monitor), 'source')}")
+        redactor = Redactor.for_plan(plan)
+        for source in plan.monitor:
+            lines.append(
+                f"    {shown_name(source.name)}  {_watched(source, redactor)}, every "
+                f"{format_seconds(source.interval)}: {', '.join(source.metric_names)}"
+            )
     return lines
+
+
+def _watched(source: MonitorSource, redactor: Redactor) -> str:
+    if source.kind == "prometheus":
+        return shown_name(redactor.url(source.url or ""))
+    if source.kind == "pid":
+        return f"process {source.pid}"
+    return f"processes named {shown_name(source.process or '')}"

@@ -81,7 +81,8 @@ class Summary:
     )
 
     def __post_init__(self) -> None:
-        if not self.aggregate.counters and not self.aggregate.histograms:
+        aggregate = self.aggregate
+        if not aggregate.counters and not aggregate.histograms and not aggregate.gauges:
             self.aggregate = merge_metrics(p.metrics for p in self.periods)
 
     # ---- reading
@@ -294,6 +295,8 @@ def _metrics_json(
         "rates": {REQUEST_RATE: round(rate, 3)},
         "summaries": {name: h.summary() for name, h in sorted(metrics.histograms.items())},
         "histograms": encoded["histograms"],
+        # monitored sources' series (issue 17); absent from a run without config.monitor
+        **({"gauges": encoded["gauges"]} if metrics.gauges else {}),
     }
 
 
@@ -326,7 +329,11 @@ def summarize(
 def _masked_periods(periods: list[Period], redactor: Redactor) -> list[Period]:
     """The periods with secrets masked out of their metric names: an endpoint's label or
     a scenario's name comes from the plan and may hold one. Unchanged when none does."""
-    names = {name for p in periods for name in (*p.metrics.counters, *p.metrics.histograms)}
+    names = {
+        name
+        for p in periods
+        for name in (*p.metrics.counters, *p.metrics.histograms, *p.metrics.gauges)
+    }
     masks = {name: redactor.text(name) for name in names}
     if all(name == masked for name, masked in masks.items()):
         return periods

@@ -46,6 +46,7 @@ from .http.errors import BODY_TOO_LARGE, FAILED_CAPTURE
 from .http.form import FilePathError, _PendingForm, _Upload
 from .http.transport import Transport
 from .log import RunLog
+from .monitoring import Monitoring
 from .options import STOP_SIGNALS, Observer, RunOptions
 from .stop import Stop
 from .ticker import Ticker
@@ -260,13 +261,19 @@ class Engine:
         self.recorder.clock = self.clock.now
         self.ticker.begin()
         ticker = asyncio.ensure_future(self.ticker.run())
-        self._dispatching = asyncio.ensure_future(self.dispatcher.run())
+        # the system under test is watched while the load runs, on this loop
+        monitoring = Monitoring(self.plan.monitor, self.recorder, self.log)
+        monitoring.start()
         try:
-            await self._dispatching
-        except asyncio.CancelledError:
-            if self.stopped_by is None:
-                raise
-        await self.dispatcher.drain()
+            self._dispatching = asyncio.ensure_future(self.dispatcher.run())
+            try:
+                await self._dispatching
+            except asyncio.CancelledError:
+                if self.stopped_by is None:
+                    raise
+            await self.dispatcher.drain()
+        finally:
+            await monitoring.stop()
         ticker.cancel()
         self.ticker.sample_health()
 

@@ -13,6 +13,7 @@ the schema check, so one broken step never hides the problems of another.
     config.py    target, payloads, http/tls, plugins, apdex, processor
     ensure.py    config.ensure
     publish.py   config.plugins.publish-metrics (live outputs)
+    monitor.py   config.monitor (the system under test's sources)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .config import (
 from .context import MAX_CONNECTIONS, MAX_PHASE_SECONDS, MAX_USERS, Context
 from .ensure import compile_ensure
 from .flow import MAX_WEIGHT, compile_flow, compile_scenarios, default_jitter
+from .monitor import compile_monitor
 from .phases import MAX_ARRIVAL_RATE, compile_phases
 from .publish import compile_live_outputs
 from .refusals import template_problems, unsupported_features
@@ -87,6 +89,7 @@ def _build(cx: Context) -> Plan:
     secrets = tuple(name for name in cx.sequence(("config", "secrets")) if isinstance(name, str))
     check_plugins(cx)
     live_outputs = compile_live_outputs(cx)  # before the warnings are taken
+    monitor = compile_monitor(cx, target)
     expect = cx.plugin_options("expect")
     default_headers = cx.tmap(("config", "http", "defaults", "headers"))
     default_headers = TMap(default_headers.items + cx.tmap(("config", "defaults", "headers")).items)
@@ -113,8 +116,11 @@ def _build(cx: Context) -> Plan:
         expect_default_200=expect.get("expectDefault200") is True,
         apdex_threshold_ms=apdex_threshold(cx),
         live_outputs=live_outputs,
+        monitor=monitor,
         base_dir=str(FsPath(cx.plan_path).resolve().parent),
         warnings=tuple(cx.warnings),
         raw_json=json.dumps(cx.doc.data),
-        secret_values=secret_values(cx.doc.data, cx.env, secrets, target),
+        secret_values=secret_values(
+            cx.doc.data, cx.env, secrets, target, urls=[s.url for s in monitor if s.url]
+        ),
     )

@@ -1,0 +1,48 @@
+"""Monitored series in the console's summary and the periods CSV (issue 17)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from yamlload.metrics.periods import Period
+from yamlload.report.console import format_summary
+from yamlload.report.csvfiles import csv_paths, csv_writers
+from yamlload.results.summary import Summary
+
+
+def monitored_summary() -> Summary:
+    first, second = Period(0), Period(1)
+    first.metrics.gauge("monitor.api.cpu_percent", 20.0, at=1.0)
+    first.metrics.gauge("monitor.api.cpu_percent", 40.0, at=6.0)
+    second.metrics.gauge("monitor.api.cpu_percent", 90.0, at=11.0)
+    second.metrics.count("monitor.db.scrape_errors", 2)
+    return Summary(
+        "plan.yml", "http://127.0.0.1", "2024-01-01T00:00:00Z", 20.0, [first, second], []
+    )
+
+
+def test_the_console_summary_has_a_table_of_series_and_the_failed_samples() -> None:
+    text = format_summary(monitored_summary())
+    section = text[text.index("Monitor\n") :]
+    header, _, row = section.splitlines()[1:4]
+    assert header.split() == ["series", "min", "mean", "max", "last", "samples"]
+    assert row.split() == ["api.cpu_percent", "20.0", "50.0", "90.0", "90.0", "3"]
+    assert "db: 2 failed samples (monitor.db.scrape_errors)" in section
+
+
+def test_a_summary_without_monitoring_has_no_monitor_section() -> None:
+    assert "Monitor" not in format_summary(Summary("p", "t", "s", 1.0, [Period(0)], []))
+
+
+def test_the_periods_csv_has_four_columns_per_series_and_the_scrape_errors(tmp_path: Path) -> None:
+    prefix = str(tmp_path / "out")
+    for write in csv_writers(monitored_summary(), prefix):
+        write()
+    periods, _ = csv_paths(prefix)
+    rows = list(csv.DictReader(io.StringIO(periods.read_text())))
+    assert [r["monitor.api.cpu_percent.max"] for r in rows] == ["40.0", "90.0"]
+    assert [r["monitor.api.cpu_percent.last"] for r in rows] == ["40.0", "90.0"]
+    assert [r["monitor.api.cpu_percent.mean"] for r in rows] == ["30.0", "90.0"]
+    assert [r["monitor.db.scrape_errors"] for r in rows] == ["0", "2"]
