@@ -35,6 +35,7 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
 from ..units import counted, format_count, format_seconds
+from .verdict_words import Judged, expectations_words, is_threshold
 
 LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "count")
 # A latency with no samples (an endpoint nothing answered): not 0.0, which reads as fast.
@@ -270,10 +271,21 @@ def _endpoint_rows(summary: Summary) -> list[list[object]]:
 
 
 def format_checks(outcomes: list[Outcome]) -> str:
+    """The thresholds' table, then the expectations' verdict (a plan with `expect`), so
+    that the table holds only what it is called."""
+    judged = [Judged(o.check.source, o.verdict, o.value) for o in outcomes]
     rows = [
-        [o.check.source, describe_outcome(o), describe_limit(o.check), o.verdict] for o in outcomes
+        [o.check.source, describe_outcome(o), describe_limit(o.check), o.verdict]
+        for o in outcomes
+        if is_threshold(o.check.source)
     ]
-    return "Thresholds\n" + _table(rows, ["check", "measured", "limit", "result"])
+    parts = (
+        ["Thresholds\n" + _table(rows, ["check", "measured", "limit", "result"])] if rows else []
+    )
+    expectations = expectations_words(judged)
+    if expectations is not None:
+        parts.append(f"Expectations: {expectations}")
+    return "\n".join(parts)
 
 
 def _number(name: str, value: float | None) -> str:

@@ -26,7 +26,13 @@ from ..metrics.names import (
 from ..metrics.periods import PERIOD_SECONDS
 from ..results.summary import Summary
 from ..units import format_count, format_seconds
-from .verdict_words import Judged, failure_words, passed_words
+from .verdict_words import (
+    Judged,
+    expectations_words,
+    failure_words,
+    is_threshold,
+    passed_words,
+)
 
 WIDTH, HEIGHT = 800, 250
 LEFT, RIGHT, TOP, BOTTOM = 60, 60, 30, 40
@@ -408,15 +414,20 @@ def _verdict(summary: Summary) -> str:
         banner = ("none", f"Stopped by {summary.stopped_by} (no thresholds were set)")
     else:
         banner = ("none", "Completed (no thresholds were set)")
+    thresholds = [c for c in checks if is_threshold(str(c.get("check")))]
     rows = "".join(
         f'<tr class="{esc(c.get("result"))}"><td><code>{esc(c.get("check"))}</code></td><td>{esc(_fmt_check_value(c))}</td><td>{esc(c.get("limit"))}</td><td><strong>{esc(c.get("result"))}</strong></td></tr>'
-        for c in checks
+        for c in thresholds
     )
     table = (
         f"<h2>Thresholds</h2><table><thead><tr><th>check</th><th>measured</th><th>limit</th><th>result</th></tr></thead><tbody>{rows}</tbody></table>"
-        if checks
+        if thresholds
         else ""
     )
+    expectations = expectations_words(judged)
+    if expectations is not None:  # its counts are under Expect results
+        table += f'<p class="expectations">Expectations: <strong>{esc(expectations)}</strong></p>'
+
     return f'<section aria-label="verdict"><p class="verdict {banner[0]}">{esc(banner[1])}</p>{table}</section>'
 
 
