@@ -15,6 +15,7 @@ from ..plan.secrets import Redactor, mask_userinfo
 from ..plan.source import PlanOptions, located_from_data
 from ..schedule.arrivals import arrival_count
 from ..units import format_count
+from .app import tolerate_lost_stdout
 from .args import RunArgs
 from .options import FiniteFloat
 from .run import execute, outputs_checked
@@ -65,6 +66,7 @@ def quick(
     yamlload quick URL -c 20 -n 50     20 users, each sends 50 GET requests
     yamlload quick URL -r 100 -d 30s   100 users a second for 30 s, one request each
     """
+    tolerate_lost_stdout()  # the report is the product: a full stdout is a warning
     found = re.match(r"^(https?://[^/]+)(.*)$", url)
     if not found:
         raise UsageError(f"{mask_userinfo(url)!r} is not an http:// or https:// URL")
