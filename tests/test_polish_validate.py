@@ -92,3 +92,18 @@ def test_validate_with_stdout_closed_is_no_bug(write_plan: Any) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "internal error" not in done.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_schema_to_a_full_stdout_is_an_output_error() -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "yamlload", "schema"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+        )
+    assert done.returncode == EXIT_OUTPUT_FAILED, done.stderr
+    assert "could not write to standard output" in done.stderr
