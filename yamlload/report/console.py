@@ -100,7 +100,8 @@ def period_line(period: Period, width: float) -> str:
 
 
 def _period_line(row: PeriodRow) -> str:
-    parts = [f"[{_clock(row.start)}] {counted(row.requests, 'request')} ({row.request_rate:.1f}/s)"]
+    rate = f"{row.request_rate:,.1f}/s"
+    parts = [f"[{_clock(row.start)}] {counted(row.requests, 'request')} ({rate})"]
     latency = row.latency
     if latency.count:
         parts.append(

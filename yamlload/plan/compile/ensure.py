@@ -35,7 +35,7 @@ def _ensure_block(cx: Context, base: Path, spec: dict[str, Any]) -> Iterator[Thr
                         metric,
                         "<",
                         float(limit),
-                        source=f"{metric} < {limit:g}",
+                        source=f"{metric} < {_as_written(limit)}",
                         pos=cx.doc.pos((*at, i)),
                     )
         elif key == "conditions":
@@ -59,8 +59,17 @@ def _ensure_block(cx: Context, base: Path, spec: dict[str, Any]) -> Iterator[Thr
                 "<=",
                 float(value),
                 # Artillery's maxErrorRate counts failed users: say so in every table.
-                source=f"maxErrorRate: user_failure_rate <= {value:g}%",
+                source=f"maxErrorRate: user_failure_rate <= {_as_written(value)}%",
                 pos=cx.doc.pos(at),
             )
         elif key in LEGACY_ENSURE:
-            yield Threshold(key, "<", float(value), source=f"{key} < {value:g}", pos=cx.doc.pos(at))
+            source = f"{key} < {_as_written(value)}"
+            yield Threshold(key, "<", float(value), source=source, pos=cx.doc.pos(at))
+
+
+def _as_written(number: float) -> str:
+    """A limit in a check's name, as the plan would write it: `1500000`, not `1.5e+06`
+    nor `1,500,000` (the name identifies the check across reports)."""
+    if float(number).is_integer() and abs(number) < 1e15:
+        return f"{number:.0f}"
+    return f"{number:g}"
