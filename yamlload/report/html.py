@@ -309,7 +309,7 @@ def _figure(title: str, parts: list[str], legend: list[str]) -> str:
 
 # Past this many points a chart draws lines only.
 MAX_DOTS = 90
-SERIES = ("rps", "users", "p50", "p95", "p99", "max", "lag99", "lagmax", "cpu")
+SERIES = ("rps", "users", "p50", "p95", "p99", "max", "lag99", "lagmax", "cpu", "rss")
 
 
 def _period_series(summary: Summary) -> dict[str, list[tuple[float, float | None]]]:
@@ -333,6 +333,7 @@ def _period_series(summary: Summary) -> dict[str, list[tuple[float, float | None
         series["lag99"].append((x, lag.p99 if lag.count else None))
         series["lagmax"].append((x, lag.max if lag.count else None))
         series["cpu"].append((x, row.cpu_percent))
+        series["rss"].append((x, row.rss_mb))
     return series
 
 
@@ -350,10 +351,23 @@ def _second_series(summary: Summary) -> dict[str, list[tuple[float, float | None
             "lag99": row.lag_p99,
             "lagmax": row.lag_max,
             "cpu": row.cpu_ms / (width * 1000) * 100,
+            "rss": row.rss_mb,
         }
         for key, value in values.items():
             series[key].append((x, value))
     return series
+
+
+def _generator_chart(
+    series: dict[str, list[tuple[float, float | None]]], x_max: float, phases: Any, dots: bool
+) -> str:
+    """The generator's own CPU and, where the platform tells it, its memory (right axis)."""
+    lines = [Series("CPU % of one core", series["cpu"])]
+    unit2 = None
+    if any(value is not None for _, value in series["rss"]):
+        lines.append(Series("resident memory (MB, right axis)", series["rss"], "right"))
+        unit2 = "MB"
+    return line_chart("Generator CPU and memory", lines, x_max, phases, "%", unit2, dots=dots)
 
 
 def _codes_and_errors(summary: Summary) -> list[tuple[float, float, dict[str, int]]]:
@@ -577,14 +591,7 @@ def render_html(summary: Summary) -> str:
             "ms",
             dots=dots,
         ),
-        line_chart(
-            "Generator CPU",
-            [Series("CPU % of one core", series["cpu"])],
-            x_max,
-            phases,
-            "%",
-            dots=dots,
-        ),
+        _generator_chart(series, x_max, phases, dots),
     ]
     stopped = f", stopped by {summary.stopped_by}" if summary.stopped_by else ""
     plan_text = (
