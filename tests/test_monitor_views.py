@@ -121,3 +121,128 @@ def test_a_monitored_run_writes_its_chart_into_the_html_report(
     assert samples >= 2
     row = re.search(r"<tr><td>api\.active</td>(.*?)</tr>", page.read_text())
     assert row is not None and row.group(1).endswith(f"<td>{samples}</td>")
+
+
+# ---------------------------------------------------------------- per-second series
+
+
+def recorded(samples: list[tuple[float, float]], looks: list[float], whole: bool = True) -> Any:
+    """A LiveSeries that looked at `looks` while a gauge took (time, value) samples."""
+    from yamlload.metrics.live import LiveSeries
+    from yamlload.metrics.periods import Recorder
+
+    now = [0.0]
+    recorder = Recorder(lambda: now[0])
+    live = LiveSeries(kept=len(looks) + 1, whole=whole)
+    pending = sorted(looks)
+    for at, value in samples:
+        while pending and pending[0] <= at:
+            now[0] = pending.pop(0)
+            live.take(recorder.periods, now[0])
+        now[0] = at
+        recorder.gauge(CPU, value)
+    for look in pending:
+        live.take(recorder.periods, look)
+    return live
+
+
+def test_a_seconds_gauge_is_the_samples_taken_in_that_second() -> None:
+    samples = [(0.5, 10.0), (1.5, 30.0), (9.9, 50.0), (10.2, 70.0), (12.5, 5.0)]
+    live = recorded(samples, [1.0, 2.0, 3.0, 10.0, 11.0, 12.0, 13.0])
+    by_second = [
+        (s.at, s.metrics.gauges[CPU].last if CPU in s.metrics.gauges else None)
+        for s in live.seconds
+    ]
+    assert by_second == [
+        (1.0, 10.0),
+        (2.0, 30.0),
+        (3.0, None),
+        (10.0, 50.0),
+        (11.0, 70.0),
+        (12.0, None),
+        (13.0, 5.0),
+    ]
+    total = live.total.gauges[CPU]
+    assert (total.count, total.min, total.max, total.last) == (5, 5.0, 70.0, 5.0)
+    assert total.mean == sum(v for _, v in samples) / 5
+
+
+def test_several_samples_in_one_second_keep_their_count_mean_and_last() -> None:
+    live = recorded([(0.2, 10.0), (0.5, 40.0), (0.8, 20.0)], [1.0])
+    second = live.seconds[-1].metrics.gauges[CPU]
+    assert (second.count, second.mean, second.last) == (3, 70.0 / 3, 20.0)
+    assert (second.min, second.max) == (10.0, 40.0)  # the first look sees the whole period
+
+
+def test_the_charted_seconds_keep_the_gauges_too() -> None:
+    live = recorded([(0.5, 10.0), (1.5, 30.0)], [1.0, 2.0], whole=False)
+    assert [s.metrics.gauges[CPU].last for s in live.seconds] == [10.0, 30.0]
+
+
+# ---------------------------------------------------------------- the live page
+
+
+def monitored_plan(tmp_path: Path, monitor: bool = True) -> Any:
+    from yamlload import PlanOptions, load_plan
+
+    path = tmp_path / "plan.yml"
+    watched = (
+        "  monitor:\n    - name: api\n      prometheus: http://127.0.0.1:9/metrics\n"
+        "      metrics: {cpu_percent: cpu, memory_mb: mem}\n"
+    )
+    path.write_text(
+        "config:\n  target: http://127.0.0.1:9\n"
+        "  phases: [{name: warm, duration: 4, arrivalRate: 1}, {name: peak, duration: 6, arrivalRate: 1}]\n"
+        + (watched if monitor else "")
+        + "scenarios:\n  - flow: [{get: {url: /ok}}]\n",
+        encoding="utf-8",
+    )
+    return load_plan(str(path), PlanOptions())
+
+
+def board_after(plan: Any, cpu: list[float | None]) -> Any:
+    """A Board updated once a second, the CPU series sampled each second it has a value."""
+    from yamlload.live.board import Board
+    from yamlload.metrics.histogram import Metrics
+    from yamlload.metrics.live import LiveSeries, Second
+    from yamlload.plan.secrets import Redactor
+    from yamlload.results.run import Progress
+
+    board, live = Board(plan, [], Redactor(), []), LiveSeries()
+    for at, value in enumerate(cpu, start=1):
+        metrics = Metrics()
+        if value is not None:
+            metrics.gauge(CPU, value, at=at - 0.5)
+        second = Second(float(at), metrics)
+        live.seconds.append(second)
+        live.total.merge(metrics)
+        board.update(live, Progress(float(at), 10.0, "", 1, 0, 0, 0, 0.0))
+    return board
+
+
+def test_the_live_page_charts_the_series_each_second_on_the_latency_charts_axis(
+    tmp_path: Path,
+) -> None:
+    board = board_after(monitored_plan(tmp_path), [10.0, None, 30.0])
+    charts = figures(board.frame()["html"]["charts"])
+    titles = list(charts)
+    latency = next(t for t in titles if t.startswith("Latency per second"))
+    after = titles[titles.index(latency) + 1 : titles.index(latency) + 3]
+    assert after == ["Monitor: api (%)", "Monitor: api (MB)"]
+    cpu = charts["Monitor: api (%)"]
+    assert phase_bands(cpu) == phase_bands(charts[latency]) != []
+    # a point per second it was sampled, at the second's middle, on the planned 10 s
+    inner = WIDTH - LEFT - RIGHT
+    line = re.findall(r'<path class="line s0" d="([^"]*)"', cpu)[0]
+    assert [float(x) for x in re.findall(r"[ML]([\d.]+),", line)] == [
+        LEFT + inner * 0.5 / 10,
+        LEFT + inner * 2.5 / 10,
+    ]
+    assert "<title>cpu_percent at 2.5s: 30</title>" in cpu
+    # memory was never sampled: its chart is there, empty, from the start
+    assert "<path" not in charts["Monitor: api (MB)"]
+
+
+def test_the_live_page_has_no_monitor_chart_without_monitoring(tmp_path: Path) -> None:
+    board = board_after(monitored_plan(tmp_path, monitor=False), [None, None])
+    assert "Monitor" not in board.frame()["html"]["charts"]
