@@ -246,3 +246,61 @@ def test_the_live_page_charts_the_series_each_second_on_the_latency_charts_axis(
 def test_the_live_page_has_no_monitor_chart_without_monitoring(tmp_path: Path) -> None:
     board = board_after(monitored_plan(tmp_path, monitor=False), [None, None])
     assert "Monitor" not in board.frame()["html"]["charts"]
+
+
+# ---------------------------------------------------------------- /metrics and points
+
+
+def monitored_total() -> Any:
+    from yamlload.metrics.histogram import Metrics
+
+    total = Metrics()
+    total.gauge(CPU, 20.0, at=1.0)
+    total.gauge(CPU, 35.5, at=2.0)
+    total.gauge("monitor.api.secret_thing", 7.0, at=2.0)
+    total.gauge(DB_CPU, 3.0, at=2.0)
+    total.count("monitor.db.scrape_errors", 4)
+    total.count("monitor.gone.scrape_errors", 1)
+    return total
+
+
+def test_metrics_has_each_series_last_value_and_each_sources_failed_samples() -> None:
+    from yamlload.live.exposition import Snapshot, exposition
+
+    mask = lambda text: text.replace("secret", "***")  # noqa: E731
+    text = exposition(Snapshot(monitored_total(), 0, 2.0, {}, mask=mask))
+    lines = text.splitlines()
+    assert "# TYPE yamlload_monitor gauge" in lines
+    assert 'yamlload_monitor{source="api",metric="cpu_percent"} 35.5' in lines
+    assert 'yamlload_monitor{source="api",metric="***_thing"} 7.0' in lines
+    assert 'yamlload_monitor{source="db",metric="cpu_percent"} 3.0' in lines
+    assert "# TYPE yamlload_monitor_scrape_errors_total counter" in lines
+    assert 'yamlload_monitor_scrape_errors_total{source="api"} 0' in lines
+    assert 'yamlload_monitor_scrape_errors_total{source="db"} 4' in lines
+    assert 'yamlload_monitor_scrape_errors_total{source="gone"} 1' in lines
+    assert "secret" not in text
+
+
+def test_metrics_without_monitoring_has_no_monitor_family() -> None:
+    from yamlload.live.exposition import Snapshot, exposition
+    from yamlload.metrics.histogram import Metrics
+
+    assert "yamlload_monitor" not in exposition(Snapshot(Metrics(), 0, 1.0, {}))
+
+
+def test_a_second_with_a_sample_is_a_gauge_point_of_its_last_value() -> None:
+    from yamlload.live.points import COUNTER, GAUGE, Point, second_points
+    from yamlload.metrics.histogram import Metrics
+    from yamlload.metrics.live import Second
+
+    metrics = Metrics()
+    metrics.gauge(CPU, 20.0, at=0.2)
+    metrics.gauge(CPU, 35.5, at=0.7)
+    metrics.count("monitor.db.scrape_errors", 1)
+    for tagged in (True, False):
+        points = second_points(Second(1.0, metrics), 0, str, tagged)
+        assert Point(CPU, GAUGE, 35.5) in points
+        assert Point("monitor.db.scrape_errors", COUNTER, 1) in points
+    # a second without a sample sends no point for the series
+    quiet = second_points(Second(2.0, Metrics()), 0, str)
+    assert not [p for p in quiet if p.metric.startswith("monitor.")]
