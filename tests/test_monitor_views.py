@@ -304,3 +304,18 @@ def test_a_second_with_a_sample_is_a_gauge_point_of_its_last_value() -> None:
     # a second without a sample sends no point for the series
     quiet = second_points(Second(2.0, Metrics()), 0, str)
     assert not [p for p in quiet if p.metric.startswith("monitor.")]
+
+
+def test_a_pushgateway_tag_named_like_a_monitor_label_is_refused_with_monitoring(
+    tmp_path: Path,
+) -> None:
+    import pytest
+
+    from yamlload.errors import UsageError
+    from yamlload.live.outputs import output_watchers, parse_out
+    from yamlload.plan.secrets import Redactor
+
+    out = [parse_out("prometheus-push=http://127.0.0.1:9,tag=source:ci")]
+    with pytest.raises(UsageError, match="the tag 'source' would be a grouping label"):
+        output_watchers(monitored_plan(tmp_path), out, Redactor())
+    assert output_watchers(monitored_plan(tmp_path, monitor=False), out, Redactor())
