@@ -319,3 +319,69 @@ def test_a_pushgateway_tag_named_like_a_monitor_label_is_refused_with_monitoring
     with pytest.raises(UsageError, match="the tag 'source' would be a grouping label"):
         output_watchers(monitored_plan(tmp_path), out, Redactor())
     assert output_watchers(monitored_plan(tmp_path, monitor=False), out, Redactor())
+
+
+# ---------------------------------------------------------------- a real run
+
+
+def test_a_monitored_run_is_on_the_live_page_in_metrics_and_in_json_lines(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import json
+
+    import aiohttp
+
+    from tests.servers import ServerThread
+    from tests.test_dashboard import RUN_TIMEOUT, start_cli_run
+    from tests.test_monitor_run import app_with_metrics
+
+    async def watch(url: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """Every frame, and /metrics scraped at each frame but the last."""
+        frames: list[dict[str, Any]] = []
+        scraped: list[str] = []
+        async with aiohttp.ClientSession() as session, session.get(url + "events") as events:
+            async for line in events.content:
+                if not line.startswith(b"data: "):
+                    continue
+                frames.append(json.loads(line[len(b"data: ") :]))
+                if frames[-1]["done"]:
+                    break
+                async with session.get(url + "metrics") as answer:
+                    scraped.append(await answer.text())
+        return frames, scraped
+
+    with ServerThread(app_with_metrics()) as running:
+        monitor = (
+            f"    - name: api\n      prometheus: {running.url}/metrics\n      interval: 1s\n"
+            '      metrics:\n        active: pg_stat_activity_count{state="active"}\n'
+        )
+        plan = tmp_path / "plan.yml"
+        plan.write_text(plan_for(running.url, monitor, seconds=4, arrivals=8), encoding="utf-8")
+        lines, report = tmp_path / "live.jsonl", tmp_path / "r.json"
+        process, url = start_cli_run(plan, "-q", "-o", str(report), "--out", f"jsonl={lines}")
+        try:
+            frames, scraped = asyncio.run(asyncio.wait_for(watch(url), RUN_TIMEOUT))
+            _, said = process.communicate(timeout=RUN_TIMEOUT)
+        finally:
+            process.kill()
+    assert process.returncode == 0, said
+    samples = json.loads(report.read_text())["aggregate"]["gauges"]["monitor.api.active"]
+    assert samples["count"] >= 2
+    chart = figures(frames[-1]["html"]["charts"])["Monitor: api"]
+    assert re.search(r'<path class="line s0" d="M', chart)
+    values = [
+        float(found)
+        for text in scraped
+        for found in re.findall(
+            r'^yamlload_monitor\{source="api",metric="active"\} (\S+)$', text, re.M
+        )
+    ]
+    assert values and all(4 <= v <= 6 for v in values)
+    points = [
+        json.loads(line)["data"]["value"]
+        for line in lines.read_text().splitlines()
+        if '"Point","metric":"monitor.api.active"' in line
+    ]
+    assert 1 <= len(points) <= samples["count"]
+    assert all(4 <= v <= 6 for v in points)
