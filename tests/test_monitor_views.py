@@ -3,6 +3,7 @@ outputs (issue 17)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -385,3 +386,88 @@ def test_a_monitored_run_is_on_the_live_page_in_metrics_and_in_json_lines(
     ]
     assert 1 <= len(points) <= samples["count"]
     assert all(4 <= v <= 6 for v in points)
+
+
+# ---------------------------------------------------------------- per-second points
+
+
+def per_second_summary(samples: dict[int, float]) -> Summary:
+    """A 30-second run with a row per second, CPU sampled in the seconds given."""
+    from yamlload.metrics.live import SecondRow
+
+    periods = [Period(i) for i in range(3)]
+    for second, value in samples.items():
+        periods[second // 10].metrics.gauge(CPU, value, at=second + 0.5)
+    empty = (None,) * 7  # p50 to users
+    rows = [
+        SecondRow(float(at), 1.0, 0, *empty, 0, None, gauges=_gauges(samples, at))
+        for at in range(1, 31)
+    ]
+    return Summary("p", "t", "s", 30.0, periods, [], seconds=rows)
+
+
+def _gauges(samples: dict[int, float], at: float) -> dict[str, float]:
+    second = int(at) - 1
+    return {CPU: samples[second]} if second in samples else {}
+
+
+def line_xs(figure: str) -> list[list[float]]:
+    """Each line's runs of x coordinates: a new run at each M (the line broken)."""
+    path = re.findall(r'<path class="line s0" d="([^"]*)"', figure)[0]
+    runs: list[list[float]] = []
+    for command, x in re.findall(r"([ML])([\d.]+),", path):
+        if command == "M":
+            runs.append([])
+        runs[-1].append(float(x))
+    return runs
+
+
+def test_a_run_with_a_row_per_second_charts_each_seconds_samples_joined() -> None:
+    # every 5 s, and a source down from 15 s to 40 s... of a 30 s run: 5, 10, then 30
+    samples = {0: 10.0, 5: 20.0, 10: 30.0, 29: 60.0}
+    figure = figures(render_html(per_second_summary(samples)))["Monitor: api (%)"]
+    inner = WIDTH - LEFT - RIGHT
+    x = [round(LEFT + inner * (s + 0.5) / 30, 1) for s in (0, 5, 10, 29)]
+    # joined across the seconds without a sample, broken where the source was down
+    assert line_xs(figure) == [x[:3], x[3:]]
+    assert "<title>cpu_percent at 5.5s: 20</title>" in figure
+
+
+def test_the_seconds_gauges_are_in_the_json_report_and_read_back(tmp_path: Path) -> None:
+    from yamlload.report.json import read_json
+
+    summary = per_second_summary({0: 10.0, 5: 20.0})
+    data = summary.to_json()
+    assert "gauges" not in data["seconds"]["columns"]
+    column = data["seconds"]["gauges"][CPU]
+    assert len(column) == 30 and (column[0], column[1], column[5]) == (10.0, None, 20.0)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert read_json(path).seconds == summary.seconds  # the schema takes it
+    # without monitoring the table is as it was
+    assert "gauges" not in per_second_summary({}).to_json()["seconds"]
+
+
+def test_a_seconds_row_has_each_gauges_mean() -> None:
+    live = recorded([(0.2, 10.0), (0.5, 40.0), (1.5, 30.0)], [1.0, 2.0], whole=False)
+    assert [r.gauges for r in live.rows] == [{CPU: 25.0}, {CPU: 30.0}]
+
+
+def test_the_live_chart_of_a_sparse_series_stays_a_line_past_the_dots(tmp_path: Path) -> None:
+    from yamlload.live.board import DOTS_UP_TO
+
+    cpu = [float(at) if at % 5 == 0 else None for at in range(DOTS_UP_TO + 10)]
+    board = board_after(monitored_plan(tmp_path), cpu)
+    figure = figures(board.frame()["html"]["charts"])["Monitor: api (%)"]
+    assert "<circle" not in figure
+    assert len(line_xs(figure)) == 1 and len(line_xs(figure)[0]) == len(cpu) // 5
+
+
+def test_the_seconds_gauges_names_are_masked() -> None:
+    from yamlload.plan.secrets import Redactor
+    from yamlload.results.summary import _masked_seconds
+
+    rows = per_second_summary({0: 10.0}).seconds
+    masked = _masked_seconds(rows, Redactor(["percent"]))
+    assert masked[0].gauges == {"monitor.api.cpu_***": 10.0}
+    assert _masked_seconds(rows, Redactor()) is rows

@@ -36,7 +36,7 @@ from ..plan.ir import MONITOR_PREFIX, Plan
 from ..plan.secrets import Redactor
 from ..report.html import Series, esc, line_chart, millis, stacked_bars
 from ..report.html import _endpoint_table as endpoint_table
-from ..report.monitored import MonitorChart, monitor_charts, split_series
+from ..report.monitored import MonitorChart, joined, monitor_charts, split_series
 from ..results.run import PhaseRun, Progress
 from ..results.summary import Summary
 from ..units import format_seconds
@@ -360,12 +360,13 @@ class Board:
         return [(p.middle, p.values[key]) for p in self.points]
 
     def gauge_series(self, name: str) -> list[tuple[float, float | None]]:
-        """A monitored series' mean in each point; None where it took no sample."""
+        """A monitored series' mean in each point that took a sample, as a line joins
+        them (report/monitored.py's `joined`)."""
         points: list[tuple[float, float | None]] = []
         for point in self.points:
             gauge = point.metrics.gauges.get(name)
             points.append((point.middle, gauge.mean if gauge and gauge.count else None))
-        return points
+        return joined(points)
 
 
 def _phase_bands(plan: Plan, mask: Callable[[str], str]) -> list[PhaseRun]:

@@ -60,6 +60,8 @@ class SecondRow:
     users: float | None  # active users, the mean of the samples
     cpu_ms: int
     rss_mb: float | None
+    # each gauge sampled in the second (config.monitor's series): the samples' mean
+    gauges: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, second: Second, width: float) -> SecondRow:
@@ -78,6 +80,11 @@ class SecondRow:
             round(users.mean, 3) if users is not None else None,
             second.count(CPU_MS),
             round(rss.max, 1) if rss is not None else None,
+            {
+                name: round(g.mean, 6)
+                for name, g in sorted(second.metrics.gauges.items())
+                if g.count
+            },
         )
 
 

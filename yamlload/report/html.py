@@ -28,7 +28,7 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import Summary
 from ..results.views import PeriodRow
 from ..units import counted, format_count, format_seconds
-from .monitored import gauge_text, monitor_charts, scrape_errors, split_series
+from .monitored import gauge_text, joined, monitor_charts, scrape_errors, split_series
 from .verdict_words import (
     Judged,
     expectations_words,
@@ -507,13 +507,13 @@ def _first_seen(summary: Summary, counter: str) -> str:
 
 
 def _monitor_charts(summary: Summary, x_max: float, dots: bool) -> list[str]:
-    """config.monitor's charts: a line per series through each period's mean, on the
-    latency chart's time axis and phase bands; none without a monitored series."""
-    rows = summary.period_rows()
+    """config.monitor's charts: a line per series through each second's samples (a run
+    with a row per second) or each period's mean, on the latency chart's time axis and
+    phase bands; none without a monitored series."""
     return [
         line_chart(
             chart.title,
-            [Series(split_series(name)[1], _gauge_means(rows, name)) for name in chart.series],
+            [Series(split_series(name)[1], _gauge_line(summary, name)) for name in chart.series],
             x_max,
             summary.phases,
             chart.unit,
@@ -523,8 +523,14 @@ def _monitor_charts(summary: Summary, x_max: float, dots: bool) -> list[str]:
     ]
 
 
-def _gauge_means(rows: Sequence[PeriodRow], name: str) -> list[tuple[float, float | None]]:
-    """A series' mean in each period, at the period's middle; None where not sampled."""
+def _gauge_line(summary: Summary, name: str) -> list[tuple[float, float | None]]:
+    """A series' mean in each second (or period) it was sampled, at its middle."""
+    if summary.seconds:
+        return joined((row.at - row.width / 2, row.gauges.get(name)) for row in summary.seconds)
+    return joined(_period_means(summary.period_rows(), name))
+
+
+def _period_means(rows: Sequence[PeriodRow], name: str) -> list[tuple[float, float | None]]:
     points: list[tuple[float, float | None]] = []
     for row in rows:
         gauge = row.period.metrics.gauges.get(name)

@@ -6,7 +6,9 @@ plain value), so that a percentage never shares an axis with megabytes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
@@ -25,6 +27,10 @@ PLAIN_UNIT = "value"
 # Lines in one chart at most: the charts have this many line styles (report/html.py's
 # DASHES and s0…s4); a source with more metrics of one unit gets a second chart.
 MAX_LINES = 5
+# A series' line joins its samples across the points that took none (a source sampled
+# every 5 s has no value in 4 seconds of 5), and breaks where two samples are further
+# apart than this many times its usual spacing: the source was down, or not answering.
+GAP_SPACINGS = 3
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,25 @@ def monitor_charts(names: Iterable[str]) -> list[MonitorChart]:
         for (source, unit), series in groups.items()
         for i in range(0, len(series), MAX_LINES)
     ]
+
+
+def joined(points: Iterable[tuple[float, float | None]]) -> list[tuple[float, float | None]]:
+    """A series' points for a line: its samples, joined across the points without one,
+    and None (a break) where a gap is wider than GAP_SPACINGS of its usual spacing."""
+    samples = [(x, v) for x, v in points if v is not None]
+    widest = GAP_SPACINGS * _usual_spacing(samples)
+    line: list[tuple[float, float | None]] = []
+    for x, value in samples:
+        if line and x - line[-1][0] > widest:
+            line.append(((x + line[-1][0]) / 2, None))
+        line.append((x, value))
+    return line
+
+
+def _usual_spacing(samples: Sequence[tuple[float, float]]) -> float:
+    """The median time between two samples (one sample late or early moves it little)."""
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(samples)]
+    return statistics.median(gaps) if gaps else 0.0
 
 
 def scrape_errors(counters: Mapping[str, int]) -> dict[str, int]:
