@@ -8,6 +8,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.test_monitor_run import plan_for, run_report, server  # noqa: F401 (a fixture)
 from yamlload.metrics.periods import Period
 from yamlload.report.html import HEIGHT, LEFT, RIGHT, WIDTH, render_html
@@ -471,3 +474,31 @@ def test_the_seconds_gauges_names_are_masked() -> None:
     masked = _masked_seconds(rows, Redactor(["percent"]))
     assert masked[0].gauges == {"monitor.api.cpu_***": 10.0}
     assert _masked_seconds(rows, Redactor()) is rows
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    samples=st.lists(st.floats(-1e6, 1e6, allow_nan=False), max_size=60),
+    looks=st.lists(st.floats(0, 35, allow_nan=False), max_size=30),
+    whole=st.booleans(),
+)
+def test_the_seconds_gauges_add_up_to_the_periods(
+    samples: list[float], looks: list[float], whole: bool
+) -> None:
+    """Whatever the looks' timing: every sample in exactly one second, each second's
+    last the newest of its samples, its min and max within the samples it took."""
+    timed = [(i * 0.5, value) for i, value in enumerate(samples)]  # two a second
+    end = len(samples) * 0.5 + 1
+    live = recorded(timed, [*sorted(looks), end], whole)
+    taken = [s for s in live.seconds if CPU in s.metrics.gauges]
+    assert sum(s.metrics.gauges[CPU].count for s in taken) == len(samples)
+    at = 0.0
+    for second in live.seconds:
+        gauge = second.metrics.gauges.get(CPU)
+        mine = [v for t, v in timed if at <= t < second.at]
+        at = second.at
+        if gauge is None:
+            assert not mine
+            continue
+        assert gauge.count == len(mine) and gauge.last == mine[-1]
+        assert min(mine) <= gauge.min <= gauge.max <= max(mine)
