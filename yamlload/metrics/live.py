@@ -46,7 +46,8 @@ TAIL_SECONDS = 0.5
 
 @dataclass(frozen=True, slots=True)
 class SecondRow:
-    """One second as the report's charts draw it: a few numbers, about 150 bytes."""
+    """One second as the report's charts draw it: a few numbers, about 150 bytes, and
+    with config.monitor the mean of each series sampled in it."""
 
     at: float  # the second's end, seconds from the run's start
     width: float  # its real length (the looks are about a second apart)
