@@ -35,6 +35,7 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
 from ..units import counted, format_count, format_seconds
+from .monitored import gauge_text
 from .verdict_words import Judged, expectations_words, is_threshold
 
 LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "count")
@@ -188,7 +189,7 @@ def _monitor_section(summary: Summary) -> str:
     rows = [
         [
             name.removeprefix(MONITOR_PREFIX),
-            *(_gauge_cell(v) for v in (g.min, g.mean, g.max, g.last)),
+            *(gauge_text(v) for v in (g.min, g.mean, g.max, g.last)),
             format_count(g.count),
         ]
         for name, g in sorted(summary.aggregate.gauges.items())
@@ -208,11 +209,6 @@ def _monitor_section(summary: Summary) -> str:
         counter = f"{MONITOR_PREFIX}{source}{SCRAPE_ERRORS_SUFFIX}"
         text += f"\n{source}: {counted(n, 'failed sample')} ({counter})"
     return text
-
-
-def _gauge_cell(value: float) -> str:
-    """A monitored value: one decimal (CPU %, MB, a rate), a small one to 3 digits."""
-    return f"{value:,.1f}" if abs(value) >= 0.1 or value == 0 else f"{value:.3g}"
 
 
 def _table(rows: Iterable[Iterable[object]], headers: list[str]) -> str:

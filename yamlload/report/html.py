@@ -24,8 +24,11 @@ from ..metrics.names import (
     USERS_CREATED,
 )
 from ..metrics.periods import PERIOD_SECONDS
+from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import Summary
-from ..units import format_count, format_seconds
+from ..results.views import PeriodRow
+from ..units import counted, format_count, format_seconds
+from .monitored import gauge_text, joined, monitor_charts, scrape_errors, split_series
 from .verdict_words import (
     Judged,
     expectations_words,
@@ -309,6 +312,8 @@ def _figure(title: str, parts: list[str], legend: list[str]) -> str:
 
 # Past this many points a chart draws lines only.
 MAX_DOTS = 90
+# The monitor table's columns (config.monitor's series over the run).
+MONITOR_COLUMNS = ("series", "min", "mean", "max", "last", "samples")
 SERIES = ("rps", "users", "p50", "p95", "p99", "max", "lag99", "lagmax", "cpu", "rss")
 
 
@@ -515,6 +520,60 @@ def _first_seen(summary: Summary, counter: str) -> str:
     return format_seconds(first) if first is not None else "-"
 
 
+def _monitor_charts(summary: Summary, x_max: float, dots: bool) -> list[str]:
+    """config.monitor's charts: a line per series through each second's samples (a run
+    with a row per second) or each period's mean, on the latency chart's time axis and
+    phase bands; none without a monitored series."""
+    return [
+        line_chart(
+            chart.title,
+            [Series(split_series(name)[1], _gauge_line(summary, name)) for name in chart.series],
+            x_max,
+            summary.phases,
+            chart.unit,
+            dots=dots,
+        )
+        for chart in monitor_charts(sorted(summary.aggregate.gauges))
+    ]
+
+
+def _gauge_line(summary: Summary, name: str) -> list[tuple[float, float | None]]:
+    """A series' mean in each second (or period) it was sampled, at its middle."""
+    if summary.seconds:
+        return joined((row.at - row.width / 2, row.gauges.get(name)) for row in summary.seconds)
+    return joined(_period_means(summary.period_rows(), name))
+
+
+def _period_means(rows: Sequence[PeriodRow], name: str) -> list[tuple[float, float | None]]:
+    points: list[tuple[float, float | None]] = []
+    for row in rows:
+        gauge = row.period.metrics.gauges.get(name)
+        points.append((row.start + row.width / 2, gauge.mean if gauge and gauge.count else None))
+    return points
+
+
+def _monitor_section(summary: Summary) -> str:
+    """Each monitored series' min, mean, max and last over the run, and each source's
+    failed samples; empty without monitoring."""
+    rows = "".join(
+        f"<tr><td>{esc(name.removeprefix(MONITOR_PREFIX))}</td>"
+        + "".join(f"<td>{esc(gauge_text(v))}</td>" for v in (g.min, g.mean, g.max, g.last))
+        + f"<td>{esc(format_count(g.count))}</td></tr>"
+        for name, g in sorted(summary.aggregate.gauges.items())
+        if name.startswith(MONITOR_PREFIX) and g.count
+    )
+    failed = "".join(
+        f"<p>{esc(source)}: {esc(counted(n, 'failed sample'))} "
+        f"({esc(MONITOR_PREFIX + source + SCRAPE_ERRORS_SUFFIX)})</p>"
+        for source, n in scrape_errors(summary.aggregate.counters).items()
+    )
+    if not rows and not failed:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in MONITOR_COLUMNS)
+    table = f'<table id="monitor"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    return f"<section><h2>Monitor</h2>{table if rows else ''}{failed}</section>"
+
+
 def _health(summary: Summary) -> str:
     lag = summary.stats(ARRIVAL_LAG)
     cpu = summary.cpu_percent
@@ -576,6 +635,7 @@ def render_html(summary: Summary) -> str:
             "ms",
             dots=dots,
         ),
+        *_monitor_charts(summary, x_max, dots),
         stacked_bars(
             "Status codes and errors per 10 s",
             _codes_and_errors(summary),
@@ -608,6 +668,7 @@ def render_html(summary: Summary) -> str:
 {_verdict(summary)}
 <section aria-label="key numbers">{_tiles(summary)}</section>
 <section><h2>Over time</h2>{"".join(charts)}</section>
+{_monitor_section(summary)}
 <section><h2>Latency distribution</h2>{percentile_curve(summary.histogram(RESPONSE_TIME))}</section>
 <section><h2>Endpoints</h2><p class="hint">Click a column to sort.</p>{_endpoint_table(summary)}</section>
 <section><h2>Errors and failed expectations</h2>{_errors_table(summary)}</section>
