@@ -455,7 +455,7 @@ def _fmt_check_value(check: dict[str, Any]) -> str:
         return str(check["measured"])
     value = check.get("value")
     if value is None:
-        return "-"
+        return "—"
     return format_count(value) if float(value).is_integer() else f"{value:,.4g}"
 
 
@@ -515,9 +515,9 @@ def _errors_table(summary: Summary) -> str:
 
 
 def _first_seen(summary: Summary, counter: str) -> str:
-    """When the first period that counted `counter` began, or "-"."""
+    """When the first period that counted `counter` began, or "—"."""
     first = next((p.start for p in summary.periods if p.metrics.counters.get(counter)), None)
-    return format_seconds(first) if first is not None else "-"
+    return format_seconds(first) if first is not None else "—"
 
 
 def _monitor_charts(summary: Summary, x_max: float, dots: bool) -> list[str]:
@@ -581,8 +581,8 @@ def _health(summary: Summary) -> str:
     shards = summary.workers
     rows = [
         ("workers", str(len(shards) or 1)),
-        ("CPU", "-" if cpu is None else f"{cpu:.0f}% of one core on average"),
-        ("memory (peak RSS)", "-" if rss is None else f"{rss:.0f} MB"),
+        ("CPU", "—" if cpu is None else f"{cpu:.0f}% of one core on average"),
+        ("memory (peak RSS)", "—" if rss is None else f"{rss:.0f} MB"),
         (
             "arrival lag p50 / p99 / max",
             f"{lag.p50:.1f} / {lag.p99:.1f} / {lag.max:.1f} ms",
@@ -598,8 +598,8 @@ def _health(summary: Summary) -> str:
     )
     if shards:
         body = "".join(
-            f"<tr><td>{esc(w.get('segment', '?'))}</td><td>{esc(w.get('users', '-'))}</td><td>{esc(w.get('lag_p99_ms', '-'))}</td>"
-            f"<td>{esc(w.get('cpu_percent', '-'))}</td><td>{esc(w.get('rss_mb', '-'))}</td><td>{esc(w.get('lost', ''))}</td></tr>"
+            f"<tr><td>{esc(w.get('segment', '?'))}</td><td>{esc(w.get('users', '—'))}</td><td>{esc(w.get('lag_p99_ms', '—'))}</td>"
+            f"<td>{esc(w.get('cpu_percent', '—'))}</td><td>{esc(w.get('rss_mb', '—'))}</td><td>{esc(w.get('lost', ''))}</td></tr>"
             for w in shards
         )
         table += f'<table id="workers"><thead><tr><th>segment</th><th>users</th><th>lag p99 ms</th><th>CPU %</th><th>RSS MB</th><th>lost</th></tr></thead><tbody>{body}</tbody></table>'
@@ -669,7 +669,7 @@ def render_html(summary: Summary) -> str:
 <section aria-label="key numbers">{_tiles(summary)}</section>
 <section><h2>Over time</h2>{"".join(charts)}</section>
 {_monitor_section(summary)}
-<section><h2>Latency distribution</h2>{percentile_curve(summary.histogram(RESPONSE_TIME))}</section>
+<section><h2>Latency distribution</h2>{percentile_curve(summary.histogram(RESPONSE_TIME)) or "<p>No response: no latency to show.</p>"}</section>
 <section><h2>Endpoints</h2><p class="hint">Click a column to sort.</p>{_endpoint_table(summary)}</section>
 <section><h2>Errors and failed expectations</h2>{_errors_table(summary)}</section>
 {_expect_results(summary)}
@@ -700,7 +700,7 @@ def render_compare_html(baseline: Summary, current: Summary, rows: Iterable[Any]
         ),
     ]
     table = "".join(
-        f"<tr><td>{esc(r.name)}</td><td>{esc(_cell(r.name, r.baseline))}</td><td>{esc(_cell(r.name, r.current))}</td><td>{esc('-' if r.percent is None else f'{r.percent:+.1f}%')}</td></tr>"
+        f"<tr><td>{esc(r.name)}</td><td>{esc(_cell(r.name, r.baseline))}</td><td>{esc(_cell(r.name, r.current))}</td><td>{esc('—' if r.percent is None else f'{r.percent:+.1f}%')}</td></tr>"
         for r in rows
     )
     body = f"""
@@ -714,7 +714,7 @@ def render_compare_html(baseline: Summary, current: Summary, rows: Iterable[Any]
 
 def _cell(name: str, value: float | None) -> str:
     if value is None:
-        return "-"
+        return "—"
     return f"{value * 100:.2f}%" if "error_rate" in name else f"{value:.1f}"
 
 
