@@ -262,36 +262,71 @@ def test_a_page_that_never_reads_is_cut_off_and_holds_nothing_more(
 def test_a_flood_of_requests_is_answered_at_the_budgeted_rate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """However many ask at once, about REQUESTS_PER_SECOND are answered a second, and
-    those that would wait past MAX_WAIT_SECONDS are told 503 at once: a flood costs the
-    run's loop a bounded number of answers."""
+    """However many ask at once, about REQUESTS_PER_SECOND are answered a second, those
+    with a wrong Host too (their 421 waits its turn), and a request that would wait past
+    MAX_WAIT_SECONDS has its connection closed unanswered: a flood costs the run's loop
+    a bounded number of answers, refusals included."""
     monkeypatch.setattr(dashboard_module, "REQUESTS_PER_SECOND", 2)
     monkeypatch.setattr(dashboard_module, "MAX_WAIT_SECONDS", 1.0)
 
-    async def flood() -> list[int]:
+    async def flood(host: str | None) -> list[int]:
         async with driven(tmp_path) as run, aiohttp.ClientSession() as session:
+            headers = {"Host": host} if host else {}
 
             async def get() -> int:
-                async with session.get(run.url + "state.json") as response:
-                    await response.read()
-                    return response.status
+                try:
+                    async with session.get(run.url + "state.json", headers=headers) as response:
+                        await response.read()
+                        return response.status
+                except aiohttp.ClientError:
+                    return 0  # closed unanswered
 
             return list(await asyncio.gather(*(get() for _ in range(40))))
 
-    statuses = asyncio.run(asyncio.wait_for(flood(), WAIT_SECONDS))
-    answered = statuses.count(200)
-    # turns at 0, 0.5 and 1 s, and a few more if the 40 took a while to arrive
-    assert 1 <= answered <= 10 and statuses.count(503) == 40 - answered, statuses
+    for host, answer in ((None, 200), ("evil.example", 421)):
+        statuses = asyncio.run(asyncio.wait_for(flood(host), WAIT_SECONDS))
+        answered = statuses.count(answer)
+        # turns at 0, 0.5 and 1 s, and a few more if the 40 took a while to arrive
+        assert 1 <= answered <= 10 and statuses.count(0) == 40 - answered, statuses
+
+
+def test_a_connection_idle_after_an_answer_is_closed_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slowloris on a later request: a connection that was answered once, then sends the
+    next request's headers a line at a time, is closed IDLE_SECONDS after that answer."""
+    monkeypatch.setattr(dashboard_module, "IDLE_SECONDS", 0.3)
+
+    async def linger() -> bool:
+        async with driven(tmp_path) as run:
+            loop = asyncio.get_running_loop()
+            sock = socket.socket()
+            sock.setblocking(False)
+            await loop.sock_connect(sock, ("127.0.0.1", run.port))
+            try:
+                ask = f"GET /state.json HTTP/1.1\r\nHost: 127.0.0.1:{run.port}\r\n\r\n"
+                await loop.sock_sendall(sock, ask.encode())
+                await asyncio.sleep(0.2)
+                sock.recv(1 << 20)  # the first answer
+                await loop.sock_sendall(sock, b"GET / HTTP/1.1\r\n")  # and never more
+                await asyncio.sleep(0.5)
+                run.tick()
+                await asyncio.sleep(0.1)
+                return _closed(sock)
+            finally:
+                sock.close()
+
+    assert asyncio.run(asyncio.wait_for(linger(), WAIT_SECONDS))
 
 
 def test_connections_past_the_limit_are_closed_and_idle_ones_cut(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Held connections never take more than MAX_CONNECTIONS file descriptors, and one
-    that sends no whole request (slowloris) is closed FIRST_REQUEST_SECONDS after it
+    that sends no whole request (slowloris) is closed IDLE_SECONDS after it
     opened, so that the dashboard answers again."""
     monkeypatch.setattr(dashboard_module, "MAX_CONNECTIONS", 4)
-    monkeypatch.setattr(dashboard_module, "FIRST_REQUEST_SECONDS", 0.3)
+    monkeypatch.setattr(dashboard_module, "IDLE_SECONDS", 0.3)
 
     async def hold() -> tuple[int, int, int]:
         async with driven(tmp_path) as run, aiohttp.ClientSession() as session:

@@ -107,3 +107,24 @@ def test_schema_to_a_full_stdout_is_an_output_error() -> None:
         )
     assert done.returncode == EXIT_OUTPUT_FAILED, done.stderr
     assert "could not write to standard output" in done.stderr
+
+
+@pytest.mark.parametrize("closed", ["<&-", "2>&-", "<&- >&- 2>&-"])
+def test_a_run_with_closed_standard_streams_writes_its_report(
+    write_plan: Any, server: ServerThread, tmp_path: Path, closed: str
+) -> None:
+    """uvloop aborted the process (SIGABRT, no report) when a standard descriptor was
+    closed: each is /dev/null instead."""
+    plan = write_plan(
+        f"config:\n  target: {server.url}\n  phases: [{{duration: 1, arrivalCount: 2}}]\n"
+        "scenarios:\n  - flow: [{get: {url: /ok}}]\n"
+    )
+    report = tmp_path / "r.json"
+    done = subprocess.run(
+        f'"{sys.executable}" -m yamlload run -q "{plan}" -o "{report}" {closed}',
+        shell=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert done.returncode == 0
+    assert '"http.requests": 2' in report.read_text()

@@ -127,6 +127,7 @@ class _ReaderGone:
 
 
 def main() -> None:
+    _fill_closed_standard_streams()
     _stop_on_signals()
     if sys.stdout is None:  # started with standard output closed (`>&-`)
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (for the process's life)
@@ -136,6 +137,18 @@ def main() -> None:
     except StoppedEarly as exc:  # while click read the command line
         click.echo(exc.show(), err=True)
         sys.exit(exc.exit_code)
+
+
+def _fill_closed_standard_streams() -> None:
+    """Started with descriptor 0, 1 or 2 closed (`2>&-`), the process would hand that
+    number to a socket or the event loop's own pipe, which uvloop then refuses to close
+    (an abort, no report): each closed one is /dev/null instead."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.open(os.devnull, os.O_RDWR)  # takes the lowest free number: this one
 
 
 def _stop_on_signals() -> None:

@@ -9,7 +9,7 @@ page has a queue of at most CLIENT_FRAMES frames that drops the oldest, and a pa
 stops reading blocks only its own handler, with bounded buffers, until it is cut off
 (STUCK_SECONDS) or makes way for a page that reads. Whoever asks, each answer is made
 at most once a second; at most MAX_CONNECTIONS connections are open (one with no whole
-request after FIRST_REQUEST_SECONDS is closed), about REQUESTS_PER_SECOND requests are
+request for IDLE_SECONDS is closed), about REQUESTS_PER_SECOND requests are
 answered a second, and MAX_PAGES pages and MAX_REQUESTS other requests at once (more are
 told 503 at once); only requests naming this dashboard in their Host are answered (DNS
 rebinding), and a malformed request prints nothing. Imported only when a dashboard is
@@ -77,9 +77,10 @@ RETRY_AFTER_SECONDS = 1
 # one is closed as it is accepted: held connections never take the file descriptors
 # the load needs (1,050 slow clients made the run's own requests fail with EMFILE).
 MAX_CONNECTIONS = 64
-# A connection that has sent no whole request this long after it opened is closed: a
-# client sending its headers a line at a time (slowloris) holds a slot no longer.
-FIRST_REQUEST_SECONDS = 10.0
+# A connection that has sent no whole request this long after it opened, or after its
+# last answer, is closed: a client sending its headers a line at a time (slowloris)
+# holds a slot no longer, on its first request or any later one.
+IDLE_SECONDS = 10.0
 # Requests answered a second, all clients together (a page asks twice, a scraper once
 # every few seconds). Past it a request waits its turn, holding its connection, so a
 # flood of requests costs the run's loop about this many answers a second; one that
@@ -176,8 +177,10 @@ class Dashboard:
         self.url = ""
         self.serving = 0  # requests (other than /events) being answered now
         self._next_turn = 0.0  # the loop time the next request may be answered from
-        self._opened: dict[Any, float] = {}  # connection (aiohttp's handler) -> opened at
-        self._asked: set[Any] = set()  # connections that sent a whole request
+        # Each connection (aiohttp's handler): when it last opened or was answered; and
+        # those being answered now (a page's stream among them), never idle.
+        self._since: dict[Any, float] = {}
+        self._answering: set[Any] = set()
         # Each route's body as of a board version: made once a second, however many ask.
         self._bodies: dict[str, tuple[int, bytes]] = {}
 
@@ -236,23 +239,20 @@ class Dashboard:
         if server is None or len(server.connections) >= MAX_CONNECTIONS:
             return _Refused()
         handler = server()
-        self._opened[handler] = asyncio.get_running_loop().time()
+        self._since[handler] = asyncio.get_running_loop().time()
         return handler
 
     def close_idle_connections(self) -> None:
-        """Close each connection that has sent no whole request FIRST_REQUEST_SECONDS
-        after it opened; forget those that closed."""
+        """Close each connection with no whole request IDLE_SECONDS after it opened or
+        was last answered; forget those that closed."""
         now = asyncio.get_running_loop().time()
         server = self.runner.server if self.runner is not None else None
         open_now = set(server.connections) if server is not None else set()
-        for handler, opened in list(self._opened.items()):
+        for handler, since in list(self._since.items()):
             if handler not in open_now:
-                del self._opened[handler]
-                self._asked.discard(handler)
-            elif handler not in self._asked and now - opened > FIRST_REQUEST_SECONDS:
-                handler.force_close()
-                if handler.transport is not None:
-                    handler.transport.abort()
+                del self._since[handler]
+            elif handler not in self._answering and now - since > IDLE_SECONDS:
+                _drop(handler)
 
     def second(self, live: LiveSeries, progress: Progress) -> None:
         self.board.update(live, progress)
@@ -293,12 +293,24 @@ class Dashboard:
         """Only requests that name this dashboard; at most MAX_REQUESTS answered at once
         (/events has its own limit), each sent here, where it is counted, rather than
         after the handler returns."""
-        self._asked.add(request.protocol)
+        connection = request.protocol
+        self._answering.add(connection)
+        try:
+            return await self.answer(request, handler)
+        finally:
+            self._answering.discard(connection)
+            self._since[connection] = asyncio.get_running_loop().time()
+
+    async def answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Every request waits its turn, refused ones too, so that a flood costs about
+        # REQUESTS_PER_SECOND answers; past the longest wait, the connection is closed
+        # unanswered, the cheapest refusal there is.
+        if not await self.turn():
+            _drop(request.protocol)
+            return busy()
         if not self.named(request.headers.get(hdrs.HOST)):
             return misdirected()
         _bound_send_buffer(request)
-        if not await self.turn():
-            return busy()
         if request.path == "/events":
             return await handler(request)
         if self.serving >= MAX_REQUESTS:
@@ -412,6 +424,13 @@ class Dashboard:
             self.clients.discard(client)
             self.dropped += client.dropped
         return response
+
+
+def _drop(connection: Any) -> None:
+    """Close a connection (aiohttp's handler) at once, whatever it was doing."""
+    connection.force_close()
+    if connection.transport is not None:
+        connection.transport.abort()
 
 
 class _Refused(asyncio.Protocol):
