@@ -65,3 +65,20 @@ def test_a_quoted_port_that_is_not_one_is_refused(tmp_path: Path, port: str, say
     result = run_cli("validate", str(path))
     assert result.exit_code == 2
     assert "publish-metrics[0].port" in result.stderr and says in result.stderr
+
+
+def test_an_error_about_a_templated_value_shows_the_template_not_the_secret(
+    tmp_path: Path,
+) -> None:
+    plan = tmp_path / "p.yml"
+    plan.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "  plugins:\n    publish-metrics:\n"
+        "      - {type: statsd, prefix: 'pre{{ $env.SEC }}.'}\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n",
+        encoding="utf-8",
+    )
+    result = run_cli("validate", str(plan), env={"SEC": "hunter2 pw"})
+    assert result.exit_code == 2
+    assert "a StatsD name cannot hold" in result.stderr
+    assert "hunter2" not in result.stderr and "{{ $env.SEC }}" in result.stderr

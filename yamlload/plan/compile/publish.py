@@ -126,7 +126,7 @@ def _agent(cx: Context, path: Path, spec: dict[str, Any]) -> str | None:
         return None
     host = str(host).strip()
     if not host or any(c.isspace() for c in host):
-        cx.error((*path, "host"), f"{host!r} is not a host name or address")
+        cx.error((*path, "host"), f"{_written(spec, 'host', host)!r} is not a host name or address")
         return None
     port = DEFAULT_STATSD_PORT
     if "port" in spec:
@@ -148,7 +148,8 @@ def _port(cx: Context, path: Path, raw: Any) -> float | None:
         return None
     if isinstance(value, str):
         if not _DIGITS.fullmatch(value.strip()):
-            cx.error(path, f"{value!r} is not a port: a whole number from 1 to 65535")
+            shown = raw if isinstance(raw, str) and "{{" in raw else value
+            cx.error(path, f"{shown!r} is not a port: a whole number from 1 to 65535")
             return None
         value = int(value.strip())
     return cx.number(path, value, integer=True, most=HIGHEST_PORT)
@@ -172,7 +173,8 @@ def _pushgateway(cx: Context, path: Path, spec: dict[str, Any]) -> str | None:
 def _statsd_prefix(cx: Context, path: Path, spec: dict[str, Any]) -> str | None:
     prefix = cx.resolve((*path, "prefix"), spec.get("prefix", ARTILLERY_STATSD_PREFIX))
     if prefix is not None and _STATSD_SPECIAL.search(str(prefix)):
-        cx.error((*path, "prefix"), f"{prefix!r}: a StatsD name cannot hold : | @ # , or spaces")
+        shown = _written(spec, "prefix", prefix)
+        cx.error((*path, "prefix"), f"{shown!r}: a StatsD name cannot hold : | @ # , or spaces")
         return None
     return None if prefix is None else str(prefix)
 
@@ -182,7 +184,8 @@ def _prometheus_prefix(cx: Context, path: Path, spec: dict[str, Any]) -> str | N
         return None  # yamlload's own names: yamlload_http_requests_total...
     prefix = cx.resolve((*path, "prefix"), spec["prefix"])
     if prefix is not None and not _PROMETHEUS_NAME.match(str(prefix)):
-        cx.error((*path, "prefix"), f"{prefix!r} cannot start a Prometheus metric name")
+        shown = _written(spec, "prefix", prefix)
+        cx.error((*path, "prefix"), f"{shown!r} cannot start a Prometheus metric name")
         return None
     return None if prefix is None else str(prefix).rstrip("_")
 
@@ -218,3 +221,10 @@ def _resolved_tag(cx: Context, path: Path, raw: Any) -> str | None:
 
 def _names(raw: Any) -> tuple[str, ...]:
     return tuple(str(name) for name in raw) if isinstance(raw, list) else ()
+
+
+def _written(spec: dict[str, Any], key: str, value: Any) -> Any:
+    """What an error shows of a value: its template as written when it has one, never
+    what `$env` rendered (a secret, perhaps)."""
+    raw = spec.get(key)
+    return raw if isinstance(raw, str) and "{{" in raw else value
