@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from ..checks.parse import Check, checks_for_run
+from ..checks.live import DEFAULT_ABORT_DELAY_SECONDS, AbortJudge
+from ..checks.parse import Check, abort_checks, checks_for_run
 from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly, UsageError
 from ..live import DEFAULT_HOST, DEFAULT_PORT, Watcher, watchers_for
 from ..live.outputs import output_watchers
@@ -105,6 +106,18 @@ def _a_plan(word: object) -> bool:
     help="A check such as 'p95<500' (ms) or 'error_rate<1%' (failed requests: no "
     "response, or a status not accepted); repeatable. docs/ensure.md lists them all.",
 )
+@click.option(
+    "--abort-on-fail",
+    is_flag=True,
+    help="Stop the run as soon as a check fails on the run so far (checks that can "
+    "fail early: p95<500, error_rate<1%, vusers.failed==0); exit 1. docs/alerts.md.",
+)
+@click.option(
+    "--abort-delay",
+    metavar="DURATION",
+    help="With --abort-on-fail or abortOnFail: judge no check before this much load "
+    f"(default {DEFAULT_ABORT_DELAY_SECONDS:g}s).",
+)
 @lag_options
 @click.option(
     "--checkpoint",
@@ -191,6 +204,7 @@ def run(plan_path: str, **kwargs: Any) -> None:
         args = outputs_checked(args, plan)  # and bad output paths
         args.split.check_start(plan)
         args.split.check_monitor(plan)
+        args.split.check_abort(checks)
         for advice in capacity_warnings(plan, args.split.workers):
             click.echo(f"warning: {advice}", err=True)
         limit = ensure_file_limit(plan)
@@ -249,7 +263,11 @@ def _load_then_report(
     plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor, stops: StopSignals
 ) -> tuple[RunResult, Summary, int]:
     assert args.files.output is not None, "see outputs_checked"
-    options = replace(_run_options(args), watchers=_watchers(plan, args, checks, redactor))
+    options = replace(
+        _run_options(args),
+        watchers=_watchers(plan, args, checks, redactor),
+        abort=_abort_judge(args, checks, redactor),
+    )
     observer = ConsoleObserver(
         sys.stdout, live=sys.stdout.isatty() and args.split.workers == 1, quiet=args.quiet
     )
@@ -293,6 +311,21 @@ def _run_options(args: RunArgs) -> RunOptions:
         start_at=args.split.start_at,
         checkpoint_seconds=args.split.checkpoint_seconds,
     )
+
+
+def _abort_judge(args: RunArgs, checks: list[Check], redactor: Redactor) -> AbortJudge | None:
+    """What stops the run when a check fails on the run so far; None when no check may."""
+    stopping = abort_checks(checks, every=args.abort_on_fail)
+    if not stopping:
+        if args.abort_on_fail:
+            click.echo(
+                "warning: --abort-on-fail: no check can be judged while the run goes "
+                "(only upper bounds such as p95<500 or vusers.failed==0 are); "
+                "the run will not be stopped early",
+                err=True,
+            )
+        return None
+    return AbortJudge(stopping, args.abort_delay, redactor.text)
 
 
 def _watchers(

@@ -304,6 +304,8 @@ class Threshold:
     strict: bool = True
     source: str = ""
     pos: Pos = NOWHERE
+    # `{threshold: N, abortOnFail: true}`: a failure judged while the run goes stops it.
+    abort_on_fail: bool = False
 
 
 # The kinds of live output (`run --out KIND=TARGET`, config.plugins.publish-metrics).

@@ -344,9 +344,24 @@ def _ensure() -> Schema:
                     "type": "object",
                     "minProperties": 1,
                     "maxProperties": 1,
-                    "additionalProperties": {"type": "number"},
+                    "additionalProperties": {
+                        "anyOf": [
+                            {"type": "number"},
+                            _obj(
+                                {
+                                    "threshold": {"type": "number"},
+                                    "abortOnFail": {"type": "boolean"},
+                                },
+                                required=("threshold",),
+                            ),
+                        ],
+                        "x-message": "expected a limit (a number), or "
+                        "{threshold: N, abortOnFail: true}",
+                    },
                 },
-                "description": "Each item is {metric: limit}; the check is metric < limit.",
+                "description": "Each item is {metric: limit} or {metric: {threshold: "
+                "limit, abortOnFail: true}}; the check is metric < limit, and with "
+                "abortOnFail a failure judged while the run goes stops it.",
             },
             "conditions": {
                 "type": "array",

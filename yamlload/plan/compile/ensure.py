@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ...errors import Pos
 from ..ir import Threshold
 from ..source import Path
 from .context import Context
@@ -30,14 +31,8 @@ def _ensure_block(cx: Context, base: Path, spec: dict[str, Any]) -> Iterator[Thr
             for i, item in enumerate(value):
                 if not cx.healthy((*at, i)):
                     continue
-                for metric, limit in item.items():
-                    yield Threshold(
-                        metric,
-                        "<",
-                        float(limit),
-                        source=f"{metric} < {limit:g}",
-                        pos=cx.doc.pos((*at, i)),
-                    )
+                for metric, spec in item.items():
+                    yield _threshold(metric, spec, cx.doc.pos((*at, i)))
         elif key == "conditions":
             for i, item in enumerate(value):
                 if not cx.healthy((*at, i)):
@@ -64,3 +59,15 @@ def _ensure_block(cx: Context, base: Path, spec: dict[str, Any]) -> Iterator[Thr
             )
         elif key in LEGACY_ENSURE:
             yield Threshold(key, "<", float(value), source=f"{key} < {value:g}", pos=cx.doc.pos(at))
+
+
+def _threshold(metric: str, spec: float | dict[str, Any], pos: Pos) -> Threshold:
+    """`metric: limit`, or `metric: {threshold: limit, abortOnFail: true}` (the schema
+    has checked the shape): the check is metric < limit."""
+    if isinstance(spec, dict):
+        limit, abort = float(spec["threshold"]), bool(spec.get("abortOnFail", False))
+    else:
+        limit, abort = float(spec), False
+    return Threshold(
+        metric, "<", limit, source=f"{metric} < {limit:g}", pos=pos, abort_on_fail=abort
+    )
