@@ -37,11 +37,13 @@ def summary_so_far(total: Metrics, elapsed: float, source: str = "", target: str
     )
 
 
+def is_failing(outcome: Outcome) -> bool:
+    """Whether a check fails now; one with nothing to measure yet does not."""
+    return not outcome.ok and (outcome.check.condition is not None or outcome.value is not None)
+
+
 def failing(outcomes: Sequence[Outcome]) -> list[Outcome]:
-    """The outcomes that fail now; a check with nothing to measure yet is not failing."""
-    return [
-        o for o in outcomes if not o.ok and (o.check.condition is not None or o.value is not None)
-    ]
+    return [o for o in outcomes if is_failing(o)]
 
 
 def abort_reason(outcome: Outcome) -> str:

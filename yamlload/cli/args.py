@@ -11,6 +11,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..checks.live import DEFAULT_ABORT_DELAY_SECONDS
 from ..checks.parse import Check
@@ -19,6 +20,7 @@ from ..errors import UsageError
 from ..live import DEFAULT_HOST
 from ..live.outputs import parse_out
 from ..plan.ir import LiveOutput, Plan
+from ..plan.secrets import mask_userinfo
 from ..plan.source import PlanOptions
 from ..schedule.arrivals import WHOLE_RUN, Segment
 from ..units import parse_duration
@@ -67,6 +69,11 @@ class Split:
                 "--checkpoint needs the run in one process: leave out --workers and --dask "
                 "(or run each --segment with its own --checkpoint and -o)"
             )
+        if kwargs.get("alert_webhooks") and (dask or workers > 1):
+            raise UsageError(
+                "--alert-webhook needs the run in one process: leave out --workers and "
+                "--dask (or give each --segment its own --alert-webhook)"
+            )
         if kwargs.get("abort_on_fail") and (dask or workers > 1):
             raise UsageError(
                 "--abort-on-fail needs the run in one process: leave out --workers and "
@@ -94,6 +101,15 @@ class Split:
             raise UsageError(
                 "config.monitor needs the run in one process: leave out --workers and "
                 "--dask (or run each --segment with its own monitor)"
+            )
+
+    def check_alerts(self, plan: Plan) -> None:
+        """config.alerts judges the run in the one process that makes it: with the load
+        split it is refused, before any traffic, for now."""
+        if plan.alerts and (self.dask or self.workers > 1):
+            raise UsageError(
+                "config.alerts needs the run in one process: leave out --workers and "
+                "--dask (or run each --segment on its own)"
             )
 
     def check_abort(self, checks: list[Check]) -> None:
@@ -176,6 +192,8 @@ class RunArgs:
     # once --abort-delay seconds of load have gone.
     abort_on_fail: bool = False
     abort_delay: float = DEFAULT_ABORT_DELAY_SECONDS
+    # --alert-webhook: URLs that take Slack's {"text": ...}, besides config.alerts.
+    alert_webhooks: tuple[str, ...] = ()
 
     @classmethod
     def from_click(cls, plan_path: str | None, kwargs: dict[str, Any]) -> RunArgs:
@@ -199,6 +217,7 @@ class RunArgs:
             outs=tuple(parse_out(text) for text in kwargs.get("out") or ()),
             abort_on_fail=bool(kwargs.get("abort_on_fail")),
             abort_delay=parse_abort_delay(kwargs.get("abort_delay")),
+            alert_webhooks=tuple(parse_webhook(url) for url in kwargs.get("alert_webhooks") or ()),
         )
 
     def aimed_at(self, target: str) -> RunArgs:
@@ -265,3 +284,14 @@ def parse_abort_delay(text: str | None) -> float:
     if seconds is None:
         raise UsageError(f"--abort-delay {text!r}: expected a duration, such as 10s or 1m")
     return seconds
+
+
+def parse_webhook(url: str) -> str:
+    """`--alert-webhook URL`: an http:// or https:// URL with a host."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"--alert-webhook: expected an http:// or https:// URL, such as "
+            f"https://hooks.slack.com/services/..., got {mask_userinfo(url)!r}"
+        )
+    return url.strip()

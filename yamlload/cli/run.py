@@ -17,11 +17,20 @@ from typing import Any
 import click
 
 from ..checks.live import DEFAULT_ABORT_DELAY_SECONDS, AbortJudge
-from ..checks.parse import Check, abort_checks, checks_for_run
-from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly, UsageError
+from ..checks.parse import Check, abort_checks, checks_for_run, judged_live
+from ..errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INVALID_RUN,
+    EXIT_OK,
+    EXIT_SIGNAL,
+    InternalError,
+    StoppedEarly,
+    UsageError,
+)
 from ..live import DEFAULT_HOST, DEFAULT_PORT, Watcher, watchers_for
+from ..live.alerts import Alerts, channels_for, final_message
 from ..live.outputs import output_watchers
-from ..metrics.names import OUTPUT_ERRORS
+from ..metrics.names import ALERT_ERRORS, OUTPUT_ERRORS
 from ..plan.compile import load_plan
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
@@ -44,7 +53,10 @@ from .checkpoint import MAX_CHECKPOINT_SECONDS, Checkpoint
 from .demo import DemoTarget
 from .options import FiniteFloat, lag_options, plan_options
 from .outputs import Writer, check_run_outputs, default_report_path, show_verdict
-from .verdict import exit_code, judge
+from .verdict import Verdict, exit_code, judge
+
+# The verdict an alert tells at the run's end, by exit code (a stopping signal: STOPPED).
+VERDICT_WORDS = {EXIT_OK: "PASS", EXIT_CHECK_FAILED: "FAIL", EXIT_INVALID_RUN: "INVALID"}
 
 # A word after --dashboard that ends so, or names a file, is the plan, not an address.
 PLAN_SUFFIXES = (".yml", ".yaml", ".json")
@@ -117,6 +129,14 @@ def _a_plan(word: object) -> bool:
     metavar="DURATION",
     help="With --abort-on-fail or abortOnFail: judge no check before this much load "
     f"(default {DEFAULT_ABORT_DELAY_SECONDS:g}s).",
+)
+@click.option(
+    "--alert-webhook",
+    "alert_webhooks",
+    multiple=True,
+    metavar="URL",
+    help='Post Slack\'s {"text": ...} to URL when a check starts failing, recovers, '
+    "and at the end; repeatable. docs/alerts.md.",
 )
 @lag_options
 @click.option(
@@ -205,6 +225,7 @@ def run(plan_path: str, **kwargs: Any) -> None:
         args.split.check_start(plan)
         args.split.check_monitor(plan)
         args.split.check_abort(checks)
+        args.split.check_alerts(plan)
         for advice in capacity_warnings(plan, args.split.workers):
             click.echo(f"warning: {advice}", err=True)
         limit = ensure_file_limit(plan)
@@ -263,9 +284,10 @@ def _load_then_report(
     plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor, stops: StopSignals
 ) -> tuple[RunResult, Summary, int]:
     assert args.files.output is not None, "see outputs_checked"
+    alerts = _alerts(plan, args, checks, redactor)
     options = replace(
         _run_options(args),
-        watchers=_watchers(plan, args, checks, redactor),
+        watchers=(*_watchers(plan, args, checks, redactor), *([alerts] if alerts else [])),
         abort=_abort_judge(args, checks, redactor),
     )
     observer = ConsoleObserver(
@@ -294,6 +316,8 @@ def _load_then_report(
     _tell_output_errors(summary)
     verdict = judge(checks, summary, sharded.lost, args.max_lag, args.allow_lag)
     show_verdict(verdict)
+    if alerts is not None:
+        _send_final_alert(alerts, verdict, summary)
     summary.verdict = verdict.to_json()
     writer = Writer()
     writer.run_outputs(summary, verdict, args.files)
@@ -326,6 +350,34 @@ def _abort_judge(args: RunArgs, checks: list[Check], redactor: Redactor) -> Abor
             )
         return None
     return AbortJudge(stopping, args.abort_delay, redactor.text)
+
+
+def _alerts(plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor) -> Alerts | None:
+    """config.alerts and --alert-webhook as a watcher of the run; None when there are none.
+    It judges the checks that can fail while the run goes (checks/parse.py's judged_live)."""
+    channels = channels_for(plan.alerts, args.alert_webhooks)
+    if not channels:
+        return None
+    where = f"{plan.source} against {redactor.url(plan.target)}"
+    live = [check for check in checks if judged_live(check)]
+    say = functools.partial(click.echo, err=True)
+    return Alerts(channels, live, where, redactor.text, say)
+
+
+def _send_final_alert(alerts: Alerts, verdict: Verdict, summary: Summary) -> None:
+    """The verdict to every alert channel, before the reports are written so that they
+    count what could not be delivered (yamlload.alert_errors)."""
+    code = exit_code(verdict, summary.stopped_by, output_failed=False)
+    word = VERDICT_WORDS.get(code, "STOPPED")
+    failed_checks = [o for o in verdict.outcomes if not o.ok and o.check.strict]
+    if verdict.invalid:
+        word = f"{word} ({'; '.join(verdict.invalid)})"
+    alerts.final(
+        final_message(word, alerts.where, summary.duration, failed_checks, summary.stopped_by)
+    )
+    if alerts.errors:
+        counters = summary.aggregate.counters
+        counters[ALERT_ERRORS] = counters.get(ALERT_ERRORS, 0) + alerts.errors
 
 
 def _watchers(
