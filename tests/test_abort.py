@@ -158,3 +158,20 @@ def test_abort_on_fail_marks_only_the_thresholds_that_say_so(write_plan: Any) ->
     checks = _checks(write_plan, ensure, "error_rate<1%")
     assert [c.source for c in abort_checks(checks, every=False)] == ["http.response_time.p99 < 500"]
     assert len(abort_checks(checks, every=True)) == 4
+
+
+def test_abort_on_fail_on_a_monitored_series_warns_it_is_judged_at_the_end(
+    target: str, write_plan: Any, tmp_path: Path
+) -> None:
+    extra = (
+        "  monitor:\n"
+        "    - {name: api, prometheus: http://127.0.0.1:1/metrics, metrics: {cpu: up}}\n"
+        "  ensure:\n    thresholds:\n"
+        "      - monitor.api.cpu.max: {threshold: 80, abortOnFail: true}\n"
+    )
+    code, report, output = run_report(
+        write_plan, tmp_path, plan_text(target, "/ok", extra, seconds=1, rate=2)
+    )
+    assert "abortOnFail on monitor.api.cpu.max < 80: it is judged at the end only" in output
+    assert report["run"]["stoppedBy"] is None
+    assert code == 1  # never sampled: no value, the check fails at the end

@@ -8,13 +8,16 @@ shortened to a second here (a module constant); no wall-clock time is asserted."
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from aiohttp import web
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.helpers import run_cli
 from tests.servers import ServerThread, free_port, make_test_app
@@ -208,3 +211,61 @@ def test_alerts_are_refused_when_the_run_is_split(write_plan: Any) -> None:
     result = run_cli("run", str(plan), "--alert-webhook", "http://127.0.0.1:1/x", "--workers", "2")
     assert result.exit_code == 2
     assert "--alert-webhook needs the run in one process" in result.stderr
+
+
+SMTP_USER, SMTP_PASSWORD = "perf", "s3cret-smtp-pass"
+
+
+def check_login(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        SMTP_USER.encode(),
+        SMTP_PASSWORD.encode(),
+    )
+    return AuthResult(success=ok)
+
+
+def test_email_over_starttls_with_a_login(
+    receiver: ServerThread, write_plan: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+    monkeypatch.setattr(alerts, "tls_context", lambda: client_tls)
+    inbox, port = Inbox(), free_port()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=check_login,
+        auth_require_tls=True,
+    )
+    controller.start()
+    extra = (
+        "  alerts:\n    - email:\n        to: [team@example.com]\n        from: perf@example.com\n"
+        f"        smtp: {{host: 127.0.0.1, port: {port}, starttls: true, "
+        'username: perf, password: "{{ $env.SMTP_PASSWORD }}"}\n'
+    )
+    plan = write_plan(plan_text(receiver.url, "/status/500", seconds=2, extra=extra))
+    out = tmp_path / "report.json"
+    try:
+        result = run_cli(
+            "run",
+            str(plan),
+            "-q",
+            "-o",
+            str(out),
+            "--ensure",
+            "error_rate<1%",
+            env={"SMTP_PASSWORD": SMTP_PASSWORD},
+        )
+    finally:
+        controller.stop()
+    assert result.exit_code == 1, result.stderr
+    assert "alert to" not in result.stderr
+    assert len(inbox.messages) == 2
+    assert "yamlload: FAIL: " in inbox.messages[-1][2]
+    assert SMTP_PASSWORD not in out.read_text()
