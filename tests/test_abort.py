@@ -15,6 +15,7 @@ import pytest
 from tests.helpers import run_cli
 from tests.servers import ServerThread
 from yamlload.checks.parse import Check, abort_checks, checks_for_run, parse_ensure
+from yamlload.cli.verdict import Verdict, exit_code
 from yamlload.plan.compile import load_plan
 
 # The plan would make this many arrivals (30 s at 10/s) if nothing stopped it.
@@ -175,3 +176,11 @@ def test_abort_on_fail_on_a_monitored_series_warns_it_is_judged_at_the_end(
     assert "abortOnFail on monitor.api.cpu.max < 80: it is judged at the end only" in output
     assert report["run"]["stoppedBy"] is None
     assert code == 1  # never sampled: no value, the check fails at the end
+
+
+def test_a_run_a_failing_check_stopped_exits_1_even_if_its_checks_pass_at_the_end() -> None:
+    passed = Verdict(outcomes=())
+    assert exit_code(passed, "abort: p95<500 failed (612.0 ms)", output_failed=False) == 1
+    assert exit_code(passed, None, output_failed=False) == 0
+    assert exit_code(passed, "SIGINT", output_failed=False) == 130
+    assert exit_code(Verdict(invalid=("lag",)), "abort: p95<500 failed", False) == 3
