@@ -72,6 +72,22 @@ def test_abort_on_fail_stops_a_failing_run_early(
     assert [c["check"] for c in failed] == ["error_rate<1%"]
 
 
+def test_an_endpoint_check_aborts_too(target: str, write_plan: Any, tmp_path: Path) -> None:
+    code, report, _ = run_report(
+        write_plan,
+        tmp_path,
+        plan_text(target, "/status/503"),
+        "--abort-on-fail",
+        "--ensure",
+        "GET /status/503: codes.503<3",
+        "--abort-delay",
+        "1s",
+    )
+    assert code == 1
+    assert report["run"]["stoppedBy"].startswith("abort: GET /status/503: codes.503<3 failed (")
+    assert requests_made(report) < PLANNED_ARRIVALS // 3
+
+
 def test_abort_on_fail_in_the_plan_per_threshold(
     target: str, write_plan: Any, tmp_path: Path
 ) -> None:
