@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tests.helpers import run_cli
-from tests.servers import ServerThread
+from tests.servers import ServerThread, make_test_app
 from yamlload.checks.parse import Check, abort_checks, checks_for_run, parse_ensure
 from yamlload.cli.verdict import Verdict, exit_code
 from yamlload.plan.compile import load_plan
@@ -177,21 +178,27 @@ def test_abort_on_fail_marks_only_the_thresholds_that_say_so(write_plan: Any) ->
     assert len(abort_checks(checks, every=True)) == 4
 
 
-def test_abort_on_fail_on_a_monitored_series_warns_it_is_judged_at_the_end(
-    target: str, write_plan: Any, tmp_path: Path
-) -> None:
+def test_a_check_on_a_monitored_series_aborts(write_plan: Any, tmp_path: Path) -> None:
+    """A queue that is too deep, read from a Prometheus endpoint while the run goes."""
+    app = make_test_app()
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text="# TYPE queue_depth gauge\nqueue_depth 50\n")
+
+    app.router.add_get("/metrics", metrics)
     extra = (
         "  monitor:\n"
-        "    - {name: api, prometheus: http://127.0.0.1:1/metrics, metrics: {cpu: up}}\n"
+        "    - {name: api, prometheus: /metrics, interval: 1s, metrics: {queue: queue_depth}}\n"
         "  ensure:\n    thresholds:\n"
-        "      - monitor.api.cpu.max: {threshold: 80, abortOnFail: true}\n"
+        "      - monitor.api.queue.max: {threshold: 10, abortOnFail: true}\n"
     )
-    code, report, output = run_report(
-        write_plan, tmp_path, plan_text(target, "/ok", extra, seconds=1, rate=2)
-    )
-    assert "abortOnFail on monitor.api.cpu.max < 80: it is judged at the end only" in output
-    assert report["run"]["stoppedBy"] is None
-    assert code == 1  # never sampled: no value, the check fails at the end
+    with ServerThread(app) as server:
+        code, report, _ = run_report(
+            write_plan, tmp_path, plan_text(server.url, "/ok", extra), "--abort-delay", "1s"
+        )
+    assert code == 1
+    assert report["run"]["stoppedBy"] == "abort: monitor.api.queue.max < 10 failed (50)"
+    assert requests_made(report) < PLANNED_ARRIVALS // 3
 
 
 def test_a_run_a_failing_check_stopped_exits_1_even_if_its_checks_pass_at_the_end() -> None:

@@ -224,10 +224,9 @@ def checks_for_run(plan: Plan, expressions: Iterable[str]) -> list[Check]:
 
 def judged_live(check: Check) -> bool:
     """Whether a check can fail on the run so far and mean it: an upper bound (`<`,
-    `<=`, `== 0`) on a metric the live series carry. A lower bound (`rps>=100`) fails
-    while a run ramps up, a condition may be either, and monitored series are not in
-    the live series: those are judged at the end only."""
-    if check.condition is not None or check.metric.startswith(MONITOR_PREFIX):
+    `<=`, `== 0`). A lower bound (`rps>=100`) fails while a run ramps up and a
+    condition may be either: those are judged at the end only."""
+    if check.condition is not None:
         return False
     return check.op in ("<", "<=") or (check.op == "==" and check.limit == 0)
 

@@ -340,13 +340,6 @@ def _run_options(args: RunArgs) -> RunOptions:
 def _abort_judge(args: RunArgs, checks: list[Check], redactor: Redactor) -> AbortJudge | None:
     """What stops the run when a check fails on the run so far; None when no check may."""
     stopping = abort_checks(checks, every=args.abort_on_fail)
-    for check in checks:
-        if check.abort and check not in stopping:
-            click.echo(
-                f"warning: abortOnFail on {redactor.text(check.source)}: it is judged at the "
-                "end only (a monitored series is not in the live numbers)",
-                err=True,
-            )
     if not stopping:
         if args.abort_on_fail:
             click.echo(
