@@ -269,3 +269,25 @@ def test_email_over_starttls_with_a_login(
     assert len(inbox.messages) == 2
     assert "yamlload: FAIL: " in inbox.messages[-1][2]
     assert SMTP_PASSWORD not in out.read_text()
+
+
+def test_the_final_message_says_a_failing_check_stopped_the_run(
+    receiver: ServerThread, write_plan: Any, tmp_path: Path
+) -> None:
+    code, report, _ = run_report(
+        write_plan,
+        tmp_path,
+        plan_text(receiver.url, "/status/500", seconds=30),
+        "--ensure",
+        "error_rate<1%",
+        "--abort-on-fail",
+        "--abort-delay",
+        "1s",
+        "--alert-webhook",
+        f"{receiver.url}/hook",
+    )
+    assert code == 1
+    assert report["run"]["stoppedBy"].startswith("abort: error_rate<1% failed")
+    final = texts(receiver)[-1]
+    assert final.startswith("yamlload: FAIL: ")
+    assert "stopped by abort: error_rate<1% failed (100.00%)" in final
