@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from ..metrics.histogram import Metrics
 from ..metrics.live import LiveSeries
 from ..metrics.periods import Period
-from ..results.run import Progress
+from ..results.run import PhaseRun, Progress
 from ..results.summary import Summary
 from .evaluate import evaluate
 from .outcome import Outcome, describe_value
@@ -24,15 +24,22 @@ ABORT_PREFIX = "abort: "
 MIN_WIDTH = 0.05
 
 
-def summary_so_far(total: Metrics, elapsed: float, source: str = "", target: str = "") -> Summary:
-    """The run so far as a Summary of one period: its running total."""
+def summary_so_far(
+    total: Metrics,
+    elapsed: float,
+    source: str = "",
+    target: str = "",
+    phases: Sequence[PhaseRun] = (),
+) -> Summary:
+    """The run so far as a Summary of one period: its running total (what the live page
+    and the checks judged while the run goes read)."""
     return Summary(
         source=source,
         target=target,
         started_at="",
         duration=max(elapsed, MIN_WIDTH),
         periods=[Period(0, total)],
-        phases=[],
+        phases=list(phases),
         aggregate=total,
     )
 
