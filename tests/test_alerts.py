@@ -291,3 +291,19 @@ def test_the_final_message_says_a_failing_check_stopped_the_run(
     final = texts(receiver)[-1]
     assert final.startswith("yamlload: FAIL: ")
     assert "stopped by abort: error_rate<1% failed (100.00%)" in final
+
+
+def test_validate_names_each_alert_and_never_a_webhook_token(write_plan: Any) -> None:
+    extra = (
+        "  alerts:\n"
+        "    - webhook: https://hooks.slack.com/services/T000/B000/XXXXTOKEN\n"
+        "    - email: {to: [team@example.com], from: perf@example.com, smtp: {host: smtp.x}}\n"
+    )
+    plan = write_plan(plan_text("http://127.0.0.1:1", "/ok", seconds=1, rate=1, extra=extra))
+    result = run_cli("validate", str(plan))
+    assert result.exit_code == 0
+    assert (
+        "  alerts     webhook hooks.slack.com, email to team@example.com via smtp.x:587"
+        in result.output
+    )
+    assert "XXXXTOKEN" not in result.output
