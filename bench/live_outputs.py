@@ -1,11 +1,12 @@
-"""What the push outputs cost (issue 16: under 3% of max throughput).
+"""What watching a run live costs (issue 16: under 3% of max throughput).
 
     python bench/live_outputs.py [--seconds 10] [--repeats 3]
 
 yamlload flat out (bench/run.py's `max` mode, fast transport) against nginx (or its
-aiohttp stand-in), with and without all three push outputs at once, in pairs run
-back to back (ABBA order): a StatsD listener and a Pushgateway stand-in on 127.0.0.1 (in
-this process, so that the outputs have someone to talk to), and a JSON-lines file. On a
+aiohttp stand-in), with and without everything watching at once, in pairs run back to
+back (ABBA order): the dashboard with a page reading its events, a StatsD listener and a
+Pushgateway stand-in on 127.0.0.1 (in this process, so that the outputs have someone to
+talk to), and a JSON-lines file. On a
 shared machine throughput drifts by more than the cost measured, so each pair is a
 ratio of its own, and the medians of the pairs' ratios are printed: throughput, and the
 CPU the load used per request (the report's yamlload.cpu_ms: start-up and imports, such
@@ -28,7 +29,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run import Measured, Target, run_plan, yamlload_plan
+from bench.run import Measured, Target, free_port, read_events, run_plan, yamlload_plan
 from tests.servers import ServerThread
 
 TRANSPORT = "fast"
@@ -73,8 +74,9 @@ def main() -> None:
         for repeat in range(args.repeats):
             # ABBA: which side goes first alternates, so a machine that drifts (a shared
             # host's neighbours) weighs on both sides alike.
-            sides = [[], outs] if repeat % 2 == 0 else [outs, []]
-            done = {bool(extra): measure_run(target.url, args.seconds, extra) for extra in sides}
+            done = {}
+            for watched in (False, True) if repeat % 2 == 0 else (True, False):
+                done[watched] = measure_run(target.url, args.seconds, outs if watched else [])
             pairs.append((done[False], done[True]))
     print(f"target: {target.name}, {args.seconds:g} s runs, {args.repeats} pairs, ABBA order")
     for without, with_outputs in pairs:
@@ -100,6 +102,10 @@ class Run:
 
 def measure_run(url: str, seconds: float, extra: list[str]) -> Run:
     plan = yamlload_plan(url, seconds, "max", TRANSPORT)
+    if extra:  # and a page open on the dashboard, reading a frame a second
+        port = free_port()
+        extra = [*extra, "--dashboard", f"127.0.0.1:{port}"]
+        threading.Thread(target=read_events, args=(port, seconds + 30), daemon=True).start()
     measured: Measured = run_plan(plan, TRANSPORT, "max", seconds, extra_args=extra)
     if not measured.requests:
         raise SystemExit(f"not measured: {measured.note}")

@@ -49,6 +49,11 @@ def test_memory_and_cpu_are_in_the_json_csv_and_console(
     assert "generator memory (peak RSS)" in result.stdout
     assert f"{rss['max']:.0f} MB" in result.stdout
     assert "generator CPU (mean)" in result.stdout
+    # the HTML report charts the memory over time beside the CPU, a point a second
+    html = tmp_path / "r.html"
+    assert run_cli("report", str(report), "-o", str(html)).exit_code == 0
+    page = html.read_text(encoding="utf-8")
+    assert "Generator CPU and memory" in page and "resident memory (MB, right axis)" in page
 
 
 def test_memory_is_not_a_time(tmp_path: Path) -> None:

@@ -95,7 +95,11 @@ def test_numbers_in_the_page_match_the_json_report(rendered) -> None:
     measured = {c["check"]: c["measured"] for c in report["checks"]}
     assert measured["maxErrorRate: user_failure_rate <= 1%"].endswith("%")
     assert measured["p95<2s"].endswith(" ms")
-    assert all(f"<td>{m}</td>" in text for m in measured.values())
+    thresholds = {c: m for c, m in measured.items() if c != "plugins.expect.failed == 0"}
+    assert all(f"<td>{m}</td>" in text for m in thresholds.values())
+    # the expect check is with the expect results, not among the thresholds
+    assert "<code>plugins.expect.failed == 0</code>" not in text
+    assert "Expectations: <strong>" in text
 
 
 def test_the_page_is_self_contained(rendered) -> None:
@@ -254,3 +258,17 @@ def test_a_run_nothing_answered_shows_no_latency_rather_than_zero(tmp_path: Path
     page = html.read_text(encoding="utf-8")
     for tile in ("p50", "p95", "p99"):
         assert f'data-metric="{tile}">—</dd>' in page
+
+
+def test_no_latency_says_so_and_no_value_is_a_dash_not_a_hyphen(tmp_path: Path) -> None:
+    plan = tmp_path / "dead.yml"
+    plan.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalCount: 1}]\n"
+        "scenarios:\n  - flow: [{get: {url: /}}]\n",
+        encoding="utf-8",
+    )
+    html = tmp_path / "r.html"
+    run_cli("run", "-q", str(plan), "-o", str(tmp_path / "r.json"), "--html", str(html))
+    page = html.read_text(encoding="utf-8")
+    assert "No response: no latency to show." in page
+    assert "<td>-</td>" not in page

@@ -29,7 +29,8 @@ def plan_with(write_plan, phases: str, http: str = "") -> Plan:
     ("phases", "http", "need"),
     [
         ("[{duration: 10, users: 10000}]", "", 10000),
-        ("[{duration: 10, arrivalRate: 100}]", "  http: {timeout: 10}\n", 1001),
+        # 100 a second for 10 s, each allowed 10 s: all 1,000 of them at once at worst
+        ("[{duration: 10, arrivalRate: 100}]", "  http: {timeout: 10}\n", 1000),
         ("[{duration: 10, arrivalRate: 1, rampTo: 50}]", "  http: {timeout: 2}\n", 101),
         ("[{duration: 10, arrivalRate: 500, maxVusers: 5}]", "", 5),
         ("[{duration: 10, users: 300}]", "  http: {pool: 20}\n", 20),
@@ -122,13 +123,19 @@ def test_ten_million_arrivals_a_second_is_refused_with_its_position(write_plan) 
             1,
             ["1,000,000 users at once in each process"],
         ),
-        # 50,000 a second, each allowed the 10 s timeout: 500,000 users at once at worst
+        # 50,000 a second, each allowed the 10 s timeout: all 500,000 at once at worst
         (
             "[{duration: 10, arrivalRate: 50000}]",
             1,
-            ["50,000 users a second in each process", "500,001 users at once"],
+            ["50,000 users a second in each process", "500,000 users at once"],
         ),
         ("[{duration: 10, arrivalRate: 50000, maxVusers: 10}]", 1, ["50,000 users a second"]),
+        # never more users at once than the phase starts in all: 100,000, not 1,000,001
+        (
+            "[{duration: 1, arrivalCount: 100000}]",
+            1,
+            ["100,000 users a second", "100,000 users at once"],
+        ),
         ("[{duration: 10, arrivalRate: 1, rampTo: 100}]", 1, []),
         ("[{duration: 10, users: 100}]", 1, []),
     ],

@@ -58,3 +58,18 @@ def test_a_check_reads_its_limit_and_value_grouped() -> None:
     check = parse_ensure("http.codes.201 < 100000000000")
     assert describe_limit(check) == "< 100,000,000,000"
     assert describe_value(check, 1_000_000.0) == "1,000,000"
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["-r", "5", "-d", "abc"], "-d 'abc' is not a duration"),
+        (["-c", "1000001"], "-c 1,000,001 is more users than one plan can run"),
+    ],
+)
+def test_a_bad_flag_is_named_as_given_not_as_the_plan_quick_makes(
+    options: list[str], said: str
+) -> None:
+    result = run_cli("quick", "http://127.0.0.1:9/", *options)
+    assert result.exit_code == EXIT_USAGE
+    assert said in result.stderr and "config.phases" not in result.stderr

@@ -104,8 +104,8 @@ def test_markdown_has_the_thresholds_and_expect_results_headings(
     outputs: dict[str, Any],
 ) -> None:
     markdown = outputs["markdown"]
-    assert "### Thresholds" in markdown
-    assert "### Expect results" in markdown
+    assert "### Thresholds" not in markdown  # the plan has only expect: no thresholds
+    assert "### Expect results\n\nExpectations: **ok (none failed)**" in markdown
     assert "### Endpoints" in markdown
     assert "| ok.statusCode | 2 |" in markdown
 
@@ -113,7 +113,8 @@ def test_markdown_has_the_thresholds_and_expect_results_headings(
 def test_the_html_has_the_thresholds_and_expect_results_headings(
     outputs: dict[str, Any],
 ) -> None:
-    assert "<h2>Thresholds</h2>" in outputs["html"]
+    assert "<h2>Thresholds</h2>" not in outputs["html"]  # only expect: no thresholds
+    assert "Expectations: <strong>ok (none failed)</strong>" in outputs["html"]
     assert "<h2>Expect results</h2>" in outputs["html"]
 
 

@@ -61,5 +61,5 @@ def describe_value(check: Check, value: float | None) -> str:
     if is_time(check.metric):
         return f"{value:.1f} ms"
     if check.metric == REQUEST_RATE:
-        return f"{value:.1f}/s"
+        return f"{value:,.1f}/s"
     return format_count(value)

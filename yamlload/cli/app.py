@@ -69,10 +69,23 @@ def cli() -> None:
     """Load testing from a declarative YAML plan (Artillery-compatible)."""
 
 
+def tolerate_lost_stdout() -> None:
+    """For `run` and `quick`: standard output that cannot be written (a full disk) is a
+    warning, and the run goes on to write its report (see _ReaderGone)."""
+    if isinstance(sys.stdout, _ReaderGone):
+        sys.stdout.tolerant = True
+
+
 class _ReaderGone:
     """stdout for `yamlload … | head`: once the reader closes the pipe, what is printed
     goes nowhere, and the run goes on to write its report and exit as it would have.
-    (A BrokenPipeError would otherwise end the run as if yamlload had a bug.)"""
+    (A BrokenPipeError would otherwise end the run as if yamlload had a bug.) For a
+    command whose product is a file (`run`, `quick`: see `tolerate_lost_stdout`), the
+    same when standard output cannot be written (a full disk, `> /dev/full`): said once
+    on standard error, and the run goes on to its report; for the others (`validate`),
+    that error is theirs to report."""
+
+    tolerant = False
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -82,19 +95,27 @@ class _ReaderGone:
         if not self.gone:
             try:
                 return int(self._stream.write(text))
-            except BrokenPipeError:
-                self._lose_the_reader()
+            except OSError as exc:
+                if not (self.tolerant or isinstance(exc, BrokenPipeError)):
+                    raise  # the command's to report (validate: exit 4)
+                self._lose_the_reader(exc)
         return len(text)
 
     def flush(self) -> None:
         if not self.gone:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
-                self._lose_the_reader()
+            except OSError as exc:
+                if not (self.tolerant or isinstance(exc, BrokenPipeError)):
+                    raise  # the command's to report (validate: exit 4)
+                self._lose_the_reader(exc)
 
-    def _lose_the_reader(self) -> None:
+    def _lose_the_reader(self, exc: OSError) -> None:
         self.gone = True
+        if self.tolerant and not isinstance(exc, BrokenPipeError):  # a reader is there
+            why = exc.strerror or str(exc)
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(f"warning: could not write to standard output: {why}\n")
         # Python flushes stdout again at exit: point the descriptor at /dev/null first.
         with contextlib.suppress(OSError, ValueError):
             null = os.open(os.devnull, os.O_WRONLY)
@@ -107,8 +128,9 @@ class _ReaderGone:
 
 def main() -> None:
     _stop_on_signals()
-    if sys.stdout is not None:
-        sys.stdout = _ReaderGone(sys.stdout)
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (for the process's life)
+    sys.stdout = _ReaderGone(sys.stdout)
     try:
         cli(prog_name="yamlload")
     except StoppedEarly as exc:  # while click read the command line

@@ -78,4 +78,10 @@ def _validate_each(
 @click.option("--report", is_flag=True, help="Print the JSON report's schema instead.")
 def schema(report: bool) -> None:
     """Print the plan's JSON Schema (for editors and other tools)."""
-    click.echo(json.dumps(build_report_schema() if report else build_schema(), indent=2))
+    text = json.dumps(build_report_schema() if report else build_schema(), indent=2)
+    try:
+        click.echo(text)
+    except BrokenPipeError:
+        raise  # the reader left (`| head`): app.py's stdout makes that a normal end
+    except OSError as exc:  # stdout cannot be written (/dev/full): not a bug in yamlload
+        raise stdout_failed(exc) from None

@@ -14,7 +14,8 @@ from ..plan.compile import MAX_USERS, compile_document
 from ..plan.secrets import Redactor, mask_userinfo
 from ..plan.source import PlanOptions, located_from_data
 from ..schedule.arrivals import arrival_count
-from ..units import format_count
+from ..units import format_count, parse_duration
+from .app import tolerate_lost_stdout
 from .args import RunArgs
 from .options import FiniteFloat
 from .run import execute, outputs_checked
@@ -65,6 +66,7 @@ def quick(
     yamlload quick URL -c 20 -n 50     20 users, each sends 50 GET requests
     yamlload quick URL -r 100 -d 30s   100 users a second for 30 s, one request each
     """
+    tolerate_lost_stdout()  # the report is the product: a full stdout is a warning
     found = re.match(r"^(https?://[^/]+)(.*)$", url)
     if not found:
         raise UsageError(f"{mask_userinfo(url)!r} is not an http:// or https:// URL")
@@ -97,9 +99,17 @@ def _phase(
         users = USERS if count is None else count
         if users == 0:
             raise UsageError("-c 0 starts no users: nothing would be sent; give -c 1 or more")
+        if users > MAX_USERS:
+            raise UsageError(
+                f"-c {format_count(users)} is more users than one plan can run "
+                f"(limit {format_count(MAX_USERS)}); split the load across machines instead"
+            )
         return {"duration": 1, "arrivalCount": users}, REQUESTS_EACH if num is None else num
     if count is not None:
         raise UsageError("-c and -r do not go together: -c is a number of users, -r a rate")
+    if duration is not None and parse_duration(duration) is None:
+        # said as the flag the user gave, not as the plan quick makes of it
+        raise UsageError(f"-d {duration!r} is not a duration: give one such as 30, 30s, 5m or 1.5h")
     return {"duration": duration or DURATION, "arrivalRate": rate}, 1 if num is None else num
 
 

@@ -48,6 +48,7 @@ from ..runtime.engine import (
 )
 from ..scale.split import run_split
 from ..units import counted
+from .app import tolerate_lost_stdout
 from .args import RunArgs, Split
 from .checkpoint import MAX_CHECKPOINT_SECONDS, Checkpoint
 from .demo import DemoTarget
@@ -212,6 +213,7 @@ def run(plan_path: str, **kwargs: Any) -> None:
     stopped it (the report of what was measured is still written). When several apply:
     70, then 130/143, then 4, then 3, then 1.
     """
+    tolerate_lost_stdout()  # the report is the product: a full stdout is a warning
     args = RunArgs.from_click(plan_path, kwargs)
     with DemoTarget(args.demo_target) as demo_url:
         if demo_url:

@@ -32,10 +32,11 @@ from ..metrics.names import (
     RSS_MB,
     USERS_CREATED,
 )
-from ..plan.ir import Plan
+from ..plan.ir import MONITOR_PREFIX, Plan
 from ..plan.secrets import Redactor
 from ..report.html import Series, esc, line_chart, millis, stacked_bars
 from ..report.html import _endpoint_table as endpoint_table
+from ..report.monitored import MonitorChart, joined, monitor_charts, split_series
 from ..results.run import PhaseRun, Progress
 from ..results.summary import Summary
 from ..units import format_seconds
@@ -126,7 +127,8 @@ def charted(metrics: Metrics) -> Metrics:
         if k in CHARTED_COUNTERS or k.startswith(CHARTED_PREFIXES)
     }
     histograms = {k: h for k, h in metrics.histograms.items() if k in CHARTED_HISTOGRAMS}
-    return Metrics(counters, histograms)
+    gauges = {k: g for k, g in metrics.gauges.items() if k.startswith(MONITOR_PREFIX)}
+    return Metrics(counters, histograms, gauges)
 
 
 def merged(first: Point, second: Point) -> Point:
@@ -157,6 +159,8 @@ class Board:
         self.reports = [self.mask(os.path.abspath(path)) for path in reports]
         self.methods = {r.label: r.method for r in plan.requests()}
         self.phases = _phase_bands(plan, self.mask)
+        # config.monitor's charts, from the plan: there from the first frame
+        self.monitor = monitor_charts(name for source in plan.monitor for name in source.series)
         self.planned = sum(phase.duration for phase in plan.phases)
         self.points: list[Point] = []
         self.total = Metrics()
@@ -348,6 +352,15 @@ class Board:
     def series(self, key: str) -> list[tuple[float, float | None]]:
         return [(p.middle, p.values[key]) for p in self.points]
 
+    def gauge_series(self, name: str) -> list[tuple[float, float | None]]:
+        """A monitored series' mean in each point that took a sample, as a line joins
+        them (report/monitored.py's `joined`)."""
+        points: list[tuple[float, float | None]] = []
+        for point in self.points:
+            gauge = point.metrics.gauges.get(name)
+            points.append((point.middle, gauge.mean if gauge and gauge.count else None))
+        return joined(points)
+
 
 def _phase_bands(plan: Plan, mask: Callable[[str], str]) -> list[PhaseRun]:
     """The plan's phases on the run's clock, as the charts shade them (a name from the
@@ -406,6 +419,18 @@ def _latency(board: Board) -> str:
     return _lines(board, "Latency per second (http.response_time)", series, "ms")
 
 
+def _monitor(board: Board) -> str:
+    """config.monitor's series, a chart per source and unit (report/monitored.py)."""
+    return "".join(_monitor_chart(board, chart) for chart in board.monitor)
+
+
+def _monitor_chart(board: Board, chart: MonitorChart) -> str:
+    series = [
+        Series(board.mask(split_series(name)[1]), board.gauge_series(name)) for name in chart.series
+    ]
+    return _lines(board, board.mask(chart.title), series, chart.unit)
+
+
 def _codes(board: Board) -> str:
     bars = [(p.start, p.width, p.codes()) for p in board.points]
     return stacked_bars(
@@ -426,4 +451,11 @@ def _generator(board: Board) -> str:
     return _lines(board, "Generator CPU and memory", series, "%", "MB" if memory else None)
 
 
-CHARTS: Iterable[Callable[[Board], str]] = (_rate_and_users, _latency, _codes, _lag, _generator)
+CHARTS: Iterable[Callable[[Board], str]] = (
+    _rate_and_users,
+    _latency,
+    _monitor,
+    _codes,
+    _lag,
+    _generator,
+)

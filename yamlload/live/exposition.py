@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from ..metrics.histogram import Histogram, Metrics, _bucket_value
+from ..metrics.histogram import Gauge, Histogram, Metrics, _bucket_value
 from ..metrics.names import (
     ARRIVAL_LAG,
     ENDPOINT_LATENCY,
@@ -30,10 +30,13 @@ from ..metrics.names import (
     USERS_FAILED,
     split_endpoint_key,
 )
+from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
+from ..report.monitored import split_series
 
 # Upper bounds (seconds) of the response-time histogram's buckets, +Inf added.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LAG_QUANTILES = (0.5, 0.99)
+MONITOR_HELP = "The last sample of a monitored series (config.monitor's source and metric)."
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Each bound's `le` as written, +Inf last.
 _LE_TEXTS = (*(repr(bound) for bound in BUCKETS), "+Inf")
@@ -97,6 +100,7 @@ def exposition(snapshot: Snapshot) -> str:
     lines.append(f"yamlload_run_elapsed_seconds {_number(snapshot.elapsed)}")
     _response_times(lines, snapshot.total.histograms, snapshot.mask)
     _arrival_lag(lines, snapshot.total.histograms.get(ARRIVAL_LAG))
+    _monitor(lines, snapshot.total, snapshot.mask)
     checks = _checks_once(snapshot.checks, snapshot.mask)
     if checks:
         _family(
@@ -229,6 +233,32 @@ def _arrival_lag(lines: list[str], hist: Histogram | None) -> None:
         lines.append(f"{name}{_labels(quantile=_number(q))} {_number(hist.percentile(q) / 1000.0)}")
     lines.append(f"{name}_sum {_number(hist.total / 1000.0)}")
     lines.append(f"{name}_count {hist.count}")
+
+
+def _monitor(lines: list[str], total: Metrics, mask: Callable[[str], str]) -> None:
+    """config.monitor's series, each its last value, and each source's failed samples
+    (0 for a source that sampled); nothing without monitoring. Labels are masked, and
+    series that mask alike are one (the latest sample wins, the errors add up)."""
+    latest: dict[tuple[str, str], Gauge] = {}
+    for name, gauge in total.gauges.items():
+        if name.startswith(MONITOR_PREFIX) and gauge.count:
+            source, metric = (mask(part) for part in split_series(name))
+            latest.setdefault((source, metric), Gauge()).merge(gauge)
+    errors = dict.fromkeys(sorted({source for source, _ in latest}), 0)
+    for name, n in total.counters.items():
+        if name.startswith(MONITOR_PREFIX) and name.endswith(SCRAPE_ERRORS_SUFFIX):
+            source = mask(split_series(name)[0])
+            errors[source] = errors.get(source, 0) + n
+    if latest:
+        _family(lines, "yamlload_monitor", "gauge", MONITOR_HELP)
+        for (source, metric), gauge in sorted(latest.items()):
+            labels = _labels(source=source, metric=metric)
+            lines.append(f"yamlload_monitor{labels} {_number(gauge.last)}")
+    if errors:
+        name = "yamlload_monitor_scrape_errors_total"
+        _family(lines, name, "counter", "Samples of a monitored source that failed.")
+        for source, n in sorted(errors.items()):
+            lines.append(f"{name}{_labels(source=source)} {n}")
 
 
 def _family(lines: list[str], name: str, kind: str, text: str) -> None:

@@ -32,6 +32,8 @@ PushOutput = StatsdOutput | PushgatewayOutput | JsonlOutput
 # The labels yamlload's own Prometheus metrics carry: a Pushgateway refuses a push whose
 # grouping labels (the output's tags) name one of them.
 METRIC_LABELS = frozenset({"endpoint", "method", "code", "error", "le", "quantile", "check"})
+# ...and yamlload_monitor's, when the plan has config.monitor.
+MONITOR_LABELS = frozenset({"source", "metric"})
 OPTIONS = ("prefix", "tag", "format")
 # How alike a misspelled kind must be to one of ours to be named (difflib's ratio):
 # `statds` and `prometheus` are, `nope` is not.
@@ -52,12 +54,13 @@ def output_watchers(
     mask = remembered(redactor.text)
     methods = {request.label: request.method for request in plan.requests()}
     watchers: list[PushOutput] = []
+    labels = METRIC_LABELS | MONITOR_LABELS if plan.monitor else METRIC_LABELS
     every = (*plan.live_outputs, *outs)
     for output in sorted(every, key=lambda output: output.kind == "prometheus-push"):
         if output.kind == "statsd":
             watchers.append(StatsdOutput(output, mask))
         elif output.kind == "prometheus-push":
-            _check_labels(output, mask)
+            _check_labels(output, mask, labels)
             watchers.append(PushgatewayOutput(output, methods, mask))
         else:
             watchers.append(JsonlOutput(output, mask))
@@ -133,9 +136,9 @@ def _split_options(rest: str) -> tuple[str, list[tuple[str, str]]]:
     return ",".join(parts).strip(), options
 
 
-def _check_labels(output: LiveOutput, mask: Callable[[str], str]) -> None:
+def _check_labels(output: LiveOutput, mask: Callable[[str], str], labels: frozenset[str]) -> None:
     for key, _ in output.tags:
-        if key in METRIC_LABELS:
+        if key in labels:
             where = output.origin or "prometheus-push"
             raise UsageError(
                 f"{mask(where)}: the tag {key!r} would be a grouping label, and yamlload's "

@@ -9,7 +9,9 @@ gauges, `<name>.p50`, `.p95`, `.p99` and `.max`, in milliseconds, as Artillery's
 reporter sends its summaries; a histogram with no sample in a second sends nothing, so a
 gauge never drops to a false 0. Per-endpoint response times are
 `http.endpoint_response_time.<stat>` with an `endpoint` tag, apart from the overall ones
-so that an average over tags never mixes the two. `vusers.active` is a gauge too.
+so that an average over tags never mixes the two. `vusers.active` is a gauge too, and
+so is each monitored series (`monitor.<source>.<metric>`, config.monitor) in a second it
+took a sample: its last value.
 
 Untagged (plain StatsD, whose servers drop a tagged line), every counter and histogram
 goes under the report's own name, per-endpoint ones too, as Artillery sends them:
@@ -75,6 +77,7 @@ def second_points(
             points.extend(_stats(ENDPOINT_RESPONSE_TIME, hist, tags))
         else:
             points.extend(_stats(name, hist, ()))
+    points.extend(_gauges(metrics))
     points.append(Point(ACTIVE, GAUGE, active))
     return points
 
@@ -86,8 +89,16 @@ def _flat(metrics: Metrics, active: int) -> list[Point]:
     for name, hist in sorted(metrics.histograms.items()):
         if hist.count and name != ACTIVE_USERS:
             points.extend(_stats(name, hist, ()))
+    points.extend(_gauges(metrics))
     points.append(Point(ACTIVE, GAUGE, active))
     return points
+
+
+def _gauges(metrics: Metrics) -> Iterator[Point]:
+    """Each gauge sampled in the second (monitor.<source>.<metric>), as its last value."""
+    for name, gauge in sorted(metrics.gauges.items()):
+        if gauge.count:
+            yield Point(name, GAUGE, gauge.last)
 
 
 def _counters(metrics: Metrics) -> Iterator[Point]:

@@ -5,7 +5,10 @@ asks `LiveSeries.take` what changed since its last look: it diffs the periods st
 being written against a copy it kept of each, so a second costs the recorder nothing
 per request, and every count of a second adds up to the periods' own counts exactly.
 The running total of all seconds is kept too (`LiveSeries.total`), for readers that
-want totals without merging every period (a Prometheus scrape).
+want totals without merging every period (a Prometheus scrape). A second's gauges (a
+monitored source's series) are the samples taken in that second: count, sum and last
+exactly (see `_gauge_difference` for min and max); the total's gauges are the periods'
+own, exact (what checks judged while the run goes read: checks/live.py).
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ TAIL_SECONDS = 0.5
 
 @dataclass(frozen=True, slots=True)
 class SecondRow:
-    """One second as the report's charts draw it: a few numbers, about 150 bytes."""
+    """One second as the report's charts draw it: a few numbers, about 150 bytes, and
+    with config.monitor the mean of each series sampled in it."""
 
     at: float  # the second's end, seconds from the run's start
     width: float  # its real length (the looks are about a second apart)
@@ -58,6 +62,8 @@ class SecondRow:
     users: float | None  # active users, the mean of the samples
     cpu_ms: int
     rss_mb: float | None
+    # each gauge sampled in the second (config.monitor's series): the samples' mean
+    gauges: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, second: Second, width: float) -> SecondRow:
@@ -76,6 +82,11 @@ class SecondRow:
             round(users.mean, 3) if users is not None else None,
             second.count(CPU_MS),
             round(rss.max, 1) if rss is not None else None,
+            {
+                name: round(g.mean, 6)
+                for name, g in sorted(second.metrics.gauges.items())
+                if g.count
+            },
         )
 
 
@@ -180,10 +191,11 @@ def _merge_gauges(into: dict[str, Gauge], gauges: Mapping[str, Gauge]) -> None:
 
 
 def _charted(metrics: Metrics) -> Metrics:
-    """The run-wide counters and the CHARTED histograms (the same objects, not copies)."""
+    """The run-wide counters, the CHARTED histograms and the gauges (a monitored source's
+    few series; the same objects, not copies)."""
     counters = {k: n for k, n in metrics.counters.items() if not k.startswith(ENDPOINT_PREFIX)}
     histograms = {k: h for k, h in metrics.histograms.items() if k in CHARTED}
-    return Metrics(counters, histograms)
+    return Metrics(counters, histograms, dict(metrics.gauges))
 
 
 def _copy(metrics: Metrics) -> Metrics:
@@ -193,6 +205,7 @@ def _copy(metrics: Metrics) -> Metrics:
         copy.buckets = dict(hist.buckets)
         copy.count, copy.total, copy.min, copy.max = hist.count, hist.total, hist.min, hist.max
         twin.histograms[name] = copy
+    twin.gauges = {name: gauge.copy() for name, gauge in metrics.gauges.items()}
     return twin
 
 
@@ -216,6 +229,10 @@ def _add_difference(into: Metrics, now: Metrics, before: Metrics | None) -> None
                 into.histograms[name] = diff
             else:
                 mine.merge(diff)
+    for name, gauge in now.gauges.items():
+        grown = _gauge_difference(gauge, before.gauges.get(name) if before is not None else None)
+        if grown.count:
+            into.gauges.setdefault(name, Gauge()).merge(grown)
 
 
 def _histogram_difference(now: Histogram, before: Histogram | None) -> Histogram:
@@ -233,6 +250,25 @@ def _histogram_difference(now: Histogram, before: Histogram | None) -> Histogram
         diff.min = _clamped(_bucket_value(min(buckets)) / 1000.0, now)
         diff.max = _clamped(_bucket_value(max(buckets)) / 1000.0, now)
     return diff
+
+
+def _gauge_difference(now: Gauge, before: Gauge | None) -> Gauge:
+    """The samples a gauge took since `before`: their count, sum and last exactly (a
+    source samples in time order, so the newest is the period's last). One sample is
+    exact; of several, the min and max are exact when they moved the period's, else
+    bounded by the new samples' mean and last (a gauge's min cannot be subtracted)."""
+    if before is None or not before.count:
+        return now.copy()
+    count = now.count - before.count
+    if count <= 0:
+        return Gauge()
+    if count == 1:
+        return Gauge(1, now.last, now.last, now.last, now.last, now.last_at)
+    total = now.total - before.total
+    mean = total / count
+    low = now.min if now.min < before.min else min(mean, now.last)
+    high = now.max if now.max > before.max else max(mean, now.last)
+    return Gauge(count, total, low, high, now.last, now.last_at)
 
 
 def _clamped(millis: float, hist: Histogram) -> float:

@@ -858,6 +858,15 @@ def build_report_schema() -> Schema:
                         "type": "array",
                         "items": {"type": "array", "items": {"type": ["number", "null"]}},
                     },
+                    "gauges": {
+                        "type": "object",
+                        "description": "config.monitor: each series' mean in each second "
+                        "(a value per row; null: no sample).",
+                        "additionalProperties": {
+                            "type": "array",
+                            "items": {"type": ["number", "null"]},
+                        },
+                    },
                 },
             },
             "workers": {

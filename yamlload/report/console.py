@@ -35,6 +35,8 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
 from ..units import counted, format_count, format_seconds
+from .monitored import gauge_text
+from .verdict_words import Judged, expectations_words, is_threshold
 
 LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "count")
 # A latency with no samples (an endpoint nothing answered): not 0.0, which reads as fast.
@@ -99,7 +101,8 @@ def period_line(period: Period, width: float) -> str:
 
 
 def _period_line(row: PeriodRow) -> str:
-    parts = [f"[{_clock(row.start)}] {counted(row.requests, 'request')} ({row.request_rate:.1f}/s)"]
+    rate = f"{row.request_rate:,.1f}/s"
+    parts = [f"[{_clock(row.start)}] {counted(row.requests, 'request')} ({rate})"]
     latency = row.latency
     if latency.count:
         parts.append(
@@ -186,7 +189,7 @@ def _monitor_section(summary: Summary) -> str:
     rows = [
         [
             name.removeprefix(MONITOR_PREFIX),
-            *(_gauge_cell(v) for v in (g.min, g.mean, g.max, g.last)),
+            *(gauge_text(v) for v in (g.min, g.mean, g.max, g.last)),
             format_count(g.count),
         ]
         for name, g in sorted(summary.aggregate.gauges.items())
@@ -206,11 +209,6 @@ def _monitor_section(summary: Summary) -> str:
         counter = f"{MONITOR_PREFIX}{source}{SCRAPE_ERRORS_SUFFIX}"
         text += f"\n{source}: {counted(n, 'failed sample')} ({counter})"
     return text
-
-
-def _gauge_cell(value: float) -> str:
-    """A monitored value: one decimal (CPU %, MB, a rate), a small one to 3 digits."""
-    return f"{value:,.1f}" if abs(value) >= 0.1 or value == 0 else f"{value:.3g}"
 
 
 def _table(rows: Iterable[Iterable[object]], headers: list[str]) -> str:
@@ -270,10 +268,21 @@ def _endpoint_rows(summary: Summary) -> list[list[object]]:
 
 
 def format_checks(outcomes: list[Outcome]) -> str:
+    """The thresholds' table, then the expectations' verdict (a plan with `expect`), so
+    that the table holds only what it is called."""
+    judged = [Judged(o.check.source, o.verdict, o.value) for o in outcomes]
     rows = [
-        [o.check.source, describe_outcome(o), describe_limit(o.check), o.verdict] for o in outcomes
+        [o.check.source, describe_outcome(o), describe_limit(o.check), o.verdict]
+        for o in outcomes
+        if is_threshold(o.check.source)
     ]
-    return "Thresholds\n" + _table(rows, ["check", "measured", "limit", "result"])
+    parts = (
+        ["Thresholds\n" + _table(rows, ["check", "measured", "limit", "result"])] if rows else []
+    )
+    expectations = expectations_words(judged)
+    if expectations is not None:
+        parts.append(f"Expectations: {expectations}")
+    return "\n".join(parts)
 
 
 def _number(name: str, value: float | None) -> str:

@@ -24,9 +24,18 @@ from ..metrics.names import (
     USERS_CREATED,
 )
 from ..metrics.periods import PERIOD_SECONDS
+from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import Summary
-from ..units import format_count, format_seconds
-from .verdict_words import Judged, failure_words, passed_words
+from ..results.views import PeriodRow
+from ..units import counted, format_count, format_seconds
+from .monitored import gauge_text, joined, monitor_charts, scrape_errors, split_series
+from .verdict_words import (
+    Judged,
+    expectations_words,
+    failure_words,
+    is_threshold,
+    passed_words,
+)
 
 WIDTH, HEIGHT = 800, 250
 LEFT, RIGHT, TOP, BOTTOM = 60, 60, 30, 40
@@ -303,7 +312,9 @@ def _figure(title: str, parts: list[str], legend: list[str]) -> str:
 
 # Past this many points a chart draws lines only.
 MAX_DOTS = 90
-SERIES = ("rps", "users", "p50", "p95", "p99", "max", "lag99", "lagmax", "cpu")
+# The monitor table's columns (config.monitor's series over the run).
+MONITOR_COLUMNS = ("series", "min", "mean", "max", "last", "samples")
+SERIES = ("rps", "users", "p50", "p95", "p99", "max", "lag99", "lagmax", "cpu", "rss")
 
 
 def _period_series(summary: Summary) -> dict[str, list[tuple[float, float | None]]]:
@@ -327,6 +338,7 @@ def _period_series(summary: Summary) -> dict[str, list[tuple[float, float | None
         series["lag99"].append((x, lag.p99 if lag.count else None))
         series["lagmax"].append((x, lag.max if lag.count else None))
         series["cpu"].append((x, row.cpu_percent))
+        series["rss"].append((x, row.rss_mb))
     return series
 
 
@@ -344,10 +356,23 @@ def _second_series(summary: Summary) -> dict[str, list[tuple[float, float | None
             "lag99": row.lag_p99,
             "lagmax": row.lag_max,
             "cpu": row.cpu_ms / (width * 1000) * 100,
+            "rss": row.rss_mb,
         }
         for key, value in values.items():
             series[key].append((x, value))
     return series
+
+
+def _generator_chart(
+    series: dict[str, list[tuple[float, float | None]]], x_max: float, phases: Any, dots: bool
+) -> str:
+    """The generator's own CPU and, where the platform tells it, its memory (right axis)."""
+    lines = [Series("CPU % of one core", series["cpu"])]
+    unit2 = None
+    if any(value is not None for _, value in series["rss"]):
+        lines.append(Series("resident memory (MB, right axis)", series["rss"], "right"))
+        unit2 = "MB"
+    return line_chart("Generator CPU and memory", lines, x_max, phases, "%", unit2, dots=dots)
 
 
 def _codes_and_errors(summary: Summary) -> list[tuple[float, float, dict[str, int]]]:
@@ -408,15 +433,20 @@ def _verdict(summary: Summary) -> str:
         banner = ("none", f"Stopped by {summary.stopped_by} (no thresholds were set)")
     else:
         banner = ("none", "Completed (no thresholds were set)")
+    thresholds = [c for c in checks if is_threshold(str(c.get("check")))]
     rows = "".join(
         f'<tr class="{esc(c.get("result"))}"><td><code>{esc(c.get("check"))}</code></td><td>{esc(_fmt_check_value(c))}</td><td>{esc(c.get("limit"))}</td><td><strong>{esc(c.get("result"))}</strong></td></tr>'
-        for c in checks
+        for c in thresholds
     )
     table = (
         f"<h2>Thresholds</h2><table><thead><tr><th>check</th><th>measured</th><th>limit</th><th>result</th></tr></thead><tbody>{rows}</tbody></table>"
-        if checks
+        if thresholds
         else ""
     )
+    expectations = expectations_words(judged)
+    if expectations is not None:  # its counts are under Expect results
+        table += f'<p class="expectations">Expectations: <strong>{esc(expectations)}</strong></p>'
+
     return f'<section aria-label="verdict"><p class="verdict {banner[0]}">{esc(banner[1])}</p>{table}</section>'
 
 
@@ -425,7 +455,7 @@ def _fmt_check_value(check: dict[str, Any]) -> str:
         return str(check["measured"])
     value = check.get("value")
     if value is None:
-        return "-"
+        return "—"
     return format_count(value) if float(value).is_integer() else f"{value:,.4g}"
 
 
@@ -485,9 +515,63 @@ def _errors_table(summary: Summary) -> str:
 
 
 def _first_seen(summary: Summary, counter: str) -> str:
-    """When the first period that counted `counter` began, or "-"."""
+    """When the first period that counted `counter` began, or "—"."""
     first = next((p.start for p in summary.periods if p.metrics.counters.get(counter)), None)
-    return format_seconds(first) if first is not None else "-"
+    return format_seconds(first) if first is not None else "—"
+
+
+def _monitor_charts(summary: Summary, x_max: float, dots: bool) -> list[str]:
+    """config.monitor's charts: a line per series through each second's samples (a run
+    with a row per second) or each period's mean, on the latency chart's time axis and
+    phase bands; none without a monitored series."""
+    return [
+        line_chart(
+            chart.title,
+            [Series(split_series(name)[1], _gauge_line(summary, name)) for name in chart.series],
+            x_max,
+            summary.phases,
+            chart.unit,
+            dots=dots,
+        )
+        for chart in monitor_charts(sorted(summary.aggregate.gauges))
+    ]
+
+
+def _gauge_line(summary: Summary, name: str) -> list[tuple[float, float | None]]:
+    """A series' mean in each second (or period) it was sampled, at its middle."""
+    if summary.seconds:
+        return joined((row.at - row.width / 2, row.gauges.get(name)) for row in summary.seconds)
+    return joined(_period_means(summary.period_rows(), name))
+
+
+def _period_means(rows: Sequence[PeriodRow], name: str) -> list[tuple[float, float | None]]:
+    points: list[tuple[float, float | None]] = []
+    for row in rows:
+        gauge = row.period.metrics.gauges.get(name)
+        points.append((row.start + row.width / 2, gauge.mean if gauge and gauge.count else None))
+    return points
+
+
+def _monitor_section(summary: Summary) -> str:
+    """Each monitored series' min, mean, max and last over the run, and each source's
+    failed samples; empty without monitoring."""
+    rows = "".join(
+        f"<tr><td>{esc(name.removeprefix(MONITOR_PREFIX))}</td>"
+        + "".join(f"<td>{esc(gauge_text(v))}</td>" for v in (g.min, g.mean, g.max, g.last))
+        + f"<td>{esc(format_count(g.count))}</td></tr>"
+        for name, g in sorted(summary.aggregate.gauges.items())
+        if name.startswith(MONITOR_PREFIX) and g.count
+    )
+    failed = "".join(
+        f"<p>{esc(source)}: {esc(counted(n, 'failed sample'))} "
+        f"({esc(MONITOR_PREFIX + source + SCRAPE_ERRORS_SUFFIX)})</p>"
+        for source, n in scrape_errors(summary.aggregate.counters).items()
+    )
+    if not rows and not failed:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in MONITOR_COLUMNS)
+    table = f'<table id="monitor"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    return f"<section><h2>Monitor</h2>{table if rows else ''}{failed}</section>"
 
 
 def _health(summary: Summary) -> str:
@@ -497,8 +581,8 @@ def _health(summary: Summary) -> str:
     shards = summary.workers
     rows = [
         ("workers", str(len(shards) or 1)),
-        ("CPU", "-" if cpu is None else f"{cpu:.0f}% of one core on average"),
-        ("memory (peak RSS)", "-" if rss is None else f"{rss:.0f} MB"),
+        ("CPU", "—" if cpu is None else f"{cpu:.0f}% of one core on average"),
+        ("memory (peak RSS)", "—" if rss is None else f"{rss:.0f} MB"),
         (
             "arrival lag p50 / p99 / max",
             f"{lag.p50:.1f} / {lag.p99:.1f} / {lag.max:.1f} ms",
@@ -514,8 +598,8 @@ def _health(summary: Summary) -> str:
     )
     if shards:
         body = "".join(
-            f"<tr><td>{esc(w.get('segment', '?'))}</td><td>{esc(w.get('users', '-'))}</td><td>{esc(w.get('lag_p99_ms', '-'))}</td>"
-            f"<td>{esc(w.get('cpu_percent', '-'))}</td><td>{esc(w.get('rss_mb', '-'))}</td><td>{esc(w.get('lost', ''))}</td></tr>"
+            f"<tr><td>{esc(w.get('segment', '?'))}</td><td>{esc(w.get('users', '—'))}</td><td>{esc(w.get('lag_p99_ms', '—'))}</td>"
+            f"<td>{esc(w.get('cpu_percent', '—'))}</td><td>{esc(w.get('rss_mb', '—'))}</td><td>{esc(w.get('lost', ''))}</td></tr>"
             for w in shards
         )
         table += f'<table id="workers"><thead><tr><th>segment</th><th>users</th><th>lag p99 ms</th><th>CPU %</th><th>RSS MB</th><th>lost</th></tr></thead><tbody>{body}</tbody></table>'
@@ -551,6 +635,7 @@ def render_html(summary: Summary) -> str:
             "ms",
             dots=dots,
         ),
+        *_monitor_charts(summary, x_max, dots),
         stacked_bars(
             "Status codes and errors per 10 s",
             _codes_and_errors(summary),
@@ -566,14 +651,7 @@ def render_html(summary: Summary) -> str:
             "ms",
             dots=dots,
         ),
-        line_chart(
-            "Generator CPU",
-            [Series("CPU % of one core", series["cpu"])],
-            x_max,
-            phases,
-            "%",
-            dots=dots,
-        ),
+        _generator_chart(series, x_max, phases, dots),
     ]
     stopped = f", stopped by {summary.stopped_by}" if summary.stopped_by else ""
     plan_text = (
@@ -590,7 +668,8 @@ def render_html(summary: Summary) -> str:
 {_verdict(summary)}
 <section aria-label="key numbers">{_tiles(summary)}</section>
 <section><h2>Over time</h2>{"".join(charts)}</section>
-<section><h2>Latency distribution</h2>{percentile_curve(summary.histogram(RESPONSE_TIME))}</section>
+{_monitor_section(summary)}
+<section><h2>Latency distribution</h2>{percentile_curve(summary.histogram(RESPONSE_TIME)) or "<p>No response: no latency to show.</p>"}</section>
 <section><h2>Endpoints</h2><p class="hint">Click a column to sort.</p>{_endpoint_table(summary)}</section>
 <section><h2>Errors and failed expectations</h2>{_errors_table(summary)}</section>
 {_expect_results(summary)}
@@ -621,7 +700,7 @@ def render_compare_html(baseline: Summary, current: Summary, rows: Iterable[Any]
         ),
     ]
     table = "".join(
-        f"<tr><td>{esc(r.name)}</td><td>{esc(_cell(r.name, r.baseline))}</td><td>{esc(_cell(r.name, r.current))}</td><td>{esc('-' if r.percent is None else f'{r.percent:+.1f}%')}</td></tr>"
+        f"<tr><td>{esc(r.name)}</td><td>{esc(_cell(r.name, r.baseline))}</td><td>{esc(_cell(r.name, r.current))}</td><td>{esc('—' if r.percent is None else f'{r.percent:+.1f}%')}</td></tr>"
         for r in rows
     )
     body = f"""
@@ -635,7 +714,7 @@ def render_compare_html(baseline: Summary, current: Summary, rows: Iterable[Any]
 
 def _cell(name: str, value: float | None) -> str:
     if value is None:
-        return "-"
+        return "—"
     return f"{value * 100:.2f}%" if "error_rate" in name else f"{value:.1f}"
 
 

@@ -6,7 +6,7 @@ from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..metrics.names import EXPECT_PREFIX, REQUESTS, RESPONSE_TIME
 from ..results.summary import Summary
 from ..units import format_count
-from .verdict_words import Judged, failure_words, passed_words
+from .verdict_words import Judged, expectations_words, failure_words, is_threshold, passed_words
 
 # A latency with no samples (an endpoint nothing answered): not 0.0, which reads as fast.
 NO_SAMPLES = "—"
@@ -50,7 +50,8 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
             ]
         ),
     ]
-    if outcomes:
+    thresholds = [o for o in outcomes if is_threshold(o.check.source)]
+    if thresholds:
         lines += [
             "",
             "### Thresholds",
@@ -58,7 +59,7 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
             _row(["check", "measured", "limit", "result"]),
             _row(["---", "---:", "---:", "---"]),
         ]
-        for o in outcomes:
+        for o in thresholds:
             lines.append(
                 _row(
                     [
@@ -70,8 +71,12 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
                 )
             )
     expect_results = summary.counters_with(EXPECT_PREFIX)
-    if expect_results:
-        lines += ["", "### Expect results", "", _row(["check", "count"]), _row(["---", "---:"])]
+    expectations = expectations_words(judged)
+    if expect_results or expectations is not None:
+        lines += ["", "### Expect results"]
+        if expectations is not None:
+            lines += ["", f"Expectations: **{expectations}**"]
+        lines += ["", _row(["check", "count"]), _row(["---", "---:"])]
         lines += [_row([name, format_count(n)]) for name, n in expect_results.items()]
     endpoints = summary.endpoints()
     if endpoints:

@@ -45,5 +45,22 @@ def passed_words(judged: Sequence[Judged]) -> str:
     return " and ".join(parts)
 
 
+def expectations_words(judged: Sequence[Judged]) -> str | None:
+    """The expect check's verdict, shown with the expect results rather than among the
+    thresholds: `ok (none failed)`, `fail (10 failed)`; None for a plan without expect."""
+    expect = _expect(judged)
+    if expect is None:
+        return None
+    failed = int(expect.value or 0)
+    how_many = f"{counted(failed, 'expectation')} failed" if failed else "none failed"
+    return f"{expect.result} ({how_many})"
+
+
+def is_threshold(source: str) -> bool:
+    """Whether a check is a threshold (`--ensure`, `config.ensure`) rather than the
+    check every plan with `expect` gets."""
+    return source != EXPECT_CHECK
+
+
 def _expect(judged: Sequence[Judged]) -> Judged | None:
     return next((j for j in judged if j.source == EXPECT_CHECK), None)

@@ -261,14 +261,19 @@ class Summary:
             ) from None
 
 
-SECOND_COLUMNS = tuple(f.name for f in fields(SecondRow))
+# The table's numeric columns; each row's gauges are a table of their own (by name).
+SECOND_COLUMNS = tuple(f.name for f in fields(SecondRow) if f.name != "gauges")
 
 
 def _seconds_json(rows: list[SecondRow]) -> dict[str, Any]:
-    """A table: the column names once, then a row of numbers per second."""
+    """A table: the column names once, then a row of numbers per second; and with
+    config.monitor, `gauges`: each series' mean in each second (null: no sample)."""
+    names = sorted({name for row in rows for name in row.gauges})
+    gauges = {name: [row.gauges.get(name) for row in rows] for name in names}
     return {
         "columns": list(SECOND_COLUMNS),
         "rows": [[getattr(row, name) for name in SECOND_COLUMNS] for row in rows],
+        **({"gauges": gauges} if gauges else {}),
     }
 
 
@@ -278,7 +283,21 @@ def _seconds_from_json(data: Any) -> list[SecondRow]:
     columns = list(data["columns"])
     if columns != list(SECOND_COLUMNS):  # another version's columns: draw the periods
         return []
-    return [SecondRow(*row) for row in data["rows"]]
+    gauges: dict[str, list[float | None]] = data.get("gauges") or {}
+    rows = [SecondRow(*row) for row in data["rows"]]
+    if not gauges:
+        return rows
+    return [replace(row, gauges=_gauges_at(gauges, index)) for index, row in enumerate(rows)]
+
+
+def _gauges_at(gauges: dict[str, list[float | None]], index: int) -> dict[str, float]:
+    """The gauges of the `index`th second (a column shorter than the rows has none)."""
+    found: dict[str, float] = {}
+    for name, values in gauges.items():
+        value = values[index] if index < len(values) else None
+        if value is not None:
+            found[str(name)] = float(value)
+    return found
 
 
 def _metrics_json(
@@ -322,8 +341,20 @@ def summarize(
         document=redactor.document(plan.raw),
         workers=workers or [],
         transport=plan.http.transport,
-        seconds=result.seconds,
+        seconds=_masked_seconds(result.seconds, redactor),
     )
+
+
+def _masked_seconds(rows: list[SecondRow], redactor: Redactor) -> list[SecondRow]:
+    """The rows with secrets masked out of their gauges' names (as _masked_periods)."""
+    names = {name for row in rows for name in row.gauges}
+    masks = {name: redactor.text(name) for name in names}
+    if all(name == masked for name, masked in masks.items()):
+        return rows
+    return [
+        replace(row, gauges={masks[name]: value for name, value in row.gauges.items()})
+        for row in rows
+    ]
 
 
 def _masked_periods(periods: list[Period], redactor: Redactor) -> list[Period]:

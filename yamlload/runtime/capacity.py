@@ -4,6 +4,7 @@ when the load is more than one process drives honestly."""
 from __future__ import annotations
 
 from ..plan.ir import Phase, Plan
+from ..schedule.arrivals import arrival_count
 
 # Sockets beyond the users' own: files, the event loop, the report.
 SPARE_FILE_DESCRIPTORS = 256
@@ -24,8 +25,10 @@ def users_at_once(plan: Plan) -> int:
         elif phase.max_vusers is not None:
             most = max(most, phase.max_vusers)
         else:
-            # users alive at once ≈ arrivals per second × the longest a request may take
-            most = max(most, int(phase_peak_rate(phase) * plan.http.timeout) + 1)
+            # users alive at once ≈ arrivals per second × the longest a request may take,
+            # and never more than the phase starts in all
+            alive = int(phase_peak_rate(phase) * plan.http.timeout) + 1
+            most = max(most, min(alive, arrival_count(phase)))
     return most
 
 

@@ -54,20 +54,28 @@ def _ensure_block(cx: Context, base: Path, spec: dict[str, Any]) -> Iterator[Thr
                 "<=",
                 float(value),
                 # Artillery's maxErrorRate counts failed users: say so in every table.
-                source=f"maxErrorRate: user_failure_rate <= {value:g}%",
+                source=f"maxErrorRate: user_failure_rate <= {_as_written(value)}%",
                 pos=cx.doc.pos(at),
             )
         elif key in LEGACY_ENSURE:
-            yield Threshold(key, "<", float(value), source=f"{key} < {value:g}", pos=cx.doc.pos(at))
+            source = f"{key} < {_as_written(value)}"
+            yield Threshold(key, "<", float(value), source=source, pos=cx.doc.pos(at))
 
 
 def _threshold(metric: str, spec: float | dict[str, Any], pos: Pos) -> Threshold:
     """`metric: limit`, or `metric: {threshold: limit, abortOnFail: true}` (the schema
     has checked the shape): the check is metric < limit."""
     if isinstance(spec, dict):
-        limit, abort = float(spec["threshold"]), bool(spec.get("abortOnFail", False))
+        written, abort = spec["threshold"], bool(spec.get("abortOnFail", False))
     else:
-        limit, abort = float(spec), False
-    return Threshold(
-        metric, "<", limit, source=f"{metric} < {limit:g}", pos=pos, abort_on_fail=abort
-    )
+        written, abort = spec, False
+    source = f"{metric} < {_as_written(written)}"
+    return Threshold(metric, "<", float(written), source=source, pos=pos, abort_on_fail=abort)
+
+
+def _as_written(number: float) -> str:
+    """A limit in a check's name, as the plan would write it: `1500000`, not `1.5e+06`
+    nor `1,500,000` (the name identifies the check across reports)."""
+    if float(number).is_integer() and abs(number) < 1e15:
+        return f"{number:.0f}"
+    return f"{number:g}"

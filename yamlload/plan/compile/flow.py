@@ -7,7 +7,7 @@ import re
 from typing import Any, cast
 
 from ...errors import Pos
-from ...units import parse_duration
+from ...units import format_count, parse_duration
 from ..expr import ExprError, Template
 from ..ir import (
     MAX_LOOP_COUNT,
@@ -164,7 +164,7 @@ def _think(cx: Context, path: Path, spec: dict[str, Any], pos: Pos) -> ThinkStep
         if low is None or high is None:
             return None
         if low > high:
-            cx.error(at, f"min ({low:g}s) is more than max ({high:g}s)")
+            cx.error(at, f"min ({format_count(low)}s) is more than max ({format_count(high)}s)")
             return None
         return ThinkStep(low=low, high=high, jitter=jitter, jitter_seconds=jitter_seconds, pos=pos)
     if isinstance(raw, str) and "{{" in raw:
