@@ -137,3 +137,43 @@ def test_a_last_look_moments_after_the_last_tick_joins_the_second_before() -> No
     # a look that is not the last, or a long enough last stretch, is a row of its own
     live.take(recorder.periods, 4.0, final=True)
     assert len(live.rows) == 4
+
+
+GAUGE_SAMPLES = st.lists(
+    st.tuples(st.floats(0, 45, allow_nan=False), st.floats(-1e6, 1e6, allow_nan=False)),
+    max_size=60,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(samples=GAUGE_SAMPLES, looks=LOOKS, whole=st.booleans())
+def test_the_total_holds_every_gauge_sample_so_far(
+    samples: list[tuple[float, float]], looks: list[float], whole: bool
+) -> None:
+    """Monitored series in the running total (what checks judged live read): at every
+    look, exactly the samples recorded so far, whatever the periods' boundaries."""
+    now = [0.0]
+    recorder = Recorder(lambda: now[0])
+    live = LiveSeries(whole=whole)
+    pending = sorted(looks)
+
+    def look(at: float) -> None:
+        now[0] = at
+        live.take(recorder.periods, at)
+        so_far = merge_metrics(p.metrics for p in recorder.periods.values()).gauges
+        assert set(live.total.gauges) == set(so_far)
+        for name, gauge in so_far.items():
+            mine = live.total.gauges[name]
+            assert (mine.count, mine.min, mine.max, mine.last) == (
+                gauge.count,
+                gauge.min,
+                gauge.max,
+                gauge.last,
+            )
+
+    for at, value in sorted(samples):
+        while pending and pending[0] <= at:
+            look(pending.pop(0))
+        now[0] = at
+        recorder.gauge("monitor.api.cpu", value)
+    look(now[0] + 1)

@@ -100,6 +100,8 @@ class Check:
     condition: Condition | None = None
     relative: str | None = None  # compare only: "%" (of the baseline), "pp" or "ms" (absolute)
     pos: Pos = ENSURE_OPTION
+    # config.ensure's `abortOnFail`: a failure judged while the run goes stops it.
+    abort: bool = False
 
 
 # --------------------------------------------------------------------------- parsing
@@ -191,7 +193,10 @@ def checks_from_plan(plan: Plan) -> list[Check]:
             metric = SHORTHANDS.get(threshold.metric, threshold.metric)
             limit = threshold.limit or 0.0
             op = threshold.op or "<"
-            checks.append(Check(threshold.source, metric, op, limit, pos=threshold.pos))
+            abort = threshold.abort_on_fail
+            checks.append(
+                Check(threshold.source, metric, op, limit, pos=threshold.pos, abort=abort)
+            )
     return checks
 
 
@@ -212,6 +217,24 @@ def checks_for_run(plan: Plan, expressions: Iterable[str]) -> list[Check]:
     if problems:
         raise PlanError(problems)
     return checks
+
+
+# --------------------------------------------------------------------------- abort
+
+
+def judged_live(check: Check) -> bool:
+    """Whether a check can fail on the run so far and mean it: an upper bound (`<`,
+    `<=`, `== 0`). A lower bound (`rps>=100`) fails while a run ramps up and a
+    condition may be either: those are judged at the end only."""
+    if check.condition is not None:
+        return False
+    return check.op in ("<", "<=") or (check.op == "==" and check.limit == 0)
+
+
+def abort_checks(checks: Iterable[Check], every: bool) -> list[Check]:
+    """The checks whose failure, judged while the run goes, stops it: each one that can
+    be judged live (`every`: --abort-on-fail), else those marked `abortOnFail`."""
+    return [c for c in checks if (every or c.abort) and judged_live(c)]
 
 
 # --------------------------------------------------------------------------- names

@@ -11,14 +11,19 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
+from ..checks.live import DEFAULT_ABORT_DELAY_SECONDS
+from ..checks.parse import Check
 from ..checks.validity import DEFAULT_MAX_LAG_MS
 from ..errors import UsageError
 from ..live import DEFAULT_HOST
 from ..live.outputs import parse_out
 from ..plan.ir import LiveOutput, Plan
+from ..plan.secrets import mask_userinfo
 from ..plan.source import PlanOptions
 from ..schedule.arrivals import WHOLE_RUN, Segment
+from ..units import parse_duration
 from .options import options_from
 
 START_AT_EXAMPLE = "2026-01-01T12:00:00Z"
@@ -64,6 +69,16 @@ class Split:
                 "--checkpoint needs the run in one process: leave out --workers and --dask "
                 "(or run each --segment with its own --checkpoint and -o)"
             )
+        if kwargs.get("alert_webhooks") and (dask or workers > 1):
+            raise UsageError(
+                "--alert-webhook needs the run in one process: leave out --workers and "
+                "--dask (or give each --segment its own --alert-webhook)"
+            )
+        if kwargs.get("abort_on_fail") and (dask or workers > 1):
+            raise UsageError(
+                "--abort-on-fail needs the run in one process: leave out --workers and "
+                "--dask (or give each --segment its own --abort-on-fail)"
+            )
         if kwargs.get("out") and (dask or workers > 1):
             raise UsageError(
                 "--out needs the run in one process: leave out --workers and --dask "
@@ -86,6 +101,25 @@ class Split:
             raise UsageError(
                 "config.monitor needs the run in one process: leave out --workers and "
                 "--dask (or run each --segment with its own monitor)"
+            )
+
+    def check_alerts(self, plan: Plan) -> None:
+        """config.alerts judges the run in the one process that makes it: with the load
+        split it is refused, before any traffic, for now."""
+        if plan.alerts and (self.dask or self.workers > 1):
+            raise UsageError(
+                "config.alerts needs the run in one process: leave out --workers and "
+                "--dask (or run each --segment on its own)"
+            )
+
+    def check_abort(self, checks: list[Check]) -> None:
+        """A plan's `abortOnFail` judges the run in the one process that makes it: with
+        the load split it is refused, before any traffic, for now."""
+        marked = [c.source for c in checks if c.abort]
+        if marked and (self.dask or self.workers > 1):
+            raise UsageError(
+                f"config.ensure's abortOnFail ({marked[0]}) needs the run in one process: "
+                "leave out --workers and --dask (or run each --segment on its own)"
             )
 
     def check_start(self, plan: Plan, now: float | None = None) -> None:
@@ -154,6 +188,12 @@ class RunArgs:
     dashboard: tuple[str, int] | None = None
     # --out: push outputs (StatsD, a Pushgateway, JSON lines), besides the plan's own.
     outs: tuple[LiveOutput, ...] = ()
+    # --abort-on-fail: every check that can be judged live stops the run when it fails,
+    # once --abort-delay seconds of load have gone.
+    abort_on_fail: bool = False
+    abort_delay: float = DEFAULT_ABORT_DELAY_SECONDS
+    # --alert-webhook: URLs that take Slack's {"text": ...}, besides config.alerts.
+    alert_webhooks: tuple[str, ...] = ()
 
     @classmethod
     def from_click(cls, plan_path: str | None, kwargs: dict[str, Any]) -> RunArgs:
@@ -175,6 +215,9 @@ class RunArgs:
             split=split,
             dashboard=parse_dashboard(kwargs["dashboard"]) if kwargs.get("dashboard") else None,
             outs=tuple(parse_out(text) for text in kwargs.get("out") or ()),
+            abort_on_fail=bool(kwargs.get("abort_on_fail")),
+            abort_delay=parse_abort_delay(kwargs.get("abort_delay")),
+            alert_webhooks=tuple(parse_webhook(url) for url in kwargs.get("alert_webhooks") or ()),
         )
 
     def aimed_at(self, target: str) -> RunArgs:
@@ -231,3 +274,24 @@ def parse_dashboard(text: str) -> tuple[str, int]:
         )
     host = (found.group(1) or "").strip("[]") or DEFAULT_HOST
     return host, int(found.group(2))
+
+
+def parse_abort_delay(text: str | None) -> float:
+    """`--abort-delay 10s` → 10.0; left out, DEFAULT_ABORT_DELAY_SECONDS."""
+    if text is None:
+        return DEFAULT_ABORT_DELAY_SECONDS
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise UsageError(f"--abort-delay {text!r}: expected a duration, such as 10s or 1m")
+    return seconds
+
+
+def parse_webhook(url: str) -> str:
+    """`--alert-webhook URL`: an http:// or https:// URL with a host."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"--alert-webhook: expected an http:// or https:// URL, such as "
+            f"https://hooks.slack.com/services/..., got {mask_userinfo(url)!r}"
+        )
+    return url.strip()

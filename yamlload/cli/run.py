@@ -16,11 +16,21 @@ from typing import Any
 
 import click
 
-from ..checks.parse import Check, checks_for_run
-from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly, UsageError
+from ..checks.live import DEFAULT_ABORT_DELAY_SECONDS, AbortJudge
+from ..checks.parse import Check, abort_checks, checks_for_run, judged_live
+from ..errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INVALID_RUN,
+    EXIT_OK,
+    EXIT_SIGNAL,
+    InternalError,
+    StoppedEarly,
+    UsageError,
+)
 from ..live import DEFAULT_HOST, DEFAULT_PORT, Watcher, watchers_for
+from ..live.alerts import Alerts, channels_for, final_message
 from ..live.outputs import output_watchers
-from ..metrics.names import OUTPUT_ERRORS
+from ..metrics.names import ALERT_ERRORS, OUTPUT_ERRORS
 from ..plan.compile import load_plan
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
@@ -44,7 +54,10 @@ from .checkpoint import MAX_CHECKPOINT_SECONDS, Checkpoint
 from .demo import DemoTarget
 from .options import FiniteFloat, lag_options, plan_options
 from .outputs import Writer, check_run_outputs, default_report_path, show_verdict
-from .verdict import exit_code, judge
+from .verdict import Verdict, exit_code, judge
+
+# The verdict an alert tells at the run's end, by exit code (a stopping signal: STOPPED).
+VERDICT_WORDS = {EXIT_OK: "PASS", EXIT_CHECK_FAILED: "FAIL", EXIT_INVALID_RUN: "INVALID"}
 
 # A word after --dashboard that ends so, or names a file, is the plan, not an address.
 PLAN_SUFFIXES = (".yml", ".yaml", ".json")
@@ -105,6 +118,26 @@ def _a_plan(word: object) -> bool:
     metavar="EXPR",
     help="A check such as 'p95<500' (ms) or 'error_rate<1%' (failed requests: no "
     "response, or a status not accepted); repeatable. docs/ensure.md lists them all.",
+)
+@click.option(
+    "--abort-on-fail",
+    is_flag=True,
+    help="Stop the run as soon as a check fails on the run so far (checks that can "
+    "fail early: p95<500, error_rate<1%, vusers.failed==0); exit 1. docs/alerts.md.",
+)
+@click.option(
+    "--abort-delay",
+    metavar="DURATION",
+    help="With --abort-on-fail or abortOnFail: judge no check before this much load "
+    f"(default {DEFAULT_ABORT_DELAY_SECONDS:g}s).",
+)
+@click.option(
+    "--alert-webhook",
+    "alert_webhooks",
+    multiple=True,
+    metavar="URL",
+    help='Post Slack\'s {"text": ...} to URL when a check starts failing, recovers, '
+    "and at the end; repeatable. docs/alerts.md.",
 )
 @lag_options
 @click.option(
@@ -193,6 +226,8 @@ def run(plan_path: str, **kwargs: Any) -> None:
         args = outputs_checked(args, plan)  # and bad output paths
         args.split.check_start(plan)
         args.split.check_monitor(plan)
+        args.split.check_abort(checks)
+        args.split.check_alerts(plan)
         for advice in capacity_warnings(plan, args.split.workers):
             click.echo(f"warning: {advice}", err=True)
         limit = ensure_file_limit(plan)
@@ -251,7 +286,12 @@ def _load_then_report(
     plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor, stops: StopSignals
 ) -> tuple[RunResult, Summary, int]:
     assert args.files.output is not None, "see outputs_checked"
-    options = replace(_run_options(args), watchers=_watchers(plan, args, checks, redactor))
+    alerts = _alerts(plan, args, checks, redactor)
+    options = replace(
+        _run_options(args),
+        watchers=(*_watchers(plan, args, checks, redactor), *([alerts] if alerts else [])),
+        abort=_abort_judge(args, checks, redactor),
+    )
     observer = ConsoleObserver(
         sys.stdout, live=sys.stdout.isatty() and args.split.workers == 1, quiet=args.quiet
     )
@@ -278,6 +318,8 @@ def _load_then_report(
     _tell_output_errors(summary)
     verdict = judge(checks, summary, sharded.lost, args.max_lag, args.allow_lag)
     show_verdict(verdict)
+    if alerts is not None:
+        _send_final_alert(alerts, verdict, summary)
     summary.verdict = verdict.to_json()
     writer = Writer()
     writer.run_outputs(summary, verdict, args.files)
@@ -295,6 +337,49 @@ def _run_options(args: RunArgs) -> RunOptions:
         start_at=args.split.start_at,
         checkpoint_seconds=args.split.checkpoint_seconds,
     )
+
+
+def _abort_judge(args: RunArgs, checks: list[Check], redactor: Redactor) -> AbortJudge | None:
+    """What stops the run when a check fails on the run so far; None when no check may."""
+    stopping = abort_checks(checks, every=args.abort_on_fail)
+    if not stopping:
+        if args.abort_on_fail:
+            click.echo(
+                "warning: --abort-on-fail: no check can be judged while the run goes "
+                "(only upper bounds such as p95<500 or vusers.failed==0 are); "
+                "the run will not be stopped early",
+                err=True,
+            )
+        return None
+    return AbortJudge(stopping, args.abort_delay, redactor.text)
+
+
+def _alerts(plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor) -> Alerts | None:
+    """config.alerts and --alert-webhook as a watcher of the run; None when there are none.
+    It judges the checks that can fail while the run goes (checks/parse.py's judged_live)."""
+    channels = channels_for(plan.alerts, args.alert_webhooks)
+    if not channels:
+        return None
+    where = f"{plan.source} against {redactor.url(plan.target)}"
+    live = [check for check in checks if judged_live(check)]
+    say = functools.partial(click.echo, err=True)
+    return Alerts(channels, live, where, redactor.text, say)
+
+
+def _send_final_alert(alerts: Alerts, verdict: Verdict, summary: Summary) -> None:
+    """The verdict to every alert channel, before the reports are written so that they
+    count what could not be delivered (yamlload.alert_errors)."""
+    code = exit_code(verdict, summary.stopped_by, output_failed=False)
+    word = VERDICT_WORDS.get(code, "STOPPED")
+    failed_checks = [o for o in verdict.outcomes if not o.ok and o.check.strict]
+    if verdict.invalid:
+        word = f"{word} ({'; '.join(verdict.invalid)})"
+    alerts.final(
+        final_message(word, alerts.where, summary.duration, failed_checks, summary.stopped_by)
+    )
+    if alerts.errors:
+        counters = summary.aggregate.counters
+        counters[ALERT_ERRORS] = counters.get(ALERT_ERRORS, 0) + alerts.errors
 
 
 def _watchers(

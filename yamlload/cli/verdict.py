@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..checks.evaluate import evaluate
+from ..checks.live import ABORT_PREFIX
 from ..checks.outcome import Outcome, describe_limit, describe_outcome, failed
 from ..checks.parse import Check
 from ..checks.validity import DEFAULT_MAX_LAG_MS, LAG_REASON, invalid_reasons
@@ -70,11 +71,14 @@ def judge(
 
 def exit_code(verdict: Verdict, stopped_by: str | None, output_failed: bool) -> int:
     """When several apply: a stopping signal, then a missing output, then an invalid run,
-    then a failed check (`yamlload run --help`; a bug, 70, is raised before this)."""
+    then a failed check, or a run a failing check stopped early (`yamlload run --help`;
+    a bug, 70, is raised before this)."""
     if stopped_by is not None and stopped_by in EXIT_SIGNAL:
         return EXIT_SIGNAL[stopped_by]
     if output_failed:  # CI must not trust a run whose report is missing
         return EXIT_OUTPUT_FAILED
     if verdict.invalid:
         return EXIT_INVALID_RUN
-    return EXIT_CHECK_FAILED if failed(verdict.outcomes) else EXIT_OK
+    # A run a failing check stopped failed it, even if the last seconds brought it back.
+    aborted = stopped_by is not None and stopped_by.startswith(ABORT_PREFIX)
+    return EXIT_CHECK_FAILED if failed(verdict.outcomes) or aborted else EXIT_OK

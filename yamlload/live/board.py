@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from ..checks.evaluate import evaluate
+from ..checks.live import summary_so_far
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..checks.parse import Check
 from ..metrics.histogram import Histogram, Metrics
@@ -31,7 +32,6 @@ from ..metrics.names import (
     RSS_MB,
     USERS_CREATED,
 )
-from ..metrics.periods import Period
 from ..plan.ir import MONITOR_PREFIX, Plan
 from ..plan.secrets import Redactor
 from ..report.html import Series, esc, line_chart, millis, stacked_bars
@@ -209,15 +209,8 @@ class Board:
 
     def _summary(self) -> Summary:
         total = self.total.renamed(self.mask)
-        return Summary(
-            source=self.source,
-            target=self.target,
-            started_at="",
-            duration=max(self.progress.elapsed, MIN_WIDTH),
-            periods=[Period(0, total)],
-            phases=self.phases,
-            aggregate=total,
-        )
+        elapsed = self.progress.elapsed
+        return summary_so_far(total, elapsed, self.source, self.target, self.phases)
 
     def outcomes(self) -> list[Outcome]:
         return self._cached("outcomes", lambda: evaluate(self.checks, self.summary()))

@@ -7,7 +7,8 @@ per request, and every count of a second adds up to the periods' own counts exac
 The running total of all seconds is kept too (`LiveSeries.total`), for readers that
 want totals without merging every period (a Prometheus scrape). A second's gauges (a
 monitored source's series) are the samples taken in that second: count, sum and last
-exactly (see `_gauge_difference` for min and max).
+exactly (see `_gauge_difference` for min and max); the total's gauges are the periods'
+own, exact (what checks judged while the run goes read: checks/live.py).
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ class LiveSeries:
         # A copy of each period as it was at the last look, for the periods still open.
         self._seen: dict[int, Metrics] = {}
         self._oldest_open = 0
+        # The gauges (monitored series) of the periods no longer open, merged: a gauge's
+        # min and max cannot be taken apart by seconds, so the total's are the periods'.
+        self._closed_gauges: dict[str, Gauge] = {}
 
     def take(self, periods: Mapping[int, Period], at: float, final: bool = False) -> Second:
         """The second (or whatever time passed) since the last call: every sample that
@@ -149,13 +153,24 @@ class LiveSeries:
             self._oldest_open = max(self._oldest_open, newest - 1)
             for index in [i for i in self._seen if i < self._oldest_open]:
                 del self._seen[index]
+                if index in periods:
+                    _merge_gauges(self._closed_gauges, periods[index].metrics.gauges)
         second = Second(at, delta)
         self.seconds.append(second)
         self.total.merge(delta)
+        self.total.gauges = self._gauges(periods)
         if at <= ROWS_KEPT + 1:  # + the last look, a little after the run's end
             self.rows.append(self._row(second, at - self._last_at, final))
         self._last_at = at
         return second
+
+    def _gauges(self, periods: Mapping[int, Period]) -> dict[str, Gauge]:
+        """Every gauge of the run so far: the closed periods' and the open ones'."""
+        gauges = {name: gauge.copy() for name, gauge in self._closed_gauges.items()}
+        for index, period in periods.items():
+            if index >= self._oldest_open and period.span == 1:
+                _merge_gauges(gauges, period.metrics.gauges)
+        return gauges
 
     def _row(self, second: Second, width: float, final: bool) -> SecondRow:
         if not (final and width < TAIL_SECONDS and self.rows and len(self.seconds) >= 2):
@@ -165,6 +180,14 @@ class LiveSeries:
         joined.merge(self.seconds[-2].metrics)
         joined.merge(second.metrics)
         return SecondRow.of(Second(second.at, joined), before.width + width)
+
+
+def _merge_gauges(into: dict[str, Gauge], gauges: Mapping[str, Gauge]) -> None:
+    for name, gauge in gauges.items():
+        own = into.get(name)
+        if own is None:
+            own = into[name] = Gauge()
+        own.merge(gauge)
 
 
 def _charted(metrics: Metrics) -> Metrics:

@@ -37,6 +37,8 @@ RSS_MB = "yamlload.rss_mb"
 REQUESTS_UNSENT = "yamlload.requests_unsent"
 # A watcher of the run (the dashboard, a push output) that failed once: never the run's fault.
 OUTPUT_ERRORS = "yamlload.output_errors"
+# Alerts (--alert-webhook, config.alerts) that could not be delivered: live/alerts.py.
+ALERT_ERRORS = "yamlload.alert_errors"
 USERS_SKIPPED = "vusers.skipped"
 USERS_CREATED_BY_NAME = "vusers.created_by_name."
 SESSION_LENGTH = "vusers.session_length"

@@ -304,6 +304,8 @@ class Threshold:
     strict: bool = True
     source: str = ""
     pos: Pos = NOWHERE
+    # `{threshold: N, abortOnFail: true}`: a failure judged while the run goes stops it.
+    abort_on_fail: bool = False
 
 
 # The kinds of live output (`run --out KIND=TARGET`, config.plugins.publish-metrics).
@@ -385,6 +387,34 @@ def monitor_series(source: str, metric: str) -> str:
     return f"{MONITOR_PREFIX}{source}.{metric}"
 
 
+# An SMTP server's port when the plan gives none (submission, with or without STARTTLS).
+DEFAULT_SMTP_PORT = 587
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """Where an email alert is sent from: an SMTP server, STARTTLS optional, a login
+    optional (its password is one of the plan's secrets)."""
+
+    host: str
+    port: int = DEFAULT_SMTP_PORT
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One of config.alerts (issue 17): a webhook (Slack-compatible `{"text": ...}`) or
+    an email; `--alert-webhook` makes webhooks too."""
+
+    webhook: str | None = None
+    to: tuple[str, ...] = ()
+    sender: str = ""
+    smtp: Smtp | None = None
+    pos: Pos = NOWHERE
+
+
 @dataclass(frozen=True)
 class Plan:
     source: str
@@ -418,6 +448,8 @@ class Plan:
     live_outputs: tuple[LiveOutput, ...] = ()
     # config.monitor: the system under test's sources, sampled while the run goes on
     monitor: tuple[MonitorSource, ...] = ()
+    # config.alerts: where a check that starts failing, recovers, and the verdict are sent
+    alerts: tuple[Alert, ...] = ()
     base_dir: str = "."
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
     # The layered document, as JSON text, so that the plan stays immutable: `raw` gives

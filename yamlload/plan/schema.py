@@ -344,9 +344,24 @@ def _ensure() -> Schema:
                     "type": "object",
                     "minProperties": 1,
                     "maxProperties": 1,
-                    "additionalProperties": {"type": "number"},
+                    "additionalProperties": {
+                        "anyOf": [
+                            {"type": "number"},
+                            _obj(
+                                {
+                                    "threshold": {"type": "number"},
+                                    "abortOnFail": {"type": "boolean"},
+                                },
+                                required=("threshold",),
+                            ),
+                        ],
+                        "x-message": "expected a limit (a number), or "
+                        "{threshold: N, abortOnFail: true}",
+                    },
                 },
-                "description": "Each item is {metric: limit}; the check is metric < limit.",
+                "description": "Each item is {metric: limit} or {metric: {threshold: "
+                "limit, abortOnFail: true}}; the check is metric < limit, and with "
+                "abortOnFail a failure judged while the run goes stops it.",
             },
             "conditions": {
                 "type": "array",
@@ -359,6 +374,38 @@ def _ensure() -> Schema:
         }
     )
     return _obj(properties)
+
+
+def _alert() -> Schema:
+    """One of config.alerts: {webhook: URL} or {email: {to, from, smtp}}."""
+    smtp = _obj(
+        {
+            "host": {"type": "string", "minLength": 1},
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "starttls": {"type": "boolean"},
+            "username": {"type": "string"},
+            "password": {"type": "string"},
+        },
+        required=("host",),
+    )
+    email = _obj(
+        {
+            "to": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+            "from": {"type": "string", "minLength": 1},
+            "smtp": smtp,
+        },
+        required=("to", "from", "smtp"),
+    )
+    webhook = _str('A URL that takes a POST of Slack\'s {"text": ...} (Slack, Teams, Mattermost).')
+    alert = _obj({"webhook": webhook, "email": email})
+    alert.update(
+        {
+            "minProperties": 1,
+            "maxProperties": 1,
+            "x-message": "an alert is {webhook: URL} or {email: {to, from, smtp}}",
+        }
+    )
+    return alert
 
 
 def _monitor_source() -> Schema:
@@ -590,6 +637,12 @@ def _config_properties(*, environment: bool) -> dict[str, Schema]:
             "items": _ref("monitorSource"),
             "description": "The system under test's metrics, sampled while the run goes on: "
             "Prometheus text endpoints and local processes (docs/monitoring.md).",
+        },
+        "alerts": {
+            "type": "array",
+            "items": _alert(),
+            "description": "Where a check that starts failing while the run goes, one that "
+            "recovers, and the verdict are sent: webhooks and email (docs/alerts.md).",
         },
     }
     if not environment:

@@ -116,10 +116,12 @@ def secret_values(
     names: Iterable[str],
     target: str,
     urls: Iterable[str] = (),
+    extra: Iterable[str] = (),
 ) -> frozenset[str]:
     """Every value a plan's outputs must mask (module docstring), found in its layered
     `document`: the compiler calls this once and keeps the set in the plan. `urls` are
-    other URLs the run calls (config.monitor's endpoints): their passwords are secret."""
+    other URLs the run calls (config.monitor's endpoints): their passwords are secret.
+    `extra` are secret whole (config.alerts' webhook URLs: their path is a token)."""
     names = tuple(names)
     referenced = {
         name
@@ -136,6 +138,7 @@ def secret_values(
     values.extend(_target_credentials(target))
     for url in urls:
         values.extend(_target_credentials(url))
+    values.extend(extra)
     return frozenset(values)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
-from ..plan.ir import MonitorSource, Phase, Plan
+from ..plan.ir import Alert, MonitorSource, Phase, Plan
 from ..plan.secrets import Redactor
 from ..schedule.arrivals import arrival_count, total_duration
 from ..units import counted, format_count, format_seconds
@@ -83,7 +84,20 @@ def describe(plan: Plan) -> list[str]:
                 f"    {shown_name(source.name)}  {_watched(source, redactor)}, every "
                 f"{format_seconds(source.interval)}: {', '.join(source.metric_names)}"
             )
+    if plan.alerts:
+        where = ", ".join(shown_name(_alerted(alert)) for alert in plan.alerts)
+        lines.append(f"  alerts     {where}")
     return lines
+
+
+def _alerted(alert: Alert) -> str:
+    """`webhook hooks.slack.com` (a webhook's path is its token: never shown), or
+    `email to a@example.com via smtp.example.com:587`."""
+    if alert.webhook is not None:
+        return f"webhook {urlsplit(alert.webhook).netloc.rpartition('@')[2]}"
+    smtp = alert.smtp
+    via = f" via {smtp.host}:{smtp.port}" if smtp is not None else ""
+    return f"email to {', '.join(alert.to)}{via}"
 
 
 def _watched(source: MonitorSource, redactor: Redactor) -> str:

@@ -174,6 +174,8 @@ class Engine:
             on_checkpoint=on_checkpoint,
             checkpoint_seconds=self.options.checkpoint_seconds,
             watchers=self.options.watchers,
+            abort=self.options.abort,
+            on_abort=self.stop,
         )
 
     def _scenarios(self) -> tuple[list[Scenario], list[float]]:

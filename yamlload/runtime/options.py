@@ -3,6 +3,7 @@ every part of the runtime shares."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,6 +38,9 @@ class RunOptions:
     debug: bool = False
     # What watches the run second by second (--dashboard, --out): see Watcher.
     watchers: tuple[Watcher, ...] = ()
+    # Asked once a second about the run so far (--abort-on-fail): why to stop it, or
+    # None. A reason stops the run as a signal would (checks/live.py's AbortJudge).
+    abort: Callable[[LiveSeries, Progress], str | None] | None = None
 
 
 class Watcher(Protocol):

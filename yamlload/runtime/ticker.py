@@ -48,6 +48,8 @@ class Ticker:
         on_checkpoint: Callable[[RunResult], None] | None,
         checkpoint_seconds: float | None,
         watchers: tuple[Watcher, ...] = (),
+        abort: Callable[[LiveSeries, Progress], str | None] | None = None,
+        on_abort: Callable[[str], None] | None = None,
     ) -> None:
         self.rec = recorder
         self.clock = clock
@@ -59,8 +61,11 @@ class Ticker:
         self.on_checkpoint = on_checkpoint
         self.checkpoint_seconds = checkpoint_seconds
         self.last_period = last_period
-        self.live = LiveSeries(whole=bool(watchers))
+        # Whole (per endpoint, every histogram) when something reads more than the charts.
+        self.live = LiveSeries(whole=bool(watchers) or abort is not None)
         self.watchers = watchers
+        self.abort = abort
+        self.on_abort = on_abort
         self._watcher_failed: set[int] = set()  # told to the observer once each
         self._next_period = 0
         # process_time() at the last health sample; None until the load starts.
@@ -88,6 +93,7 @@ class Ticker:
                 self.rec.finish_before(min(rolled_at, self.last_period))
                 roll_up(self.rec.periods, now())
             self.live.take(self.rec.periods, now())
+            self.judge()
             if self.watchers:
                 progress = self.progress()
                 for watcher in self.watchers:
@@ -111,6 +117,23 @@ class Ticker:
         rss = resident_mb()
         if rss is not None:
             self.rec.observe(RSS_MB, rss)
+
+    def judge(self) -> None:
+        """Ask `abort` about the run so far; a reason stops the run, once, and is told."""
+        if self.abort is None or self.on_abort is None or self.stop.reason is not None:
+            return
+        try:
+            reason = self.abort(self.live, self.progress())
+        except Exception as exc:  # judging is never the run's failure: it goes on, unjudged
+            self.abort = None
+            if self.observer is not None:
+                self.observer.log(f"warning: checks judged live failed, no abort: {exc!r}")
+            return
+        if reason is None:
+            return
+        if self.observer is not None:
+            self.observer.log(f"stopping: {reason}")
+        self.on_abort(reason)
 
     def tell(self, watcher: Watcher, progress: Progress) -> None:
         """A second to a watcher; what fails there is counted, told once, never the run's."""

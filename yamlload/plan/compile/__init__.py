@@ -27,6 +27,7 @@ from ..layering import PlanOptions, assemble
 from ..schema_check import check_schema
 from ..secrets import secret_values
 from ..source import Located
+from .alerts import compile_alerts
 from .config import (
     apdex_threshold,
     check_plugins,
@@ -90,6 +91,7 @@ def _build(cx: Context) -> Plan:
     check_plugins(cx)
     live_outputs = compile_live_outputs(cx)  # before the warnings are taken
     monitor = compile_monitor(cx, target)
+    alerts = compile_alerts(cx)
     expect = cx.plugin_options("expect")
     default_headers = cx.tmap(("config", "http", "defaults", "headers"))
     default_headers = TMap(default_headers.items + cx.tmap(("config", "defaults", "headers")).items)
@@ -117,10 +119,16 @@ def _build(cx: Context) -> Plan:
         apdex_threshold_ms=apdex_threshold(cx),
         live_outputs=live_outputs,
         monitor=monitor,
+        alerts=alerts,
         base_dir=str(FsPath(cx.plan_path).resolve().parent),
         warnings=tuple(cx.warnings),
         raw_json=json.dumps(cx.doc.data),
         secret_values=secret_values(
-            cx.doc.data, cx.env, secrets, target, urls=[s.url for s in monitor if s.url]
+            cx.doc.data,
+            cx.env,
+            secrets,
+            target,
+            urls=[s.url for s in monitor if s.url],
+            extra=[a.webhook for a in alerts if a.webhook],
         ),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ...errors import Pos
 from ..ir import Threshold
 from ..source import Path
 from .context import Context
@@ -30,14 +31,8 @@ def _ensure_block(cx: Context, base: Path, spec: dict[str, Any]) -> Iterator[Thr
             for i, item in enumerate(value):
                 if not cx.healthy((*at, i)):
                     continue
-                for metric, limit in item.items():
-                    yield Threshold(
-                        metric,
-                        "<",
-                        float(limit),
-                        source=f"{metric} < {_as_written(limit)}",
-                        pos=cx.doc.pos((*at, i)),
-                    )
+                for metric, spec in item.items():
+                    yield _threshold(metric, spec, cx.doc.pos((*at, i)))
         elif key == "conditions":
             for i, item in enumerate(value):
                 if not cx.healthy((*at, i)):
@@ -65,6 +60,17 @@ def _ensure_block(cx: Context, base: Path, spec: dict[str, Any]) -> Iterator[Thr
         elif key in LEGACY_ENSURE:
             source = f"{key} < {_as_written(value)}"
             yield Threshold(key, "<", float(value), source=source, pos=cx.doc.pos(at))
+
+
+def _threshold(metric: str, spec: float | dict[str, Any], pos: Pos) -> Threshold:
+    """`metric: limit`, or `metric: {threshold: limit, abortOnFail: true}` (the schema
+    has checked the shape): the check is metric < limit."""
+    if isinstance(spec, dict):
+        written, abort = spec["threshold"], bool(spec.get("abortOnFail", False))
+    else:
+        written, abort = spec, False
+    source = f"{metric} < {_as_written(written)}"
+    return Threshold(metric, "<", float(written), source=source, pos=pos, abort_on_fail=abort)
 
 
 def _as_written(number: float) -> str:
