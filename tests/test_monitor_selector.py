@@ -296,3 +296,16 @@ def test_the_compiler_can_read_selectors_without_psutil_or_aiohttp() -> None:
         "assert 'psutil' not in sys.modules and 'aiohttp' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("regex", ["(a+)+$", "(a*b?)*", "(x|y+)+", "(?:a{1,3})+"])
+def test_a_repetition_of_a_repetition_is_refused(regex: str) -> None:
+    """Python's regex engine can take exponential time on such a pattern against a long
+    label value, on the run's loop where no signal stops it (a review froze a run so)."""
+    with pytest.raises(SelectorError, match="repeats a repetition"):
+        parse(f'sum(m{{l=~"{regex}"}})')
+
+
+@pytest.mark.parametrize("regex", ["5..", "a+", "(ab)+", "foo|bar.*", "api-.*"])
+def test_ordinary_regex_matchers_are_accepted(regex: str) -> None:
+    parse(f'm{{l=~"{regex}"}}')

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from .exposition import Sample, Series
 
@@ -502,6 +504,12 @@ class _Parser:
                 f"bad matcher: invalid regular expression {value.text!r}: {exc.msg}",
                 value.column,
             ) from None
+        if _repeats_a_repeat(value.text):
+            raise SelectorError(
+                f"bad matcher: {value.text!r} repeats a repetition (such as (a+)+): against "
+                "a long label value it can take for ever; write it without the nesting",
+                value.column,
+            )
         return _Matcher(label.text, op.text, value.text, pattern)
 
     def _expect_close(self, message: str) -> None:
@@ -512,3 +520,33 @@ class _Parser:
 
 def _expected(token: _Token, message: str) -> SelectorError:
     return SelectorError(message, token.column, at_end=token.kind == "end")
+
+
+def _repeats_a_repeat(regex: str) -> bool:
+    """Whether a regular expression repeats something that is itself repeated, as
+    `(a+)+` or `(a*b?)*`: Python's backtracking matcher can take exponential time on
+    such a pattern, on the event loop, where no signal can stop it. (A label value
+    comes from the system under test: it may be long, or made to be.)"""
+    with warnings.catch_warnings():  # the standard library's own regex parser, which
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.11 renamed re._parser
+        import sre_parse as parser
+
+    # Possessive repeats and atomic groups are Python 3.11's (none before: never found).
+    repeat_ops = (parser.MAX_REPEAT, parser.MIN_REPEAT, getattr(parser, "POSSESSIVE_REPEAT", -1))
+    group_ops = (parser.SUBPATTERN, getattr(parser, "ATOMIC_GROUP", -1))
+
+    def walk(items: Any, inside_repeat: bool) -> bool:
+        for op, arg in items:
+            if op in repeat_ops:
+                _, most, body = arg
+                if (inside_repeat and most != 1) or walk(body, inside_repeat or most != 1):
+                    return True
+            elif op in group_ops:
+                body = arg[-1] if isinstance(arg, tuple) else arg
+                if walk(body, inside_repeat):
+                    return True
+            elif op == parser.BRANCH and any(walk(b, inside_repeat) for b in arg[1]):
+                return True
+        return False
+
+    return walk(parser.parse(regex), False)  # a SubPattern: its items, iterated
