@@ -50,6 +50,9 @@ def counted(n: float, word: str, many: str | None = None) -> str:
 # Past this, a number's digits tell a reader nothing (1e308 has 309 of them): it is shown
 # as a power of ten. Below it every count a run can make is spelled out.
 LARGEST_SPELLED_OUT = 1e15
+# What a table shows where nothing was measured (an endpoint nothing answered): not
+# 0.0, which reads as fast.
+NO_VALUE = "—"
 # Below this a fraction keeps its significant digits (0.0001 would round to 0).
 SMALLEST_FIXED = 0.001
 
@@ -67,3 +70,8 @@ def format_count(n: float) -> str:
     if abs(n) < SMALLEST_FIXED:
         return f"{n:g}"
     return f"{n:,.3f}".rstrip("0").rstrip(".")
+
+
+def format_millis(value: float, count: int) -> str:
+    """A latency cell in ms, grouped (`1,234.5`), or NO_VALUE when `count` samples are 0."""
+    return f"{value:,.1f}" if count else NO_VALUE

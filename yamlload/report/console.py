@@ -34,13 +34,11 @@ from ..metrics.periods import Period
 from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
-from ..units import counted, format_count, format_seconds
+from ..units import counted, format_count, format_millis, format_seconds
 from .monitored import gauge_text
 from .verdict_words import Judged, expectations_words, is_threshold
 
 LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "count")
-# A latency with no samples (an endpoint nothing answered): not 0.0, which reads as fast.
-NO_SAMPLES = "—"
 
 
 def _clock(seconds: float) -> str:
@@ -261,7 +259,7 @@ def _endpoint_rows(summary: Summary) -> list[list[object]]:
                 format_count(endpoint.requests),
                 f"{endpoint.request_rate:,.1f}",
                 f"{endpoint.error_rate * 100:.1f}",
-                *(f"{v:,.1f}" if stats.count else NO_SAMPLES for v in latency),
+                *(format_millis(v, stats.count) for v in latency),
             ]
         )
     return rows

@@ -27,7 +27,7 @@ from ..metrics.periods import PERIOD_SECONDS
 from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import Summary
 from ..results.views import PeriodRow
-from ..units import counted, format_count, format_seconds
+from ..units import NO_VALUE, counted, format_count, format_seconds
 from .monitored import gauge_text, joined, monitor_charts, scrape_errors, split_series
 from .verdict_words import (
     Judged,
@@ -392,7 +392,7 @@ def _codes_and_errors(summary: Summary) -> list[tuple[float, float, dict[str, in
 
 def millis(value: float | None, count: int = 1) -> str:
     """A latency tile: "—" when nothing was measured (no response), never "0.0 ms"."""
-    return f"{value:.1f} ms" if value is not None and count else "—"
+    return f"{value:.1f} ms" if value is not None and count else NO_VALUE
 
 
 def _tiles(summary: Summary) -> str:
@@ -455,7 +455,7 @@ def _fmt_check_value(check: dict[str, Any]) -> str:
         return str(check["measured"])
     value = check.get("value")
     if value is None:
-        return "—"
+        return NO_VALUE
     return format_count(value) if float(value).is_integer() else f"{value:,.4g}"
 
 
@@ -487,7 +487,7 @@ def _endpoint_table(summary: Summary) -> str:
             (e.requests, f"{e.requests:,}"),
             (e.request_rate, f"{e.request_rate:.1f}"),
             (e.error_rate * 100, f"{e.error_rate * 100:.1f}"),
-            *((v, f"{v:.1f}" if stats.count else "—") for v in lat),
+            *((v, f"{v:.1f}" if stats.count else NO_VALUE) for v in lat),
         ]
         body.append(
             "<tr>" + "".join(f'<td data-value="{esc(v)}">{esc(t)}</td>' for v, t in cells) + "</tr>"
@@ -517,7 +517,7 @@ def _errors_table(summary: Summary) -> str:
 def _first_seen(summary: Summary, counter: str) -> str:
     """When the first period that counted `counter` began, or "—"."""
     first = next((p.start for p in summary.periods if p.metrics.counters.get(counter)), None)
-    return format_seconds(first) if first is not None else "—"
+    return format_seconds(first) if first is not None else NO_VALUE
 
 
 def _monitor_charts(summary: Summary, x_max: float, dots: bool) -> list[str]:
@@ -581,8 +581,8 @@ def _health(summary: Summary) -> str:
     shards = summary.workers
     rows = [
         ("workers", str(len(shards) or 1)),
-        ("CPU", "—" if cpu is None else f"{cpu:.0f}% of one core on average"),
-        ("memory (peak RSS)", "—" if rss is None else f"{rss:.0f} MB"),
+        ("CPU", NO_VALUE if cpu is None else f"{cpu:.0f}% of one core on average"),
+        ("memory (peak RSS)", NO_VALUE if rss is None else f"{rss:.0f} MB"),
         (
             "arrival lag p50 / p99 / max",
             f"{lag.p50:.1f} / {lag.p99:.1f} / {lag.max:.1f} ms",
@@ -598,8 +598,8 @@ def _health(summary: Summary) -> str:
     )
     if shards:
         body = "".join(
-            f"<tr><td>{esc(w.get('segment', '?'))}</td><td>{esc(w.get('users', '—'))}</td><td>{esc(w.get('lag_p99_ms', '—'))}</td>"
-            f"<td>{esc(w.get('cpu_percent', '—'))}</td><td>{esc(w.get('rss_mb', '—'))}</td><td>{esc(w.get('lost', ''))}</td></tr>"
+            f"<tr><td>{esc(w.get('segment', '?'))}</td><td>{esc(w.get('users', NO_VALUE))}</td><td>{esc(w.get('lag_p99_ms', NO_VALUE))}</td>"
+            f"<td>{esc(w.get('cpu_percent', NO_VALUE))}</td><td>{esc(w.get('rss_mb', NO_VALUE))}</td><td>{esc(w.get('lost', ''))}</td></tr>"
             for w in shards
         )
         table += f'<table id="workers"><thead><tr><th>segment</th><th>users</th><th>lag p99 ms</th><th>CPU %</th><th>RSS MB</th><th>lost</th></tr></thead><tbody>{body}</tbody></table>'
@@ -700,7 +700,7 @@ def render_compare_html(baseline: Summary, current: Summary, rows: Iterable[Any]
         ),
     ]
     table = "".join(
-        f"<tr><td>{esc(r.name)}</td><td>{esc(_cell(r.name, r.baseline))}</td><td>{esc(_cell(r.name, r.current))}</td><td>{esc('—' if r.percent is None else f'{r.percent:+.1f}%')}</td></tr>"
+        f"<tr><td>{esc(r.name)}</td><td>{esc(_cell(r.name, r.baseline))}</td><td>{esc(_cell(r.name, r.current))}</td><td>{esc(NO_VALUE if r.percent is None else f'{r.percent:+.1f}%')}</td></tr>"
         for r in rows
     )
     body = f"""
@@ -714,7 +714,7 @@ def render_compare_html(baseline: Summary, current: Summary, rows: Iterable[Any]
 
 def _cell(name: str, value: float | None) -> str:
     if value is None:
-        return "—"
+        return NO_VALUE
     return f"{value * 100:.2f}%" if "error_rate" in name else f"{value:.1f}"
 
 

@@ -5,19 +5,12 @@ from __future__ import annotations
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..metrics.names import EXPECT_PREFIX, REQUESTS, RESPONSE_TIME
 from ..results.summary import Summary
-from ..units import format_count
+from ..units import format_count, format_millis
 from .verdict_words import Judged, expectations_words, failure_words, is_threshold, passed_words
-
-# A latency with no samples (an endpoint nothing answered): not 0.0, which reads as fast.
-NO_SAMPLES = "—"
 
 
 def _row(cells: list[object]) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-
-def _ms(value: float, count: int) -> str:
-    return f"{value:,.1f}" if count else NO_SAMPLES
 
 
 def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> str:
@@ -46,7 +39,7 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
                 format_count(summary.counter(REQUESTS)),
                 f"{summary.request_rate:,.1f}",
                 f"{summary.error_rate * 100:.2f}%",
-                *(_ms(v, latency.count) for v in (latency.p50, latency.p95, latency.p99)),
+                *(format_millis(v, latency.count) for v in (latency.p50, latency.p95, latency.p99)),
             ]
         ),
     ]
@@ -94,8 +87,8 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
                         e.name,
                         format_count(e.requests),
                         format_count(e.failed),
-                        _ms(e.stats.p95, e.stats.count),
-                        _ms(e.stats.p99, e.stats.count),
+                        format_millis(e.stats.p95, e.stats.count),
+                        format_millis(e.stats.p99, e.stats.count),
                     ]
                 )
             )
