@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from ..checks.evaluate import evaluate
-from ..checks.live import summary_so_far
+from ..checks.live import MIN_WIDTH, summary_so_far
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..checks.parse import Check
 from ..metrics.histogram import Histogram, Metrics
@@ -57,8 +57,6 @@ DOTS_UP_TO = 90
 # of the frame every second, so that a frame stays a few ms of the run's loop. The last
 # frame always has it afresh.
 TABLE_ENDPOINTS_PER_SECOND = 100
-# A point's width is never taken below this, so a rate over a sliver stays finite.
-MIN_WIDTH = 0.05
 # What a chart point keeps of a second: the rest (per-endpoint series) is only totals.
 CHARTED_COUNTERS = (REQUESTS, CPU_MS)
 CHARTED_PREFIXES = (CODES, ERRORS)
