@@ -162,3 +162,12 @@ def test_any_escaped_label_value_round_trips(labels: dict[str, str], value: floa
     (sample,) = parsed.samples
     assert sample.labels == labels
     assert sample.value == value
+
+
+def test_a_label_value_past_the_cap_makes_its_line_malformed() -> None:
+    """A selector's regex runs on label values: one of megabytes from a hostile endpoint
+    would make even a linear regex slow, so such a line is not a sample."""
+    cap = exposition.MAX_LABEL_VALUE_CHARS
+    parsed = parse_exposition(f'a{{x="{"y" * cap}"}} 1\nb{{x="{"y" * (cap + 1)}"}} 2\n')
+    assert [s.name for s in parsed.samples] == ["a"]
+    assert parsed.malformed == 1

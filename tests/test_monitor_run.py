@@ -219,3 +219,106 @@ def test_at_most_one_sample_is_in_flight_per_source_and_sources_are_closed() -> 
     assert slow.closed
     gauge = recorder.periods[0].metrics.gauges["monitor.slow.x"]
     assert gauge.count == slow.samples >= SAMPLES_WAITED_FOR
+
+
+class HangingSource:
+    """A source whose first sample never answers (an endpoint that accepted and went
+    quiet, its timeout longer than the run)."""
+
+    name = "quiet"
+    metrics = ("x",)
+
+    async def sample(self) -> dict[str, float | None]:
+        await asyncio.Event().wait()
+        raise AssertionError("never answers")
+
+    async def close(self) -> None:
+        pass
+
+
+class OneScrapeSource:
+    """A source that answered once, with no value for a rate (it needs two scrapes)."""
+
+    name = "once"
+    metrics = ("rps",)
+
+    def __init__(self) -> None:
+        self.samples = 0
+
+    async def sample(self) -> dict[str, float | None]:
+        if self.samples:
+            await asyncio.Event().wait()
+        self.samples += 1
+        return {"rps": None}
+
+    async def close(self) -> None:
+        pass
+
+
+class Lines:
+    """An observer that keeps what the run logs."""
+
+    quiet = False
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def log(self, message: str) -> None:
+        self.lines.append(message)
+
+
+def watch_briefly(spec: Any, source: Any, until: Any) -> tuple[Any, list[str]]:
+    from yamlload.metrics.periods import Recorder
+    from yamlload.plan.secrets import Redactor
+    from yamlload.runtime.log import RunLog
+    from yamlload.runtime.monitoring import Monitoring
+
+    recorder, lines = Recorder(), Lines()
+
+    async def watch() -> None:
+        monitoring = Monitoring(
+            (spec,),
+            recorder,
+            RunLog(lines, Redactor(), (), False),
+            lambda _: source,  # type: ignore[arg-type]
+        )
+        monitoring.start()
+        while not until():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        await monitoring.stop()
+
+    asyncio.run(asyncio.wait_for(watch(), 10))
+    return recorder, lines.lines
+
+
+def test_a_source_that_never_answered_before_the_end_is_counted_and_told() -> None:
+    from yamlload.plan.ir import MonitorSource
+
+    spec = MonitorSource(name="quiet", kind="prometheus", url="http://127.0.0.1:9/", timeout=60)
+    recorder, lines = watch_briefly(spec, HangingSource(), lambda: True)
+    assert recorder.periods[0].metrics.counters["monitor.quiet.scrape_errors"] == 1
+    assert any(
+        "monitor quiet: never sampled: its first sample had not answered when the run ended" in line
+        for line in lines
+    ), lines
+
+
+def test_a_rate_with_one_scrape_is_explained_not_called_a_typo() -> None:
+    from yamlload.monitor.selector import parse
+    from yamlload.plan.ir import MonitorSource
+
+    source = OneScrapeSource()
+    spec = MonitorSource(
+        name="once",
+        kind="prometheus",
+        url="http://127.0.0.1:9/",
+        metrics=(("rps", parse("rate(http_requests_total)")),),
+    )
+    recorder, lines = watch_briefly(spec, source, lambda: source.samples >= 1)
+    assert not any(
+        "monitor.once.scrape_errors" in p.metrics.counters for p in recorder.periods.values()
+    )
+    told = " ".join(lines)
+    assert "do they select any series" not in told
+    assert "no value for rps: rate() needs two scrapes and the run ended after one" in told

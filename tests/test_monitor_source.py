@@ -300,3 +300,49 @@ def test_a_process_source_by_name_that_matches_nothing_is_an_error_value() -> No
 def test_importing_the_sources_loads_no_aiohttp() -> None:
     code = "import sys, yamlload.monitor.source; assert 'aiohttp' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_selectors_are_evaluated_off_the_loop_and_given_up_after_a_limit(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A selector that takes too long (a slow regex over many series) is an error value
+    after EVALUATE_TIMEOUT_SECONDS, while the loop goes on; the next sample does not start
+    a second evaluation while the first still runs."""
+    import threading
+
+    from yamlload.monitor import selector
+
+    release = threading.Event()
+    calls = {"n": 0}
+
+    def stuck(self: object, *args: object) -> float | None:
+        calls["n"] += 1
+        release.wait(10)
+        return 1.0
+
+    monkeypatch.setattr(source, "EVALUATE_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(selector.Expr, "evaluate", stuck)
+    src = PrometheusSource("api", f"{endpoint}/metrics", {"m": parse("memory")}, timeout=5)
+
+    async def run() -> tuple[object, object, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+
+        ticker = asyncio.ensure_future(tick())
+        first = await src.sample()
+        second = await src.sample()
+        ticker.cancel()
+        release.set()
+        await src.close()
+        return first, second, ticks
+
+    first, second, ticks = asyncio.run(run())
+    assert first == SampleError("its selectors took longer than 0.05s to evaluate")
+    assert second == SampleError("the previous sample's selectors are still being evaluated")
+    assert calls["n"] == 1
+    assert ticks > 0  # the loop ran while the selector was stuck

@@ -5,7 +5,8 @@ The body comes from a server we do not control, so reading it is bounded and nev
 raises: at most MAX_EXPOSITION_BYTES are looked at and MAX_SAMPLES kept (`truncated`
 says when either cut), and a line that is not a sample is skipped and counted
 (`malformed`). Comments, HELP and TYPE lines are skipped; label values are unescaped
-(\\\\, \\", \\n); values may be NaN or ±Inf; a trailing timestamp (ms) is kept.
+(\\\\, \\", \\n), and a line with one longer than MAX_LABEL_VALUE_CHARS is malformed;
+values may be NaN or ±Inf; a trailing timestamp (ms) is kept.
 
 A caller that needs only some metrics passes their names as `keep`: other lines are
 dropped by their name alone, so a large endpoint costs little memory.
@@ -21,6 +22,9 @@ from dataclasses import dataclass, field
 MAX_EXPOSITION_BYTES = 16 * 1024 * 1024
 # Samples kept from one body; past this `truncated` is set and the rest is dropped.
 MAX_SAMPLES = 100_000
+# A longer label value makes its line malformed: selectors run regexes on label values,
+# and real ones (paths, pod names, versions) are far shorter.
+MAX_LABEL_VALUE_CHARS = 4096
 
 _NAME = re.compile(r"[ \t]*([a-zA-Z_:][a-zA-Z0-9_:]*)")
 _LABEL = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*')
@@ -128,7 +132,7 @@ def _parse_labels(line: str, at: int, labels: dict[str, str]) -> int:
         if rest.startswith("}"):
             return len(line) - len(rest) + 1
         match = _LABEL.match(line, at)
-        if match is None or match.group(1) in labels:
+        if match is None or match.group(1) in labels or len(match.group(2)) > MAX_LABEL_VALUE_CHARS:
             raise _Malformed
         labels[match.group(1)] = _unescape(match.group(2))
         at = match.end()

@@ -8,7 +8,8 @@ the run goes on. Call `sample` one at a time per source, and `close` at the end.
 
 - `PrometheusSource` scrapes a Prometheus text endpoint over HTTP (aiohttp, imported on
   the first scrape), within a timeout, reading at most MAX_BODY_BYTES, and keeps the
-  previous good scrape for rate(). The body is parsed off the event loop.
+  previous good scrape for rate(). The body is parsed, and the selectors evaluated, off
+  the event loop, within EVALUATE_TIMEOUT_SECONDS.
 - `ProcessSource` samples a local process through psutil, off the event loop (psutil
   reads /proc).
 """
@@ -30,6 +31,9 @@ from .values import Reading, SampleError
 
 # A scrape that has not answered (body included) within this long has failed.
 SCRAPE_TIMEOUT_SECONDS = 5.0
+# Selectors still evaluating this long after the body came are given up (an error
+# value); their thread is left to finish, and no other starts until it has.
+EVALUATE_TIMEOUT_SECONDS = 2.0
 # A larger body is an error value, not read further: the parser's own cap.
 MAX_BODY_BYTES = exposition.MAX_EXPOSITION_BYTES
 READ_CHUNK_BYTES = 64 * 1024
@@ -73,13 +77,29 @@ class PrometheusSource(Source):
         self._session: Any = None  # an aiohttp.ClientSession, made on the first scrape
         self._before: Samples | None = None
         self._before_at = 0.0
+        self._evaluating: asyncio.Future[Reading] | None = None
 
     async def sample(self) -> Reading:
+        if self._evaluating is not None and not self._evaluating.done():
+            return SampleError("the previous sample's selectors are still being evaluated")
         at = self.clock()
         body = await self._fetch()
         if isinstance(body, SampleError):
             return body
-        parsed = await asyncio.to_thread(parse_exposition, body, self.keep)
+        self._evaluating = asyncio.ensure_future(asyncio.to_thread(self._evaluate, body, at))
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(self._evaluating), EVALUATE_TIMEOUT_SECONDS
+            )
+        except asyncio.TimeoutError:
+            return SampleError(
+                f"its selectors took longer than {EVALUATE_TIMEOUT_SECONDS:g}s to evaluate"
+            )
+
+    def _evaluate(self, body: bytes, at: float) -> Reading:
+        """On a thread of its own: the body parsed and every selector evaluated (a
+        regex over many long label values may take a while)."""
+        parsed = parse_exposition(body, self.keep)
         if parsed.truncated:
             return SampleError(
                 f"more than {exposition.MAX_SAMPLES} samples of the metrics asked for"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -32,8 +33,29 @@ def write_json(
 
 
 def _dump(summary: Summary, out: TextIO) -> None:
-    json.dump(summary.to_json(), out, indent=1, allow_nan=False)
-    out.write("\n")
+    """The same text as `json.dump(summary.to_json(), out, indent=1)`, with the periods
+    encoded and written one at a time, so writing holds one period's JSON, not all."""
+    out.write("{")
+    for n, (key, value) in enumerate(summary.json_fields().items()):
+        out.write(f"{',' if n else ''}\n {json.dumps(key)}: ")
+        if isinstance(value, Iterator):
+            _dump_list(value, out)
+        else:
+            out.write(_nested(value, 1))
+    out.write("\n}\n")
+
+
+def _dump_list(items: Iterator[object], out: TextIO) -> None:
+    written = 0
+    for item in items:
+        out.write(f"{',' if written else '['}\n  {_nested(item, 2)}")
+        written += 1
+    out.write("\n ]" if written else "[]")
+
+
+def _nested(value: object, depth: int) -> str:
+    # A JSON string never holds a raw newline, so every newline is indentation.
+    return json.dumps(value, indent=1, allow_nan=False).replace("\n", "\n" + " " * depth)
 
 
 def read_json(path: str | os.PathLike[str]) -> Summary:

@@ -7,7 +7,7 @@ histograms that let reports be merged and rendered again later, exactly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -185,6 +185,15 @@ class Summary:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            key: list(value) if isinstance(value, Iterator) else value
+            for key, value in self.json_fields().items()
+        }
+
+    def json_fields(self) -> dict[str, Any]:
+        """The report's top-level fields, with the per-period list as an iterator: a
+        writer that takes the periods one at a time never holds them all as JSON (a
+        checkpoint of a day-long run would, every few seconds)."""
+        return {
             "yamlload": {"version": self.version, "format": REPORT_FORMAT},
             "plan": {
                 "source": self.source,
@@ -204,10 +213,10 @@ class Summary:
             "aggregate": _metrics_json(
                 self.aggregate, 0.0, max(self.duration, MIN_PERIOD_SECONDS), self.request_rate
             ),
-            "intermediate": [
+            "intermediate": (
                 _metrics_json(row.period.metrics, row.start, row.width, row.request_rate, row.span)
                 for row in self.period_rows()
-            ],
+            ),
             "endpoints": [
                 {
                     "name": e.name,

@@ -62,8 +62,10 @@ class Monitoring:
         self._tasks: list[asyncio.Task[None]] = []
         self._sources: list[Source] = []
         self._told: dict[str, set[str]] = {}
-        # per source: how many samples it gave, and the metrics that had a value
+        # per source: how many samples it gave, how many failed, and the metrics that
+        # had a value
         self._good: dict[str, int] = {}
+        self._failed: dict[str, int] = {}
         self._valued: dict[str, set[str]] = {}
 
     def start(self) -> None:
@@ -79,17 +81,37 @@ class Monitoring:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         for spec in self.specs:
-            # a selector that matched no series all run long is most likely a typo; said
-            # at the end, since a rate() or a series that appears later has none at first
-            never = [m for m in spec.metric_names if m not in self._valued.get(spec.name, ())]
-            if self._good.get(spec.name) and never:
-                self._tell(
-                    spec, f"no value all run for {', '.join(never)}: do they select any series?"
-                )
+            self._say_what_never_came(spec)
         for source in self._sources:
             with contextlib.suppress(Exception, asyncio.TimeoutError):
                 await asyncio.wait_for(source.close(), CLOSE_TIMEOUT_SECONDS)
         self._sources.clear()
+
+    def _say_what_never_came(self, spec: MonitorSource) -> None:
+        """At the end: a source whose first sample was still in flight is a failure (a
+        check on it has nothing to read); a selector that matched no series all run long
+        is most likely a typo, except a rate() that had only one scrape."""
+        good = self._good.get(spec.name, 0)
+        if not good and not self._failed.get(spec.name):
+            self.recorder.count(spec.scrape_errors)
+            self._tell(
+                spec,
+                "never sampled: its first sample had not answered when the run ended "
+                f"(counted as {spec.scrape_errors})",
+            )
+            return
+        never = [m for m in spec.metric_names if m not in self._valued.get(spec.name, ())]
+        rates = dict(spec.metrics)
+        waiting = [m for m in never if good == 1 and m in rates and rates[m].uses_rate]
+        if waiting:
+            self._tell(
+                spec,
+                f"no value for {', '.join(waiting)}: rate() needs two scrapes and the run "
+                "ended after one",
+            )
+        typos = [m for m in never if m not in waiting]
+        if good and typos:
+            self._tell(spec, f"no value all run for {', '.join(typos)}: do they select any series?")
 
     async def _watch(self, spec: MonitorSource, source: Source) -> None:
         loop = asyncio.get_running_loop()
@@ -99,6 +121,7 @@ class Monitoring:
             reading = await self._sample(spec, source)
             if isinstance(reading, SampleError):
                 self.recorder.count(spec.scrape_errors)
+                self._failed[spec.name] = self._failed.get(spec.name, 0) + 1
                 self._tell(spec, f"{reading} (counted as {spec.scrape_errors})")
             else:
                 self._good[spec.name] = self._good.get(spec.name, 0) + 1
