@@ -109,10 +109,26 @@ def test_a_failing_check_without_abort_runs_to_the_end(
 ) -> None:
     ensure = "  ensure:\n    thresholds:\n      - http.response_time.p99: {threshold: 1}\n"
     text = plan_text(target, "/sleep/20", ensure, seconds=2, rate=5)
-    code, report, _ = run_report(write_plan, tmp_path, text, "--abort-delay", "0s")
+    code, report, output = run_report(write_plan, tmp_path, text, "--abort-delay", "0s")
     assert code == 1
     assert report["run"]["stoppedBy"] is None
     assert requests_made(report) == 10
+    # an --abort-delay that nothing uses is said, not silently ignored
+    assert "warning: --abort-delay does nothing here: no check stops the run early" in output
+
+
+def test_an_abort_delay_as_long_as_the_run_is_said(
+    target: str, write_plan: Any, tmp_path: Path
+) -> None:
+    text = plan_text(target, "/ok", seconds=2, rate=5)
+    code, _, output = run_report(
+        write_plan, tmp_path, text, "--abort-on-fail", "--ensure", "p99<5s", "--abort-delay", "1m"
+    )
+    assert code == 0
+    assert (
+        "warning: --abort-delay 60s is as long as the run's phases (2s): "
+        "no check can stop it early" in output
+    )
 
 
 def test_a_passing_check_does_not_abort(target: str, write_plan: Any, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from tests.helpers import run_cli
 from tests.servers import ServerThread, free_port, make_test_app
 from yamlload.live import alerts
+from yamlload.live import alerts as alerts_module
+from yamlload.live.alerts import Alerts
 
 RECEIVED = web.AppKey("received", list)
 SERVED = web.AppKey("served", dict)
@@ -307,3 +310,73 @@ def test_validate_names_each_alert_and_never_a_webhook_token(write_plan: Any) ->
         in result.output
     )
     assert "XXXXTOKEN" not in result.output
+
+
+class StuckChannel:
+    """A channel whose every send hangs until released (a webhook that accepted the
+    connection and never answers)."""
+
+    name = "webhook stuck.example"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.sent: list[str] = []
+
+    def send(self, text: str) -> None:
+        self.release.wait(30)
+        self.sent.append(text)
+
+
+class KeptChannel:
+    name = "webhook kept.example"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, text: str) -> None:
+        self.sent.append(text)
+
+
+def finish_in_a_thread(watcher: Alerts, interrupted: Any = lambda: False) -> threading.Thread:
+    done = threading.Thread(
+        target=watcher.final, args=("the end",), kwargs={"interrupted": interrupted}
+    )
+    done.start()
+    done.join(30)  # a bound for a broken build, not a measured time
+    return done
+
+
+def test_the_end_waits_once_for_every_unsent_alert_and_counts_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stuck channel holds neither the others nor the end past END_WAIT_SECONDS: the
+    live alert and the final one it never sent are counted, the kept channel got both."""
+    monkeypatch.setattr(alerts_module, "END_WAIT_SECONDS", 0.2)
+    stuck, kept = StuckChannel(), KeptChannel()
+    said: list[str] = []
+    watcher = Alerts([stuck, kept], [], "plan.yml", lambda text: text, said.append)
+    watcher.post("check failing")
+    done = finish_in_a_thread(watcher)
+    assert not done.is_alive()
+    assert kept.sent == ["check failing", "the end"]
+    assert watcher.errors == 2  # both messages to the stuck channel
+    assert len(said) == 1 and "webhook stuck.example" in said[0]
+    stuck.release.set()
+
+
+def test_a_signal_during_the_end_cuts_the_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alerts_module, "END_WAIT_SECONDS", 3600.0)
+    stuck = StuckChannel()
+    watcher = Alerts([stuck], [], "plan.yml", lambda text: text, lambda _: None)
+    done = finish_in_a_thread(watcher, interrupted=lambda: True)
+    assert not done.is_alive()
+    assert watcher.errors == 1
+    stuck.release.set()
+
+
+def test_an_email_subject_is_cut_at_a_word() -> None:
+    text = "yamlload: FAILED: plans/checkout.yml against http://127.0.0.1:8080 " + "x" * 200
+    subject = alerts_module.subject_of(text)
+    assert len(subject) <= alerts_module.SUBJECT_CHARS
+    assert subject.endswith("127.0.0.1:8080 …") or subject.endswith("…")
+    assert "127.0.0.1:8080" in subject

@@ -46,3 +46,6 @@ def test_the_periods_csv_has_four_columns_per_series_and_the_scrape_errors(tmp_p
     assert [r["monitor.api.cpu_percent.last"] for r in rows] == ["40.0", "90.0"]
     assert [r["monitor.api.cpu_percent.mean"] for r in rows] == ["30.0", "90.0"]
     assert [r["monitor.db.scrape_errors"] for r in rows] == ["0", "2"]
+    # a source that never failed has its column too, so a spreadsheet's columns do not
+    # depend on whether a scrape failed
+    assert [r["monitor.api.scrape_errors"] for r in rows] == ["0", "0"]

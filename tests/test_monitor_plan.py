@@ -183,3 +183,54 @@ def test_a_path_is_on_the_targets_host(write_plan: Any) -> None:
     )
     (api,) = load_plan(str(path)).monitor
     assert api.url == "http://127.0.0.1:9/metrics"
+
+
+def test_a_bad_missing_or_repeated_name_hides_none_of_the_sources_other_mistakes(
+    write_plan: Any,
+) -> None:
+    path = write_plan(
+        plan_text(
+            """\
+    - name: "bad name"
+      prometheus: http://127.0.0.1:9100/metrics
+      metrics: {cpu: "rat(x)"}
+    - name: api
+      pid: 1
+    - name: api
+      pid: -3
+    - prometheus: http://127.0.0.1:9100/metrics
+      metrics: {mem: "max("}
+"""
+        )
+    )
+    result = run_cli("validate", str(path))
+    assert result.exit_code == 2, result.output
+    said = result.output
+    assert "config.monitor[0].name" in said, said
+    assert "config.monitor[0].metrics.cpu" in said and "rat" in said, said
+    assert "names a source twice" in said, said
+    assert "config.monitor[2].pid" in said, said
+    assert "config.monitor[3]" in said and "name" in said, said
+    assert "config.monitor[3].metrics.mem" in said, said
+
+
+@pytest.mark.parametrize("key", ["token", "access_token", "api_key", "apiKey", "auth", "sig"])
+def test_a_token_in_the_urls_query_is_a_secret(write_plan: Any, key: str) -> None:
+    """A scrape URL may carry its credential in the query (?token=...): never echoed in
+    the plan document of a report, nor in a line of the console."""
+    path = write_plan(
+        plan_text(
+            f"""\
+    - name: api
+      prometheus: http://127.0.0.1:9100/metrics?format=text&{key}=q-secret-77
+      metrics: {{up: up}}
+"""
+        )
+    )
+    plan = load_plan(str(path))
+    redactor = Redactor.for_plan(plan)
+    echoed = str(redactor.document(plan.raw))
+    assert "q-secret-77" not in echoed and "format=text" in echoed, echoed
+    assert "q-secret-77" not in redactor.text(f"scraping {plan.monitor[0].url} failed")
+    result = run_cli("validate", str(path))
+    assert "q-secret-77" not in result.output

@@ -192,6 +192,7 @@ class RunArgs:
     # once --abort-delay seconds of load have gone.
     abort_on_fail: bool = False
     abort_delay: float = DEFAULT_ABORT_DELAY_SECONDS
+    abort_delay_given: bool = False  # said on the command line (warned about if unused)
     # --alert-webhook: URLs that take Slack's {"text": ...}, besides config.alerts.
     alert_webhooks: tuple[str, ...] = ()
 
@@ -217,6 +218,7 @@ class RunArgs:
             outs=tuple(parse_out(text) for text in kwargs.get("out") or ()),
             abort_on_fail=bool(kwargs.get("abort_on_fail")),
             abort_delay=parse_abort_delay(kwargs.get("abort_delay")),
+            abort_delay_given=kwargs.get("abort_delay") is not None,
             alert_webhooks=tuple(parse_webhook(url) for url in kwargs.get("alert_webhooks") or ()),
         )
 

@@ -53,7 +53,7 @@ class Checkpoint:
         partial = summarize(self.plan, result, self.started_at, redactor=self.redactor)
         partial.checkpoint = True
         try:
-            write_json(partial, self.path, what="the checkpoint")
+            write_json(partial, self.path, what="the checkpoint", compact=True)
         except OutputError as exc:  # its temporary file is already removed
             if not self.failed:
                 message = f"warning: checkpoint not written: {exc}"

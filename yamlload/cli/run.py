@@ -9,7 +9,7 @@ import functools
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from ..runtime.engine import (
     transport_choice,
 )
 from ..scale.split import run_split
+from ..schedule.arrivals import total_duration
 from ..units import counted
 from .app import tolerate_lost_stdout
 from .args import RunArgs, Split
@@ -290,7 +291,7 @@ def _load_then_report(
     options = replace(
         _run_options(args),
         watchers=(*_watchers(plan, args, checks, redactor), *([alerts] if alerts else [])),
-        abort=_abort_judge(args, checks, redactor),
+        abort=_abort_judge(plan, args, checks, redactor),
     )
     observer = ConsoleObserver(
         sys.stdout, live=sys.stdout.isatty() and args.split.workers == 1, quiet=args.quiet
@@ -319,7 +320,7 @@ def _load_then_report(
     verdict = judge(checks, summary, sharded.lost, args.max_lag, args.allow_lag)
     show_verdict(verdict)
     if alerts is not None:
-        _send_final_alert(alerts, verdict, summary)
+        _send_final_alert(alerts, verdict, summary, interrupted=lambda: stops.signal is not None)
     summary.verdict = verdict.to_json()
     writer = Writer()
     writer.run_outputs(summary, verdict, args.files)
@@ -339,8 +340,11 @@ def _run_options(args: RunArgs) -> RunOptions:
     )
 
 
-def _abort_judge(args: RunArgs, checks: list[Check], redactor: Redactor) -> AbortJudge | None:
-    """What stops the run when a check fails on the run so far; None when no check may."""
+def _abort_judge(
+    plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor
+) -> AbortJudge | None:
+    """What stops the run when a check fails on the run so far; None when no check may.
+    An --abort-delay that cannot matter is said, never silently ignored."""
     stopping = abort_checks(checks, every=args.abort_on_fail)
     if not stopping:
         if args.abort_on_fail:
@@ -350,7 +354,20 @@ def _abort_judge(args: RunArgs, checks: list[Check], redactor: Redactor) -> Abor
                 "the run will not be stopped early",
                 err=True,
             )
+        elif args.abort_delay_given:
+            click.echo(
+                "warning: --abort-delay does nothing here: no check stops the run early "
+                "(give --abort-on-fail, or abortOnFail: true to a threshold of config.ensure)",
+                err=True,
+            )
         return None
+    length = total_duration(plan.phases)
+    if args.abort_delay >= length:
+        click.echo(
+            f"warning: --abort-delay {args.abort_delay:g}s is as long as the run's phases "
+            f"({length:g}s): no check can stop it early",
+            err=True,
+        )
     return AbortJudge(stopping, args.abort_delay, redactor.text)
 
 
@@ -366,16 +383,20 @@ def _alerts(plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor) 
     return Alerts(channels, live, where, redactor.text, say)
 
 
-def _send_final_alert(alerts: Alerts, verdict: Verdict, summary: Summary) -> None:
+def _send_final_alert(
+    alerts: Alerts, verdict: Verdict, summary: Summary, interrupted: Callable[[], bool]
+) -> None:
     """The verdict to every alert channel, before the reports are written so that they
-    count what could not be delivered (yamlload.alert_errors)."""
+    count what could not be delivered (yamlload.alert_errors); a signal now cuts the
+    wait for a channel that does not answer."""
     code = exit_code(verdict, summary.stopped_by, output_failed=False)
     word = VERDICT_WORDS.get(code, "STOPPED")
     failed_checks = [o for o in verdict.outcomes if not o.ok and o.check.strict]
     if verdict.invalid:
         word = f"{word} ({'; '.join(verdict.invalid)})"
     alerts.final(
-        final_message(word, alerts.where, summary.duration, failed_checks, summary.stopped_by)
+        final_message(word, alerts.where, summary.duration, failed_checks, summary.stopped_by),
+        interrupted,
     )
     if alerts.errors:
         counters = summary.aggregate.counters

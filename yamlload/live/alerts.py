@@ -3,19 +3,24 @@ can already fail are judged on the run so far (checks/live.py); a check that sta
 failing sends one alert, one that passes again a recovery, and the CLI sends the
 verdict at the end (`Alerts.final`).
 
-Delivery is off the hot path: each message goes to each channel on a thread
-(`asyncio.to_thread`), bounded by SEND_TIMEOUT_SECONDS, from a task of its own; a
-failure is counted (`Alerts.errors`, the report's yamlload.alert_errors), told once per
-channel, and never the run's. Webhooks take Slack's `{"text": ...}` (Slack, Mattermost,
-Teams' incoming webhooks); email goes through smtplib, STARTTLS optional."""
+Delivery is off the hot path and off the event loop: each channel has an outbox sent in
+order by a daemon thread of its own, each send bounded by SEND_TIMEOUT_SECONDS, so a
+channel that hangs holds up neither the run, nor the other channels, nor the process's
+exit. The end waits once, at most END_WAIT_SECONDS (a signal cuts it), for everything
+still unsent; a failure, or a message still unsent then, is counted (`Alerts.errors`,
+the report's yamlload.alert_errors), told once per channel, and never the run's.
+
+Webhooks take Slack's `{"text": ...}` (Slack, Mattermost, Teams' incoming webhooks);
+email goes through smtplib, STARTTLS optional."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
+import queue
 import smtplib
 import ssl
+import threading
+import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
@@ -36,9 +41,13 @@ from ..units import format_seconds
 ALERT_PERIOD_SECONDS = 10.0
 # One message to one channel is given up after this long.
 SEND_TIMEOUT_SECONDS = 10.0
-# The run's end waits at most this long for the alerts still being sent.
-FINISH_WAIT_SECONDS = 10.0
-# An email's subject is the message's first this many characters.
+# The run's end waits at most this long, once, for every message still unsent.
+END_WAIT_SECONDS = 5.0
+# How often that wait looks for a signal that cuts it.
+END_POLL_SECONDS = 0.05
+# Messages waiting for one channel; past this a new one is counted as failed.
+MAX_QUEUED = 100
+# An email's subject is the message's start, cut at a word, at most this long.
 SUBJECT_CHARS = 120
 
 
@@ -81,7 +90,7 @@ class Email:
 
     def send(self, text: str) -> None:
         message = EmailMessage()
-        message["Subject"] = text[:SUBJECT_CHARS]
+        message["Subject"] = subject_of(text)
         message["From"] = self.alert.sender
         message["To"] = ", ".join(self.alert.to)
         message.set_content(text)
@@ -91,6 +100,14 @@ class Email:
             if self.smtp.username is not None:
                 server.login(self.smtp.username, self.smtp.password or "")
             server.send_message(message)
+
+
+def subject_of(text: str) -> str:
+    """The message's start as an email subject, cut at a word (not in a port or a name)."""
+    if len(text) <= SUBJECT_CHARS:
+        return text
+    cut = text[: SUBJECT_CHARS - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + " …"
 
 
 def tls_context() -> ssl.SSLContext:
@@ -155,8 +172,9 @@ class Alerts:
         self.errors = 0
         self._failing: set[int] = set()  # the indexes of the checks failing now
         self._next_at = ALERT_PERIOD_SECONDS
-        self._pending: set[asyncio.Future[None]] = set()
         self._told: set[str] = set()
+        self._lock = threading.Lock()  # failures are told from the outboxes' threads
+        self._outboxes = [Outbox(channel, self.failed) for channel in self.channels]
 
     async def start(self) -> None:
         self._next_at = ALERT_PERIOD_SECONDS
@@ -185,43 +203,40 @@ class Alerts:
         return texts
 
     def post(self, text: str) -> None:
-        """Send `text` to every channel from a task of its own."""
-        task = asyncio.ensure_future(self._deliver(self.mask(one_line(text))))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _deliver(self, text: str) -> None:
-        for channel in self.channels:
-            try:
-                await asyncio.wait_for(asyncio.to_thread(channel.send, text), SEND_TIMEOUT_SECONDS)
-            except Exception as exc:
-                self.failed(channel, exc)
+        """Queue `text` for every channel; it returns at once."""
+        masked = self.mask(one_line(text))
+        for outbox in self._outboxes:
+            outbox.put(masked)
 
     async def finish(self, live: LiveSeries, progress: Progress) -> None:
-        """Wait (a while) for the alerts still being sent."""
-        if self._pending:
-            await asyncio.wait(list(self._pending), timeout=FINISH_WAIT_SECONDS)
+        """Nothing to wait for here: the end waits once, in `final`, after the loop."""
 
-    def final(self, text: str) -> None:
-        """The verdict to every channel at once, on threads, after the loop is gone;
-        waits at most SEND_TIMEOUT_SECONDS (and a moment)."""
-        text = self.mask(one_line(text))
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(self.channels) or 1)
-        sent = {pool.submit(channel.send, text): channel for channel in self.channels}
-        done, late = concurrent.futures.wait(sent, timeout=SEND_TIMEOUT_SECONDS + 1)
-        pool.shutdown(wait=False)
-        for future in done:
-            error = future.exception()
-            if error is not None:
-                self.failed(sent[future], error)
-        for future in late:
-            self.failed(sent[future], TimeoutError("no answer in time"))
+    def final(self, text: str, interrupted: Callable[[], bool] = lambda: False) -> None:
+        """The verdict to every channel, then one wait of at most END_WAIT_SECONDS for
+        all that is unsent (cut short when `interrupted()`); what is still unsent then
+        is counted as failed."""
+        self.post(text)
+        deadline = time.monotonic() + END_WAIT_SECONDS
+        while not all(outbox.idle.is_set() for outbox in self._outboxes):
+            if interrupted() or time.monotonic() >= deadline:
+                break
+            next(o for o in self._outboxes if not o.idle.is_set()).idle.wait(END_POLL_SECONDS)
+        for outbox in self._outboxes:
+            unsent = outbox.unsent
+            if unsent:
+                self._count(unsent - 1)
+                self.failed(outbox.channel, TimeoutError(f"{unsent} message(s) not sent in time"))
+
+    def _count(self, failures: int) -> None:
+        with self._lock:
+            self.errors += failures
 
     def failed(self, channel: Channel, exc: BaseException) -> None:
-        self.errors += 1
-        if channel.name in self._told:
-            return
-        self._told.add(channel.name)
+        with self._lock:
+            self.errors += 1
+            if channel.name in self._told:
+                return
+            self._told.add(channel.name)
         why = str(exc) or type(exc).__name__
         self.say(
             self.mask(
@@ -231,3 +246,45 @@ class Alerts:
                 )
             )
         )
+
+
+class Outbox:
+    """One channel's messages, sent in order by a daemon thread started on the first.
+    `unsent` counts those queued or being sent; `idle` is set when there are none."""
+
+    def __init__(self, channel: Channel, failed: Callable[[Channel, BaseException], None]):
+        self.channel = channel
+        self.failed = failed
+        self.unsent = 0
+        self.idle = threading.Event()
+        self.idle.set()
+        self._queue: queue.Queue[str] = queue.Queue(MAX_QUEUED)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def put(self, text: str) -> None:
+        with self._lock:
+            taken = not self._queue.full()
+            if taken:
+                self.unsent += 1  # before the thread can take it
+                self.idle.clear()
+                self._queue.put_nowait(text)
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._send_each, name=f"alerts: {self.channel.name}", daemon=True
+                    )
+                    self._thread.start()
+        if not taken:
+            self.failed(self.channel, RuntimeError(f"more than {MAX_QUEUED} alerts waiting"))
+
+    def _send_each(self) -> None:
+        while True:
+            text = self._queue.get()
+            try:
+                self.channel.send(text)
+            except Exception as exc:
+                self.failed(self.channel, exc)
+            with self._lock:
+                self.unsent -= 1
+                if not self.unsent:
+                    self.idle.set()

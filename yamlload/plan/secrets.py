@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 from .ir import Plan
 
@@ -28,6 +28,11 @@ CREDENTIAL_KEYS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "pass"}
     # publish-metrics' `apiKey` (Datadog, New Relic...), and the usual names of one
     | {"apikey", "api_key", "api-key", "password", "secret", "client_secret", "x-auth-token"}
+)
+# Query parameters whose values are credentials in a URL the run calls (a scrape URL's
+# ?token=...), compared lowercased.
+CREDENTIAL_QUERY_KEYS = CREDENTIAL_KEYS | frozenset(
+    {"token", "access_token", "auth", "auth_token", "key", "sig", "signature", "code"}
 )
 # Maps whose every value is a credential: cookies given by name.
 CREDENTIAL_MAPS = frozenset({"cookie"})
@@ -138,6 +143,7 @@ def secret_values(
     values.extend(_target_credentials(target))
     for url in urls:
         values.extend(_target_credentials(url))
+        values.extend(_query_credentials(url))
     values.extend(extra)
     return frozenset(values)
 
@@ -161,6 +167,22 @@ def _target_credentials(target: str) -> list[str]:
         return []
     token = base64.b64encode(f"{user or ''}:{password}".encode()).decode("ascii")
     return [password, token]
+
+
+def _query_credentials(url: str) -> list[str]:
+    """The values of a URL's query parameters named like credentials, as written and
+    as decoded."""
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        return []
+    found = []
+    for pair in query.split("&"):
+        name, _, raw = pair.partition("=")
+        if name.lower() in CREDENTIAL_QUERY_KEYS and raw:
+            found.append(raw)
+            found.extend(value for _, value in parse_qsl(pair) if value != raw)
+    return found
 
 
 def _encodings(value: str) -> set[str]:

@@ -1,9 +1,9 @@
 """CSV for spreadsheets: one row per period, and one row per endpoint. With config.monitor
 the periods file has four columns per monitored series (`monitor.<source>.<metric>.min`,
 `.mean`, `.max`, `.last`, blank in a period without a sample) and one per source's
-`monitor.<source>.scrape_errors`, after the status codes and errors, so a series lines up
-with the latency of its period. Each file is
-written through `outputs.write_with`, so it is replaced whole or not at all."""
+`monitor.<source>.scrape_errors` (0 when none failed), after the status codes and
+errors, so a series lines up with the latency of its period. Each file is written
+through `outputs.write_with`, so it is replaced whole or not at all."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ..metrics.histogram import Gauge
 from ..metrics.names import CODES, ERRORS
 from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import PeriodRow, Summary
+from .monitored import split_series
 from .outputs import write_with
 
 # The files' name when --csv names only a folder.
@@ -77,10 +78,15 @@ def _write_periods(summary: Summary, out: TextIO) -> None:
         | {ERRORS + error for row in rows for error in row.errors}
     )
     series = sorted(summary.aggregate.gauges)
+    # every source's, failed or not: the columns do not depend on a scrape failing
+    sources = {split_series(name)[0] for name in series if name.startswith(MONITOR_PREFIX)}
     scrape_errors = sorted(
-        name
-        for name in summary.aggregate.counters
-        if name.startswith(MONITOR_PREFIX) and name.endswith(SCRAPE_ERRORS_SUFFIX)
+        {f"{MONITOR_PREFIX}{source}{SCRAPE_ERRORS_SUFFIX}" for source in sources}
+        | {
+            name
+            for name in summary.aggregate.counters
+            if name.startswith(MONITOR_PREFIX) and name.endswith(SCRAPE_ERRORS_SUFFIX)
+        }
     )
     writer = csv.writer(out)
     gauge_columns = [f"{name}.{stat}" for name in series for stat in GAUGE_COLUMNS]

@@ -26,36 +26,44 @@ MAX_REPORT_BYTES = 256 * 1024 * 1024
 
 
 def write_json(
-    summary: Summary, path: str | os.PathLike[str], what: str = "the JSON report"
+    summary: Summary,
+    path: str | os.PathLike[str],
+    what: str = "the JSON report",
+    compact: bool = False,
 ) -> Path:
-    """Atomically (see `outputs.write_with`); OutputError (exit 4) when it fails."""
-    return write_with(path, lambda out: _dump(summary, out), what)
+    """Atomically (see `outputs.write_with`); OutputError (exit 4) when it fails.
+    `compact` leaves out the indentation: a checkpoint, rewritten every few seconds of a
+    long run, is encoded by the C encoder then, with a fraction of the garbage."""
+    return write_with(path, lambda out: _dump(summary, out, compact), what)
 
 
-def _dump(summary: Summary, out: TextIO) -> None:
-    """The same text as `json.dump(summary.to_json(), out, indent=1)`, with the periods
-    encoded and written one at a time, so writing holds one period's JSON, not all."""
+def _dump(summary: Summary, out: TextIO, compact: bool = False) -> None:
+    """The same text as `json.dump(summary.to_json(), out, indent=1)` (or without the
+    indentation when `compact`), with the periods encoded and written one at a time, so
+    writing holds one period's JSON, not all."""
+    indent = None if compact else 1
     out.write("{")
     for n, (key, value) in enumerate(summary.json_fields().items()):
         out.write(f"{',' if n else ''}\n {json.dumps(key)}: ")
         if isinstance(value, Iterator):
-            _dump_list(value, out)
+            _dump_list(value, out, indent)
         else:
-            out.write(_nested(value, 1))
+            out.write(_nested(value, 1, indent))
     out.write("\n}\n")
 
 
-def _dump_list(items: Iterator[object], out: TextIO) -> None:
+def _dump_list(items: Iterator[object], out: TextIO, indent: int | None) -> None:
     written = 0
     for item in items:
-        out.write(f"{',' if written else '['}\n  {_nested(item, 2)}")
+        out.write(f"{',' if written else '['}\n  {_nested(item, 2, indent)}")
         written += 1
     out.write("\n ]" if written else "[]")
 
 
-def _nested(value: object, depth: int) -> str:
+def _nested(value: object, depth: int, indent: int | None) -> str:
+    text = json.dumps(value, indent=indent, allow_nan=False)
     # A JSON string never holds a raw newline, so every newline is indentation.
-    return json.dumps(value, indent=1, allow_nan=False).replace("\n", "\n" + " " * depth)
+    return text if indent is None else text.replace("\n", "\n" + " " * depth)
 
 
 def read_json(path: str | os.PathLike[str]) -> Summary:

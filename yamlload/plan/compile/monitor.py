@@ -43,27 +43,46 @@ def compile_monitor(cx: Context, target: str = "") -> tuple[MonitorSource, ...]:
     """Each source of config.monitor, in order; a broken one adds problems, not a source.
     A prometheus URL that is a path (/metrics) is on the `target`'s host, so a plan
     re-aimed with -t or --demo-target monitors the host it loads."""
-    if not cx.healthy(MONITOR):
+    if MONITOR in cx.broken:  # not a list; a broken source is seen to below
         return ()
     sources: list[MonitorSource] = []
     seen: dict[str, Path] = {}
     for index, spec in enumerate(cx.sequence(MONITOR)):
         path = (*MONITOR, index)
-        if not isinstance(spec, dict) or not cx.healthy(path):
+        if not isinstance(spec, dict):
             continue
-        name = spec.get("name")
-        if isinstance(name, str):
-            if name in seen:
-                cx.error(
-                    (*path, "name"),
-                    f"{name!r} names a source twice (also {describe_path(seen[name])})",
-                )
-                continue
-            seen[name] = path
+        named = _named(cx, path, spec, seen)
+        # a source without a good name still has the rest of it checked
+        if not _healthy_but_name(cx, path, spec):
+            continue
         source = _source(cx, path, spec, target)
-        if source is not None:
+        if source is not None and named:
             sources.append(source)
     return tuple(sources)
+
+
+def _named(cx: Context, path: Path, spec: dict[str, Any], seen: dict[str, Path]) -> bool:
+    """Whether the source's name is good and its own; a repeated one is a problem."""
+    name = spec.get("name")
+    if not isinstance(name, str) or not cx.healthy((*path, "name")):
+        return False
+    if name in seen:
+        cx.error(
+            (*path, "name"), f"{name!r} names a source twice (also {describe_path(seen[name])})"
+        )
+        return False
+    seen[name] = path
+    return True
+
+
+def _healthy_but_name(cx: Context, path: Path, spec: dict[str, Any]) -> bool:
+    """Healthy but for its name: a bad name (a problem of its own child) or a missing one
+    (the schema's problem at the source itself) leaves the source's other keys to check."""
+    own = {b for b in cx.broken if b[: len(path)] == path and len(b) <= len(path) + 1}
+    own.discard((*path, "name"))
+    if "name" not in spec:
+        own.discard(path)
+    return not own
 
 
 def _source(cx: Context, path: Path, spec: dict[str, Any], target: str) -> MonitorSource | None:
@@ -102,7 +121,7 @@ def _source(cx: Context, path: Path, spec: dict[str, Any], target: str) -> Monit
             pid = None if number is None else int(number)
         else:
             process = str(spec["process"])
-    if len(cx.problems) > before or interval is None:
+    if len(cx.problems) > before or interval is None or "name" not in spec:
         return None
     return MonitorSource(
         name=str(spec["name"]),
