@@ -49,3 +49,13 @@ def test_the_periods_csv_has_four_columns_per_series_and_the_scrape_errors(tmp_p
     # a source that never failed has its column too, so a spreadsheet's columns do not
     # depend on whether a scrape failed
     assert [r["monitor.api.scrape_errors"] for r in rows] == ["0", "0"]
+
+
+def test_a_period_line_shows_each_series_range_and_the_failed_samples() -> None:
+    from yamlload.report.console import period_line
+
+    first, second = monitored_summary().periods
+    line = period_line(first, 10.0)
+    assert line.endswith(" · monitor api.cpu_percent 20.0–40.0"), line
+    line = period_line(second, 10.0)
+    assert line.endswith(" · monitor api.cpu_percent 90.0 · db failed 2 samples"), line

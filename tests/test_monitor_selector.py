@@ -309,3 +309,10 @@ def test_a_repetition_of_a_repetition_is_refused(regex: str) -> None:
 @pytest.mark.parametrize("regex", ["5..", "a+", "(ab)+", "foo|bar.*", "api-.*"])
 def test_ordinary_regex_matchers_are_accepted(regex: str) -> None:
     parse(f'm{{l=~"{regex}"}}')
+
+
+def test_a_regex_dot_matches_a_newline_as_in_prometheus_3() -> None:
+    """Prometheus 3 made `.` match every character (a label value may hold a newline)."""
+    now = samples('build_info{version="1.2\\nrc"} 1\nbuild_info{version="2.0"} 1\n')
+    assert parse('build_info{version=~"1.*"}').evaluate(now) == 1.0
+    assert parse('build_info{version!~".*rc"}').evaluate(now) == 1.0

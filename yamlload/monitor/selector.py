@@ -498,7 +498,7 @@ class _Parser:
         if op.text in ("=", "!="):
             return _Matcher(label.text, op.text, value.text)
         try:
-            pattern = re.compile(value.text)
+            pattern = re.compile(value.text, re.DOTALL)  # Prometheus 3: `.` matches all
         except re.error as exc:
             raise SelectorError(
                 f"bad matcher: invalid regular expression {value.text!r}: {exc.msg}",

@@ -35,7 +35,7 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
 from ..units import counted, format_count, format_millis, format_seconds
-from .monitored import gauge_text
+from .monitored import gauge_text, scrape_errors
 from .verdict_words import Judged, expectations_words, is_threshold
 
 LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "count")
@@ -113,7 +113,28 @@ def _period_line(row: PeriodRow) -> str:
     if row.interrupted:
         parts.append(f"interrupted {format_count(row.interrupted)}")
     parts.append(f"users +{format_count(row.users_created)}")
+    parts.extend(_monitor_parts(row.period))
     return " · ".join(parts)
+
+
+def _monitor_parts(period: Period) -> list[str]:
+    """config.monitor in a period's line: each series' range over the period (one value
+    when it was sampled once or never moved), then the sources that failed a sample."""
+    metrics, parts = period.metrics, []
+    ranges = [
+        f"{name.removeprefix(MONITOR_PREFIX)} {_range(g.min, g.max)}"
+        for name, g in sorted(metrics.gauges.items())
+        if name.startswith(MONITOR_PREFIX) and g.count
+    ]
+    if ranges:
+        parts.append("monitor " + " ".join(ranges))
+    for source, n in scrape_errors(metrics.counters).items():
+        parts.append(f"{source} failed {counted(n, 'sample')}")
+    return parts
+
+
+def _range(low: float, high: float) -> str:
+    return gauge_text(low) if low == high else f"{gauge_text(low)}–{gauge_text(high)}"
 
 
 def _latency_row(name: str, hist: Histogram) -> list[object]:
