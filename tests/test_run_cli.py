@@ -344,3 +344,49 @@ def test_ctrl_c_while_starting_up_is_a_clean_stop(tmp_path: Path, command: str) 
     assert process.returncode == 130, out + err
     assert "Traceback" not in err and "Aborted" not in err, err
     assert "stopped by SIGINT" in out + err
+
+
+ENTRY_POINT_HARNESS = """
+import os, signal, sys
+from importlib.metadata import entry_points
+
+SIGNAL = getattr(signal, sys.argv[1])
+
+class SignalOnImport:
+    # a Ctrl-C that lands while the command line is being imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "yamlload.cli.app":
+            os.kill(os.getpid(), SIGNAL)
+        return None
+
+(script,) = entry_points(group="console_scripts", name="yamlload")
+sys.meta_path.insert(0, SignalOnImport())
+sys.argv = ["yamlload", "--version"]
+script.load()()
+"""
+
+
+@pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_while_the_command_line_is_imported_is_a_clean_stop(
+    signame: str, code: int
+) -> None:
+    """The `yamlload` command takes the signals before it imports the command line
+    (about 0.15 s): a Ctrl-C then was a KeyboardInterrupt traceback."""
+    done = subprocess.run(
+        [sys.executable, "-c", ENTRY_POINT_HARNESS, signame],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == code, done.stderr
+    assert done.stderr == f"stopped by {signame} before any request was sent\n"
+
+
+def test_the_package_names_are_there_when_used() -> None:
+    import yamlload
+
+    assert yamlload.load_plan.__name__ == "load_plan"
+    assert yamlload.PlanError.__name__ == "PlanError"
+    assert set(yamlload.__all__) <= set(dir(yamlload))
+    with pytest.raises(AttributeError):
+        _ = yamlload.no_such_name  # type: ignore[attr-defined]

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from .cli.app import main
+from ._entry import main
 
 main()

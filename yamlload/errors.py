@@ -18,14 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import _entry
+
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INVALID_RUN = 3
 EXIT_OUTPUT_FAILED = 4  # a report could not be written (report/outputs.py's OutputError)
 EXIT_INTERNAL = 70
-# A run stopped by a signal exits 128 + its number, as a shell reports it.
-EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
+# A run stopped by a signal exits 128 + its number, as a shell reports it (defined where
+# the command's first step can read it without importing anything: _entry.py).
+EXIT_SIGNAL = _entry.EXIT_SIGNAL
 
 
 @dataclass(frozen=True, order=True)
@@ -88,7 +91,7 @@ class StoppedEarly(YamlloadError):
         self.exit_code = EXIT_SIGNAL.get(signal_name, 1)
 
     def show(self) -> str:
-        return f"stopped by {self.signal_name} before any request was sent"
+        return _entry.stopped_early(self.signal_name)
 
 
 class OutputFailed(Exception):
