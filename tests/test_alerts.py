@@ -378,5 +378,5 @@ def test_an_email_subject_is_cut_at_a_word() -> None:
     text = "yamlload: FAILED: plans/checkout.yml against http://127.0.0.1:8080 " + "x" * 200
     subject = alerts_module.subject_of(text)
     assert len(subject) <= alerts_module.SUBJECT_CHARS
-    assert subject.endswith("127.0.0.1:8080 …") or subject.endswith("…")
-    assert "127.0.0.1:8080" in subject
+    # the long last word is left out whole, not cut; the port is kept whole
+    assert subject == "yamlload: FAILED: plans/checkout.yml against http://127.0.0.1:8080 …"
