@@ -380,3 +380,20 @@ def test_an_email_subject_is_cut_at_a_word() -> None:
     assert len(subject) <= alerts_module.SUBJECT_CHARS
     # the long last word is left out whole, not cut; the port is kept whole
     assert subject == "yamlload: FAILED: plans/checkout.yml against http://127.0.0.1:8080 …"
+
+
+def test_two_emails_through_one_server_are_told_apart() -> None:
+    from yamlload.plan.ir import Alert, Smtp
+
+    smtp = Smtp(host="127.0.0.1", port=8025, starttls=False)
+    channels = alerts_module.channels_for(
+        [
+            Alert(to=("a@example.com",), sender="p@example.com", smtp=smtp),
+            Alert(to=("b@example.com",), sender="p@example.com", smtp=smtp),
+        ],
+        [],
+    )
+    assert [c.name for c in channels] == [
+        "email to a@example.com via 127.0.0.1:8025",
+        "email to b@example.com via 127.0.0.1:8025",
+    ]

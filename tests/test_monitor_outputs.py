@@ -59,3 +59,62 @@ def test_a_period_line_shows_each_series_range_and_the_failed_samples() -> None:
     assert line.endswith(" · monitor api.cpu_percent 20.0–40.0"), line
     line = period_line(second, 10.0)
     assert line.endswith(" · monitor api.cpu_percent 90.0 · db failed 2 samples"), line
+
+
+def configured_summary() -> Summary:
+    """A run whose plan monitors api (two metrics, one never valued) and db (a process,
+    never reached): only api.cpu_percent has samples."""
+    summary = monitored_summary()
+    summary.document = {
+        "config": {
+            "monitor": [
+                {
+                    "name": "api",
+                    "prometheus": "/metrics",
+                    "metrics": {"cpu_percent": "x", "rps": "rate(y)"},
+                },
+                {"name": "db", "pid": 4242},
+            ]
+        }
+    }
+    return summary
+
+
+def test_a_configured_series_with_no_value_is_shown_as_such_everywhere(tmp_path: Path) -> None:
+    """A typo'd selector or a source never reached is a row of "no value" in the
+    console's and the HTML's Monitor tables and has its CSV columns: a spreadsheet's
+    columns do not depend on what a run happened to sample."""
+    from yamlload.report.html import render_html
+
+    summary = configured_summary()
+    text = format_summary(summary)
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in text[text.index("Monitor\n") :].splitlines()[3:]
+        if line and not line.startswith("db:")
+    }
+    assert rows["api.rps"] == ["—", "—", "—", "—", "0"]
+    assert rows["db.rss_mb"] == ["—", "—", "—", "—", "0"]
+    assert rows["api.cpu_percent"][-1] == "3"
+    page = render_html(summary)
+    assert "<td>api.rps</td><td>—</td><td>—</td><td>—</td><td>—</td><td>0</td>" in page
+    prefix = str(tmp_path / "out")
+    for write in csv_writers(summary, prefix):
+        write()
+    header = csv_paths(prefix)[0].read_text().splitlines()[0].split(",")
+    for column in (
+        "monitor.api.rps.max",
+        "monitor.db.cpu_percent.last",
+        "monitor.api.scrape_errors",
+        "monitor.db.scrape_errors",
+    ):
+        assert column in header, header
+
+
+def test_a_range_that_reads_as_one_value_is_one_value() -> None:
+    from yamlload.report.console import period_line
+
+    period = Period(0)
+    period.metrics.gauge("monitor.shop.memory_mb", 50.61, at=1.0)
+    period.metrics.gauge("monitor.shop.memory_mb", 50.64, at=2.0)
+    assert period_line(period, 10.0).endswith(" · monitor shop.memory_mb 50.6")

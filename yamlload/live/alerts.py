@@ -86,7 +86,8 @@ class Email:
         assert alert.smtp is not None, "an email alert has its SMTP server (compile)"
         self.alert, self.smtp = alert, alert.smtp
         self.timeout = timeout
-        self.name = f"email via {self.smtp.host}:{self.smtp.port}"
+        # its addresses too: two emails through one server are two channels
+        self.name = f"email to {', '.join(alert.to)} via {self.smtp.host}:{self.smtp.port}"
 
     def send(self, text: str) -> None:
         message = EmailMessage()

@@ -35,7 +35,7 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
 from ..units import counted, format_count, format_millis, format_seconds
-from .monitored import gauge_text, scrape_errors
+from .monitored import gauge_cells, gauge_text, monitor_rows, scrape_errors
 from .verdict_words import Judged, expectations_words, is_threshold
 
 LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max", "count")
@@ -134,7 +134,9 @@ def _monitor_parts(period: Period) -> list[str]:
 
 
 def _range(low: float, high: float) -> str:
-    return gauge_text(low) if low == high else f"{gauge_text(low)}–{gauge_text(high)}"
+    """One value when the two read alike (they may differ below the shown precision)."""
+    low_text, high_text = gauge_text(low), gauge_text(high)
+    return low_text if low_text == high_text else f"{low_text}–{high_text}"
 
 
 def _latency_row(name: str, hist: Histogram) -> list[object]:
@@ -203,22 +205,14 @@ def format_summary(summary: Summary) -> str:
 
 
 def _monitor_section(summary: Summary) -> str:
-    """config.monitor's series over the run (source.metric, min, mean, max, last) and the
-    samples each source failed to take; empty without monitoring."""
+    """config.monitor's series over the run (source.metric, min, mean, max, last; a
+    series with no value all run is a row of NO_VALUE) and the samples each source
+    failed to take; empty without monitoring."""
     rows = [
-        [
-            name.removeprefix(MONITOR_PREFIX),
-            *(gauge_text(v) for v in (g.min, g.mean, g.max, g.last)),
-            format_count(g.count),
-        ]
-        for name, g in sorted(summary.aggregate.gauges.items())
-        if g.count
+        [name.removeprefix(MONITOR_PREFIX), *gauge_cells(gauge)]
+        for name, gauge in monitor_rows(summary)
     ]
-    failed = {
-        name.removesuffix(SCRAPE_ERRORS_SUFFIX): n
-        for name, n in summary.counters_with(MONITOR_PREFIX).items()
-        if name.endswith(SCRAPE_ERRORS_SUFFIX) and n
-    }
+    failed = scrape_errors(summary.aggregate.counters)
     if not rows and not failed:
         return ""
     text = "Monitor"

@@ -17,7 +17,7 @@ from ..metrics.histogram import Gauge
 from ..metrics.names import CODES, ERRORS
 from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import PeriodRow, Summary
-from .monitored import split_series
+from .monitored import monitor_rows, monitored_sources
 from .outputs import write_with
 
 # The files' name when --csv names only a folder.
@@ -77,17 +77,12 @@ def _write_periods(summary: Summary, out: TextIO) -> None:
         {CODES + code for row in rows for code in row.codes}
         | {ERRORS + error for row in rows for error in row.errors}
     )
-    series = sorted(summary.aggregate.gauges)
-    # every source's, failed or not: the columns do not depend on a scrape failing
-    sources = {split_series(name)[0] for name in series if name.startswith(MONITOR_PREFIX)}
-    scrape_errors = sorted(
-        {f"{MONITOR_PREFIX}{source}{SCRAPE_ERRORS_SUFFIX}" for source in sources}
-        | {
-            name
-            for name in summary.aggregate.counters
-            if name.startswith(MONITOR_PREFIX) and name.endswith(SCRAPE_ERRORS_SUFFIX)
-        }
-    )
+    # every configured series and source, sampled, failed or not: the columns do not
+    # depend on what a run happened to sample
+    series = sorted(set(summary.aggregate.gauges) | {name for name, _ in monitor_rows(summary)})
+    scrape_errors = [
+        f"{MONITOR_PREFIX}{source}{SCRAPE_ERRORS_SUFFIX}" for source in monitored_sources(summary)
+    ]
     writer = csv.writer(out)
     gauge_columns = [f"{name}.{stat}" for name in series for stat in GAUGE_COLUMNS]
     writer.writerow([*PERIOD_COLUMNS, *codes, *gauge_columns, *scrape_errors])

@@ -28,7 +28,14 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import Summary
 from ..results.views import PeriodRow
 from ..units import NO_VALUE, counted, format_count, format_seconds
-from .monitored import gauge_text, joined, monitor_charts, scrape_errors, split_series
+from .monitored import (
+    gauge_cells,
+    joined,
+    monitor_charts,
+    monitor_rows,
+    scrape_errors,
+    split_series,
+)
 from .verdict_words import (
     Judged,
     expectations_words,
@@ -557,10 +564,9 @@ def _monitor_section(summary: Summary) -> str:
     failed samples; empty without monitoring."""
     rows = "".join(
         f"<tr><td>{esc(name.removeprefix(MONITOR_PREFIX))}</td>"
-        + "".join(f"<td>{esc(gauge_text(v))}</td>" for v in (g.min, g.mean, g.max, g.last))
-        + f"<td>{esc(format_count(g.count))}</td></tr>"
-        for name, g in sorted(summary.aggregate.gauges.items())
-        if name.startswith(MONITOR_PREFIX) and g.count
+        + "".join(f"<td>{esc(cell)}</td>" for cell in gauge_cells(gauge))
+        + "</tr>"
+        for name, gauge in monitor_rows(summary)
     )
     failed = "".join(
         f"<p>{esc(source)}: {esc(counted(n, 'failed sample'))} "

@@ -11,7 +11,10 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
+from ..metrics.histogram import Gauge
+from ..plan.ir import MONITOR_KINDS, MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX, MonitorSource
+from ..results.summary import Summary
+from ..units import NO_VALUE, format_count
 
 # A metric's unit by how its name ends; the first that matches wins.
 UNIT_SUFFIXES = (
@@ -92,6 +95,43 @@ def _usual_spacing(samples: Sequence[tuple[float, float]]) -> float:
     return statistics.median(gaps) if gaps else 0.0
 
 
+def configured_series(document: object) -> list[str]:
+    """Every series the plan's config.monitor asks for, monitor.<source>.<metric>, read
+    from the report's plan document (so a re-read report knows them too)."""
+    config = document.get("config") if isinstance(document, dict) else None
+    sources = config.get("monitor") if isinstance(config, dict) else None
+    found: list[str] = []
+    for spec in sources if isinstance(sources, list) else []:
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            continue
+        kind = next((k for k in MONITOR_KINDS if k in spec), None)
+        if kind == "prometheus":
+            metrics = spec.get("metrics")
+            names = [str(m) for m in metrics] if isinstance(metrics, dict) else []
+        elif kind is not None:
+            names = list(MonitorSource(spec["name"], kind="pid").metric_names)
+        else:
+            names = []
+        found += [f"{MONITOR_PREFIX}{spec['name']}.{metric}" for metric in names]
+    return found
+
+
+def monitor_rows(summary: Summary) -> list[tuple[str, Gauge | None]]:
+    """Each monitored series of the run by name, sampled or only configured (None: it
+    had no value all run, a typo'd selector or a source never reached), sorted."""
+    gauges = summary.aggregate.gauges
+    names = {n for n, g in gauges.items() if n.startswith(MONITOR_PREFIX) and g.count}
+    names |= set(configured_series(summary.document))
+    return [(name, gauges.get(name)) for name in sorted(names)]
+
+
+def monitored_sources(summary: Summary) -> list[str]:
+    """Every source the run monitored or failed to: configured, sampled or counted."""
+    names = {split_series(name)[0] for name, _ in monitor_rows(summary)}
+    names |= set(scrape_errors(summary.aggregate.counters))
+    return sorted(names)
+
+
 def scrape_errors(counters: Mapping[str, int]) -> dict[str, int]:
     """Each source's failed samples, for the sources that failed any."""
     return {
@@ -99,6 +139,15 @@ def scrape_errors(counters: Mapping[str, int]) -> dict[str, int]:
         for name, n in sorted(counters.items())
         if name.startswith(MONITOR_PREFIX) and name.endswith(SCRAPE_ERRORS_SUFFIX) and n
     }
+
+
+def gauge_cells(gauge: Gauge | None) -> list[str]:
+    """A series' min, mean, max, last and sample count as table cells; NO_VALUE for a
+    series never sampled."""
+    if gauge is None or not gauge.count:
+        return [NO_VALUE] * 4 + ["0"]
+    values = (gauge.min, gauge.mean, gauge.max, gauge.last)
+    return [*(gauge_text(v) for v in values), format_count(gauge.count)]
 
 
 def gauge_text(value: float) -> str:

@@ -111,7 +111,11 @@ class Monitoring:
             )
         typos = [m for m in never if m not in waiting]
         if good and typos:
-            self._tell(spec, f"no value all run for {', '.join(typos)}: do they select any series?")
+            self._tell(
+                spec,
+                f"no value all run for {', '.join(typos)}: do they select any series "
+                "(and never divide by zero)?",
+            )
 
     async def _watch(self, spec: MonitorSource, source: Source) -> None:
         loop = asyncio.get_running_loop()
