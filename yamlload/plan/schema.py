@@ -376,6 +376,44 @@ def _ensure() -> Schema:
     return _obj(properties)
 
 
+def _grades() -> Schema:
+    """config.grades (issue 18): metric -> bands [A, B, C, D], or {bands, better}."""
+    bands: Schema = {
+        "type": "array",
+        "items": {
+            "type": ["number", "string"],
+            "x-message": 'expected a number, or a number with a unit such as "500ms", "1.5s", "1%"',
+        },
+        "minItems": 4,
+        "maxItems": 4,
+        "description": "The limits of A, B, C and D, in the metric's unit; past D is F.",
+    }
+    return {
+        "type": "object",
+        "minProperties": 1,
+        "properties": {
+            "default": {
+                "type": "boolean",
+                "description": "true: keep the default table (p95 and error_rate) beside "
+                "these rows; otherwise config.grades replaces it.",
+            }
+        },
+        "additionalProperties": {
+            "anyOf": [
+                bands,
+                _obj(
+                    {"bands": bands, "better": {"enum": ["lower", "higher"]}},
+                    required=("bands",),
+                ),
+            ],
+            "x-message": "expected bands [A, B, C, D] such as [500, 1000, 2000, 5000], "
+            "or {bands: [...], better: higher}",
+        },
+        "description": "The grade table: each metric --ensure knows (p95, error_rate, rps, "
+        "'GET /x: p95', monitor.<source>.<metric>.<stat>) with its bands (docs/grades.md).",
+    }
+
+
 def _alert() -> Schema:
     """One of config.alerts: {webhook: URL} or {email: {to, from, smtp}}."""
     smtp = _obj(
@@ -638,6 +676,7 @@ def _config_properties(*, environment: bool) -> dict[str, Schema]:
             "description": "The system under test's metrics, sampled while the run goes on: "
             "Prometheus text endpoints and local processes (docs/monitoring.md).",
         },
+        "grades": _grades(),
         "alerts": {
             "type": "array",
             "items": _alert(),
