@@ -33,13 +33,15 @@ from .parse import (
     SHORTHANDS,
     Check,
     check_names,
+    checks_for_run,
+    checks_from_plan,
     parse_limit,
 )
 
 # The suites' table: response time < 500 / 1000 / 2000 / 5000 ms and errors < 0.1 /
 # 0.5 / 1 / 5 %. Rates are fractions, as measure() gives them. Throughput is graded only
 # when a plan sets its bands: what is good depends on the system.
-DEFAULT_TABLE = (
+DEFAULT_TABLE: tuple[Bands, ...] = (
     Bands(f"{n.RESPONSE_TIME}.p95", (500.0, 1000.0, 2000.0, 5000.0), LOWER),
     Bands(ERROR_RATE, (0.001, 0.005, 0.01, 0.05), LOWER),
 )
@@ -148,6 +150,32 @@ def grade_summary(summary: Summary, table: Sequence[Bands]) -> Grading:
 
 
 # --------------------------------------------------------------------------- the table
+
+
+def checks_and_table(
+    plan: Plan, expressions: Iterable[str] = (), *, plan_only: bool = False
+) -> tuple[list[Check], tuple[Bands, ...]]:
+    """A run's checks (`checks_for_run`; the plan's alone with `plan_only`, as
+    `validate` checks them) and its grade table, every problem with either raised at
+    once (a PlanError), before any traffic."""
+    problems: list[Problem] = []
+    checks: list[Check] = []
+    table: tuple[Bands, ...] = DEFAULT_TABLE
+    try:
+        if plan_only:
+            checks = checks_from_plan(plan)
+            check_names(checks, plan)
+        else:
+            checks = checks_for_run(plan, expressions)
+    except PlanError as exc:
+        problems += exc.problems
+    try:
+        table = grade_table(plan)
+    except PlanError as exc:
+        problems += exc.problems
+    if problems:
+        raise PlanError(problems)
+    return checks, table
 
 
 def grade_table(plan: Plan) -> tuple[Bands, ...]:
