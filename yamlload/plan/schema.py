@@ -386,6 +386,7 @@ def _grades() -> Schema:
         },
         "minItems": 4,
         "maxItems": 4,
+        "x-message": "expected four bands [A, B, C, D] such as [500, 1000, 2000, 5000]",
         "description": "The limits of A, B, C and D, in the metric's unit; past D is F.",
     }
     return {
@@ -402,12 +403,16 @@ def _grades() -> Schema:
             "anyOf": [
                 bands,
                 _obj(
-                    {"bands": bands, "better": {"enum": ["lower", "higher"]}},
+                    {
+                        "bands": bands,
+                        "better": {
+                            "enum": ["lower", "higher"],
+                            "x-message": "expected lower or higher (which way is better)",
+                        },
+                    },
                     required=("bands",),
                 ),
             ],
-            "x-message": "expected bands [A, B, C, D] such as [500, 1000, 2000, 5000], "
-            "or {bands: [...], better: higher}",
         },
         "description": "The grade table: each metric --ensure knows (p95, error_rate, rps, "
         "'GET /x: p95', monitor.<source>.<metric>.<stat>) with its bands (docs/grades.md).",
@@ -804,6 +809,52 @@ def _report_metrics() -> Schema:
     }
 
 
+def _report_grade() -> Schema:
+    """The report's `grade` (issue 18): results/grading.py's Grading.to_json."""
+    letter = {"enum": ["A", "B", "C", "D", "F"]}
+    return {
+        "type": "object",
+        "required": ["overall", "readiness", "by_metric", "table"],
+        "description": "The run's grades (docs/grades.md); values and bands in the "
+        "metric's unit: ms for times, a fraction for error_rate.",
+        "properties": {
+            "overall": letter,
+            "readiness": {
+                "type": "object",
+                "required": ["verdict", "rule"],
+                "properties": {
+                    "verdict": {"enum": ["ready", "needs optimization", "not ready"]},
+                    "rule": {"type": "string"},
+                },
+            },
+            "by_metric": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["value", "grade"],
+                    "properties": {"value": {"type": ["number", "null"]}, "grade": letter},
+                },
+            },
+            "table": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["bands", "better"],
+                    "properties": {
+                        "bands": {
+                            "type": "array",
+                            "items": {"type": "number"},
+                            "minItems": 4,
+                            "maxItems": 4,
+                        },
+                        "better": {"enum": ["lower", "higher"]},
+                    },
+                },
+            },
+        },
+    }
+
+
 def build_report_schema() -> Schema:
     """The JSON report's schema; `docs/report-format.md` explains each part."""
     phase = {
@@ -883,6 +934,12 @@ def build_report_schema() -> Schema:
                     "stoppedBy": {"type": ["string", "null"]},
                     "checkpoint": {"type": "boolean"},
                     "transport": {"enum": list(TRANSPORTS)},
+                    "revision": {
+                        "type": "string",
+                        "description": "The build tested: GITHUB_SHA, CI_COMMIT_SHA, or "
+                        "`git rev-parse --short HEAD` in the plan's folder; absent when "
+                        "none is known.",
+                    },
                 },
             },
             "aggregate": _report_metrics(),
@@ -928,6 +985,7 @@ def build_report_schema() -> Schema:
                     },
                 },
             },
+            "grade": _report_grade(),
             "validity": {
                 "type": "object",
                 "required": ["valid", "reasons"],
