@@ -693,7 +693,7 @@ def render_html(summary: Summary) -> str:
 <header>
   <h1>yamlload report</h1>
   <p class="meta"><strong>{esc(summary.source)}</strong> → {esc(summary.target)}{" · environment " + esc(summary.environment) if summary.environment else ""}<br>
-  started {esc(summary.started_at)} · ran {esc(format_seconds(round(summary.duration, 1)))}{esc(stopped)}{" · " + esc(summary.transport) + " transport" if summary.transport else ""}</p>
+  started {esc(summary.started_at)} · ran {esc(format_seconds(round(summary.duration, 1)))}{esc(stopped)}{" · " + esc(summary.transport) + " transport" if summary.transport else ""}{" · revision " + esc(summary.revision) if summary.revision else ""}</p>
 </header>
 {_grades(summary)}
 {_verdict(summary)}

@@ -13,7 +13,7 @@ from ..checks.parse import is_grade
 from ..metrics.names import EXPECT_FAILED, EXPECT_OK, EXPECT_PREFIX
 from ..results.summary import Summary
 from ..units import counted
-from .grade_words import gate_holds, grade_line, readiness_line, value_text
+from .grade_words import gate_holds, grade_line, value_text
 from .outputs import write_text as write_outputs_text
 
 
@@ -76,7 +76,7 @@ def _grade_properties(suite: ET.Element, summary: Summary) -> None:
         ("grade", grading.overall),
         ("grade.summary", grade_line(grading)),
         ("readiness", grading.verdict),
-        ("readiness.rule", readiness_line(grading)),
+        ("readiness.rule", grading.rule),
         *((f"grade.{m.key}", f"{m.grade} ({value_text(grading, m)})") for m in grading.by_metric),
     ]
     for name, value in values:
