@@ -440,3 +440,21 @@ def test_no_revision_outside_a_repository(
     code, report, output = run_plan(write_plan, tmp_path, plan_text(server.url))
     assert code == 0, output
     assert "revision" not in report["run"]
+
+
+def test_the_live_board_judges_a_grade_gate_on_the_run_so_far(write_plan: Any) -> None:
+    from yamlload.checks.parse import checks_for_run
+    from yamlload.live.board import Board
+    from yamlload.metrics.histogram import Metrics
+    from yamlload.plan.compile import load_plan
+    from yamlload.plan.secrets import Redactor
+
+    plan = load_plan(str(write_plan(plan_text("http://127.0.0.1:9", f"    p95: {TIGHT}\n"))))
+    board = Board(plan, checks_for_run(plan, ["grade>=B"]), Redactor.for_plan(plan), ())
+    total = Metrics()
+    for _ in range(20):
+        total.observe("http.response_time", 50.0)
+    total.count("http.requests", 20)
+    board.total, board.version = total, board.version + 1
+    [outcome] = board.outcomes()
+    assert (outcome.value, outcome.ok) == (2.0, False)  # C so far, below B
