@@ -30,6 +30,7 @@ SHORT = {
     "csv_users.yml": [{"duration": 1, "arrivalCount": 10}],
     "last_item_race.yml": None,
     "monitored.yml": [{"duration": 2, "arrivalRate": 5}],
+    "graded.yml": [{"duration": 2, "arrivalRate": 10}],
 }
 
 
@@ -74,6 +75,15 @@ def test_example_plan_runs_against_the_demo_target(name: str, tmp_path: Path) ->
         assert counters["plugins.expect.ok"] == 20
     if name == "concurrent_users.yml":
         assert counters["vusers.created"] == 10
+    if name == "graded.yml":  # the default rows kept, the plan's added
+        assert list(report["grade"]["by_metric"]) == [
+            "http.response_time.p95",
+            "error_rate",
+            "http.response_time.p99",
+            "http.request_rate",
+            "search: http.response_time.p95",
+        ]
+        assert report["grade"]["by_metric"]["error_rate"]["grade"] == "A"
 
 
 @pytest.mark.parametrize(("racy", "sold", "code"), [(False, 5, 0), (True, None, 1)])

@@ -8,12 +8,14 @@ import math
 from ..metrics import names as n
 from ..metrics.histogram import Gauge, Histogram
 from ..plan.ir import MONITOR_PREFIX
+from ..results.grading import score
 from ..results.summary import Endpoint, Summary
 from .parse import (
     ENDPOINT_CODES,
     ENDPOINT_ERRORS,
     ERROR_RATE,
     GAUGE_STATS,
+    GRADE,
     HISTOGRAMS,
     REQUEST_RATE,
     STATS,
@@ -38,6 +40,8 @@ def measure(summary: Summary, metric: str, scope: str | None = None) -> float | 
         return summary.request_rate
     if metric == n.APDEX_SCORE:
         return summary.apdex_score
+    if metric == GRADE:  # the overall grade as a score (A 4 … F 0); None until graded
+        return float(score(summary.grade.overall)) if summary.grade is not None else None
     base, _, stat = metric.rpartition(".")
     if stat in STATS and base in HISTOGRAMS:
         return stat_of(summary.histogram(base), stat)

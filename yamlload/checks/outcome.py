@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..results.grading import letter
 from ..units import format_count
-from .parse import RATES, REQUEST_RATE, SHORTHANDS, Check, is_time
+from .parse import RATES, REQUEST_RATE, SHORTHANDS, Check, is_grade, is_time
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ def describe_limit(check: Check) -> str:
         return "true"
     if check.relative:
         return f"{check.op} {check.limit:+g}{check.relative}"
+    if is_grade(check):
+        return f"{check.op} {letter(check.limit)}"
     if check.metric.endswith(RATES):
         return f"{check.op} {format_count(check.limit * 100)}%"
     unit = " ms" if is_time(check.metric) else ""
@@ -56,6 +59,8 @@ def describe_value(check: Check, value: float | None) -> str:
         return "no data"
     if check.relative:
         return f"{value:+.2f}{check.relative}"
+    if is_grade(check):
+        return f"grade {letter(value)}"
     if check.metric.endswith(RATES):
         return f"{value * 100:.2f}%"
     if is_time(check.metric):

@@ -14,6 +14,7 @@ from ..metrics import names as n
 from ..metrics.histogram import PERCENTILES
 from ..plan.expr import Condition
 from ..plan.ir import MONITOR_PREFIX, Plan
+from ..results.grading import GRADES, score
 
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 STATS = ("min", "max", "mean", "count", *(name for name, _ in PERCENTILES))
@@ -78,9 +79,18 @@ ENSURE_OPTION = Pos("--ensure")
 # The check every plan with `expect` gets: no expectation failed.
 EXPECT_CHECK = f"{n.EXPECT_FAILED} == 0"
 
+# The run's overall grade (issue 18): `--ensure 'grade>=B'`, A best.
+GRADE = "grade"
+
+_NUMBER = r"[-+]?[0-9.]+(?:[eE][-+]?\d+)?"
 _EXPRESSION = re.compile(
-    r"^\s*(?P<metric>[^<>=!]+?)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+]?[0-9.]+(?:[eE][-+]?\d+)?)\s*(?P<unit>ms|s|%|pp)?\s*$"
+    rf"^\s*(?P<metric>[^<>=!]+?)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>{_NUMBER})\s*(?P<unit>ms|s|%|pp)?\s*$"
 )
+_GRADE_EXPRESSION = re.compile(
+    rf"^\s*{GRADE}\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<grade>\S*)\s*$", re.IGNORECASE
+)
+# A limit alone, as config.grades writes its bands: "500ms", "1.5s", "1%".
+_LIMIT = re.compile(rf"^\s*(?P<value>{_NUMBER})\s*(?P<unit>ms|s|%)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,11 @@ class Check:
     pos: Pos = ENSURE_OPTION
     # config.ensure's `abortOnFail`: a failure judged while the run goes stops it.
     abort: bool = False
+    # How a problem with it names it, when not as `ensure 'SOURCE'` (a config.grades row).
+    where: str | None = None
+
+    def named(self) -> str:
+        return self.where or f"ensure {self.source!r}"
 
 
 # --------------------------------------------------------------------------- parsing
@@ -110,6 +125,9 @@ class Check:
 def parse_ensure(text: str, pos: Pos = ENSURE_OPTION, relative: bool = False) -> Check:
     """`p95<500`, `error_rate<1%`, `GET /orders: p99<=1.5s`, `vusers.failed==0`."""
     scope, body = _split_scope(text)
+    graded = _GRADE_EXPRESSION.match(body)
+    if graded is not None:
+        return _grade_check(text, graded, scope, pos, relative)
     found = _EXPRESSION.match(body)
     if found is None:
         raise _ensure_error(text, pos, _why_not(body))
@@ -123,6 +141,28 @@ def parse_ensure(text: str, pos: Pos = ENSURE_OPTION, relative: bool = False) ->
         return Check(text, full, found.group("op"), value, scope, relative=unit, pos=pos)
     limit = _in_metric_units(full, value, unit, text, pos)
     return Check(text, full, found.group("op"), limit, scope, pos=pos)
+
+
+def _grade_check(
+    text: str, found: re.Match[str], scope: str | None, pos: Pos, relative: bool
+) -> Check:
+    """`grade>=B`: the overall grade as a score (A 4 … F 0), so `>=` means as good or
+    better; the grade letter is read whatever its case."""
+    if relative:
+        raise _ensure_error(text, pos, "the grade is not compared between reports")
+    written = found.group("grade").upper()
+    if written not in GRADES:
+        raise _ensure_error(
+            text,
+            pos,
+            f"unknown grade {found.group('grade')!r} (grades: {', '.join(GRADES)}; A is best)",
+        )
+    return Check(text, GRADE, found.group("op"), float(score(written)), scope, pos=pos)
+
+
+def is_grade(check: Check) -> bool:
+    """Whether a check gates on the overall grade (`grade>=B`)."""
+    return check.metric == GRADE and check.condition is None
 
 
 def _split_scope(text: str) -> tuple[str | None, str]:
@@ -141,19 +181,37 @@ def _why_not(body: str) -> str:
 
 
 def _in_metric_units(metric: str, value: float, unit: str | None, text: str, pos: Pos) -> float:
+    try:
+        return in_metric_units(metric, value, unit)
+    except ValueError as exc:
+        raise _ensure_error(text, pos, str(exc)) from None
+
+
+def in_metric_units(metric: str, value: float, unit: str | None) -> float:
+    """A limit written with `unit` in the metric's own unit (ms; a fraction for rates).
+    ValueError says why the unit does not go with the metric."""
     if unit == "%":
         if not metric.endswith(RATES):
-            raise _ensure_error(
-                text, pos, f"'%' only goes with error_rate or user_failure_rate, not {metric}"
-            )
+            raise ValueError(f"'%' only goes with error_rate or user_failure_rate, not {metric}")
         return value / 100.0
     if unit in ("ms", "s"):
         if not is_time(metric):
-            raise _ensure_error(text, pos, f"{unit!r} only goes with a time metric, not {metric}")
+            raise ValueError(f"{unit!r} only goes with a time metric, not {metric}")
         return value * 1000.0 if unit == "s" else value
     if unit == "pp":
-        raise _ensure_error(text, pos, "'pp' is for `yamlload compare` thresholds")
+        raise ValueError("'pp' is for `yamlload compare` thresholds")
     return value
+
+
+def parse_limit(metric: str, written: str) -> float:
+    """A limit written alone ("500ms", "1%", "0.01"), in the metric's own unit, as
+    `--ensure` reads it; ValueError says what is wrong with it."""
+    found = _LIMIT.match(written)
+    if found is None:
+        raise ValueError(
+            f"{written!r} is not a number with an optional unit (500, 500ms, 1.5s, 1%)"
+        )
+    return in_metric_units(metric, float(found.group("value")), found.group("unit"))
 
 
 def is_time(metric: str) -> bool:
@@ -194,8 +252,12 @@ def checks_from_plan(plan: Plan) -> list[Check]:
             limit = threshold.limit or 0.0
             op = threshold.op or "<"
             abort = threshold.abort_on_fail
+            # a threshold on the grade is refused by check_names, named as written
+            where = f"config.ensure {threshold.source!r}" if metric == GRADE else None
             checks.append(
-                Check(threshold.source, metric, op, limit, pos=threshold.pos, abort=abort)
+                Check(
+                    threshold.source, metric, op, limit, pos=threshold.pos, abort=abort, where=where
+                )
             )
     return checks
 
@@ -226,8 +288,8 @@ def judged_live(check: Check) -> bool:
     """Whether a check can fail on the run so far and mean it: an upper bound (`<`,
     `<=`, `== 0`). A lower bound (`rps>=100`) fails while a run ramps up and a
     condition may be either: those are judged at the end only."""
-    if check.condition is not None:
-        return False
+    if check.condition is not None or is_grade(check):
+        return False  # the grade is worked out once, on the whole run
     return check.op in ("<", "<=") or (check.op == "==" and check.limit == 0)
 
 
@@ -282,26 +344,39 @@ def check_names(checks: list[Check], plan: Plan) -> None:
 
 def _metric_problem(check: Check, metric: str, plan: Plan) -> Problem | None:
     """What is wrong with one metric a check names, in this plan, if anything."""
+    if metric == GRADE:
+        return _grade_problem(check)
     if metric.startswith(MONITOR_PREFIX):
         why = monitor_problem(metric, plan)
         if why is None and check.scope is not None:
             why = f"{metric!r} is not a per-endpoint metric"
-        return None if why is None else Problem(check.pos, f"ensure {check.source!r}: {why}")
+        return None if why is None else Problem(check.pos, f"{check.named()}: {why}")
     if check.scope is None and not known_metric(SHORTHANDS.get(metric, metric)):
-        return Problem(check.pos, f"ensure {check.source!r}: {unknown(metric)}")
+        return Problem(check.pos, f"{check.named()}: {unknown(metric)}")
     if metric.startswith("apdex.") and plan.apdex_threshold_ms is None:
         return Problem(
             check.pos,
-            f"ensure {check.source!r}: {metric} needs the apdex plugin "
+            f"{check.named()}: {metric} needs the apdex plugin "
             "(config.plugins.apdex: {threshold: 500})",
         )
     if check.scope is not None and not _endpoint_metric(metric):
         return Problem(
             check.pos,
-            f"ensure {check.source!r}: {metric!r} is not a per-endpoint metric "
+            f"{check.named()}: {metric!r} is not a per-endpoint metric "
             "(use p95, error_rate, rps, requests, codes.NNN, errors.NAME)",
         )
     return None
+
+
+def _grade_problem(check: Check) -> Problem | None:
+    """The grade is the run's, gated on as `--ensure 'grade>=B'` only."""
+    if not is_grade(check) or check.where is not None:
+        why = "the grade is gated on with --ensure 'grade>=B', not graded or used in a condition"
+    elif check.scope is not None:
+        why = "the grade is the whole run's, not an endpoint's: drop the endpoint"
+    else:
+        return None
+    return Problem(check.pos, f"{check.named()}: {why}")
 
 
 def monitor_names(plan: Plan) -> list[str]:
@@ -332,7 +407,7 @@ def monitor_problem(metric: str, plan: Plan) -> str | None:
 
 def no_endpoint(check: Check, known: list[str], where: str) -> Problem:
     hint = _guess(check.scope or "", known) or f" (endpoints: {', '.join(known)})"
-    return Problem(check.pos, f"ensure {check.source!r}: no endpoint {check.scope!r} {where}{hint}")
+    return Problem(check.pos, f"{check.named()}: no endpoint {check.scope!r} {where}{hint}")
 
 
 def unknown(metric: str) -> str:

@@ -33,8 +33,10 @@ class Checkpoint:
         path: str,
         observer: ConsoleObserver,
         redactor: Redactor,
+        revision: str | None = None,
     ) -> None:
         self.plan, self.started_at, self.path = plan, started_at, path
+        self.revision = revision
         self.observer, self.redactor = observer, redactor
         self.failed = False
         self.closed = False
@@ -52,6 +54,7 @@ class Checkpoint:
     def _write(self, result: RunResult) -> None:
         partial = summarize(self.plan, result, self.started_at, redactor=self.redactor)
         partial.checkpoint = True
+        partial.revision = self.revision  # not graded: the run is not over
         try:
             write_json(partial, self.path, what="the checkpoint", compact=True)
         except OutputError as exc:  # its temporary file is already removed

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..checks.parse import check_names, checks_from_plan
+from ..checks.grades import checks_and_table
 from ..errors import EXIT_USAGE, PlanError, YamlloadError
 from ..plan.compile import load_plan
 from ..plan.ir import Plan
@@ -52,7 +52,7 @@ def _validate_each(
     for plan_path in plans:
         try:
             plan = load_plan(plan_path, options)
-            check_names(checks_from_plan(plan), plan)  # what `run` checks before traffic
+            checks_and_table(plan, plan_only=True)  # what `run` checks before traffic
         except PlanError as exc:
             failed += 1
             click.echo(exc.show(), err=True)

@@ -10,14 +10,15 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..checks.grades import DEFAULT_TABLE, checks_and_table, grade_summary
 from ..checks.live import DEFAULT_ABORT_DELAY_SECONDS, AbortJudge
-from ..checks.parse import Check, abort_checks, checks_for_run, judged_live
+from ..checks.parse import Check, abort_checks, judged_live
 from ..errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_RUN,
@@ -37,6 +38,7 @@ from ..plan.secrets import Redactor
 from ..report.console import ConsoleObserver, format_summary
 from ..report.csvfiles import csv_paths
 from ..report.outputs import Output, stream_fd, written_in_place
+from ..results.grading import Bands
 from ..results.run import RunResult
 from ..results.summary import Summary, summarize
 from ..runtime.engine import (
@@ -55,6 +57,7 @@ from .checkpoint import MAX_CHECKPOINT_SECONDS, Checkpoint
 from .demo import DemoTarget
 from .options import FiniteFloat, lag_options, plan_options
 from .outputs import Writer, check_run_outputs, default_report_path, show_verdict
+from .revision import build_revision
 from .verdict import Verdict, exit_code, judge
 
 # The verdict an alert tells at the run's end, by exit code (a stopping signal: STOPPED).
@@ -223,7 +226,8 @@ def run(plan_path: str, **kwargs: Any) -> None:
         redactor = Redactor.for_plan(plan)
         for warning in plan.warnings:
             click.echo(f"warning: {redactor.text(str(warning))}", err=True)
-        checks = checks_for_run(plan, args.ensure)  # bad checks stop here, before any traffic
+        # bad checks and grade bands stop here, before any traffic
+        checks, table = checks_and_table(plan, args.ensure)
         args = outputs_checked(args, plan)  # and bad output paths
         args.split.check_start(plan)
         args.split.check_monitor(plan)
@@ -238,7 +242,7 @@ def run(plan_path: str, **kwargs: Any) -> None:
         # console's lines go to stderr.
         console = _console_away_from_stdout(args)
         with console:
-            code = execute(plan, args, checks, redactor)
+            code = execute(plan, args, checks, redactor, table)
     sys.exit(code)
 
 
@@ -271,20 +275,40 @@ def _a_file(path: str) -> bool:
     return stream_fd(path) is None and not written_in_place(Path(path))
 
 
-def execute(plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor) -> int:
-    """Make the load, however it is split; then the summary, the verdict and every
-    output, with stop signals held while they are written (see StopSignals). Returns the
-    exit code."""
+def execute(
+    plan: Plan,
+    args: RunArgs,
+    checks: list[Check],
+    redactor: Redactor,
+    table: tuple[Bands, ...] = DEFAULT_TABLE,
+) -> int:
+    """Make the load, however it is split; then the summary, its grades, the verdict
+    and every output, with stop signals held while they are written (see StopSignals).
+    Returns the exit code."""
+    graded = Graded(table, build_revision(args.plan_path))  # git, if asked, before the load
     with StopSignals() as stops:
-        result, summary, code = _load_then_report(plan, args, checks, redactor, stops)
+        result, summary, code = _load_then_report(plan, args, checks, redactor, stops, graded)
     if stops.signal is not None and summary.stopped_by is None:
         sys.exit(EXIT_SIGNAL[stops.signal])
     _raise_if_stopped_by_a_bug(result, args.debug)
     return code
 
 
+@dataclass(frozen=True)
+class Graded:
+    """What a run's report is graded on, and the build it records (run.revision)."""
+
+    table: tuple[Bands, ...]
+    revision: str | None
+
+
 def _load_then_report(
-    plan: Plan, args: RunArgs, checks: list[Check], redactor: Redactor, stops: StopSignals
+    plan: Plan,
+    args: RunArgs,
+    checks: list[Check],
+    redactor: Redactor,
+    stops: StopSignals,
+    graded: Graded,
 ) -> tuple[RunResult, Summary, int]:
     assert args.files.output is not None, "see outputs_checked"
     alerts = _alerts(plan, args, checks, redactor)
@@ -299,7 +323,9 @@ def _load_then_report(
     if not args.quiet:
         click.echo(_running(plan, args.split, redactor))
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    checkpoint = Checkpoint(plan, started_at, args.files.output, observer, redactor)
+    checkpoint = Checkpoint(
+        plan, started_at, args.files.output, observer, redactor, graded.revision
+    )
     stops.hold()  # from here the engine (or the workers' coordinator) stops the load
     sharded = run_split(
         plan,
@@ -315,6 +341,8 @@ def _load_then_report(
     checkpoint.close()
     observer.finish()
     summary = summarize(plan, sharded.result, started_at, sharded.workers, redactor)
+    summary.revision = graded.revision
+    summary.grade = grade_summary(summary, graded.table)  # before the checks: grade>=B reads it
     click.echo(format_summary(summary))
     _tell_output_errors(summary)
     verdict = judge(checks, summary, sharded.lost, args.max_lag, args.allow_lag)

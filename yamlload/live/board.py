@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from ..checks.evaluate import evaluate
+from ..checks.grades import grade_summary, grade_table
 from ..checks.live import MIN_WIDTH, summary_so_far
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
-from ..checks.parse import Check
+from ..checks.parse import Check, is_grade
 from ..metrics.histogram import Histogram, Metrics
 from ..metrics.live import TAIL_SECONDS, LiveSeries
 from ..metrics.names import (
@@ -153,6 +154,8 @@ class Board:
         self.source = plan.source
         self.target = redactor.url(plan.target)
         self.checks = list(checks)
+        # The grade table, for a `grade>=B` gate only (the CLI has checked it already).
+        self.grades = grade_table(plan) if any(is_grade(c) for c in checks) else None
         # Absolute, so that the page says where they are wherever it is read from.
         self.reports = [self.mask(os.path.abspath(path)) for path in reports]
         self.methods = {r.label: r.method for r in plan.requests()}
@@ -208,7 +211,10 @@ class Board:
     def _summary(self) -> Summary:
         total = self.total.renamed(self.mask)
         elapsed = self.progress.elapsed
-        return summary_so_far(total, elapsed, self.source, self.target, self.phases)
+        summary = summary_so_far(total, elapsed, self.source, self.target, self.phases)
+        if self.grades is not None:  # a `grade>=B` gate shows the grade so far
+            summary.grade = grade_summary(summary, self.grades)
+        return summary
 
     def outcomes(self) -> list[Outcome]:
         return self._cached("outcomes", lambda: evaluate(self.checks, self.summary()))

@@ -308,6 +308,32 @@ class Threshold:
     abort_on_fail: bool = False
 
 
+@dataclass(frozen=True)
+class GradeRow:
+    """One entry of config.grades as written (issue 18): a metric as the ensure grammar
+    names it (`p95`, `GET /products: p95`, `monitor.shop.cpu_percent.max`), its bands
+    [A, B, C, D] as numbers or strings with a unit ("500ms", "1%"), and `better` when
+    given. checks/grades.py names the metric, reads the units and checks the order."""
+
+    key: str
+    bands: tuple[float | str, ...]
+    better: str | None = None
+    pos: Pos = NOWHERE
+    band_pos: tuple[Pos, ...] = ()
+    # How a problem names it: config.grades.p95, config.grades["GET /a: p95"]
+    where: str = "config.grades"
+
+
+@dataclass(frozen=True)
+class GradeSettings:
+    """config.grades: its rows, and whether the default table is kept beside them
+    (`default: true`); without config.grades a plan is graded on the default table."""
+
+    rows: tuple[GradeRow, ...]
+    keep_default: bool = False
+    pos: Pos = NOWHERE
+
+
 # The kinds of live output (`run --out KIND=TARGET`, config.plugins.publish-metrics).
 LIVE_OUTPUT_KINDS = ("statsd", "prometheus-push", "jsonl")
 
@@ -450,6 +476,8 @@ class Plan:
     monitor: tuple[MonitorSource, ...] = ()
     # config.alerts: where a check that starts failing, recovers, and the verdict are sent
     alerts: tuple[Alert, ...] = ()
+    # config.grades (issue 18); None: the default table (checks/grades.py)
+    grades: GradeSettings | None = None
     base_dir: str = "."
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
     # The layered document, as JSON text, so that the plan stays immutable: `raw` gives

@@ -376,6 +376,49 @@ def _ensure() -> Schema:
     return _obj(properties)
 
 
+def _grades() -> Schema:
+    """config.grades (issue 18): metric -> bands [A, B, C, D], or {bands, better}."""
+    bands: Schema = {
+        "type": "array",
+        "items": {
+            "type": ["number", "string"],
+            "x-message": 'expected a number, or a number with a unit such as "500ms", "1.5s", "1%"',
+        },
+        "minItems": 4,
+        "maxItems": 4,
+        "x-message": "expected four bands [A, B, C, D] such as [500, 1000, 2000, 5000]",
+        "description": "The limits of A, B, C and D, in the metric's unit; past D is F.",
+    }
+    return {
+        "type": "object",
+        "minProperties": 1,
+        "properties": {
+            "default": {
+                "type": "boolean",
+                "description": "true: keep the default table (p95 and error_rate) beside "
+                "these rows; otherwise config.grades replaces it.",
+            }
+        },
+        "additionalProperties": {
+            "anyOf": [
+                bands,
+                _obj(
+                    {
+                        "bands": bands,
+                        "better": {
+                            "enum": ["lower", "higher"],
+                            "x-message": "expected lower or higher (which way is better)",
+                        },
+                    },
+                    required=("bands",),
+                ),
+            ],
+        },
+        "description": "The grade table: each metric --ensure knows (p95, error_rate, rps, "
+        "'GET /x: p95', monitor.<source>.<metric>.<stat>) with its bands (docs/grades.md).",
+    }
+
+
 def _alert() -> Schema:
     """One of config.alerts: {webhook: URL} or {email: {to, from, smtp}}."""
     smtp = _obj(
@@ -638,6 +681,7 @@ def _config_properties(*, environment: bool) -> dict[str, Schema]:
             "description": "The system under test's metrics, sampled while the run goes on: "
             "Prometheus text endpoints and local processes (docs/monitoring.md).",
         },
+        "grades": _grades(),
         "alerts": {
             "type": "array",
             "items": _alert(),
@@ -765,6 +809,52 @@ def _report_metrics() -> Schema:
     }
 
 
+def _report_grade() -> Schema:
+    """The report's `grade` (issue 18): results/grading.py's Grading.to_json."""
+    letter = {"enum": ["A", "B", "C", "D", "F"]}
+    return {
+        "type": "object",
+        "required": ["overall", "readiness", "by_metric", "table"],
+        "description": "The run's grades (docs/grades.md); values and bands in the "
+        "metric's unit: ms for times, a fraction for error_rate.",
+        "properties": {
+            "overall": letter,
+            "readiness": {
+                "type": "object",
+                "required": ["verdict", "rule"],
+                "properties": {
+                    "verdict": {"enum": ["ready", "needs optimization", "not ready"]},
+                    "rule": {"type": "string"},
+                },
+            },
+            "by_metric": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["value", "grade"],
+                    "properties": {"value": {"type": ["number", "null"]}, "grade": letter},
+                },
+            },
+            "table": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["bands", "better"],
+                    "properties": {
+                        "bands": {
+                            "type": "array",
+                            "items": {"type": "number"},
+                            "minItems": 4,
+                            "maxItems": 4,
+                        },
+                        "better": {"enum": ["lower", "higher"]},
+                    },
+                },
+            },
+        },
+    }
+
+
 def build_report_schema() -> Schema:
     """The JSON report's schema; `docs/report-format.md` explains each part."""
     phase = {
@@ -844,6 +934,12 @@ def build_report_schema() -> Schema:
                     "stoppedBy": {"type": ["string", "null"]},
                     "checkpoint": {"type": "boolean"},
                     "transport": {"enum": list(TRANSPORTS)},
+                    "revision": {
+                        "type": "string",
+                        "description": "The build tested: GITHUB_SHA, CI_COMMIT_SHA, or "
+                        "`git rev-parse --short HEAD` in the plan's folder; absent when "
+                        "none is known.",
+                    },
                 },
             },
             "aggregate": _report_metrics(),
@@ -889,6 +985,7 @@ def build_report_schema() -> Schema:
                     },
                 },
             },
+            "grade": _report_grade(),
             "validity": {
                 "type": "object",
                 "required": ["valid", "reasons"],

@@ -35,6 +35,7 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
 from ..units import counted, format_count, format_millis, format_seconds
+from .grade_words import grade_line, readiness_line
 from .monitored import gauge_cells, gauge_text, monitor_rows, scrape_errors
 from .verdict_words import Judged, expectations_words, is_threshold
 
@@ -198,6 +199,8 @@ def format_summary(summary: Summary) -> str:
         sections.append(monitor)
     if summary.workers:
         sections.append(f"Workers ({len(summary.workers)})\n" + _workers_table(summary.workers))
+    if summary.grade is not None:
+        sections.append(f"{grade_line(summary.grade)}\n{readiness_line(summary.grade)}")
     warning = summary.lag_warning()
     if warning:
         sections.append(f"warning: {warning}")

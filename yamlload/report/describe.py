@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from ..checks.grades import grade_table, label
+from ..errors import PlanError
 from ..plan.ir import Alert, MonitorSource, Phase, Plan
 from ..plan.secrets import Redactor
 from ..schedule.arrivals import arrival_count, total_duration
@@ -87,7 +89,18 @@ def describe(plan: Plan) -> list[str]:
     if plan.alerts:
         where = ", ".join(shown_name(_alerted(alert)) for alert in plan.alerts)
         lines.append(f"  alerts     {where}")
+    if plan.grades is not None:  # the default table goes without saying
+        lines.append(f"  grades     {_graded(plan)}")
     return lines
+
+
+def _graded(plan: Plan) -> str:
+    """The metrics config.grades grades, as the grade line names them."""
+    try:
+        table = grade_table(plan)
+    except PlanError:  # validate has told them; describe() is never asked then
+        return "(not valid)"
+    return ", ".join(shown_name(label(bands.key)) for bands in table)
 
 
 def _alerted(alert: Alert) -> str:

@@ -28,6 +28,8 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import Summary
 from ..results.views import PeriodRow
 from ..units import NO_VALUE, counted, format_count, format_seconds
+from .grade_words import rows as grade_rows
+from .grade_words import value_text
 from .monitored import (
     gauge_cells,
     joined,
@@ -457,6 +459,34 @@ def _verdict(summary: Summary) -> str:
     return f'<section aria-label="verdict"><p class="verdict {banner[0]}">{esc(banner[1])}</p>{table}</section>'
 
 
+def _grades(summary: Summary) -> str:
+    """The badge (the overall grade), the readiness line and the table of graded
+    metrics with their bands; nothing for a report without grades (issue 18)."""
+    grading = summary.grade
+    if grading is None:
+        return ""
+    body = "".join(
+        f'<tr class="grade-{esc(graded.grade)}"><td><code>{esc(graded.key)}</code></td>'
+        f"<td>{esc(value_text(grading, graded))}</td>"
+        f'<td><strong class="grade">{esc(graded.grade)}</strong></td>'
+        + "".join(f"<td>{esc(text)}</td>" for text in bands)
+        + "</tr>"
+        for graded, bands in grade_rows(grading)
+    )
+    verdict = grading.verdict.replace(" ", "-")
+    return (
+        '<section aria-label="grade" class="grades">'
+        f'<p class="badge grade-{esc(grading.overall)}" data-grade="{esc(grading.overall)}">'
+        f'<span class="letter">{esc(grading.overall)}</span><span class="words">'
+        f"<strong>Grade {esc(grading.overall)}</strong>"
+        f'<span class="readiness {esc(verdict)}">{esc(grading.verdict)}: {esc(grading.rule)}</span>'
+        "</span></p>"
+        "<table><thead><tr><th>graded</th><th>value</th><th>grade</th>"
+        "<th>A</th><th>B</th><th>C</th><th>D</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></section>"
+    )
+
+
 def _fmt_check_value(check: dict[str, Any]) -> str:
     if "measured" in check:
         return str(check["measured"])
@@ -669,8 +699,9 @@ def render_html(summary: Summary) -> str:
 <header>
   <h1>yamlload report</h1>
   <p class="meta"><strong>{esc(summary.source)}</strong> → {esc(summary.target)}{" · environment " + esc(summary.environment) if summary.environment else ""}<br>
-  started {esc(summary.started_at)} · ran {esc(format_seconds(round(summary.duration, 1)))}{esc(stopped)}{" · " + esc(summary.transport) + " transport" if summary.transport else ""}</p>
+  started {esc(summary.started_at)} · ran {esc(format_seconds(round(summary.duration, 1)))}{esc(stopped)}{" · " + esc(summary.transport) + " transport" if summary.transport else ""}{" · revision " + esc(summary.revision) if summary.revision else ""}</p>
 </header>
+{_grades(summary)}
 {_verdict(summary)}
 <section aria-label="key numbers">{_tiles(summary)}</section>
 <section><h2>Over time</h2>{"".join(charts)}</section>
@@ -751,6 +782,12 @@ h1 { font-size: 1.6rem; margin: 0 0 4px; } h2 { font-size: 1.2rem; border-bottom
 .verdict.pass { border-color: var(--c0); } .verdict.pass::before { content: "✔ "; }
 .verdict.fail, .verdict.invalid { border-color: var(--c1); } .verdict.fail::before, .verdict.invalid::before { content: "✘ "; }
 .verdict.none { border-color: var(--line); }
+.badge { display: flex; align-items: center; gap: 14px; margin: 8px 0; }
+.badge .letter { font-size: 2.4rem; font-weight: 800; width: 64px; height: 64px; display: grid; place-items: center; border-radius: 12px; color: #fff; background: var(--c5); }
+.badge .words { display: flex; flex-direction: column; } .readiness { color: var(--muted); }
+.grade-A .letter { background: var(--c0); } .grade-B .letter { background: #4d8f2a; } .grade-C .letter { background: var(--c2); }
+.grade-D .letter { background: #c4541b; } .grade-F .letter { background: var(--c1); }
+tr.grade-D .grade, tr.grade-F .grade { color: var(--c1); }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(120px, 1fr)); gap: 8px; margin: 12px 0; }
 .tiles div { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; }
 .tiles dt { color: var(--muted); font-size: .85rem; } .tiles dd { margin: 0; font-size: 1.3rem; font-weight: 650; }

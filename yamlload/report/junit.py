@@ -1,5 +1,7 @@
 """JUnit XML for CI systems: one test case per check, per `expect` kind, and one for
-the run's validity, so a CI page lists exactly what passed and what failed."""
+the run's validity, so a CI page lists exactly what passed and what failed. The grades
+are the suite's properties; with a `grade>=B` gate each graded metric is a test case
+too, failing when its grade is below the gate (issue 18)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,17 @@ import os
 import xml.etree.ElementTree as ET
 
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
+from ..checks.parse import is_grade
 from ..metrics.names import EXPECT_FAILED, EXPECT_OK, EXPECT_PREFIX
 from ..results.summary import Summary
 from ..units import counted
+from .grade_words import gate_holds, grade_line, value_text
 from .outputs import write_text as write_outputs_text
 
 
 def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> str:
     suite = ET.Element("testsuite", name=f"yamlload {summary.source}")
+    _grade_properties(suite, summary)  # JUnit puts the properties before the test cases
     cases = 0
     failures = 0
 
@@ -40,6 +45,13 @@ def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> 
             case("yamlload.ensure", check.source, failure=detail)
         else:
             case("yamlload.ensure", check.source, skipped=f"not strict: {detail}")
+    gates = [o.check for o in outcomes if is_grade(o.check)]
+    if summary.grade is not None and gates:
+        limits = ", ".join(g.source for g in gates)
+        for graded in summary.grade.by_metric:
+            measured = f"{value_text(summary.grade, graded)}, grade {graded.grade}"
+            failure = None if gate_holds(graded, gates) else f"{measured}: below {limits}"
+            case("yamlload.grade", graded.key, failure=failure)
     kinds = sorted({k.split(".", 1)[1] for k in summary.counters_with(EXPECT_PREFIX) if "." in k})
     for kind in kinds:
         bad = summary.counter(f"{EXPECT_FAILED}.{kind}")
@@ -51,6 +63,24 @@ def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> 
     suite.set("errors", "0")
     suite.set("time", f"{summary.duration:.3f}")
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def _grade_properties(suite: ET.Element, summary: Summary) -> None:
+    """The grade, the readiness and each graded metric as `<properties>`: shown by CI
+    pages that read them, never a failure (a `grade>=B` gate fails as a check)."""
+    grading = summary.grade
+    if grading is None:
+        return
+    properties = ET.SubElement(suite, "properties")
+    values = [
+        ("grade", grading.overall),
+        ("grade.summary", grade_line(grading)),
+        ("readiness", grading.verdict),
+        ("readiness.rule", grading.rule),
+        *((f"grade.{m.key}", f"{m.grade} ({value_text(grading, m)})") for m in grading.by_metric),
+    ]
+    for name, value in values:
+        ET.SubElement(properties, "property", name=name, value=value)
 
 
 def write_text(

@@ -6,6 +6,7 @@ from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..metrics.names import EXPECT_PREFIX, REQUESTS, RESPONSE_TIME
 from ..results.summary import Summary
 from ..units import format_count, format_millis
+from .grade_words import grade_line, readiness_line, rows, value_text
 from .verdict_words import Judged, expectations_words, failure_words, is_threshold, passed_words
 
 
@@ -32,6 +33,7 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
         "",
         verdict,
         "",
+        *_grades(summary),
         _row(["requests", "rps", "error rate", "p50 ms", "p95 ms", "p99 ms"]),
         _row(["---:"] * 6),
         _row(
@@ -93,3 +95,22 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
                 )
             )
     return "\n".join(lines) + "\n"
+
+
+def _grades(summary: Summary) -> list[str]:
+    """The grade line and readiness, then each graded metric with its bands; nothing
+    for a report without grades."""
+    grading = summary.grade
+    if grading is None:
+        return []
+    lines = [
+        f"**{grade_line(grading)}**",
+        "",
+        readiness_line(grading),
+        "",
+        _row(["graded", "value", "grade", "A", "B", "C", "D"]),
+        _row(["---", "---:", ":---:", "---:", "---:", "---:", "---:"]),
+    ]
+    for graded, bands in rows(grading):
+        lines.append(_row([f"`{graded.key}`", value_text(grading, graded), graded.grade, *bands]))
+    return [*lines, ""]

@@ -32,6 +32,7 @@ from ..metrics.names import (
 from ..metrics.periods import MIN_PERIOD_SECONDS, PERIOD_SECONDS, Period
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
+from .grading import Grading
 from .run import PhaseRun, RunResult
 from .views import Endpoint, PeriodRow, Stats, endpoint_rows, period_rows
 
@@ -69,6 +70,10 @@ class Summary:
     # A row per second, for the charts of a run of up to ROWS_KEPT seconds in one
     # process (metrics/live.py); empty otherwise.
     seconds: list[SecondRow] = field(default_factory=list)
+    # The run's grades (checks/grades.py), once graded; None in a report without them.
+    grade: Grading | None = None
+    # The build that was tested: GITHUB_SHA, CI_COMMIT_SHA or the plan's git revision.
+    revision: str | None = None
     # The rows, built on first read and kept (every output asks): so the measurements
     # above must not change once a Summary is read.
     _endpoints: list[Endpoint] | None = field(default=None, init=False, repr=False, compare=False)
@@ -208,6 +213,7 @@ class Summary:
                 "stoppedBy": self.stopped_by,
                 **({"checkpoint": True} if self.checkpoint else {}),
                 **({"transport": self.transport} if self.transport else {}),
+                **({"revision": self.revision} if self.revision else {}),
             },
             # the same width request_rate divides by: never 0, even for a run that never began
             "aggregate": _metrics_json(
@@ -232,6 +238,7 @@ class Summary:
             **({"workers": self.workers} if self.workers else {}),
             **({"seconds": _seconds_json(self.seconds)} if self.seconds else {}),
             **self.verdict,
+            **({"grade": self.grade.to_json()} if self.grade is not None else {}),
         }
 
     @classmethod
@@ -263,11 +270,21 @@ class Summary:
                 checkpoint=bool(run.get("checkpoint", False)),
                 transport=run.get("transport"),
                 seconds=_seconds_from_json(data.get("seconds")),
+                grade=Grading.from_json(data["grade"]) if data.get("grade") else None,
+                revision=_text_or_none(run.get("revision")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(
                 f"{label}: not a yamlload JSON report ({type(exc).__name__}: {exc})"
             ) from None
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"run.revision is text, not {value!r}")
+    return value
 
 
 # The table's numeric columns; each row's gauges are a table of their own (by name).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..checks.grades import grade_summary
 from ..errors import UsageError
 from ..metrics.histogram import Metrics
 from ..metrics.names import ARRIVAL_LAG, CPU_MS, RSS_MB, USERS_CREATED
@@ -113,7 +114,7 @@ def merge_summaries(parts: list[Summary], names: list[str] | None = None) -> Sum
             (segment, {"segment": segment.label, "lost": MISSING_FROM_MERGE, "missing": True})
         )
     placed.sort(key=lambda entry: entry[0].index)
-    return Summary(
+    merged = Summary(
         source=first.source,
         target=first.target,
         started_at=min(p.started_at for p in parts),
@@ -125,7 +126,13 @@ def merge_summaries(parts: list[Summary], names: list[str] | None = None) -> Sum
         document=first.document,
         # A whole run alone stays a whole run: it has no workers to list.
         workers=[entry for segment, entry in placed if segment.count > 1],
+        revision=next((p.revision for p in parts if p.revision), None),
     )
+    # The whole run is graded again on the shards' table: a shard graded its share only.
+    graded = next((p.grade for p in parts if p.grade is not None), None)
+    if graded is not None:
+        merged.grade = grade_summary(merged, graded.table)
+    return merged
 
 
 def _segments_held(part: Summary, name: str) -> list[tuple[Segment, dict[str, Any]]]:

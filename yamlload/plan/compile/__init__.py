@@ -14,6 +14,7 @@ the schema check, so one broken step never hides the problems of another.
     ensure.py    config.ensure
     publish.py   config.plugins.publish-metrics (live outputs)
     monitor.py   config.monitor (the system under test's sources)
+    grades.py    config.grades (the grade table as written)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .config import (
 from .context import MAX_CONNECTIONS, MAX_PHASE_SECONDS, MAX_USERS, Context
 from .ensure import compile_ensure
 from .flow import MAX_WEIGHT, compile_flow, compile_scenarios, default_jitter
+from .grades import compile_grades
 from .monitor import compile_monitor
 from .phases import MAX_ARRIVAL_RATE, compile_phases
 from .publish import compile_live_outputs
@@ -120,6 +122,7 @@ def _build(cx: Context) -> Plan:
         live_outputs=live_outputs,
         monitor=monitor,
         alerts=alerts,
+        grades=compile_grades(cx),
         base_dir=str(FsPath(cx.plan_path).resolve().parent),
         warnings=tuple(cx.warnings),
         raw_json=json.dumps(cx.doc.data),

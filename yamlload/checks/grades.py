@@ -1,0 +1,259 @@
+"""Grades and readiness (issue 18), pure: a run's graded metrics measured by the same
+`measure()` as `--ensure`, each given a letter by its bands, the overall letter (the
+worst), and the readiness verdict of the suites users come from. Also config.grades
+read into a table, every mistake placed where the plan wrote it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
+
+from ..errors import PlanError, Pos, Problem
+from ..metrics import names as n
+from ..plan.ir import GradeRow, Plan
+from ..results.grading import (
+    GRADES,
+    HIGHER,
+    LOWER,
+    NEEDS_OPTIMIZATION,
+    NOT_READY,
+    READY,
+    SCOPE_SEPARATOR,
+    Bands,
+    Grading,
+    MetricGrade,
+)
+from ..results.summary import Summary
+from .measure import measure
+from .parse import (
+    ERROR_RATE,
+    RATES,
+    REQUEST_RATE,
+    SHORTHANDS,
+    Check,
+    check_names,
+    checks_for_run,
+    checks_from_plan,
+    parse_limit,
+)
+
+# The suites' table: response time < 500 / 1000 / 2000 / 5000 ms and errors < 0.1 /
+# 0.5 / 1 / 5 %. Rates are fractions, as measure() gives them. Throughput is graded only
+# when a plan sets its bands: what is good depends on the system.
+DEFAULT_TABLE: tuple[Bands, ...] = (
+    Bands(f"{n.RESPONSE_TIME}.p95", (500.0, 1000.0, 2000.0, 5000.0), LOWER),
+    Bands(ERROR_RATE, (0.001, 0.005, 0.01, 0.05), LOWER),
+)
+# Metrics of which more is better; every other (times, errors, failures, a monitored
+# series such as CPU or memory) is better lower. A plan's `better:` overrides either.
+HIGHER_IS_BETTER = frozenset(
+    {
+        REQUEST_RATE,
+        n.APDEX_SCORE,
+        n.REQUESTS,
+        n.RESPONSES,
+        n.USERS_COMPLETED,
+        n.ITERATIONS,
+        n.EXPECT_OK,
+        "requests",  # an endpoint's
+    }
+)
+# Readiness, as the suites word it: ready is every graded metric B or better and
+# under 1% failed requests; not ready is over 5% failed or a metric graded D or F.
+READY_GRADES = ("A", "B")
+NOT_READY_GRADES = ("D", "F")
+READY_ERROR_RATE = 0.01
+NOT_READY_ERROR_RATE = 0.05
+# How the console, the reports and the readiness rule name the usual metrics.
+SHORT_NAMES = {
+    **{full: short for short, full in SHORTHANDS.items() if short not in ("median", "rps")},
+    ERROR_RATE: "error rate",
+    REQUEST_RATE: "rps",
+}
+
+
+# --------------------------------------------------------------------------- grading
+
+
+def better_for(metric: str) -> str:
+    """Which way a metric is better, by its name."""
+    if metric in HIGHER_IS_BETTER or metric.startswith(n.EXPECT_OK + "."):
+        return HIGHER
+    return LOWER
+
+
+def grade_of(value: float | None, bands: Bands) -> str:
+    """The letter of a value: A when it beats the first limit (strictly: 500 ms is B,
+    not A), … D when it beats the last, F otherwise, and F when nothing was measured."""
+    if value is None or math.isnan(value):
+        return GRADES[-1]
+    for grade, limit in zip(GRADES, bands.limits, strict=False):
+        if (value < limit) if bands.better == LOWER else (value > limit):
+            return grade
+    return GRADES[-1]
+
+
+def overall_grade(grades: Iterable[str]) -> str:
+    """The worst of the letters, as the suites grade a run."""
+    return max(grades, key=GRADES.index)
+
+
+def label(key: str) -> str:
+    """A graded metric as people say it: `p95`, `error rate`, `GET /a: p95`."""
+    scope, sep, metric = key.rpartition(SCOPE_SEPARATOR)
+    short = SHORT_NAMES.get(metric, metric)
+    return f"{scope}{sep}{short}" if sep else short
+
+
+def readiness(by_metric: Sequence[MetricGrade], error_rate: float | None) -> tuple[str, str]:
+    """The verdict and the rule that decided it, in words. Not ready wins over needs
+    optimization, which wins over ready."""
+    if error_rate is None:
+        return NOT_READY, "no request was sent: nothing to judge"
+    rate = f"{error_rate * 100:.2f}%"
+    if error_rate > NOT_READY_ERROR_RATE:
+        return NOT_READY, f"error rate {rate} > {NOT_READY_ERROR_RATE:.0%}"
+    poor = next((m for m in by_metric if m.grade in NOT_READY_GRADES), None)
+    if poor is not None:
+        return NOT_READY, f"{label(poor.key)} is {poor.grade} (D or F is not ready)"
+    middling = next((m for m in by_metric if m.grade not in READY_GRADES), None)
+    if middling is not None:
+        return (
+            NEEDS_OPTIMIZATION,
+            f"{label(middling.key)} is {middling.grade} (ready needs B or better)",
+        )
+    if error_rate >= READY_ERROR_RATE:
+        return NEEDS_OPTIMIZATION, f"error rate {rate} is 1–5% (ready needs < 1%)"
+    return (
+        READY,
+        f"every graded metric is B or better and error rate {rate} < {READY_ERROR_RATE:.0%}",
+    )
+
+
+def grade_summary(summary: Summary, table: Sequence[Bands]) -> Grading:
+    """Every row of `table` measured on `summary` and graded, the worst letter, and the
+    readiness verdict (which reads the run's error rate whether it is graded or not)."""
+    by_metric = tuple(
+        MetricGrade(row.key, value, grade_of(value, row))
+        for row in table
+        for value in (measure(summary, row.metric, row.scope),)
+    )
+    verdict, rule = readiness(by_metric, measure(summary, ERROR_RATE))
+    return Grading(
+        overall=overall_grade(m.grade for m in by_metric),
+        verdict=verdict,
+        rule=rule,
+        by_metric=by_metric,
+        table=tuple(table),
+    )
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def checks_and_table(
+    plan: Plan, expressions: Iterable[str] = (), *, plan_only: bool = False
+) -> tuple[list[Check], tuple[Bands, ...]]:
+    """A run's checks (`checks_for_run`; the plan's alone with `plan_only`, as
+    `validate` checks them) and its grade table, every problem with either raised at
+    once (a PlanError), before any traffic."""
+    problems: list[Problem] = []
+    checks: list[Check] = []
+    table: tuple[Bands, ...] = DEFAULT_TABLE
+    try:
+        if plan_only:
+            checks = checks_from_plan(plan)
+            check_names(checks, plan)
+        else:
+            checks = checks_for_run(plan, expressions)
+    except PlanError as exc:
+        problems += exc.problems
+    try:
+        table = grade_table(plan)
+    except PlanError as exc:
+        problems += exc.problems
+    if problems:
+        raise PlanError(problems)
+    return checks, table
+
+
+def grade_table(plan: Plan) -> tuple[Bands, ...]:
+    """The table a plan is graded on: the default one, or config.grades (with the
+    default's rows kept beside it when `default: true`). PlanError with every problem."""
+    settings = plan.grades
+    if settings is None:
+        return DEFAULT_TABLE
+    problems: list[Problem] = []
+    rows: dict[str, Bands] = {}
+    for row in settings.rows:
+        try:
+            bands = _bands(row, plan)
+        except PlanError as exc:
+            problems += exc.problems
+            continue
+        if bands.key in rows:
+            problems.append(Problem(row.pos, f"{row.where}: grades {bands.key} a second time"))
+        rows[bands.key] = bands
+    if problems:
+        raise PlanError(problems)
+    kept = [b for b in DEFAULT_TABLE if b.key not in rows] if settings.keep_default else []
+    table = (*kept, *rows.values())
+    if not table:
+        why = "config.grades: grades nothing: name a metric with its bands, or default: true"
+        raise PlanError([Problem(settings.pos, why)])
+    return table
+
+
+def _bands(row: GradeRow, plan: Plan) -> Bands:
+    head, sep, tail = row.key.rpartition(":")
+    scope = head.strip() if sep and head.strip() else None
+    written = tail.strip() if scope else row.key
+    metric = SHORTHANDS.get(written, written)
+    check_names([Check(row.key, metric, scope=scope, pos=row.pos, where=row.where)], plan)
+    better = row.better or better_for(metric)
+    limits = tuple(
+        _limit(row, metric, written_band, pos)
+        for written_band, pos in zip(row.bands, _positions(row), strict=True)
+    )
+    _check_order(row, limits, better)
+    return Bands(metric, limits, better, scope)
+
+
+def _positions(row: GradeRow) -> tuple[Pos, ...]:
+    return row.band_pos if len(row.band_pos) == len(row.bands) else (row.pos,) * len(row.bands)
+
+
+def _limit(row: GradeRow, metric: str, written: float | str, pos: Pos) -> float:
+    try:
+        value = written if isinstance(written, float) else parse_limit(metric, written)
+    except ValueError as exc:
+        raise PlanError([Problem(pos, f"{row.where}: {exc}")]) from None
+    if not math.isfinite(value):
+        raise PlanError([Problem(pos, f"{row.where}: a band is a finite number, not {written}")])
+    if metric.endswith(RATES) and not 0 <= value <= 1:
+        raise PlanError(
+            [
+                Problem(
+                    pos,
+                    f"{row.where}: a rate is a fraction from 0 to 1: write {value:g}% "
+                    f'as "{value:g}%" or {value / 100:g}',
+                )
+            ]
+        )
+    return value
+
+
+def _check_order(row: GradeRow, limits: tuple[float, ...], better: str) -> None:
+    pairs = list(pairwise(limits))
+    if better == LOWER and all(a < b for a, b in pairs):
+        return
+    if better == HIGHER and all(a > b for a, b in pairs):
+        return
+    shown = ", ".join(f"{limit:g}" for limit in limits)
+    how = (
+        "go up from A to D, such as [500, 1000, 2000, 5000] (lower is better)"
+        if better == LOWER
+        else "go down from A to D, such as [200, 150, 100, 50] (higher is better)"
+    )
+    raise PlanError([Problem(row.pos, f"{row.where}: the bands [{shown}] must {how}")])
