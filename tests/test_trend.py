@@ -179,7 +179,7 @@ def test_a_folder_is_its_reports_other_json_is_skipped_with_a_note(
     (folder / "notes.txt").write_text("not json", encoding="utf-8")
     result = run_cli("trend", str(folder))
     assert result.exit_code == 0, result.stderr
-    assert sum(w.startswith("rev") for w in result.stdout.split()) == 3
+    assert sum(w.startswith("rev") and w[3:].isdigit() for w in result.stdout.split()) == 3
     notes = [x for x in result.stderr.splitlines() if x.startswith("note: skipped")]
     assert len(notes) == 2
     assert any("package.json" in x and "not a yamlload" in x for x in notes)
