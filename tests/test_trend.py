@@ -276,3 +276,28 @@ def test_a_per_endpoint_check_reads_that_endpoint(real: Real, tmp_path: Path) ->
 def test_baseline_must_be_at_least_one(real: Real, tmp_path: Path) -> None:
     paths = history(real, tmp_path / "reports", runs=2)
     assert run_cli("trend", *map(str, paths), "--baseline", "0").exit_code == 2
+
+
+def test_a_grade_or_revision_of_another_shape_reads_as_none(real: Real, tmp_path: Path) -> None:
+    """Reports are untrusted: a grade that is not the grades side's shape is shown as
+    none, never a crash; a revision with a line break stays on its line."""
+    odd = derive(real.fast[0], tmp_path / "a.json", day(1), "x\ny", {"overall": 5, "table": []})
+    odd_table = grade("B", {"p95": {"bands": ["1", 2, 3, 4]}, "rps": {"bands": [1, 2, 3]}})
+    other = derive(real.fast[1], tmp_path / "b.json", day(2), "abc", odd_table)
+    result = run_cli("trend", str(odd), str(other))
+    assert result.exit_code == 0, result.stderr
+    first = next(x for x in result.stdout.splitlines() if "2026-01-01" in x).split()
+    assert first[3:6] == ["x", "y", "—"]  # the break is a space; the grade is none
+    assert next(x for x in result.stdout.splitlines() if "2026-01-02" in x).split()[3:5] == [
+        "abc",
+        "B",
+    ]
+
+
+def test_a_full_commit_hash_shows_as_git_short_form(real: Real, tmp_path: Path) -> None:
+    sha = "9f8e7d6c5b4a3210fedcba9876543210abcdef01"
+    path = derive(real.fast[0], tmp_path / "a.json", day(1), sha)
+    out = tmp_path / "t.csv"
+    result = run_cli("trend", str(path), "--csv", str(out))
+    assert "9f8e7d6 " in result.stdout and sha not in result.stdout
+    assert sha in out.read_text(encoding="utf-8")  # the CSV keeps it whole

@@ -163,3 +163,30 @@ def test_in_real_chromium_each_chart_draws_a_point_per_run(real: Real, tmp_path:
     assert found["width"] > 300
     assert found["rows"] == RUNS
     assert (tmp_path / "trend.png").stat().st_size > 10_000
+
+
+def test_many_runs_label_some_ticks_and_always_the_newest(real: Real, tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for i in range(20):
+        derive(real.fast[i % 3], folder / f"r{i}.json", day(i + 1), revision=f"rev{i + 1}")
+    page = folder / "trend.html"
+    assert run_cli("trend", str(folder), "--html", str(page)).exit_code == 0
+    text = page.read_text(encoding="utf-8")
+    charts = Charts()
+    charts.feed(text)
+    assert [len(c["dots"]) for c in charts.charts] == [20] * CHARTS
+    labelled = set(re.findall(r">(rev\d+)</tspan>", text))
+    assert "rev20" in labelled and 2 <= len(labelled) <= 6
+
+
+def test_bands_where_higher_is_better_run_from_f_at_the_bottom() -> None:
+    from yamlload.report.trend import GradeBands
+
+    lower = GradeBands((500, 1000, 2000, 5000), "lower").bands()
+    assert lower[0][:2] == ("A", float("-inf")) and lower[0][2] == 500
+    assert lower[-1] == ("F", 5000, float("inf"))
+    higher = GradeBands((200, 150, 100, 50), "higher").bands()
+    assert higher[0] == ("A", 200, float("inf"))
+    assert higher[1] == ("B", 150, 200)
+    assert higher[-1] == ("F", float("-inf"), 50)
