@@ -301,3 +301,12 @@ def test_a_full_commit_hash_shows_as_git_short_form(real: Real, tmp_path: Path) 
     result = run_cli("trend", str(path), "--csv", str(out))
     assert "9f8e7d6 " in result.stdout and sha not in result.stdout
     assert sha in out.read_text(encoding="utf-8")  # the CSV keeps it whole
+
+
+def test_text_in_the_csv_is_never_a_formula(real: Real, tmp_path: Path) -> None:
+    path = derive(real.fast[0], tmp_path / "a.json", day(1), '=HYPERLINK("http://x")')
+    out = tmp_path / "t.csv"
+    assert run_cli("trend", str(path), "--csv", str(out)).exit_code == 0
+    with out.open(encoding="utf-8", newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert row["revision"] == '\'=HYPERLINK("http://x")'

@@ -65,6 +65,8 @@ GRADES = ("A", "B", "C", "D", "F")
 # How a revision shows: a hex commit hash as git's short form; any other name cut here.
 SHORT_HASH_CHARS, MAX_REVISION_CHARS, MAX_GRADE_CHARS = 7, 16, 3
 _HEX_HASH = re.compile(r"[0-9a-f]{8,64}")
+# How a spreadsheet tells a formula (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -274,14 +276,18 @@ def _write_rows(runs: Sequence[TrendRun], out: TextIO) -> None:
     writer.writerow(CSV_COLUMNS)
     for run in runs:
         values = [run.value(metric) for _, metric in METRICS]
+        texts = [run.summary.started_at, run.summary.source, run.revision, run.grade]
         writer.writerow(
             [
-                run.summary.started_at,
-                run.summary.source,
-                run.revision or "",
-                run.grade or "",
+                *(_inert(text or "") for text in texts),
                 *("" if v is None else v for v in values),
                 run.verdict or "",
-                run.path,
+                _inert(run.path),
             ]
         )
+
+
+def _inert(text: str) -> str:
+    """Text from a report as a spreadsheet takes it as text, never a formula: a cell
+    that starts as one (`=HYPERLINK(...)` as a revision) gets a leading apostrophe."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
