@@ -310,3 +310,12 @@ def test_text_in_the_csv_is_never_a_formula(real: Real, tmp_path: Path) -> None:
     with out.open(encoding="utf-8", newline="") as handle:
         [row] = list(csv.DictReader(handle))
     assert row["revision"] == '\'=HYPERLINK("http://x")'
+
+
+def test_an_output_that_is_one_of_the_reports_is_refused(real: Real, tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    paths = history(real, folder, runs=2)
+    before = paths[0].read_bytes()
+    result = run_cli("trend", str(folder), "--csv", str(paths[0]))
+    assert result.exit_code == 2, result.stdout
+    assert paths[0].read_bytes() == before
