@@ -1,5 +1,5 @@
 """Commands that only read reports load nothing of the runtime: `yamlload report`,
-`compare` and `merge` start fast and work where aiohttp or uvloop could not load."""
+`compare`, `merge` and `trend` start fast and work where aiohttp or uvloop could not load."""
 
 from __future__ import annotations
 
@@ -63,4 +63,11 @@ def test_merge_loads_no_runtime(reports: tuple[Path, Path], tmp_path: Path) -> N
     # Two whole runs are refused by merge (exit 2), so merge one report: still a merge.
     modules = imported_by("merge", str(reports[0]), "-o", str(tmp_path / "m.json"))
     assert "yamlload.scale.merge" in modules
+    assert forbidden_in(modules) == []
+
+
+def test_trend_loads_no_runtime(reports: tuple[Path, Path], tmp_path: Path) -> None:
+    page = tmp_path / "trend.html"
+    modules = imported_by("trend", *map(str, reports), "--html", str(page))
+    assert "yamlload.report.trend_page" in modules and page.is_file()
     assert forbidden_in(modules) == []

@@ -20,6 +20,7 @@ from .parse import (
     is_time,
     known_metric,
     no_endpoint,
+    parse_ensure,
     unknown,
 )
 
@@ -71,38 +72,66 @@ def deltas(baseline: Summary, current: Summary) -> list[Delta]:
     return rows
 
 
-def _endpoints(baseline: Summary, current: Summary) -> list[str]:
-    return sorted({e.name for e in baseline.endpoints()} | {e.name for e in current.endpoints()})
+def _endpoints(*summaries: Summary) -> list[str]:
+    return sorted({e.name for summary in summaries for e in summary.endpoints()})
 
 
 def evaluate_relative(
     checks: Iterable[Check], baseline: Summary, current: Summary
 ) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    for check in checks:
-        delta = Delta(
-            check.source,
+    return [
+        judge_change(
+            check,
             measure(baseline, check.metric, check.scope),
             measure(current, check.metric, check.scope),
         )
-        if delta.change is None:
-            outcomes.append(Outcome(check, None, False))
-            continue
-        if check.relative == "%":
-            moved = delta.percent
-        elif check.relative == "pp":
-            moved = delta.change * 100.0  # fractions → percentage points
-        else:
-            moved = delta.change
-        outcomes.append(
-            Outcome(check, moved, moved is not None and holds(moved, check.op, check.limit))
-        )
-    return outcomes
+        for check in checks
+    ]
 
 
-def check_compare_names(checks: list[Check], baseline: Summary, current: Summary) -> None:
+def judge_change(check: Check, baseline: float | None, current: float | None) -> Outcome:
+    """A limit on the change (`p95<+10%`) judged from two values of its metric: one
+    report's for `compare`, the median of earlier runs' for `trend`. No value on either
+    side is a failure, as for an absolute check with no data."""
+    delta = Delta(check.source, baseline, current)
+    if delta.change is None:
+        return Outcome(check, None, False)
+    if check.relative == "%":
+        moved = delta.percent
+    elif check.relative == "pp":
+        moved = delta.change * 100.0  # fractions → percentage points
+    else:
+        moved = delta.change
+    return Outcome(check, moved, moved is not None and holds(moved, check.op, check.limit))
+
+
+def relative_checks(
+    ensure: Iterable[str], *summaries: Summary, where: str = "in either report"
+) -> list[Check]:
+    """The --ensure limits on the change (`compare`, `trend`), checked against the
+    reports they will read: every problem with any of them said at once (PlanError)."""
     problems: list[Problem] = []
-    endpoints = _endpoints(baseline, current)
+    checks: list[Check] = []
+    for expression in ensure:
+        try:
+            checks.append(parse_ensure(expression, relative=True))
+        except PlanError as exc:
+            problems.extend(exc.problems)
+    try:
+        check_compare_names(checks, *summaries, where=where)
+    except PlanError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise PlanError(problems)
+    return checks
+
+
+def check_compare_names(
+    checks: list[Check], *summaries: Summary, where: str = "in either report"
+) -> None:
+    """Every problem with the limits on the change, against the reports they read."""
+    problems: list[Problem] = []
+    endpoints = _endpoints(*summaries)
     for check in checks:
         if check.relative == "pp" and not check.metric.endswith(ERROR_RATE):
             problems.append(
@@ -118,6 +147,6 @@ def check_compare_names(checks: list[Check], baseline: Summary, current: Summary
         if check.scope is None and not known_metric(check.metric):
             problems.append(Problem(check.pos, f"ensure {check.source!r}: {unknown(check.metric)}"))
         if check.scope is not None and check.scope not in endpoints:
-            problems.append(no_endpoint(check, endpoints, "in either report"))
+            problems.append(no_endpoint(check, endpoints, where))
     if problems:
         raise PlanError(problems)

@@ -3,7 +3,7 @@ error as its message and exit code. The only package that reads flags, the envir
 and the clock.
 
 Each command's module is imported only when that command runs (click's LazyGroup
-pattern), so `yamlload report`, `compare` and `merge` never load the runtime (aiohttp,
+pattern), so `yamlload report`, `compare`, `merge` and `trend` never load the runtime (aiohttp,
 uvloop): they start fast and work where the runtime could not load.
 """
 
@@ -30,6 +30,7 @@ COMMANDS = {
     "run": "run",
     "schema": "plans",
     "target": "demo",
+    "trend": "trend",
     "validate": "plans",
 }
 

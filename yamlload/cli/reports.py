@@ -8,22 +8,18 @@ from pathlib import Path
 
 import click
 
-from ..checks.compare import check_compare_names, deltas, evaluate_relative
+from ..checks.compare import deltas, evaluate_relative, relative_checks
 from ..checks.outcome import failed
-from ..checks.parse import Check, parse_ensure
 from ..errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_RUN,
     EXIT_OK,
     EXIT_OUTPUT_FAILED,
-    PlanError,
-    Problem,
 )
 from ..report.console import format_checks, format_deltas, format_summary
 from ..report.json import read_json, write_json
 from ..report.junit import write_text
 from ..report.outputs import Input, Output, check_outputs
-from ..results.summary import Summary
 from ..scale.merge import merge_summaries
 from .options import lag_options
 from .outputs import Writer, show_verdict
@@ -59,7 +55,7 @@ def compare(baseline: str, current: str, ensure: tuple[str, ...], html_path: str
             "this command",
         )
     before, after = read_json(baseline), read_json(current)
-    checks = _compare_checks(ensure, before, after)
+    checks = relative_checks(ensure, before, after)
     click.echo(f"Comparing {baseline} (baseline) with {current}")
     for path, summary in ((baseline, before), (current, after)):
         if summary.checkpoint:
@@ -79,24 +75,6 @@ def compare(baseline: str, current: str, ensure: tuple[str, ...], html_path: str
     if writer.output_failed:
         sys.exit(EXIT_OUTPUT_FAILED)
     sys.exit(EXIT_CHECK_FAILED if failed(outcomes) else EXIT_OK)
-
-
-def _compare_checks(ensure: tuple[str, ...], before: Summary, after: Summary) -> list[Check]:
-    """The --ensure limits on the change, every problem with any of them said at once."""
-    problems: list[Problem] = []
-    checks: list[Check] = []
-    for expression in ensure:
-        try:
-            checks.append(parse_ensure(expression, relative=True))
-        except PlanError as exc:
-            problems.extend(exc.problems)
-    try:
-        check_compare_names(checks, before, after)
-    except PlanError as exc:
-        problems.extend(exc.problems)
-    if problems:
-        raise PlanError(problems)
-    return checks
 
 
 @click.command(short_help="Merge shard reports into one, exactly.")

@@ -49,6 +49,11 @@ from .verdict_words import (
 WIDTH, HEIGHT = 800, 250
 LEFT, RIGHT, TOP, BOTTOM = 60, 60, 30, 40
 DASHES = ("", "7 4", "2 3", "10 3 2 3", "4 2 1 2")
+# At most this many labels on an x axis of ticks (a trend of many runs labels some:
+# a date, time and revision take about a sixth of a chart's width).
+MAX_TICKS = 6
+# A band shorter than this (px) shows its name on hover only.
+BAND_LABEL_PX = 14
 # The counters of failed `expect` checks, one per kind (plugins.expect.failed.statusCode).
 EXPECT_FAILED_PREFIX = EXPECT_FAILED + "."
 # Percentiles drawn on the distribution curve (x is log-scaled by 1/(1-p)).
@@ -67,6 +72,26 @@ class Series:
     label: str
     points: list[tuple[float, float | None]]
     axis: str = "left"
+
+
+@dataclass(frozen=True)
+class Band:
+    """A stripe across a chart from `low` to `high` on its left axis: a grade's range of
+    values on the trend page. `name` is its class (`band-<name>`) and its label."""
+
+    name: str
+    low: float
+    high: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A labelled place on a chart's x axis other than a time: a run on the trend page,
+    labelled by its lines (date, revision)."""
+
+    x: float
+    lines: tuple[str, ...]
 
 
 def _nice_max(value: float) -> float:
@@ -106,9 +131,17 @@ class _Plot:
         top = self.y2_max if axis == "right" and self.y2_max else self.y_max
         return TOP + self.inner_h * (1 - min(value, top) / top)
 
-    def frame(self, unit: str, unit2: str | None, phases: Sequence[Any]) -> list[str]:
+    def frame(
+        self,
+        unit: str,
+        unit2: str | None,
+        phases: Sequence[Any],
+        ticks: Sequence[Tick] | None = None,
+        bands: Sequence[Band] = (),
+    ) -> list[str]:
         parts = [
-            f'<rect class="plot" x="{LEFT}" y="{TOP}" width="{self.inner_w}" height="{self.inner_h}"/>'
+            f'<rect class="plot" x="{LEFT}" y="{TOP}" width="{self.inner_w}" height="{self.inner_h}"/>',
+            *self._bands(bands),
         ]
         for index, phase in enumerate(phases):
             x0, x1 = self.x(phase.started), self.x(min(phase.ended, self.x_max))
@@ -135,6 +168,16 @@ class _Plot:
                 parts.append(
                     f'<text class="tick" x="{WIDTH - RIGHT + 6}" y="{y + 4:.1f}">{_fmt(tick)}</text>'
                 )
+        parts += self._seconds() if ticks is None else self._ticks(ticks)
+        parts.append(f'<text class="unit" x="{LEFT - 50}" y="{TOP - 10}">{esc(unit)}</text>')
+        if unit2:
+            parts.append(
+                f'<text class="unit" x="{WIDTH - RIGHT + 6}" y="{TOP - 10}">{esc(unit2)}</text>'
+            )
+        return parts
+
+    def _seconds(self) -> list[str]:
+        parts = []
         step = _nice_max(self.x_max / 6)
         t = 0.0
         while t <= self.x_max + 1e-9:
@@ -143,11 +186,39 @@ class _Plot:
                 f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{esc(format_seconds(t))}</text>'
             )
             t += step
-        parts.append(f'<text class="unit" x="{LEFT - 50}" y="{TOP - 10}">{esc(unit)}</text>')
-        if unit2:
-            parts.append(
-                f'<text class="unit" x="{WIDTH - RIGHT + 6}" y="{TOP - 10}">{esc(unit2)}</text>'
+        return parts
+
+    def _ticks(self, ticks: Sequence[Tick]) -> list[str]:
+        """A label per tick, each line under the last; past MAX_TICKS, every so many of
+        them, counted back from the last (a trend's newest run is always labelled)."""
+        step = math.ceil(len(ticks) / MAX_TICKS)
+        parts = []
+        for tick in list(ticks)[::-1][::step]:
+            lines = "".join(
+                f'<tspan x="{self.x(tick.x):.1f}" dy="{0 if i == 0 else 12}">{esc(line)}</tspan>'
+                for i, line in enumerate(tick.lines)
             )
+            parts.append(
+                f'<text class="tick" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{lines}</text>'
+            )
+        return parts
+
+    def _bands(self, bands: Sequence[Band]) -> list[str]:
+        """Each band's part inside the chart, its name at its right when it is tall
+        enough to read (its title says it on hover either way)."""
+        parts = []
+        for band in bands:
+            low, high = max(band.low, 0.0), min(band.high, self.y_max)
+            if high <= low:
+                continue  # off the chart
+            y_top, y_bottom = self.y(high), self.y(low)
+            parts.append(
+                f'<rect class="band band-{esc(band.name.lower())}" data-grade="{esc(band.name)}" x="{LEFT}" y="{y_top:.1f}" width="{self.inner_w}" height="{y_bottom - y_top:.1f}"><title>{esc(band.title)}</title></rect>'
+            )
+            if y_bottom - y_top >= BAND_LABEL_PX:
+                parts.append(
+                    f'<text class="band-name" x="{WIDTH - RIGHT - 6}" y="{y_top + 12:.1f}" text-anchor="end">{esc(band.name)}</text>'
+                )
         return parts
 
 
@@ -159,13 +230,19 @@ def line_chart(
     unit: str,
     unit2: str | None = None,
     dots: bool = True,
+    *,
+    ticks: Sequence[Tick] | None = None,
+    bands: Sequence[Band] = (),
 ) -> str:
     """Lines over time; `dots` marks each point too, with its value on hover (the live
-    page leaves them out once its charts are dense, to keep its frames small)."""
+    page leaves them out once its charts are dense, to keep its frames small). `ticks`
+    label the x axis instead of seconds (the trend page's runs); `bands` are shaded
+    behind the lines."""
     left = [v for s in series if s.axis == "left" for _, v in s.points if v is not None]
     right = [v for s in series if s.axis == "right" for _, v in s.points if v is not None]
     plot = _Plot(x_max, max(left, default=1.0), max(right, default=1.0) if unit2 else None)
-    parts = plot.frame(unit, unit2, phases)
+    parts = plot.frame(unit, unit2, phases, ticks, bands)
+    where = {tick.x: " ".join(tick.lines) for tick in ticks or ()}
     legend = []
     for index, s in enumerate(series):
         dash = DASHES[index % len(DASHES)]
@@ -177,7 +254,7 @@ def line_chart(
         for x, v in s.points if dots else ():
             if v is not None:
                 parts.append(
-                    f'<circle class="dot s{index}" cx="{plot.x(x):.1f}" cy="{plot.y(v, s.axis):.1f}" r="2.5"><title>{esc(s.label)} at {esc(format_seconds(x))}: {_fmt(v)}</title></circle>'
+                    f'<circle class="dot s{index}" cx="{plot.x(x):.1f}" cy="{plot.y(v, s.axis):.1f}" r="2.5"><title>{esc(s.label)} at {esc(where.get(x) or format_seconds(x))}: {_fmt(v)}</title></circle>'
                 )
         sample = f'<svg width="28" height="10" aria-hidden="true"><line class="line s{index}" x1="0" y1="5" x2="28" y2="5" stroke-dasharray="{dash}"/></svg>'
         axis = f" ({unit2}, right axis)" if s.axis == "right" and unit2 else ""
@@ -851,10 +928,19 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
 
 
 def _page(title: str, body: str) -> str:
+    return page(title, body)
+
+
+def page(
+    title: str, body: str, *, script: str = _SCRIPT, policy: str | None = None, css: str = ""
+) -> str:
+    """A whole document in the report's look: `script` ("" for none), a
+    Content-Security-Policy `policy` when given, and `css` after the report's own."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{esc(policy)}">' if policy else ""
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">{meta}'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+        f"<title>{esc(title)}</title><style>{_CSS}{css}</style></head><body>"
         f'<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>{_PATTERNS}</defs></svg>'
-        f"{body}<script>{_SCRIPT}</script></body></html>\n"
+        f"{body}{f'<script>{script}</script>' if script else ''}</body></html>\n"
     )

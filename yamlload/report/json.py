@@ -9,7 +9,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -67,6 +67,12 @@ def _nested(value: object, depth: int, indent: int | None) -> str:
 
 
 def read_json(path: str | os.PathLike[str]) -> Summary:
+    return Summary.from_json(read_report_data(path), str(path))
+
+
+def read_report_data(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A report's JSON, checked against the report schema: for a reader that needs
+    fields the Summary does not keep (`trend`: a revision, a grade)."""
     try:
         data = json.loads(read_bounded(path, MAX_REPORT_BYTES).decode("utf-8"))
     except FileNotFoundError:
@@ -80,7 +86,7 @@ def read_json(path: str | os.PathLike[str]) -> Summary:
     problem = _first_schema_problem(data)
     if problem:
         raise UsageError(f"{path}: not a yamlload JSON report: {problem}")
-    return Summary.from_json(data, str(path))
+    return data
 
 
 def _first_schema_problem(data: dict[str, object]) -> str | None:
