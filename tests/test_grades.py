@@ -131,7 +131,7 @@ def graded(*pairs: tuple[str, str]) -> list[MetricGrade]:
         ([("p95", "A")], 0.01, NEEDS_OPTIMIZATION, "1.00%"),
         ([("p95", "A")], 0.05, NEEDS_OPTIMIZATION, "1–5%"),
         ([("p95", "A")], 0.0501, NOT_READY, "5.01% > 5%"),
-        ([("p95", "C"), ("error_rate", "A")], 0.0, NEEDS_OPTIMIZATION, "p95 is C"),
+        ([("p95", "C"), ("error_rate", "A")], 0.0, NOT_READY, "p95 is C (C or lower"),
         ([("p95", "D"), ("error_rate", "A")], 0.0, NOT_READY, "p95 is D"),
         ([("p95", "A"), ("error_rate", "F")], 0.2, NOT_READY, "20.00% > 5%"),
         ([("p95", "B"), ("rps", "F")], 0.0, NOT_READY, "rps is F"),

@@ -115,7 +115,7 @@ def test_a_plans_table_replaces_the_default(
     assert report["grade"]["overall"] == "F"
     assert report["grade"]["readiness"] == {
         "verdict": "not ready",
-        "rule": "rps is F (D or F is not ready)",
+        "rule": "rps is F (C or lower is not ready)",
     }
     line = next(x for x in output.splitlines() if x.startswith("Grade "))
     assert re.fullmatch(
@@ -134,8 +134,8 @@ def test_default_true_keeps_the_default_rows(
         "error_rate": "A",
         "http.response_time.p99": "C",
     }
-    assert report["grade"]["readiness"]["verdict"] == "needs optimization"
-    assert report["grade"]["readiness"]["rule"] == "p99 is C (ready needs B or better)"
+    assert report["grade"]["readiness"]["verdict"] == "not ready"
+    assert report["grade"]["readiness"]["rule"] == "p99 is C (C or lower is not ready)"
 
 
 def test_an_endpoint_is_graded_on_its_own_requests(
@@ -230,7 +230,7 @@ def test_grade_gate_fails_below_its_letter(
     assert suite[0].tag == "properties"  # JUnit wants them before the test cases
     properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert properties["grade"] == "C"
-    assert properties["readiness"] == "needs optimization"
+    assert properties["readiness"] == "not ready"
     failing = {
         c.get("name"): c.find("failure") is not None
         for c in suite.iter("testcase")

@@ -60,9 +60,10 @@ HIGHER_IS_BETTER = frozenset(
     }
 )
 # Readiness, as the suites word it: ready is every graded metric B or better and
-# under 1% failed requests; not ready is over 5% failed or a metric graded D or F.
+# under 1% failed requests; not ready is over 5% failed or a metric graded C or lower
+# (issue 18's words: "Not ready: grades C or lower, > 5% failures").
 READY_GRADES = ("A", "B")
-NOT_READY_GRADES = ("D", "F")
+NOT_READY_GRADES = ("C", "D", "F")
 READY_ERROR_RATE = 0.01
 NOT_READY_ERROR_RATE = 0.05
 # How the console, the reports and the readiness rule name the usual metrics.
@@ -114,15 +115,14 @@ def readiness(by_metric: Sequence[MetricGrade], error_rate: float | None) -> tup
     rate = f"{error_rate * 100:.2f}%"
     if error_rate > NOT_READY_ERROR_RATE:
         return NOT_READY, f"error rate {rate} > {NOT_READY_ERROR_RATE:.0%}"
-    poor = next((m for m in by_metric if m.grade in NOT_READY_GRADES), None)
+    # the worst of them decides (an F says more than a C), the first of equals
+    poor = min(
+        (m for m in by_metric if m.grade in NOT_READY_GRADES),
+        key=lambda m: -NOT_READY_GRADES.index(m.grade),
+        default=None,
+    )
     if poor is not None:
-        return NOT_READY, f"{label(poor.key)} is {poor.grade} (D or F is not ready)"
-    middling = next((m for m in by_metric if m.grade not in READY_GRADES), None)
-    if middling is not None:
-        return (
-            NEEDS_OPTIMIZATION,
-            f"{label(middling.key)} is {middling.grade} (ready needs B or better)",
-        )
+        return NOT_READY, f"{label(poor.key)} is {poor.grade} (C or lower is not ready)"
     if error_rate >= READY_ERROR_RATE:
         return NEEDS_OPTIMIZATION, f"error rate {rate} is 1–5% (ready needs < 1%)"
     return (
