@@ -17,7 +17,7 @@ from yamlload.monitor.exposition import parse_exposition
 from yamlload.monitor.selector import parse
 
 # The example, shortened: a 2-second run sampled every second.
-SHORT_RUN = json.dumps({"config": {"phases": [{"duration": 2, "arrivalRate": 5}]}})
+SHORT_RUN = json.dumps({"config": {"phases": [{"duration": 3, "arrivalRate": 5}]}})
 
 
 @pytest.fixture

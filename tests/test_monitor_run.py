@@ -322,3 +322,29 @@ def test_a_rate_with_one_scrape_is_explained_not_called_a_typo() -> None:
     told = " ".join(lines)
     assert "do they select any series" not in told
     assert "no value for rps: rate() needs two scrapes and the run ended after one" in told
+
+
+def test_each_sample_lands_in_its_own_second_of_the_report(
+    write_plan: Any, tmp_path: Path, server: str
+) -> None:
+    """Sampled every second, a source has one sample in each second's row: after the
+    first (at once), samples are taken half a second past their tick, well inside a
+    second the ticker closes a few ms after it ends (they fell on the boundary, two in
+    the first row and none in the last)."""
+    monitor = f"""\
+    - name: api
+      prometheus: {server}/metrics
+      interval: 1s
+      metrics:
+        active: pg_stat_activity_count{{state="active"}}
+        rps: rate(http_requests_total)
+"""
+    code, report, said = run_report(write_plan, tmp_path, plan_for(server, monitor, seconds=4))
+    assert code == 0, said
+    rows = report["seconds"]["rows"]
+    per_second = report["seconds"]["gauges"]
+    assert len(rows) == 4
+    assert None not in per_second["monitor.api.active"], per_second
+    assert per_second["monitor.api.rps"][0] is None  # a rate needs a second scrape
+    assert None not in per_second["monitor.api.rps"][1:], per_second
+    assert report["aggregate"]["gauges"]["monitor.api.active"]["count"] == 4

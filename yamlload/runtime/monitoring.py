@@ -2,7 +2,8 @@
 
 The engine starts one task per source next to its ticker when the load starts, and stops
 them when the load is over. Each task samples its source at once and then on every
-`interval` (measured from its start, so a slow sample does not make the series drift),
+`interval`, SAMPLE_OFFSET_SECONDS past it (measured from its start, so a slow sample
+does not make the series drift),
 one sample at a time: a sample that outlasts its interval skips the ticks it missed
 rather than pile up. Values go into the current period as gauges,
 monitor.<source>.<metric>; a sample that failed is counted as
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 TIMEOUT_MARGIN_SECONDS = 1.0
 # How long the end of a run waits for a source to let go of its connection.
 CLOSE_TIMEOUT_SECONDS = 2.0
+# After the first sample (at once), samples are taken this far past each tick of the
+# interval: half a second inside a second of the run, which the ticker closes a few ms
+# after it ends; on the tick itself, a sample fell in the second before as often as not.
+SAMPLE_OFFSET_SECONDS = 0.5
 # Different failures of one source told on the console; the rest are only counted.
 MAX_TOLD_PER_SOURCE = 5
 
@@ -134,8 +139,8 @@ class Monitoring:
                         self.recorder.gauge(monitor_series(spec.name, metric), value)
                         valued.add(metric)
             now = loop.time()
-            ticks = math.floor((now - started) / spec.interval) + 1
-            await asyncio.sleep(started + ticks * spec.interval - now)
+            ticks = max(1, math.floor((now - started - SAMPLE_OFFSET_SECONDS) / spec.interval) + 1)
+            await asyncio.sleep(started + ticks * spec.interval + SAMPLE_OFFSET_SECONDS - now)
 
     async def _sample(self, spec: MonitorSource, source: Source) -> Reading:
         timeout = spec.timeout + TIMEOUT_MARGIN_SECONDS
