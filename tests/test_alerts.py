@@ -397,3 +397,101 @@ def test_two_emails_through_one_server_are_told_apart() -> None:
         "email to a@example.com via 127.0.0.1:8025",
         "email to b@example.com via 127.0.0.1:8025",
     ]
+
+
+def hostile_hooks_app() -> web.Application:
+    """Webhooks that answer a redirect, and one whose answer never ends."""
+    app = make_test_app()
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/elsewhere")
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        chunk = b"x" * 65536
+        for _ in range(100_000):  # 6.5 GB if read whole
+            await response.write(chunk)
+        return response
+
+    app.router.add_post("/moved", moved)
+    app.router.add_post("/endless", endless)
+    return app
+
+
+def test_a_webhook_that_redirects_is_a_failure_and_one_that_never_ends_is_cut() -> None:
+    """A 302 was followed as a GET without the message and counted as delivered; an
+    answer that never ends was read whole (gigabytes) into memory."""
+    with ServerThread(hostile_hooks_app()) as hooks:
+        moved = alerts_module.Webhook(f"{hooks.url}/moved")
+        with pytest.raises(Exception, match="302"):
+            moved.send("hello")
+        endless = alerts_module.Webhook(f"{hooks.url}/endless")
+        sent = threading.Thread(target=endless.send, args=("hello",), daemon=True)
+        sent.start()
+        sent.join(30)  # a bound for a broken build, not a measured time
+        assert not sent.is_alive()  # it read a bounded part of the answer, and let go
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("http://hookuser:PlanPa55wd@127.0.0.1:9/services/x", "PlanPa55wd"),
+        ("http://127.0.0.1:9/services/T000/B000/SECRET TOKEN4", "SECRET"),
+        ("http://127.0.0.1:9/services/T000/B000/SECRET\tTOKEN4", "SECRET"),
+    ],
+)
+def test_a_webhook_url_that_cannot_be_sent_to_is_refused_without_its_token(
+    write_plan: Any, url: str, secret: str
+) -> None:
+    plan = write_plan(plan_text("http://127.0.0.1:9", "/"))
+    result = run_cli("run", str(plan), "--alert-webhook", url)
+    assert result.exit_code == 2, result.stderr
+    assert "--alert-webhook" in result.stderr and secret not in result.stderr
+    in_plan = write_plan(
+        plan_text("http://127.0.0.1:9", "/", extra=f"  alerts:\n    - webhook: {json.dumps(url)}\n")
+    )
+    result = run_cli("validate", str(in_plan))
+    assert result.exit_code == 2, result.output
+    assert "config.alerts[0].webhook" in result.output and secret not in result.output
+
+
+def echoing_smtp(conn: Any) -> None:
+    """An SMTP server that refuses a login by echoing the AUTH line back (the credentials
+    base64-encoded in it)."""
+    file = conn.makefile("rwb")
+    file.write(b"220 hostile ESMTP\r\n")
+    file.flush()
+    for line in file:
+        if line.upper().startswith(b"EHLO"):
+            file.write(b"250-hostile\r\n250 AUTH PLAIN\r\n")
+        elif line.upper().startswith(b"AUTH"):
+            file.write(b"535 no: " + line.strip() + b"\r\n")
+        else:
+            file.write(b"221 bye\r\n")
+            file.flush()
+            break
+        file.flush()
+    conn.close()
+
+
+def test_an_smtp_server_that_echoes_the_login_never_shows_the_password() -> None:
+    import base64
+
+    from tests.servers import raw_tcp_server
+    from yamlload.plan.ir import Alert, Smtp
+
+    with raw_tcp_server(echoing_smtp) as url:
+        port = int(url.rpartition(":")[2])
+        smtp = Smtp(
+            host="127.0.0.1", port=port, starttls=False, username="alice", password="Sup3rS3cret!"
+        )
+        email = alerts_module.Email(Alert(to=("t@example.com",), sender="p@example.com", smtp=smtp))
+        with pytest.raises(Exception) as caught:
+            email.send("hello")
+    said = str(caught.value)
+    blob = base64.b64encode(b"\0alice\0Sup3rS3cret!").decode()
+    assert "535" in said
+    assert blob not in said and "Sup3rS3cret!" not in said
+    assert base64.b64encode(b"Sup3rS3cret!").decode() not in said

@@ -125,3 +125,22 @@ def test_scrape_errors_can_be_checked_and_a_series_without_samples_fails(write_p
     errors_ok, no_samples = evaluate(checks, summary)
     assert errors_ok.ok
     assert not no_samples.ok and no_samples.value is None
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "not (monitor.db.active.max > 5)",
+        "monitor.db.active.max != 7",
+        "monitor.db.active.max == monitor.db.active.max",
+    ],
+)
+def test_a_condition_on_a_series_never_sampled_fails(write_plan: Any, condition: str) -> None:
+    """As a threshold does: a source unreachable all run long passed any condition that
+    a missing value made true."""
+    ensure = f"  ensure:\n    conditions:\n      - expression: {json.dumps(condition)}\n"
+    plan = load_plan(str(write_plan(plan_text("http://127.0.0.1:9", ensure))))
+    checks = checks_for_run(plan, [])
+    summary = Summary("p", "t", "s", 1.0, [Period(0)], [])
+    (outcome,) = evaluate(checks, summary)
+    assert not outcome.ok

@@ -171,3 +171,10 @@ def test_a_label_value_past_the_cap_makes_its_line_malformed() -> None:
     parsed = parse_exposition(f'a{{x="{"y" * cap}"}} 1\nb{{x="{"y" * (cap + 1)}"}} 2\n')
     assert [s.name for s in parsed.samples] == ["a"]
     assert parsed.malformed == 1
+
+
+def test_a_timestamp_too_long_for_an_int_is_a_malformed_line() -> None:
+    """int() refuses more than 4,300 digits: one such line failed the whole scrape."""
+    parsed = parse_exposition(f"a 1 {'9' * 5000}\nb 2\n")
+    assert [s.name for s in parsed.samples] == ["b"]
+    assert parsed.malformed == 1

@@ -118,3 +118,13 @@ def test_a_range_that_reads_as_one_value_is_one_value() -> None:
     period.metrics.gauge("monitor.shop.memory_mb", 50.61, at=1.0)
     period.metrics.gauge("monitor.shop.memory_mb", 50.64, at=2.0)
     assert period_line(period, 10.0).endswith(" · monitor shop.memory_mb 50.6")
+
+
+def test_a_monitored_value_is_written_short_whatever_its_size() -> None:
+    from yamlload.report.monitored import gauge_text
+
+    assert gauge_text(0) == "0.0"
+    assert gauge_text(0.05) == "0.05"
+    assert gauge_text(1234.56) == "1,234.6"
+    assert gauge_text(2.5e18) == "2.5e+18"
+    assert gauge_text(-1e29) == "-1e+29"

@@ -234,3 +234,26 @@ def test_a_token_in_the_urls_query_is_a_secret(write_plan: Any, key: str) -> Non
     assert "q-secret-77" not in redactor.text(f"scraping {plan.monitor[0].url} failed")
     result = run_cli("validate", str(path))
     assert "q-secret-77" not in result.output
+
+
+@pytest.mark.parametrize(
+    "query", ["token=abc", "private_token=p4", "X-Amz-Signature=f00", "access-token=t", "jwt=e.y.z"]
+)
+def test_a_short_or_unusual_query_credential_is_masked_in_every_output(
+    write_plan: Any, query: str
+) -> None:
+    path = write_plan(
+        plan_text(
+            f"""\
+    - name: api
+      prometheus: http://127.0.0.1:9100/metrics?format=text&{query}
+      metrics: {{up: up}}
+"""
+        )
+    )
+    plan = load_plan(str(path))
+    redactor = Redactor.for_plan(plan)
+    name, _, value = query.partition("=")
+    echoed = str(redactor.document(plan.raw))
+    assert f"{name}=***" in echoed and f"{name}={value}" not in echoed, echoed
+    assert f"{name}={value}" not in run_cli("validate", str(path)).output

@@ -316,3 +316,13 @@ def test_a_regex_dot_matches_a_newline_as_in_prometheus_3() -> None:
     now = samples('build_info{version="1.2\\nrc"} 1\nbuild_info{version="2.0"} 1\n')
     assert parse('build_info{version=~"1.*"}').evaluate(now) == 1.0
     assert parse('build_info{version!~".*rc"}').evaluate(now) == 1.0
+
+
+def test_a_value_too_large_for_a_sum_is_no_value() -> None:
+    """A hostile endpoint's 1e308 summed over a period overflowed to inf, and the report
+    could not be written (JSON has no inf): such a value is dropped like NaN."""
+    now = samples("up 1e308\nsmall 1e29\nneg -1e31\n")
+    assert parse("up").evaluate(now) is None
+    assert parse("neg").evaluate(now) is None
+    assert parse("small").evaluate(now) == 1e29
+    assert parse("small * 1e6").evaluate(now) is None

@@ -21,7 +21,10 @@ def evaluate(checks: Iterable[Check], summary: Summary) -> list[Outcome]:
             names = sorted(check.condition.names())
             result = check.condition.evaluate(_metric_lookup(summary, names))
             operands = tuple((n, measure(summary, SHORTHANDS.get(n, n))) for n in names)
-            outcomes.append(Outcome(check, None, bool(result), operands))
+            # a metric with no data fails the condition, as it fails a threshold: a
+            # missing value must not make `not (x > 5)` true
+            measured = all(value is not None for _, value in operands)
+            outcomes.append(Outcome(check, None, measured and bool(result), operands))
             continue
         value = measure(summary, check.metric, check.scope)
         ok = value is not None and holds(value, check.op, check.limit)

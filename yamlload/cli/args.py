@@ -11,7 +11,6 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..checks.live import DEFAULT_ABORT_DELAY_SECONDS
 from ..checks.parse import Check
@@ -19,8 +18,8 @@ from ..checks.validity import DEFAULT_MAX_LAG_MS
 from ..errors import UsageError
 from ..live import DEFAULT_HOST
 from ..live.outputs import parse_out
+from ..plan.compile.alerts import webhook_problem
 from ..plan.ir import LiveOutput, Plan
-from ..plan.secrets import mask_userinfo
 from ..plan.source import PlanOptions
 from ..schedule.arrivals import WHOLE_RUN, Segment
 from ..units import parse_duration
@@ -289,11 +288,9 @@ def parse_abort_delay(text: str | None) -> float:
 
 
 def parse_webhook(url: str) -> str:
-    """`--alert-webhook URL`: an http:// or https:// URL with a host."""
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise UsageError(
-            f"--alert-webhook: expected an http:// or https:// URL, such as "
-            f"https://hooks.slack.com/services/..., got {mask_userinfo(url)!r}"
-        )
+    """`--alert-webhook URL`: an http:// or https:// URL with a host (never shown: its
+    path is its token)."""
+    problem = webhook_problem(url)
+    if problem is not None:
+        raise UsageError(f"--alert-webhook: {problem}")
     return url.strip()

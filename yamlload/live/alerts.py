@@ -15,16 +15,18 @@ email goes through smtplib, STARTTLS optional."""
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import smtplib
 import ssl
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ..checks.evaluate import evaluate
@@ -33,12 +35,15 @@ from ..checks.outcome import Outcome, describe_limit, describe_value
 from ..checks.parse import Check
 from ..metrics.live import LiveSeries
 from ..plan.ir import Alert
+from ..plan.secrets import MASK
 from ..results.run import Progress
 from ..text import one_line
 from ..units import format_seconds
 
 # How often the checks are judged for alerts: once a 10-second period.
 ALERT_PERIOD_SECONDS = 10.0
+# The part of a webhook's answer that is read (it says nothing we need).
+MAX_ANSWER_BYTES = 64 * 1024
 # One message to one channel is given up after this long.
 SEND_TIMEOUT_SECONDS = 10.0
 # The run's end waits at most this long, once, for every message still unsent.
@@ -62,21 +67,45 @@ class Channel(Protocol):
 
 
 class Webhook:
-    """A URL that takes a POST of `{"text": ...}`; any status but 2xx is a failure."""
+    """A URL that takes a POST of `{"text": ...}`; any status but 2xx is a failure (a
+    redirect too: it is not followed, the message would be lost). At most
+    MAX_ANSWER_BYTES of the answer are read; a failure's words never hold the URL."""
 
     def __init__(self, url: str, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
         self.url = url
         self.timeout = timeout
+        parts = urlsplit(url)
         # the host only: a webhook's path is its token
-        self.name = f"webhook {urlsplit(url).netloc.rpartition('@')[2]}"
+        self.name = f"webhook {parts.netloc.rpartition('@')[2]}"
+        self._token = (parts.path + (f"?{parts.query}" if parts.query else "")).lstrip("/")
 
     def send(self, text: str) -> None:
         body = json.dumps({"text": text}).encode()
         request = urllib.request.Request(
             self.url, data=body, method="POST", headers={"content-type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-            answer.read()
+        try:
+            with _NO_REDIRECTS.open(request, timeout=self.timeout) as answer:
+                answer.read(MAX_ANSWER_BYTES)
+        except Exception as exc:
+            raise RuntimeError(self._scrubbed(exc)) from None
+
+    def _scrubbed(self, exc: Exception) -> str:
+        said = str(exc) or type(exc).__name__
+        if isinstance(exc, urllib.error.HTTPError):
+            said = f"HTTP {exc.code} {exc.reason}"
+        for secret in (self.url, self._token):
+            if secret:
+                said = said.replace(secret, MASK)
+        return said
+
+
+class _Refused(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 3xx is then an HTTPError: a failure, not a GET elsewhere
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_Refused)
 
 
 class Email:
@@ -95,12 +124,27 @@ class Email:
         message["From"] = self.alert.sender
         message["To"] = ", ".join(self.alert.to)
         message.set_content(text)
-        with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=self.timeout) as server:
-            if self.smtp.starttls:
-                server.starttls(context=tls_context())
-            if self.smtp.username is not None:
-                server.login(self.smtp.username, self.smtp.password or "")
-            server.send_message(message)
+        try:
+            with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=self.timeout) as server:
+                if self.smtp.starttls:
+                    server.starttls(context=tls_context())
+                if self.smtp.username is not None:
+                    server.login(self.smtp.username, self.smtp.password or "")
+                server.send_message(message)
+        except Exception as exc:
+            raise RuntimeError(self._scrubbed(exc)) from None
+
+    def _scrubbed(self, exc: Exception) -> str:
+        """A failure's words without the login: a server may echo the AUTH line back,
+        the user and password base64-encoded in it."""
+        said = str(exc) or type(exc).__name__
+        user, password = self.smtp.username or "", self.smtp.password or ""
+        logins = [f"\0{user}\0{password}", password, user] if password else []
+        encoded = [base64.b64encode(text.encode()).decode() for text in logins if text]
+        for secret in [*encoded, password]:
+            if secret:
+                said = said.replace(secret, MASK)
+        return said
 
 
 def subject_of(text: str) -> str:

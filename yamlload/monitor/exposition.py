@@ -30,7 +30,7 @@ _NAME = re.compile(r"[ \t]*([a-zA-Z_:][a-zA-Z0-9_:]*)")
 _LABEL = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*')
 _ESCAPE = re.compile(r"\\(.)")
 _UNESCAPED = {"\\": "\\", '"': '"', "n": "\n"}
-_TIMESTAMP = re.compile(r"[+-]?\d+")
+_TIMESTAMP = re.compile(r"[+-]?\d{1,20}")  # ms since 1970: 13 digits; int() refuses 4,301
 
 Series = tuple[str, tuple[tuple[str, str], ...]]
 

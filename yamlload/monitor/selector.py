@@ -31,6 +31,9 @@ from typing import Any
 from .exposition import Sample, Series
 
 KNOWN_FUNCTIONS = ("sum", "max", "min", "rate")
+# A larger value (or NaN, ±Inf) is no value: no real metric is this large, and a
+# period's sum of a few would overflow to inf, which no JSON report can hold.
+MAX_ABS_VALUE = 1e30
 # Longer selectors and deeper nesting are refused (a plan is read from a file we trust
 # less than ourselves; recursion must not overflow).
 MAX_SELECTOR_CHARS = 1000
@@ -206,7 +209,7 @@ class Expr:
         """The value on the scrape `now` (and, for rate(), the one `seconds_between`
         earlier, `before`); None when there is none. Never raises."""
         value = self.root.scalar(_Context(now, before, seconds_between))
-        return value if value is not None and math.isfinite(value) else None
+        return value if value is not None and abs(value) <= MAX_ABS_VALUE else None
 
     @property
     def metric_names(self) -> frozenset[str]:

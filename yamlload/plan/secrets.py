@@ -32,7 +32,16 @@ CREDENTIAL_KEYS = frozenset(
 # Query parameters whose values are credentials in a URL the run calls (a scrape URL's
 # ?token=...), compared lowercased.
 CREDENTIAL_QUERY_KEYS = CREDENTIAL_KEYS | frozenset(
-    {"token", "access_token", "auth", "auth_token", "key", "sig", "signature", "code"}
+    {"token", "access_token", "access-token", "private_token", "id_token", "refresh_token"}
+    # not `key`, `code` or `session`: as often a search key or a status as a secret
+    | {"auth", "auth_token", "sig", "signature", "jwt"}
+    # a presigned S3 URL's
+    | {"x-amz-signature", "x-amz-credential", "x-amz-security-token"}
+)
+# Such a parameter in any URL of any text, whatever its value's length: `?token=abc`.
+_QUERY_CREDENTIAL = re.compile(
+    r"([?&](?:" + "|".join(map(re.escape, sorted(CREDENTIAL_QUERY_KEYS))) + r")=)[^&#\s'\"]+",
+    re.IGNORECASE,
 )
 # Maps whose every value is a credential: cookies given by name.
 CREDENTIAL_MAPS = frozenset({"cookie"})
@@ -150,8 +159,10 @@ def secret_values(
 
 def mask_userinfo(text: str) -> str:
     """`text` with the password of every URL in it masked, however short, with or
-    without a scheme, even in a URL too malformed to parse (an error message's)."""
+    without a scheme, even in a URL too malformed to parse (an error message's), and
+    every query parameter named like a credential (`?token=***`)."""
     text = _USERINFO.sub(rf"\1{MASK}@", text)
+    text = _QUERY_CREDENTIAL.sub(rf"\1{MASK}", text)
     return _SCHEMELESS_USERINFO.sub(rf"\1\2{MASK}@", text)
 
 

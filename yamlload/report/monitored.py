@@ -27,6 +27,8 @@ UNIT_SUFFIXES = (
 )
 # The axis label of a metric with no known unit (connections, threads, a queue).
 PLAIN_UNIT = "value"
+# From here a value is written with an exponent (bytes of a large disk, a counter).
+HUGE_VALUE = 1e15
 # Lines in one chart at most: the charts have this many line styles (report/html.py's
 # DASHES and s0…s4); a source with more metrics of one unit gets a second chart.
 MAX_LINES = 5
@@ -151,5 +153,8 @@ def gauge_cells(gauge: Gauge | None) -> list[str]:
 
 
 def gauge_text(value: float) -> str:
-    """A monitored value: one decimal (CPU %, MB, a rate), a small one to 3 digits."""
-    return f"{value:,.1f}" if abs(value) >= 0.1 or value == 0 else f"{value:.3g}"
+    """A monitored value: one decimal (CPU %, MB, a rate), a small or a huge one to 3
+    digits (1.23e+18, not nineteen of them)."""
+    if value == 0 or 0.1 <= abs(value) < HUGE_VALUE:
+        return f"{value:,.1f}"
+    return f"{value:.3g}"

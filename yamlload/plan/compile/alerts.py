@@ -3,6 +3,7 @@ login's templates (`{{ $env.SMTP_PASSWORD }}`) are resolved now, as config's are
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +13,9 @@ from .context import Context
 
 ALERTS: Path = ("config", "alerts")
 LOGIN_KEYS = ("username", "password")
+# What no URL may hold: whitespace and control characters (urllib refuses them, with the
+# URL, token and all, in its error).
+_UNSENDABLE = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def compile_alerts(cx: Context) -> tuple[Alert, ...]:
@@ -29,15 +33,36 @@ def compile_alerts(cx: Context) -> tuple[Alert, ...]:
     return tuple(alerts)
 
 
+def webhook_problem(url: str) -> str | None:
+    """Why a webhook URL cannot be sent to, in words that never show it (its path, and
+    any password in it, are its credentials); None when it can."""
+    url = url.strip()
+    if _UNSENDABLE.search(url):
+        return "a webhook URL may not hold spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a malformed port raises here)
+    except ValueError:
+        return "expected an http:// or https:// URL with a host (and a port of digits)"
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return "expected an http:// or https:// URL, such as https://hooks.slack.com/services/..."
+    if "@" in parts.netloc:
+        return (
+            "a webhook URL may not hold a user or password (they would be sent to DNS as "
+            "part of the host): a webhook's token is in its path"
+        )
+    return None
+
+
 def _alert(cx: Context, path: Path, spec: dict[str, Any]) -> Alert | None:
     pos = cx.doc.pos(path)
     if "webhook" in spec:
         url = cx.resolve((*path, "webhook"), spec["webhook"])
         if url is None:
             return None
-        parts = urlsplit(str(url).strip())
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            cx.error((*path, "webhook"), "expected an http:// or https:// URL")
+        problem = webhook_problem(str(url))
+        if problem is not None:
+            cx.error((*path, "webhook"), problem)
             return None
         return Alert(webhook=str(url).strip(), pos=pos)
     email = spec.get("email")
