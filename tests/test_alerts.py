@@ -495,3 +495,11 @@ def test_an_smtp_server_that_echoes_the_login_never_shows_the_password() -> None
     assert "535" in said
     assert blob not in said and "Sup3rS3cret!" not in said
     assert base64.b64encode(b"Sup3rS3cret!").decode() not in said
+
+
+def test_one_address_may_be_written_without_a_list(write_plan: Any) -> None:
+    from yamlload.plan.compile import load_plan
+
+    extra = "  alerts:\n    - email: {to: team@example.com, from: p@example.com, smtp: {host: h}}\n"
+    plan = load_plan(str(write_plan(plan_text("http://127.0.0.1:1", "/ok", 1, 1, extra))))
+    assert plan.alerts[0].to == ("team@example.com",)

@@ -433,7 +433,14 @@ def _alert() -> Schema:
     )
     email = _obj(
         {
-            "to": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+            "to": {
+                "description": "An address, or a list of them.",
+                "anyOf": [
+                    {"type": "string", "minLength": 1},
+                    {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+                ],
+                "x-message": "expected an address or a list of addresses",
+            },
             "from": {"type": "string", "minLength": 1},
             "smtp": smtp,
         },

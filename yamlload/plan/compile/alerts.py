@@ -71,7 +71,8 @@ def _alert(cx: Context, path: Path, spec: dict[str, Any]) -> Alert | None:
     smtp = _smtp(cx, (*path, "email", "smtp"), email["smtp"])
     if smtp is None:
         return None
-    to = tuple(str(address) for address in email["to"])
+    given = email["to"]
+    to = (str(given),) if isinstance(given, str) else tuple(str(a) for a in given)
     return Alert(to=to, sender=str(email["from"]), smtp=smtp, pos=pos)
 
 
