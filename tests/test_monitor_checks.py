@@ -144,3 +144,16 @@ def test_a_condition_on_a_series_never_sampled_fails(write_plan: Any, condition:
     summary = Summary("p", "t", "s", 1.0, [Period(0)], [])
     (outcome,) = evaluate(checks, summary)
     assert not outcome.ok
+
+
+def test_a_percent_series_takes_a_percent_limit(write_plan: Any) -> None:
+    """`cpu_percent.max<80%` is what a user writes for "CPU usage > 80%": the series is
+    already in %, so the limit is 80, not 0.8."""
+    text = plan_text("http://127.0.0.1:9").replace(
+        "        active: sum", "        cpu_percent: sum(x)\n        active: sum"
+    )
+    plan = load_plan(str(write_plan(text)))
+    (check,) = checks_for_run(plan, ["monitor.db.cpu_percent.max<80%"])
+    assert check.limit == 80
+    with pytest.raises(Exception, match="only goes with"):
+        checks_for_run(plan, ["monitor.db.active.max<80%"])

@@ -187,12 +187,23 @@ def _in_metric_units(metric: str, value: float, unit: str | None, text: str, pos
         raise _ensure_error(text, pos, str(exc)) from None
 
 
+def _in_percent(metric: str) -> bool:
+    """A monitored series whose values are percentages (monitor.api.cpu_percent.max)."""
+    base, _, stat = metric.rpartition(".")
+    return metric.startswith(MONITOR_PREFIX) and stat in GAUGE_STATS and base.endswith("_percent")
+
+
 def in_metric_units(metric: str, value: float, unit: str | None) -> float:
     """A limit written with `unit` in the metric's own unit (ms; a fraction for rates).
     ValueError says why the unit does not go with the metric."""
     if unit == "%":
+        if _in_percent(metric):
+            return value  # already in %: cpu_percent<80% is cpu_percent<80
         if not metric.endswith(RATES):
-            raise ValueError(f"'%' only goes with error_rate or user_failure_rate, not {metric}")
+            raise ValueError(
+                f"'%' only goes with error_rate, user_failure_rate or a monitored "
+                f"*_percent series, not {metric}"
+            )
         return value / 100.0
     if unit in ("ms", "s"):
         if not is_time(metric):
