@@ -131,6 +131,8 @@ def test_a_failing_check_alerts_once_and_the_end_tells_the_verdict(
     assert "plan.yml" in failing[0] and "into the run" in failing[0]
     assert got[-1].startswith("yamlload: FAIL: ") and "error_rate<1%" in got[-1]
     assert report["aggregate"]["counters"].get("yamlload.alert_errors", 0) == 0
+    # what was delivered is counted too: every message the receiver got
+    assert report["aggregate"]["counters"]["yamlload.alerts_sent"] == len(got)
 
 
 def test_a_check_that_passes_again_sends_a_recovery(

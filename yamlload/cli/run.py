@@ -31,7 +31,7 @@ from ..errors import (
 from ..live import DEFAULT_HOST, DEFAULT_PORT, Watcher, watchers_for
 from ..live.alerts import Alerts, channels_for, final_message
 from ..live.outputs import output_watchers
-from ..metrics.names import ALERT_ERRORS, OUTPUT_ERRORS
+from ..metrics.names import ALERT_ERRORS, ALERTS_SENT, OUTPUT_ERRORS
 from ..plan.compile import load_plan
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
@@ -426,9 +426,10 @@ def _send_final_alert(
         final_message(word, alerts.where, summary.duration, failed_checks, summary.stopped_by),
         interrupted,
     )
-    if alerts.errors:
-        counters = summary.aggregate.counters
-        counters[ALERT_ERRORS] = counters.get(ALERT_ERRORS, 0) + alerts.errors
+    counters = summary.aggregate.counters
+    for name, n in ((ALERTS_SENT, alerts.sent), (ALERT_ERRORS, alerts.errors)):
+        if n:
+            counters[name] = counters.get(name, 0) + n
 
 
 def _watchers(

@@ -215,11 +215,14 @@ class Alerts:
         self.mask = mask
         self.say = say
         self.errors = 0
+        self.sent = 0  # messages delivered, one per channel
         self._failing: set[int] = set()  # the indexes of the checks failing now
         self._next_at = ALERT_PERIOD_SECONDS
         self._told: set[str] = set()
         self._lock = threading.Lock()  # failures are told from the outboxes' threads
-        self._outboxes = [Outbox(channel, self.failed) for channel in self.channels]
+        self._outboxes = [
+            Outbox(channel, self.failed, self._delivered) for channel in self.channels
+        ]
 
     async def start(self) -> None:
         self._next_at = ALERT_PERIOD_SECONDS
@@ -272,6 +275,10 @@ class Alerts:
                 self._count(unsent - 1)
                 self.failed(outbox.channel, TimeoutError(f"{unsent} message(s) not sent in time"))
 
+    def _delivered(self) -> None:
+        with self._lock:
+            self.sent += 1
+
     def _count(self, failures: int) -> None:
         with self._lock:
             self.errors += failures
@@ -297,9 +304,15 @@ class Outbox:
     """One channel's messages, sent in order by a daemon thread started on the first.
     `unsent` counts those queued or being sent; `idle` is set when there are none."""
 
-    def __init__(self, channel: Channel, failed: Callable[[Channel, BaseException], None]):
+    def __init__(
+        self,
+        channel: Channel,
+        failed: Callable[[Channel, BaseException], None],
+        delivered: Callable[[], None],
+    ) -> None:
         self.channel = channel
         self.failed = failed
+        self.delivered = delivered
         self.unsent = 0
         self.idle = threading.Event()
         self.idle.set()
@@ -329,6 +342,8 @@ class Outbox:
                 self.channel.send(text)
             except Exception as exc:
                 self.failed(self.channel, exc)
+            else:
+                self.delivered()
             with self._lock:
                 self.unsent -= 1
                 if not self.unsent:

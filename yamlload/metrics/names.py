@@ -39,6 +39,8 @@ REQUESTS_UNSENT = "yamlload.requests_unsent"
 OUTPUT_ERRORS = "yamlload.output_errors"
 # Alerts (--alert-webhook, config.alerts) that could not be delivered: live/alerts.py.
 ALERT_ERRORS = "yamlload.alert_errors"
+# ...and those that were delivered (a message to one channel, each).
+ALERTS_SENT = "yamlload.alerts_sent"
 USERS_SKIPPED = "vusers.skipped"
 USERS_CREATED_BY_NAME = "vusers.created_by_name."
 SESSION_LENGTH = "vusers.session_length"
