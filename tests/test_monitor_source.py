@@ -10,11 +10,12 @@ import sys
 import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 from aiohttp import web
 
 from tests.servers import ServerThread, free_port, make_test_app, raw_tcp_server
-from yamlload.monitor import source
+from yamlload.monitor import exposition, source
 from yamlload.monitor.process import PROCESS_METRICS
 from yamlload.monitor.selector import parse
 from yamlload.monitor.source import ProcessSource, PrometheusSource
@@ -79,6 +80,19 @@ def metrics_app() -> web.Application:
         await response.write_eof()
         return response
 
+    async def steady(request: web.Request) -> web.Response:
+        return web.Response(text=SCRAPES[0], content_type="text/plain")
+
+    async def stuck(request: web.Request) -> web.Response:
+        return web.Response(text=f'up{{path="{"a" * 60}"}} 1\n', content_type="text/plain")
+
+    async def benign(request: web.Request) -> web.Response:
+        return web.Response(text='up{path="b"} 1\n', content_type="text/plain")
+
+    async def too_many(request: web.Request) -> web.Response:
+        lines = (f'm{{n="{n}"}} 1\n' for n in range(exposition.MAX_SAMPLES + 1))
+        return web.Response(text="".join(lines), content_type="text/plain")
+
     async def html(request: web.Request) -> web.Response:
         return web.Response(text="<html>\n<body>Hello</body>\n</html>\n", content_type="text/html")
 
@@ -88,6 +102,10 @@ def metrics_app() -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/huge", huge)
     app.router.add_get("/huge-chunked", huge_chunked)
+    app.router.add_get("/steady", steady)
+    app.router.add_get("/stuck", stuck)
+    app.router.add_get("/benign", benign)
+    app.router.add_get("/too-many", too_many)
     app.router.add_get("/html", html)
     app.router.add_get("/failing", failing)
     return app
@@ -229,13 +247,13 @@ def test_a_page_that_is_not_prometheus_text_is_an_error_value(endpoint: str) -> 
     assert reading == SampleError("not Prometheus text: none of its 3 lines is a sample")
 
 
-def test_too_many_samples_is_an_error_value(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from yamlload.monitor import exposition
-
-    monkeypatch.setattr(exposition, "MAX_SAMPLES", 3)
-    src = PrometheusSource("api", f"{endpoint}/huge", {"m": parse("m")}, timeout=5)
+def test_too_many_samples_is_an_error_value(endpoint: str) -> None:
+    # the worker process reads the cap of its own copy of exposition.py: a real page
+    src = PrometheusSource("api", f"{endpoint}/too-many", {"m": parse("m")}, timeout=5)
     (reading,) = asyncio.run(scrape_all(src, Clock(), 1))
-    assert reading == SampleError("more than 3 samples of the metrics asked for")
+    assert reading == SampleError(
+        f"more than {exposition.MAX_SAMPLES} samples of the metrics asked for"
+    )
 
 
 def test_a_url_that_is_not_one_is_an_error_value() -> None:
@@ -302,27 +320,19 @@ def test_importing_the_sources_loads_no_aiohttp() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+# `(a|a)*b` against 60 a's backtracks 2**60 ways: it never ends (tests/test_monitor_worker.py
+# runs it where a hang would be a failure, not a stuck test run).
+CATASTROPHIC = parse('sum(up{path=~"(a|a)*b"})')
+
+
 def test_selectors_are_evaluated_off_the_loop_and_given_up_after_a_limit(
     endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A selector that takes too long (a slow regex over many series) is an error value
-    after EVALUATE_TIMEOUT_SECONDS, while the loop goes on; the next sample does not start
-    a second evaluation while the first still runs."""
-    import threading
-
-    from yamlload.monitor import selector
-
-    release = threading.Event()
-    calls = {"n": 0}
-
-    def stuck(self: object, *args: object) -> float | None:
-        calls["n"] += 1
-        release.wait(10)
-        return 1.0
-
-    monkeypatch.setattr(source, "EVALUATE_TIMEOUT_SECONDS", 0.05)
-    monkeypatch.setattr(selector.Expr, "evaluate", stuck)
-    src = PrometheusSource("api", f"{endpoint}/metrics", {"m": parse("memory")}, timeout=5)
+    """A selector that takes too long (a catastrophic regex) is an error value after
+    EVALUATE_TIMEOUT_SECONDS, while the loop goes on; its worker is killed, and the next
+    sample gets a fresh one."""
+    monkeypatch.setattr(source, "EVALUATE_TIMEOUT_SECONDS", 0.3)
+    src = PrometheusSource("api", f"{endpoint}/stuck", {"m": CATASTROPHIC}, timeout=5)
 
     async def run() -> tuple[object, object, int]:
         ticks = 0
@@ -335,14 +345,70 @@ def test_selectors_are_evaluated_off_the_loop_and_given_up_after_a_limit(
 
         ticker = asyncio.ensure_future(tick())
         first = await src.sample()
+        seen = ticks
+        src.url = f"{endpoint}/benign"
         second = await src.sample()
         ticker.cancel()
-        release.set()
         await src.close()
-        return first, second, ticks
+        return first, second, seen
 
     first, second, ticks = asyncio.run(run())
-    assert first == SampleError("its selectors took longer than 0.05s to evaluate")
-    assert second == SampleError("the previous sample's selectors are still being evaluated")
-    assert calls["n"] == 1
+    assert first == SampleError("its selectors took longer than 0.3s to evaluate")
+    assert second == {"m": 1.0}
     assert ticks > 0  # the loop ran while the selector was stuck
+    assert worker_processes() == []
+
+
+def worker_processes() -> list[psutil.Process]:
+    """This process's children (the monitor worker, or a zombie nobody reaped)."""
+    return psutil.Process().children(recursive=True)
+
+
+def test_sources_share_one_worker_and_keep_their_own_rates(endpoint: str) -> None:
+    """Two sources (even of one name) sampled at once: one worker between them, one
+    request at a time, each source's rate() from its own previous scrape."""
+    clock = Clock()
+    rate = {"rps": parse("rate(http_requests_total)")}
+    one = PrometheusSource("api", f"{endpoint}/metrics", rate, timeout=5, clock=clock)
+    other = PrometheusSource("api", f"{endpoint}/steady", rate, timeout=5, clock=clock)
+
+    async def run() -> tuple[list[object], list[int]]:
+        readings: list[object] = list(await asyncio.gather(one.sample(), other.sample()))
+        workers = [p.pid for p in worker_processes()]
+        clock.now += 10
+        readings += await asyncio.gather(one.sample(), other.sample())
+        await one.close()
+        clock.now += 10
+        readings.append(await other.sample())  # the worker stays for the source left
+        await other.close()
+        return readings, workers
+
+    readings, workers = asyncio.run(run())
+    assert len(workers) == 1
+    assert readings[:2] == [{"rps": None}, {"rps": None}]
+    assert readings[2] == {"rps": pytest.approx(52 / 10)}
+    assert readings[3] == readings[4] == {"rps": 0.0}  # steady, from its own scrapes
+    assert worker_processes() == []
+
+
+def test_a_worker_that_died_is_an_error_value_and_is_started_again(endpoint: str) -> None:
+    clock = Clock()
+    rate = {"m": parse("rate(http_requests_total)")}
+    src = PrometheusSource("api", f"{endpoint}/steady", rate, timeout=5, clock=clock)
+
+    async def run() -> list[object]:
+        readings: list[object] = [await src.sample()]
+        (worker,) = worker_processes()
+        worker.kill()  # as the kernel's OOM killer would; the source reaps it
+        for _ in range(3):
+            clock.now += 10
+            readings.append(await src.sample())
+        await src.close()
+        return readings
+
+    first, died, again, then = asyncio.run(run())
+    assert first == {"m": None}
+    assert died == SampleError("the monitor worker ended (killed by signal 9)")
+    assert again == {"m": None}  # a fresh worker: no previous scrape for rate() yet
+    assert then == {"m": 0.0}
+    assert worker_processes() == []

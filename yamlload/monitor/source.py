@@ -7,9 +7,11 @@ source could not be sampled: never an exception, so an unreachable source is cou
 the run goes on. Call `sample` one at a time per source, and `close` at the end.
 
 - `PrometheusSource` scrapes a Prometheus text endpoint over HTTP (aiohttp, imported on
-  the first scrape), within a timeout, reading at most MAX_BODY_BYTES, and keeps the
-  previous good scrape for rate(). The body is parsed, and the selectors evaluated, off
-  the event loop, within EVALUATE_TIMEOUT_SECONDS.
+  the first scrape), within a timeout, reading at most MAX_BODY_BYTES. The body is parsed,
+  and the selectors evaluated, in the run's monitor worker process (worker.py, through
+  evaluator.py), within EVALUATE_TIMEOUT_SECONDS: never in the process that makes the
+  load, where a catastrophic regex would hold the GIL, and so everything, for good. The
+  worker keeps the previous good scrape for rate().
 - `ProcessSource` samples a local process through psutil, off the event loop (psutil
   reads /proc).
 """
@@ -17,30 +19,36 @@ the run goes on. Call `sample` one at a time per source, and `close` at the end.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import exposition
-from .exposition import parse_exposition
+from . import evaluator, exposition
 from .process import PROCESS_METRICS, ProcessSampler
-from .selector import Expr, Samples
+from .selector import Expr
 from .values import Reading, SampleError
+from .worker import Request
 
 # A scrape that has not answered (body included) within this long has failed.
 SCRAPE_TIMEOUT_SECONDS = 5.0
-# Selectors still evaluating this long after the body came are given up (an error
-# value); their thread is left to finish, and no other starts until it has.
+# Selectors still evaluating this long after the body went to the worker are given up
+# (an error value) and the worker is killed; a sample waits for the worker to be free
+# (another source's page) at most this long too.
 EVALUATE_TIMEOUT_SECONDS = 2.0
 # A larger body is an error value, not read further: the parser's own cap.
 MAX_BODY_BYTES = exposition.MAX_EXPOSITION_BYTES
-READ_CHUNK_BYTES = 64 * 1024
+# A body is read in pieces of up to this size: a big page costs the run's loop fewer
+# turns (64 KiB pieces took twice the CPU of these for a 15 MB page).
+READ_CHUNK_BYTES = 1024 * 1024
 # The part of a failure's text kept in its message.
 MESSAGE_CHARS = 200
 ACCEPT = "text/plain;version=0.0.4;q=1.0,*/*;q=0.1"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# Each source's own key in the worker (two sources of one name must not share a rate()).
+_KEYS = itertools.count(1)
 
 
 class Source:
@@ -75,49 +83,31 @@ class PrometheusSource(Source):
         self.clock = clock
         self.keep = frozenset().union(*(e.metric_names for e in self.selectors.values()))
         self._session: Any = None  # an aiohttp.ClientSession, made on the first scrape
-        self._before: Samples | None = None
-        self._before_at = 0.0
-        self._evaluating: asyncio.Future[Reading] | None = None
+        self._key = f"{name}#{next(_KEYS)}"
+        self._texts = tuple((metric, e.text) for metric, e in self.selectors.items())
+        self._evaluator: evaluator.Evaluator | None = None  # the run's, at the first scrape
 
     async def sample(self) -> Reading:
-        if self._evaluating is not None and not self._evaluating.done():
-            return SampleError("the previous sample's selectors are still being evaluated")
         at = self.clock()
         body = await self._fetch()
         if isinstance(body, SampleError):
             return body
-        self._evaluating = asyncio.ensure_future(asyncio.to_thread(self._evaluate, body, at))
-        try:
-            return await asyncio.wait_for(
-                asyncio.shield(self._evaluating), EVALUATE_TIMEOUT_SECONDS
-            )
-        except asyncio.TimeoutError:
-            return SampleError(
-                f"its selectors took longer than {EVALUATE_TIMEOUT_SECONDS:g}s to evaluate"
-            )
-
-    def _evaluate(self, body: bytes, at: float) -> Reading:
-        """On a thread of its own: the body parsed and every selector evaluated (a
-        regex over many long label values may take a while)."""
-        parsed = parse_exposition(body, self.keep)
-        if parsed.truncated:
-            return SampleError(
-                f"more than {exposition.MAX_SAMPLES} samples of the metrics asked for"
-            )
-        if parsed.lines and parsed.malformed == parsed.lines:
-            return SampleError(f"not Prometheus text: none of its {parsed.lines} lines is a sample")
-        now = parsed.by_name()
-        seconds = at - self._before_at if self._before is not None else None
-        values = {
-            name: e.evaluate(now, self._before, seconds) for name, e in self.selectors.items()
-        }
-        self._before, self._before_at = now, at
-        return values
+        if self._evaluator is None or self._evaluator.closed:
+            self._evaluator = evaluator.shared()
+            self._evaluator.join(self)
+        request = Request(self._key, self._texts, body, at)
+        reply = await self._evaluator.evaluate(request, EVALUATE_TIMEOUT_SECONDS)
+        return SampleError(_one_line(reply)) if isinstance(reply, str) else reply
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        try:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+        finally:
+            if self._evaluator is not None:
+                done, self._evaluator = self._evaluator, None
+                await done.leave(self)  # the last source to leave kills the worker
 
     async def _fetch(self) -> bytes | SampleError:
         """The endpoint's body, or why there is none: within the timeout, at most
