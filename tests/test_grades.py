@@ -32,7 +32,7 @@ from yamlload.results.grading import (
 )
 from yamlload.results.summary import Summary
 
-P95, ERRORS = DEFAULT_TABLE
+P95, ERRORS, USER_FAILURES = DEFAULT_TABLE
 THROUGHPUT = Bands("http.request_rate", (200.0, 150.0, 100.0, 50.0), HIGHER)
 
 
@@ -136,6 +136,10 @@ def graded(*pairs: tuple[str, str]) -> list[MetricGrade]:
         ([("p95", "A"), ("error_rate", "F")], 0.2, NOT_READY, "20.00% > 5%"),
         ([("p95", "B"), ("rps", "F")], 0.0, NOT_READY, "rps is F"),
         ([("p95", "A")], None, NOT_READY, "no request"),
+        # the failure rates' own grades do not decide: the rate rules do (else a run at
+        # 2% errors graded D could never need optimization, only be not ready)
+        ([("p95", "A"), ("error_rate", "D")], 0.02, NEEDS_OPTIMIZATION, "2.00% is 1–5%"),
+        ([("p95", "B"), ("error_rate", "C"), ("user_failure_rate", "C")], 0.007, READY, "0.70%"),
     ],
 )
 def test_readiness_rules(
@@ -146,8 +150,12 @@ def test_readiness_rules(
     assert words in rule
 
 
-def summary_of(ms: float, requests: int, failed: int, endpoint_ms: float = 1.0) -> Summary:
+def summary_of(
+    ms: float, requests: int, failed: int, endpoint_ms: float = 1.0, users_failed: int = 0
+) -> Summary:
     metrics = Metrics()
+    metrics.count("vusers.created", requests)
+    metrics.count("vusers.failed", users_failed)
     for _ in range(requests - failed):
         metrics.observe("http.response_time", ms)
         metrics.observe("plugins.metrics-by-endpoint.response_time.GET /a", endpoint_ms)
@@ -166,6 +174,17 @@ def test_a_summary_graded_on_the_default_table() -> None:
     assert by_key["error_rate"] == MetricGrade("error_rate", 0.002, "B")
     assert grading.overall == "B"
     assert grading.verdict == READY
+
+
+def test_failed_users_fail_the_grade_and_readiness() -> None:
+    """Every user failed (a capture that matched nothing) while every request was
+    answered: it graded A and read ready."""
+    summary = summary_of(1.0, 10, 0, users_failed=10)
+    grading = grade_summary(summary, DEFAULT_TABLE)
+    by_key = {m.key: m for m in grading.by_metric}
+    assert by_key["user_failure_rate"].grade == "F"
+    assert grading.overall == "F"
+    assert grading.verdict == NOT_READY and "100.00% > 5%" in grading.rule
 
 
 def test_nothing_answered_grades_f_and_says_so() -> None:

@@ -7,6 +7,7 @@ wall-clock time is asserted."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -65,17 +66,23 @@ def test_a_run_is_graded_on_the_default_table(
     assert code == 0, output
     grade = report["grade"]
     assert grade["overall"] == "A"
-    assert grades_of(report) == {"http.response_time.p95": "A", "error_rate": "A"}
+    assert grades_of(report) == {
+        "http.response_time.p95": "A",
+        "error_rate": "A",
+        "user_failure_rate": "A",
+    }
     assert grade["by_metric"]["error_rate"]["value"] == 0.0
     assert 0 < grade["by_metric"]["http.response_time.p95"]["value"] < 500
     assert grade["table"] == {
         "http.response_time.p95": {"bands": [500, 1000, 2000, 5000], "better": "lower"},
         "error_rate": {"bands": [0.001, 0.005, 0.01, 0.05], "better": "lower"},
+        "user_failure_rate": {"bands": [0.001, 0.005, 0.01, 0.05], "better": "lower"},
     }
     assert grade["readiness"]["verdict"] == "ready"
     line = next(x for x in output.splitlines() if x.startswith("Grade "))
-    assert line.startswith("Grade A: p95 ") and line.endswith(" ms (A), error rate 0.00% (A)")
-    assert "Readiness: ready (every graded metric is B or better and error rate 0.00% < 1%)" in (
+    assert line.startswith("Grade A: p95 ")
+    assert line.endswith(" ms (A), error rate 0.00% (A), user failure rate 0.00% (A)")
+    assert "Readiness: ready (every graded metric is B or better and failure rate 0.00% < 1%)" in (
         output
     )
     Draft202012Validator(build_report_schema()).validate(report)
@@ -90,13 +97,15 @@ def test_failed_requests_grade_the_error_rate(
     assert report["grade"]["overall"] == "F"
     assert report["grade"]["readiness"] == {
         "verdict": "not ready",
-        "rule": "error rate 100.00% > 5%",
+        "rule": "failure rate 100.00% > 5%",
     }
 
 
-def test_a_plans_table_replaces_the_default(
+def test_a_plans_table_replaces_the_default_but_failures_are_always_graded(
     write_plan: Any, tmp_path: Path, server: ServerThread
 ) -> None:
+    """A table that leaves out error rate still grades it (and failed users): a plan
+    grading latency alone passed `grade>=B` with every request failing."""
     grades = (
         f"    p95: {TIGHT}\n"
         "    rps: {bands: [1000, 500, 200, 100], better: higher}\n"
@@ -105,6 +114,8 @@ def test_a_plans_table_replaces_the_default(
     code, report, output = run_plan(write_plan, tmp_path, plan_text(server.url, grades, SLOW))
     assert code == 0, output
     assert grades_of(report) == {
+        "error_rate": "A",
+        "user_failure_rate": "A",
         "http.response_time.p95": "C",
         "http.request_rate": "F",  # 8 a second against D's more than 100
         "http.response_time.max": "C",
@@ -119,7 +130,9 @@ def test_a_plans_table_replaces_the_default(
     }
     line = next(x for x in output.splitlines() if x.startswith("Grade "))
     assert re.fullmatch(
-        r"Grade F: p95 [0-9.]+ ms \(C\), rps [0-9.]+/s \(F\), max [0-9.]+ ms \(C\)", line
+        r"Grade F: p95 [0-9.]+ ms \(C\), rps [0-9.]+/s \(F\), max [0-9.]+ ms \(C\), "
+        r"error rate 0.00% \(A\), user failure rate 0.00% \(A\)",
+        line,
     ), line
 
 
@@ -132,6 +145,7 @@ def test_default_true_keeps_the_default_rows(
     assert grades_of(report) == {
         "http.response_time.p95": "A",
         "error_rate": "A",
+        "user_failure_rate": "A",
         "http.response_time.p99": "C",
     }
     assert report["grade"]["readiness"]["verdict"] == "not ready"
@@ -147,6 +161,8 @@ def test_an_endpoint_is_graded_on_its_own_requests(
     code, report, output = run_plan(write_plan, tmp_path, text)
     assert code == 0, output
     assert grades_of(report) == {
+        "error_rate": "A",
+        "user_failure_rate": "A",
         "slow: http.response_time.p95": "C",
         "GET /ok: http.response_time.p95": "A",
     }
@@ -182,7 +198,12 @@ def test_a_monitored_series_is_graded(write_plan: Any, tmp_path: Path, monitored
     text = plan_text(monitored, grades, extra_config=monitor)
     code, report, output = run_plan(write_plan, tmp_path, text)
     assert code == 0, output
-    assert grades_of(report) == {"monitor.db.active.max": "B", "monitor.db.active.min": "F"}
+    assert grades_of(report) == {
+        "error_rate": "A",
+        "user_failure_rate": "A",
+        "monitor.db.active.max": "B",
+        "monitor.db.active.min": "F",
+    }
     assert 4 <= report["grade"]["by_metric"]["monitor.db.active.max"]["value"] <= 6
 
 
@@ -200,7 +221,7 @@ def test_grade_gate_passes(write_plan: Any, tmp_path: Path, server: ServerThread
     cases = {
         c.get("name"): c for c in suite.iter("testcase") if c.get("classname") == "yamlload.grade"
     }
-    assert list(cases) == ["http.response_time.p95"]
+    assert list(cases) == ["http.response_time.p95", "error_rate", "user_failure_rate"]
     assert cases["http.response_time.p95"].find("failure") is None
 
 
@@ -236,7 +257,11 @@ def test_grade_gate_fails_below_its_letter(
         for c in suite.iter("testcase")
         if c.get("classname") == "yamlload.grade"
     }
-    assert failing == {"http.response_time.p95": True, "error_rate": False}
+    assert failing == {
+        "http.response_time.p95": True,
+        "error_rate": False,
+        "user_failure_rate": False,
+    }
     markdown = summary_md.read_text(encoding="utf-8")
     assert "**Grade C: p95 " in markdown
     assert "| `error_rate` | 0.00% | A | < 0.1% | < 0.5% | < 1% | < 5% |" in markdown
@@ -425,6 +450,40 @@ def test_the_revision_is_gits_in_the_plans_folder(
     result = run_cli("run", "-q", str(plan), "-o", str(out), env=NO_CI)
     assert result.exit_code == 0, result.stderr
     assert json.loads(out.read_text(encoding="utf-8"))["run"]["revision"] == head
+    # a plan edited since its commit is not that commit: the revision says so
+    plan.write_text(plan.read_text(encoding="utf-8") + "# tuned\n", encoding="utf-8")
+    result = run_cli("run", "-q", str(plan), "-o", str(out), env=NO_CI)
+    assert json.loads(out.read_text(encoding="utf-8"))["run"]["revision"] == f"{head}-dirty"
+
+
+def test_git_is_never_run_from_the_plans_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `.` on PATH, a `git` beside the plan ran (git is run in the plan's folder)."""
+    from yamlload.cli.revision import git_revision
+
+    fake = tmp_path / "git"
+    fake.write_text(f"#!/bin/sh\ntouch {tmp_path}/ran\necho deadbeef\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f".:{os.environ.get('PATH', '')}")
+    assert git_revision(tmp_path) != "deadbeef"
+    assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "recorded"),
+    [
+        ("9f8e7d6", "9f8e7d6"),
+        ("abc\u202edef", "abcdef"),
+        ("x" * 100, "x" * 64),
+        ("v1.2/rc-3", "v1.2/rc-3"),
+    ],
+)
+def test_a_ci_revision_keeps_only_the_characters_of_a_revision(value: str, recorded: str) -> None:
+    """A bidi override or a control character from a CI variable reached every report."""
+    from yamlload.cli.revision import build_revision
+
+    assert build_revision(None, {"GITHUB_SHA": value}) == recorded
 
 
 def test_no_revision_outside_a_repository(
@@ -455,6 +514,7 @@ def test_the_live_board_judges_a_grade_gate_on_the_run_so_far(write_plan: Any) -
     for _ in range(20):
         total.observe("http.response_time", 50.0)
     total.count("http.requests", 20)
+    total.count("vusers.created", 20)
     board.total, board.version = total, board.version + 1
     [outcome] = board.outcomes()
     assert (outcome.value, outcome.ok) == (2.0, False)  # C so far, below B

@@ -31,6 +31,7 @@ from .parse import (
     RATES,
     REQUEST_RATE,
     SHORTHANDS,
+    USER_FAILURE_RATE,
     Check,
     check_names,
     checks_for_run,
@@ -39,11 +40,18 @@ from .parse import (
 )
 
 # The suites' table: response time < 500 / 1000 / 2000 / 5000 ms and errors < 0.1 /
-# 0.5 / 1 / 5 %. Rates are fractions, as measure() gives them. Throughput is graded only
-# when a plan sets its bands: what is good depends on the system.
+# 0.5 / 1 / 5 %, for failed requests and for failed users (a capture that matched
+# nothing fails a user whose requests were all answered). Rates are fractions, as
+# measure() gives them. Throughput is graded only when a plan sets its bands: what is
+# good depends on the system.
+FAILURE_BANDS = (0.001, 0.005, 0.01, 0.05)
+FAILURE_ROWS: tuple[Bands, ...] = (
+    Bands(ERROR_RATE, FAILURE_BANDS, LOWER),
+    Bands(USER_FAILURE_RATE, FAILURE_BANDS, LOWER),
+)
 DEFAULT_TABLE: tuple[Bands, ...] = (
     Bands(f"{n.RESPONSE_TIME}.p95", (500.0, 1000.0, 2000.0, 5000.0), LOWER),
-    Bands(ERROR_RATE, (0.001, 0.005, 0.01, 0.05), LOWER),
+    *FAILURE_ROWS,
 )
 # Metrics of which more is better; every other (times, errors, failures, a monitored
 # series such as CPU or memory) is better lower. A plan's `better:` overrides either.
@@ -70,6 +78,7 @@ NOT_READY_ERROR_RATE = 0.05
 SHORT_NAMES = {
     **{full: short for short, full in SHORTHANDS.items() if short not in ("median", "rps")},
     ERROR_RATE: "error rate",
+    USER_FAILURE_RATE: "user failure rate",
     REQUEST_RATE: "rps",
 }
 
@@ -107,28 +116,39 @@ def label(key: str) -> str:
     return f"{scope}{sep}{short}" if sep else short
 
 
-def readiness(by_metric: Sequence[MetricGrade], error_rate: float | None) -> tuple[str, str]:
+def readiness(by_metric: Sequence[MetricGrade], failure_rate: float | None) -> tuple[str, str]:
     """The verdict and the rule that decided it, in words. Not ready wins over needs
-    optimization, which wins over ready."""
-    if error_rate is None:
+    optimization, which wins over ready. `failure_rate` is the larger of failed requests
+    and failed users: the rate rules judge it, so the failure rates' own grades do not
+    (a run at 2% errors, graded D, needs optimization; it is not "C or lower")."""
+    if failure_rate is None:
         return NOT_READY, "no request was sent: nothing to judge"
-    rate = f"{error_rate * 100:.2f}%"
-    if error_rate > NOT_READY_ERROR_RATE:
-        return NOT_READY, f"error rate {rate} > {NOT_READY_ERROR_RATE:.0%}"
+    rate = f"{failure_rate * 100:.2f}%"
+    if failure_rate > NOT_READY_ERROR_RATE:
+        return NOT_READY, f"failure rate {rate} > {NOT_READY_ERROR_RATE:.0%}"
     # the worst of them decides (an F says more than a C), the first of equals
     poor = min(
-        (m for m in by_metric if m.grade in NOT_READY_GRADES),
+        (m for m in by_metric if m.grade in NOT_READY_GRADES and m.key not in RATES),
         key=lambda m: -NOT_READY_GRADES.index(m.grade),
         default=None,
     )
     if poor is not None:
         return NOT_READY, f"{label(poor.key)} is {poor.grade} (C or lower is not ready)"
-    if error_rate >= READY_ERROR_RATE:
-        return NEEDS_OPTIMIZATION, f"error rate {rate} is 1–5% (ready needs < 1%)"
+    if failure_rate >= READY_ERROR_RATE:
+        return NEEDS_OPTIMIZATION, f"failure rate {rate} is 1–5% (ready needs < 1%)"
     return (
         READY,
-        f"every graded metric is B or better and error rate {rate} < {READY_ERROR_RATE:.0%}",
+        f"every graded metric is B or better and failure rate {rate} < {READY_ERROR_RATE:.0%}",
     )
+
+
+def failure_rate(summary: Summary) -> float | None:
+    """What readiness calls the failure rate: the larger of failed requests and failed
+    users; None when no request was sent."""
+    errors = measure(summary, ERROR_RATE)
+    if errors is None:
+        return None
+    return max(errors, measure(summary, USER_FAILURE_RATE) or 0.0)
 
 
 def grade_summary(summary: Summary, table: Sequence[Bands]) -> Grading:
@@ -139,7 +159,7 @@ def grade_summary(summary: Summary, table: Sequence[Bands]) -> Grading:
         for row in table
         for value in (measure(summary, row.metric, row.scope),)
     )
-    verdict, rule = readiness(by_metric, measure(summary, ERROR_RATE))
+    verdict, rule = readiness(by_metric, failure_rate(summary))
     return Grading(
         overall=overall_grade(m.grade for m in by_metric),
         verdict=verdict,
@@ -197,8 +217,12 @@ def grade_table(plan: Plan) -> tuple[Bands, ...]:
         rows[bands.key] = bands
     if problems:
         raise PlanError(problems)
-    kept = [b for b in DEFAULT_TABLE if b.key not in rows] if settings.keep_default else []
-    table = (*kept, *rows.values())
+    # failures are always graded (a plan may set their bands): a table of latency alone
+    # passed grade>=B with every request failing
+    defaults = DEFAULT_TABLE if settings.keep_default else FAILURE_ROWS
+    kept = [b for b in defaults if b.key not in rows]
+    # the plan's own rows first, unless it asked for the default table with them
+    table = (*kept, *rows.values()) if settings.keep_default else (*rows.values(), *kept)
     if not table:
         why = "config.grades: grades nothing: name a metric with its bands, or default: true"
         raise PlanError([Problem(settings.pos, why)])

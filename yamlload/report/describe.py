@@ -89,18 +89,19 @@ def describe(plan: Plan) -> list[str]:
     if plan.alerts:
         where = ", ".join(shown_name(_alerted(alert)) for alert in plan.alerts)
         lines.append(f"  alerts     {where}")
-    if plan.grades is not None:  # the default table goes without saying
-        lines.append(f"  grades     {_graded(plan)}")
+    lines.append(f"  grades     {_graded(plan)}")
     return lines
 
 
 def _graded(plan: Plan) -> str:
-    """The metrics config.grades grades, as the grade line names them."""
+    """The metrics the run is graded on, as the grade line names them, and whether
+    that is the default table."""
     try:
         table = grade_table(plan)
     except PlanError:  # validate has told them; describe() is never asked then
         return "(not valid)"
-    return ", ".join(shown_name(label(bands.key)) for bands in table)
+    named = ", ".join(shown_name(label(bands.key)) for bands in table)
+    return named if plan.grades is not None else f"{named} (the default table)"
 
 
 def _alerted(alert: Alert) -> str:
