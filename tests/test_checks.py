@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -470,3 +471,34 @@ def test_a_bad_metric_in_config_ensure_points_into_the_plan(write_plan) -> None:
         f"{path}:5:9: ensure 'http.respnse_time.p99 < 5': unknown metric"
     )
     assert "did you mean 'http.response_time.p99'?" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("intermediate", 0, "period"), "1e999"),  # JSON that reads as infinity
+        (("run", "duration"), "NaN"),
+        (("run", "duration"), "-Infinity"),
+        (("aggregate", "counters", "http.requests"), "1" + "0" * 5000),  # int() refuses it
+        (("aggregate", "counters", "http.requests_failed"), "-5"),  # error rate -5%
+    ],
+)
+def test_a_report_with_a_number_no_run_writes_is_refused(
+    tmp_path: Path, path: tuple[object, ...], value: str
+) -> None:
+    """Each was a crash (exit 70: OverflowError, nan/s in a page) or a wrong verdict (a
+    negative count made a negative error rate): reports are untrusted input."""
+    good = json.loads(write_report(tmp_path / "good.json", 100.0, 1).read_text())
+    node: Any = good
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = "__VALUE__"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(good).replace('"__VALUE__"', value))
+    for command in (
+        ["compare", str(bad), str(bad)],
+        ["report", str(bad), "-o", str(tmp_path / "r.html")],
+    ):
+        result = run_cli(*command)
+        assert result.exit_code == 2, (command, result.stderr)
+        assert "not a" in result.stderr and "JSON report" in result.stderr

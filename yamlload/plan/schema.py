@@ -801,7 +801,11 @@ def _report_metrics() -> Schema:
                 "once a long run rolls up periods older than an hour and six hours. "
                 "Absent means 1.",
             },
-            "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
+            # a count is never below 0: a negative one made a negative error rate
+            "counters": {
+                "type": "object",
+                "additionalProperties": {"type": "integer", "minimum": 0},
+            },
             "rates": {"type": "object", "additionalProperties": number},
             "summaries": {"type": "object", "additionalProperties": summary},
             "histograms": {"type": "object", "additionalProperties": histogram},
@@ -836,6 +840,7 @@ def _report_grade() -> Schema:
             },
             "by_metric": {
                 "type": "object",
+                "minProperties": 1,  # a run is graded on something: the failure rates
                 "additionalProperties": {
                     "type": "object",
                     "required": ["value", "grade"],
@@ -844,6 +849,7 @@ def _report_grade() -> Schema:
             },
             "table": {
                 "type": "object",
+                "minProperties": 1,
                 "additionalProperties": {
                     "type": "object",
                     "required": ["bands", "better"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,9 @@ from .outputs import write_with
 # A day-long run's report is a few MB (old periods are rolled up); past this the file is
 # not one of ours, and reading it would cost ten times its size in memory.
 MAX_REPORT_BYTES = 256 * 1024 * 1024
+# The longest whole number a report holds (a count, nanoseconds): far past this it is
+# not ours, and int() refuses more than 4,300 digits anyway.
+MAX_INT_DIGITS = 30
 
 
 def write_json(
@@ -74,12 +78,17 @@ def read_report_data(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A report's JSON, checked against the report schema: for a reader that needs
     fields the Summary does not keep (`trend`: a revision, a grade)."""
     try:
-        data = json.loads(read_bounded(path, MAX_REPORT_BYTES).decode("utf-8"))
+        data = json.loads(
+            read_bounded(path, MAX_REPORT_BYTES).decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
         raise UsageError(f"{path}: not a JSON report ({exc})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: not a yamlload JSON report")
@@ -87,6 +96,24 @@ def read_report_data(path: str | os.PathLike[str]) -> dict[str, Any]:
     if problem:
         raise UsageError(f"{path}: not a yamlload JSON report: {problem}")
     return data
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is no number a run writes")
+
+
+def _finite_float(text: str) -> float:
+    """A report's numbers are finite (1e999 reads as infinity, and crashed a reader)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is no number a run writes")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"a number of {len(text)} digits is no number a run writes")
+    return int(text)
 
 
 def _first_schema_problem(data: dict[str, object]) -> str | None:

@@ -130,7 +130,7 @@ def merge_summaries(parts: list[Summary], names: list[str] | None = None) -> Sum
     )
     # The whole run is graded again on the shards' table: a shard graded its share only.
     graded = next((p.grade for p in parts if p.grade is not None), None)
-    if graded is not None:
+    if graded is not None and graded.table:
         merged.grade = grade_summary(merged, graded.table)
     return merged
 
