@@ -7,13 +7,14 @@ from __future__ import annotations
 import csv
 import json
 import statistics
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import run_cli
 from tests.servers import ServerThread
-from tests.trend_reports import Real, day, derive, grade, make_real_runs
+from tests.trend_reports import Failing, Real, day, derive, grade, make_failing_runs, make_real_runs
 from yamlload.checks.measure import measure
 from yamlload.report.json import read_json
 
@@ -36,6 +37,11 @@ CSV_COLUMNS = [
 @pytest.fixture(scope="module")
 def real(server: ServerThread, tmp_path_factory: pytest.TempPathFactory) -> Real:
     return make_real_runs(server, tmp_path_factory.mktemp("real"))
+
+
+@pytest.fixture(scope="module")
+def failing(server: ServerThread, tmp_path_factory: pytest.TempPathFactory) -> Failing:
+    return make_failing_runs(server, tmp_path_factory.mktemp("failing"))
 
 
 def p95_of(path: Path) -> float:
@@ -224,14 +230,193 @@ def test_the_same_plan_file_from_another_folder_is_the_same_plan(
     assert run_cli("trend", str(a), str(b)).exit_code == 0
 
 
-def test_a_checkpoint_is_left_out_with_a_warning(real: Real, tmp_path: Path) -> None:
+def test_a_checkpoint_is_left_out_with_a_warning_when_nothing_is_judged(
+    real: Real, tmp_path: Path
+) -> None:
     folder = tmp_path / "reports"
     history(real, folder, runs=2)
     derive(real.slow, folder / "partial.json", day(30), revision="partial", checkpoint=True)
-    result = run_cli("trend", str(folder), "--ensure", "p95<+10%")
-    assert result.exit_code == 0, result.stdout  # the slow checkpoint is not the newest
+    result = run_cli("trend", str(folder))
+    assert result.exit_code == 0, result.stdout
     assert "partial.json" in result.stderr and "checkpoint" in result.stderr
     assert "partial" not in result.stdout.split()
+
+
+def test_the_gate_refuses_a_set_with_a_checkpoint_or_a_damaged_report_unless_newest_is_named(
+    real: Real, tmp_path: Path
+) -> None:
+    """A killed run leaves a checkpoint as its report: judging the newest of the others
+    would judge an older run and pass. Without --newest that is exit 2, saying why."""
+    folder = tmp_path / "reports"
+    history(real, folder, runs=2)
+    derive(real.slow, folder / "partial.json", day(30), revision="partial", checkpoint=True)
+    result = run_cli("trend", str(folder), "--ensure", "p95<+250ms")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "partial.json" in result.stderr and "did not finish" in result.stderr
+    assert "--newest FILE" in result.stderr
+    (folder / "partial.json").unlink()
+    (folder / "cut.json").write_text('{"yamlload": {"vers', encoding="utf-8")
+    (folder / "package.json").write_text('{"name": "web"}', encoding="utf-8")
+    result = run_cli("trend", str(folder), "--ensure", "p95<+250ms")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "cut.json" in result.stderr and "did not finish" in result.stderr
+    (folder / "cut.json").unlink()  # other JSON in the folder is no run's report: a note
+    result = run_cli("trend", str(folder), "--ensure", "p95<+250ms")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "package.json" in result.stderr
+
+
+def test_newest_names_the_run_judged_whatever_else_the_folder_holds(
+    real: Real, tmp_path: Path
+) -> None:
+    folder = tmp_path / "reports"
+    history(real, folder, runs=3)
+    derive(real.slow, folder / "partial.json", day(20), checkpoint=True)
+    (folder / "cut.json").write_text('{"yamlload": {"vers', encoding="utf-8")
+    derive(real.fast[0], folder / "later.json", day(30), revision="later")
+    build = derive(real.slow, tmp_path / "build.json", day(10), revision="build")
+    result = run_cli("trend", str(folder), "--newest", str(build), "--ensure", "p95<+10%")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "Newest run 2026-01-10 10:00:00Z (build)" in result.stdout
+    assert "median of the 3 runs before it" in result.stdout
+    assert "later.json" in result.stderr and "after the run judged" in result.stderr
+    assert "later" not in result.stdout.split()
+    assert "partial.json" in result.stderr and "cut.json" in result.stderr
+    inside = run_cli(
+        "trend",
+        str(folder),
+        "--newest",
+        str(folder / "run2.json"),
+        "--ensure",
+        "p95<+10%",
+        "--baseline",
+        "1",
+    )
+    assert "median of the 1 run before it" in inside.stdout, inside.stdout + inside.stderr
+    assert "rev3" not in inside.stdout.split()
+
+
+def test_newest_must_be_a_finished_report_of_the_plan(real: Real, tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    history(real, folder, runs=2)
+    gone = run_cli("trend", str(folder), "--newest", str(tmp_path / "gone.json"))
+    assert gone.exit_code == 2 and "gone.json: no such file" in gone.stderr
+    partial = derive(real.slow, tmp_path / "partial.json", day(9), checkpoint=True)
+    killed = run_cli("trend", str(folder), "--newest", str(partial), "--ensure", "p95<+10%")
+    assert killed.exit_code == 2, killed.stdout
+    assert "partial.json" in killed.stderr and "did not finish" in killed.stderr
+    cut = tmp_path / "cut.json"
+    cut.write_text(partial.read_text(encoding="utf-8")[:300], encoding="utf-8")
+    damaged = run_cli("trend", str(folder), "--newest", str(cut))
+    assert damaged.exit_code == 2 and "cut.json: not a JSON report" in damaged.stderr
+    other = derive(real.slow, tmp_path / "o.json", day(9), source="load/search.yml")
+    for mixed in ((), ("--mixed",)):
+        refused = run_cli("trend", str(folder), "--newest", str(other), *mixed)
+        assert refused.exit_code == 2, refused.stdout
+        assert "search.yml" in refused.stderr and "checkout.yml" in refused.stderr
+
+
+def test_a_report_from_the_future_is_left_out_with_a_warning(real: Real, tmp_path: Path) -> None:
+    """A runner whose clock is ahead wrote a fast report dated tomorrow: it would be the
+    newest for a day, and the real newest (slow) would never be judged."""
+    folder = tmp_path / "reports"
+    history(real, folder, newest=real.slow, runs=3)
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    derive(real.fast[0], folder / "ahead.json", tomorrow, revision="ahead")
+    result = run_cli("trend", str(folder), "--ensure", "p95<+10%")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "ahead.json" in result.stderr and "future" in result.stderr
+    assert "ahead" not in result.stdout.split()
+
+
+def test_a_report_only_a_little_ahead_is_kept() -> None:
+    """Clocks of CI runners differ by seconds: within FUTURE_SLACK a run is kept."""
+    from yamlload.cli.trend import FUTURE_SLACK, from_the_future
+
+    now = datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc)
+    assert not from_the_future(now + FUTURE_SLACK, now)
+    assert from_the_future(now + FUTURE_SLACK + timedelta(seconds=1), now)
+
+
+def test_a_copy_of_a_report_counts_once(real: Real, tmp_path: Path) -> None:
+    """A copy of the newest under another name was its own baseline: +0%, no regression."""
+    folder = tmp_path / "reports"
+    history(real, folder, newest=real.slow, runs=1)
+    (folder / "a-copy.json").write_bytes((folder / "newest.json").read_bytes())
+    result = run_cli("trend", str(folder), "--ensure", "p95<+10%", "--baseline", "1")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "the same run as" in result.stderr and "a-copy.json" in result.stderr
+    assert "Trend of 2 runs" in result.stdout
+
+
+def test_invalid_runs_are_shown_but_left_out_of_the_baseline(
+    real: Real, failing: Failing, tmp_path: Path
+) -> None:
+    """Two runs that reached nothing (100% errors) made the baseline's error rate 100%,
+    so a newest run failing every request was no change."""
+    folder = tmp_path / "reports"
+    history(real, folder, runs=1)
+    derive(failing.unreachable, folder / "down1.json", day(2), revision="down1")
+    derive(failing.unreachable, folder / "down2.json", day(3), revision="down2")
+    derive(failing.errors, folder / "errors.json", day(4), revision="errors")
+    result = run_cli("trend", str(folder), "--ensure", "error_rate<+0.5pp")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "median of the 1 run before it" in result.stdout
+    assert "down1.json" in result.stderr and "invalid" in result.stderr
+    down = [x for x in result.stdout.splitlines() if "down" in x]
+    assert len(down) == 2 and all(x.split()[-1] == "invalid" for x in down)
+
+
+def test_an_invalid_newest_run_fails_its_checks_with_the_reason(
+    real: Real, failing: Failing, tmp_path: Path
+) -> None:
+    """A run that reached nothing sent as many requests as before: rps>-10% held."""
+    folder = tmp_path / "reports"
+    history(real, folder, newest=failing.unreachable, runs=2)
+    result = run_cli("trend", str(folder), "--ensure", "rps>-10%")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "could not reach the target" in result.stdout and "invalid" in result.stdout
+    row = next(x for x in result.stdout.splitlines() if x.startswith("rps>-10%"))
+    assert row.split()[-1] == "fail"
+
+
+def test_mixed_judges_the_newest_against_its_own_plan_only(real: Real, tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    history(real, folder, runs=2)
+    for d in (4, 5):
+        derive(real.slow, folder / f"s{d}.json", day(d), source="load/search.yml")
+    derive(real.slow, folder / "newest.json", day(6), revision="newest")
+    result = run_cli("trend", str(folder), "--mixed", "--ensure", "p95<+10%", "--baseline", "2")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "median of the 2 runs of checkout.yml before it" in result.stdout
+
+
+def test_the_refusal_of_mixed_plans_names_each(real: Real, tmp_path: Path) -> None:
+    paths = [
+        derive(real.fast[0], tmp_path / f"{name}.json", day(i + 1), source=f"load/{name}.yml")
+        for i, name in enumerate(("a", "b", "c"))
+    ]
+    result = run_cli("trend", *map(str, paths))
+    assert result.exit_code == 2
+    assert "reports of 3 plans: a.yml (" in result.stderr
+    assert all(f"{name}.yml ({tmp_path / name}.json)" in result.stderr for name in "abc")
+
+
+def test_the_date_is_shown_to_the_second_in_utc(real: Real, tmp_path: Path) -> None:
+    path = derive(real.fast[0], tmp_path / "a.json", "2026-01-01T12:00:07+02:00", "r")
+    result = run_cli("trend", str(path))
+    assert result.exit_code == 0
+    assert "started (UTC)" in result.stdout
+    assert "2026-01-01 10:00:07Z" in result.stdout
+
+
+def test_an_infinite_limit_is_refused_by_trend_and_compare(real: Real, tmp_path: Path) -> None:
+    paths = history(real, tmp_path / "reports", runs=2)
+    for limit in ("p95<+1e999%", "p99<+1e999ms", "error_rate<+1e999pp", "p95>-1e999%"):
+        for command in ("trend", "compare"):
+            result = run_cli(command, *map(str, paths), "--ensure", limit)
+            assert result.exit_code == 2, (command, limit, result.stdout)
+            assert limit in result.stderr and "finite" in result.stderr
 
 
 def test_the_csv_has_a_row_per_run_with_raw_numbers(real: Real, tmp_path: Path) -> None:
@@ -304,12 +489,14 @@ def test_a_full_commit_hash_shows_as_git_short_form(real: Real, tmp_path: Path) 
 
 
 def test_text_in_the_csv_is_never_a_formula(real: Real, tmp_path: Path) -> None:
-    path = derive(real.fast[0], tmp_path / "a.json", day(1), '=HYPERLINK("http://x")')
+    written = ['=HYPERLINK("http://x")', " =1+1", "\t@SUM(A1)", "\u00a0-2+3", "  +1"]
     out = tmp_path / "t.csv"
-    assert run_cli("trend", str(path), "--csv", str(out)).exit_code == 0
-    with out.open(encoding="utf-8", newline="") as handle:
-        [row] = list(csv.DictReader(handle))
-    assert row["revision"] == '\'=HYPERLINK("http://x")'
+    for i, revision in enumerate(written):
+        path = derive(real.fast[0], tmp_path / f"a{i}.json", day(i + 1), revision)
+        assert run_cli("trend", str(path), "--csv", str(out)).exit_code == 0
+        with out.open(encoding="utf-8", newline="") as handle:
+            [row] = list(csv.DictReader(handle))
+        assert row["revision"] == "'" + revision
 
 
 def test_an_output_that_is_one_of_the_reports_is_refused(real: Real, tmp_path: Path) -> None:

@@ -193,3 +193,32 @@ def test_bands_where_higher_is_better_run_from_f_at_the_bottom() -> None:
     assert higher[0] == ("A", 200, float("inf"))
     assert higher[1] == ("B", 150, 200)
     assert higher[-1] == ("F", float("-inf"), 50)
+
+
+def test_the_page_says_what_the_newest_was_judged_against_and_when_in_utc(
+    real: Real, tmp_path: Path
+) -> None:
+    """With --mixed the baseline is the newest run's own plan, and the page says so;
+    dates are to the second, in UTC, as the console shows them."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    derive(real.fast[0], folder / "a.json", "2026-01-01T12:00:07+02:00", revision="a")
+    derive(real.fast[1], folder / "b.json", day(2), revision="b", source="load/search.yml")
+    build = derive(real.slow, tmp_path / "build.json", day(3), revision="build")
+    page = folder / "trend.html"
+    result = run_cli(
+        "trend",
+        str(folder),
+        "--newest",
+        str(build),
+        "--mixed",
+        "--ensure",
+        "p95<+10%",
+        "--html",
+        str(page),
+    )
+    assert result.exit_code == 1, result.stdout + result.stderr
+    text = page.read_text(encoding="utf-8")
+    assert "the median of the 1 run of checkout.yml before it" in text
+    assert "2026-01-01 10:00:07Z" in text and "started (UTC)" in text
+    assert "Newest run 2026-01-03 10:00:00Z (build)" in text

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import run_cli
-from tests.servers import ServerThread
+from tests.servers import ServerThread, free_port
 
 # One plan: each user asks /sleep/{{ ms }} once, so a run's latency is what `-v` says.
 PLAN = """config:
@@ -42,7 +42,31 @@ def make_real_runs(server: ServerThread, folder: Path) -> Real:
     return Real(fast, slow, plan)
 
 
-def _run(plan: Path, out: Path, ms: int, ensure: str, exit_code: int = 0) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Failing:
+    """Real runs of the same plan file that went wrong: one against a port nothing
+    listens on (an invalid run: no response at all) and one whose every request got a
+    500 (a valid run, all errors)."""
+
+    unreachable: dict[str, Any]
+    errors: dict[str, Any]
+
+
+def make_failing_runs(server: ServerThread, folder: Path) -> Failing:
+    gone, served = folder / "gone", folder / "served"
+    gone.mkdir()
+    served.mkdir()
+    closed = f"http://127.0.0.1:{free_port()}"
+    (gone / "checkout.yml").write_text(PLAN.replace("URL", closed), encoding="utf-8")
+    (served / "checkout.yml").write_text(PLAN.replace("URL", server.url), encoding="utf-8")
+    # the run is invalid (exit 3) and its p95<1000 has no data
+    unreachable = _run(gone / "checkout.yml", gone / "r.json", FAST_MS, "p95<1000", exit_code=3)
+    errors = _run(served / "checkout.yml", served / "r.json", "x", "p95<1000")  # /sleep/x: 500
+    assert unreachable["validity"]["valid"] is False and errors["validity"]["valid"] is True
+    return Failing(unreachable, errors)
+
+
+def _run(plan: Path, out: Path, ms: int | str, ensure: str, exit_code: int = 0) -> dict[str, Any]:
     done = run_cli(
         "run", str(plan), "-q", "-v", json.dumps({"ms": ms}), "--ensure", ensure, "-o", str(out)
     )

@@ -133,6 +133,10 @@ def check_compare_names(
     problems: list[Problem] = []
     endpoints = _endpoints(*summaries)
     for check in checks:
+        if not math.isfinite(check.limit):  # `+1e999%` reads as infinity: it always held
+            problems.append(
+                Problem(check.pos, f"ensure {check.source!r}: the limit must be a finite number")
+            )
         if check.relative == "pp" and not check.metric.endswith(ERROR_RATE):
             problems.append(
                 Problem(

@@ -1,5 +1,5 @@
 """`yamlload trend`'s regression rule: the newest run against the median of the runs
-before it, for each limit on the change (`p95<+10%`), judged as `compare` judges one.
+of its plan before it, for each limit on the change (`p95<+10%`), judged as `compare` judges one.
 
 The median, not the mean or the last run, because CI runners are noisy: one slow build
 among the earlier ones moves a mean and would hide a regression, or fail the next build
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..results.summary import Summary
 from .compare import judge_change
@@ -31,23 +31,34 @@ class TrendOutcome:
     newest: float | None
 
 
-def baseline_of(runs: Sequence[Summary], count: int) -> list[Summary]:
-    """The up to `count` runs just before the newest (`runs` in time order)."""
-    return list(runs[max(len(runs) - 1 - count, 0) : -1])
-
-
 def evaluate_trend(
-    checks: Iterable[Check], runs: Sequence[Summary], count: int
+    checks: Iterable[Check], earlier: Sequence[Summary], newest: Summary
 ) -> list[TrendOutcome]:
-    """Each check on the newest of `runs` (in time order, two or more) against the
-    median of the `count` runs before it."""
-    earlier, newest = baseline_of(runs, count), runs[-1]
+    """Each check on `newest` against the median of the `earlier` runs' values (the
+    caller picks them: the same plan, valid, just before it). An invalid newest run fails
+    every check: its numbers measure no working service (a target it could not reach
+    sends as many requests as before), so no change in them can pass."""
+    valid = invalid_reasons(newest) is None
     judged = []
     for check in checks:
         baseline = median_of(measure(run, check.metric, check.scope) for run in earlier)
         value = measure(newest, check.metric, check.scope)
-        judged.append(TrendOutcome(judge_change(check, baseline, value), baseline, value))
+        outcome = judge_change(check, baseline, value)
+        if not valid:
+            outcome = replace(outcome, ok=False)
+        judged.append(TrendOutcome(outcome, baseline, value))
     return judged
+
+
+def invalid_reasons(summary: Summary) -> list[str] | None:
+    """Why the run is invalid (its report's `validity.reasons`), or None when it is
+    valid or its report says nothing of validity (written before yamlload judged it)."""
+    validity = summary.verdict.get("validity")
+    if not isinstance(validity, dict) or validity.get("valid") is not False:
+        return None
+    reasons = validity.get("reasons")
+    listed = reasons if isinstance(reasons, list) else []
+    return [str(reason) for reason in listed if isinstance(reason, str)]
 
 
 def median_of(values: Iterable[float | None]) -> float | None:

@@ -24,7 +24,7 @@ from ..checks.grades import DEFAULT_TABLE
 from ..checks.measure import measure
 from ..checks.outcome import describe_limit, describe_value
 from ..checks.parse import ERROR_RATE, REQUEST_RATE, SHORTHANDS, Check
-from ..checks.trend import TrendOutcome
+from ..checks.trend import TrendOutcome, invalid_reasons
 from ..errors import UsageError
 from ..results.summary import Summary
 from ..text import one_line
@@ -50,7 +50,7 @@ CSV_COLUMNS = (
     "report",
 )
 TABLE_HEADERS = (
-    "date",
+    "started (UTC)",
     "plan",
     "revision",
     "grade",
@@ -66,8 +66,11 @@ GRADES = ("A", "B", "C", "D", "F")
 # How a revision shows: a hex commit hash as git's short form; any other name cut here.
 SHORT_HASH_CHARS, MAX_REVISION_CHARS, MAX_GRADE_CHARS = 7, 16, 3
 _HEX_HASH = re.compile(r"[0-9a-f]{8,64}")
-# How a spreadsheet tells a formula (OWASP's list for CSV injection).
+# How a spreadsheet tells a formula (OWASP's list for CSV injection). Some spreadsheets
+# skip leading blanks first, so a cell starting with any whitespace is neutralised too.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# How a run's start shows: to the second, in UTC whatever zone its report wrote.
+LABEL_TIME = "%Y-%m-%d %H:%M:%SZ"
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ class TrendRun:
     def verdict(self) -> str | None:
         """invalid, failed or passed, as the run's own checks said; None without checks."""
         judged = self.summary.verdict
-        if judged.get("validity", {}).get("valid") is False:
+        if invalid_reasons(self.summary) is not None:
             return "invalid"
         results = [check.get("result") for check in judged.get("checks", [])]
         if not results:
@@ -128,8 +131,10 @@ class TrendRun:
 
     @property
     def label(self) -> tuple[str, str]:
-        """Its date and revision, as an axis and the table show them."""
-        return self.started.strftime("%Y-%m-%d %H:%M"), short_revision(self.revision)
+        """Its start (UTC, to the second) and revision, as an axis and the table show
+        them: two runs of one minute apart, or a runner in another zone, stay apart."""
+        started = self.started.astimezone(timezone.utc).strftime(LABEL_TIME)
+        return started, short_revision(self.revision)
 
 
 def plan_name(source: str) -> str:
@@ -243,12 +248,22 @@ def check_rows(judged: Sequence[TrendOutcome]) -> list[list[str]]:
     ]
 
 
-def baseline_words(runs: Sequence[TrendRun], count: int) -> str:
-    """What the newest run is judged against: `Newest run 2026-01-06 10:00 (abc1234)
-    against the median of the 5 runs before it`."""
-    date, revision = runs[-1].label
+def baseline_words(newest: TrendRun, count: int, plan: str | None = None) -> str:
+    """What the newest run is judged against: `Newest run 2026-01-06 10:00:00Z (abc1234)
+    against the median of the 5 runs before it`; `plan` names the plan those runs are of
+    (with --mixed, only the newest run's plan is its baseline); an invalid run says why
+    each limit fails."""
+    date, revision = newest.label
     of = "the 1 run" if count == 1 else f"the {count} runs"
-    return f"Newest run {date} ({revision}) against the median of {of} before it"
+    of += f" of {one_line(plan)}" if plan else ""
+    words = f"Newest run {date} ({revision}) against the median of {of} before it"
+    if count == 0:  # only an invalid run is judged with nothing before it
+        words = f"Newest run {date} ({revision}), with no earlier valid run to compare"
+    reasons = invalid_reasons(newest.summary)
+    if reasons is not None:
+        why = one_line("; ".join(reasons)) or "its report says so"
+        words += f"; it is an invalid run ({why}): each limit fails"
+    return words
 
 
 def _absolute(check: Check) -> Check:
@@ -291,5 +306,7 @@ def _write_rows(runs: Sequence[TrendRun], out: TextIO) -> None:
 
 def _inert(text: str) -> str:
     """Text from a report as a spreadsheet takes it as text, never a formula: a cell
-    that starts as one (`=HYPERLINK(...)` as a revision) gets a leading apostrophe."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+    that starts as one (`=HYPERLINK(...)` as a revision, or ` =1+1`: blanks first) gets
+    a leading apostrophe."""
+    risky = text.startswith(FORMULA_STARTS) or text[:1].isspace()
+    return f"'{text}" if risky else text
