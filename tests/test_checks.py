@@ -502,3 +502,10 @@ def test_a_report_with_a_number_no_run_writes_is_refused(
         result = run_cli(*command)
         assert result.exit_code == 2, (command, result.stderr)
         assert "not a" in result.stderr and "JSON report" in result.stderr
+
+
+@pytest.mark.parametrize("expression", ["p95<1e999", "error_rate<1e400%", "p99<=1e999ms"])
+def test_an_infinite_limit_is_refused(expression: str) -> None:
+    """1e999 read as inf: a limit every value passes."""
+    with pytest.raises(PlanError, match="finite"):
+        parse_ensure(expression)

@@ -5,6 +5,7 @@ typo is an error with a suggestion, never a silent pass."""
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -134,6 +135,8 @@ def parse_ensure(text: str, pos: Pos = ENSURE_OPTION, relative: bool = False) ->
     metric = found.group("metric").strip()
     unit = found.group("unit")
     value = float(found.group("value"))
+    if not math.isfinite(value):  # 1e999: a limit of inf, which every value passes
+        raise _ensure_error(text, pos, "the limit must be a finite number")
     full = SHORTHANDS.get(metric, metric)
     if relative:
         if not found.group("value").startswith(("+", "-")) or unit not in ("%", "pp", "ms"):
@@ -222,7 +225,10 @@ def parse_limit(metric: str, written: str) -> float:
         raise ValueError(
             f"{written!r} is not a number with an optional unit (500, 500ms, 1.5s, 1%)"
         )
-    return in_metric_units(metric, float(found.group("value")), found.group("unit"))
+    value = float(found.group("value"))
+    if not math.isfinite(value):
+        raise ValueError(f"{written!r} is not a finite number")
+    return in_metric_units(metric, value, found.group("unit"))
 
 
 def is_time(metric: str) -> bool:
