@@ -237,7 +237,15 @@ def test_a_token_in_the_urls_query_is_a_secret(write_plan: Any, key: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "query", ["token=abc", "private_token=p4", "X-Amz-Signature=f00", "access-token=t", "jwt=e.y.z"]
+    "query",
+    [
+        "token=abc",
+        "private_token=p4",
+        "X-Amz-Signature=f00",
+        "X-Goog-Signature=gs",
+        "access-token=t",
+        "jwt=e.y.z",
+    ],
 )
 def test_a_short_or_unusual_query_credential_is_masked_in_every_output(
     write_plan: Any, query: str

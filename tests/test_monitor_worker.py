@@ -83,7 +83,7 @@ def worker_pids(parent: int) -> set[int]:
     with contextlib.suppress(psutil.Error):
         for child in psutil.Process(parent).children(recursive=True):
             with contextlib.suppress(psutil.Error):
-                if WORKER_MODULE in child.cmdline():
+                if WORKER_MODULE in " ".join(child.cmdline()):
                     found.add(child.pid)
     return found
 
@@ -361,3 +361,32 @@ def test_big_pages_change_none_of_the_runs_numbers(tmp_path: Path, server: Serve
     assert any(f"monitor.big{n}.value" in gauges for n in range(BIG_SOURCES)), gauges.keys()
     assert server.app is not None and server.app[SERVED]["big"] >= BIG_SOURCES
     assert wait_gone(watched.workers) == set()
+
+
+def test_a_yamlload_folder_where_the_command_runs_is_never_imported(
+    tmp_path: Path, server: ServerThread
+) -> None:
+    """The worker (and the demo target) were started with `python -m`, which imports from
+    the current folder first: a `yamlload/` there ran in their place (code execution, and
+    monitoring silently broken)."""
+    shadow = tmp_path / "yamlload"
+    shadow.mkdir()
+    marker = tmp_path / "imported"
+    (shadow / "__init__.py").write_text(f"open({str(marker)!r}, 'a').write('x')\n")
+    plan = tmp_path / "plan.yml"
+    monitor = source("api", f"{server.url}/page/benign", "sum(up)")
+    plan.write_text(plan_text(server.url, seconds=3, arrivals=6, monitor=monitor))
+    out = tmp_path / "report.json"
+    command = Path(sys.executable).parent / "yamlload"  # the console script, as users run it
+    done = subprocess.run(
+        [str(command), "run", "-q", "--demo-target", str(plan), "-o", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=HANG_SECONDS,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not marker.exists()
+    report = json.loads(out.read_text())
+    assert report["aggregate"]["gauges"]["monitor.api.value"]["count"] >= 2
+    assert "monitor.api.scrape_errors" not in report["aggregate"]["counters"]

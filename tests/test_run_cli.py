@@ -79,6 +79,7 @@ def test_example_plan_runs_against_the_demo_target(name: str, tmp_path: Path) ->
         assert list(report["grade"]["by_metric"]) == [
             "http.response_time.p95",
             "error_rate",
+            "user_failure_rate",
             "http.response_time.p99",
             "http.request_rate",
             "search: http.response_time.p95",

@@ -8,10 +8,10 @@ import os
 import re
 import signal
 import subprocess
-import sys
 
 import click
 
+from .._child import python_command
 from ..errors import UsageError
 
 # How long a stopped demo target may take to exit before it is killed.
@@ -79,7 +79,7 @@ class DemoTarget:
         if not self.wanted:
             return None
         command = [
-            *(sys.executable, "-m", "yamlload", "target", "--host", "127.0.0.1", "--port", "0"),
+            *python_command("yamlload", "target", "--host", "127.0.0.1", "--port", "0"),
             # A run killed outright (SIGKILL) cannot stop it: it stops when this is gone.
             *("--exit-with-parent", str(os.getpid())),
         ]

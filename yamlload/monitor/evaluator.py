@@ -22,9 +22,8 @@ import contextlib
 import os
 import pickle
 import signal
-import sys
-from pathlib import Path
 
+from .._child import python_command
 from .values import SampleError
 from .worker import FRAME, MAX_FRAME_BYTES, MODULE, Reply, Request, request_head
 
@@ -33,8 +32,6 @@ from .worker import FRAME, MAX_FRAME_BYTES, MODULE, Reply, Request, request_head
 WRITE_CHUNK_BYTES = 256 * 1024
 # Killing a worker waits this long for it to be gone (SIGKILL takes effect at once).
 REAP_TIMEOUT_SECONDS = 5.0
-# The folder `yamlload` was imported from: the worker imports the same copy.
-_HOME = str(Path(__file__).resolve().parents[2])
 
 Worker = asyncio.subprocess.Process
 _SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows: TerminateProcess either way
@@ -108,16 +105,12 @@ class Evaluator:
     async def _start(self) -> Worker | SampleError:
         if self.closed:
             return SampleError("the monitor worker has been closed")
-        paths = [_HOME, os.environ.get("PYTHONPATH", "")]
         try:
             worker = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                MODULE,
+                *python_command(MODULE),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL,
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)},
             )
         except Exception as exc:  # no such executable, no more processes, ...
             return SampleError(f"cannot start the monitor worker: {type(exc).__name__}: {exc}")

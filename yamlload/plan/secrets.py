@@ -35,8 +35,9 @@ CREDENTIAL_QUERY_KEYS = CREDENTIAL_KEYS | frozenset(
     {"token", "access_token", "access-token", "private_token", "id_token", "refresh_token"}
     # not `key`, `code` or `session`: as often a search key or a status as a secret
     | {"auth", "auth_token", "sig", "signature", "jwt"}
-    # a presigned S3 URL's
+    # a presigned S3 URL's, and a signed Google Cloud Storage URL's
     | {"x-amz-signature", "x-amz-credential", "x-amz-security-token"}
+    | {"x-goog-signature", "x-goog-credential"}
 )
 # Such a parameter in any URL of any text, whatever its value's length: `?token=abc`.
 _QUERY_CREDENTIAL = re.compile(
