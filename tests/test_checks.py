@@ -509,3 +509,14 @@ def test_an_infinite_limit_is_refused(expression: str) -> None:
     """1e999 read as inf: a limit every value passes."""
     with pytest.raises(PlanError, match="finite"):
         parse_ensure(expression)
+
+
+def test_junit_stays_xml_whatever_the_names_hold() -> None:
+    """XML 1.0 has no place for most control characters: a plan file or an endpoint
+    named with one made a JUnit file no CI could read."""
+    from yamlload.report.junit import junit_xml
+
+    summary = Summary("plan\x01\x1b[31m.yml", "http://t", "now", 1.0, [Period(0)], [])
+    document = junit_xml(summary, [], [])
+    suite = ET.fromstring(document.split("?>", 1)[1])
+    assert suite.get("name") == "yamlload plan\ufffd\ufffd[31m.yml"

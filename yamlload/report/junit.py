@@ -6,6 +6,7 @@ too, failing when its grade is below the gate (issue 18)."""
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
@@ -15,6 +16,9 @@ from ..results.summary import Summary
 from ..units import counted
 from .grade_words import gate_holds, grade_line, value_text
 from .outputs import write_text as write_outputs_text
+
+# What XML 1.0 cannot hold, even escaped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> str:
@@ -62,7 +66,9 @@ def junit_xml(summary: Summary, outcomes: list[Outcome], invalid: list[str]) -> 
     suite.set("failures", str(failures))
     suite.set("errors", "0")
     suite.set("time", f"{summary.duration:.3f}")
-    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+    # ElementTree escapes & < > but writes control characters as they are, and XML 1.0
+    # has no place for them: a name holding one made a file no CI could read
+    return _NOT_XML.sub("\ufffd", ET.tostring(suite, encoding="unicode", xml_declaration=True))
 
 
 def _grade_properties(suite: ET.Element, summary: Summary) -> None:
