@@ -506,3 +506,30 @@ def test_an_output_that_is_one_of_the_reports_is_refused(real: Real, tmp_path: P
     result = run_cli("trend", str(folder), "--csv", str(paths[0]))
     assert result.exit_code == 2, result.stdout
     assert paths[0].read_bytes() == before
+
+
+def test_on_github_the_trend_and_its_checks_go_to_the_step_summary(
+    real: Real, tmp_path: Path
+) -> None:
+    """As `run` writes its summary there: the runs and the checks, in Markdown, appended."""
+    history(real, tmp_path / "reports", newest=real.slow)
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    odd = "2025-12-31T10:00:00+00:00"  # before the others: not the run judged
+    derive(real.fast[1], tmp_path / "reports" / "odd.json", odd, revision="a|b<img>")
+    result = run_cli(
+        "trend",
+        str(tmp_path / "reports"),
+        "--ensure",
+        "p95<+10%",
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.exit_code == 1, result.stdout + result.stderr
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier step\n## yamlload trend: checkout.yml (7 runs)")
+    rows = [[c.strip() for c in line.strip("|").split(" | ")] for line in text.splitlines()]
+    assert ["started (UTC)", "plan", "revision"] == next(r for r in rows if "plan" in r)[:3]
+    check = next(r for r in rows if r[0] == "p95&lt;+10%")
+    assert check[-1] == "fail"
+    assert r"a\|b&lt;img&gt;" in text  # a cell stays a cell, and inert
+    assert "a|b" not in text and "<img>" not in text

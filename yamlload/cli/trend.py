@@ -11,6 +11,7 @@ run "the newest" and pass a build that should fail."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -25,7 +26,7 @@ from ..checks.trend import DEFAULT_BASELINE_RUNS, TrendOutcome, evaluate_trend
 from ..errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_OUTPUT_FAILED, UsageError
 from ..plan.files import read_bounded
 from ..report.json import MAX_REPORT_BYTES, read_report_data
-from ..report.outputs import Input, Output, check_outputs
+from ..report.outputs import Input, Output, check_outputs, write_text
 from ..report.trend import (
     LABEL_TIME,
     TrendRun,
@@ -33,9 +34,11 @@ from ..report.trend import (
     format_trend,
     format_trend_checks,
     read_run,
+    trend_markdown,
     write_trend_csv,
 )
 from ..text import one_line
+from .args import STEP_SUMMARY_VARIABLE
 from .outputs import Writer
 
 # What `trend` reads in a folder given as an argument.
@@ -128,6 +131,12 @@ def trend(
         _write_html(writer, html_path, runs, judged, heading)
     if judged:
         click.echo(f"\n{heading}\n{format_trend_checks(judged)}")
+    step_summary = os.environ.get(STEP_SUMMARY_VARIABLE)
+    if step_summary:
+        markdown = trend_markdown(runs, judged, heading)
+        writer.attempt(
+            lambda: write_text(step_summary, markdown, "the GITHUB_STEP_SUMMARY file", True)
+        )
     if writer.output_failed:
         sys.exit(EXIT_OUTPUT_FAILED)
     sys.exit(EXIT_CHECK_FAILED if failed(j.outcome for j in judged) else EXIT_OK)

@@ -225,6 +225,41 @@ def row_cells(run: TrendRun) -> list[str]:
     return [*cells, run.verdict or NO_VALUE]
 
 
+def trend_markdown(
+    runs: Sequence[TrendRun], judged: Sequence[TrendOutcome], heading: str | None
+) -> str:
+    """The runs and the checks as GitHub's job summary shows them."""
+    plans = ", ".join(sorted({run.plan for run in runs}))
+    parts = [
+        f"## yamlload trend: {_md(plans)} ({len(runs)} run{'s' if len(runs) > 1 else ''})",
+        _md_table(TABLE_HEADERS, [row_cells(run) for run in runs]),
+    ]
+    if judged:
+        parts += [_md(heading or ""), _md_table(CHECK_HEADERS, check_rows(judged))]
+    return "\n\n".join(parts) + "\n"
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    return tabulate(
+        [[_md(cell) for cell in row] for row in rows],
+        headers=list(headers),
+        tablefmt="github",
+        disable_numparse=True,
+    )
+
+
+def _md(text: str) -> str:
+    """A report's text made inert in Markdown: a `|` would end its cell, and HTML in a
+    job summary is rendered."""
+    return (
+        one_line(text)
+        .replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+    )
+
+
 def format_trend_checks(judged: Sequence[TrendOutcome]) -> str:
     """Each limit on the change as `compare`'s table says it, with the baseline (a
     median) and the newest value it was judged from."""
