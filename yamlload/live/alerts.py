@@ -268,7 +268,10 @@ class Alerts:
         while not all(outbox.idle.is_set() for outbox in self._outboxes):
             if interrupted() or time.monotonic() >= deadline:
                 break
-            next(o for o in self._outboxes if not o.idle.is_set()).idle.wait(END_POLL_SECONDS)
+            # one may have gone idle since the check above: then there is none to wait on
+            busy = next((o for o in self._outboxes if not o.idle.is_set()), None)
+            if busy is not None:
+                busy.idle.wait(END_POLL_SECONDS)
         for outbox in self._outboxes:
             unsent = outbox.unsent
             if unsent:
