@@ -528,7 +528,7 @@ def test_on_github_the_trend_and_its_checks_go_to_the_step_summary(
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("earlier step\n## yamlload trend: checkout.yml (7 runs)")
     rows = [[c.strip() for c in line.strip("|").split(" | ")] for line in text.splitlines()]
-    assert ["started (UTC)", "plan", "revision"] == next(r for r in rows if "plan" in r)[:3]
+    assert next(r for r in rows if "plan" in r)[:3] == ["started (UTC)", "plan", "revision"]
     check = next(r for r in rows if r[0] == "p95&lt;+10%")
     assert check[-1] == "fail"
     assert r"a\|b&lt;img&gt;" in text  # a cell stays a cell, and inert
