@@ -101,6 +101,22 @@ def test_dash_prints_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "Wrote" not in result.stdout + result.stderr
 
 
+def test_dash_to_a_full_disk_is_exit_4() -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", "from yamlload.cli.app import main; main()", "init", "-"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 4, done.stderr  # not 70, "a bug in yamlload"
+    assert "could not write to standard output" in done.stderr
+
+
 def _complete(shell_var: str, **env: str) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "_YAMLLOAD_COMPLETE": shell_var, **env}
     return subprocess.run(

@@ -7,13 +7,14 @@ import contextlib
 import errno
 import os
 import shlex
+import sys
 import tempfile
 from pathlib import Path
 
 import click
 
 from ..errors import UsageError
-from ..report.outputs import OutputError
+from ..report.outputs import OutputError, stdout_failed
 
 DEFAULT_FILE = "plan.yml"
 STDOUT = "-"
@@ -138,7 +139,7 @@ def init(file: str, model: str) -> None:
     `yamlload run --demo-target FILE`. An existing FILE is never overwritten (exit 2).
     """
     if file == STDOUT:
-        click.echo(starter_plan(model), nl=False)
+        _print(starter_plan(model))
         return
     path = Path(file)
     _check_new_file(path)
@@ -148,6 +149,16 @@ def init(file: str, model: str) -> None:
     click.echo("Next:")
     click.echo(f"  yamlload validate {quoted}")
     click.echo(f"  yamlload run --demo-target {quoted}")
+
+
+def _print(text: str) -> None:
+    try:
+        click.echo(text, nl=False)
+        sys.stdout.flush()  # a write that fails fails here, inside this handler
+    except BrokenPipeError:
+        raise  # the reader left (`| head`): app.py's stdout makes that a normal end
+    except OSError as exc:  # stdout cannot be written (/dev/full): not a bug in yamlload
+        raise stdout_failed(exc) from None
 
 
 def _check_new_file(path: Path) -> None:
