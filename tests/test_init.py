@@ -3,6 +3,7 @@ target, never written over a file; and shell completion with the lazily loaded c
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -66,6 +67,43 @@ def test_an_existing_file_is_never_overwritten(tmp_path: Path) -> None:
     assert "already exists" in result.stderr
     assert plan.read_text(encoding="utf-8") == "mine\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.yml"]  # no temporary left
+
+
+def test_a_file_made_meanwhile_is_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process creates the file between init's check and its write."""
+    from yamlload.cli import init
+
+    plan = tmp_path / "plan.yml"
+    real_link = os.link
+
+    def link_after_someone_else(source: str, target: Path) -> None:
+        plan.write_text("theirs\n", encoding="utf-8")
+        real_link(source, target)
+
+    monkeypatch.setattr(init.os, "link", link_after_someone_else)
+    result = run_cli("init", str(plan))
+    assert result.exit_code == 2
+    assert "already exists" in result.stderr
+    assert plan.read_text(encoding="utf-8") == "theirs\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.yml"]
+
+
+def test_without_hard_links_the_file_is_still_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yamlload.cli import init
+
+    def no_links(source: str, target: Path) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(init.os, "link", no_links)
+    plan = tmp_path / "plan.yml"
+    result = run_cli("init", str(plan))
+    assert result.exit_code == 0, result.stderr
+    assert plan.read_text(encoding="utf-8") == init.starter_plan("open", "plan.yml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.yml"]
 
 
 def test_a_dangling_symlink_is_not_followed(tmp_path: Path) -> None:

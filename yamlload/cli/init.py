@@ -164,8 +164,7 @@ def _print(text: str) -> None:
 def _check_new_file(path: Path) -> None:
     """Refuse, before anything is written, a path that is taken or has no folder."""
     if os.path.lexists(path):  # a dangling symlink too: writing would follow it
-        kind = "a folder" if path.is_dir() else "a file"
-        raise UsageError(f"{path} already exists ({kind}); init never overwrites: pick a new name")
+        raise UsageError(f"{path} already exists; init never overwrites: pick a new name")
     folder = path.parent
     if not folder.exists():
         raise UsageError(f"no such folder: {folder} (create it first, or pick another path)")
