@@ -24,7 +24,7 @@ TIMEOUT = 120
 
 def _outputs(path: Path) -> dict[str, str]:
     pairs = (line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines())
-    return dict(pairs)  # type: ignore[arg-type]
+    return dict(pairs)
 
 
 def _run_action(tmp_path: Path, **inputs: str) -> tuple[subprocess.CompletedProcess[str], Path]:
