@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 UNREACHABLE = re.compile(
     r"NewConnectionError|Failed to establish a new connection|Temporary failure in name"
     r" resolution|Name or service not known|Network is unreachable|ConnectTimeoutError"
-    r"|ProxyError|Max retries exceeded|No route to host|nodename nor servname"
+    r"|ProxyError|Max retries exceeded|No route to host|nodename nor servname|Connection refused"
 )
 # Bounds: a build or install that hangs fails the test instead of the whole run.
 BUILD_SECONDS = 300
@@ -46,8 +46,10 @@ def _clean_env(venv_bin: Path | None = None) -> dict[str, str]:
 
 
 def _pip(args: list[str], python: str, timeout: int) -> subprocess.CompletedProcess[str]:
+    # With no retries pip hides why an index could not be reached; with some it prints
+    # the connection error that UNREACHABLE recognises.
     result = subprocess.run(
-        [python, "-m", "pip", *args],
+        [python, "-m", "pip", *args, "--retries", "2"],
         capture_output=True,
         text=True,
         timeout=timeout,
