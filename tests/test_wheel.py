@@ -92,7 +92,9 @@ def _yamlload(bin_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProce
     )
 
 
-def test_the_installed_package_is_the_wheel_not_the_repo(installed: Path, tmp_path: Path) -> None:
+def test_the_wheel_runs_from_a_folder_outside_the_repo(installed: Path, tmp_path: Path) -> None:
+    # One test, not several: under xdist each worker would build and install its own.
+    assert REPO not in tmp_path.resolve().parents
     where = subprocess.run(
         [str(installed / "python"), "-c", "import yamlload; print(yamlload.__file__)"],
         capture_output=True,
@@ -103,12 +105,8 @@ def test_the_installed_package_is_the_wheel_not_the_repo(installed: Path, tmp_pa
     )
     assert where.returncode == 0, where.stderr
     path = Path(where.stdout.strip()).resolve()
-    assert "site-packages" in path.parts, path
+    assert "site-packages" in path.parts, path  # the wheel's copy, not the repository's
     assert REPO not in path.parents, path
-
-
-def test_the_wheel_runs_from_a_folder_outside_the_repo(installed: Path, tmp_path: Path) -> None:
-    assert REPO not in tmp_path.resolve().parents
 
     version = _yamlload(installed, tmp_path, "--version")
     assert version.returncode == 0, version.stderr
