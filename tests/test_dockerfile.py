@@ -1,0 +1,159 @@
+"""The container image's recipe. Without a Docker daemon (as on this project's CI) the
+image is not built: these tests read the Dockerfile and .dockerignore and check the
+properties docs/docker.md promises. Where a daemon answers, the last test builds the
+image and runs `--version` and a short `run --demo-target` inside it."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import shlex
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO
+
+DOCKERFILE = REPO / "Dockerfile"
+DOCKERIGNORE = REPO / ".dockerignore"
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
+    joined: list[str] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        joined.append(pending + line)
+        pending = ""
+    assert not pending, "the Dockerfile ends in a continuation line"
+    out = []
+    for line in joined:
+        word, _, rest = line.partition(" ")
+        out.append((word.upper(), rest.strip()))
+    return out
+
+
+def _final_stage() -> list[tuple[str, str]]:
+    steps = _instructions()
+    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
+    return steps[last_from:]
+
+
+def test_dockerfile_builds_the_wheel_in_a_builder_stage_on_slim_python() -> None:
+    froms = [rest for word, rest in _instructions() if word == "FROM"]
+    assert len(froms) == 2, froms
+    assert all(f.split()[0] == "python:3.12-slim" for f in froms), froms
+    assert froms[0].split()[-2:] == ["AS", "builder"], froms[0]
+    steps = _instructions()
+    builder = steps[: len(steps) - len(_final_stage())]
+    builder_runs = [rest for word, rest in builder if word == "RUN"]
+    assert any("build --wheel" in run for run in builder_runs), builder_runs
+
+
+def test_dockerfile_final_stage_installs_the_wheel_from_the_builder() -> None:
+    final = _final_stage()
+    copies = [rest for word, rest in final if word == "COPY"]
+    assert copies and all(c.startswith("--from=builder ") for c in copies), copies
+    runs = " ".join(rest for word, rest in final if word == "RUN")
+    assert "pip install" in runs and ".whl" in runs, runs
+
+
+def test_dockerfile_runs_as_a_non_root_user_in_plans_with_the_yamlload_entrypoint() -> None:
+    final = _final_stage()
+    users = [rest for word, rest in final if word == "USER"]
+    assert users, "no USER: the container would run as root"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0"), users
+    words = [word for word, _ in final]
+    # The user is set after every RUN (the installs need root) and before the entrypoint.
+    assert words.index("USER") > max(i for i, w in enumerate(words) if w == "RUN")
+    workdirs = [rest for word, rest in final if word == "WORKDIR"]
+    assert workdirs[-1] == "/plans", workdirs
+    entrypoints = [rest for word, rest in final if word == "ENTRYPOINT"]
+    assert len(entrypoints) == 1
+    assert json.loads(entrypoints[0]) == ["yamlload"], "exec form, so signals reach yamlload"
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rule, enough for these patterns: the last matching line wins."""
+    ignored = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        bare = pattern.lstrip("!").rstrip("/")
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(fnmatch.fnmatchcase(p, bare) for p in prefixes) or fnmatch.fnmatchcase(
+            path, bare.replace("**/", "*")
+        ):
+            ignored = not negate
+    return ignored
+
+
+def test_dockerignore_sends_only_what_the_wheel_needs() -> None:
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for needed in ("pyproject.toml", "README.md", "yamlload/_version.py", "yamlload/cli/app.py"):
+        assert not _ignored(needed, patterns), needed
+    for left_out in (".venv/bin/python", ".git/HEAD", "tests/test_wheel.py", "bench/run.py"):
+        assert _ignored(left_out, patterns), left_out
+    assert _ignored("yamlload/__pycache__/app.cpython-312.pyc", patterns)
+
+
+def _docker_daemon() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        probe = subprocess.run(["docker", "info"], capture_output=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return False
+    return probe.returncode == 0
+
+
+@pytest.mark.slow
+def test_the_image_builds_and_runs_a_plan(tmp_path: Path) -> None:
+    if not _docker_daemon():
+        pytest.skip("no Docker daemon answers `docker info` here: the image is not built")
+    tag = f"yamlload-test:{uuid.uuid4().hex[:12]}"
+    build = subprocess.run(
+        ["docker", "build", "-t", tag, str(REPO)], capture_output=True, text=True, timeout=900
+    )
+    assert build.returncode == 0, build.stderr[-4000:]
+    try:
+        version = subprocess.run(
+            ["docker", "run", "--rm", tag, "--version"], capture_output=True, text=True, timeout=60
+        )
+        assert version.returncode == 0, version.stderr
+        whoami = subprocess.run(
+            ["docker", "run", "--rm", "--entrypoint", "id", tag, "-u"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert whoami.stdout.strip() not in ("", "0"), whoami.stdout
+        # In /plans (owned by the image's user), offline: the demo target runs in the
+        # container beside yamlload.
+        script = (
+            "yamlload init && yamlload run --demo-target plan.yml -o r.json --overrides "
+            + shlex.quote('{"config":{"phases":[{"duration":1,"arrivalRate":2}]}}')
+        )
+        run = subprocess.run(
+            ["docker", "run", "--rm", "--network", "none", "--entrypoint", "sh", tag, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=120)
