@@ -1,0 +1,55 @@
+"""Reading the input and telling a HAR from an OpenAPI description."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import PlanError, Problem
+from ..plan.source import Located, read_document
+from .common import DEFAULT_PHASES_COMMENT
+from .har import convert_har
+from .openapi import SMOKE_PHASES_COMMENT, convert_openapi
+
+
+@dataclass
+class Converted:
+    """A plan dict, what kind of input it came from, and comments for its top."""
+
+    kind: str
+    plan: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    phases_comment: str = DEFAULT_PHASES_COMMENT
+
+
+def read_input(path: str | os.PathLike[str]) -> Located:
+    """The file as data with positions; bad YAML/JSON is a positioned PlanError (exit 2)."""
+    return read_document(path)
+
+
+def convert_document(located: Located, include_assets: bool = False) -> Converted:
+    data = located.data
+    if isinstance(data, dict) and "log" in data:
+        entries = located.get(("log", "entries"))
+        if not isinstance(entries, list):
+            _fail(located, ("log",), "a HAR needs a list at log.entries")
+        plan, notes = convert_har(entries, include_assets=include_assets)
+        return Converted("HAR", plan, notes)
+    if isinstance(data, dict) and ("openapi" in data or "swagger" in data):
+        if "swagger" in data:
+            _fail(located, ("swagger",), "Swagger 2 is not supported: convert it to OpenAPI 3")
+        if not isinstance(data.get("paths"), dict):
+            _fail(located, ("openapi",), "an OpenAPI description needs `paths` (a mapping)")
+        plan, notes = convert_openapi(data)
+        return Converted("OpenAPI", plan, notes, SMOKE_PHASES_COMMENT)
+    _fail(
+        located,
+        (),
+        "neither a HAR (no `log.entries`) nor an OpenAPI 3 description (no `openapi`)",
+    )
+    raise AssertionError("unreachable")
+
+
+def _fail(located: Located, path: tuple[str, ...], message: str) -> None:
+    raise PlanError([Problem(located.key_pos(path), message)])
