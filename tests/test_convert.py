@@ -144,7 +144,7 @@ def test_a_malformed_har_is_a_positioned_error(tmp_path: Path) -> None:
     source.write_text('{\n  "log": {\n    "entries": [\n      {"request": ]\n', encoding="utf-8")
     result = run_cli("convert", str(source))
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"{source}:4:"), result.stderr
+    assert result.stderr.startswith(f"{source}:4:19: not valid JSON"), result.stderr
     assert result.stdout == ""
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import PlanError, Problem
-from ..plan.source import Located, read_document
+from ..errors import PlanError, Pos, Problem
+from ..plan.source import MAX_PLAN_BYTES, Located, read_bounded, read_document
 from .common import DEFAULT_PHASES_COMMENT
 from .har import convert_har
 from .openapi import SMOKE_PHASES_COMMENT, convert_openapi
@@ -24,8 +25,29 @@ class Converted:
 
 
 def read_input(path: str | os.PathLike[str]) -> Located:
-    """The file as data with positions; bad YAML/JSON is a positioned PlanError (exit 2)."""
-    return read_document(path)
+    """The file as data with positions; bad YAML/JSON is a positioned PlanError (exit 2).
+
+    A file that reads as broken YAML but looks like JSON (a HAR always is) gets JSON's
+    message and place instead, which say what is wrong in JSON's terms."""
+    try:
+        return read_document(path)
+    except PlanError as exc:
+        raise _json_error(path) or exc from None
+
+
+def _json_error(path: str | os.PathLike[str]) -> PlanError | None:
+    try:
+        text = read_bounded(path, MAX_PLAN_BYTES).decode("utf-8-sig")
+    except (OSError, ValueError):
+        return None
+    if not text.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = Pos(str(path), exc.lineno, exc.colno)
+        return PlanError([Problem(where, f"not valid JSON: {exc.msg}")])
+    return None
 
 
 def convert_document(located: Located, include_assets: bool = False) -> Converted:
