@@ -220,3 +220,26 @@ def test_an_openapi_description_becomes_a_smoke_plan_that_runs(tmp_path: Path) -
         result = run_cli("run", "-q", str(plan), "-o", str(tmp_path / "report.json"))
         assert result.exit_code == 0, result.stdout + result.stderr
         assert server.hits() == {"GET /pets": 1, "GET /sleep/5": 1}
+
+
+def test_a_token_sent_later_in_a_url_or_a_body_is_captured_where_it_came_from() -> None:
+    from yamlload.convert.har import convert_har
+
+    sid = "sess-0123456789"
+    form = {"mimeType": "application/x-www-form-urlencoded", "text": "user=ann&pw=x"}
+    entries = [
+        _entry("00.000", "POST", f"{ORIGIN}/session", 200, {"session": {"id": sid}}),
+        _entry("00.100", "GET", f"{ORIGIN}/carts/{sid}?full=1", 200, {"items": []}),
+        _entry("00.200", "POST", "https://api.example.com/track", 204, body={"sid": sid}),
+    ]
+    entries[0]["request"]["postData"] = form
+    entries[0]["request"]["headers"].append({"name": "Content-Type", "value": form["mimeType"]})
+    plan, _ = convert_har(entries)
+    flow = plan["scenarios"][0]["flow"]
+    assert flow[0]["post"]["form"] == {"user": "ann", "pw": "x"}
+    assert "content-type" not in flow[0]["post"]["headers"]  # yamlload sets it for form:
+    assert flow[0]["post"]["capture"] == {"json": "$.session.id", "as": "id"}
+    assert flow[1]["get"]["url"] == "/carts/{{ id }}?full=1"
+    assert flow[2]["post"]["url"] == "https://api.example.com/track"  # another origin
+    assert flow[2]["post"]["json"] == {"sid": "{{ id }}"}
+    assert all("think" not in step for step in flow)  # gaps under a second
