@@ -57,6 +57,9 @@ def convert_document(located: Located, include_assets: bool = False) -> Converte
         if not isinstance(entries, list):
             _fail(located, ("log",), "a HAR needs a list at log.entries")
         plan, notes = convert_har(entries, include_assets=include_assets)
+        if not plan["scenarios"][0]["flow"]:
+            left_out = "" if include_assets else " (static assets are left out: --include-assets)"
+            _fail(located, ("log", "entries"), f"no requests to convert{left_out}")
         return Converted("HAR", plan, notes)
     if isinstance(data, dict) and ("openapi" in data or "swagger" in data):
         if "swagger" in data:
@@ -64,6 +67,10 @@ def convert_document(located: Located, include_assets: bool = False) -> Converte
         if not isinstance(data.get("paths"), dict):
             _fail(located, ("openapi",), "an OpenAPI description needs `paths` (a mapping)")
         plan, notes = convert_openapi(data)
+        if not plan["scenarios"][0]["flow"]:
+            skipped = sum(1 for note in notes if note.startswith("skipped:"))
+            why = f"{skipped} skipped: their required parameters have no examples"
+            _fail(located, ("paths",), f"no operation could be filled in ({why})")
         return Converted("OpenAPI", plan, notes, SMOKE_PHASES_COMMENT)
     _fail(
         located,
