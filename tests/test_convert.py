@@ -193,6 +193,14 @@ paths:
       responses:
         default: {{description: oops}}
         "200": {{description: slept}}
+  /ok:
+    get:
+      parameters:
+        - {{name: limit, in: query, required: true, schema: {{type: integer, default: 10}}}}
+        - {{name: page, in: query, schema: {{type: integer}}}}
+      responses:
+        "201": {{description: made}}
+        "200": {{description: fine}}
   /pets/{{id}}:
     delete:
       parameters:
@@ -218,10 +226,11 @@ def test_an_openapi_description_becomes_a_smoke_plan_that_runs(tmp_path: Path) -
                     "expect": [{"statusCode": 200}],
                 }
             },
+            {"get": {"url": "/ok?limit=10", "name": "GET /ok", "expect": [{"statusCode": 200}]}},
         ]
         result = run_cli("run", "-q", str(plan), "-o", str(tmp_path / "report.json"))
         assert result.exit_code == 0, result.stdout + result.stderr
-        assert server.hits() == {"GET /pets": 1, "GET /sleep/5": 1}
+        assert server.hits() == {"GET /pets": 1, "GET /sleep/5": 1, "GET /ok": 1}
 
 
 def test_a_token_sent_later_in_a_url_or_a_body_is_captured_where_it_came_from() -> None:
