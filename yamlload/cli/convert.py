@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -35,11 +36,9 @@ def convert(source: str, output: str | None, include_assets: bool) -> None:
     if output is not None:
         check_new_file(Path(output), "convert")  # before reading: fail fast, exit 2
     converted = convert_document(read_input(source), include_assets=include_assets)
-    label = Path(output).name if output else "PLAN"
-    text = plan_text(converted.plan, converted.notes, Path(source).name, converted.phases_comment)
-    text = text.replace(
-        "yamlload validate PLAN && yamlload run PLAN",
-        f"yamlload validate {label} && yamlload run {label}",
+    name = shlex.quote(Path(output).name) if output else "PLAN"
+    text = plan_text(
+        converted.plan, converted.notes, Path(source).name, converted.phases_comment, name
     )
     if output is None:
         print_text(text)

@@ -13,12 +13,14 @@ from ..text import one_line
 SCHEMA_LINE = "# yaml-language-server: $schema=plan.schema.json"
 
 
-def plan_text(plan: dict[str, Any], notes: list[str], source: str, phases_comment: str) -> str:
+def plan_text(
+    plan: dict[str, Any], notes: list[str], source: str, phases_comment: str, name: str = "PLAN"
+) -> str:
     header = [
         SCHEMA_LINE,
         "#",
         f"# Made by `yamlload convert {one_line(source)}`. Check it, then try:",
-        "#   yamlload validate PLAN && yamlload run PLAN",
+        f"#   yamlload validate {name} && yamlload run {name}",
         *(f"# {one_line(note)}" for note in notes),
     ]
     tree = _commented(plan)

@@ -186,22 +186,34 @@ def _body(post: Any) -> tuple[str, Any] | None:
 def add_captures(entries: list[dict[str, Any]], requests: list[tuple[str, dict[str, Any]]]) -> None:
     """The token rule (see the module's docstring), applied in place to `requests`."""
     taken: set[str] = set()
+    sent = [_sent(r) for r in requests]
     for i, entry in enumerate(entries):
-        for path, key, value in _strings(_response_json(entry)):
-            if any(value in _sent(r) for r in requests[: i + 1]):
-                continue  # the client sent it first: not something the server handed out
-            if not any(value in _sent(r) for r in requests[i + 1 :]):
-                continue
+        strings = _strings(_response_json(entry))
+        if not strings:
+            continue
+        before, after = "\n".join(sent[: i + 1]), "\n".join(sent[i + 1 :])
+        for path, key, value in strings:
+            if value in before or value not in after:
+                continue  # sent first by the client (not handed out), or never sent again
             name = variable_name(key, taken)
             taken.add(name)
-            captures = requests[i][1].setdefault("capture", [])
-            captures.append({"json": json_path(path), "as": name})
-            if "expect" in requests[i][1]:  # capture, then expect, as plans are written
-                requests[i][1]["expect"] = requests[i][1].pop("expect")
-            for later in requests[i + 1 :]:
-                _template(later[1], value, "{{ " + name + " }}")
-        if isinstance(requests[i][1].get("capture"), list) and len(requests[i][1]["capture"]) == 1:
-            requests[i][1]["capture"] = requests[i][1]["capture"][0]
+            _capture(requests[i][1], {"json": json_path(path), "as": name})
+            for j in range(i + 1, len(requests)):
+                _template(requests[j][1], value, "{{ " + name + " }}")
+                sent[j] = _sent(requests[j])
+            after = "\n".join(sent[i + 1 :])
+
+
+def _capture(step: dict[str, Any], capture: dict[str, str]) -> None:
+    """Add a capture to a request (one as a mapping, more as a list), before its expect."""
+    if "capture" not in step:
+        step["capture"] = capture
+    elif isinstance(step["capture"], dict):
+        step["capture"] = [step["capture"], capture]
+    else:
+        step["capture"].append(capture)
+    if "expect" in step:  # capture, then expect, as plans are written
+        step["expect"] = step.pop("expect")
 
 
 def _response_json(entry: dict[str, Any]) -> Any:
