@@ -65,6 +65,8 @@ def login_har() -> dict[str, Any]:
         ),
         _entry("00.100", "GET", f"{ORIGIN}/static/app.js", 200, mime="application/javascript"),
         _entry("00.150", "GET", "https://cdn.example.com/logo.png", 200, mime="image/png"),
+        _entry("00.160", "GET", "data:image/png;base64,iVBORw0KGgo=", 200, mime="image/png"),
+        _entry("00.170", "GET", "chrome-extension://abc/x.json", 200, {"ok": True}),
         _entry("01.500", "GET", f"{ORIGIN}/products", 200, [{"id": 1}], headers=bearer),
         _entry(
             "01.700",
@@ -137,6 +139,7 @@ def test_har_assets_are_left_out_unless_asked_for(tmp_path: Path) -> None:
     ]
     assert "/static/app.js" in urls
     assert "https://cdn.example.com/logo.png" in urls  # another origin: kept absolute
+    assert not [url for url in urls if url.startswith(("data:", "chrome-extension:"))]
 
 
 def test_a_malformed_har_is_a_positioned_error(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def convert_har(
     entries: list[Any], include_assets: bool = False
 ) -> tuple[dict[str, Any], list[str]]:
     """The plan for a HAR's `log.entries`, and notes for the top of the plan."""
-    kept = [e for e in entries if isinstance(e, dict) and _request(e).get("url")]
+    kept = [e for e in entries if isinstance(e, dict) and _is_http(_request(e).get("url"))]
     dropped = 0
     if not include_assets:
         dropped = sum(1 for e in kept if is_asset(e))
@@ -62,6 +62,11 @@ def convert_har(
     scenario = {"name": "recorded flow", "flow": steps}
     plan = {"config": {"target": origin, "phases": DEFAULT_PHASES}, "scenarios": [scenario]}
     return plan, notes
+
+
+def _is_http(url: Any) -> bool:
+    """Only HTTP(S) requests are replayed: not data:, blob:, ws: or an extension's URLs."""
+    return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
 
 
 def _request(entry: dict[str, Any]) -> dict[str, Any]:
