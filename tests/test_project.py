@@ -87,9 +87,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     # watching the system under test (issue 17): pure parsing, selectors and samplers,
     # below the plan so that the compiler can check a plan's selectors
     "monitor": BASE,
+    # `yamlload convert`: HAR and OpenAPI into a plan dict (pure), read like a plan
+    "convert": BASE | {"plan"},
     "cli": BASE
     | {"plan", "schedule", "metrics", "results", "checks", "report", "runtime", "scale"}
-    | {"demo_target", "live"},
+    | {"demo_target", "live", "convert"},
     "__init__": BASE | {"plan", "schedule"},
     "__main__": {"_entry"},
 }

@@ -24,6 +24,7 @@ from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly, YamlloadError
 # Each command, and the module of this package that defines it under that name.
 COMMANDS = {
     "compare": "reports",
+    "convert": "convert",
     "init": "init",
     "merge": "reports",
     "quick": "quick",

@@ -139,10 +139,10 @@ def init(file: str, model: str) -> None:
     `yamlload run --demo-target FILE`. An existing FILE is never overwritten (exit 2).
     """
     if file == STDOUT:
-        _print(starter_plan(model))
+        print_text(starter_plan(model))
         return
     path = Path(file)
-    _check_new_file(path)
+    check_new_file(path)
     write_new_file(path, starter_plan(model, path.name))
     quoted = shlex.quote(file)
     click.echo(f"Wrote {file}: a starter plan ({model} model) for the demo shop.")
@@ -151,7 +151,7 @@ def init(file: str, model: str) -> None:
     click.echo(f"  yamlload run --demo-target {quoted}")
 
 
-def _print(text: str) -> None:
+def print_text(text: str) -> None:
     try:
         click.echo(text, nl=False)
         sys.stdout.flush()  # a write that fails fails here, inside this handler
@@ -161,10 +161,10 @@ def _print(text: str) -> None:
         raise stdout_failed(exc) from None
 
 
-def _check_new_file(path: Path) -> None:
+def check_new_file(path: Path, command: str = "init") -> None:
     """Refuse, before anything is written, a path that is taken or has no folder."""
     if os.path.lexists(path):  # a dangling symlink too: writing would follow it
-        raise UsageError(f"{path} already exists; init never overwrites: pick a new name")
+        raise UsageError(f"{path} already exists; {command} never overwrites: pick a new name")
     folder = path.parent
     if not folder.exists():
         raise UsageError(f"no such folder: {folder} (create it first, or pick another path)")
@@ -172,7 +172,7 @@ def _check_new_file(path: Path) -> None:
         raise UsageError(f"{folder} is not a folder, so {path} cannot be written")
 
 
-def write_new_file(path: Path, text: str) -> None:
+def write_new_file(path: Path, text: str, command: str = "init") -> None:
     """Write `text` to `path`, which must not exist, whole or not at all.
 
     A temporary file in the same folder is written and flushed to disk, then hard-linked
@@ -190,7 +190,9 @@ def write_new_file(path: Path, text: str) -> None:
         os.chmod(temporary, _normal_file_mode())  # mkstemp makes 0600
         _link_or_create(temporary, path, text)
     except FileExistsError:
-        raise UsageError(f"{path} already exists; init never overwrites: pick a new name") from None
+        raise UsageError(
+            f"{path} already exists; {command} never overwrites: pick a new name"
+        ) from None
     except OSError as exc:
         raise OutputError(f"could not write {path}: {exc.strerror or exc}") from None
     finally:

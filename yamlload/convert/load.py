@@ -1,0 +1,109 @@
+"""Reading the input and telling a HAR from an OpenAPI description."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import PlanError, Pos, Problem
+from ..plan.source import MAX_PLAN_BYTES, Located, read_bounded, read_document
+from .common import DEFAULT_PHASES_COMMENT
+from .har import convert_har
+from .openapi import SMOKE_PHASES_COMMENT, convert_openapi
+
+
+@dataclass
+class Converted:
+    """A plan dict, what kind of input it came from, and comments for its top."""
+
+    kind: str
+    plan: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    phases_comment: str = DEFAULT_PHASES_COMMENT
+
+
+def read_input(path: str | os.PathLike[str]) -> Located:
+    """The file as data with positions; bad YAML/JSON is a positioned PlanError (exit 2).
+
+    JSON (a HAR always is) is parsed by `json` first, many times faster than the plan
+    reader on a recording of megabytes; positions are then looked up only for an error.
+    A file that reads as broken YAML but looks like JSON gets JSON's message and place,
+    which say what is wrong in JSON's terms."""
+    fast = _read_json(path)
+    if fast is not None:
+        return fast
+    try:
+        return read_document(path)
+    except PlanError as exc:
+        raise _json_error(path) or exc from None
+
+
+@dataclass
+class _JsonLocated(Located):
+    """JSON read without positions: the plan reader finds them when an error needs one."""
+
+    source: str = ""
+
+    def key_pos(self, path: tuple[str | int, ...]) -> Pos:
+        return read_document(self.source).key_pos(path)
+
+
+def _read_json(path: str | os.PathLike[str]) -> Located | None:
+    try:
+        text = read_bounded(path, MAX_PLAN_BYTES).decode("utf-8-sig")
+        if not text.lstrip().startswith(("{", "[")):
+            return None
+        return _JsonLocated(data=json.loads(text), source=str(path))
+    except (OSError, ValueError, RecursionError):
+        return None  # the plan reader says what is wrong, and where
+
+
+def _json_error(path: str | os.PathLike[str]) -> PlanError | None:
+    try:
+        text = read_bounded(path, MAX_PLAN_BYTES).decode("utf-8-sig")
+    except (OSError, ValueError):
+        return None
+    if not text.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = Pos(str(path), exc.lineno, exc.colno)
+        return PlanError([Problem(where, f"not valid JSON: {exc.msg}")])
+    return None
+
+
+def convert_document(located: Located, include_assets: bool = False) -> Converted:
+    data = located.data
+    if isinstance(data, dict) and "log" in data:
+        entries = located.get(("log", "entries"))
+        if not isinstance(entries, list):
+            _fail(located, ("log",), "a HAR needs a list at log.entries")
+        plan, notes = convert_har(entries, include_assets=include_assets)
+        if not plan["scenarios"][0]["flow"]:
+            left_out = "" if include_assets else " (static assets are left out: --include-assets)"
+            _fail(located, ("log", "entries"), f"no requests to convert{left_out}")
+        return Converted("HAR", plan, notes)
+    if isinstance(data, dict) and ("openapi" in data or "swagger" in data):
+        if "swagger" in data:
+            _fail(located, ("swagger",), "Swagger 2 is not supported: convert it to OpenAPI 3")
+        if not isinstance(data.get("paths"), dict):
+            _fail(located, ("openapi",), "an OpenAPI description needs `paths` (a mapping)")
+        plan, notes = convert_openapi(data)
+        if not plan["scenarios"][0]["flow"]:
+            skipped = sum(1 for note in notes if note.startswith("skipped:"))
+            why = f"{skipped} skipped: their required parameters have no examples"
+            _fail(located, ("paths",), f"no operation could be filled in ({why})")
+        return Converted("OpenAPI", plan, notes, SMOKE_PHASES_COMMENT)
+    _fail(
+        located,
+        (),
+        "neither a HAR (no `log.entries`) nor an OpenAPI 3 description (no `openapi`)",
+    )
+    raise AssertionError("unreachable")
+
+
+def _fail(located: Located, path: tuple[str, ...], message: str) -> None:
+    raise PlanError([Problem(located.key_pos(path), message)])
