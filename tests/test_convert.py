@@ -257,3 +257,34 @@ def test_a_token_sent_later_in_a_url_or_a_body_is_captured_where_it_came_from() 
     assert flow[2]["post"]["url"] == "https://api.example.com/track"  # another origin
     assert flow[2]["post"]["json"] == {"sid": "{{ id }}"}
     assert all("think" not in step for step in flow)  # gaps under a second
+
+
+def test_a_template_in_the_input_is_refused_never_copied_into_the_plan(tmp_path: Path) -> None:
+    """A recorded or example value holding `{{ $env.SECRET }}` became a live template: the
+    plan sent the environment variable to the target when it ran."""
+    har = {
+        "log": {
+            "entries": [
+                {
+                    "startedDateTime": "2026-01-01T10:00:00Z",
+                    "request": {
+                        "method": "GET",
+                        "url": "http://127.0.0.1:8000/q",
+                        "headers": [{"name": "X-Leak", "value": "{{ $env.HOME }}"}],
+                    },
+                    "response": {"status": 200, "content": {"mimeType": "application/json"}},
+                }
+            ]
+        }
+    }
+    openapi = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "servers": [{"url": "http://127.0.0.1:8000/{{ $env.HOME }}"}],
+        "paths": {"/a": {"get": {"responses": {"200": {"description": "ok"}}}}},
+    }
+    for name, data in (("leak.har", har), ("leak.json", openapi)):
+        result = run_cli("convert", str(_write_json(tmp_path / name, data)))
+        assert result.exit_code == 2, (name, result.stdout)
+        assert "{{" in result.stderr and "template" in result.stderr, result.stderr
+        assert result.stdout == ""

@@ -9,6 +9,9 @@ from pathlib import Path
 import click
 
 from ..convert import convert_document, plan_text, read_input
+from ..convert.common import captured_names, copied_template
+from ..errors import UsageError
+from ..text import one_line
 from .init import check_new_file, print_text, write_new_file
 
 
@@ -36,6 +39,13 @@ def convert(source: str, output: str | None, include_assets: bool) -> None:
     if output is not None:
         check_new_file(Path(output), "convert")  # before reading: fail fast, exit 2
     converted = convert_document(read_input(source), include_assets=include_assets)
+    copied = copied_template(converted.plan, captured_names(converted.plan))
+    if copied is not None:
+        raise UsageError(
+            f"{source}: holds {one_line(copied)[:80]!r}, which the plan would run as a "
+            "template (a {{ $env.NAME }} would send that variable to the target): "
+            "remove it from the input, or write the plan by hand"
+        )
     name = shlex.quote(Path(output).name) if output else "PLAN"
     text = plan_text(
         converted.plan, converted.notes, Path(source).name, converted.phases_comment, name

@@ -11,6 +11,7 @@ DEFAULT_PHASES_COMMENT = (
     "A small first load: 1 new user a second for 10 s; raise it once the flow works."
 )
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
+_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.S)
 PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -42,3 +43,30 @@ def variable_name(key: str, taken: set[str]) -> str:
     while name in taken:
         name, n = f"{base}{n}", n + 1
     return name
+
+
+def copied_template(plan: Any, captured: set[str]) -> str | None:
+    """A `{{ ... }}` the input put in the plan (not a captured variable's): it would be
+    evaluated when the plan runs, and `{{ $env.NAME }}` sends an environment variable to
+    the target. None when there is none."""
+    if isinstance(plan, str):
+        for found in _TEMPLATE.finditer(plan):
+            if found.group(1).strip() not in captured:
+                return found.group(0)
+        return None
+    items = plan.values() if isinstance(plan, dict) else plan if isinstance(plan, list) else ()
+    for item in items:
+        found_in = copied_template(item, captured)
+        if found_in is not None:
+            return found_in
+    return None
+
+
+def captured_names(plan: Any) -> set[str]:
+    """Every variable a capture of the plan sets (`as:`)."""
+    if isinstance(plan, dict):
+        named = {str(plan["as"])} if "as" in plan and isinstance(plan.get("as"), str) else set()
+        return named.union(*(captured_names(v) for v in plan.values()))
+    if isinstance(plan, list):
+        return set().union(*(captured_names(v) for v in plan))
+    return set()
