@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ..errors import Pos, Problem
 from ..monitor.selector import Expr
-from ..monitor.values import PROCESS_METRICS
+from ..monitor.values import PROCESS_METRICS as PROCESS_METRICS  # for report readers
 from .expr import CompiledPath, Condition, Template
 
 # Where a node of the IR came from, when it was built without a plan file.
