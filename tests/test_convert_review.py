@@ -453,3 +453,25 @@ def test_dash_as_the_output_is_standard_output(
     assert result.exit_code == 0
     assert result.stdout.startswith("# yaml-language-server")
     assert not (tmp_path / "-").exists()
+
+
+def test_an_openapi_body_example_too_deep_for_a_plan_skips_its_operation(tmp_path: Path) -> None:
+    spec = {
+        "openapi": "3.0.3",
+        "servers": [{"url": ORIGIN}],
+        "paths": {
+            "/deep": {
+                "post": {
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"example": _deep(55)}},
+                    },
+                    "responses": {"200": {"description": "ok"}},
+                }
+            },
+            "/a": {"get": {"responses": {"200": {"description": "ok"}}}},
+        },
+    }
+    result = run_cli("convert", str(_write(tmp_path / "deep.json", spec)))
+    assert result.exit_code == 0, result.stderr
+    assert "# skipped: POST /deep (its example is nested deeper than 48 levels)" in result.stdout
