@@ -114,6 +114,25 @@ def test_the_wheel_holds_the_package_and_no_dot_files(wheel: Path) -> None:
     assert tops == {"yamlload", f"yamlload-{__version__}.dist-info"}, tops
 
 
+def _long_description(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(name).decode("utf-8")
+    return metadata.split("\n\n", 1)[1]  # the body after the headers
+
+
+def test_the_long_description_has_no_link_that_breaks_on_pypi(wheel: Path) -> None:
+    # PyPI shows the README with no repository to resolve `docs/report.png` or
+    # `docs/cli.md` against: the long description keeps only absolute links.
+    text = _long_description(wheel)
+    assert text.startswith("# yamlload"), text[:200]
+    assert "yamlload init" in text and "pip install yamlload" in text
+    targets = re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r"src=\"([^\"]+)\"", text)
+    relative = [t for t in targets if not re.match(r"https?://|#|mailto:", t)]
+    assert relative == [], relative
+    assert "![" not in text  # no image without an address PyPI can fetch
+
+
 def test_the_sdist_has_no_dot_files_nor_repository_only_files(sdist: Path) -> None:
     with tarfile.open(sdist) as archive:
         names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
