@@ -475,3 +475,13 @@ def test_an_openapi_body_example_too_deep_for_a_plan_skips_its_operation(tmp_pat
     result = run_cli("convert", str(_write(tmp_path / "deep.json", spec)))
     assert result.exit_code == 0, result.stderr
     assert "# skipped: POST /deep (its example is nested deeper than 48 levels)" in result.stdout
+
+
+def test_a_plan_too_large_to_run_is_refused_not_written(tmp_path: Path) -> None:
+    post = {"mimeType": "text/plain", "text": "B" * (11 * 1024 * 1024)}
+    source = _write(tmp_path / "body.har", _har(_entry(f"{ORIGIN}/up", "POST", post=post)))
+    planfile = tmp_path / "plan.yml"
+    result = run_cli("convert", str(source), "-o", str(planfile))
+    assert result.exit_code == 2
+    assert "the plan would be" in result.stderr and "10,485,760" in result.stderr
+    assert not planfile.exists()
