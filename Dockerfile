@@ -3,17 +3,18 @@
 #   docker build -t yamlload .
 #   docker run --rm --user "$(id -u):$(id -g)" -v "$PWD:/plans" yamlload run --demo-target plan.yml
 #
-# The base is pinned to a Python release on a Debian release; bump PYTHON_IMAGE on
+# The base is pinned to a Python release on a Debian release; bump both FROM lines on
 # purpose (for security fixes), and for a byte-for-byte base add its digest:
 #   python:3.12.8-slim-bookworm@sha256:<digest from `docker buildx imagetools inspect`>
-# The build tools are pinned (hatchling with its dependencies, build) and the build runs
-# without an isolated environment, so the wheel does not depend on the index's day.
+# The build tools are pinned (build and hatchling with all their dependencies; --no-deps,
+# so nothing unpinned slips in) and the build makes no isolated environment of its own,
+# so the wheel does not depend on what the package index serves that day.
 
 FROM python:3.12.8-slim-bookworm AS builder
 WORKDIR /src
-RUN pip install --no-cache-dir --disable-pip-version-check \
-        build==1.6.1 pyproject_hooks==1.3.3 packaging==26.4 \
-        hatchling==1.33.0 pathspec==1.1.1 pluggy==1.7.0 trove-classifiers==2026.9.21.13
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps \
+        build==1.6.1 pyproject_hooks==1.3.3 packaging==26.4 hatchling==1.33.0 \
+        pathspec==1.1.1 pluggy==1.7.0 tomlkit==0.15.3 trove-classifiers==2026.9.21.13
 COPY pyproject.toml README.md hatch_build.py ./
 COPY yamlload ./yamlload
 RUN python -m build --wheel --no-isolation --outdir /dist

@@ -87,6 +87,7 @@ def test_dockerfile_build_step_is_pinned() -> None:
             re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][\w.]*", a) for a in packages
         ), args
         assert {"build", "hatchling"} <= {a.split("==")[0] for a in packages}, args
+        assert "--no-deps" in args, "an unlisted dependency would come unpinned"
     assert any("build --wheel --no-isolation" in r for r in runs), runs
     # hatch_build.py (pyproject.toml's hooks) reaches the build.
     copies = " ".join(rest for word, rest in builder if word == "COPY")
