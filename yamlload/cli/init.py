@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -117,14 +118,61 @@ scenarios:
 """
 
 
+# bash's $'...' escapes for the characters that have a short one.
+SHORT_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def shell_word(name: str) -> str:
+    """`name` as one word to paste into a shell, always on one line.
+
+    A printable name is quoted as before (shlex.quote). A name holding a line break or
+    another character that is not printable (a newline, U+2028, a byte that is not
+    UTF-8) is written in bash's $'...' form with escapes, so the starter plan's header
+    comment and the printed commands stay one line each, and bash still names the file.
+    """
+    if name.isprintable():
+        return shlex.quote(name)
+    out = []
+    for char in name:
+        code = ord(char)
+        if char in SHORT_ESCAPES:
+            out.append(SHORT_ESCAPES[char])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif char.isprintable():
+            out.append(char)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return "$'" + "".join(out) + "'"
+
+
 def starter_plan(model: str, file_name: str = DEFAULT_FILE) -> str:
     """The starter plan's text for the `open` or `closed` model."""
     phases = CLOSED_PHASES if model == "closed" else OPEN_PHASES
-    return TEMPLATE.replace("__PHASES__", phases).replace("__FILE__", shlex.quote(file_name))
+    return TEMPLATE.replace("__PHASES__", phases).replace("__FILE__", shell_word(file_name))
+
+
+def refuse_folder_name(raw: str, command: str = "init") -> None:
+    """Refuse a FILE that is a folder, or names one by its form (`newdir/`, `newdir/.`,
+    whether it exists or not): Path() drops the trailing slash, and `newdir` would be
+    written as a file. The file a command writes always gets a name of its own."""
+    last = raw.replace(os.sep, "/").rstrip("/").rsplit("/", 1)[-1]
+    if raw.endswith(("/", os.sep)) or last in ("", ".", "..") or os.path.isdir(raw):
+        folder = re.sub(r"(/+\.?)+$", "", raw.replace(os.sep, "/"))  # newdir/. -> newdir
+        example = shell_word(f"{folder}/{DEFAULT_FILE}")
+        raise UsageError(
+            f"{shell_word(raw)} names a folder; {command} writes a file: give its name,"
+            f" e.g. {example}"
+        )
 
 
 @click.command(short_help="Write a commented starter plan.")
-@click.argument("file", default=DEFAULT_FILE, type=click.Path(dir_okay=False))
+# A folder is refused by refuse_folder_name, with the message that says what to give.
+@click.argument("file", default=DEFAULT_FILE, type=click.Path())
 @click.option(
     "--model",
     type=click.Choice(MODELS),
@@ -136,16 +184,18 @@ def init(file: str, model: str) -> None:
     """Write a commented starter plan to FILE (default plan.yml; - prints it).
 
     The plan logs in to the bundled demo shop and browses it, and runs unchanged with
-    `yamlload run --demo-target FILE`. An existing FILE is never overwritten (exit 2).
+    `yamlload run --demo-target FILE`. An existing FILE is never overwritten, and a
+    folder (`newdir/`) is refused: name the file, e.g. newdir/plan.yml (exit 2).
     """
     if file == STDOUT:
         print_text(starter_plan(model))
         return
+    refuse_folder_name(file)
     path = Path(file)
     check_new_file(path)
     write_new_file(path, starter_plan(model, path.name))
-    quoted = shlex.quote(file)
-    click.echo(f"Wrote {file}: a starter plan ({model} model) for the demo shop.")
+    quoted = shell_word(file)
+    click.echo(f"Wrote {quoted}: a starter plan ({model} model) for the demo shop.")
     click.echo("Next:")
     click.echo(f"  yamlload validate {quoted}")
     click.echo(f"  yamlload run --demo-target {quoted}")
