@@ -419,6 +419,35 @@ def _grades() -> Schema:
     }
 
 
+def _drift() -> Schema:
+    """config.drift (issue 22): how long a steady phase must be for drift, and thresholds."""
+    threshold: Schema = {
+        "anyOf": [
+            {"type": "number", "minimum": 0},
+            {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?|\.\d+)\s*%\s*$"},
+        ],
+        "x-message": 'expected a percentage such as 10 or "10%"',
+    }
+    return _obj(
+        {
+            "minDuration": {
+                **_ref("duration"),
+                "description": "The shortest steady phase whose drift is reported (5m).",
+            },
+            "thresholds": {
+                "type": "object",
+                "additionalProperties": threshold,
+                "description": "Drift beyond which the report flags a metric, in percent: "
+                "p95, error_rate (percentage points), rps, yamlload.rss_mb, monitor (every "
+                "monitored series) or one monitor.<source>.<metric>.",
+            },
+        },
+        description="Drift in long runs: how p95, error rate, throughput, the generator's "
+        "memory and each monitored series moved over the longest steady phase "
+        "(docs/limits.md).",
+    )
+
+
 def _alert() -> Schema:
     """One of config.alerts: {webhook: URL} or {email: {to, from, smtp}}."""
     smtp = _obj(
@@ -689,6 +718,7 @@ def _config_properties(*, environment: bool) -> dict[str, Schema]:
             "Prometheus text endpoints and local processes (docs/monitoring.md).",
         },
         "grades": _grades(),
+        "drift": _drift(),
         "alerts": {
             "type": "array",
             "items": _alert(),

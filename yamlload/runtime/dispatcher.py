@@ -88,8 +88,16 @@ class Dispatcher:
 
     def _enter_phase(self, index: int, starts: list[float]) -> None:
         phase = self.phases[index]
+        start = starts[index]
+        steady = steady_offset(phase)
         self.phase_runs.append(
-            PhaseRun(index, phase.name, starts[index], starts[index] + phase.duration)
+            PhaseRun(
+                index,
+                phase.name,
+                start,
+                start + phase.duration,
+                None if steady is None else start + steady,
+            )
         )
 
     def launch(self, arrival: Arrival, deadline: float | None, grace: float) -> asyncio.Task[None]:
@@ -126,3 +134,16 @@ def _releaser(counts: list[int], index: int) -> Callable[[asyncio.Task[None]], N
         counts[index] -= 1
 
     return release
+
+
+def steady_offset(phase: Phase) -> float | None:
+    """Seconds into `phase` from which its load stays constant, or None when it never
+    does (a ramp, a pause): drift (results/drift.py) is measured there only."""
+    if phase.kind in ("rate", "count") or (
+        phase.kind == "ramp" and phase.ramp_to == phase.arrival_rate
+    ):
+        return 0.0
+    if phase.kind == "users":
+        spawn = phase.users / phase.spawn_rate if phase.spawn_rate else 0.0
+        return min(spawn, phase.duration)
+    return None
