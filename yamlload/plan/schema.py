@@ -898,6 +898,46 @@ def _report_grade() -> Schema:
     }
 
 
+def _report_drift() -> Schema:
+    """The report's `drift` section (issue 22; results/drift.py, docs/limits.md)."""
+    metric = {
+        "type": "object",
+        "required": ["metric", "first", "last", "change", "slopePerHour", "worseWhen"],
+        "properties": {
+            "metric": {"type": "string"},
+            "first": {"type": "number", "description": "The value over the first third."},
+            "last": {"type": "number", "description": "The value over the last third."},
+            "change": {
+                "type": ["number", "null"],
+                "description": "(last - first) / first; for error_rate, last - first; "
+                "null when it started at 0 and moved.",
+            },
+            "slopePerHour": {"type": "number"},
+            "worseWhen": {"enum": ["up", "down"]},
+            "threshold": {"type": "number"},
+            "flagged": {"type": "boolean"},
+            "message": {"type": "string"},
+        },
+    }
+    return {
+        "type": "object",
+        "description": "How p95, the error rate, the throughput, the generator's RSS and "
+        "each monitored series moved between the first and the last third of the longest "
+        "steady phase; `reason` says why there is none.",
+        "required": ["minDuration", "thresholds", "reason", "metrics"],
+        "properties": {
+            "minDuration": {"type": "number", "minimum": 0},
+            "thresholds": {"type": "object", "additionalProperties": {"type": "number"}},
+            "phase": {"type": ["string", "null"]},
+            "from": {"type": "number"},
+            "to": {"type": "number"},
+            "periods": {"type": "integer", "minimum": 0},
+            "reason": {"type": ["string", "null"]},
+            "metrics": {"type": "array", "items": metric},
+        },
+    }
+
+
 def build_report_schema() -> Schema:
     """The JSON report's schema; `docs/report-format.md` explains each part."""
     phase = {
@@ -908,6 +948,11 @@ def build_report_schema() -> Schema:
             "name": {"type": "string"},
             "started": {"type": "number"},
             "ended": {"type": "number"},
+            "steady_from": {
+                "type": ["number", "null"],
+                "description": "When the phase's load became constant (null: a ramp or a "
+                "pause); drift is measured over the longest steady stretch.",
+            },
         },
     }
     endpoint = {
@@ -1029,6 +1074,7 @@ def build_report_schema() -> Schema:
                 },
             },
             "grade": _report_grade(),
+            "drift": _report_drift(),
             "validity": {
                 "type": "object",
                 "required": ["valid", "reasons"],
