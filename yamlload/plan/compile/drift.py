@@ -7,8 +7,9 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from ...errors import Problem
 from ..ir import DRIFT_MIN_SECONDS, DRIFT_THRESHOLDS, DriftSettings, MonitorSource
-from ..source import Path
+from ..source import Path, describe_path
 from .context import Context
 
 DRIFT: Path = ("config", "drift")
@@ -33,7 +34,9 @@ def compile_drift(cx: Context, monitor: tuple[MonitorSource, ...]) -> DriftSetti
             if name not in known:
                 guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
                 hint = f"; did you mean '{guess[0]}'?" if guess else f" (known: {', '.join(known)})"
-                cx.error((*path, name), f"drift has no metric {name!r}{hint}")
+                where = (*path, name)
+                message = f"{describe_path(where)}: drift has no metric {name!r}{hint}"
+                cx.problems.append(Problem(cx.doc.key_pos(where), message))
             elif fraction is not None:
                 thresholds[name] = fraction
     return DriftSettings(min_seconds, tuple(sorted(thresholds.items())))
