@@ -129,6 +129,10 @@ def test_a_server_slowing_down_and_growing_is_flagged_and_fails_the_drift_checks
     assert run_cli("report", str(saved)).exit_code == 0
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="drift"' in page and "possible leak" in page
+    # ...and `yamlload merge` of it works the same drift out again, to the last digit
+    merged = tmp_path / "merged.json"
+    assert run_cli("merge", str(saved), "-o", str(merged)).exit_code == 0
+    assert json.loads(merged.read_text(encoding="utf-8"))["drift"] == drift
 
 
 def test_a_stable_server_flags_nothing_and_passes_the_drift_checks(

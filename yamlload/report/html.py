@@ -886,6 +886,7 @@ h1 { font-size: 1.6rem; margin: 0 0 4px; } h2 { font-size: 1.2rem; border-bottom
 .grade-A .letter { background: var(--c0); } .grade-B .letter { background: #4d8f2a; } .grade-C .letter { background: var(--c2); }
 .grade-D .letter { background: #c4541b; } .grade-F .letter { background: var(--c1); }
 tr.grade-D .grade, tr.grade-F .grade { color: var(--c1); }
+tr.drift-flagged td:last-child { color: var(--c1); font-weight: 600; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(120px, 1fr)); gap: 8px; margin: 12px 0; }
 .tiles div { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; }
 .tiles dt { color: var(--muted); font-size: .85rem; } .tiles dd { margin: 0; font-size: 1.3rem; font-weight: 650; }

@@ -41,6 +41,8 @@ from .views import Endpoint, PeriodRow, Stats, endpoint_rows, period_rows
 __all__ = ["Endpoint", "PeriodRow", "Stats", "Summary", "summarize"]
 
 REPORT_FORMAT = 1
+# The run's duration is kept to the millisecond in the report.
+DURATION_DIGITS = 3
 # An arrival this late against its schedule means the generator could not keep up; the
 # same limit is `--max-lag`'s default (one constant, so the warning and the verdict agree).
 LAG_WARNING_MS = MAX_ARRIVAL_LAG_MS
@@ -173,9 +175,11 @@ class Summary:
         """How the metrics moved over the longest steady phase (results/drift.py),
         worked out once from the periods and phases."""
         if self._drift is None:
-            self._drift = compute_drift(
-                self.period_rows(), self.phases, self.duration, self.drift_settings
-            )
+            # The duration as the report keeps it: a report read again (`report`,
+            # `merge`) then gives the run's drift to the last digit.
+            duration = round(self.duration, DURATION_DIGITS)
+            rows = period_rows(self.periods, duration)
+            self._drift = compute_drift(rows, self.phases, duration, self.drift_settings)
         return self._drift
 
     def lag_warning(self) -> str | None:
@@ -223,7 +227,7 @@ class Summary:
             },
             "run": {
                 "startedAt": self.started_at,
-                "duration": round(self.duration, 3),
+                "duration": round(self.duration, DURATION_DIGITS),
                 "stoppedBy": self.stopped_by,
                 **({"checkpoint": True} if self.checkpoint else {}),
                 **({"transport": self.transport} if self.transport else {}),
