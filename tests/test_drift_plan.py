@@ -66,3 +66,13 @@ def test_drift_checks_are_named_against_the_plan(write_plan: Any, tmp_path: Path
     assert "drift is the whole run's, not an endpoint's" in result.stderr
     assert "a drift limit is a percentage such as 10%, not 'ms'" in result.stderr
     assert not list(tmp_path.glob("*.json"))  # nothing ran
+
+
+def test_drift_is_neither_graded_nor_a_condition(write_plan: Any) -> None:
+    config = (
+        "  grades:\n    drift.p95: [5%, 10%, 20%, 40%]\n"
+        "  ensure:\n    conditions:\n      - expression: drift.p95 < 0.1\n"
+    )
+    result = run_cli("validate", str(write_plan(PLAN.format(drift=config))))
+    assert result.exit_code == 2
+    assert result.stderr.count("drift is gated on with --ensure 'drift.p95<10%'") == 2

@@ -421,7 +421,7 @@ def drift_names(plan: Plan) -> list[str]:
 def drift_problem(metric: str, plan: Plan, check: Check) -> str | None:
     """Why `metric` names no drift this plan measures (None when it does)."""
     if check.condition is not None or check.where is not None:
-        return "drift is gated on with --ensure 'drift.p95<10%', not in a condition"
+        return "drift is gated on with --ensure 'drift.p95<10%', not graded or used in a condition"
     if check.scope is not None:
         return "drift is the whole run's, not an endpoint's: drop the endpoint"
     known = drift_names(plan)
