@@ -210,3 +210,16 @@ def test_least_squares_slope_of_a_line_and_of_too_little() -> None:
     assert least_squares_slope([(x, 3 * x + 1, 1.0) for x in range(5)]) == pytest.approx(3)
     assert least_squares_slope([(1.0, 5.0, 1.0)]) == 0.0
     assert math.isfinite(least_squares_slope([(1.0, 5.0, 1.0), (1.0, 7.0, 1.0)]))
+
+
+def test_which_phases_are_steady_and_from_when() -> None:
+    from yamlload.plan.ir import Phase
+    from yamlload.results.drift import steady_offset
+
+    assert steady_offset(Phase(0, "a", "rate", 600, arrival_rate=5)) == 0.0
+    assert steady_offset(Phase(0, "c", "count", 600, arrival_count=50)) == 0.0
+    assert steady_offset(Phase(0, "r", "ramp", 600, arrival_rate=1, ramp_to=9)) is None
+    assert steady_offset(Phase(0, "flat", "ramp", 600, arrival_rate=4, ramp_to=4)) == 0.0
+    assert steady_offset(Phase(0, "p", "pause", 60)) is None
+    assert steady_offset(Phase(0, "u", "users", 600, users=50, spawn_rate=5)) == 10.0
+    assert steady_offset(Phase(0, "all", "users", 600, users=50)) == 0.0

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from ..metrics.histogram import Gauge, Histogram, Metrics, merge_metrics
 from ..metrics.names import REQUESTS, REQUESTS_FAILED, RESPONSE_TIME, RSS_MB
-from ..plan.ir import MONITOR_PREFIX, DriftSettings
+from ..plan.ir import MONITOR_PREFIX, DriftSettings, Phase
 from ..units import format_seconds
 from .run import PhaseRun
 from .views import PeriodRow
@@ -225,6 +225,19 @@ def compute_drift(
     )
     covered_from, covered_to = inside[0].start, inside[-1].start + inside[-1].width
     return Drift(settings, metrics, phase.name, covered_from, covered_to, len(inside))
+
+
+def steady_offset(phase: Phase) -> float | None:
+    """Seconds into `phase` from which its load stays constant, or None when it never
+    does (a ramp, a pause): the dispatcher records it as `PhaseRun.steady_from`."""
+    if phase.kind in ("rate", "count") or (
+        phase.kind == "ramp" and phase.ramp_to == phase.arrival_rate
+    ):
+        return 0.0
+    if phase.kind == "users":
+        spawn = phase.users / phase.spawn_rate if phase.spawn_rate else 0.0
+        return min(spawn, phase.duration)
+    return None
 
 
 def longest_steady(

@@ -12,6 +12,7 @@ from typing import Any
 from ..metrics.names import USERS_SKIPPED
 from ..metrics.periods import Recorder
 from ..plan.ir import Phase
+from ..results.drift import steady_offset
 from ..results.run import PhaseRun
 from ..schedule.arrivals import Arrival, Segment, phase_starts, schedule
 from .clock import Clock
@@ -134,16 +135,3 @@ def _releaser(counts: list[int], index: int) -> Callable[[asyncio.Task[None]], N
         counts[index] -= 1
 
     return release
-
-
-def steady_offset(phase: Phase) -> float | None:
-    """Seconds into `phase` from which its load stays constant, or None when it never
-    does (a ramp, a pause): drift (results/drift.py) is measured there only."""
-    if phase.kind in ("rate", "count") or (
-        phase.kind == "ramp" and phase.ramp_to == phase.arrival_rate
-    ):
-        return 0.0
-    if phase.kind == "users":
-        spawn = phase.users / phase.spawn_rate if phase.spawn_rate else 0.0
-        return min(spawn, phase.duration)
-    return None
