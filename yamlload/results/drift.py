@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..metrics.histogram import Gauge, Histogram, Metrics, merge_metrics
+from ..metrics.histogram import Gauge, Histogram, Metrics
 from ..metrics.names import REQUESTS, REQUESTS_FAILED, RESPONSE_TIME, RSS_MB
 from ..plan.ir import MONITOR_PREFIX, DriftSettings, Phase
 from ..units import format_seconds
@@ -217,7 +217,7 @@ def compute_drift(
     if len(inside) < MIN_PERIODS:
         reason = f"phase {phase.name!r} holds {len(inside)} periods, fewer than {MIN_PERIODS}"
         return Drift(settings, phase=phase.name, start=start, end=end, reason=reason)
-    first, last = thirds(inside)
+    first, last = (_merged(third) for third in thirds(inside))
     metrics = tuple(
         drift
         for name, read, worse in _readers(inside)
@@ -317,11 +317,26 @@ def _gauge_mean(name: str) -> Reader:
     return read
 
 
-def _value(read: Reader, rows: Sequence[PeriodRow]) -> float | None:
-    merged = (
-        rows[0].period.metrics if len(rows) == 1 else merge_metrics(r.period.metrics for r in rows)
-    )
-    return read(merged, sum(r.width for r in rows))
+def _merged(rows: Sequence[PeriodRow]) -> tuple[Metrics, float]:
+    """A third's metrics merged (only those drift reads: a plan's thousands of endpoint
+    histograms are left alone) and its seconds."""
+    merged = Metrics()
+    for row in rows:
+        metrics = row.period.metrics
+        merged.merge(
+            Metrics(
+                counters={k: metrics.counters[k] for k in _COUNTERS if k in metrics.counters},
+                histograms={
+                    k: metrics.histograms[k] for k in _HISTOGRAMS if k in metrics.histograms
+                },
+                gauges={k: g for k, g in metrics.gauges.items() if k.startswith(MONITOR_PREFIX)},
+            )
+        )
+    return merged, sum(r.width for r in rows)
+
+
+_COUNTERS = (REQUESTS, REQUESTS_FAILED)
+_HISTOGRAMS = (RESPONSE_TIME, RSS_MB)
 
 
 def _metric_drift(
@@ -329,12 +344,12 @@ def _metric_drift(
     read: Reader,
     worse: Direction,
     rows: Sequence[PeriodRow],
-    first: Sequence[PeriodRow],
-    last: Sequence[PeriodRow],
+    first: tuple[Metrics, float],
+    last: tuple[Metrics, float],
     settings: DriftSettings,
 ) -> MetricDrift | None:
     """One metric's drift; None when a third has no value of it."""
-    before, after = _value(read, first), _value(read, last)
+    before, after = read(*first), read(*last)
     if before is None or after is None:
         return None
     points = [
