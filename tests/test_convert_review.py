@@ -485,3 +485,27 @@ def test_a_plan_too_large_to_run_is_refused_not_written(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "the plan would be" in result.stderr and "10,485,760" in result.stderr
     assert not planfile.exists()
+
+
+@pytest.mark.parametrize("suffix", ["/", "/."])
+def test_an_output_named_like_a_folder_is_refused_not_written_as_a_file(
+    tmp_path: Path, suffix: str
+) -> None:
+    source = _write(tmp_path / "one.har", _har(_entry(f"{ORIGIN}/a")))
+    folder = tmp_path / "newdir"
+    result = run_cli("convert", str(source), "-o", f"{folder}{suffix}")
+    assert result.exit_code == 2, result.stderr
+    assert "folder" in result.stderr
+    assert not folder.exists()
+
+
+def test_a_private_plan_leaves_the_process_umask_alone(tmp_path: Path) -> None:
+    from yamlload.cli.init import write_new_file
+
+    before = os.umask(0o022)
+    try:
+        write_new_file(tmp_path / "secret.yml", "x: 1\n", "convert", private=True)
+        assert os.umask(0o022) == 0o022
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(os.stat(tmp_path / "secret.yml").st_mode) == 0o600

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,7 @@ from ..convert.har import origin_of
 from ..errors import UsageError
 from ..plan.files import MAX_PLAN_BYTES
 from ..text import one_line
-from .init import check_new_file, print_text, write_new_file
+from .init import check_new_file, print_text, refuse_folder_name, write_new_file
 
 
 @click.command(short_help="Turn a HAR recording or an OpenAPI description into a plan.")
@@ -46,6 +43,7 @@ def convert(source: str, output: str | None, include_assets: bool) -> None:
     if output == "-":
         output = None
     if output is not None:
+        refuse_folder_name(output, "convert")  # `out/` would be written as a file `out`
         check_new_file(Path(output), "convert")  # before reading: fail fast, exit 2
     converted = convert_document(read_input(source), include_assets=include_assets)
     copied = copied_template(converted.plan, captured_names(converted.plan))
@@ -71,8 +69,7 @@ def convert(source: str, output: str | None, include_assets: bool) -> None:
     if output is None:
         print_text(text)
         return
-    with _private_files(secrets):
-        write_new_file(Path(output), text, "convert")
+    write_new_file(Path(output), text, "convert", private=secrets)
     click.echo(
         f"Wrote {one_line(output)}: a plan from {converted.kind} {one_line(source)}.", err=True
     )
@@ -106,17 +103,3 @@ def _notices(plan: dict[str, Any], output: str | None) -> list[str]:
             f"(--demo-target does not move them): {one_line(listed)}"
         )
     return lines
-
-
-@contextlib.contextmanager
-def _private_files(private: bool) -> Iterator[None]:
-    """While writing a plan that holds secrets: new files readable by their owner only
-    (init.py's write_new_file gives the file the umask's mode)."""
-    if not private:
-        yield
-        return
-    previous = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(previous)

@@ -24,6 +24,7 @@ MODELS = ("open", "closed")
 # Filesystems without hard links (some network and FUSE mounts) answer os.link with
 # these: there the file is created exclusively instead, written in place.
 NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
+PRIVATE_FILE_MODE = 0o600
 
 # The phases of each model. The whole run is 10 s, so the first try is quick; the
 # test suite runs the plan unchanged (tests/test_init.py).
@@ -222,8 +223,9 @@ def check_new_file(path: Path, command: str = "init") -> None:
         raise UsageError(f"{folder} is not a folder, so {path} cannot be written")
 
 
-def write_new_file(path: Path, text: str, command: str = "init") -> None:
-    """Write `text` to `path`, which must not exist, whole or not at all.
+def write_new_file(path: Path, text: str, command: str = "init", private: bool = False) -> None:
+    """Write `text` to `path`, which must not exist, whole or not at all; `private`: for
+    its owner only (mode 0600), as a plan holding copied secrets is.
 
     A temporary file in the same folder is written and flushed to disk, then hard-linked
     to `path`: unlike the rename that report/outputs.py's `write_with` uses, a link
@@ -237,8 +239,9 @@ def write_new_file(path: Path, text: str, command: str = "init") -> None:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(temporary, _normal_file_mode())  # mkstemp makes 0600
-        _link_or_create(temporary, path, text)
+        mode = PRIVATE_FILE_MODE if private else _normal_file_mode()
+        os.chmod(temporary, mode)  # mkstemp makes 0600
+        _link_or_create(temporary, path, text, mode)
     except FileExistsError:
         raise UsageError(
             f"{path} already exists; {command} never overwrites: pick a new name"
@@ -251,7 +254,7 @@ def write_new_file(path: Path, text: str, command: str = "init") -> None:
                 os.unlink(temporary)
 
 
-def _link_or_create(temporary: str, path: Path, text: str) -> None:
+def _link_or_create(temporary: str, path: Path, text: str, mode: int) -> None:
     try:
         os.link(temporary, path)
     except FileExistsError:
@@ -259,7 +262,9 @@ def _link_or_create(temporary: str, path: Path, text: str) -> None:
     except OSError as exc:
         if exc.errno not in NO_HARD_LINKS:
             raise
-        with open(path, "x", encoding="utf-8") as out:  # "x": fails if it exists
+        # O_EXCL: fails if it exists; the mode is narrowed by the umask, never widened
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
             try:
                 out.write(text)
                 out.flush()
