@@ -10,7 +10,13 @@ from typing import Any
 import click
 
 from ..convert import convert_document, plan_text, read_input
-from ..convert.common import captured_names, copied_secrets, copied_template
+from ..convert.common import (
+    captured_names,
+    copied_secrets,
+    copied_template,
+    dotted,
+    input_path_of,
+)
 from ..convert.har import origin_of
 from ..errors import UsageError
 from ..plan.files import MAX_PLAN_BYTES
@@ -45,13 +51,17 @@ def convert(source: str, output: str | None, include_assets: bool) -> None:
     if output is not None:
         refuse_folder_name(output, "convert")  # `out/` would be written as a file `out`
         check_new_file(Path(output), "convert")  # before reading: fail fast, exit 2
-    converted = convert_document(read_input(source), include_assets=include_assets)
+    located = read_input(source)
+    converted = convert_document(located, include_assets=include_assets)
     copied = copied_template(converted.plan, captured_names(converted.plan))
     if copied is not None:
+        path = input_path_of(located.data, copied)
+        where = source if path is None else f"{located.key_pos(path)}: {dotted(path)}"
         raise UsageError(
-            f"{source}: holds {one_line(copied)[:80]!r}, which the plan would run as a "
-            "template (a {{ $env.NAME }} would send that variable to the target): "
-            "remove it from the input, or write the plan by hand"
+            f"{where}: holds {one_line(copied)[:80]!r}, which the plan would run as a "
+            "template (a {{ $env.NAME }} would send that variable to the target; an "
+            "unclosed {{ is refused by the plan's reader): remove it from the input, or "
+            "write the plan by hand"
         )
     name = shlex.quote(Path(output).name) if output else "PLAN"
     text = plan_text(

@@ -12,7 +12,6 @@ DEFAULT_PHASES_COMMENT = (
     "A small first load: 1 new user a second for 10 s; raise it once the flow works."
 )
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
-_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.S)
 PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -49,17 +48,54 @@ def variable_name(key: str, taken: set[str]) -> str:
 def copied_template(plan: Any, captured: set[str]) -> str | None:
     """A `{{ ... }}` the input put in the plan (not a captured variable's): it would be
     evaluated when the plan runs, and `{{ $env.NAME }}` sends an environment variable to
-    the target. None when there is none."""
-    if isinstance(plan, str):
-        for found in _TEMPLATE.finditer(plan):
-            if found.group(1).strip() not in captured:
-                return found.group(0)
-        return None
-    items = plan.values() if isinstance(plan, dict) else plan if isinstance(plan, list) else ()
-    for item in items:
-        found_in = copied_template(item, captured)
-        if found_in is not None:
-            return found_in
+    the target. An unclosed `{{` is one too: the plan's template reader refuses it. None
+    when there is none. Each string is searched with str.find, once: linear."""
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            found = _template_in(_searched(node), captured)
+            if found is not None:
+                return found
+        elif isinstance(node, dict):
+            stack.extend(reversed([*node.keys(), *node.values()]))
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+    return None
+
+
+_searched = str  # tests count the work through it
+
+
+def _template_in(text: str, captured: set[str]) -> str | None:
+    cursor = 0
+    while True:
+        start = text.find("{{", cursor)
+        if start < 0:
+            return None
+        end = text.find("}}", start + 2)
+        if end < 0:
+            return text[start : start + 80]  # never closed: the template reader refuses it
+        if text[start + 2 : end].strip() not in captured:
+            return text[start : end + 2]
+        cursor = end + 2
+
+
+def input_path_of(data: Any, fragment: str) -> tuple[str | int, ...] | None:
+    """Where in the input a string holding `fragment` is (the first such), or None."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if fragment in node:
+                return path
+        elif isinstance(node, dict):
+            for key in node:
+                if isinstance(key, str) and fragment in key:
+                    return (*path, key)
+            stack.extend(reversed([(v, (*path, str(k))) for k, v in node.items()]))
+        elif isinstance(node, list):
+            stack.extend(reversed([(v, (*path, n)) for n, v in enumerate(node)]))
     return None
 
 

@@ -38,6 +38,7 @@ MIN_TOKEN_CHARS = 8
 # A token is made of these (base64, base64url, hex, JWTs, UUIDs) and has letters and digits.
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
 _WORD_SPLIT = re.compile(r"[/=]")
+_WORD_SPLIT_KEPT = re.compile(r"([/=])")
 # A JSON body nested deeper could not be a plan's (plan/source.py's MAX_DEPTH is 64).
 MAX_BODY_DEPTH = 48
 # A response of these is the browser going on to its Location (followed on replay).
@@ -401,6 +402,7 @@ def add_captures(entries: list[dict[str, Any]], requests: list[tuple[str, dict[s
         for word in _words(_sent(request)):
             senders.setdefault(word, []).append(j)
     taken: set[str] = set()
+    replacing: dict[int, dict[str, str]] = {}
     for i, entry in enumerate(entries):
         for path, key, value in _strings(_response_json(entry)):
             sent_by = senders.get(value)
@@ -410,8 +412,13 @@ def add_captures(entries: list[dict[str, Any]], requests: list[tuple[str, dict[s
             taken.add(name)
             _capture(requests[i][1], {"json": json_path(path), "as": name})
             for j in sent_by:
-                _template(requests[j][1], value, "{{ " + name + " }}")
+                replacing.setdefault(j, {})[value] = "{{ " + name + " }}"
             del senders[value]
+    for j, mapping in replacing.items():  # every token of a request in one pass
+        step = requests[j][1]
+        for key in ("url", "headers", "json", "form", "body"):
+            if key in step:
+                step[key] = _replaced_all(step[key], mapping)
 
 
 def is_token(value: str) -> bool:
@@ -492,17 +499,22 @@ def _sent(request: tuple[str, dict[str, Any]]) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def _template(step: dict[str, Any], value: str, template: str) -> None:
-    for key in ("url", "headers", "json", "form", "body"):
-        if key in step:
-            step[key] = _replaced(step[key], value, template)
-
-
-def _replaced(data: Any, value: str, template: str) -> Any:
+def _replaced_all(data: Any, mapping: dict[str, str]) -> Any:
+    """`data` with each whole word (as `_words` splits them) that is a key of `mapping`
+    replaced by its template: one pass over each string, whatever the count of tokens;
+    a token inside a longer word is left alone."""
     if isinstance(data, str):
-        return data.replace(value, template)
+        return _TOKEN.sub(lambda run: _run_replaced(run.group(0), mapping), data)
     if isinstance(data, dict):
-        return {k: _replaced(v, value, template) for k, v in data.items()}
+        return {k: _replaced_all(v, mapping) for k, v in data.items()}
     if isinstance(data, list):
-        return [_replaced(v, value, template) for v in data]
+        return [_replaced_all(v, mapping) for v in data]
     return data
+
+
+def _run_replaced(run: str, mapping: dict[str, str]) -> str:
+    if run in mapping:
+        return mapping[run]
+    if "/" not in run and "=" not in run:
+        return run
+    return "".join(mapping.get(part, part) for part in _WORD_SPLIT_KEPT.split(run))

@@ -7,6 +7,7 @@ request body has an example. The others are listed as skipped at the top of the 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -19,6 +20,8 @@ SMOKE_PHASES_COMMENT = "A smoke test: one user sends each request once."
 # Where requests go when the description names no absolute server.
 FALLBACK_TARGET = "http://localhost:8080"
 _NO_VALUE = object()
+# A path's `{name}`, substituted by its parameter's example.
+_PLACEHOLDER = re.compile(r"\{([^{}/]*)\}")
 # A body's example nested deeper would make the plan deeper than a plan may be (64).
 MAX_EXAMPLE_DEPTH = 48
 
@@ -74,17 +77,23 @@ def operation_step(
     operation: dict[str, Any],
     prefix: str,
 ) -> dict[str, Any]:
-    url, query, headers = path, {}, {}
+    values: dict[str, str] = {}
+    query: list[tuple[str, str]] = []
+    headers: dict[str, str] = {}
     for param in _parameters(spec, item, operation):
         where, name = param.get("in"), str(param.get("name", ""))
         if where == "path":
-            url = url.replace("{" + name + "}", quote(str(_required_value(param)), safe=""))
+            values[name] = quote(path_value(_required_value(param)), safe=",")
         elif param.get("required") and where == "query":
-            query[name] = _scalar(_required_value(param))
+            query += query_pairs(name, _required_value(param))
         elif param.get("required") and where == "header":
-            headers[name.lower()] = str(_required_value(param))
+            headers[name.lower()] = path_value(_required_value(param))
         elif param.get("required"):
             raise Unfillable(f"required {where} parameter {name} is not supported")
+    unnamed = [m.group(0) for m in _PLACEHOLDER.finditer(path) if m.group(1) not in values]
+    if unnamed:
+        raise Unfillable(f"{unnamed[0]} in its path has no parameter: it would be sent as is")
+    url = _PLACEHOLDER.sub(lambda m: values[m.group(1)], path)  # one pass, any count
     request: dict[str, Any] = {"url": prefix + url + (f"?{urlencode(query)}" if query else "")}
     request["name"] = str(operation.get("operationId") or f"{method.upper()} {path}")
     if headers:
@@ -162,9 +171,38 @@ def example_of(node: Any) -> Any:
 
 
 def _scalar(value: Any) -> str:
+    """One value as HTTP sends it: `true`, `1.5`, text as it is (never a Python repr)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise Unfillable(f"its example {value} is not a number JSON or HTTP can send")
+        return json.dumps(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
     return str(value)
+
+
+def path_value(value: Any) -> str:
+    """A path or header example in OpenAPI's default `simple` style: an array as
+    `1,2`, an object as `k,v,k2,v2`."""
+    if isinstance(value, list):
+        return ",".join(_scalar(v) for v in value)
+    if isinstance(value, dict):
+        return ",".join(f"{_scalar(k)},{_scalar(v)}" for k, v in value.items())
+    return _scalar(value)
+
+
+def query_pairs(name: str, value: Any) -> list[tuple[str, str]]:
+    """A query example in OpenAPI's default `form` style, exploded: an array as
+    `tags=x&tags=y`, an object as its own `k=v` pairs."""
+    if isinstance(value, list):
+        return [(name, _scalar(v)) for v in value]
+    if isinstance(value, dict):
+        return [(str(k), _scalar(v)) for k, v in value.items()]
+    return [(name, _scalar(value))]
 
 
 def _request_body(spec: dict[str, Any], operation: dict[str, Any]) -> Any:

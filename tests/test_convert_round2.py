@@ -1,0 +1,179 @@
+"""`yamlload convert`, the issue-20 second review's findings: linear template and token
+work, whole-token templates, OpenAPI examples as HTTP sends them, caps on JSON input,
+passwords in URLs, plans that always validate, and the smaller usability points."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import run_cli
+from yamlload.convert import common as common_module
+from yamlload.convert import har as har_module
+from yamlload.convert.common import copied_template
+from yamlload.convert.har import convert_har
+from yamlload.convert.openapi import convert_openapi
+
+ORIGIN = "http://127.0.0.1:8000"
+
+
+def _entry(
+    url: str,
+    method: str = "GET",
+    status: int = 200,
+    response: Any = None,
+    at: float = 0.0,
+    headers: list[dict[str, str]] | None = None,
+    post: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    request: dict[str, Any] = {"method": method, "url": url, "headers": headers or []}
+    if post is not None:
+        request["postData"] = post
+    minutes, seconds = divmod(at, 60)
+    return {
+        "startedDateTime": f"2026-12-03T10:{int(minutes):02d}:{seconds:06.3f}Z",
+        "time": 10,
+        "request": request,
+        "response": {
+            "status": status,
+            "headers": [],
+            "content": {
+                "mimeType": "application/json",
+                "text": json.dumps(response if response is not None else {}),
+            },
+        },
+    }
+
+
+def _har(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"log": {"version": "1.2", "entries": list(entries)}}
+
+
+def _write(path: Path, data: Any) -> Path:
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def _flow(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    flow: list[dict[str, Any]] = plan["scenarios"][0]["flow"]
+    return flow
+
+
+def _spec(paths: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "paths": paths, **more}
+
+
+# A1: the template search is linear; an unclosed `{{` is refused like a closed one ----
+
+
+def test_many_unclosed_braces_are_searched_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`\\{\\{(.*?)\\}\\}` with re.S rescanned the rest of the text from every `{{`:
+    80,000 of them took 2.5 min. Count the characters str.find is asked to look at."""
+    looked: list[int] = []
+
+    class Counting(str):
+        def find(self, sub: str, start: Any = None, end: Any = None) -> int:  # type: ignore[override]
+            looked.append(len(self) - (start or 0))
+            return str.find(self, sub, start, end)
+
+    monkeypatch.setattr(common_module, "_searched", Counting)
+    for n in (1000, 10000):
+        looked.clear()
+        assert copied_template("{{" * n, set()) is not None
+        assert sum(looked) <= 3 * 2 * n  # linear: quadratic would be n * n
+
+
+def test_an_unclosed_brace_pair_is_refused_with_its_place(tmp_path: Path) -> None:
+    post = {"mimeType": "application/json", "text": json.dumps({"msg": "hello {{ world"})}
+    har = _write(tmp_path / "r.har", _har(_entry(f"{ORIGIN}/a", "POST", post=post)))
+    result = run_cli("convert", str(har))
+    assert result.exit_code == 2
+    assert "{{ world" in result.stderr
+    assert "log.entries[0]" in result.stderr  # U12: where
+
+
+# A2, A6: tokens replaced in one pass, and only whole ----------------------------------
+
+
+def test_many_tokens_in_one_request_are_replaced_in_one_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each token rebuilt the whole request: 8,000 tokens in one body took 9 s."""
+    scanned: list[int] = []
+    original = har_module._replaced_all
+
+    def counting(data: Any, mapping: dict[str, str]) -> Any:
+        if isinstance(data, str):
+            scanned.append(len(data))
+        return original(data, mapping)
+
+    monkeypatch.setattr(har_module, "_replaced_all", counting)
+    for n in (100, 1000):
+        scanned.clear()
+        tokens = {f"k{i}": f"tok{i:06d}abcdef" for i in range(n)}
+        post = {"mimeType": "application/json", "text": json.dumps(tokens)}
+        entries = [
+            _entry(f"{ORIGIN}/login", "POST", response=tokens),
+            _entry(f"{ORIGIN}/send", "POST", post=post, at=1),
+        ]
+        plan, _ = convert_har(entries)
+        sent = _flow(plan)[-1]["post"]["json"]
+        assert sent["k7"] == "{{ k7 }}"
+        assert sum(scanned) <= 2 * len(post["text"])  # once; per token would be n times
+
+
+def test_a_token_inside_a_longer_word_is_left_alone() -> None:
+    token = "eyJa1b2c3d4"
+    entries = [
+        _entry(f"{ORIGIN}/login", "POST", response={"id": token}),
+        _entry(
+            f"{ORIGIN}/a",
+            headers=[{"name": "authorization", "value": f"Bearer {token}ZZ.sig9"}],
+            at=1,
+        ),
+        _entry(f"{ORIGIN}/b/{token}?x={token}ZZ", at=2),
+    ]
+    plan, _ = convert_har(entries)
+    flow = _flow(plan)
+    assert flow[1]["get"]["headers"]["authorization"] == f"Bearer {token}ZZ.sig9"
+    assert flow[2]["get"]["url"] == f"/b/{{{{ id }}}}?x={token}ZZ"
+
+
+# A3, A11: OpenAPI path parameters in one pass, examples as HTTP sends them ------------
+
+
+def test_many_path_parameters_are_substituted_in_one_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    n = 3000
+    path = "/x" + "".join(f"/{{p{i}}}" for i in range(n))
+    params = [{"name": f"p{i}", "in": "path", "required": True, "example": i} for i in range(n)]
+    plan, _ = convert_openapi(_spec({path: {"get": {"parameters": params}}}))
+    url = _flow(plan)[0]["get"]["url"]
+    assert url == "/x" + "".join(f"/{i}" for i in range(n))
+
+
+def test_examples_are_written_as_http_sends_them() -> None:
+    params = [
+        {"name": "ids", "in": "path", "required": True, "example": [1, 2]},
+        {"name": "flag", "in": "path", "required": True, "example": True},
+        {"name": "tags", "in": "query", "required": True, "example": ["x", "y"]},
+        {"name": "on", "in": "query", "required": True, "example": False},
+        {"name": "x-list", "in": "header", "required": True, "example": ["a", "b"]},
+        {"name": "x-flag", "in": "header", "required": True, "example": True},
+    ]
+    spec = _spec({"/p/{ids}/{flag}": {"get": {"parameters": params}}})
+    plan, _ = convert_openapi(spec)
+    request = _flow(plan)[0]["get"]
+    assert request["url"] == "/p/1,2/true?tags=x&tags=y&on=false"
+    assert request["headers"] == {"x-list": "a,b", "x-flag": "true"}
+
+
+def test_a_path_placeholder_without_a_parameter_skips_its_operation() -> None:
+    spec = _spec({"/p/{id}": {"get": {}}, "/ok": {"get": {}}})
+    plan, notes = convert_openapi(spec)
+    assert [s["get"]["url"] for s in _flow(plan)] == ["/ok"]
+    assert any("GET /p/{id}" in n and "{id}" in n and "no parameter" in n for n in notes)
