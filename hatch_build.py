@@ -6,6 +6,11 @@ and [tool.hatch.build.targets.sdist.hooks.custom]); tests/test_wheel.py checks b
   `[project.urls] Repository` when it is set (images from `raw/HEAD`, pages from
   `blob/HEAD`); without it, a relative image is left out and a relative link keeps only
   its text.
+- README.md opens with the commands for a checkout (`pip install -e .`, plans under
+  plans/); a PyPI reader has neither. Lines from `<!-- pypi:skip-start -->` to
+  `<!-- pypi:skip-end -->` are left out of the long description, and the lines between
+  `<!-- pypi:only` and `-->` (hidden on GitHub) are put in; an unbalanced marker fails
+  the build.
 - hatchling adds the repository's .gitignore to every sdist by itself, whatever `exclude`
   says; the build hook takes it out, so the sdist holds no dot-file.
 """
@@ -30,6 +35,35 @@ def _repository(urls: dict[str, str]) -> str | None:
     return None
 
 
+SKIP_START = "<!-- pypi:skip-start -->"
+SKIP_END = "<!-- pypi:skip-end -->"
+ONLY_START = "<!-- pypi:only"
+ONLY_END = "-->"
+
+
+def pypi_only(readme: str) -> str:
+    """README.md as PyPI shows it: the skip blocks out, the pypi:only blocks in."""
+    out: list[str] = []
+    state = "both"
+    for number, line in enumerate(readme.splitlines(keepends=True), 1):
+        marker = line.strip()
+        if state == "both" and marker == SKIP_START:
+            state = "skip"
+        elif state == "both" and marker == ONLY_START:
+            state = "only"
+        elif state == "skip" and marker == SKIP_END:
+            state = "both"
+        elif state == "only" and marker == ONLY_END:
+            state = "both"
+        elif marker.startswith("<!-- pypi:") or (state == "skip" and marker == ONLY_START):
+            raise ValueError(f"README.md:{number}: {marker!r} out of place")
+        elif state != "skip":
+            out.append(line)
+    if state != "both":
+        raise ValueError(f"README.md: a `pypi:{state}` block is never closed")
+    return "".join(out)
+
+
 def long_description(readme: str, repository: str | None) -> str:
     def link(match: re.Match[str]) -> str:
         bang, text, target = match.groups()
@@ -42,7 +76,7 @@ def long_description(readme: str, repository: str | None) -> str:
 
     out: list[str] = []
     fenced = False
-    for line in readme.splitlines(keepends=True):
+    for line in pypi_only(readme).splitlines(keepends=True):
         if line.lstrip().startswith("```"):
             fenced = not fenced
         if fenced or line.lstrip().startswith("```"):

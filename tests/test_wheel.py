@@ -133,6 +133,32 @@ def test_the_long_description_has_no_link_that_breaks_on_pypi(wheel: Path) -> No
     assert "![" not in text  # no image without an address PyPI can fetch
 
 
+def test_the_long_description_starts_with_the_install_line_of_a_user_without_the_repo(
+    wheel: Path,
+) -> None:
+    # README.md opens with the two commands for a checkout (`pip install -e .`, a plan
+    # under plans/); PyPI's readers have neither: their page opens with `pip install
+    # yamlload` (issue 20), the README's `pypi:only` block, and the checkout-only parts
+    # (`pypi:skip-start` ... `pypi:skip-end`) are left out.
+    text = _long_description(wheel)
+    body = [line for line in text.splitlines() if line.strip()]
+    first_command = next(i for i, line in enumerate(body) if line.startswith("```")) + 1
+    assert body[first_command].startswith("pip install yamlload"), body[: first_command + 1]
+    commands = " ".join(body[first_command : first_command + 3])
+    assert (
+        "yamlload init plan.yml" in commands and "yamlload run --demo-target plan.yml" in commands
+    )
+    assert "pip install -e" not in text
+    assert "plans/" not in text, [line for line in text.splitlines() if "plans/" in line]
+    assert "pypi:" not in text and "<!--" not in text  # the markers themselves are gone
+    # The README itself still opens with the checkout's two commands.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```sh\n(.*?)^```", readme, flags=re.DOTALL | re.MULTILINE)
+    visible = [b for b in blocks if "pip install yamlload" not in b]
+    assert "pip install -e . " in visible[0] and "--demo-target plans/" in visible[0], blocks
+    assert "pip install -e '.[test]'" in visible[1] and "pytest" in visible[1], blocks
+
+
 def test_the_sdist_has_no_dot_files_nor_repository_only_files(sdist: Path) -> None:
     with tarfile.open(sdist) as archive:
         names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
