@@ -5,6 +5,8 @@ passwords in URLs, plans that always validate, and the smaller usability points.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +179,83 @@ def test_a_path_placeholder_without_a_parameter_skips_its_operation() -> None:
     plan, notes = convert_openapi(spec)
     assert [s["get"]["url"] for s in _flow(plan)] == ["/ok"]
     assert any("GET /p/{id}" in n and "{id}" in n and "no parameter" in n for n in notes)
+
+
+# A4: JSON input has a node cap, as YAML has; an OpenAPI too large names its operations
+
+
+def test_a_json_input_of_too_many_objects_is_refused_before_it_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yamlload.convert import load as load_module
+
+    monkeypatch.setattr(load_module, "MAX_INPUT_OBJECTS", 1000)
+    built: list[int] = []
+    original = load_module._ObjectCount.__call__
+
+    def counting(self: Any, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        built.append(1)
+        return original(self, pairs)
+
+    monkeypatch.setattr(load_module._ObjectCount, "__call__", counting)
+    har = _write(tmp_path / "r.har", '{"log":{"entries":[' + ",".join(["{}"] * 50000) + "]}}")
+    result = run_cli("convert", str(har))
+    assert result.exit_code == 2
+    assert "more than 1,000 objects" in result.stderr
+    assert len(built) <= 1001  # stopped at the cap, not after building 50,000
+
+
+def test_an_openapi_description_of_too_many_operations_is_refused_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yamlload.convert import openapi as openapi_module
+
+    monkeypatch.setattr(openapi_module, "MAX_OPERATIONS", 100)
+    spec = _spec({f"/p{i}": {"get": {}} for i in range(101)})
+    result = run_cli("convert", str(_write(tmp_path / "api.json", spec)))
+    assert result.exit_code == 2
+    assert "101 operations" in result.stderr and "100" in result.stderr
+    assert "request bodies" not in result.stderr
+
+
+# A5, A16: passwords in URLs are never shown, and count as copied secrets ---------------
+
+
+def test_a_password_in_a_url_is_never_shown_and_makes_the_plan_private(tmp_path: Path) -> None:
+    har = _write(
+        tmp_path / "r.har",
+        _har(
+            _entry("http://bob:hunter2pw@127.0.0.1:8000/a"),
+            _entry("http://bob:hunter2pw@127.0.0.1:8000/b", at=1),
+            _entry("http://eve:otherpw9@10.0.0.9:81/c", at=2),
+            {"request": {"url": "http://carl:sekrit77@[::1"}},
+        ),
+    )
+    out = tmp_path / "plan.yml"
+    result = run_cli("convert", str(har), "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    text = out.read_text(encoding="utf-8")
+    header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
+    for secret in ("hunter2pw", "otherpw9", "sekrit77"):
+        assert secret not in result.stderr
+        assert secret not in header
+    assert "password in a URL" in result.stderr
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+
+
+def test_a_key_query_parameter_counts_as_a_copied_secret(tmp_path: Path) -> None:
+    har = _write(tmp_path / "r.har", _har(_entry(f"{ORIGIN}/a?key=abc123&apikey=zz9")))
+    result = run_cli("convert", str(har))
+    assert result.exit_code == 0
+    assert "query parameter key" in result.stderr
+    assert "query parameter apikey" in result.stderr
+
+
+def test_other_origins_are_compared_by_origin_not_the_target_path(tmp_path: Path) -> None:
+    from yamlload.cli.convert import _notices
+
+    plan = {
+        "config": {"target": "http://h:8080/api"},
+        "scenarios": [{"flow": [{"get": {"url": "http://h:8080/other"}}]}],
+    }
+    assert not any("other origins" in line for line in _notices(plan, None))

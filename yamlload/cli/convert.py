@@ -16,6 +16,7 @@ from ..convert.common import (
     copied_template,
     dotted,
     input_path_of,
+    without_userinfo,
 )
 from ..convert.har import origin_of
 from ..errors import UsageError
@@ -69,9 +70,14 @@ def convert(source: str, output: str | None, include_assets: bool) -> None:
     )
     size = len(text.encode("utf-8"))
     if size > MAX_PLAN_BYTES:
+        why = (
+            "too many operations (convert a part of the description)"
+            if converted.kind == "OpenAPI"
+            else "too many requests or too large request bodies (drop those entries)"
+        )
         raise UsageError(
             f"{source}: the plan would be {size:,} bytes, more than the {MAX_PLAN_BYTES:,} a "
-            "plan may be: its request bodies are too large (drop those entries)"
+            f"plan may be: {why}"
         )
     for line in _notices(converted.plan, output):
         click.echo(line, err=True)
@@ -104,12 +110,13 @@ def _notices(plan: dict[str, Any], output: str | None) -> list[str]:
             for request in step.values():
                 url = request.get("url", "") if isinstance(request, dict) else ""
                 absolute = str(url).lower().startswith(("http://", "https://"))
-                if absolute and origin_of(str(url)) != target:
-                    others[origin_of(str(url))] = None
+                if absolute and origin_of(str(url)) != origin_of(target):
+                    others[without_userinfo(origin_of(str(url)))] = None
     if others:
         listed = ", ".join(list(others)[:10]) + (", …" if len(others) > 10 else "")
+        shown = one_line(without_userinfo(origin_of(target)))
         lines.append(
-            f"convert: requests to other origins than {one_line(target)} stay absolute URLs "
+            f"convert: requests to other origins than {shown} stay absolute URLs "
             f"(--demo-target does not move them): {one_line(listed)}"
         )
     return lines

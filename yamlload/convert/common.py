@@ -150,10 +150,27 @@ def nested_deeper(data: Any, limit: int) -> bool:
 
 
 # What a secret is named like: a header, a body field or a query parameter.
+# `key` only as the whole name (`?key=`), as Google's and many APIs' keys are sent; the
+# run's redactor (plan/secrets.py) does not mask `key` (as often a search key), but a
+# notice that names one too many costs less than a key shared by mistake.
 SECRET_NAME = re.compile(
-    r"passw|passwd|pwd|secret|token|api[-_]?key|authori[sz]ation|^auth|cookie|session|credential",
+    r"passw|passwd|pwd|secret|token|api[-_]?key|^key$|authori[sz]ation|^auth|cookie|session"
+    r"|credential",
     re.I,
 )
+# A URL's userinfo (`user:password@`), with or without a parseable rest.
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]*@")
+
+
+def without_userinfo(text: str) -> str:
+    """`text` with the `user:password@` of each URL in it left out: for notes and notices."""
+    return _USERINFO.sub(r"\1", text)
+
+
+def has_password(url: str) -> bool:
+    """Whether a URL carries `user:password@` (a password, however short)."""
+    found = _USERINFO.search(url)
+    return found is not None and ":" in found.group(0)[len(found.group(1)) :]
 
 
 def copied_secrets(plan: dict[str, Any]) -> list[str]:
@@ -161,6 +178,8 @@ def copied_secrets(plan: dict[str, Any]) -> list[str]:
     headers, API keys, passwords in bodies, tokens in query strings), named, never its
     value; templates (`{{ token }}`, a captured value) are not copies."""
     found: dict[str, None] = {}
+    if has_password(str(plan.get("config", {}).get("target", ""))):
+        found["a password in a URL (config.target)"] = None
     for scenario in plan.get("scenarios") or []:
         for step in scenario.get("flow") or []:
             for request in step.values():
@@ -179,6 +198,8 @@ def _secrets_of(request: dict[str, Any]) -> list[str]:
         for name in _secret_fields(request.get(key)):
             names.append(f"body field {name}")
     url = str(request.get("url", ""))
+    if has_password(url):
+        names.append("a password in a URL")
     if "?" in url:
         for name, value in parse_qsl(url.split("?", 1)[1], keep_blank_values=True):
             if SECRET_NAME.search(name) and _copied(value):

@@ -27,6 +27,7 @@ from .common import (
     json_path,
     nested_deeper,
     variable_name,
+    without_userinfo,
 )
 
 # Gaps between requests shorter than this are not a person thinking: dropped.
@@ -136,9 +137,9 @@ def malformed_entry(entry: Any) -> str | None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError on a bad port)
     except ValueError as exc:
-        return f"the URL {url[:200]!r} does not parse ({exc})"
+        return f"the URL {without_userinfo(url)[:200]!r} does not parse ({exc})"
     if not parts.hostname:
-        return f"the URL {url[:200]!r} has no host"
+        return f"the URL {without_userinfo(url)[:200]!r} has no host"
     return None
 
 
@@ -205,7 +206,7 @@ def other_origin_notes(entries: list[tuple[int, dict[str, Any]]], origin: str) -
     if not others:
         return []
     total = sum(others.values())
-    listed = ", ".join(f"{o} ({c})" for o, c in others.most_common(10))
+    listed = ", ".join(f"{without_userinfo(o)} ({c})" for o, c in others.most_common(10))
     more = f" and {len(others) - 10} more" if len(others) > 10 else ""
     verb = "request goes" if total == 1 else "requests go"
     return [

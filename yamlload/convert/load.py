@@ -19,6 +19,28 @@ from .openapi import SMOKE_PHASES_COMMENT, convert_openapi
 # MAX_PLAN_BYTES) would refuse ordinary recordings. The plan written must still fit in
 # MAX_PLAN_BYTES (cli/convert.py checks). YAML input (OpenAPI) is read as a plan is.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
+# A JSON input may hold this many objects: YAML input has the plan reader's node cap
+# (MAX_NODES); JSON is read by `json`, which would build 20 million empty objects from
+# 60 MB (3.6 GB). A 10,000-entry recording holds about a million.
+MAX_INPUT_OBJECTS = 2_000_000
+
+
+class _TooManyObjects(Exception):
+    pass
+
+
+class _ObjectCount:
+    """json's object_pairs_hook: each object as a dict, counted; stops at the cap."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.count = 0
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        self.count += 1
+        if self.count > self.cap:
+            raise _TooManyObjects
+        return dict(pairs)
 
 
 @dataclass
@@ -65,7 +87,17 @@ def _read_json(path: str | os.PathLike[str]) -> Located | None:
         text = read_bounded(path, MAX_INPUT_BYTES).decode("utf-8-sig")
         if not text.lstrip().startswith(("{", "[")):
             return None
-        data = json.loads(text)
+        if text.count("{") <= MAX_INPUT_OBJECTS:
+            data = json.loads(text)  # cannot hold more objects than it has braces
+        else:
+            data = json.loads(text, object_pairs_hook=_ObjectCount(MAX_INPUT_OBJECTS))
+    except _TooManyObjects:
+        where = Pos(str(path), 1, 1)
+        message = (
+            f"holds more than {MAX_INPUT_OBJECTS:,} objects, more than convert reads: "
+            "record a shorter flow, or split the description"
+        )
+        raise PlanError([Problem(where, message)]) from None
     except FileTooLargeError:
         where = Pos(str(path), 1, 1)
         raise PlanError(

@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .common import METHODS, nested_deeper
+from .common import METHODS, InputProblem, nested_deeper
 
 # One user runs every request once: a smoke test, not a load.
 SMOKE_PHASES: list[dict[str, Any]] = [{"duration": 1, "arrivalCount": 1}]
@@ -24,6 +24,8 @@ _NO_VALUE = object()
 _PLACEHOLDER = re.compile(r"\{([^{}/]*)\}")
 # A body's example nested deeper would make the plan deeper than a plan may be (64).
 MAX_EXAMPLE_DEPTH = 48
+# A smoke plan of more operations would not fit in a plan (10 MB) or be a smoke test.
+MAX_OPERATIONS = 10_000
 
 
 class Unfillable(Exception):
@@ -31,6 +33,20 @@ class Unfillable(Exception):
 
 
 def convert_openapi(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The smoke plan and its notes; InputProblem when it has more than MAX_OPERATIONS."""
+    count = sum(
+        1
+        for item in spec["paths"].values()
+        if isinstance(item, dict)
+        for method in METHODS
+        if isinstance(item.get(method), dict)
+    )
+    if count > MAX_OPERATIONS:
+        raise InputProblem(
+            ("paths",),
+            f"{count:,} operations: a smoke plan sends at most {MAX_OPERATIONS:,} "
+            "(convert a part of the description)",
+        )
     target, prefix = server_target(spec)
     steps: list[dict[str, Any]] = []
     skipped: list[str] = []
