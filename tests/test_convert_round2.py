@@ -18,6 +18,7 @@ from yamlload.convert import har as har_module
 from yamlload.convert.common import copied_template
 from yamlload.convert.har import convert_har
 from yamlload.convert.openapi import convert_openapi
+from yamlload.plan.source import parse_document
 
 ORIGIN = "http://127.0.0.1:8000"
 
@@ -259,3 +260,98 @@ def test_other_origins_are_compared_by_origin_not_the_target_path(tmp_path: Path
         "scenarios": [{"flow": [{"get": {"url": "http://h:8080/other"}}]}],
     }
     assert not any("other origins" in line for line in _notices(plan, None))
+
+
+# A7: convert never writes a plan validate refuses --------------------------------------
+
+
+def _converted_and_valid(tmp_path: Path, data: Any, name: str = "r.har") -> tuple[str, Any]:
+    out = tmp_path / "plan.yml"
+    result = run_cli("convert", str(_write(tmp_path / name, data)), "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    checked = run_cli("validate", str(out))
+    assert checked.exit_code == 0, checked.stderr
+    return out.read_text(encoding="utf-8"), parse_document(out.read_bytes(), str(out)).data
+
+
+def test_nan_and_huge_numbers_in_a_json_body_are_sent_as_recorded(tmp_path: Path) -> None:
+    entries = [
+        _entry(f"{ORIGIN}/a", "POST", post={"mimeType": "application/json", "text": t}, at=i)
+        for i, t in enumerate(['{"x": NaN}', '{"x": 1e400}', '{"x": -Infinity}'])
+    ]
+    text, plan = _converted_and_valid(tmp_path, _har(*entries))
+    bodies = [step["post"].get("body") for step in _flow(plan) if "post" in step]
+    assert bodies == ['{"x": NaN}', '{"x": 1e400}', '{"x": -Infinity}']
+    assert ".nan" not in text and ".inf" not in text
+
+
+def test_an_openapi_example_with_nan_skips_its_operation(tmp_path: Path) -> None:
+    body = {"required": True, "content": {"application/json": {"example": {"x": 1e400}}}}
+    spec = _spec({"/a": {"post": {"requestBody": body}}, "/b": {"get": {}}})
+    text, plan = _converted_and_valid(tmp_path, spec, "api.json")
+    assert [next(iter(s)) for s in _flow(plan)] == ["get"]
+    assert "skipped: POST /a" in text
+
+
+def test_a_non_ascii_response_key_gets_an_ascii_variable(tmp_path: Path) -> None:
+    token = "ab12cd34ef56"
+    har = _har(
+        _entry(f"{ORIGIN}/login", "POST", response={"jéton": token, "トークン": token + "9"}),
+        _entry(f"{ORIGIN}/a/{token}/{token}9", at=1),
+    )
+    _, plan = _converted_and_valid(tmp_path, har)
+    names = [c["as"] for c in _flow(plan)[0]["post"]["capture"]]
+    assert all(name.isascii() and name.isidentifier() for name in names)
+
+
+def test_header_names_a_plan_cannot_hold_are_dropped_with_a_note(tmp_path: Path) -> None:
+    headers = [
+        {"name": "x-ok", "value": "1"},
+        {"name": "x bad", "value": "1"},
+        {"name": "x-{{a}}", "value": "1"},
+        {"name": "x-\u0001", "value": "1"},
+    ]
+    text, plan = _converted_and_valid(tmp_path, _har(_entry(f"{ORIGIN}/a", headers=headers)))
+    assert _flow(plan)[0]["get"]["headers"] == {"x-ok": "1"}
+    assert "3 headers" in text and "not a header name" in text
+
+
+def test_a_plan_that_would_not_validate_is_refused_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yamlload.convert import load as load_module
+
+    original = load_module.convert_har
+
+    def broken(entries: list[Any], include_assets: bool = False) -> Any:
+        plan, notes = original(entries, include_assets)
+        plan["config"]["phases"] = [{"duration": "soon", "arrivalRate": 1}]
+        return plan, notes
+
+    monkeypatch.setattr(load_module, "convert_har", broken)
+    out = tmp_path / "plan.yml"
+    har = _write(tmp_path / "r.har", _har(_entry(f"{ORIGIN}/a")))
+    result = run_cli("convert", str(har), "-o", str(out))
+    assert result.exit_code == 2
+    assert "duration" in result.stderr and "not written" in result.stderr
+    assert not out.exists()
+
+
+# A8: every value reads back as it was written ----------------------------------------
+
+ODD = ["a\u0085b", "a\u2028b", "a\u2029b", "a\rb", "a\x00b", "a\x1bb", "a\x9fb", " lead", "\ttab"]
+
+
+def test_values_yaml_would_fold_read_back_identical(tmp_path: Path) -> None:
+    body = {
+        "mimeType": "application/json",
+        "text": json.dumps({f"k{i}": v for i, v in enumerate(ODD)}),
+    }
+    headers = [{"name": "x-odd", "value": "a\u0085b\u2028c"}]
+    har = _har(_entry(f"{ORIGIN}/a", "POST", post=body, headers=headers))
+    out = tmp_path / "plan.yml"
+    assert run_cli("convert", str(_write(tmp_path / "r.har", har)), "-o", str(out)).exit_code == 0
+    plan = parse_document(out.read_bytes(), str(out)).data
+    request = _flow(plan)[0]["post"]
+    assert request["json"] == {f"k{i}": v for i, v in enumerate(ODD)}
+    assert request["headers"]["x-odd"] == "a\u0085b\u2028c"

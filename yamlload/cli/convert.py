@@ -19,8 +19,11 @@ from ..convert.common import (
     without_userinfo,
 )
 from ..convert.har import origin_of
-from ..errors import UsageError
+from ..errors import PlanError, UsageError
+from ..plan.compile import compile_document
 from ..plan.files import MAX_PLAN_BYTES
+from ..plan.secrets import mask_userinfo
+from ..plan.source import Located, PlanOptions
 from ..text import one_line
 from .init import check_new_file, print_text, refuse_folder_name, write_new_file
 
@@ -79,6 +82,7 @@ def convert(source: str, output: str | None, include_assets: bool) -> None:
             f"{source}: the plan would be {size:,} bytes, more than the {MAX_PLAN_BYTES:,} a "
             f"plan may be: {why}"
         )
+    _refuse_invalid(converted.plan, output or "PLAN", source)  # never one validate refuses
     for line in _notices(converted.plan, output):
         click.echo(line, err=True)
     secrets = bool(copied_secrets(converted.plan))
@@ -89,6 +93,23 @@ def convert(source: str, output: str | None, include_assets: bool) -> None:
     click.echo(
         f"Wrote {one_line(output)}: a plan from {converted.kind} {one_line(source)}.", err=True
     )
+
+
+def _refuse_invalid(plan: dict[str, Any], name: str, source: str) -> None:
+    """The plan checked and compiled as `yamlload validate` does, in memory: a plan
+    convert made that does not compile is a bug of convert's, said as exit 2 with the
+    problems, never a file that `run` then refuses. The dict is compiled, not its text
+    read back (ruamel's reader takes 4 s on a 2,000-request plan; emit.py writes each
+    string so that it reads back as it was, which tests/test_convert_round2.py holds)."""
+    try:
+        compile_document(Located(data=plan), name, PlanOptions())
+    except PlanError as exc:
+        listed = "; ".join(mask_userinfo(p.message) for p in exc.problems[:5])
+        more = f" (and {len(exc.problems) - 5} more)" if len(exc.problems) > 5 else ""
+        raise UsageError(
+            f"{source}: the plan made from it would not be valid, so it is not written: "
+            f"{one_line(listed)}{more} (please report this: convert should not make it)"
+        ) from None
 
 
 def _notices(plan: dict[str, Any], output: str | None) -> list[str]:

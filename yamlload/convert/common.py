@@ -12,6 +12,8 @@ DEFAULT_PHASES_COMMENT = (
     "A small first load: 1 new user a second for 10 s; raise it once the flow works."
 )
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
+# A header name as the plan's schema takes it (an RFC 9110 token: plan/schema.py).
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -36,7 +38,9 @@ def json_path(path: tuple[str | int, ...]) -> str:
 
 def variable_name(key: str, taken: set[str]) -> str:
     """A template-safe variable named after `key`, not one of `taken`."""
-    base = re.sub(r"\W+", "_", key).strip("_") or "value"
+    base = re.sub(r"\W+", "_", key, flags=re.ASCII).strip("_") or "value"
+    if not base.isascii() or not base.replace("_", "a").isalnum():
+        base = "value"
     if base[0].isdigit():
         base = f"v_{base}"
     name, n = base, 2

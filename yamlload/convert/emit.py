@@ -7,6 +7,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from .common import Noted
 
@@ -42,8 +43,10 @@ def escaped(text: object) -> str:
 
 
 def _commented(data: Any) -> Any:
+    if isinstance(data, str):
+        return _quoted(data)
     if isinstance(data, dict):
-        tree = CommentedMap((str(k), _commented(v)) for k, v in data.items())
+        tree = CommentedMap((_quoted(str(k)), _commented(v)) for k, v in data.items())
         for key, note in (data.notes if isinstance(data, Noted) else {}).items():
             if key in tree:
                 tree.yaml_add_eol_comment(escaped(note), key)
@@ -51,3 +54,10 @@ def _commented(data: Any) -> Any:
     if isinstance(data, list):
         return CommentedSeq(_commented(v) for v in data)
     return data
+
+
+def _quoted(text: str) -> str:
+    """A string with a character YAML would fold or drop in plain or single quotes (a
+    control character, NEL U+0085, U+2028/U+2029, a lone CR, NUL, a BOM) written
+    double-quoted, with escapes: it reads back exactly as it was."""
+    return text if text.isprintable() else DoubleQuotedScalarString(text)

@@ -18,8 +18,10 @@ from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
+from ..units import counted
 from .common import (
     DEFAULT_PHASES,
+    HEADER_NAME,
     InputProblem,
     Noted,
     dotted,
@@ -99,8 +101,9 @@ def convert_har(
         raise InputProblem(("log", "entries"), why)
     merged, followed, lone = merge_redirects(kept)
     origin = main_origin([e for _, e in merged])
-    steps = _steps(merged, origin)
-    notes = [f"converted from a HAR: {len(merged)} requests"]
+    header_notes: list[str] = []
+    steps = _steps(merged, origin, header_notes)
+    notes = [f"converted from a HAR: {counted(len(merged), 'request')}", *header_notes]
     if dropped:
         notes.append(f"{dropped} static assets left out (--include-assets keeps them)")
     if followed:
@@ -265,9 +268,18 @@ def main_origin(entries: list[dict[str, Any]]) -> str:
     return counts.most_common(1)[0][0]
 
 
-def _steps(numbered: list[tuple[int, dict[str, Any]]], origin: str) -> list[dict[str, Any]]:
+def _steps(
+    numbered: list[tuple[int, dict[str, Any]]], origin: str, notes: list[str]
+) -> list[dict[str, Any]]:
     entries = [e for _, e in numbered]
-    requests = [request_step(e, origin, n) for n, e in numbered]
+    dropped: list[str] = []
+    requests = [request_step(e, origin, n, dropped) for n, e in numbered]
+    if dropped:
+        names = ", ".join(repr(d) for d in list(dict.fromkeys(dropped))[:5])
+        notes.append(
+            f"{counted(len(dropped), 'header')} left out: not a header name a plan can hold "
+            f"({names})"
+        )
     add_captures(entries, requests)
     for _, request in requests:
         _note_recorded_ids(request)
@@ -312,8 +324,11 @@ def _note_recorded_ids(request: dict[str, Any]) -> None:
         request.notes["url"] = "recorded ids: " + ", ".join(ids)
 
 
-def request_step(entry: dict[str, Any], origin: str, n: int = 0) -> tuple[str, dict[str, Any]]:
-    """One request as (method key, the request's mapping); `n` is the entry's index."""
+def request_step(
+    entry: dict[str, Any], origin: str, n: int = 0, dropped_headers: list[str] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """One request as (method key, the request's mapping); `n` is the entry's index; a
+    header name no plan can hold goes into `dropped_headers`."""
     request = _request(entry)
     url = str(request["url"])
     if origin_of(url) == origin:
@@ -323,7 +338,7 @@ def request_step(entry: dict[str, Any], origin: str, n: int = 0) -> tuple[str, d
     status = _status(entry)
     if status in REDIRECT_STATUSES:
         step["followRedirect"] = False  # the recording did not follow it: expect the 3xx
-    headers = kept_headers(request.get("headers"))
+    headers = kept_headers(request.get("headers"), dropped_headers)
     where = ("log", "entries", n, "request", "postData", "text")
     body = _body(request.get("postData"), where)
     if body is not None:
@@ -340,13 +355,19 @@ def request_step(entry: dict[str, Any], origin: str, n: int = 0) -> tuple[str, d
     return http_method(str(request.get("method", "GET"))), step
 
 
-def kept_headers(headers: Any) -> dict[str, str]:
+def kept_headers(headers: Any, dropped: list[str] | None = None) -> dict[str, str]:
+    """The headers that matter; a name no header can have (a space, a control character,
+    `{{`: not an RFC 9110 token, as plan/schema.py checks) is left out, into `dropped`."""
     kept: dict[str, str] = {}
     for header in headers if isinstance(headers, list) else []:
         if not isinstance(header, dict):
             continue
         name = str(header.get("name", "")).lower()
         if not name or name in NOISE_HEADERS or name.startswith(NOISE_PREFIXES):
+            continue
+        if not HEADER_NAME.fullmatch(name):
+            if dropped is not None:
+                dropped.append(name)
             continue
         kept[name] = str(header.get("value", ""))
     return kept
@@ -360,8 +381,8 @@ def _body(post: Any, where: tuple[str | int, ...]) -> tuple[str, Any, str] | Non
     mime = recorded.lower()
     text = post.get("text")
     if JSON_MIME.search(mime) and isinstance(text, str):
-        try:
-            value = json.loads(text)
+        try:  # NaN, Infinity, 1e400: no plan value; the body is sent as recorded
+            value = json.loads(text, parse_constant=_no_number, parse_float=_finite)
         except RecursionError:
             value = _TOO_DEEP
         except ValueError:
@@ -385,6 +406,17 @@ def _body(post: Any, where: tuple[str | int, ...]) -> tuple[str, Any, str] | Non
 
 
 _TOO_DEEP = object()
+
+
+def _no_number(text: str) -> float:
+    raise ValueError(f"{text} is no JSON number a plan can hold")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large for a plan's number")
+    return value
 
 
 def one_line_mime(value: Any) -> str:

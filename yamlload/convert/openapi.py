@@ -8,11 +8,12 @@ request body has an example. The others are listed as skipped at the top of the 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .common import METHODS, InputProblem, nested_deeper
+from .common import HEADER_NAME, METHODS, InputProblem, nested_deeper
 
 # One user runs every request once: a smoke test, not a load.
 SMOKE_PHASES: list[dict[str, Any]] = [{"duration": 1, "arrivalCount": 1}]
@@ -99,11 +100,13 @@ def operation_step(
     for param in _parameters(spec, item, operation):
         where, name = param.get("in"), str(param.get("name", ""))
         if where == "path":
-            values[name] = quote(path_value(_required_value(param)), safe=",")
+            values[name] = quote(path_value(_shallow(_required_value(param))), safe=",")
         elif param.get("required") and where == "query":
-            query += query_pairs(name, _required_value(param))
+            query += query_pairs(name, _shallow(_required_value(param)))
         elif param.get("required") and where == "header":
-            headers[name.lower()] = path_value(_required_value(param))
+            if not HEADER_NAME.fullmatch(name):
+                raise Unfillable(f"required header {name!r} is not a header name a plan can hold")
+            headers[name.lower()] = path_value(_shallow(_required_value(param)))
         elif param.get("required"):
             raise Unfillable(f"required {where} parameter {name} is not supported")
     unnamed = [m.group(0) for m in _PLACEHOLDER.finditer(path) if m.group(1) not in values]
@@ -162,9 +165,19 @@ def _required_value(param: dict[str, Any]) -> Any:
 
 
 def _shallow(value: Any) -> Any:
-    """An example fit for a plan: one nested deeper than MAX_EXAMPLE_DEPTH is not."""
+    """An example fit for a plan: one nested deeper than MAX_EXAMPLE_DEPTH is not, nor
+    one holding NaN or an infinity (1e400), which no plan value can be."""
     if nested_deeper(value, MAX_EXAMPLE_DEPTH):
         raise Unfillable(f"its example is nested deeper than {MAX_EXAMPLE_DEPTH} levels")
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise Unfillable(f"its example holds {node}, which a plan cannot send")
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
     return value
 
 
@@ -193,7 +206,7 @@ def _scalar(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise Unfillable(f"its example {value} is not a number JSON or HTTP can send")
         return json.dumps(value)
     if isinstance(value, dict | list):
