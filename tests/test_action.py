@@ -8,8 +8,11 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -54,16 +57,27 @@ def _output_pairs(path: Path) -> list[tuple[str, str]]:
 def _outputs(path: Path) -> dict[str, str]:
     pairs = _output_pairs(path)
     names = [name for name, _ in pairs]
-    assert sorted(names) == ["exit-code", "grade", "report", "verdict"], pairs  # each once
+    assert sorted(names) == [
+        "artifact-name",
+        "exit-code",
+        "files",
+        "grade",
+        "report",
+        "verdict",
+    ], pairs  # each once
     return dict(pairs)
 
 
-def _run_action(
-    tmp_path: Path, yamlload: str | None = None, **inputs: str
-) -> tuple[subprocess.CompletedProcess[str], Path]:
+def _action_env(
+    tmp_path: Path, yamlload: str | None, env_extra: dict[str, str] | None, inputs: dict[str, str]
+) -> tuple[dict[str, str], Path]:
     outputs = tmp_path / "github_output"
     summary = tmp_path / "step_summary"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GITHUB_", "INPUT_")) and k not in ("JOB_INDEX", "MATRIX")
+    }
     # The default command is `yamlload` on PATH: this venv's.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("YAMLLOAD", None)
@@ -71,6 +85,33 @@ def _run_action(
         env["YAMLLOAD"] = yamlload
     env.update(GITHUB_OUTPUT=str(outputs), GITHUB_STEP_SUMMARY=str(summary))
     env.update({f"INPUT_{name.upper()}": value for name, value in inputs.items()})
+    env.update(env_extra or {})
+    return env, outputs
+
+
+def _start_action(
+    tmp_path: Path, yamlload: str | None = None, **inputs: str
+) -> tuple[subprocess.Popen[str], Path]:
+    env, outputs = _action_env(tmp_path, yamlload, None, inputs)
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    return process, outputs
+
+
+def _run_action(
+    tmp_path: Path,
+    yamlload: str | None = None,
+    env: dict[str, str] | None = None,
+    **inputs: str,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    env, outputs = _action_env(tmp_path, yamlload, env, inputs)
     result = subprocess.run(
         [sys.executable, str(SCRIPT)],
         capture_output=True,
@@ -149,8 +190,17 @@ def test_action_yml_wires_the_script_inputs_and_outputs() -> None:
     assert any(u.startswith("actions/setup-python@") for u in uses)
     assert any(u.startswith("actions/upload-artifact@") for u in uses)
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
-    assert upload["if"] == "always()"
     run = next(s for s in steps if s.get("id") == "run")
+    assert "always()" in upload["if"] and "steps.run.outputs.files != ''" in upload["if"]
+    # Only the files this run wrote, listed by the script, never the raw report-dir
+    # (`report-dir: .` would upload the workspace); a name unique per use (matrix).
+    assert upload["with"]["path"] == "${{ steps.run.outputs.files }}"
+    assert upload["with"]["name"] == "${{ steps.run.outputs.artifact-name }}"
+    assert action["inputs"]["artifact-name"]["default"] == ""
+    assert run["env"]["INPUT_ARTIFACT_NAME"] == "${{ inputs.artifact-name }}"
+    assert run["env"]["JOB_INDEX"] == "${{ strategy.job-index }}"
+    assert run["env"]["MATRIX"] == "${{ toJSON(matrix) }}"
+    assert action["outputs"]["artifact-name"]["value"] == "${{ steps.run.outputs.artifact-name }}"
     assert ".github/actions/run_plan.py" in run["run"]
     # Inputs reach the script through the environment, never pasted into the shell.
     assert "${{" not in run["run"]
@@ -160,13 +210,18 @@ def test_action_yml_wires_the_script_inputs_and_outputs() -> None:
     assert action["outputs"]["grade"]["value"] == "${{ steps.run.outputs.grade }}"
 
 
-def _fake_yamlload(tmp_path: Path, code: int, grade: str | None = None) -> str:
+def _fake_yamlload(
+    tmp_path: Path, code: int, grade: str | None = None, log: Path | None = None
+) -> str:
     """A stand-in for yamlload (the action's YAMLLOAD): it exits `code`, after writing a
     report.json graded `grade` where -o says when `grade` is given."""
     script = tmp_path / "fake_yamlload.py"
     script.write_text(
         "import json, sys\n"
         "args = sys.argv[1:]\n"
+        f"log = {None if log is None else str(log)!r}\n"
+        "if log is not None:\n"
+        "    open(log, 'w').close()\n"
         f"grade = {grade!r}\n"
         "if grade is not None:\n"
         "    with open(args[args.index('-o') + 1], 'w') as f:\n"
@@ -230,8 +285,8 @@ def test_action_every_exit_code_is_documented_with_its_verdict() -> None:
 
 
 def test_action_output_values_cannot_inject_other_outputs(tmp_path: Path) -> None:
-    # A value with a newline (here the report folder, hence the report path) stays one
-    # value: the outputs are written as name<<DELIMITER blocks.
+    # A report-dir with a newline is refused (upload-artifact would read each line as a
+    # path); the outputs stay one block each: written as name<<DELIMITER blocks.
     report_dir = "out\nverdict=pass\ngrade=A"
     result, outputs = _run_action(
         tmp_path,
@@ -239,13 +294,12 @@ def test_action_output_values_cannot_inject_other_outputs(tmp_path: Path) -> Non
         plan="p.yml",
         report_dir=report_dir,
     )
-    assert result.returncode == 1, result.stdout + result.stderr
-    values = _outputs(outputs)
-    assert (values["verdict"], values["grade"]) == ("fail", "D")
-    assert values["report"] == str(Path(report_dir) / "report.json")
-    raw = outputs.read_text(encoding="utf-8").splitlines()
-    assert "verdict=pass" in raw  # inside the report block, not an output of its own
+    assert result.returncode == 2, result.stdout + result.stderr
+    values = _assert_one_error(result, outputs)
+    assert values["files"] == "" and values["report"] == ""
+    assert "report-dir" in result.stderr
     # The delimiter is random: a value cannot guess it.
+    raw = outputs.read_text(encoding="utf-8").splitlines()
     second_dir = tmp_path / "second"
     second_dir.mkdir()
     _, outputs2 = _run_action(second_dir, yamlload=_fake_yamlload(tmp_path, 0), plan="p.yml")
@@ -256,6 +310,155 @@ def test_action_output_values_cannot_inject_other_outputs(tmp_path: Path) -> Non
         if line.startswith("verdict<<")
     }
     assert len(first) == 1 and len(second) == 1 and first != second
+
+
+@pytest.mark.parametrize("report_dir", ["out\nelse", "*", "re?orts", "[ab]", "!secret", "a/**"])
+def test_action_report_dir_with_glob_or_newline_is_refused(tmp_path: Path, report_dir: str) -> None:
+    result, outputs = _run_action(
+        tmp_path,
+        yamlload=_fake_yamlload(tmp_path, 0, grade="A"),
+        plan="p.yml",
+        report_dir=report_dir,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    _assert_one_error(result, outputs)
+    assert "yamlload action: the input `report-dir`" in result.stderr
+
+
+def test_action_uploads_only_the_reports_it_wrote(tmp_path: Path) -> None:
+    # `report-dir: .` must not upload the workspace (a .env, the sources): the artifact's
+    # paths are the reports this run wrote, one exact path a line.
+    (tmp_path / ".env").write_text("TOKEN=secret\n", encoding="utf-8")
+    result, outputs = _run_action(
+        tmp_path, yamlload=_fake_yamlload(tmp_path, 0, grade="B"), plan="p.yml", report_dir="."
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    values = _outputs(outputs)
+    assert values["files"].split("\n") == [str(Path(".") / "report.json")], values
+    for path in values["files"].split("\n"):
+        assert (tmp_path / path).is_file()
+
+
+def _artifact_name(tmp_path: Path, **extra: str) -> str:
+    env = {"GITHUB_JOB": "load", "JOB_INDEX": "0", "MATRIX": "null"}
+    env.update(extra)
+    tmp_path = Path(tempfile.mkdtemp(dir=tmp_path))  # a $GITHUB_OUTPUT of its own
+    result, outputs = _run_action(
+        tmp_path, yamlload=_fake_yamlload(tmp_path, 0), env=env, plan="plans/smoke.yml"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    name = _outputs(outputs)["artifact-name"]
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", name), name  # what upload-artifact accepts
+    return name
+
+
+def test_action_default_artifact_name_is_unique_per_use(tmp_path: Path) -> None:
+    # upload-artifact@v4 refuses a second artifact of the same name in one workflow run:
+    # a matrix's jobs, two jobs, or two uses with other inputs each get their own.
+    first = _artifact_name(tmp_path)
+    assert first.startswith("yamlload-") and "load" in first and "smoke" in first, first
+    assert _artifact_name(tmp_path) == first  # the same use, the same name
+    assert _artifact_name(tmp_path, JOB_INDEX="1", MATRIX='{"os": "b"}') != first
+    assert _artifact_name(tmp_path, MATRIX='{"os": "b"}') != first
+    assert _artifact_name(tmp_path, GITHUB_JOB="other") != first
+    assert _artifact_name(tmp_path, INPUT_ARGS="--seed 1") != first
+    assert _artifact_name(tmp_path, INPUT_ARTIFACT_NAME="mine") == "mine"
+
+
+@pytest.mark.parametrize("name", ["a/b", "a\nb", 'a"b', "a:b", "a*b", " "])
+def test_action_artifact_name_input_upload_artifact_refuses_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    result, outputs = _run_action(
+        tmp_path, yamlload=_fake_yamlload(tmp_path, 0), plan="p.yml", artifact_name=name
+    )
+    if not name.strip():  # blank: the default name
+        assert result.returncode == 0, result.stdout + result.stderr
+        return
+    assert result.returncode == 2, result.stdout + result.stderr
+    _assert_one_error(result, outputs)
+    assert "yamlload action: the input `artifact-name`" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        "-o x.json",
+        "--output=x.json",
+        "--html r.html",
+        "--junit=j.xml",
+        "-qo x.json",
+        "-h",
+        "--help",
+    ],
+)
+def test_action_args_that_take_over_its_reports_are_refused(tmp_path: Path, args: str) -> None:
+    # `-o` in args would win over the action's own -o: the verdict pass, the report empty.
+    log = tmp_path / "ran"
+    result, outputs = _run_action(
+        tmp_path,
+        yamlload=_fake_yamlload(tmp_path, 0, grade="A", log=log),
+        plan="p.yml",
+        args=args,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    _assert_one_error(result, outputs)
+    assert "yamlload action: the input `args`" in result.stderr
+    assert not log.exists()  # yamlload never ran
+
+
+def test_action_args_that_only_look_alike_run(tmp_path: Path) -> None:
+    result, outputs = _run_action(
+        tmp_path,
+        yamlload=_fake_yamlload(tmp_path, 0, grade="A"),
+        plan="p.yml",
+        args="-t http://h --summary-md s.md --csv out --seed 3 -q -k",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _outputs(outputs)["verdict"] == "pass"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_action_cancelled_forwards_the_signal_and_writes_its_outputs(
+    tmp_path: Path, signum: int
+) -> None:
+    # GitHub cancels a job with SIGINT, then SIGTERM: the script forwards the signal to
+    # yamlload once, waits for it (it writes its report), then writes its outputs.
+    ready = tmp_path / "ready"
+    got = tmp_path / "got"
+    script = tmp_path / "slow_yamlload.py"
+    script.write_text(
+        "import json, signal, sys, time\n"
+        "args = sys.argv[1:]\n"
+        "def stop(signum, frame):\n"
+        f"    open({str(got)!r}, 'a').write(str(signum) + '\\n')\n"
+        "    with open(args[args.index('-o') + 1], 'w') as f:\n"
+        "        json.dump({'grade': {'overall': 'B'}}, f)\n"
+        "    sys.exit(128 + signum)\n"
+        "signal.signal(signal.SIGINT, stop)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        f"open({str(ready)!r}, 'w').close()\n"
+        "while True:\n"
+        "    time.sleep(0.05)\n",
+        encoding="utf-8",
+    )
+    yamlload = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"
+    process, outputs = _start_action(tmp_path, yamlload=yamlload, plan="p.yml")
+    deadline = time.monotonic() + TIMEOUT
+    while not ready.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the stand-in yamlload never started"
+        time.sleep(0.05)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=TIMEOUT)
+    code = 128 + signum
+    assert process.returncode == code, stdout + stderr
+    assert "Traceback" not in stdout + stderr and "KeyboardInterrupt" not in stderr, stderr
+    values = _outputs(outputs)
+    assert (values["verdict"], values["grade"], values["exit-code"]) == ("error", "", str(code))
+    assert values["report"] == str(Path("yamlload-reports/report.json"))
+    assert values["files"] == values["report"]
+    assert got.read_text(encoding="utf-8").split() == [str(int(signum))]  # forwarded once
 
 
 @pytest.mark.parametrize(
