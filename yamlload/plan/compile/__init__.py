@@ -15,6 +15,7 @@ the schema check, so one broken step never hides the problems of another.
     publish.py   config.plugins.publish-metrics (live outputs)
     monitor.py   config.monitor (the system under test's sources)
     grades.py    config.grades (the grade table as written)
+    ws.py        WebSocket scenarios: config.ws, connect, send, wait (issue 19)
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from .phases import MAX_ARRIVAL_RATE, compile_phases
 from .publish import compile_live_outputs
 from .refusals import template_problems, unsupported_features
 from .request import ConfinedFile
+from .ws import compile_ws_settings
 
 __all__ = [
     "MAX_ARRIVAL_RATE",
@@ -123,6 +125,7 @@ def _build(cx: Context) -> Plan:
         monitor=monitor,
         alerts=alerts,
         grades=compile_grades(cx),
+        ws=compile_ws_settings(cx),
         base_dir=str(FsPath(cx.plan_path).resolve().parent),
         warnings=tuple(cx.warnings),
         raw_json=json.dumps(cx.doc.data),
