@@ -5,8 +5,9 @@ target) and closes it after; its `send` and `wait` steps use it. What is counted
 
 - every message a `send` step hands to the socket: `websocket.messages_sent`, once;
 - every message a step read (a `send` waiting for its reply, a `wait`):
-  `websocket.messages_received`, once; a message no step was waiting for is dropped
-  unread, as Artillery drops it, and counted as `websocket.messages_unread`;
+  `websocket.messages_received`, once; a message no step read (a `send` waiting for a
+  reply drops what came before it, as Artillery does, and the end of the session drops
+  the rest) is counted as `websocket.messages_unread`, once;
 - every connection opened: `websocket.sessions`, and it ends exactly once, as
   `websocket.sessions_completed`, `_failed` or `_interrupted`;
 - a connection that could not be opened, a server's close, a reply that never came:
@@ -58,6 +59,9 @@ from .vuser import User, render, text
 CLOSE_TIMEOUT_SECONDS = 1.0
 # A message past this size ends its connection (aiohttp's frame limit), 1009 as RFC 6455.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# Messages kept for the next step that reads one; past this the oldest are dropped
+# unread (a server pushing into a user that never reads must not fill the memory).
+MAX_KEPT_MESSAGES = 1_000
 # A close without a code (the connection dropped) is named as RFC 6455's 1006.
 ABNORMAL_CLOSE = 1006
 TIMEOUT = "ws_timeout"
@@ -79,15 +83,16 @@ class Failed(Exception):
 
 
 class Socket:
-    """One user's connection, and the reader that hands each message to the step that
-    waits for it (a message that comes while none waits is dropped, and counted)."""
+    """One user's connection, and the reader that keeps each message for the next step
+    that reads one: a `wait` reads what came since the last read first; a `send` that
+    waits for its reply drops what came before it (Artillery's reply is the next
+    message after the send). A message dropped unread is counted, never read later."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse[bool], recorder: Recorder) -> None:
         self.ws = ws
         self.rec = recorder
         self.inbox: deque[str | bytes] = deque()
         self.arrived = asyncio.Event()
-        self.listening = False
         self.close_code: int | None = None
         self.closed = False
         self.reader = asyncio.ensure_future(self.read())
@@ -97,11 +102,11 @@ class Socket:
             while True:
                 message = await self.ws.receive()
                 if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                    if self.listening:
-                        self.inbox.append(message.data)
-                        self.arrived.set()
-                    else:
+                    if len(self.inbox) >= MAX_KEPT_MESSAGES:
+                        self.inbox.popleft()
                         self.rec.count(WS_MESSAGES_UNREAD)
+                    self.inbox.append(message.data)
+                    self.arrived.set()
                     continue
                 if message.type in _CLOSING or message.type == aiohttp.WSMsgType.ERROR:
                     break
@@ -111,15 +116,11 @@ class Socket:
         self.closed = True
         self.arrived.set()
 
-    def listen(self) -> None:
-        """From now on keep what comes, for the step that is about to wait."""
-        self.inbox.clear()
-        self.arrived.clear()
-        self.listening = True
-
-    def unlisten(self) -> None:
-        self.listening = False
-        self.inbox.clear()
+    def drop_unread(self) -> None:
+        """Forget what came before now, counted as unread."""
+        if self.inbox:
+            self.rec.count(WS_MESSAGES_UNREAD, len(self.inbox))
+            self.inbox.clear()
 
     async def next(self, deadline: float) -> str | bytes:
         """The next message, or Failed when the connection closes or the deadline (the
@@ -153,13 +154,14 @@ class Socket:
 
     async def close(self) -> None:
         """Close it (aiohttp hands the reader its end), waiting at most
-        CLOSE_TIMEOUT_SECONDS for the server's answer."""
+        CLOSE_TIMEOUT_SECONDS for the server's answer; what was never read is counted."""
         try:
             await asyncio.wait_for(self.ws.close(), CLOSE_TIMEOUT_SECONDS)
         except (asyncio.TimeoutError, aiohttp.ClientError, OSError, RuntimeError):
             pass  # the connection is gone either way
         finally:
             self.reader.cancel()
+            self.drop_unread()
 
 
 class WsClient:
@@ -287,7 +289,7 @@ class WsClient:
         rendered = render(step.payload, user)
         message = json.dumps(rendered) if step.as_json else to_text(rendered)
         if step.awaits_reply:
-            socket.listen()
+            socket.drop_unread()
         try:
             sent_at = self.clock.now()
             await socket.send(message)
@@ -302,14 +304,11 @@ class WsClient:
         except Failed as failure:
             self.failed(user, f"step {step.pos}, send", failure)
             return False
-        finally:
-            socket.unlisten()
 
     async def wait(self, step: WsWait, user: User) -> bool:
         """Our `wait`: the first message that passes every match (each one read is
         counted received), its captures taken; Failed at the deadline."""
         socket: Socket = user.socket
-        socket.listen()
         deadline = self.deadline(step.timeout)
         try:
             while True:
@@ -321,8 +320,6 @@ class WsClient:
         except Failed as failure:
             self.failed(user, f"step {step.pos}, wait", failure)
             return False
-        finally:
-            socket.unlisten()
 
     def deadline(self, timeout: float | None) -> float:
         seconds = timeout if timeout is not None else self.settings.timeout
