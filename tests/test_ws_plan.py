@@ -58,7 +58,7 @@ scenarios:
     assert plan.ws.timeout == 3.0  # config.ws over config.engines.ws
     assert ws.connect is not None and ws.connect.subprotocols == ("chat",)
     assert ws.connect.target is not None and ws.connect.target.source == "/room"
-    hello, obj, reply, wait, loop, _think = ws.flow
+    hello, obj, reply, wait, _loop, _think = ws.flow
     assert isinstance(hello, WsSend) and hello.payload == "hello" and not hello.as_json
     assert isinstance(obj, WsSend) and obj.as_json and not obj.awaits_reply
     assert isinstance(reply, WsSend) and reply.awaits_reply and reply.captures[0].as_name == "q"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,7 +132,8 @@ def test_subprotocols_and_headers_reach_the_server(
     headers: {X-Token: "t-{{ token }}", Sec-WebSocket-Protocol: extra}
 """
     summary = run_ws(
-        write_plan, plan_text(1, "      - connect: /echo\n      - send: hi\n", config),
+        write_plan,
+        plan_text(1, "      - connect: /echo\n      - send: hi\n", config),
         fresh_ws_server.url,
     )
     assert summary.counter("vusers.completed") == 1
@@ -174,7 +174,9 @@ def test_the_target_is_the_connection_without_a_connect_step(
 
 
 def test_a_refused_connection(write_plan) -> None:
-    summary = run_ws(write_plan, plan_text(2, "      - send: hi\n"), f"ws://127.0.0.1:{free_port()}")
+    summary = run_ws(
+        write_plan, plan_text(2, "      - send: hi\n"), f"ws://127.0.0.1:{free_port()}"
+    )
     assert summary.counter("errors.ECONNREFUSED") == 2
     assert summary.counter("vusers.failed") == 2
     assert "websocket.sessions" not in summary.aggregate.counters

@@ -206,7 +206,9 @@ def format_summary(summary: Summary) -> str:
     if websocket:
         sections.append(
             "WebSocket\n"
-            + tabulate(websocket, tablefmt="plain", colalign=("left", "right"), disable_numparse=True)
+            + tabulate(
+                websocket, tablefmt="plain", colalign=("left", "right"), disable_numparse=True
+            )
         )
     for title, prefix, column in (
         ("Status codes", CODES, "code"),

@@ -106,7 +106,9 @@ def _socket_target(cx: Context, path: Path, target: str) -> str:
         str(s.get("engine") or "http") if isinstance(s, dict) else "http"
         for s in cx.sequence(("scenarios",))
     ]
-    if any(engine == "http" for engine in engines) or any(cx.doc.get((k,)) is not None for k in ("before", "after")):
+    if any(engine == "http" for engine in engines) or any(
+        cx.doc.get((k,)) is not None for k in ("before", "after")
+    ):
         cx.error(
             path,
             f"{mask_userinfo(target)!r} is a WebSocket URL, but the plan has HTTP steps; "

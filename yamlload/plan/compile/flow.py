@@ -135,9 +135,7 @@ def _step(cx: Context, path: Path, spec: dict[str, Any], engine: str) -> Step | 
     return FunctionStep(spec["function"], pos)
 
 
-def _loop(
-    cx: Context, path: Path, spec: dict[str, Any], pos: Pos, engine: str
-) -> LoopStep | None:
+def _loop(cx: Context, path: Path, spec: dict[str, Any], pos: Pos, engine: str) -> LoopStep | None:
     steps = compile_flow(cx, (*path, "loop"), engine)
     count: Template | tuple[int, int] | None = None
     over: Template | TList | None = None

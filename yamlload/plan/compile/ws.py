@@ -32,7 +32,7 @@ WS_SCHEMES = re.compile(r"^(wss?|https?)://[^/\s]+", re.IGNORECASE)
 
 
 def scenario_engine(spec: dict[str, Any]) -> str:
-    """"http" or "ws" (refusals.py has refused any other engine already)."""
+    """ "http" or "ws" (refusals.py has refused any other engine already)."""
     return ENGINE_NAMES.get(str(spec.get("engine") or "http"), "http")
 
 
