@@ -343,3 +343,28 @@ def test_artillery_counts_for_its_documented_plan(write_plan, ws_server: ServerT
     # ours beside Artillery's: the plain sends' echoes, dropped by the first reply's send
     assert summary.counter("websocket.messages_unread") == 10
     assert summary.counter("websocket.sessions_completed") == 5
+
+
+def test_artillery_2_measured_counts_for_plain_sends(write_plan, ws_server: ServerThread) -> None:
+    """The counts Artillery 2 gave for this plan against an aiohttp echo on loopback
+    (run in a network namespace of its own, 3 Dec 2026): vusers.created 5, completed 5,
+    failed 0, websocket.messages_sent 25, and no websocket.messages_received (a plain
+    send reads nothing). The same counters here; ours beside them are ours."""
+    config = "  ws:\n    subprotocols: [chat]\n"
+    flow = """      - connect: /echo
+      - send: "Hello world!"
+      - send: {greeting: hi}
+      - loop:
+          - send: "n {{ $loopCount }}"
+        count: 3
+      - think: 0.2
+"""
+    summary = run_ws(write_plan, plan_text(5, flow, config), ws_server.url)
+    artillery = {
+        "vusers.created": 5,
+        "vusers.completed": 5,
+        "vusers.failed": 0,
+        "websocket.messages_sent": 25,
+        "websocket.messages_received": 0,
+    }
+    assert {name: summary.counter(name) for name in artillery} == artillery

@@ -45,6 +45,7 @@ from ..metrics.names import (
 from ..metrics.periods import Recorder
 from ..plan.expr import to_text
 from ..plan.ir import Capture, Match, Plan, WsConnect, WsSend, WsWait
+from ..plan.secrets import mask_userinfo
 from .clock import Clock
 from .http.aiohttp_transport import error_code
 from .http.checks import CAPTURE_ERRORS, Checked
@@ -232,6 +233,7 @@ class WsClient:
             self.failed(user, "connect", Failed(INVALID_URL, exception_text(exc)))
             return None
         started = self.clock.now()
+        shown = mask_userinfo(url)  # a token in the URL's query stays out of the log
         try:
             ws = await asyncio.wait_for(
                 self.session_for_loop().ws_connect(
@@ -244,11 +246,12 @@ class WsClient:
                 self.settings.timeout,
             )
         except aiohttp.WSServerHandshakeError as exc:
-            failure = Failed(f"{HANDSHAKE}{exc.status}", f"{url}: the handshake got {exc.status}")
+            failure = Failed(f"{HANDSHAKE}{exc.status}", f"{shown}: the handshake got {exc.status}")
             self.failed(user, "connect", failure)
             return None
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError) as exc:
-            self.failed(user, "connect", Failed(error_code(exc), f"{url}: {exception_text(exc)}"))
+            detail = mask_userinfo(f"{shown}: {exception_text(exc)}")
+            self.failed(user, "connect", Failed(error_code(exc), detail))
             return None
         self.rec.observe(WS_CONNECT_TIME, (self.clock.now() - started) * 1000.0)
         return Socket(ws, self.rec)
