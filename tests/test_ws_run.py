@@ -368,3 +368,15 @@ def test_artillery_2_measured_counts_for_plain_sends(write_plan, ws_server: Serv
         "websocket.messages_received": 0,
     }
     assert {name: summary.counter(name) for name in artillery} == artillery
+
+
+def test_a_run_that_opened_no_connection_is_invalid(write_plan) -> None:
+    from yamlload.checks.validity import invalid_reasons
+
+    summary = run_ws(
+        write_plan, plan_text(2, "      - send: hi\n"), f"ws://127.0.0.1:{free_port()}"
+    )
+    assert summary.counter("websocket.connect_failed") == 2
+    (reason,) = invalid_reasons(summary, 100.0)
+    assert reason.startswith("could not reach the target at all: no WebSocket connection opened")
+    assert "ECONNREFUSED × 2" in reason

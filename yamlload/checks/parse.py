@@ -71,6 +71,7 @@ COUNTERS = (
     n.WS_SESSIONS_COMPLETED,
     n.WS_SESSIONS_FAILED,
     n.WS_SESSIONS_INTERRUPTED,
+    n.WS_CONNECT_FAILED,
 )
 # Names whose last part is open: any status code, error name, scenario or check kind.
 OPEN_PREFIXES = (

@@ -76,6 +76,8 @@ WS_SESSION_LENGTH = "websocket.session_length"
 WS_RESPONSE_TIME = "websocket.response_time"
 WS_MESSAGES_UNREAD = "websocket.messages_unread"
 WS_SESSIONS = "websocket.sessions"
+# Connections that could not be opened (each also an errors.* name that failed its user).
+WS_CONNECT_FAILED = "websocket.connect_failed"
 WS_SESSIONS_COMPLETED = "websocket.sessions_completed"
 WS_SESSIONS_FAILED = "websocket.sessions_failed"
 WS_SESSIONS_INTERRUPTED = "websocket.sessions_interrupted"

@@ -28,6 +28,7 @@ from ..metrics.names import (
     RSS_MB,
     USERS_CREATED,
     USERS_FAILED,
+    WS_CONNECT_FAILED,
     WS_MESSAGES_RECEIVED,
     WS_MESSAGES_SENT,
     WS_MESSAGES_UNREAD,
@@ -63,6 +64,7 @@ WS_SHOWN = (
     WS_SESSIONS_COMPLETED,
     WS_SESSIONS_FAILED,
     WS_SESSIONS_INTERRUPTED,
+    WS_CONNECT_FAILED,
 )
 # An arrival this late against its schedule means the generator could not keep up; the
 # same limit is `--max-lag`'s default (one constant, so the warning and the verdict agree).

@@ -9,7 +9,8 @@ target) and closes it after; its `send` and `wait` steps use it. What is counted
   reply drops what came before it, as Artillery does, and the end of the session drops
   the rest) is counted as `websocket.messages_unread`, once;
 - every connection opened: `websocket.sessions`, and it ends exactly once, as
-  `websocket.sessions_completed`, `_failed` or `_interrupted`;
+  `websocket.sessions_completed`, `_failed` or `_interrupted`; one that could not be
+  opened: `websocket.connect_failed`;
 - a connection that could not be opened, a server's close, a reply that never came:
   `errors.*`, and the user fails, as a request error fails an HTTP user.
 
@@ -31,6 +32,7 @@ import aiohttp
 
 from ..metrics.names import (
     ERRORS,
+    WS_CONNECT_FAILED,
     WS_CONNECT_TIME,
     WS_MESSAGES_RECEIVED,
     WS_MESSAGES_SENT,
@@ -351,6 +353,11 @@ class WsClient:
                 )
 
     def failed(self, user: User, where: str, failure: Failed) -> None:
+        if where == "connect":
+            self.rec.count(WS_CONNECT_FAILED)
+        self.count_failure(user, where, failure)
+
+    def count_failure(self, user: User, where: str, failure: Failed) -> None:
         """Count and tell one failure; the user stops as failed."""
         self.rec.count(ERRORS + failure.code)
         self.log.failure(failure.code, user, where, failure.detail)
