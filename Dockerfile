@@ -1,16 +1,25 @@
 # yamlload in a container: the wheel is built in a builder stage and installed into a
 # slim Python image that runs as a non-root user. See docs/docker.md.
 #   docker build -t yamlload .
-#   docker run --rm -v "$PWD:/plans" yamlload run --demo-target plan.yml
+#   docker run --rm --user "$(id -u):$(id -g)" -v "$PWD:/plans" yamlload run --demo-target plan.yml
+#
+# The base is pinned to a Python release on a Debian release; bump both FROM lines on
+# purpose (for security fixes), and for a byte-for-byte base add its digest:
+#   python:3.12.8-slim-bookworm@sha256:<digest from `docker buildx imagetools inspect`>
+# The build tools are pinned (build and hatchling with all their dependencies; --no-deps,
+# so nothing unpinned slips in) and the build makes no isolated environment of its own,
+# so the wheel does not depend on what the package index serves that day.
 
-FROM python:3.12-slim AS builder
+FROM python:3.12.8-slim-bookworm AS builder
 WORKDIR /src
-COPY pyproject.toml README.md ./
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps \
+        build==1.6.1 pyproject_hooks==1.3.3 packaging==26.4 hatchling==1.33.0 \
+        pathspec==1.1.1 pluggy==1.7.0 tomlkit==0.15.3 trove-classifiers==2026.9.21.13
+COPY pyproject.toml README.md hatch_build.py ./
 COPY yamlload ./yamlload
-RUN pip install --no-cache-dir --disable-pip-version-check build \
-    && python -m build --wheel --outdir /dist
+RUN python -m build --wheel --no-isolation --outdir /dist
 
-FROM python:3.12-slim
+FROM python:3.12.8-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -18,22 +19,56 @@ from tests.helpers import REPO, run_cli
 
 ACTION = REPO / "action.yml"
 SCRIPT = REPO / ".github" / "actions" / "run_plan.py"
+if not (ACTION.is_file() and SCRIPT.is_file()):
+    pytest.skip(
+        "action.yml and .github/actions/run_plan.py are not in the sdist (the action is the"
+        " repository's, not the package's): these tests run from a checkout",
+        allow_module_level=True,
+    )
 SHORT = """--demo-target --overrides '{"config":{"phases":[{"duration":1,"arrivalRate":2}]}}'"""
 TIMEOUT = 120
 
 
+def _output_pairs(path: Path) -> list[tuple[str, str]]:
+    """$GITHUB_OUTPUT read as GitHub reads it: `name=value` lines and `name<<DELIMITER`
+    blocks (the value is every line up to the one that is exactly DELIMITER)."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert lines[-1] == "", "the file ends with a newline"
+    lines.pop()
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            end = lines.index(delimiter, i + 1)  # ValueError: an unterminated block
+            pairs.append((name, "\n".join(lines[i + 1 : end])))
+            i = end + 1
+        else:
+            name, value = line.split("=", 1)
+            pairs.append((name, value))
+            i += 1
+    return pairs
+
+
 def _outputs(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines())
+    pairs = _output_pairs(path)
+    names = [name for name, _ in pairs]
+    assert sorted(names) == ["exit-code", "grade", "report", "verdict"], pairs  # each once
     return dict(pairs)
 
 
-def _run_action(tmp_path: Path, **inputs: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+def _run_action(
+    tmp_path: Path, yamlload: str | None = None, **inputs: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     outputs = tmp_path / "github_output"
     summary = tmp_path / "step_summary"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
     # The default command is `yamlload` on PATH: this venv's.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("YAMLLOAD", None)
+    if yamlload is not None:
+        env["YAMLLOAD"] = yamlload
     env.update(GITHUB_OUTPUT=str(outputs), GITHUB_STEP_SUMMARY=str(summary))
     env.update({f"INPUT_{name.upper()}": value for name, value in inputs.items()})
     result = subprocess.run(
@@ -123,3 +158,185 @@ def test_action_yml_wires_the_script_inputs_and_outputs() -> None:
         assert run["env"][f"INPUT_{name.upper().replace('-', '_')}"] == f"${{{{ inputs.{name} }}}}"
     assert action["outputs"]["verdict"]["value"] == "${{ steps.run.outputs.verdict }}"
     assert action["outputs"]["grade"]["value"] == "${{ steps.run.outputs.grade }}"
+
+
+def _fake_yamlload(tmp_path: Path, code: int, grade: str | None = None) -> str:
+    """A stand-in for yamlload (the action's YAMLLOAD): it exits `code`, after writing a
+    report.json graded `grade` where -o says when `grade` is given."""
+    script = tmp_path / "fake_yamlload.py"
+    script.write_text(
+        "import json, sys\n"
+        "args = sys.argv[1:]\n"
+        f"grade = {grade!r}\n"
+        "if grade is not None:\n"
+        "    with open(args[args.index('-o') + 1], 'w') as f:\n"
+        "        json.dump({'grade': {'overall': grade}}, f)\n"
+        f"sys.exit({code})\n",
+        encoding="utf-8",
+    )
+    return f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"
+
+
+def _assert_one_error(result: subprocess.CompletedProcess[str], outputs: Path) -> dict[str, str]:
+    assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+    values = _outputs(outputs)  # each output exactly once
+    assert values["verdict"] == "error", values
+    assert values["grade"] == "", values
+    return values
+
+
+def test_action_stale_report_grade_is_never_output_with_an_error(tmp_path: Path) -> None:
+    reports = tmp_path / "yamlload-reports"
+    reports.mkdir()
+    (reports / "report.json").write_text('{"grade": {"overall": "A"}}', encoding="utf-8")
+    (reports / "report.html").write_text("old", encoding="utf-8")
+    result, outputs = _run_action(tmp_path, yamlload=_fake_yamlload(tmp_path, 2), plan="plan.yml")
+    assert result.returncode == 2, result.stdout + result.stderr
+    values = _assert_one_error(result, outputs)
+    assert values["report"] == ""  # no report written by this run
+    # The last run's reports are gone: the artifact never shows them as this run's.
+    assert not (reports / "report.json").exists()
+    assert not (reports / "report.html").exists()
+
+
+@pytest.mark.parametrize("code", [2, 4, 70, 129, 130, 143, 5])
+def test_action_error_exit_codes_never_output_a_grade(tmp_path: Path, code: int) -> None:
+    # yamlload wrote a graded report and still exited with an error (70: a bug, 130/143:
+    # stopped): the verdict is error and no grade stands next to it.
+    result, outputs = _run_action(
+        tmp_path, yamlload=_fake_yamlload(tmp_path, code, grade="B"), plan="plan.yml"
+    )
+    assert result.returncode == code, result.stdout + result.stderr
+    values = _assert_one_error(result, outputs)
+    assert values["exit-code"] == str(code)
+
+
+@pytest.mark.parametrize(("code", "verdict"), [(0, "pass"), (1, "fail"), (3, "invalid")])
+def test_action_verdicts_with_a_grade(tmp_path: Path, code: int, verdict: str) -> None:
+    result, outputs = _run_action(
+        tmp_path, yamlload=_fake_yamlload(tmp_path, code, grade="C"), plan="plan.yml"
+    )
+    assert result.returncode == code, result.stdout + result.stderr
+    values = _outputs(outputs)
+    assert (values["verdict"], values["grade"]) == (verdict, "C")
+    assert values["report"] == str(Path("yamlload-reports/report.json"))
+
+
+def test_action_every_exit_code_is_documented_with_its_verdict() -> None:
+    ci = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    line = next(x for x in ci.splitlines() if x.startswith("| `verdict` |"))
+    for code in ("0", "1", "2", "3", "4", "70", "129", "130", "143", "127"):
+        assert re.search(rf"\b{code}\b", line), (code, line)
+
+
+def test_action_output_values_cannot_inject_other_outputs(tmp_path: Path) -> None:
+    # A value with a newline (here the report folder, hence the report path) stays one
+    # value: the outputs are written as name<<DELIMITER blocks.
+    report_dir = "out\nverdict=pass\ngrade=A"
+    result, outputs = _run_action(
+        tmp_path,
+        yamlload=_fake_yamlload(tmp_path, 1, grade="D"),
+        plan="p.yml",
+        report_dir=report_dir,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    values = _outputs(outputs)
+    assert (values["verdict"], values["grade"]) == ("fail", "D")
+    assert values["report"] == str(Path(report_dir) / "report.json")
+    raw = outputs.read_text(encoding="utf-8").splitlines()
+    assert "verdict=pass" in raw  # inside the report block, not an output of its own
+    # The delimiter is random: a value cannot guess it.
+    second_dir = tmp_path / "second"
+    second_dir.mkdir()
+    _, outputs2 = _run_action(second_dir, yamlload=_fake_yamlload(tmp_path, 0), plan="p.yml")
+    first = {line.split("<<", 1)[1] for line in raw if line.startswith("verdict<<")}
+    second = {
+        line.split("<<", 1)[1]
+        for line in outputs2.read_text(encoding="utf-8").splitlines()
+        if line.startswith("verdict<<")
+    }
+    assert len(first) == 1 and len(second) == 1 and first != second
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"plan": "plan.yml", "args": "--target 'http://127.0.0.1:1"}, "args"),
+        ({"plan": ""}, "plan"),
+        ({"plan": "   "}, "plan"),
+    ],
+)
+def test_action_bad_inputs_are_one_verdict_error_without_a_traceback(
+    tmp_path: Path, inputs: dict[str, str], message: str
+) -> None:
+    result, outputs = _run_action(tmp_path, yamlload=_fake_yamlload(tmp_path, 0), **inputs)
+    assert result.returncode == 2, result.stdout + result.stderr
+    _assert_one_error(result, outputs)
+    assert f"yamlload action: the input `{message}`" in result.stderr
+
+
+def test_action_report_dir_that_is_a_file_is_verdict_error(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("x", encoding="utf-8")
+    result, outputs = _run_action(
+        tmp_path, yamlload=_fake_yamlload(tmp_path, 0), plan="p.yml", report_dir="taken"
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    _assert_one_error(result, outputs)
+    assert "report-dir" in result.stderr
+
+
+def test_action_yamlload_not_found_is_verdict_error(tmp_path: Path) -> None:
+    result, outputs = _run_action(
+        tmp_path, yamlload=str(tmp_path / "no-such-yamlload"), plan="p.yml"
+    )
+    assert result.returncode == 127, result.stdout + result.stderr
+    values = _assert_one_error(result, outputs)
+    assert values["exit-code"] == "127"
+
+
+def test_action_plan_named_like_an_option_is_a_file(tmp_path: Path) -> None:
+    # `--help` is a file name here: yamlload must not print its help and exit 0 (a pass).
+    result, outputs = _run_action(tmp_path, plan="--help", args=SHORT)
+    assert result.returncode == 2, result.stdout + result.stderr
+    _assert_one_error(result, outputs)
+    assert "Usage:" not in result.stdout
+
+
+def test_action_plan_file_beginning_with_dashes_runs(tmp_path: Path, plan: str) -> None:
+    (tmp_path / plan).rename(tmp_path / "--x.yml")
+    result, outputs = _run_action(tmp_path, plan="--x.yml", args=SHORT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _outputs(outputs)["verdict"] == "pass"
+
+
+def _install_step_argv(tmp_path: Path, version: str) -> list[str]:
+    """Run action.yml's install step as GitHub would (bash, its env with the input
+    filled in), with a stand-in `python` that records its arguments."""
+    action = YAML(typ="safe").load(ACTION.read_text(encoding="utf-8"))
+    step = next(s for s in action["runs"]["steps"] if s.get("name") == "install yamlload")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "argv"
+    fake = bin_dir / "python"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {shlex.quote(str(log))}\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin", "GITHUB_ACTION_PATH": "/the/action"}
+    for name, value in step.get("env", {}).items():
+        env[name] = value.replace("${{ inputs.version }}", version)
+    subprocess.run(["bash", "-e", "-c", step["run"]], env=env, check=True, timeout=TIMEOUT)
+    return log.read_text(encoding="utf-8").splitlines()
+
+
+def test_action_installs_its_own_version_by_default(tmp_path: Path) -> None:
+    # The default `version` is empty: yamlload is installed from the action's own
+    # checkout, so `uses: OWNER/yamlload@v0.1.0` runs yamlload 0.1.0.
+    action = YAML(typ="safe").load(ACTION.read_text(encoding="utf-8"))
+    assert action["inputs"]["version"]["default"] == ""
+    argv = _install_step_argv(tmp_path, "")
+    assert argv[-1] == "/the/action", argv
+
+
+def test_action_version_input_is_what_pip_installs(tmp_path: Path) -> None:
+    argv = _install_step_argv(tmp_path, "yamlload==0.1.0")
+    assert argv[:3] == ["-m", "pip", "install"], argv
+    assert argv[-1] == "yamlload==0.1.0", argv

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -19,6 +20,12 @@ from tests.helpers import REPO
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
+if not (DOCKERFILE.is_file() and DOCKERIGNORE.is_file()):
+    pytest.skip(
+        "the Dockerfile and .dockerignore are not in the sdist (the image is built from a"
+        " checkout): these tests run from a checkout",
+        allow_module_level=True,
+    )
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -48,15 +55,54 @@ def _final_stage() -> list[tuple[str, str]]:
     return steps[last_from:]
 
 
+# A pinned base: a full Python release on a named Debian release, optionally a digest.
+PINNED_BASE = re.compile(r"python:3\.12\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?")
+
+
 def test_dockerfile_builds_the_wheel_in_a_builder_stage_on_slim_python() -> None:
     froms = [rest for word, rest in _instructions() if word == "FROM"]
     assert len(froms) == 2, froms
-    assert all(f.split()[0] == "python:3.12-slim" for f in froms), froms
+    assert all(PINNED_BASE.fullmatch(f.split()[0]) for f in froms), froms
+    assert len({f.split()[0] for f in froms}) == 1, "both stages on the same base"
     assert froms[0].split()[-2:] == ["AS", "builder"], froms[0]
     steps = _instructions()
     builder = steps[: len(steps) - len(_final_stage())]
     builder_runs = [rest for word, rest in builder if word == "RUN"]
     assert any("build --wheel" in run for run in builder_runs), builder_runs
+
+
+def test_dockerfile_build_step_is_pinned() -> None:
+    # The wheel is built by pinned tools, not whatever the index has that day: every
+    # package the builder installs is `name==version`, and the build does not make an
+    # isolated environment of its own (which would fetch an unpinned hatchling).
+    steps = _instructions()
+    builder = steps[: len(steps) - len(_final_stage())]
+    runs = [rest for word, rest in builder if word == "RUN"]
+    installs = [r for r in runs if "pip install" in r]
+    assert installs, runs
+    for run in installs:
+        args = shlex.split(run.split("pip install", 1)[1].split("&&", 1)[0])
+        packages = [a for a in args if not a.startswith("-")]
+        assert packages and all(
+            re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][\w.]*", a) for a in packages
+        ), args
+        assert {"build", "hatchling"} <= {a.split("==")[0] for a in packages}, args
+        assert "--no-deps" in args, "an unlisted dependency would come unpinned"
+    assert any("build --wheel --no-isolation" in r for r in runs), runs
+    # hatch_build.py (pyproject.toml's hooks) reaches the build.
+    copies = " ".join(rest for word, rest in builder if word == "COPY")
+    assert "hatch_build.py" in copies, copies
+
+
+def test_docker_docs_examples_that_mount_a_folder_run_as_the_user() -> None:
+    # Reports written into the mounted folder belong to whoever ran the container.
+    text = (REPO / "docs" / "docker.md").read_text(encoding="utf-8")
+    runs = [line for line in text.splitlines() if "docker run" in line and " -v " in line]
+    assert runs
+    for line in runs:
+        assert '--user "$(id -u):$(id -g)"' in line, line
+    base = PINNED_BASE.search(DOCKERFILE.read_text(encoding="utf-8"))
+    assert base is not None and base.group(0) in text, "docs/docker.md names the base image"
 
 
 def test_dockerfile_final_stage_installs_the_wheel_from_the_builder() -> None:
@@ -104,7 +150,13 @@ def test_dockerignore_sends_only_what_the_wheel_needs() -> None:
         for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    for needed in ("pyproject.toml", "README.md", "yamlload/_version.py", "yamlload/cli/app.py"):
+    for needed in (
+        "pyproject.toml",
+        "README.md",
+        "hatch_build.py",
+        "yamlload/_version.py",
+        "yamlload/cli/app.py",
+    ):
         assert not _ignored(needed, patterns), needed
     for left_out in (".venv/bin/python", ".git/HEAD", "tests/test_wheel.py", "bench/run.py"):
         assert _ignored(left_out, patterns), left_out

@@ -193,3 +193,69 @@ def test_the_completion_script_defines_its_function(shell: str, defines: str) ->
     assert done.returncode == 0, done.stderr
     assert defines in done.stdout
     assert "_YAMLLOAD_COMPLETE" in done.stdout
+
+
+@pytest.mark.parametrize("name", ["a\nb.yml", "a\rb.yml", "tab\there.yml", "ls\u2028ep.yml"])
+def test_a_file_name_with_a_line_break_keeps_the_header_a_comment(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("init", name)
+    assert result.exit_code == 0, result.stderr
+    text = (tmp_path / name).read_text(encoding="utf-8")
+    header = text[: text.index("config:")]
+    # Every line of the header is still a comment (YAML breaks lines at \n, \r, U+2028).
+    for line in header.replace("\r", "\n").replace("\u2028", "\n").splitlines():
+        assert line == "" or line.startswith("#"), repr(line)
+    # The commands shown are one line each and, pasted into bash, name the file.
+    from yamlload.cli import init
+
+    quoted = init.shell_word(name)
+    assert f"#   yamlload validate {quoted}\n" in header
+    assert quoted.startswith("$'") and quoted.isprintable(), quoted
+    assert f"yamlload run --demo-target {quoted}" in result.stdout
+    assert len(result.stdout.splitlines()) == 4, result.stdout  # Wrote, Next, two commands
+    bash = subprocess.run(
+        ["bash", "-c", f"printf %s {quoted}"], capture_output=True, timeout=30, check=True
+    )
+    assert bash.stdout == name.encode("utf-8")
+    validate = run_cli("validate", str(tmp_path / name))
+    assert validate.exit_code == 0, validate.stdout + validate.stderr
+
+
+def test_shell_word_quotes_plain_names_as_before() -> None:
+    from yamlload.cli import init
+
+    assert init.shell_word("plan.yml") == "plan.yml"
+    assert init.shell_word("my plan.yml") == "'my plan.yml'"
+    assert init.shell_word("it's\n.yml") == "$'it\\'s\\n.yml'"
+
+
+@pytest.mark.parametrize("suffix", ["/", "/.", "//"])
+def test_a_folder_name_is_refused_not_written_as_a_file(
+    suffix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `init newdir/` used to write a file named `newdir`: a name that ends like a folder
+    # is refused (exit 2), whether the folder exists or not, and nothing is written.
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("init", "newdir" + suffix)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "names a folder" in result.stderr and "newdir/plan.yml" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "existing").mkdir()
+    result = run_cli("init", "existing" + suffix)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "names a folder" in result.stderr
+    assert list((tmp_path / "existing").iterdir()) == []
+
+
+def test_an_existing_folder_without_a_slash_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "existing").mkdir()
+    result = run_cli("init", "existing")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "existing" in result.stderr and "Traceback" not in result.stderr
+    assert list((tmp_path / "existing").iterdir()) == []

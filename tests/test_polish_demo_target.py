@@ -86,3 +86,29 @@ def test_the_demo_target_dies_with_a_run_killed_by_sigkill(tmp_path: Path) -> No
         for pid in targets:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("attempt", range(4))
+def test_a_demo_target_stopped_as_soon_as_it_listens_stops_quietly(attempt: int) -> None:
+    """`run --demo-target` stops its target right after it started when the plan is
+    missing: the target must stop cleanly then, not print "stopped by SIGTERM before any
+    request was sent" as if the run had been stopped (its handlers were in only after it
+    said where it listens)."""
+    from yamlload.cli.demo import DemoTarget
+
+    target = DemoTarget(True)
+    stderr_r, stderr_w = os.pipe()
+    saved = os.dup(2)
+    os.dup2(stderr_w, 2)  # the target inherits this process's stderr
+    try:
+        url = target.__enter__()
+        target.__exit__()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(stderr_w)
+    with os.fdopen(stderr_r, encoding="utf-8", errors="replace") as said:
+        text = said.read()
+    assert url is not None and url.startswith("http://127.0.0.1:")
+    assert target.process is not None and target.process.returncode == 0, text
+    assert "SIGTERM" not in text

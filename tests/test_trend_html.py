@@ -184,12 +184,13 @@ def test_many_runs_label_some_ticks_and_always_the_newest(real: Real, tmp_path: 
 
 
 def test_bands_where_higher_is_better_run_from_f_at_the_bottom() -> None:
-    from yamlload.report.trend import GradeBands
+    from yamlload.report.trend import grade_ranges
+    from yamlload.results.grading import Bands
 
-    lower = GradeBands((500, 1000, 2000, 5000), "lower").bands()
+    lower = grade_ranges(Bands("p95", (500, 1000, 2000, 5000), "lower"))
     assert lower[0][:2] == ("A", float("-inf")) and lower[0][2] == 500
     assert lower[-1] == ("F", 5000, float("inf"))
-    higher = GradeBands((200, 150, 100, 50), "higher").bands()
+    higher = grade_ranges(Bands("rps", (200, 150, 100, 50), "higher"))
     assert higher[0] == ("A", 200, float("inf"))
     assert higher[1] == ("B", 150, 200)
     assert higher[-1] == ("F", float("-inf"), 50)

@@ -12,7 +12,9 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,7 @@ UNREACHABLE = re.compile(
 BUILD_SECONDS = 300
 INSTALL_SECONDS = 600
 COMMAND_SECONDS = 120
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-rs"]
 SHORT_PHASES = '{"config":{"phases":[{"duration":2,"arrivalRate":2}]}}'
 
 
@@ -65,13 +68,125 @@ def _pip(args: list[str], python: str, timeout: int) -> subprocess.CompletedProc
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bin folder of a fresh venv with the built wheel installed."""
-    root = tmp_path_factory.mktemp("wheel")
-    dist = root / "dist"
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built from the repository."""
+    dist = tmp_path_factory.mktemp("wheel") / "dist"
     _pip(["wheel", ".", "--no-deps", "-w", str(dist)], sys.executable, BUILD_SECONDS)
     wheels = sorted(dist.glob("yamlload-*.whl"))
     assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+@pytest.fixture(scope="module")
+def sdist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist, built from the repository by hatchling (the build backend) in a venv
+    of its own, as `python -m build` builds it."""
+    root = tmp_path_factory.mktemp("sdist")
+    venv.EnvBuilder(with_pip=True, clear=True).create(root / "venv")
+    bin_dir = root / "venv" / ("Scripts" if os.name == "nt" else "bin")
+    python = str(bin_dir / "python")
+    _pip(["install", "--quiet", "hatchling>=1.21"], python, INSTALL_SECONDS)
+    out = root / "dist"
+    build = subprocess.run(
+        [python, "-c", f"from hatchling.build import build_sdist; build_sdist({str(out)!r})"],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_SECONDS,
+        env=_clean_env(),
+        cwd=REPO,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    archives = sorted(out.glob("yamlload-*.tar.gz"))
+    assert len(archives) == 1, archives
+    return archives[0]
+
+
+def _hidden(names: list[str]) -> list[str]:
+    """The members with a dot-file or dot-folder anywhere in their path."""
+    return [n for n in names if any(part.startswith(".") for part in n.split("/"))]
+
+
+def test_the_wheel_holds_the_package_and_no_dot_files(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert _hidden(names) == [], _hidden(names)
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"yamlload", f"yamlload-{__version__}.dist-info"}, tops
+
+
+def _long_description(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(name).decode("utf-8")
+    return metadata.split("\n\n", 1)[1]  # the body after the headers
+
+
+def test_the_long_description_has_no_link_that_breaks_on_pypi(wheel: Path) -> None:
+    # PyPI shows the README with no repository to resolve `docs/report.png` or
+    # `docs/cli.md` against: the long description keeps only absolute links.
+    text = _long_description(wheel)
+    assert text.startswith("# yamlload"), text[:200]
+    assert "yamlload init" in text and "pip install yamlload" in text
+    targets = re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r"src=\"([^\"]+)\"", text)
+    relative = [t for t in targets if not re.match(r"https?://|#|mailto:", t)]
+    assert relative == [], relative
+    assert "![" not in text  # no image without an address PyPI can fetch
+
+
+def test_the_sdist_has_no_dot_files_nor_repository_only_files(sdist: Path) -> None:
+    with tarfile.open(sdist) as archive:
+        names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
+    assert _hidden(names) == [], _hidden(names)  # .gitignore, .github, .ci, .dockerignore
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {
+        "yamlload",
+        "tests",
+        "plans",
+        "schema",
+        "docs",
+        "README.md",
+        "pyproject.toml",
+        "hatch_build.py",  # the build hook that leaves .gitignore out
+        "PKG-INFO",
+    }, tops
+    # The action and the container are the repository's, not the Python package's.
+    assert "action.yml" not in names and "Dockerfile" not in names
+
+
+def test_the_repository_only_tests_skip_cleanly_in_the_sdist(sdist: Path, tmp_path: Path) -> None:
+    # tests/test_action.py and tests/test_dockerfile.py read action.yml, the Dockerfile
+    # and .dockerignore, which the sdist leaves out: from the unpacked sdist they skip
+    # and say why, instead of failing.
+    with tarfile.open(sdist) as archive:
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
+            archive.extractall(tmp_path, filter="data")
+        else:
+            archive.extractall(tmp_path)  # our own archive, just built
+    (unpacked,) = tmp_path.iterdir()
+    env = _clean_env()
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        [*PYTEST, "tests/test_action.py", "tests/test_dockerfile.py"],
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_SECONDS,
+        env=env,
+        cwd=unpacked,
+        stdin=subprocess.DEVNULL,
+    )
+    output = result.stdout + result.stderr
+    # 5: pytest collected no test, every module skipped itself.
+    assert result.returncode in (0, 5), output
+    assert re.search(r"\b\d+ skipped\b", output), output
+    assert not re.search(r"\b(passed|failed|error)\b", output), output
+    assert "not in the sdist" in output, output
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bin folder of a fresh venv with the built wheel installed."""
+    root = tmp_path_factory.mktemp("venv")
+    wheels = [wheel]
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")

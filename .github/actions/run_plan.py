@@ -2,15 +2,26 @@
 action's inputs, write the reports into the report folder, and set the step's outputs.
 
 Inputs come from the environment, as action.yml passes them:
-  INPUT_PLAN        the plan file (required)
+  INPUT_PLAN        the plan file (required; a name beginning with `-` is still a file)
   INPUT_ENSURE      checks, one expression per line (blank lines and `#` lines skipped)
   INPUT_ARGS        more arguments for `yamlload run`, split as a shell would
   INPUT_REPORT_DIR  where report.json, report.html and junit.xml go
   YAMLLOAD          the command to run (default: `yamlload` on PATH)
 
-Outputs, appended to $GITHUB_OUTPUT: `verdict` (pass, fail, invalid, or error when the
-plan, an option or an output was wrong: exit 2 or 4), `grade` (the JSON report's
-`grade.overall`, empty without one), `exit-code` and `report` (the JSON report's path).
+Before the run, the report folder's report.json, report.html and junit.xml are deleted:
+the outputs and the uploaded artifact only ever show this run's reports.
+
+Outputs, appended to $GITHUB_OUTPUT as `name<<DELIMITER` blocks with a random delimiter
+(a value holding a newline stays one value): `verdict`, `grade`, `exit-code` and `report`.
+The verdict is `pass` (exit 0), `fail` (1: a check failed), `invalid` (3: the run measured
+nothing trustworthy) or `error`: any other exit (2: a wrong plan, option or check; 4: a
+report could not be written; 70: a bug in yamlload; 129/130/143: stopped by SIGHUP, Ctrl-C
+or SIGTERM; 128+N: killed by signal N), 127 when the yamlload command is not found, and 2
+when this script refuses an input (an empty `plan`, `args` a shell cannot split, a
+`report-dir` that is not a folder). Every path ends in exactly one set of outputs and no
+traceback. `grade` is the JSON report's `grade.overall`, and empty with `error`;
+`report` is the JSON report's path, empty when this run wrote none.
+
 yamlload itself appends its Markdown summary to $GITHUB_STEP_SUMMARY. The script exits
 with yamlload's exit code, so the step fails when the run does.
 """
@@ -19,12 +30,24 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 VERDICTS = {0: "pass", 1: "fail", 3: "invalid"}
+EXIT_REFUSED = 2  # an input this script cannot use (as yamlload's usage errors)
+EXIT_NOT_FOUND = 127  # the yamlload command is not there (as a shell reports it)
+REPORTS = ("report.json", "report.html", "junit.xml")
+
+
+class Refused(Exception):
+    """An input the action cannot use: told in one line, then verdict=error."""
+
+
+def verdict_of(code: int) -> str:
+    return VERDICTS.get(code, "error")
 
 
 def ensure_lines(text: str) -> list[str]:
@@ -32,11 +55,20 @@ def ensure_lines(text: str) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
+def _split(name: str, text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:  # an unbalanced quote, a trailing backslash
+        raise Refused(f"the input `{name}` cannot be split as a shell would: {exc}") from None
+
+
 def command(env: dict[str, str], report_dir: Path) -> list[str]:
     plan = env.get("INPUT_PLAN", "").strip()
     if not plan:
-        raise SystemExit("yamlload action: the input `plan` is required")
-    yamlload = shlex.split(env.get("YAMLLOAD", "") or "yamlload")
+        raise Refused("the input `plan` is required (the plan file to run)")
+    if plan.startswith("-"):
+        plan = "./" + plan  # a file, never an option (`--help` would exit 0: a pass)
+    yamlload = _split("YAMLLOAD", env.get("YAMLLOAD", "")) or ["yamlload"]
     cmd = [
         *yamlload,
         "run",
@@ -50,8 +82,20 @@ def command(env: dict[str, str], report_dir: Path) -> list[str]:
     ]
     for expression in ensure_lines(env.get("INPUT_ENSURE", "")):
         cmd += ["--ensure", expression]
-    cmd += shlex.split(env.get("INPUT_ARGS", ""))
+    cmd += _split("args", env.get("INPUT_ARGS", ""))
     return cmd
+
+
+def fresh_report_dir(report_dir: Path) -> None:
+    """Make the folder and delete the reports a previous run left in it."""
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        for name in REPORTS:
+            (report_dir / name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise Refused(
+            f"the input `report-dir` ({report_dir}) is not a usable folder: {exc}"
+        ) from None
 
 
 def grade_of(report: Path) -> str:
@@ -63,31 +107,60 @@ def grade_of(report: Path) -> str:
     return overall if isinstance(overall, str) else ""
 
 
+def output_block(name: str, value: str) -> str:
+    """One output in GitHub's multiline form, with a delimiter the value cannot hold."""
+    while True:
+        delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+        if delimiter not in value:
+            return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+
+
 def write_outputs(path: str | None, values: dict[str, str]) -> None:
-    lines = "".join(f"{name}={value}\n" for name, value in values.items())
+    text = "".join(output_block(name, value) for name, value in values.items())
     if path:
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(lines)
+        try:
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:
+            print(f"yamlload action: cannot write $GITHUB_OUTPUT ({path}): {exc}", file=sys.stderr)
     else:
-        sys.stdout.write(lines)
+        sys.stdout.write(text)
+
+
+def run(env: dict[str, str], report_dir: Path) -> tuple[int, str]:
+    """Run yamlload; return its exit code (as a shell reports it) and the report's path."""
+    cmd = command(env, report_dir)
+    fresh_report_dir(report_dir)
+    print("+ " + shlex.join(cmd), flush=True)
+    try:
+        code = subprocess.run(cmd, check=False).returncode
+    except OSError as exc:  # not found, not executable
+        print(f"yamlload action: cannot run {cmd[0]}: {exc}", file=sys.stderr, flush=True)
+        return EXIT_NOT_FOUND, ""
+    if code < 0:
+        code = 128 - code  # killed by a signal: as a shell reports it
+    report = report_dir / "report.json"
+    return code, str(report) if report.is_file() else ""
 
 
 def main() -> int:
     env = dict(os.environ)
     report_dir = Path(env.get("INPUT_REPORT_DIR", "").strip() or "yamlload-reports")
-    report_dir.mkdir(parents=True, exist_ok=True)
-    cmd = command(env, report_dir)
-    print("+ " + shlex.join(cmd), flush=True)
-    code = subprocess.run(cmd, check=False).returncode
-    report = report_dir / "report.json"
-    verdict = VERDICTS.get(code, "error")
-    grade = grade_of(report)
+    try:
+        code, report = run(env, report_dir)
+    except Refused as exc:
+        print(f"yamlload action: {exc}", file=sys.stderr, flush=True)
+        code, report = EXIT_REFUSED, ""
+    verdict = verdict_of(code)
+    # A grade stands only next to a run that was judged; with `error` it could be a
+    # partial run's (70, 130) or nobody's.
+    grade = grade_of(Path(report)) if report and verdict != "error" else ""
     write_outputs(
         env.get("GITHUB_OUTPUT"),
-        {"verdict": verdict, "grade": grade, "exit-code": str(code), "report": str(report)},
+        {"verdict": verdict, "grade": grade, "exit-code": str(code), "report": report},
     )
     print(f"yamlload action: verdict={verdict} grade={grade or '-'} (exit {code})", flush=True)
-    return code if code >= 0 else 128 - code  # killed by a signal: as a shell reports it
+    return code
 
 
 if __name__ == "__main__":

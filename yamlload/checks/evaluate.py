@@ -11,7 +11,16 @@ from typing import Any
 from ..results.summary import Summary
 from .measure import gauge_stat, holds, measure
 from .outcome import Outcome
-from .parse import ERROR_RATE, GAUGE_STATS, REQUEST_RATE, SHORTHANDS, USER_FAILURE_RATE, Check
+from .parse import (
+    DRIFT_PREFIX,
+    ERROR_RATE,
+    GAUGE_STATS,
+    REQUEST_RATE,
+    SHORTHANDS,
+    USER_FAILURE_RATE,
+    Check,
+    is_drift,
+)
 
 
 def evaluate(checks: Iterable[Check], summary: Summary) -> list[Outcome]:
@@ -28,8 +37,16 @@ def evaluate(checks: Iterable[Check], summary: Summary) -> list[Outcome]:
             continue
         value = measure(summary, check.metric, check.scope)
         ok = value is not None and holds(value, check.op, check.limit)
-        outcomes.append(Outcome(check, value, ok))
+        outcomes.append(Outcome(check, value, ok, note=_why_no_value(summary, check, value)))
     return outcomes
+
+
+def _why_no_value(summary: Summary, check: Check, value: float | None) -> str | None:
+    """Why a drift check has no value (too short a run, no steady phase): it fails, and
+    its table says why rather than "no data"."""
+    if value is not None or not is_drift(check.metric):
+        return None
+    return summary.drift().why_none(check.metric[len(DRIFT_PREFIX) :])
 
 
 def _metric_lookup(summary: Summary, names: Iterable[str]) -> Any:

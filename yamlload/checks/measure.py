@@ -11,6 +11,7 @@ from ..plan.ir import MONITOR_PREFIX
 from ..results.grading import score
 from ..results.summary import Endpoint, Summary
 from .parse import (
+    DRIFT_PREFIX,
     ENDPOINT_CODES,
     ENDPOINT_ERRORS,
     ERROR_RATE,
@@ -42,6 +43,9 @@ def measure(summary: Summary, metric: str, scope: str | None = None) -> float | 
         return summary.rate(n.WS_RATES[metric])
     if metric == n.APDEX_SCORE:
         return summary.apdex_score
+    if metric.startswith(DRIFT_PREFIX):  # judged on its worsening; None: why_none says why
+        found = summary.drift().metric(metric[len(DRIFT_PREFIX) :])
+        return found.worsening if found is not None else None
     if metric == GRADE:  # the overall grade as a score (A 4 … F 0); None until graded
         return float(score(summary.grade.overall)) if summary.grade is not None else None
     base, _, stat = metric.rpartition(".")

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 
 from ..results.grading import letter
 from ..units import format_count
-from .parse import RATES, REQUEST_RATE, SHORTHANDS, Check, is_grade, is_time
+from .parse import (
+    DRIFT_PREFIX,
+    ERROR_RATE,
+    RATES,
+    REQUEST_RATE,
+    SHORTHANDS,
+    Check,
+    is_drift,
+    is_grade,
+    is_time,
+)
 
 
 @dataclass(frozen=True)
@@ -17,6 +27,8 @@ class Outcome:
     ok: bool
     # For a condition: the value of each metric it names, so a failure shows why.
     operands: tuple[tuple[str, float | None], ...] = ()
+    # Why a check has no value, when "no data" would not say (a run too short for drift).
+    note: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -36,6 +48,8 @@ def describe_limit(check: Check) -> str:
         return f"{check.op} {check.limit:+g}{check.relative}"
     if is_grade(check):
         return f"{check.op} {letter(check.limit)}"
+    if is_drift(check.metric):
+        return f"{check.op} {format_count(check.limit * 100)}{_drift_unit(check)}"
     if check.metric.endswith(RATES):
         return f"{check.op} {format_count(check.limit * 100)}%"
     unit = " ms" if is_time(check.metric) else ""
@@ -45,6 +59,8 @@ def describe_limit(check: Check) -> str:
 def describe_outcome(outcome: Outcome) -> str:
     """What was measured, as the checks tables show it; a condition shows its operands."""
     if outcome.check.condition is None:
+        if outcome.value is None and outcome.note:
+            return outcome.note
         return describe_value(outcome.check, outcome.value)
     return ", ".join(
         f"{name} = {describe_value(Check(name, SHORTHANDS.get(name, name)), value)}"
@@ -61,6 +77,8 @@ def describe_value(check: Check, value: float | None) -> str:
         return f"{value:+.2f}{check.relative}"
     if is_grade(check):
         return f"grade {letter(value)}"
+    if is_drift(check.metric):
+        return f"{value * 100:+.2f}{_drift_unit(check)}"
     if check.metric.endswith(RATES):
         return f"{value * 100:.2f}%"
     if is_time(check.metric):
@@ -68,3 +86,9 @@ def describe_value(check: Check, value: float | None) -> str:
     if check.metric == REQUEST_RATE:
         return f"{value:,.1f}/s"
     return format_count(value)
+
+
+def _drift_unit(check: Check) -> str:
+    """The error rate's drift is a difference of rates (percentage points); the others'
+    a relative change (%)."""
+    return " pp" if check.metric == DRIFT_PREFIX + ERROR_RATE else "%"

@@ -15,6 +15,7 @@ from ..metrics import names as n
 from ..metrics.histogram import PERCENTILES
 from ..plan.expr import Condition
 from ..plan.ir import MONITOR_PREFIX, Plan
+from ..results.drift import FIXED_METRICS as DRIFT_METRICS
 from ..results.grading import GRADES, score
 
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
@@ -93,6 +94,9 @@ EXPECT_CHECK = f"{n.EXPECT_FAILED} == 0"
 
 # The run's overall grade (issue 18): `--ensure 'grade>=B'`, A best.
 GRADE = "grade"
+# Drift over the longest steady phase (issue 22): `drift.p95<10%`, judged on its
+# worsening (results/drift.py), a fraction like error_rate.
+DRIFT_PREFIX = "drift."
 
 _NUMBER = r"[-+]?[0-9.]+(?:[eE][-+]?\d+)?"
 _EXPRESSION = re.compile(
@@ -210,7 +214,11 @@ def _in_percent(metric: str) -> bool:
 def in_metric_units(metric: str, value: float, unit: str | None) -> float:
     """A limit written with `unit` in the metric's own unit (ms; a fraction for rates).
     ValueError says why the unit does not go with the metric."""
+    if metric.startswith(DRIFT_PREFIX) and unit in ("ms", "s", "pp"):
+        raise ValueError(f"a drift limit is a percentage such as 10%, not {unit!r}")
     if unit == "%":
+        if metric.startswith(DRIFT_PREFIX):
+            return value / 100.0
         if _in_percent(metric):
             return value  # already in %: cpu_percent<80% is cpu_percent<80
         if not metric.endswith(RATES):
@@ -316,8 +324,8 @@ def judged_live(check: Check) -> bool:
     """Whether a check can fail on the run so far and mean it: an upper bound (`<`,
     `<=`, `== 0`). A lower bound (`rps>=100`) fails while a run ramps up and a
     condition may be either: those are judged at the end only."""
-    if check.condition is not None or is_grade(check):
-        return False  # the grade is worked out once, on the whole run
+    if check.condition is not None or is_grade(check) or is_drift(check.metric):
+        return False  # the grade and drift are worked out once, on the whole run
     return check.op in ("<", "<=") or (check.op == "==" and check.limit == 0)
 
 
@@ -374,6 +382,9 @@ def _metric_problem(check: Check, metric: str, plan: Plan) -> Problem | None:
     """What is wrong with one metric a check names, in this plan, if anything."""
     if metric == GRADE:
         return _grade_problem(check)
+    if is_drift(metric):
+        why = drift_problem(metric, plan, check)
+        return None if why is None else Problem(check.pos, f"{check.named()}: {why}")
     if metric.startswith(MONITOR_PREFIX):
         why = monitor_problem(metric, plan)
         if why is None and check.scope is not None:
@@ -405,6 +416,32 @@ def _grade_problem(check: Check) -> Problem | None:
     else:
         return None
     return Problem(check.pos, f"{check.named()}: {why}")
+
+
+def is_drift(metric: str) -> bool:
+    """Whether a check gates on drift over the steady phase (`drift.p95<10%`)."""
+    return metric.startswith(DRIFT_PREFIX)
+
+
+def drift_names(plan: Plan) -> list[str]:
+    """Every `drift.NAME` a check may gate on in this plan."""
+    series = [series for source in plan.monitor for series in source.series]
+    return [f"{DRIFT_PREFIX}{name}" for name in (*DRIFT_METRICS, *series)]
+
+
+def drift_problem(metric: str, plan: Plan, check: Check) -> str | None:
+    """Why `metric` names no drift this plan measures (None when it does)."""
+    if check.condition is not None or check.where is not None:
+        return "drift is gated on with --ensure 'drift.p95<10%', not graded or used in a condition"
+    if check.scope is not None:
+        return "drift is the whole run's, not an endpoint's: drop the endpoint"
+    known = drift_names(plan)
+    if metric in known:
+        return None
+    name = metric[len(DRIFT_PREFIX) :]
+    if name.startswith(MONITOR_PREFIX) and not plan.monitor:
+        return f"{metric!r} names a monitored series, but the plan has no config.monitor"
+    return f"unknown drift metric {metric!r}{_guess(metric, known)} (drift of: {', '.join(known)})"
 
 
 def monitor_names(plan: Plan) -> list[str]:

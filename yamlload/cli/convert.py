@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..convert import convert_document, plan_text, read_input
-from ..convert.common import captured_names, copied_template
+from ..convert.common import captured_names, copied_secrets, copied_template
+from ..convert.har import origin_of
 from ..errors import UsageError
+from ..plan.files import MAX_PLAN_BYTES
 from ..text import one_line
-from .init import check_new_file, print_text, write_new_file
+from .init import check_new_file, print_text, refuse_folder_name, write_new_file
 
 
 @click.command(short_help="Turn a HAR recording or an OpenAPI description into a plan.")
@@ -21,7 +24,8 @@ from .init import check_new_file, print_text, write_new_file
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
-    help="Write the plan to this new file (never overwritten); default: standard output.",
+    help="Write the plan to this new file (never overwritten; `-` is standard output, "
+    "the default).",
 )
 @click.option(
     "--include-assets",
@@ -36,7 +40,10 @@ def convert(source: str, output: str | None, include_assets: bool) -> None:
     that matter, and captures for tokens the server handed out; an OpenAPI description
     becomes a smoke plan with one request per operation that can be filled in.
     """
+    if output == "-":
+        output = None
     if output is not None:
+        refuse_folder_name(output, "convert")  # `out/` would be written as a file `out`
         check_new_file(Path(output), "convert")  # before reading: fail fast, exit 2
     converted = convert_document(read_input(source), include_assets=include_assets)
     copied = copied_template(converted.plan, captured_names(converted.plan))
@@ -50,8 +57,49 @@ def convert(source: str, output: str | None, include_assets: bool) -> None:
     text = plan_text(
         converted.plan, converted.notes, Path(source).name, converted.phases_comment, name
     )
+    size = len(text.encode("utf-8"))
+    if size > MAX_PLAN_BYTES:
+        raise UsageError(
+            f"{source}: the plan would be {size:,} bytes, more than the {MAX_PLAN_BYTES:,} a "
+            "plan may be: its request bodies are too large (drop those entries)"
+        )
+    for line in _notices(converted.plan, output):
+        click.echo(line, err=True)
+    secrets = bool(copied_secrets(converted.plan))
     if output is None:
         print_text(text)
         return
-    write_new_file(Path(output), text, "convert")
-    click.echo(f"Wrote {output}: a plan from {converted.kind} {source}.", err=True)
+    write_new_file(Path(output), text, "convert", private=secrets)
+    click.echo(
+        f"Wrote {one_line(output)}: a plan from {converted.kind} {one_line(source)}.", err=True
+    )
+
+
+def _notices(plan: dict[str, Any], output: str | None) -> list[str]:
+    """What the user must know before running the plan: copied secrets (named, never their
+    values) and requests to origins other than config.target."""
+    lines = []
+    secrets = copied_secrets(plan)
+    if secrets:
+        where = "the plan" if output is None else f"{one_line(output)} (written mode 0600)"
+        listed = ", ".join(secrets[:12]) + (", …" if len(secrets) > 12 else "")
+        lines.append(
+            f"convert: {where} holds secrets copied from the input: {one_line(listed)}; "
+            "move them to {{ $env.NAME }} before you share or commit it"
+        )
+    target = str(plan["config"].get("target", ""))
+    others: dict[str, None] = {}
+    for scenario in plan["scenarios"]:
+        for step in scenario["flow"]:
+            for request in step.values():
+                url = request.get("url", "") if isinstance(request, dict) else ""
+                absolute = str(url).lower().startswith(("http://", "https://"))
+                if absolute and origin_of(str(url)) != target:
+                    others[origin_of(str(url))] = None
+    if others:
+        listed = ", ".join(list(others)[:10]) + (", …" if len(others) > 10 else "")
+        lines.append(
+            f"convert: requests to other origins than {one_line(target)} stay absolute URLs "
+            f"(--demo-target does not move them): {one_line(listed)}"
+        )
+    return lines

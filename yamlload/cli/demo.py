@@ -50,13 +50,15 @@ def target(host: str, port: int, racy: bool, exit_with_parent: int | None) -> No
 async def _serve_demo(host: str, port: int, racy: bool, parent_pid: int | None) -> None:
     from ..demo_target import parent_gone, start_demo_target
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Before it says where it listens: `run --demo-target` may stop it the moment it
+    # reads that line (a missing plan), and a stop then is a clean one, said nowhere.
+    for name in STOP_SIGNALS:
+        loop.add_signal_handler(getattr(signal, name), stop.set)
     runner, url = await start_demo_target(host, port, racy)
     kind = " (racy: concurrent orders oversell)" if racy else ""
     print(f"yamlload demo target listening on {url}{kind}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for name in STOP_SIGNALS:
-        loop.add_signal_handler(getattr(signal, name), stop.set)
     watching = None
     if parent_pid is not None:
         watching = asyncio.create_task(parent_gone(parent_pid))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -23,6 +24,7 @@ MODELS = ("open", "closed")
 # Filesystems without hard links (some network and FUSE mounts) answer os.link with
 # these: there the file is created exclusively instead, written in place.
 NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
+PRIVATE_FILE_MODE = 0o600
 
 # The phases of each model. The whole run is 10 s, so the first try is quick; the
 # test suite runs the plan unchanged (tests/test_init.py).
@@ -117,14 +119,61 @@ scenarios:
 """
 
 
+# bash's $'...' escapes for the characters that have a short one.
+SHORT_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def shell_word(name: str) -> str:
+    """`name` as one word to paste into a shell, always on one line.
+
+    A printable name is quoted as before (shlex.quote). A name holding a line break or
+    another character that is not printable (a newline, U+2028, a byte that is not
+    UTF-8) is written in bash's $'...' form with escapes, so the starter plan's header
+    comment and the printed commands stay one line each, and bash still names the file.
+    """
+    if name.isprintable():
+        return shlex.quote(name)
+    out = []
+    for char in name:
+        code = ord(char)
+        if char in SHORT_ESCAPES:
+            out.append(SHORT_ESCAPES[char])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif char.isprintable():
+            out.append(char)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return "$'" + "".join(out) + "'"
+
+
 def starter_plan(model: str, file_name: str = DEFAULT_FILE) -> str:
     """The starter plan's text for the `open` or `closed` model."""
     phases = CLOSED_PHASES if model == "closed" else OPEN_PHASES
-    return TEMPLATE.replace("__PHASES__", phases).replace("__FILE__", shlex.quote(file_name))
+    return TEMPLATE.replace("__PHASES__", phases).replace("__FILE__", shell_word(file_name))
+
+
+def refuse_folder_name(raw: str, command: str = "init") -> None:
+    """Refuse a FILE that is a folder, or names one by its form (`newdir/`, `newdir/.`,
+    whether it exists or not): Path() drops the trailing slash, and `newdir` would be
+    written as a file. The file a command writes always gets a name of its own."""
+    last = raw.replace(os.sep, "/").rstrip("/").rsplit("/", 1)[-1]
+    if raw.endswith(("/", os.sep)) or last in ("", ".", "..") or os.path.isdir(raw):
+        folder = re.sub(r"(/+\.?)+$", "", raw.replace(os.sep, "/"))  # newdir/. -> newdir
+        example = shell_word(f"{folder}/{DEFAULT_FILE}")
+        raise UsageError(
+            f"{shell_word(raw)} names a folder; {command} writes a file: give its name,"
+            f" e.g. {example}"
+        )
 
 
 @click.command(short_help="Write a commented starter plan.")
-@click.argument("file", default=DEFAULT_FILE, type=click.Path(dir_okay=False))
+# A folder is refused by refuse_folder_name, with the message that says what to give.
+@click.argument("file", default=DEFAULT_FILE, type=click.Path())
 @click.option(
     "--model",
     type=click.Choice(MODELS),
@@ -136,16 +185,18 @@ def init(file: str, model: str) -> None:
     """Write a commented starter plan to FILE (default plan.yml; - prints it).
 
     The plan logs in to the bundled demo shop and browses it, and runs unchanged with
-    `yamlload run --demo-target FILE`. An existing FILE is never overwritten (exit 2).
+    `yamlload run --demo-target FILE`. An existing FILE is never overwritten, and a
+    folder (`newdir/`) is refused: name the file, e.g. newdir/plan.yml (exit 2).
     """
     if file == STDOUT:
         print_text(starter_plan(model))
         return
+    refuse_folder_name(file)
     path = Path(file)
     check_new_file(path)
     write_new_file(path, starter_plan(model, path.name))
-    quoted = shlex.quote(file)
-    click.echo(f"Wrote {file}: a starter plan ({model} model) for the demo shop.")
+    quoted = shell_word(file)
+    click.echo(f"Wrote {quoted}: a starter plan ({model} model) for the demo shop.")
     click.echo("Next:")
     click.echo(f"  yamlload validate {quoted}")
     click.echo(f"  yamlload run --demo-target {quoted}")
@@ -172,8 +223,9 @@ def check_new_file(path: Path, command: str = "init") -> None:
         raise UsageError(f"{folder} is not a folder, so {path} cannot be written")
 
 
-def write_new_file(path: Path, text: str, command: str = "init") -> None:
-    """Write `text` to `path`, which must not exist, whole or not at all.
+def write_new_file(path: Path, text: str, command: str = "init", private: bool = False) -> None:
+    """Write `text` to `path`, which must not exist, whole or not at all; `private`: for
+    its owner only (mode 0600), as a plan holding copied secrets is.
 
     A temporary file in the same folder is written and flushed to disk, then hard-linked
     to `path`: unlike the rename that report/outputs.py's `write_with` uses, a link
@@ -187,8 +239,9 @@ def write_new_file(path: Path, text: str, command: str = "init") -> None:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(temporary, _normal_file_mode())  # mkstemp makes 0600
-        _link_or_create(temporary, path, text)
+        mode = PRIVATE_FILE_MODE if private else _normal_file_mode()
+        os.chmod(temporary, mode)  # mkstemp makes 0600
+        _link_or_create(temporary, path, text, mode)
     except FileExistsError:
         raise UsageError(
             f"{path} already exists; {command} never overwrites: pick a new name"
@@ -201,7 +254,7 @@ def write_new_file(path: Path, text: str, command: str = "init") -> None:
                 os.unlink(temporary)
 
 
-def _link_or_create(temporary: str, path: Path, text: str) -> None:
+def _link_or_create(temporary: str, path: Path, text: str, mode: int) -> None:
     try:
         os.link(temporary, path)
     except FileExistsError:
@@ -209,7 +262,9 @@ def _link_or_create(temporary: str, path: Path, text: str) -> None:
     except OSError as exc:
         if exc.errno not in NO_HARD_LINKS:
             raise
-        with open(path, "x", encoding="utf-8") as out:  # "x": fails if it exists
+        # O_EXCL: fails if it exists; the mode is narrowed by the umask, never widened
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
             try:
                 out.write(text)
                 out.flush()

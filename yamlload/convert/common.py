@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 # A first, gentle load: one new user a second for 10 s. Lengthen it once the flow works.
 DEFAULT_PHASES: list[dict[str, Any]] = [{"duration": 10, "arrivalRate": 1}]
@@ -29,8 +30,8 @@ def json_path(path: tuple[str | int, ...]) -> str:
             out += f"[{part}]"
         elif PLAIN_KEY.match(part):
             out += f".{part}"
-        else:
-            out += "['" + part.replace("'", "\\'") + "']"
+        else:  # the capture's reader takes `\\` and `\'` inside quotes (plan/expr/paths.py)
+            out += "['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']"
     return out
 
 
@@ -70,3 +71,99 @@ def captured_names(plan: Any) -> set[str]:
     if isinstance(plan, list):
         return set().union(*(captured_names(v) for v in plan))
     return set()
+
+
+class InputProblem(Exception):
+    """Input the converters refuse: `path` is where in the input (load.py gives it its
+    line and column), `message` what is wrong. Exit 2."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+class Noted(dict[str, Any]):
+    """A mapping whose keys may carry an end-of-line comment (`notes`), which emit.py
+    writes after the key's value: `think: 10  # the recording paused 66 s`."""
+
+    def __init__(self, data: dict[str, Any], notes: dict[str, str] | None = None) -> None:
+        super().__init__(data)
+        self.notes: dict[str, str] = dict(notes or {})
+
+
+def dotted(path: tuple[str | int, ...]) -> str:
+    """`("log", "entries", 3, "request")` → `log.entries[3].request`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def nested_deeper(data: Any, limit: int) -> bool:
+    """Whether `data` nests mappings and lists more than `limit` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth >= limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+# What a secret is named like: a header, a body field or a query parameter.
+SECRET_NAME = re.compile(
+    r"passw|passwd|pwd|secret|token|api[-_]?key|authori[sz]ation|^auth|cookie|session|credential",
+    re.I,
+)
+
+
+def copied_secrets(plan: dict[str, Any]) -> list[str]:
+    """What the plan copied from its input that looks secret (authorization and cookie
+    headers, API keys, passwords in bodies, tokens in query strings), named, never its
+    value; templates (`{{ token }}`, a captured value) are not copies."""
+    found: dict[str, None] = {}
+    for scenario in plan.get("scenarios") or []:
+        for step in scenario.get("flow") or []:
+            for request in step.values():
+                if isinstance(request, dict):
+                    for name in _secrets_of(request):
+                        found[name] = None
+    return list(found)
+
+
+def _secrets_of(request: dict[str, Any]) -> list[str]:
+    names: list[str] = []
+    for name, value in (request.get("headers") or {}).items():
+        if SECRET_NAME.search(str(name)) and _copied(value):
+            names.append(f"header {name}")
+    for key in ("json", "form"):
+        for name in _secret_fields(request.get(key)):
+            names.append(f"body field {name}")
+    url = str(request.get("url", ""))
+    if "?" in url:
+        for name, value in parse_qsl(url.split("?", 1)[1], keep_blank_values=True):
+            if SECRET_NAME.search(name) and _copied(value):
+                names.append(f"query parameter {name}")
+    return names
+
+
+def _secret_fields(data: Any) -> list[str]:
+    names: list[str] = []
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if SECRET_NAME.search(str(k)) and _copied(v):
+                    names.append(str(k))
+                stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return names
+
+
+def _copied(value: Any) -> bool:
+    return isinstance(value, str | int) and str(value) != "" and "{{" not in str(value)

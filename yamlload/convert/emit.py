@@ -8,7 +8,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from ..text import one_line
+from .common import Noted
 
 SCHEMA_LINE = "# yaml-language-server: $schema=plan.schema.json"
 
@@ -19,9 +19,9 @@ def plan_text(
     header = [
         SCHEMA_LINE,
         "#",
-        f"# Made by `yamlload convert {one_line(source)}`. Check it, then try:",
-        f"#   yamlload validate {name} && yamlload run {name}",
-        *(f"# {one_line(note)}" for note in notes),
+        f"# Made by `yamlload convert {escaped(source)}`. Check it, then try:",
+        f"#   yamlload validate {escaped(name)} && yamlload run {escaped(name)}",
+        *(f"# {escaped(note)}" for note in notes),
     ]
     tree = _commented(plan)
     config = tree["config"]
@@ -35,9 +35,19 @@ def plan_text(
     return "\n".join(header) + "\n" + out.getvalue()
 
 
+def escaped(text: object) -> str:
+    """`text` fit for one comment line: a newline or other control character is written
+    as its escape (`\\n`, `\\x1b`), so a file name cannot end the comment."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def _commented(data: Any) -> Any:
     if isinstance(data, dict):
-        return CommentedMap((str(k), _commented(v)) for k, v in data.items())
+        tree = CommentedMap((str(k), _commented(v)) for k, v in data.items())
+        for key, note in (data.notes if isinstance(data, Noted) else {}).items():
+            if key in tree:
+                tree.yaml_add_eol_comment(escaped(note), key)
+        return tree
     if isinstance(data, list):
         return CommentedSeq(_commented(v) for v in data)
     return data

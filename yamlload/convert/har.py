@@ -1,9 +1,12 @@
 """A HAR recording (a browser's export) into a plan: one scenario, requests in order.
 
-What is kept and dropped is in docs/convert.md. The token rule: a string of at least
-MIN_TOKEN_CHARS in a JSON response body that a later request sends verbatim (in its
-URL, a header or its body) becomes a capture on the request that received it and a
-`{{ name }}` template wherever it is sent afterwards.
+What is kept and dropped is in docs/convert.md. The token rule: a token-like string
+(`is_token`: at least MIN_TOKEN_CHARS, letters and digits, no spaces) in a JSON response
+body that a later request sends as a whole word (in its URL, a header or its body)
+becomes a capture on the request that received it and a `{{ name }}` template wherever
+it is sent afterwards. Each request's text is split into words once (`_words`), and a
+map from each word to the requests sending it answers every lookup: linear in the
+recording, where searching the joined text of later requests per entry was quadratic.
 """
 
 from __future__ import annotations
@@ -13,14 +16,37 @@ import json
 import re
 from collections import Counter
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
-from .common import DEFAULT_PHASES, http_method, json_path, variable_name
+from .common import (
+    DEFAULT_PHASES,
+    InputProblem,
+    Noted,
+    dotted,
+    http_method,
+    json_path,
+    nested_deeper,
+    variable_name,
+)
 
 # Gaps between requests shorter than this are not a person thinking: dropped.
 MIN_THINK_SECONDS = 1.0
+# Longer recorded gaps are a person away, not thinking: capped, with a comment.
+MAX_THINK_SECONDS = 10
 # Shorter strings in a response (ids, flags) are too likely to reappear by chance.
 MIN_TOKEN_CHARS = 8
+# A token is made of these (base64, base64url, hex, JWTs, UUIDs) and has letters and digits.
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
+_WORD_SPLIT = re.compile(r"[/=]")
+# A JSON body nested deeper could not be a plan's (plan/source.py's MAX_DEPTH is 64).
+MAX_BODY_DEPTH = 48
+# A response of these is the browser going on to its Location (followed on replay).
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# A path segment that looks like a recorded id: digits, a UUID, or long hex.
+_RECORDED_ID = re.compile(
+    r"\d{3,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{16,}"
+)
 # Headers a browser adds by itself, or that yamlload sets (cookies are its jar's).
 NOISE_HEADERS = frozenset(
     {
@@ -48,20 +74,145 @@ FORM_MIME = "application/x-www-form-urlencoded"
 def convert_har(
     entries: list[Any], include_assets: bool = False
 ) -> tuple[dict[str, Any], list[str]]:
-    """The plan for a HAR's `log.entries`, and notes for the top of the plan."""
-    kept = [e for e in entries if isinstance(e, dict) and _is_http(_request(e).get("url"))]
+    """The plan for a HAR's `log.entries`, and notes for the top of the plan.
+
+    Malformed entries are skipped with a note; when nothing else is left, InputProblem
+    says what was wrong with them. A JSON body nested too deeply is an InputProblem."""
+    kept: list[tuple[int, dict[str, Any]]] = []
+    malformed: list[str] = []
+    for n, entry in enumerate(entries):
+        why = malformed_entry(entry)
+        if why is not None:
+            malformed.append(f"{dotted(('log', 'entries', n))}: {why}")
+        elif _is_http(_request(entry)["url"]):
+            kept.append((n, entry))
     dropped = 0
     if not include_assets:
-        dropped = sum(1 for e in kept if is_asset(e))
-        kept = [e for e in kept if not is_asset(e)]
-    origin = main_origin(kept)
-    steps = _steps(kept, origin)
-    notes = [f"converted from a HAR: {len(kept)} requests"]
+        dropped = sum(1 for _, e in kept if is_asset(e))
+        kept = [(n, e) for n, e in kept if not is_asset(e)]
+    if not kept and malformed:
+        listed = "; ".join(malformed[:3]) + ("; …" if len(malformed) > 3 else "")
+        many = f"{len(malformed)} entries are" if len(malformed) > 1 else "1 entry is"
+        why = f"no requests to convert: {many} malformed ({listed})"
+        raise InputProblem(("log", "entries"), why)
+    merged, followed, lone = merge_redirects(kept)
+    origin = main_origin([e for _, e in merged])
+    steps = _steps(merged, origin)
+    notes = [f"converted from a HAR: {len(merged)} requests"]
     if dropped:
         notes.append(f"{dropped} static assets left out (--include-assets keeps them)")
+    if followed:
+        notes.append(
+            f"{followed} recorded redirects: the browser's request to the Location is left "
+            "out, as the replay follows redirects itself (each expects the final status)"
+        )
+    if lone:
+        notes.append(
+            f"{lone} redirects the recording did not follow: sent with followRedirect: false"
+        )
+    notes += other_origin_notes(merged, origin)
+    notes += [f"skipped {why}" for why in malformed[:20]]
+    if len(malformed) > 20:
+        notes.append(f"skipped {len(malformed) - 20} more malformed entries")
     scenario = {"name": "recorded flow", "flow": steps}
     plan = {"config": {"target": origin, "phases": DEFAULT_PHASES}, "scenarios": [scenario]}
     return plan, notes
+
+
+def malformed_entry(entry: Any) -> str | None:
+    """Why an entry cannot be a request (None when it can, or is not HTTP at all)."""
+    if not isinstance(entry, dict):
+        return "not an object"
+    request = entry.get("request")
+    if not isinstance(request, dict):
+        return "no `request` object"
+    url = request.get("url")
+    if not isinstance(url, str):
+        return "`request.url` is not a string"
+    if not _is_http(url):
+        return None  # data:, ws:, an extension's: not a request to replay, not an error
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError as exc:
+        return f"the URL {url[:200]!r} does not parse ({exc})"
+    if not parts.hostname:
+        return f"the URL {url[:200]!r} has no host"
+    return None
+
+
+def merge_redirects(
+    kept: list[tuple[int, dict[str, Any]]],
+) -> tuple[list[tuple[int, dict[str, Any]]], int, int]:
+    """A recorded redirect and the browser's request to its Location as one request with
+    the final response (the replay follows redirects); the count merged, and the count of
+    redirects the recording did not follow (those get followRedirect: false)."""
+    out: list[tuple[int, dict[str, Any]]] = []
+    followed = lone = 0
+    for n, entry in kept:
+        if out and _follows(out[-1][1], entry):
+            first = out[-1][1]
+            merged = dict(first)
+            merged["response"] = _response(entry)
+            merged["time"] = _span(first, entry)
+            out[-1] = (out[-1][0], merged)
+            followed += 1
+            continue
+        out.append((n, entry))
+    for _, entry in out:
+        if _status(entry) in REDIRECT_STATUSES:
+            lone += 1
+    return out, followed, lone
+
+
+def _follows(redirect: dict[str, Any], entry: dict[str, Any]) -> bool:
+    response = _response(redirect)
+    status = _status(redirect)
+    if status not in REDIRECT_STATUSES:
+        return False
+    location = response.get("redirectURL") or _header(response.get("headers"), "location")
+    if not isinstance(location, str) or not location:
+        return False
+    method = str(_request(entry).get("method", "GET")).upper()
+    wanted = str(_request(redirect).get("method", "GET")).upper() if status in (307, 308) else "GET"
+    try:
+        target = urljoin(str(_request(redirect)["url"]), location).split("#")[0]
+    except ValueError:
+        return False
+    return method == wanted and str(_request(entry)["url"]).split("#")[0] == target
+
+
+def _header(headers: Any, name: str) -> Any:
+    for header in headers if isinstance(headers, list) else []:
+        if isinstance(header, dict) and str(header.get("name", "")).lower() == name:
+            return header.get("value")
+    return None
+
+
+def _span(first: dict[str, Any], last: dict[str, Any]) -> float:
+    """Milliseconds from the first entry's start to the last one's end."""
+    start, end = _started(first), _started(last)
+    if start is None or end is None or end < start:
+        return 1000 * (_seconds(first.get("time")) + _seconds(last.get("time")))
+    return 1000 * (end - start + _seconds(last.get("time")))
+
+
+def other_origin_notes(entries: list[tuple[int, dict[str, Any]]], origin: str) -> list[str]:
+    """Notes naming the origins other than config.target's, which stay absolute URLs."""
+    others = Counter(origin_of(str(_request(e)["url"])) for _, e in entries)
+    others.pop(origin, None)
+    if not others:
+        return []
+    total = sum(others.values())
+    listed = ", ".join(f"{o} ({c})" for o, c in others.most_common(10))
+    more = f" and {len(others) - 10} more" if len(others) > 10 else ""
+    verb = "request goes" if total == 1 else "requests go"
+    return [
+        f"{total} {verb} to another origin than config.target, kept as absolute URLs: "
+        f"{listed}{more}",
+        "  a run sends them there as recorded: --demo-target does not move them (each "
+        "fails where that origin cannot be reached): remove them or point them elsewhere",
+    ]
 
 
 def _is_http(url: Any) -> bool:
@@ -72,6 +223,14 @@ def _is_http(url: Any) -> bool:
 def _request(entry: dict[str, Any]) -> dict[str, Any]:
     request = entry.get("request")
     return request if isinstance(request, dict) else {}
+
+
+def _status(entry: dict[str, Any]) -> int | None:
+    """The recorded status, when it is one (100 to 599)."""
+    status = _response(entry).get("status")
+    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
+        return status
+    return None
 
 
 def _response(entry: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +248,10 @@ def is_asset(entry: dict[str, Any]) -> bool:
 
 
 def origin_of(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -101,16 +263,22 @@ def main_origin(entries: list[dict[str, Any]]) -> str:
     return counts.most_common(1)[0][0]
 
 
-def _steps(entries: list[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
-    requests = [request_step(e, origin) for e in entries]
+def _steps(numbered: list[tuple[int, dict[str, Any]]], origin: str) -> list[dict[str, Any]]:
+    entries = [e for _, e in numbered]
+    requests = [request_step(e, origin, n) for n, e in numbered]
     add_captures(entries, requests)
+    for _, request in requests:
+        _note_recorded_ids(request)
     steps: list[dict[str, Any]] = []
     previous_end: float | None = None
     for entry, (method, request) in zip(entries, requests, strict=True):
         started = _started(entry)
         if previous_end is not None and started is not None:
             gap = started - previous_end
-            if gap >= MIN_THINK_SECONDS:
+            if gap > MAX_THINK_SECONDS:
+                note = f"the recording paused {round(gap)} s (capped at {MAX_THINK_SECONDS} s)"
+                steps.append(Noted({"think": MAX_THINK_SECONDS}, {"think": note}))
+            elif gap >= MIN_THINK_SECONDS:
                 steps.append({"think": round(gap)})
         if started is not None:
             previous_end = started + _seconds(entry.get("time"))
@@ -124,33 +292,48 @@ def _started(entry: dict[str, Any]) -> float | None:
         return None
     try:
         return _dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return None
 
 
 def _seconds(millis: Any) -> float:
-    return float(millis) / 1000 if isinstance(millis, int | float) and millis > 0 else 0.0
+    if isinstance(millis, bool) or not isinstance(millis, int | float):
+        return 0.0
+    return float(millis) / 1000 if 0 < millis < 1e12 else 0.0
 
 
-def request_step(entry: dict[str, Any], origin: str) -> tuple[str, dict[str, Any]]:
-    """One request as (method key, the request's mapping)."""
+def _note_recorded_ids(request: dict[str, Any]) -> None:
+    """A comment on a URL naming the ids the recording put in its path, to parametrise."""
+    path = urlsplit(str(request.get("url", ""))).path
+    ids = [part for part in path.split("/") if _RECORDED_ID.fullmatch(part)]
+    if ids and isinstance(request, Noted):
+        request.notes["url"] = "recorded ids: " + ", ".join(ids)
+
+
+def request_step(entry: dict[str, Any], origin: str, n: int = 0) -> tuple[str, dict[str, Any]]:
+    """One request as (method key, the request's mapping); `n` is the entry's index."""
     request = _request(entry)
     url = str(request["url"])
     if origin_of(url) == origin:
         parts = urlsplit(url)
         url = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    step: dict[str, Any] = {"url": url}
+    step: dict[str, Any] = Noted({"url": url})
+    status = _status(entry)
+    if status in REDIRECT_STATUSES:
+        step["followRedirect"] = False  # the recording did not follow it: expect the 3xx
     headers = kept_headers(request.get("headers"))
-    body = _body(request.get("postData"))
+    where = ("log", "entries", n, "request", "postData", "text")
+    body = _body(request.get("postData"), where)
     if body is not None:
-        key, value = body
+        key, value, mime = body
         step[key] = value
         if key != "body":
             headers.pop("content-type", None)  # yamlload sets it for json: and form:
+        elif mime and "content-type" not in headers:
+            headers["content-type"] = mime  # a raw body is sent as recorded
     if headers:
         step["headers"] = headers
-    status = _response(entry).get("status")
-    if isinstance(status, int) and 100 <= status <= 599:
+    if status is not None:
         step["expect"] = [{"statusCode": status}]
     return http_method(str(request.get("method", "GET"))), step
 
@@ -167,46 +350,92 @@ def kept_headers(headers: Any) -> dict[str, str]:
     return kept
 
 
-def _body(post: Any) -> tuple[str, Any] | None:
+def _body(post: Any, where: tuple[str | int, ...]) -> tuple[str, Any, str] | None:
+    """(`json`, `form` or `body`, the value, the recorded mime type), or None."""
     if not isinstance(post, dict):
         return None
-    mime = str(post.get("mimeType", "")).lower()
+    recorded = one_line_mime(post.get("mimeType"))
+    mime = recorded.lower()
     text = post.get("text")
     if JSON_MIME.search(mime) and isinstance(text, str):
         try:
-            return "json", json.loads(text)
+            value = json.loads(text)
+        except RecursionError:
+            value = _TOO_DEEP
         except ValueError:
-            return "body", text
+            return "body", text, recorded
+        if value is _TOO_DEEP or nested_deeper(value, MAX_BODY_DEPTH):
+            raise InputProblem(
+                where,
+                f"{dotted(where)}: a JSON body nested deeper than {MAX_BODY_DEPTH} levels "
+                "cannot be a plan's: shorten it in the recording, or drop that entry",
+            )
+        return "json", value, recorded
     if mime.startswith(FORM_MIME):
         params = post.get("params")
-        if isinstance(params, list) and params:
-            return "form", {str(p.get("name")): str(p.get("value", "")) for p in params}
+        if isinstance(params, list) and params and all(isinstance(p, dict) for p in params):
+            return "form", {str(p.get("name")): str(p.get("value", "")) for p in params}, ""
         if isinstance(text, str):
-            return "form", dict(parse_qsl(text, keep_blank_values=True))
+            return "form", dict(parse_qsl(text, keep_blank_values=True)), ""
     if isinstance(text, str) and text:
-        return "body", text
+        return "body", text, recorded
     return None
 
 
+_TOO_DEEP = object()
+
+
+def one_line_mime(value: Any) -> str:
+    """A recorded mime type fit for a header: a string, without control characters."""
+    return re.sub(r"[\x00-\x1f\x7f]", "", value).strip() if isinstance(value, str) else ""
+
+
 def add_captures(entries: list[dict[str, Any]], requests: list[tuple[str, dict[str, Any]]]) -> None:
-    """The token rule (see the module's docstring), applied in place to `requests`."""
+    """The token rule (see the module's docstring), applied in place to `requests`.
+
+    Each request's text is split into words once: `senders` maps a word to the requests
+    that send it, in order. A token is captured when its first sender comes after the
+    response that handed it out (a value the client sent first was not handed out)."""
+    senders: dict[str, list[int]] = {}
+    for j, request in enumerate(requests):
+        for word in _words(_sent(request)):
+            senders.setdefault(word, []).append(j)
     taken: set[str] = set()
-    sent = [_sent(r) for r in requests]
     for i, entry in enumerate(entries):
-        strings = _strings(_response_json(entry))
-        if not strings:
-            continue
-        before, after = "\n".join(sent[: i + 1]), "\n".join(sent[i + 1 :])
-        for path, key, value in strings:
-            if value in before or value not in after:
-                continue  # sent first by the client (not handed out), or never sent again
+        for path, key, value in _strings(_response_json(entry)):
+            sent_by = senders.get(value)
+            if not sent_by or sent_by[0] <= i:
+                continue  # never sent, sent first by the client, or captured already
             name = variable_name(key, taken)
             taken.add(name)
             _capture(requests[i][1], {"json": json_path(path), "as": name})
-            for j in range(i + 1, len(requests)):
+            for j in sent_by:
                 _template(requests[j][1], value, "{{ " + name + " }}")
-                sent[j] = _sent(requests[j])
-            after = "\n".join(sent[i + 1 :])
+            del senders[value]
+
+
+def is_token(value: str) -> bool:
+    """A string that can be a token a server handed out: at least MIN_TOKEN_CHARS of
+    letters, digits and `._~+/=-` (base64, hex, JWTs, UUIDs), with at least one letter and
+    one digit, not a path. Not `application/json`, `true`, a word or a sentence."""
+    return (
+        len(value) >= MIN_TOKEN_CHARS
+        and _TOKEN.fullmatch(value) is not None
+        and not value.startswith("/")
+        and any(c.isdigit() for c in value)
+        and any(c.isalpha() for c in value)
+    )
+
+
+def _words(text: str) -> set[str]:
+    """The token-like words of a request's text: runs of token characters, and the parts
+    of those between `/` and `=` (a path segment, a query value)."""
+    words: set[str] = set()
+    for run in _TOKEN.findall(text):
+        words.add(run)
+        if "/" in run or "=" in run:
+            words.update(_WORD_SPLIT.split(run))
+    return {w for w in words if is_token(w)}
 
 
 def _capture(step: dict[str, Any], capture: dict[str, str]) -> None:
@@ -229,23 +458,27 @@ def _response_json(entry: dict[str, Any]) -> Any:
         return None
     try:
         return json.loads(content["text"])
-    except ValueError:
-        return None
+    except (ValueError, RecursionError):
+        return None  # not JSON, or nested past what json reads: no tokens searched
 
 
-def _strings(
-    data: Any, path: tuple[str | int, ...] = (), key: str = "value"
-) -> list[tuple[tuple[str | int, ...], str, str]]:
-    """Each string of at least MIN_TOKEN_CHARS: (its path, the nearest key, the string)."""
-    if isinstance(data, str):
-        return [(path, key, data)] if len(data) >= MIN_TOKEN_CHARS else []
+def _strings(data: Any) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """Each token-like string (is_token), in document order: (its path, the nearest key,
+    the string). Nothing deeper than MAX_BODY_DEPTH is searched."""
     found: list[tuple[tuple[str | int, ...], str, str]] = []
-    if isinstance(data, dict):
-        for k, v in data.items():
-            found += _strings(v, (*path, str(k)), str(k))
-    elif isinstance(data, list):
-        for n, v in enumerate(data):
-            found += _strings(v, (*path, n), key)
+    stack: list[tuple[Any, tuple[str | int, ...], str]] = [(data, (), "value")]
+    while stack:
+        node, path, key = stack.pop()
+        if isinstance(node, str):
+            if is_token(node):
+                found.append((path, key, node))
+        elif len(path) >= MAX_BODY_DEPTH:
+            continue
+        elif isinstance(node, dict):
+            items = [(v, (*path, str(k)), str(k)) for k, v in node.items()]
+            stack.extend(reversed(items))
+        elif isinstance(node, list):
+            stack.extend(reversed([(v, (*path, n), key) for n, v in enumerate(node)]))
     return found
 
 

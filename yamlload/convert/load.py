@@ -8,10 +8,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import PlanError, Pos, Problem
-from ..plan.source import MAX_PLAN_BYTES, Located, read_bounded, read_document
-from .common import DEFAULT_PHASES_COMMENT
+from ..plan.files import FileTooLargeError
+from ..plan.source import MAX_DEPTH, Located, read_bounded, read_document
+from .common import DEFAULT_PHASES_COMMENT, InputProblem, nested_deeper
 from .har import convert_har
 from .openapi import SMOKE_PHASES_COMMENT, convert_openapi
+
+# A JSON input (a HAR) may be this large: a recording's size is mostly the bodies of the
+# assets left out and of responses only searched for tokens, so the plan cap (10 MB,
+# MAX_PLAN_BYTES) would refuse ordinary recordings. The plan written must still fit in
+# MAX_PLAN_BYTES (cli/convert.py checks). YAML input (OpenAPI) is read as a plan is.
+MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -47,22 +54,33 @@ class _JsonLocated(Located):
     source: str = ""
 
     def key_pos(self, path: tuple[str | int, ...]) -> Pos:
-        return read_document(self.source).key_pos(path)
+        try:
+            return read_document(self.source).key_pos(path)
+        except PlanError:  # over the plan reader's size cap: the file, without a line
+            return Pos(self.source)
 
 
 def _read_json(path: str | os.PathLike[str]) -> Located | None:
     try:
-        text = read_bounded(path, MAX_PLAN_BYTES).decode("utf-8-sig")
+        text = read_bounded(path, MAX_INPUT_BYTES).decode("utf-8-sig")
         if not text.lstrip().startswith(("{", "[")):
             return None
-        return _JsonLocated(data=json.loads(text), source=str(path))
+        data = json.loads(text)
+    except FileTooLargeError:
+        where = Pos(str(path), 1, 1)
+        raise PlanError(
+            [Problem(where, f"file is larger than {MAX_INPUT_BYTES:,} bytes")]
+        ) from None
     except (OSError, ValueError, RecursionError):
         return None  # the plan reader says what is wrong, and where
+    if nested_deeper(data, MAX_DEPTH):
+        return None  # the plan reader refuses it, with the place: as for YAML
+    return _JsonLocated(data=data, source=str(path))
 
 
 def _json_error(path: str | os.PathLike[str]) -> PlanError | None:
     try:
-        text = read_bounded(path, MAX_PLAN_BYTES).decode("utf-8-sig")
+        text = read_bounded(path, MAX_INPUT_BYTES).decode("utf-8-sig")
     except (OSError, ValueError):
         return None
     if not text.lstrip().startswith(("{", "[")):
@@ -76,6 +94,13 @@ def _json_error(path: str | os.PathLike[str]) -> PlanError | None:
 
 
 def convert_document(located: Located, include_assets: bool = False) -> Converted:
+    try:
+        return _convert(located, include_assets)
+    except InputProblem as problem:
+        raise PlanError([Problem(located.key_pos(problem.path), problem.message)]) from None
+
+
+def _convert(located: Located, include_assets: bool) -> Converted:
     data = located.data
     if isinstance(data, dict) and "log" in data:
         entries = located.get(("log", "entries"))
@@ -105,5 +130,5 @@ def convert_document(located: Located, include_assets: bool = False) -> Converte
     raise AssertionError("unreachable")
 
 
-def _fail(located: Located, path: tuple[str, ...], message: str) -> None:
+def _fail(located: Located, path: tuple[str | int, ...], message: str) -> None:
     raise PlanError([Problem(located.key_pos(path), message)])

@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .common import METHODS
+from .common import METHODS, nested_deeper
 
 # One user runs every request once: a smoke test, not a load.
 SMOKE_PHASES: list[dict[str, Any]] = [{"duration": 1, "arrivalCount": 1}]
@@ -19,6 +19,8 @@ SMOKE_PHASES_COMMENT = "A smoke test: one user sends each request once."
 # Where requests go when the description names no absolute server.
 FALLBACK_TARGET = "http://localhost:8080"
 _NO_VALUE = object()
+# A body's example nested deeper would make the plan deeper than a plan may be (64).
+MAX_EXAMPLE_DEPTH = 48
 
 
 class Unfillable(Exception):
@@ -56,7 +58,7 @@ def server_target(spec: dict[str, Any]) -> tuple[str, str]:
     first = servers[0] if isinstance(servers, list) and servers else {}
     url = str(first.get("url", "")) if isinstance(first, dict) else ""
     variables = first.get("variables") if isinstance(first, dict) else None
-    for name, var in (variables or {}).items():
+    for name, var in (variables if isinstance(variables, dict) else {}).items():
         if isinstance(var, dict) and "default" in var:
             url = url.replace("{" + str(name) + "}", str(var["default"]))
     if re.match(r"^https?://", url):
@@ -101,11 +103,15 @@ def _parameters(
 ) -> list[dict[str, Any]]:
     """The path item's parameters, overridden by the operation's (by name and place)."""
     merged: dict[tuple[str, str], dict[str, Any]] = {}
-    for raw in [*(item.get("parameters") or []), *(operation.get("parameters") or [])]:
+    for raw in [*_list(item.get("parameters")), *_list(operation.get("parameters"))]:
         param = resolve(spec, raw)
         if isinstance(param, dict):
             merged[(str(param.get("in")), str(param.get("name")))] = param
     return list(merged.values())
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def resolve(spec: dict[str, Any], node: Any) -> Any:
@@ -127,6 +133,13 @@ def _required_value(param: dict[str, Any]) -> Any:
     value = example_of(param)
     if value is _NO_VALUE:
         raise Unfillable(f"required parameter {param.get('name')} has no example")
+    return value
+
+
+def _shallow(value: Any) -> Any:
+    """An example fit for a plan: one nested deeper than MAX_EXAMPLE_DEPTH is not."""
+    if nested_deeper(value, MAX_EXAMPLE_DEPTH):
+        raise Unfillable(f"its example is nested deeper than {MAX_EXAMPLE_DEPTH} levels")
     return value
 
 
@@ -165,10 +178,12 @@ def _request_body(spec: dict[str, Any], operation: dict[str, Any]) -> Any:
         if "json" in str(mime):
             value = example_of(media)
             if value is not _NO_VALUE:
-                return value
+                return _shallow(value)
     raise Unfillable("required request body has no JSON example")
 
 
 def first_2xx(responses: Any) -> int | None:
-    codes = sorted(str(code) for code in (responses or {}) if re.fullmatch(r"2\d\d", str(code)))
+    if not isinstance(responses, dict):
+        return None
+    codes = sorted(str(code) for code in responses if re.fullmatch(r"2\d\d", str(code)))
     return int(codes[0]) if codes else None

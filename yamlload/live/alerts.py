@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from email.message import EmailMessage
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -94,10 +94,7 @@ class Webhook:
         said = str(exc) or type(exc).__name__
         if isinstance(exc, urllib.error.HTTPError):
             said = f"HTTP {exc.code} {exc.reason}"
-        for secret in (self.url, self._token):
-            if secret:
-                said = said.replace(secret, MASK)
-        return said
+        return masked(said, (self.url, self._token))
 
 
 class _Refused(urllib.request.HTTPRedirectHandler):
@@ -141,10 +138,15 @@ class Email:
         user, password = self.smtp.username or "", self.smtp.password or ""
         logins = [f"\0{user}\0{password}", password, user] if password else []
         encoded = [base64.b64encode(text.encode()).decode() for text in logins if text]
-        for secret in [*encoded, password]:
-            if secret:
-                said = said.replace(secret, MASK)
-        return said
+        return masked(said, [*encoded, password])
+
+
+def masked(said: str, secrets: Iterable[str | None]) -> str:
+    """`said` with every (non-empty) secret in it replaced by the mask."""
+    for secret in secrets:
+        if secret:
+            said = said.replace(secret, MASK)
+    return said
 
 
 def subject_of(text: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ..errors import Pos, Problem
 from ..monitor.selector import Expr
-from ..monitor.values import PROCESS_METRICS
+from ..monitor.values import PROCESS_METRICS as PROCESS_METRICS  # for report readers
 from .expr import CompiledPath, Condition, Template
 
 # Where a node of the IR came from, when it was built without a plan file.
@@ -504,6 +504,42 @@ class Alert:
     pos: Pos = NOWHERE
 
 
+# Drift in long runs (issue 22; results/drift.py): a steady phase shorter than this is
+# too short to tell drift from noise, and gets no drift section.
+DRIFT_MIN_SECONDS = 300.0
+# What the drift of each metric may be before the report flags it: a fraction of its
+# first third's value (p95, rps, yamlload.rss_mb, each monitor.* series), and for
+# error_rate a difference of rates (0.01 is one percentage point). `monitor` is every
+# monitored series without a row of its own.
+DRIFT_THRESHOLDS: tuple[tuple[str, float], ...] = (
+    ("p95", 0.10),
+    ("error_rate", 0.01),
+    ("rps", 0.10),
+    ("yamlload.rss_mb", 0.10),
+    ("monitor", 0.10),
+)
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """config.drift: how long a steady phase must be, and each metric's threshold (a
+    fraction; see DRIFT_THRESHOLDS). The report keeps them, so `yamlload report` and
+    `merge` judge drift as the run did."""
+
+    min_seconds: float = DRIFT_MIN_SECONDS
+    thresholds: tuple[tuple[str, float], ...] = DRIFT_THRESHOLDS
+
+    def threshold(self, metric: str) -> float:
+        """The threshold of `metric`; a monitored series without one of its own takes
+        the `monitor` row."""
+        table = dict(self.thresholds)
+        if metric in table:
+            return table[metric]
+        if metric.startswith(MONITOR_PREFIX):
+            return table.get("monitor", dict(DRIFT_THRESHOLDS)["monitor"])
+        return dict(DRIFT_THRESHOLDS).get(metric, 0.10)
+
+
 @dataclass(frozen=True)
 class Plan:
     source: str
@@ -541,6 +577,8 @@ class Plan:
     alerts: tuple[Alert, ...] = ()
     # config.grades (issue 18); None: the default table (checks/grades.py)
     grades: GradeSettings | None = None
+    # config.drift (issue 22): the defaults when the plan has none
+    drift: DriftSettings = DriftSettings()
     # config.ws: the handshake and timeout of every ws scenario's connection
     ws: WsSettings = WsSettings()
     base_dir: str = "."

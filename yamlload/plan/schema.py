@@ -504,6 +504,35 @@ def _grades() -> Schema:
     }
 
 
+def _drift() -> Schema:
+    """config.drift (issue 22): how long a steady phase must be for drift, and thresholds."""
+    threshold: Schema = {
+        "anyOf": [
+            {"type": "number", "minimum": 0},
+            {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?|\.\d+)\s*%\s*$"},
+        ],
+        "x-message": 'expected a percentage such as 10 or "10%"',
+    }
+    return _obj(
+        {
+            "minDuration": {
+                **_ref("duration"),
+                "description": "The shortest steady phase whose drift is reported (5m).",
+            },
+            "thresholds": {
+                "type": "object",
+                "additionalProperties": threshold,
+                "description": "Drift beyond which the report flags a metric, in percent: "
+                "p95, error_rate (percentage points), rps, yamlload.rss_mb, monitor (every "
+                "monitored series) or one monitor.<source>.<metric>.",
+            },
+        },
+        description="Drift in long runs: how p95, error rate, throughput, the generator's "
+        "memory and each monitored series moved over the longest steady phase "
+        "(docs/limits.md).",
+    )
+
+
 def _alert() -> Schema:
     """One of config.alerts: {webhook: URL} or {email: {to, from, smtp}}."""
     smtp = _obj(
@@ -778,6 +807,7 @@ def _config_properties(*, environment: bool) -> dict[str, Schema]:
             "Prometheus text endpoints and local processes (docs/monitoring.md).",
         },
         "grades": _grades(),
+        "drift": _drift(),
         "alerts": {
             "type": "array",
             "items": _alert(),
@@ -960,6 +990,46 @@ def _report_grade() -> Schema:
     }
 
 
+def _report_drift() -> Schema:
+    """The report's `drift` section (issue 22; results/drift.py, docs/limits.md)."""
+    metric = {
+        "type": "object",
+        "required": ["metric", "first", "last", "change", "slopePerHour", "worseWhen"],
+        "properties": {
+            "metric": {"type": "string"},
+            "first": {"type": "number", "description": "The value over the first third."},
+            "last": {"type": "number", "description": "The value over the last third."},
+            "change": {
+                "type": ["number", "null"],
+                "description": "(last - first) / first; for error_rate, last - first; "
+                "null when it started at 0 and moved.",
+            },
+            "slopePerHour": {"type": "number"},
+            "worseWhen": {"enum": ["up", "down"]},
+            "threshold": {"type": "number"},
+            "flagged": {"type": "boolean"},
+            "message": {"type": "string"},
+        },
+    }
+    return {
+        "type": "object",
+        "description": "How p95, the error rate, the throughput, the generator's RSS and "
+        "each monitored series moved between the first and the last third of the longest "
+        "steady phase; `reason` says why there is none.",
+        "required": ["minDuration", "thresholds", "reason", "metrics"],
+        "properties": {
+            "minDuration": {"type": "number", "minimum": 0},
+            "thresholds": {"type": "object", "additionalProperties": {"type": "number"}},
+            "phase": {"type": ["string", "null"]},
+            "from": {"type": "number"},
+            "to": {"type": "number"},
+            "periods": {"type": "integer", "minimum": 0},
+            "reason": {"type": ["string", "null"]},
+            "metrics": {"type": "array", "items": metric},
+        },
+    }
+
+
 def build_report_schema() -> Schema:
     """The JSON report's schema; `docs/report-format.md` explains each part."""
     phase = {
@@ -970,6 +1040,11 @@ def build_report_schema() -> Schema:
             "name": {"type": "string"},
             "started": {"type": "number"},
             "ended": {"type": "number"},
+            "steady_from": {
+                "type": ["number", "null"],
+                "description": "When the phase's load became constant (null: a ramp or a "
+                "pause); drift is measured over the longest steady stretch.",
+            },
         },
     }
     endpoint = {
@@ -1091,6 +1166,7 @@ def build_report_schema() -> Schema:
                 },
             },
             "grade": _report_grade(),
+            "drift": _report_drift(),
             "validity": {
                 "type": "object",
                 "required": ["valid", "reasons"],

@@ -40,6 +40,8 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
 from ..units import counted, format_count, format_millis, format_seconds
+from .drift_words import HEADERS as DRIFT_HEADERS
+from .drift_words import drift_flags, drift_rows, drift_title
 from .grade_words import grade_line, readiness_line
 from .monitored import gauge_cells, gauge_text, monitor_rows, scrape_errors
 from .verdict_words import Judged, expectations_words, is_threshold
@@ -229,6 +231,9 @@ def format_summary(summary: Summary) -> str:
     monitor = _monitor_section(summary)
     if monitor:
         sections.append(monitor)
+    drift = _drift_section(summary)
+    if drift:
+        sections.append(drift)
     if summary.workers:
         sections.append(f"Workers ({len(summary.workers)})\n" + _workers_table(summary.workers))
     if summary.grade is not None:
@@ -256,6 +261,18 @@ def _monitor_section(summary: Summary) -> str:
     for source, n in failed.items():
         counter = f"{MONITOR_PREFIX}{source}{SCRAPE_ERRORS_SUFFIX}"
         text += f"\n{source}: {counted(n, 'failed sample')} ({counter})"
+    return text
+
+
+def _drift_section(summary: Summary) -> str:
+    """How the metrics moved over the longest steady phase, and what moved beyond its
+    threshold; empty when the run had no steady phase long enough (results/drift.py)."""
+    drift = summary.drift()
+    if not drift.metrics:
+        return ""
+    text = f"{drift_title(drift)}\n{_table(drift_rows(drift), DRIFT_HEADERS)}"
+    for flag in drift_flags(drift):
+        text += f"\ndrift: {flag}"
     return text
 
 

@@ -29,6 +29,8 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import Summary
 from ..results.views import PeriodRow
 from ..units import NO_VALUE, counted, format_count, format_millis, format_seconds
+from .drift_words import HEADERS as DRIFT_HEADERS
+from .drift_words import drift_flags, drift_rows, drift_title
 from .grade_words import rows as grade_rows
 from .grade_words import value_text
 from .monitored import (
@@ -704,6 +706,24 @@ def _monitor_section(summary: Summary) -> str:
     return f"<section><h2>Monitor</h2>{table if rows else ''}{failed}</section>"
 
 
+def _drift_section(summary: Summary) -> str:
+    """The drift table over the longest steady phase and its flags (results/drift.py);
+    empty when the run had no steady phase long enough."""
+    drift = summary.drift()
+    if not drift.metrics:
+        return ""
+    head = "".join(f"<th>{esc(h)}</th>" for h in DRIFT_HEADERS)
+    rows = "".join(
+        f'<tr class="drift-{esc(cells[-1])}">'
+        + "".join(f"<td>{esc(c)}</td>" for c in cells)
+        + "</tr>"
+        for cells in drift_rows(drift)
+    )
+    flags = "".join(f'<p class="verdict invalid">{esc(flag)}</p>' for flag in drift_flags(drift))
+    table = f'<table id="drift"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    return f"<section><h2>{esc(drift_title(drift))}</h2>{flags}{table}</section>"
+
+
 def _health(summary: Summary) -> str:
     lag = summary.stats(ARRIVAL_LAG)
     cpu = summary.cpu_percent
@@ -800,6 +820,7 @@ def render_html(summary: Summary) -> str:
 <section aria-label="key numbers">{_tiles(summary)}</section>
 <section><h2>Over time</h2>{"".join(charts)}</section>
 {_monitor_section(summary)}
+{_drift_section(summary)}
 <section><h2>Latency distribution</h2>{percentile_curve(summary.histogram(RESPONSE_TIME)) or "<p>No response: no latency to show.</p>"}</section>
 <section><h2>Endpoints</h2><p class="hint">Click a column to sort.</p>{_endpoint_table(summary)}</section>
 <section><h2>Errors and failed expectations</h2>{_errors_table(summary)}</section>
@@ -883,6 +904,7 @@ h1 { font-size: 1.6rem; margin: 0 0 4px; } h2 { font-size: 1.2rem; border-bottom
 .grade-A .letter { background: var(--c0); } .grade-B .letter { background: #4d8f2a; } .grade-C .letter { background: var(--c2); }
 .grade-D .letter { background: #c4541b; } .grade-F .letter { background: var(--c1); }
 tr.grade-D .grade, tr.grade-F .grade { color: var(--c1); }
+tr.drift-flagged td:last-child { color: var(--c1); font-weight: 600; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(120px, 1fr)); gap: 8px; margin: 12px 0; }
 .tiles div { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; }
 .tiles dt { color: var(--muted); font-size: .85rem; } .tiles dd { margin: 0; font-size: 1.3rem; font-weight: 650; }

@@ -6,6 +6,8 @@ from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..metrics.names import EXPECT_PREFIX, REQUESTS, RESPONSE_TIME, WS_HISTOGRAMS
 from ..results.summary import Summary
 from ..units import format_count, format_millis
+from .drift_words import HEADERS as DRIFT_HEADERS
+from .drift_words import drift_flags, drift_rows, drift_title
 from .grade_words import grade_line, readiness_line, rows, value_text
 from .verdict_words import Judged, expectations_words, failure_words, is_threshold, passed_words
 
@@ -103,7 +105,22 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
                     ]
                 )
             )
+    lines += _drift(summary)
     return "\n".join(lines) + "\n"
+
+
+def _drift(summary: Summary) -> list[str]:
+    """The drift table and its flags (results/drift.py); nothing without drift."""
+    drift = summary.drift()
+    if not drift.metrics:
+        return []
+    lines = ["", f"### {drift_title(drift)}", ""]
+    lines += [_row([*DRIFT_HEADERS]), _row(["---", "---:", "---:", "---:", "---:", "---"])]
+    lines += [_row([*cells]) for cells in drift_rows(drift)]
+    flags = drift_flags(drift)
+    if flags:
+        lines += ["", *(f"- ⚠️ {flag}" for flag in flags)]
+    return lines
 
 
 def _grades(summary: Summary) -> list[str]:

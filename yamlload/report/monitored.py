@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..metrics.histogram import Gauge
-from ..plan.ir import MONITOR_KINDS, MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX, MonitorSource
+from ..plan.ir import MONITOR_KINDS, MONITOR_PREFIX, PROCESS_METRICS, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import Summary
 from ..units import NO_VALUE, format_count
 
@@ -111,7 +111,7 @@ def configured_series(document: object) -> list[str]:
             metrics = spec.get("metrics")
             names = [str(m) for m in metrics] if isinstance(metrics, dict) else []
         elif kind is not None:
-            names = list(MonitorSource(spec["name"], kind="pid").metric_names)
+            names = list(PROCESS_METRICS)
         else:
             names = []
         found += [f"{MONITOR_PREFIX}{spec['name']}.{metric}" for metric in names]

@@ -2,10 +2,9 @@
 `checks.measure`'s, the one definition `--ensure` and `compare` read, so a row and a
 check on the same run never disagree.
 
-A report's grade (`grade`) and revision (`run.revision`) are issue 18's, written by the
-grades side of yamlload; the Summary does not keep them, so they are read here from the
-report's JSON, defensively: a report is untrusted input, and a value of the wrong shape
-reads as none."""
+A report's grade is the Summary's (`results/grading.py` reads it, and refuses one of the
+wrong shape); its revision (`run.revision`), which the Summary does not keep, is read
+here from the report's JSON, defensively: a report is untrusted input."""
 
 from __future__ import annotations
 
@@ -26,6 +25,7 @@ from ..checks.outcome import describe_limit, describe_value
 from ..checks.parse import ERROR_RATE, REQUEST_RATE, SHORTHANDS, Check
 from ..checks.trend import TrendOutcome, invalid_reasons
 from ..errors import UsageError
+from ..results.grading import GRADES, HIGHER, Bands
 from ..results.summary import Summary
 from ..text import one_line
 from ..units import NO_VALUE, format_millis
@@ -62,9 +62,8 @@ TABLE_HEADERS = (
     "verdict",
 )
 CHECK_HEADERS = ("check", "baseline", "newest", "change", "limit", "result")
-GRADES = ("A", "B", "C", "D", "F")
 # How a revision shows: a hex commit hash as git's short form; any other name cut here.
-SHORT_HASH_CHARS, MAX_REVISION_CHARS, MAX_GRADE_CHARS = 7, 16, 3
+SHORT_HASH_CHARS, MAX_REVISION_CHARS = 7, 16
 _HEX_HASH = re.compile(r"[0-9a-f]{8,64}")
 # How a spreadsheet tells a formula (OWASP's list for CSV injection). Some spreadsheets
 # skip leading blanks first, so a cell starting with any whitespace is neutralised too.
@@ -73,30 +72,18 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LABEL_TIME = "%Y-%m-%d %H:%M:%SZ"
 
 
-@dataclass(frozen=True)
-class GradeBands:
-    """A graded metric's four limits (A, B, C, D; worse is F) and which way is better."""
-
-    limits: tuple[float, float, float, float]
-    better: str  # "lower" or "higher"
-
-    def bands(self) -> list[tuple[str, float, float]]:
-        """Each grade's range of values, (grade, low, high), A first."""
-        edges = [-math.inf, *self.limits, math.inf]
-        if self.better == "higher":
-            edges = [math.inf, *self.limits, -math.inf]
-        ranges = [(edges[i], edges[i + 1]) for i in range(len(GRADES))]
-        return [(g, min(a, b), max(a, b)) for g, (a, b) in zip(GRADES, ranges, strict=True)]
+def grade_ranges(bands: Bands) -> list[tuple[str, float, float]]:
+    """Each grade's range of values, (grade, low, high), A first."""
+    edges = [-math.inf, *bands.limits, math.inf]
+    if bands.better == HIGHER:
+        edges = [math.inf, *bands.limits, -math.inf]
+    ranges = [(edges[i], edges[i + 1]) for i in range(len(GRADES))]
+    return [(g, min(a, b), max(a, b)) for g, (a, b) in zip(GRADES, ranges, strict=True)]
 
 
 # The bands of the grades when the newest report has no grade table: the default table
 # of checks/grades.py (a rate as a fraction, as measure() gives it).
-DEFAULT_GRADE_TABLE = {
-    bands.metric: GradeBands(
-        (bands.limits[0], bands.limits[1], bands.limits[2], bands.limits[3]), bands.better
-    )
-    for bands in DEFAULT_TABLE
-}
+DEFAULT_GRADE_TABLE = {bands.key: bands for bands in DEFAULT_TABLE}
 
 
 @dataclass(frozen=True)
@@ -107,9 +94,19 @@ class TrendRun:
     summary: Summary
     started: datetime
     revision: str | None
-    grade: str | None
-    # The report's own grade table, by metric (None: the report has no grades).
-    grade_table: dict[str, GradeBands] | None
+
+    @property
+    def grade(self) -> str | None:
+        graded = self.summary.grade
+        return graded.overall if graded is not None else None
+
+    @property
+    def grade_table(self) -> dict[str, Bands] | None:
+        """The report's own grade table, by full metric name (None: no grades)."""
+        graded = self.summary.grade
+        if graded is None:
+            return None
+        return {SHORTHANDS.get(bands.key, bands.key): bands for bands in graded.table}
 
     @property
     def plan(self) -> str:
@@ -147,16 +144,12 @@ def plan_name(source: str) -> str:
 def read_run(path: str, data: Mapping[str, Any]) -> TrendRun:
     """A run from a report's JSON (already checked against the report schema)."""
     summary = Summary.from_json(data, path)
-    run, grade = data.get("run", {}), data.get("grade")
-    grade = grade if isinstance(grade, dict) else {}
-    revision, overall = run.get("revision"), grade.get("overall")
+    revision = data.get("run", {}).get("revision")
     return TrendRun(
         path=path,
         summary=summary,
         started=_started(path, summary.started_at),
         revision=revision if isinstance(revision, str) and revision else None,
-        grade=overall[:MAX_GRADE_CHARS] if isinstance(overall, str) and overall else None,
-        grade_table=_grade_table(grade.get("table")) if "table" in grade else None,
     )
 
 
@@ -169,29 +162,7 @@ def _started(path: str, text: str) -> datetime:
     return started if started.tzinfo else started.replace(tzinfo=timezone.utc)
 
 
-def _grade_table(table: object) -> dict[str, GradeBands]:
-    """The bands of each well-formed entry, by full metric name (`p95` is
-    http.response_time.p95); an entry of another shape is left out."""
-    found: dict[str, GradeBands] = {}
-    for metric, entry in table.items() if isinstance(table, dict) else ():
-        limits = entry.get("bands") if isinstance(entry, dict) else None
-        better = entry.get("better", "lower") if isinstance(entry, dict) else None
-        if (
-            isinstance(limits, list)
-            and len(limits) == len(GRADES) - 1
-            and all(_is_number(x) for x in limits)
-            and better in ("lower", "higher")
-        ):
-            bands = GradeBands((limits[0], limits[1], limits[2], limits[3]), str(better))
-            found[SHORTHANDS.get(str(metric), str(metric))] = bands
-    return found
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def grade_bands(newest: TrendRun) -> dict[str, GradeBands]:
+def grade_bands(newest: TrendRun) -> dict[str, Bands]:
     """The bands the charts shade: the newest report's table, else the defaults."""
     if newest.grade_table is not None:
         return newest.grade_table

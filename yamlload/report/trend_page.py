@@ -12,15 +12,16 @@ from collections.abc import Sequence
 
 from ..checks.parse import ERROR_RATE, REQUEST_RATE, SHORTHANDS
 from ..checks.trend import TrendOutcome
+from ..results.grading import Bands
 from ..units import format_count
 from .html import MAX_DOTS, Band, Series, Tick, esc, line_chart, page
 from .trend import (
     CHECK_HEADERS,
     TABLE_HEADERS,
-    GradeBands,
     TrendRun,
     check_rows,
     grade_bands,
+    grade_ranges,
     row_cells,
 )
 
@@ -99,13 +100,13 @@ def _bands_source(newest: TrendRun) -> str:
     return " of the default grade table (p95 and error rate)"
 
 
-def _bands(graded: GradeBands | None, unit: str, scale: float) -> list[Band]:
+def _bands(graded: Bands | None, unit: str, scale: float) -> list[Band]:
     """The grade bands in the unit the chart draws (a rate's fractions as %)."""
     if graded is None:
         return []
     return [
         Band(g, low * scale, high * scale, f"grade {g}: {_range(low * scale, high * scale, unit)}")
-        for g, low, high in graded.bands()
+        for g, low, high in grade_ranges(graded)
     ]
 
 

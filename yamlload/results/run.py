@@ -30,6 +30,10 @@ class PhaseRun:
     name: str
     started: float
     ended: float
+    # When the phase's load became constant (a constant arrival rate from its start, or
+    # a closed-model phase once all its users are started); None for a ramp or a pause,
+    # and in reports written before drift (issue 22). results/drift.py reads it.
+    steady_from: float | None = None
 
 
 @dataclass

@@ -41,9 +41,10 @@ from ..metrics.names import (
     WS_SESSIONS_INTERRUPTED,
 )
 from ..metrics.periods import MIN_PERIOD_SECONDS, PERIOD_SECONDS, Period
-from ..plan.ir import Plan
+from ..plan.ir import DriftSettings, Plan
 from ..plan.secrets import Redactor
 from ..units import format_count
+from .drift import Drift, compute_drift, settings_from_json
 from .grading import Grading
 from .run import PhaseRun, RunResult
 from .views import Endpoint, PeriodRow, Stats, endpoint_rows, period_rows
@@ -52,6 +53,8 @@ from .views import Endpoint, PeriodRow, Stats, endpoint_rows, period_rows
 __all__ = ["Endpoint", "PeriodRow", "Stats", "Summary", "summarize"]
 
 REPORT_FORMAT = 1
+# The run's duration is kept to the millisecond in the report.
+DURATION_DIGITS = 3
 WS_PREFIX = "websocket."
 # The WebSocket rows every output shows, in this order (those the run counted).
 WS_SHOWN = (
@@ -100,6 +103,9 @@ class Summary:
     grade: Grading | None = None
     # The build that was tested: GITHUB_SHA, CI_COMMIT_SHA or the plan's git revision.
     revision: str | None = None
+    # config.drift's settings (issue 22), kept in the report's `drift` section so that
+    # `report` and `merge` judge drift as the run did.
+    drift_settings: DriftSettings = field(default_factory=DriftSettings)
     # The rows, built on first read and kept (every output asks): so the measurements
     # above must not change once a Summary is read.
     _endpoints: list[Endpoint] | None = field(default=None, init=False, repr=False, compare=False)
@@ -110,6 +116,7 @@ class Summary:
     _by_name: dict[str, Endpoint] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _drift: Drift | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         aggregate = self.aggregate
@@ -208,6 +215,17 @@ class Summary:
             self._period_rows = period_rows(self.periods, self.duration)
         return self._period_rows
 
+    def drift(self) -> Drift:
+        """How the metrics moved over the longest steady phase (results/drift.py),
+        worked out once from the periods and phases."""
+        if self._drift is None:
+            # The duration as the report keeps it: a report read again (`report`,
+            # `merge`) then gives the run's drift to the last digit.
+            duration = round(self.duration, DURATION_DIGITS)
+            rows = period_rows(self.periods, duration)
+            self._drift = compute_drift(rows, self.phases, duration, self.drift_settings)
+        return self._drift
+
     def lag_warning(self) -> str | None:
         lag = self.stats(ARRIVAL_LAG)
         if lag.count and lag.p99 > LAG_WARNING_MS:
@@ -253,7 +271,7 @@ class Summary:
             },
             "run": {
                 "startedAt": self.started_at,
-                "duration": round(self.duration, 3),
+                "duration": round(self.duration, DURATION_DIGITS),
                 "stoppedBy": self.stopped_by,
                 **({"checkpoint": True} if self.checkpoint else {}),
                 **({"transport": self.transport} if self.transport else {}),
@@ -283,6 +301,7 @@ class Summary:
             **({"seconds": _seconds_json(self.seconds)} if self.seconds else {}),
             **self.verdict,
             **({"grade": self.grade.to_json()} if self.grade is not None else {}),
+            "drift": self.drift().to_json(),
         }
 
     @classmethod
@@ -316,6 +335,7 @@ class Summary:
                 seconds=_seconds_from_json(data.get("seconds")),
                 grade=Grading.from_json(data["grade"]) if data.get("grade") else None,
                 revision=_text_or_none(run.get("revision")),
+                drift_settings=settings_from_json(data.get("drift")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(
@@ -421,6 +441,7 @@ def summarize(
         workers=workers or [],
         transport=plan.http.transport,
         seconds=_masked_seconds(result.seconds, redactor),
+        drift_settings=plan.drift,
     )
 
 

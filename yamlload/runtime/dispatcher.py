@@ -12,6 +12,7 @@ from typing import Any
 from ..metrics.names import USERS_SKIPPED
 from ..metrics.periods import Recorder
 from ..plan.ir import Phase
+from ..results.drift import steady_offset
 from ..results.run import PhaseRun
 from ..schedule.arrivals import Arrival, Segment, phase_starts, schedule
 from .clock import Clock
@@ -88,8 +89,16 @@ class Dispatcher:
 
     def _enter_phase(self, index: int, starts: list[float]) -> None:
         phase = self.phases[index]
+        start = starts[index]
+        steady = steady_offset(phase)
         self.phase_runs.append(
-            PhaseRun(index, phase.name, starts[index], starts[index] + phase.duration)
+            PhaseRun(
+                index,
+                phase.name,
+                start,
+                start + phase.duration,
+                None if steady is None else start + steady,
+            )
         )
 
     def launch(self, arrival: Arrival, deadline: float | None, grace: float) -> asyncio.Task[None]:

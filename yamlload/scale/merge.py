@@ -127,6 +127,7 @@ def merge_summaries(parts: list[Summary], names: list[str] | None = None) -> Sum
         # A whole run alone stays a whole run: it has no workers to list.
         workers=[entry for segment, entry in placed if segment.count > 1],
         revision=next((p.revision for p in parts if p.revision), None),
+        drift_settings=first.drift_settings,
     )
     # The whole run is graded again on the shards' table: a shard graded its share only.
     graded = next((p.grade for p in parts if p.grade is not None), None)

@@ -15,6 +15,7 @@ the schema check, so one broken step never hides the problems of another.
     publish.py   config.plugins.publish-metrics (live outputs)
     monitor.py   config.monitor (the system under test's sources)
     grades.py    config.grades (the grade table as written)
+    drift.py     config.drift (issue 22: drift's minimum duration and thresholds)
     ws.py        WebSocket scenarios: config.ws, connect, send, wait (issue 19)
 """
 
@@ -39,6 +40,7 @@ from .config import (
     compile_target,
 )
 from .context import MAX_CONNECTIONS, MAX_PHASE_SECONDS, MAX_USERS, Context
+from .drift import compile_drift
 from .ensure import compile_ensure
 from .flow import MAX_WEIGHT, compile_flow, compile_scenarios, default_jitter
 from .grades import compile_grades
@@ -125,6 +127,7 @@ def _build(cx: Context) -> Plan:
         monitor=monitor,
         alerts=alerts,
         grades=compile_grades(cx),
+        drift=compile_drift(cx, monitor),
         ws=compile_ws_settings(cx),
         base_dir=str(FsPath(cx.plan_path).resolve().parent),
         warnings=tuple(cx.warnings),
