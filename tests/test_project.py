@@ -145,6 +145,8 @@ AIOHTTP_IMPORTERS = {
     "live/pushgateway.py",
     # config.monitor's Prometheus scrapes, imported on a source's first scrape.
     "monitor/source.py",
+    # WebSocket scenarios' client (issue 19), imported only for a plan with one.
+    "runtime/ws.py",
 }
 
 

@@ -6,6 +6,10 @@ last-item race plan must see exactly as many 201s as there was stock, and 409 af
 `racy=True` (`yamlload target --racy`) makes the bug that plan exists to catch: an
 order reads the stock, awaits (a database round trip, say), then writes it back.
 Test endpoints answer with a delay, a status code or a body size on request.
+
+Two WebSocket routes (issue 19): /ws/echo sends every message back as it came, and
+/ws/chat/{room} is a chat room: a member is told it joined, and every message a member
+sends goes to every member of the room, its sender too, as JSON.
 """
 
 from __future__ import annotations
@@ -56,6 +60,14 @@ class Shop:
 
 
 SHOP = web.AppKey("shop", Shop)
+# The chat rooms' members, by room name.
+ROOMS = web.AppKey("rooms", dict)
+# WebSocket subprotocols the demo's routes accept (a client may offer others too).
+WS_PROTOCOLS = ("json", "chat")
+# A room fuller than this turns new members away (close code 1013, try again later).
+MAX_ROOM_MEMBERS = 10_000
+ROOM_FULL = 1013
+_member_ids = itertools.count(1)
 # Requests answered, by method, route and status: served at /metrics (issue 17's example).
 REQUEST_COUNTS = web.AppKey("request_counts", dict)
 
@@ -249,12 +261,61 @@ async def set_cookie(request: web.Request) -> web.Response:
     return response
 
 
+async def ws_echo(request: web.Request) -> web.WebSocketResponse:
+    """Every message back, as it came (text as text, bytes as bytes)."""
+    ws = web.WebSocketResponse(protocols=WS_PROTOCOLS)
+    await ws.prepare(request)
+    async for message in ws:
+        if message.type == web.WSMsgType.TEXT:
+            await ws.send_str(message.data)
+        elif message.type == web.WSMsgType.BINARY:
+            await ws.send_bytes(message.data)
+    return ws
+
+
+async def ws_chat(request: web.Request) -> web.WebSocketResponse:
+    """A chat room: `{"type": "joined", ...}` to the new member, then each message a
+    member sends to every member as `{"type": "message", "from": ID, "text": ...}`."""
+    ws = web.WebSocketResponse(protocols=WS_PROTOCOLS)
+    await ws.prepare(request)
+    room_name = request.match_info["room"]
+    room: set[web.WebSocketResponse] = request.app[ROOMS].setdefault(room_name, set())
+    if len(room) >= MAX_ROOM_MEMBERS:
+        await ws.close(code=ROOM_FULL, message=b"room full")
+        return ws
+    member = next(_member_ids)
+    room.add(ws)
+    try:
+        joined = {"type": "joined", "room": room_name, "id": member, "members": len(room)}
+        await ws.send_str(json.dumps(joined))
+        async for message in ws:
+            if message.type == web.WSMsgType.TEXT:
+                said = {"type": "message", "from": member, "text": message.data}
+                await _broadcast(room, json.dumps(said))
+    finally:
+        room.discard(ws)
+        if not room:
+            request.app[ROOMS].pop(room_name, None)
+    return ws
+
+
+async def _broadcast(room: set[web.WebSocketResponse], text: str) -> None:
+    for member in list(room):
+        if member.closed:
+            continue
+        try:
+            await member.send_str(text)
+        except (ConnectionError, RuntimeError):
+            room.discard(member)  # gone while we spoke; its own handler ends it
+
+
 def make_app(racy: bool = False) -> web.Application:
     app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[count_requests])
     shop = Shop(racy=racy)
     shop.reset()
     app[SHOP] = shop
     app[REQUEST_COUNTS] = {}
+    app[ROOMS] = {}
     app.add_routes(
         [
             web.get("/health", health),
@@ -271,6 +332,8 @@ def make_app(racy: bool = False) -> web.Application:
             web.get("/bytes/{n}", sized),
             web.route("*", "/echo", echo),
             web.get("/cookies/set", set_cookie),
+            web.get("/ws/echo", ws_echo),
+            web.get("/ws/chat/{room}", ws_chat),
         ]
     )
     return app

@@ -11,7 +11,7 @@ from itertools import pairwise
 
 from ..errors import PlanError, Pos, Problem
 from ..metrics import names as n
-from ..plan.ir import GradeRow, Plan
+from ..plan.ir import GradeRow, LoopStep, Plan, Step, WsSend
 from ..results.grading import (
     GRADES,
     HIGHER,
@@ -53,6 +53,10 @@ DEFAULT_TABLE: tuple[Bands, ...] = (
     Bands(f"{n.RESPONSE_TIME}.p95", (500.0, 1000.0, 2000.0, 5000.0), LOWER),
     *FAILURE_ROWS,
 )
+# A plan with no HTTP request, only ws scenarios (issue 19): failed users, and the
+# reply time (p95, the same bands) when a step waits for replies.
+WS_REPLY_ROW = Bands(f"{n.WS_RESPONSE_TIME}.p95", (500.0, 1000.0, 2000.0, 5000.0), LOWER)
+WS_FAILURE_ROWS: tuple[Bands, ...] = (Bands(USER_FAILURE_RATE, FAILURE_BANDS, LOWER),)
 # Metrics of which more is better; every other (times, errors, failures, a monitored
 # series such as CPU or memory) is better lower. A plan's `better:` overrides either.
 HIGHER_IS_BETTER = frozenset(
@@ -147,7 +151,9 @@ def failure_rate(summary: Summary) -> float | None:
     users; None when no request was sent."""
     errors = measure(summary, ERROR_RATE)
     if errors is None:
-        return None
+        # no HTTP request: a ws run's failures are its users' (its errors fail users)
+        sockets = summary.counters_with("websocket.") or summary.counters_with(n.ERRORS)
+        return measure(summary, USER_FAILURE_RATE) if sockets else None
     return max(errors, measure(summary, USER_FAILURE_RATE) or 0.0)
 
 
@@ -202,8 +208,9 @@ def grade_table(plan: Plan) -> tuple[Bands, ...]:
     """The table a plan is graded on: the default one, or config.grades (with the
     default's rows kept beside it when `default: true`). PlanError with every problem."""
     settings = plan.grades
+    default, failure_rows = _defaults(plan)
     if settings is None:
-        return DEFAULT_TABLE
+        return default
     problems: list[Problem] = []
     rows: dict[str, Bands] = {}
     for row in settings.rows:
@@ -219,7 +226,7 @@ def grade_table(plan: Plan) -> tuple[Bands, ...]:
         raise PlanError(problems)
     # failures are always graded (a plan may set their bands): a table of latency alone
     # passed grade>=B with every request failing
-    defaults = DEFAULT_TABLE if settings.keep_default else FAILURE_ROWS
+    defaults = default if settings.keep_default else failure_rows
     kept = [b for b in defaults if b.key not in rows]
     # the plan's own rows first, unless it asked for the default table with them
     table = (*kept, *rows.values()) if settings.keep_default else (*rows.values(), *kept)
@@ -227,6 +234,24 @@ def grade_table(plan: Plan) -> tuple[Bands, ...]:
         why = "config.grades: grades nothing: name a metric with its bands, or default: true"
         raise PlanError([Problem(settings.pos, why)])
     return table
+
+
+def _defaults(plan: Plan) -> tuple[tuple[Bands, ...], tuple[Bands, ...]]:
+    """The default table and the failure rows always graded: a plan that sends no HTTP
+    request (only ws scenarios) is graded on its users and its replies instead."""
+    if not plan.has_ws or any(True for _ in plan.requests()):
+        return DEFAULT_TABLE, FAILURE_ROWS
+    replies = any(_awaits_reply(s.flow) for s in plan.scenarios)
+    table = (WS_REPLY_ROW, *WS_FAILURE_ROWS) if replies else WS_FAILURE_ROWS
+    return table, WS_FAILURE_ROWS
+
+
+def _awaits_reply(steps: tuple[Step, ...]) -> bool:
+    return any(
+        (isinstance(step, WsSend) and step.awaits_reply)
+        or (isinstance(step, LoopStep) and _awaits_reply(step.steps))
+        for step in steps
+    )
 
 
 def _bands(row: GradeRow, plan: Plan) -> Bands:

@@ -39,6 +39,8 @@ def measure(summary: Summary, metric: str, scope: str | None = None) -> float | 
         return summary.user_failure_rate if summary.counter(n.USERS_CREATED) else None
     if metric == REQUEST_RATE:
         return summary.request_rate
+    if metric in n.WS_RATES:
+        return summary.rate(n.WS_RATES[metric])
     if metric == n.APDEX_SCORE:
         return summary.apdex_score
     if metric.startswith(DRIFT_PREFIX):  # judged on its worsening; None: why_none says why

@@ -29,6 +29,8 @@ SHORTHANDS.update(
 )
 # Measured over the whole run, not a counter or histogram: their units are fractions.
 RATES = (ERROR_RATE, USER_FAILURE_RATE)
+# Per-second rates of a counter, worked out like http.request_rate (issue 19).
+COUNTER_RATES = tuple(n.WS_RATES)
 HISTOGRAMS = (
     n.RESPONSE_TIME,
     *n.RESPONSE_TIME_BY_CLASS,
@@ -40,6 +42,7 @@ HISTOGRAMS = (
     n.TLS,
     n.ACTIVE_USERS,
     n.RSS_MB,
+    *n.WS_HISTOGRAMS,
 )
 # Histograms of things other than milliseconds: 'ms' and 's' do not go with them.
 NOT_TIMES = (n.ACTIVE_USERS, n.RSS_MB)
@@ -62,6 +65,14 @@ COUNTERS = (
     n.APDEX_TOLERATED,
     n.APDEX_FRUSTRATED,
     n.APDEX_SCORE,
+    n.WS_MESSAGES_SENT,
+    n.WS_MESSAGES_RECEIVED,
+    n.WS_MESSAGES_UNREAD,
+    n.WS_SESSIONS,
+    n.WS_SESSIONS_COMPLETED,
+    n.WS_SESSIONS_FAILED,
+    n.WS_SESSIONS_INTERRUPTED,
+    n.WS_CONNECT_FAILED,
 )
 # Names whose last part is open: any status code, error name, scenario or check kind.
 OPEN_PREFIXES = (
@@ -332,7 +343,7 @@ def endpoint_names(plan: Plan) -> set[str]:
 
 
 def known_metric(metric: str) -> bool:
-    if metric in (*RATES, REQUEST_RATE) or metric in COUNTERS:
+    if metric in (*RATES, REQUEST_RATE, *COUNTER_RATES) or metric in COUNTERS:
         return True
     if any(metric.startswith(p) and len(metric) > len(p) for p in OPEN_PREFIXES):
         return True
@@ -349,7 +360,7 @@ def _endpoint_metric(metric: str) -> bool:
 
 
 def _all_metric_names() -> list[str]:
-    names = [*COUNTERS, *RATES, REQUEST_RATE, *SHORTHANDS]
+    names = [*COUNTERS, *RATES, REQUEST_RATE, *COUNTER_RATES, *SHORTHANDS]
     names += [f"{h}.{s}" for h in HISTOGRAMS for s in STATS]
     return names
 

@@ -42,6 +42,9 @@ def _lag(summary: Summary, max_lag_ms: float) -> list[str]:
 
 def _unreached(summary: Summary) -> list[str]:
     requests, responses = summary.counter(n.REQUESTS), summary.counter(n.RESPONSES)
+    if not requests and summary.counter(n.WS_CONNECT_FAILED) and not summary.counter(n.WS_SESSIONS):
+        errors = ", ".join(f"{k} × {v}" for k, v in summary.counters_with(n.ERRORS).items())
+        return [f"could not reach the target at all: no WebSocket connection opened ({errors})"]
     if not requests or responses:
         return []
     errors = ", ".join(f"{k} × {v}" for k, v in summary.counters_with(n.ERRORS).items())

@@ -319,6 +319,8 @@ class Board:
             ("p50", millis(numbers["p50"])),
             ("p95", millis(numbers["p95"])),
             ("p99", millis(numbers["p99"])),
+            # a ws run's messages and sessions so far (issue 19), as the summary shows them
+            *summary.websocket_rows(),
         ]
         cells = "".join(
             f'<div><dt>{esc(k)}</dt><dd data-metric="{esc(k)}">{esc(v)}</dd></div>'

@@ -61,6 +61,31 @@ APDEX_SCORE = "apdex.score"
 # Response times by status class: http.response_time.2xx and so on.
 RESPONSE_TIME_BY_CLASS = tuple(f"{RESPONSE_TIME}.{c}xx" for c in "12345")
 
+# WebSocket scenarios (issue 19). Artillery's ws engine names the first four; the rates
+# are not recorded but worked out like http.request_rate (counter / seconds).
+WS_MESSAGES_SENT = "websocket.messages_sent"
+WS_SEND_RATE = "websocket.send_rate"
+WS_MESSAGES_RECEIVED = "websocket.messages_received"
+WS_RECEIVE_RATE = "websocket.receive_rate"
+# ...and ours: handshake time (ms), a connection's life (ms, completed sessions), the
+# time from a `send` to the reply it waited for (ms), messages no step was waiting for
+# (dropped unread, as Artillery drops them), and sessions: each one opened ends once as
+# completed, failed or interrupted.
+WS_CONNECT_TIME = "websocket.connect_time"
+WS_SESSION_LENGTH = "websocket.session_length"
+WS_RESPONSE_TIME = "websocket.response_time"
+WS_MESSAGES_UNREAD = "websocket.messages_unread"
+WS_SESSIONS = "websocket.sessions"
+# Connections that could not be opened (each also an errors.* name that failed its user).
+WS_CONNECT_FAILED = "websocket.connect_failed"
+WS_SESSIONS_COMPLETED = "websocket.sessions_completed"
+WS_SESSIONS_FAILED = "websocket.sessions_failed"
+WS_SESSIONS_INTERRUPTED = "websocket.sessions_interrupted"
+# The ws histograms, in the order the outputs show them (all in ms).
+WS_HISTOGRAMS = (WS_CONNECT_TIME, WS_RESPONSE_TIME, WS_SESSION_LENGTH)
+# Each worked-out rate and the counter it is the rate of.
+WS_RATES = {WS_SEND_RATE: WS_MESSAGES_SENT, WS_RECEIVE_RATE: WS_MESSAGES_RECEIVED}
+
 # An arrival this late against its schedule (p99, ms) means the generator could not keep
 # up: the summary warns over it, and a run is invalid over it unless --max-lag says else.
 MAX_ARRIVAL_LAG_MS = 100.0

@@ -227,7 +227,66 @@ class FunctionStep:
     pos: Pos = NOWHERE
 
 
-Step = Request | LoopStep | ThinkStep | LogStep | ParallelStep | FunctionStep
+# --------------------------------------------------------------------------- websocket
+
+# A scenario's `engine` as the plan may write it, and what each one runs as.
+ENGINE_NAMES = {"http": "http", "ws": "ws", "websocket": "ws"}
+# Seconds a ws step waits for a message (and a handshake may take), as Artillery's
+# config.ws.timeout defaults.
+DEFAULT_WS_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class WsSettings:
+    """config.ws (with config.engines.ws under it): what every ws connection sends in
+    its handshake, and how long a step waits for a message."""
+
+    subprotocols: tuple[str, ...] = ()
+    headers: TMap = TMap()
+    timeout: float = DEFAULT_WS_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
+class WsConnect:
+    """Where a ws scenario's user connects: its `connect` step (the first step), else
+    config.target. A relative target is joined to config.target; headers and
+    subprotocols replace config.ws's when the step gives them."""
+
+    target: Template | None = None
+    headers: TMap | None = None
+    subprotocols: tuple[str, ...] | None = None
+    pos: Pos = NOWHERE
+
+
+@dataclass(frozen=True)
+class WsSend:
+    """`send`: one message, text as written or JSON for an object. With captures or
+    matches (`send: {payload, capture, match}`) the step waits for the next message
+    and reads it, as Artillery does."""
+
+    payload: Value
+    as_json: bool = False
+    captures: tuple[Capture, ...] = ()
+    matches: tuple[Match, ...] = ()
+    pos: Pos = NOWHERE
+
+    @property
+    def awaits_reply(self) -> bool:
+        return bool(self.captures or self.matches)
+
+
+@dataclass(frozen=True)
+class WsWait:
+    """`wait: {for: message}` (ours): wait for a message the server pushes, without
+    sending; with matches, the first message they all pass (others are skipped)."""
+
+    captures: tuple[Capture, ...] = ()
+    matches: tuple[Match, ...] = ()
+    timeout: float | None = None  # None: config.ws.timeout
+    pos: Pos = NOWHERE
+
+
+Step = Request | LoopStep | ThinkStep | LogStep | ParallelStep | FunctionStep | WsSend | WsWait
 
 
 @dataclass(frozen=True)
@@ -245,6 +304,10 @@ class Scenario:
     after_response: tuple[str, ...] = ()
     named: bool = True
     pos: Pos = NOWHERE
+    # "http", or "ws" (a WebSocket scenario: `engine: ws` or `websocket`), whose user
+    # holds one connection, opened as in `connect`, for its whole flow.
+    engine: str = "http"
+    connect: WsConnect | None = None
 
 
 # --------------------------------------------------------------------------- config
@@ -516,6 +579,8 @@ class Plan:
     grades: GradeSettings | None = None
     # config.drift (issue 22): the defaults when the plan has none
     drift: DriftSettings = DriftSettings()
+    # config.ws: the handshake and timeout of every ws scenario's connection
+    ws: WsSettings = WsSettings()
     base_dir: str = "."
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
     # The layered document, as JSON text, so that the plan stays immutable: `raw` gives
@@ -534,6 +599,11 @@ class Plan:
         inside loops and parallel groups too."""
         for steps in (self.before, self.after, *(s.flow for s in self.scenarios)):
             yield from _requests(steps)
+
+    @property
+    def has_ws(self) -> bool:
+        """Whether any scenario speaks WebSocket (the runtime loads its client then)."""
+        return any(s.engine == "ws" for s in self.scenarios)
 
     @property
     def total_weight(self) -> float:

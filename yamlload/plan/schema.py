@@ -119,6 +119,7 @@ def _definitions() -> dict[str, Schema]:
         "config": _obj(_config_properties(environment=False)),
         "scenario": _scenario(),
         "monitorSource": _monitor_source(),
+        "wsSettings": _ws_settings(),
     }
 
 
@@ -275,7 +276,88 @@ def _request() -> Schema:
     )
 
 
-_STEP_ACTIONS = (*METHODS, "loop", "think", "log", "parallel", "function")
+_STEP_ACTIONS = (
+    *METHODS,
+    "loop",
+    "think",
+    "log",
+    "parallel",
+    "function",
+    "send",
+    "wait",
+    "connect",
+)
+
+
+def _ws_settings() -> Schema:
+    return _obj(
+        {
+            "subprotocols": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "description": "Sec-WebSocket-Protocol values offered in the handshake.",
+            },
+            "headers": _ref("headerMap"),
+            "timeout": {
+                **_ref("duration"),
+                "description": "How long a step waits for a message, and a handshake may "
+                "take (default 10 s).",
+            },
+        },
+        description="WebSocket connections (scenarios with engine: ws): docs/websocket.md.",
+    )
+
+
+def _ws_send() -> Schema:
+    return {
+        "anyOf": [
+            {"type": ["string", "number", "boolean"]},
+            {"type": ["object", "array"]},
+        ],
+        # An object with capture or match is the step's options, not the message.
+        "if": {"type": "object", "anyOf": [{"required": ["capture"]}, {"required": ["match"]}]},
+        "then": _obj(
+            {
+                "payload": {"description": "The message: text, or an object sent as JSON."},
+                "capture": _one_or_list(_ref("capture")),
+                "match": _one_or_list(_ref("match")),
+            }
+        ),
+        "description": "ws scenarios: send a message (text, or an object as JSON); "
+        "{payload, capture, match} waits for the next message and reads it.",
+        "x-message": "expected a message: text, or an object sent as JSON",
+    }
+
+
+def _ws_wait() -> Schema:
+    return _obj(
+        {
+            "for": {"enum": ["message"]},
+            "capture": _one_or_list(_ref("capture")),
+            "match": _one_or_list(_ref("match")),
+            "timeout": _ref("duration"),
+        },
+        description="ws scenarios (yamlload's own): wait for a message the server pushes; "
+        "with match, the first one that matches.",
+    )
+
+
+def _ws_connect() -> Schema:
+    return {
+        "anyOf": [
+            {"type": "string", "minLength": 1},
+            _obj(
+                {
+                    "target": {"type": "string", "minLength": 1},
+                    "headers": _ref("headerMap"),
+                    "subprotocols": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                }
+            ),
+        ],
+        "description": "ws scenarios, first step: where to connect (a URL, or a path joined "
+        "to config.target), with its own headers and subprotocols.",
+        "x-message": "expected a URL or {target, headers, subprotocols}",
+    }
 
 
 def _step() -> Schema:
@@ -312,6 +394,9 @@ def _step() -> Schema:
             "log": {"type": "string"},
             "parallel": _ref("flow"),
             "function": {"type": "string"},
+            "send": _ws_send(),
+            "wait": _ws_wait(),
+            "connect": _ws_connect(),
         }
     )
     return {
@@ -703,7 +788,11 @@ def _config_properties(*, environment: bool) -> dict[str, Schema]:
             "values are shown as *** in the console, logs and reports.",
         },
         "plugins": _plugins(),
-        "engines": {"type": "object"},
+        "engines": {
+            "type": "object",
+            "properties": {"http": {"type": "object"}, "ws": _ref("wsSettings")},
+        },
+        "ws": _ref("wsSettings"),
         "statsInterval": {"type": "number", "minimum": 0},
         "mode": {"enum": ["uniform", "poisson"]},
         "apdex": _apdex(
@@ -741,7 +830,10 @@ def _scenario() -> Schema:
             "name": {"type": "string"},
             "weight": {"type": "number", "minimum": 0},
             "flow": _ref("flow"),
-            "engine": {"type": "string"},
+            "engine": {
+                "enum": ["http", "ws", "websocket"],
+                "description": "http (the default), or ws/websocket: docs/websocket.md.",
+            },
             "beforeScenario": _names("Processor functions called when a user starts."),
             "afterScenario": _names("Processor functions called when a user ends."),
             "beforeRequest": _names("Processor functions called before each request."),

@@ -29,8 +29,13 @@ from ..metrics.names import (
     USERS_FAILED,
     USERS_INTERRUPTED,
     USERS_SKIPPED,
+    WS_HISTOGRAMS,
+    WS_MESSAGES_RECEIVED,
+    WS_MESSAGES_SENT,
+    WS_RESPONSE_TIME,
+    WS_SESSIONS,
 )
-from ..metrics.periods import Period
+from ..metrics.periods import MIN_PERIOD_SECONDS, Period
 from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.run import Progress
 from ..results.summary import PeriodRow, Summary
@@ -115,9 +120,27 @@ def _period_line(row: PeriodRow) -> str:
         parts.append("errors " + " ".join(f"{e}×{format_count(n)}" for e, n in row.errors.items()))
     if row.interrupted:
         parts.append(f"interrupted {format_count(row.interrupted)}")
+    parts.extend(_websocket_parts(row))
     parts.append(f"users +{format_count(row.users_created)}")
     parts.extend(_monitor_parts(row.period))
     return " · ".join(parts)
+
+
+def _websocket_parts(row: PeriodRow) -> list[str]:
+    """A ws run's period: messages sent and received, and the reply time's p95."""
+    counters = row.period.metrics.counters
+    if WS_MESSAGES_SENT not in counters and WS_SESSIONS not in counters:
+        return []
+    width = max(row.width, MIN_PERIOD_SECONDS)
+    sent, received = counters.get(WS_MESSAGES_SENT, 0), counters.get(WS_MESSAGES_RECEIVED, 0)
+    text = (
+        f"ws sent {format_count(sent)} ({sent / width:,.1f}/s) "
+        f"received {format_count(received)} ({received / width:,.1f}/s)"
+    )
+    replies = row.period.metrics.histograms.get(WS_RESPONSE_TIME)
+    if replies is not None and replies.count:
+        text += f", reply p95 {replies.summary()['p95']:.1f} ms"
+    return [text]
 
 
 def _monitor_parts(period: Period) -> list[str]:
@@ -166,6 +189,7 @@ def format_summary(summary: Summary) -> str:
             RESPONSE_TIME,
             *RESPONSE_TIME_BY_CLASS,
             SESSION_LENGTH,
+            *WS_HISTOGRAMS,
             ARRIVAL_LAG,
         )
         if summary.histogram(name).count
@@ -178,6 +202,14 @@ def format_summary(summary: Summary) -> str:
                 headers=["metric", *LATENCY_COLUMNS],
                 tablefmt="simple",
                 disable_numparse=True,
+            )
+        )
+    websocket = summary.websocket_rows()
+    if websocket:
+        sections.append(
+            "WebSocket\n"
+            + tabulate(
+                websocket, tablefmt="plain", colalign=("left", "right"), disable_numparse=True
             )
         )
     for title, prefix, column in (

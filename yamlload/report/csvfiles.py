@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TextIO
 
 from ..metrics.histogram import Gauge
-from ..metrics.names import CODES, ERRORS
+from ..metrics.names import CODES, ERRORS, WS_RATES, WS_RESPONSE_TIME
+from ..metrics.periods import MIN_PERIOD_SECONDS
 from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import PeriodRow, Summary
 from .monitored import monitor_rows, monitored_sources
@@ -85,7 +86,8 @@ def _write_periods(summary: Summary, out: TextIO) -> None:
     ]
     writer = csv.writer(out)
     gauge_columns = [f"{name}.{stat}" for name in series for stat in GAUGE_COLUMNS]
-    writer.writerow([*PERIOD_COLUMNS, *codes, *gauge_columns, *scrape_errors])
+    websocket = _websocket_columns(rows)
+    writer.writerow([*PERIOD_COLUMNS, *codes, *websocket, *gauge_columns, *scrape_errors])
     for row in rows:
         counts = {
             **{CODES + code: n for code, n in row.codes.items()},
@@ -96,10 +98,40 @@ def _write_periods(summary: Summary, out: TextIO) -> None:
             [
                 *_period_cells(row),
                 *(counts.get(c, 0) for c in codes),
+                *(_websocket_cell(row, name) for name in websocket),
                 *(cell for name in series for cell in _gauge_cells(metrics.gauges.get(name))),
                 *(metrics.counters.get(name, 0) for name in scrape_errors),
             ]
         )
+
+
+def _websocket_columns(rows: list[PeriodRow]) -> list[str]:
+    """A ws run's columns (issue 19): each websocket.* counter any period has, the
+    send and receive rates, and the reply time's p95; none for a run without ws."""
+    counters = sorted(
+        {
+            name
+            for row in rows
+            for name in row.period.metrics.counters
+            if name.startswith("websocket.")
+        }
+    )
+    if not counters:
+        return []
+    rates = [rate for rate, counter in WS_RATES.items() if counter in counters]
+    return [*counters, *rates, f"{WS_RESPONSE_TIME}.p95"]
+
+
+def _websocket_cell(row: PeriodRow, name: str) -> object:
+    metrics = row.period.metrics
+    if name in WS_RATES:
+        return round(
+            metrics.counters.get(WS_RATES[name], 0) / max(row.width, MIN_PERIOD_SECONDS), 3
+        )
+    if name == f"{WS_RESPONSE_TIME}.p95":
+        replies = metrics.histograms.get(WS_RESPONSE_TIME)
+        return round(replies.summary()["p95"], 3) if replies is not None and replies.count else ""
+    return metrics.counters.get(name, 0)
 
 
 def _gauge_cells(gauge: Gauge | None) -> list[object]:

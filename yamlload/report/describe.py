@@ -73,6 +73,8 @@ def describe(plan: Plan) -> list[str]:
     for scenario in plan.scenarios:
         share = plan.scenario_share(scenario) * 100
         steps = counted(len(scenario.flow), "step")
+        if scenario.engine == "ws":  # a WebSocket scenario (issue 19); its connect is no step
+            steps = f"ws, {steps}"
         # An unnamed scenario shows the index its metrics are counted under.
         about = steps if scenario.named else f"unnamed, {steps}"
         lines.append(f"    {share:5.1f}%  {shown_name(scenario.name)}  ({about})")

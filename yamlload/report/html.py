@@ -22,12 +22,13 @@ from ..metrics.names import (
     REQUESTS,
     RESPONSE_TIME,
     USERS_CREATED,
+    WS_HISTOGRAMS,
 )
 from ..metrics.periods import PERIOD_SECONDS
 from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import Summary
 from ..results.views import PeriodRow
-from ..units import NO_VALUE, counted, format_count, format_seconds
+from ..units import NO_VALUE, counted, format_count, format_millis, format_seconds
 from .drift_words import HEADERS as DRIFT_HEADERS
 from .drift_words import drift_flags, drift_rows, drift_title
 from .grade_words import rows as grade_rows
@@ -580,6 +581,22 @@ def _value(check: dict[str, Any]) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def _websocket(summary: Summary) -> str:
+    """The WebSocket counters, rates and latencies (issue 19); nothing without ws."""
+    rows = summary.websocket_rows()
+    if not rows:
+        return ""
+    body = "".join(f"<tr><td>{esc(name)}</td><td>{esc(value)}</td></tr>" for name, value in rows)
+    for name in WS_HISTOGRAMS:
+        stats = summary.stats(name)
+        if stats.count:
+            shown = " / ".join(
+                format_millis(v, stats.count) for v in (stats.p50, stats.p95, stats.p99)
+            )
+            body += f"<tr><td>{esc(name)} p50 / p95 / p99 ms</td><td>{esc(shown)}</td></tr>"
+    return f"<section><h2>WebSocket</h2><table><thead><tr><th>metric</th><th>value</th></tr></thead><tbody>{body}</tbody></table></section>"
+
+
 def _expect_results(summary: Summary) -> str:
     """The `expect` plugin's counts (`ok.statusCode`, `failed.hasProperty`...), as the
     console and the Markdown summary show them under the same heading."""
@@ -807,6 +824,7 @@ def render_html(summary: Summary) -> str:
 <section><h2>Latency distribution</h2>{percentile_curve(summary.histogram(RESPONSE_TIME)) or "<p>No response: no latency to show.</p>"}</section>
 <section><h2>Endpoints</h2><p class="hint">Click a column to sort.</p>{_endpoint_table(summary)}</section>
 <section><h2>Errors and failed expectations</h2>{_errors_table(summary)}</section>
+{_websocket(summary)}
 {_expect_results(summary)}
 <section><h2>Generator health</h2>{_health(summary)}</section>
 <section><details><summary>The plan as it ran</summary><pre>{esc(plan_text)}</pre></details></section>

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
-from ..metrics.names import EXPECT_PREFIX, REQUESTS, RESPONSE_TIME
+from ..metrics.names import EXPECT_PREFIX, REQUESTS, RESPONSE_TIME, WS_HISTOGRAMS
 from ..results.summary import Summary
 from ..units import format_count, format_millis
 from .drift_words import HEADERS as DRIFT_HEADERS
@@ -67,6 +67,15 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
                     ]
                 )
             )
+    websocket = summary.websocket_rows()
+    if websocket:
+        lines += ["", "### WebSocket", "", _row(["metric", "value"]), _row(["---", "---:"])]
+        lines += [_row([name, value]) for name, value in websocket]
+        for name in WS_HISTOGRAMS:
+            stats = summary.stats(name)
+            if stats.count:
+                shown = (format_millis(v, stats.count) for v in (stats.p50, stats.p95, stats.p99))
+                lines.append(_row([f"{name} p50 / p95 / p99 ms", " / ".join(shown)]))
     expect_results = summary.counters_with(EXPECT_PREFIX)
     expectations = expectations_words(judged)
     if expect_results or expectations is not None:

@@ -28,10 +28,22 @@ from ..metrics.names import (
     RSS_MB,
     USERS_CREATED,
     USERS_FAILED,
+    WS_CONNECT_FAILED,
+    WS_MESSAGES_RECEIVED,
+    WS_MESSAGES_SENT,
+    WS_MESSAGES_UNREAD,
+    WS_RATES,
+    WS_RECEIVE_RATE,
+    WS_SEND_RATE,
+    WS_SESSIONS,
+    WS_SESSIONS_COMPLETED,
+    WS_SESSIONS_FAILED,
+    WS_SESSIONS_INTERRUPTED,
 )
 from ..metrics.periods import MIN_PERIOD_SECONDS, PERIOD_SECONDS, Period
 from ..plan.ir import DriftSettings, Plan
 from ..plan.secrets import Redactor
+from ..units import format_count
 from .drift import Drift, compute_drift, settings_from_json
 from .grading import Grading
 from .run import PhaseRun, RunResult
@@ -43,6 +55,20 @@ __all__ = ["Endpoint", "PeriodRow", "Stats", "Summary", "summarize"]
 REPORT_FORMAT = 1
 # The run's duration is kept to the millisecond in the report.
 DURATION_DIGITS = 3
+WS_PREFIX = "websocket."
+# The WebSocket rows every output shows, in this order (those the run counted).
+WS_SHOWN = (
+    WS_MESSAGES_SENT,
+    WS_SEND_RATE,
+    WS_MESSAGES_RECEIVED,
+    WS_RECEIVE_RATE,
+    WS_MESSAGES_UNREAD,
+    WS_SESSIONS,
+    WS_SESSIONS_COMPLETED,
+    WS_SESSIONS_FAILED,
+    WS_SESSIONS_INTERRUPTED,
+    WS_CONNECT_FAILED,
+)
 # An arrival this late against its schedule means the generator could not keep up; the
 # same limit is `--max-lag`'s default (one constant, so the warning and the verdict agree).
 LAG_WARNING_MS = MAX_ARRIVAL_LAG_MS
@@ -123,6 +149,24 @@ class Summary:
         """Requests / the run's duration (never below a period's least width, so a run of
         a few microseconds and its one period agree)."""
         return self.counter(REQUESTS) / max(self.duration, MIN_PERIOD_SECONDS)
+
+    def rate(self, counter: str) -> float:
+        """A counter per second of the run (as request_rate divides: never by 0)."""
+        return self.counter(counter) / max(self.duration, MIN_PERIOD_SECONDS)
+
+    def websocket_rows(self) -> list[tuple[str, str]]:
+        """The WebSocket counters and rates (issue 19) as every output shows them, in a
+        fixed order; empty for a run without a ws scenario."""
+        counters = self.counters_with(WS_PREFIX)
+        if not counters:
+            return []
+        rows = []
+        for name in WS_SHOWN:
+            if name in WS_RATES:
+                rows.append((name, f"{self.rate(WS_RATES[name]):,.1f}/s"))
+            elif name[len(WS_PREFIX) :] in counters:
+                rows.append((name, format_count(counters[name[len(WS_PREFIX) :]])))
+        return rows
 
     @property
     def error_rate(self) -> float:
@@ -357,11 +401,20 @@ def _metrics_json(
         "width": round(width, 3),
         **({"span": span} if span > 1 else {}),
         "counters": encoded["counters"],
-        "rates": {REQUEST_RATE: round(rate, 3)},
+        "rates": {REQUEST_RATE: round(rate, 3), **_ws_rates(metrics, width)},
         "summaries": {name: h.summary() for name, h in sorted(metrics.histograms.items())},
         "histograms": encoded["histograms"],
         # monitored sources' series (issue 17); absent from a run without config.monitor
         **({"gauges": encoded["gauges"]} if metrics.gauges else {}),
+    }
+
+
+def _ws_rates(metrics: Metrics, width: float) -> dict[str, float]:
+    """websocket.send_rate and receive_rate, for a period (or the run) that has ws."""
+    return {
+        rate: round(metrics.counters[counter] / max(width, MIN_PERIOD_SECONDS), 3)
+        for rate, counter in WS_RATES.items()
+        if counter in metrics.counters
     }
 
 

@@ -110,6 +110,7 @@ class Engine:
         self.internal_error: str | None = None
         self._dispatching: asyncio.Task[None] | None = None
         self._special_task: asyncio.Task[None] | None = None
+        self.ws: Any = None  # runtime/ws.py's WsClient, for a plan with a ws scenario
         self.users = self._users(seed)
         self.dispatcher = Dispatcher(
             self._phases(),
@@ -144,7 +145,7 @@ class Engine:
         flow = Flow(
             self.http.send, self.hooks, self.log, self.stopping, recorder, plan.default_jitter
         )
-        return Users(
+        users = Users(
             plan,
             scenarios=scenarios,
             payloads=payloads,
@@ -157,6 +158,13 @@ class Engine:
             clock=self.clock,
             crashed=self._crashed,
         )
+        if plan.has_ws:  # aiohttp's WebSocket client, loaded only for a plan that speaks it
+            from .ws import WsClient
+
+            self.ws = WsClient(plan, recorder, self.log, self.clock, self.stopping)
+            flow.sockets = self.ws
+            users.ws_session = self.ws.session
+        return users
 
     def _ticker(
         self, observer: Observer | None, on_checkpoint: Callable[[RunResult], None] | None
@@ -238,6 +246,8 @@ class Engine:
             duration = max(self.now(), 0.0)
         finally:
             await self.transport.close()
+            if self.ws is not None:
+                await self.ws.close()
             await self.ticker.checkpoint_written()
             await self.ticker.finish_watchers()
         self.ticker.report_periods(max(self.recorder.periods, default=-1) + 1, duration)

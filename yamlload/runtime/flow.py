@@ -1,12 +1,13 @@
 """A user's flow: its steps in order (requests, think, loops, logs, parallel groups,
-processor functions). A step that fails stops its user as failed."""
+processor functions, and a ws scenario's send and wait). A step that fails stops its
+user as failed."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from ..metrics.names import ERRORS
 from ..metrics.periods import Recorder
@@ -20,6 +21,8 @@ from ..plan.ir import (
     Request,
     Step,
     ThinkStep,
+    WsSend,
+    WsWait,
 )
 from .hooks import HookContext, Hooks
 from .log import RunLog, exception_text
@@ -30,6 +33,14 @@ STEP_ERROR = "Step error"
 
 # Sends one request step for a user; False when the user must stop as failed.
 Send = Callable[[Request, User], Awaitable[bool]]
+
+
+class Sockets(Protocol):
+    """A ws scenario's steps on its user's connection (runtime/ws.py's WsClient)."""
+
+    async def send(self, step: WsSend, user: User) -> bool: ...
+
+    async def wait(self, step: WsWait, user: User) -> bool: ...
 
 
 class Flow:
@@ -50,6 +61,8 @@ class Flow:
         self.stop = stop
         self.rec = recorder
         self.default_jitter = default_jitter
+        # the engine sets it for a plan with a ws scenario (only then is aiohttp loaded)
+        self.sockets: Sockets | None = None
 
     async def run(self, steps: tuple[Step, ...], user: User) -> bool:
         stop = self.stop
@@ -84,6 +97,10 @@ class Flow:
             return await self.hooks.call(
                 step.name, user, HookContext(user.vars, user.scenario.name)
             )
+        if isinstance(step, WsSend) and self.sockets is not None:
+            return await self.sockets.send(step, user)
+        if isinstance(step, WsWait) and self.sockets is not None:
+            return await self.sockets.wait(step, user)
         raise AssertionError(f"unknown step {step!r}")
 
     def think_seconds(self, step: ThinkStep, user: User) -> float:

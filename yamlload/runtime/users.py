@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..metrics.names import (
@@ -30,6 +30,9 @@ from .hooks import HookContext, Hooks
 from .http.transport import Transport
 from .stop import Stop
 from .vuser import User, render
+
+# Runs a ws scenario's flow around its user's connection (runtime/ws.py's WsClient).
+WsSession = Callable[[User, Callable[[User], Awaitable[bool]]], Awaitable[bool]]
 
 
 class Users:
@@ -63,6 +66,8 @@ class Users:
         self.env = dict(plan.env)
         self.shared_vars: dict[str, Any] = {}
         self.active = 0
+        # the engine sets it for a plan with a ws scenario
+        self.ws_session: WsSession | None = None
 
     async def run(self, arrival: Arrival, deadline: float | None) -> None:
         """One arrival's user, from its start to its end, counted."""
@@ -103,6 +108,12 @@ class Users:
             rec.count(USERS_INTERRUPTED if self.stop.reason is not None else USERS_FAILED)
 
     async def scenario_once(self, user: User) -> bool:
+        """The scenario's flow once; a ws scenario's inside its own connection."""
+        if user.scenario.engine == "ws" and self.ws_session is not None:
+            return await self.ws_session(user, self.flow_once)
+        return await self.flow_once(user)
+
+    async def flow_once(self, user: User) -> bool:
         scenario = user.scenario
         if not (scenario.before_scenario or scenario.after_scenario):
             return await self.flow.run(scenario.flow, user)

@@ -30,6 +30,8 @@ class User:
     scenario: Scenario
     rng: random.Random
     specials: dict[str, Any] = field(default_factory=dict)
+    # A ws scenario's open connection while its flow runs (runtime/ws.py's Socket).
+    socket: Any = None
 
     def lookup(self, name: str) -> Any:
         if name in self.vars:

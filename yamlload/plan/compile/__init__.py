@@ -16,6 +16,7 @@ the schema check, so one broken step never hides the problems of another.
     monitor.py   config.monitor (the system under test's sources)
     grades.py    config.grades (the grade table as written)
     drift.py     config.drift (issue 22: drift's minimum duration and thresholds)
+    ws.py        WebSocket scenarios: config.ws, connect, send, wait (issue 19)
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from .phases import MAX_ARRIVAL_RATE, compile_phases
 from .publish import compile_live_outputs
 from .refusals import template_problems, unsupported_features
 from .request import ConfinedFile
+from .ws import compile_ws_settings
 
 __all__ = [
     "MAX_ARRIVAL_RATE",
@@ -126,6 +128,7 @@ def _build(cx: Context) -> Plan:
         alerts=alerts,
         grades=compile_grades(cx),
         drift=compile_drift(cx, monitor),
+        ws=compile_ws_settings(cx),
         base_dir=str(FsPath(cx.plan_path).resolve().parent),
         warnings=tuple(cx.warnings),
         raw_json=json.dumps(cx.doc.data),

@@ -93,8 +93,28 @@ def compile_target(cx: Context) -> str:
     if value is None:
         return ""
     target = str(value).strip()
+    if re.match(r"^wss?://[^/\s]+", target, re.IGNORECASE):
+        return _socket_target(cx, path, target)
     if not re.match(r"^https?://[^/\s]+", target, re.IGNORECASE):
         cx.error(path, f"{mask_userinfo(target)!r} is not an http:// or https:// URL")
+    return target
+
+
+def _socket_target(cx: Context, path: Path, target: str) -> str:
+    """A ws:// or wss:// target serves WebSocket scenarios only (issue 19)."""
+    engines = [
+        str(s.get("engine") or "http") if isinstance(s, dict) else "http"
+        for s in cx.sequence(("scenarios",))
+    ]
+    if any(engine == "http" for engine in engines) or any(
+        cx.doc.get((k,)) is not None for k in ("before", "after")
+    ):
+        cx.error(
+            path,
+            f"{mask_userinfo(target)!r} is a WebSocket URL, but the plan has HTTP steps; "
+            "give an http(s):// target (ws scenarios connect to it as ws(s)://) or set "
+            "engine: ws on every scenario",
+        )
     return target
 
 

@@ -24,10 +24,19 @@ from ..ir import (
 from ..source import Path
 from .context import RANGE, Context, number_text, parse_template_cached
 from .request import compile_request
+from .ws import (
+    WS_ACTIONS,
+    compile_connect,
+    compile_send,
+    compile_wait,
+    is_first_step,
+    misplaced,
+    scenario_engine,
+)
 
 # Weights are relative; past this a weight is a typo (1e308 would overflow the total).
 MAX_WEIGHT = 1_000_000
-ACTIONS = (*METHODS, "loop", "think", "log", "parallel", "function")
+ACTIONS = (*METHODS, "loop", "think", "log", "parallel", "function", *WS_ACTIONS)
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
@@ -42,18 +51,21 @@ def compile_scenarios(cx: Context) -> tuple[Scenario, ...]:
         weight = _weight(cx, (*path, "weight"), spec.get("weight", 1))
         if weight is None:
             continue
+        engine = scenario_engine(spec)
         scenarios.append(
             Scenario(
                 # Artillery counts an unnamed scenario's users under its index.
                 name=str(spec.get("name") or index),
                 weight=weight,
-                flow=compile_flow(cx, (*path, "flow")),
+                flow=compile_flow(cx, (*path, "flow"), engine),
                 before_scenario=cx.names((*path, "beforeScenario"), spec.get("beforeScenario")),
                 after_scenario=cx.names((*path, "afterScenario"), spec.get("afterScenario")),
                 before_request=cx.names((*path, "beforeRequest"), spec.get("beforeRequest")),
                 after_response=cx.names((*path, "afterResponse"), spec.get("afterResponse")),
                 named=bool(spec.get("name")),
                 pos=cx.doc.pos(path),
+                engine=engine,
+                connect=compile_connect(cx, path, spec) if engine == "ws" else None,
             )
         )
     if scenarios and not any(s.weight > 0 for s in scenarios) and cx.healthy(("scenarios",)):
@@ -74,19 +86,20 @@ def _weight(cx: Context, path: Path, raw: Any) -> float | None:
     return float(raw)
 
 
-def compile_flow(cx: Context, path: Path) -> tuple[Step, ...]:
+def compile_flow(cx: Context, path: Path, engine: str = "http") -> tuple[Step, ...]:
+    """A flow's steps; `engine` ("http" or "ws") says which steps it may hold."""
     raw = cx.doc.get(path)
     steps: list[Step] = []
     for index, spec in enumerate(raw if isinstance(raw, list) else []):
         step_path = (*path, index)
         if cx.healthy(step_path) and isinstance(spec, dict):
-            step = _step(cx, step_path, spec)
+            step = _step(cx, step_path, spec, engine)
             if step is not None:
                 steps.append(step)
     return tuple(steps)
 
 
-def _step(cx: Context, path: Path, spec: dict[str, Any]) -> Step | None:
+def _step(cx: Context, path: Path, spec: dict[str, Any], engine: str) -> Step | None:
     actions = [key for key in spec if key in ACTIONS]
     if len(actions) > 1:
         cx.error(
@@ -98,22 +111,32 @@ def _step(cx: Context, path: Path, spec: dict[str, Any]) -> Step | None:
     action = actions[0]
     at = (*path, action)
     pos = cx.doc.pos(path)
+    if misplaced(cx, path, action, engine):
+        return None
+    if action == "connect":
+        if not is_first_step(path):
+            cx.error(at, "'connect' is a ws scenario's first step, or not at all")
+        return None  # the scenario's connection (compile_connect), not a step of its own
+    if action == "send":
+        return compile_send(cx, path, spec["send"]) if cx.healthy(at) else None
+    if action == "wait":
+        return compile_wait(cx, path, spec["wait"]) if cx.healthy(at) else None
     if action in METHODS:
         return compile_request(cx, at, action, spec[action]) if cx.healthy(at) else None
     if action == "loop":
-        return _loop(cx, path, spec, pos)
+        return _loop(cx, path, spec, pos, engine)
     if action == "think":
         return _think(cx, path, spec, pos)
     if action == "log":
         return LogStep(cx.template(at, str(spec["log"])), pos)
     if action == "parallel":
-        return ParallelStep(compile_flow(cx, at), pos)
+        return ParallelStep(compile_flow(cx, at, engine), pos)
     cx.function_refs.append((spec["function"], at))
     return FunctionStep(spec["function"], pos)
 
 
-def _loop(cx: Context, path: Path, spec: dict[str, Any], pos: Pos) -> LoopStep | None:
-    steps = compile_flow(cx, (*path, "loop"))
+def _loop(cx: Context, path: Path, spec: dict[str, Any], pos: Pos, engine: str) -> LoopStep | None:
+    steps = compile_flow(cx, (*path, "loop"), engine)
     count: Template | tuple[int, int] | None = None
     over: Template | TList | None = None
     raw_count = spec.get("count")

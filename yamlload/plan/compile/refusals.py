@@ -8,10 +8,12 @@ from typing import Any
 
 from ...errors import Problem
 from ..expr import ExprError
+from ..ir import ENGINE_NAMES
 from ..source import Located, Path, describe_path
 from .context import parse_template_cached
 
 JAVASCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts")
+SPOKEN = "yamlload speaks HTTP and WebSocket (engine: ws) only"
 
 
 def unsupported_features(doc: Located) -> list[Problem]:
@@ -32,15 +34,13 @@ def unsupported_features(doc: Located) -> list[Problem]:
     engines = doc.get(("config", "engines"))
     if isinstance(engines, dict):
         for name in engines:
-            if name != "http":
-                refuse(f"engine '{name}'", ("config", "engines", name), "yamlload speaks HTTP only")
+            if name not in ENGINE_NAMES:
+                refuse(f"engine '{name}'", ("config", "engines", name), SPOKEN)
     scenarios = doc.get(("scenarios",))
     for index, scenario in enumerate(scenarios if isinstance(scenarios, list) else []):
         engine = scenario.get("engine") if isinstance(scenario, dict) else None
-        if engine not in (None, "http"):
-            refuse(
-                f"engine '{engine}'", ("scenarios", index, "engine"), "yamlload speaks HTTP only"
-            )
+        if engine is not None and (not isinstance(engine, str) or engine not in ENGINE_NAMES):
+            refuse(f"engine '{engine}'", ("scenarios", index, "engine"), SPOKEN)
     for path, capture in _captures(doc.data, ()):
         for key in ("xpath", "selector", "transform"):
             if key in capture:

@@ -1,0 +1,169 @@
+"""WebSocket scenarios (issue 19, Artillery's `ws` engine): config.ws and
+config.engines.ws, a scenario's `connect` step, and its `send` and `wait` steps.
+
+Which steps a scenario may hold is decided here too: a ws step in an HTTP scenario (or
+an HTTP request in a ws one) is a positioned error, never a step that silently does
+nothing."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..ir import (
+    DEFAULT_WS_TIMEOUT_SECONDS,
+    ENGINE_NAMES,
+    METHODS,
+    TMap,
+    WsConnect,
+    WsSend,
+    WsSettings,
+    WsWait,
+)
+from ..source import Path
+from .context import Context
+from .request import _captures, _matches
+
+WS_ACTIONS = ("send", "wait", "connect")
+# What a ws scenario cannot hold: HTTP requests, and parallel groups (one socket, one
+# conversation: Artillery's ws engine has no parallel either).
+HTTP_ONLY_ACTIONS = (*METHODS, "parallel")
+WS_SCHEMES = re.compile(r"^(wss?|https?)://[^/\s]+", re.IGNORECASE)
+
+
+def scenario_engine(spec: dict[str, Any]) -> str:
+    """ "http" or "ws" (refusals.py has refused any other engine already)."""
+    return ENGINE_NAMES.get(str(spec.get("engine") or "http"), "http")
+
+
+def compile_ws_settings(cx: Context) -> WsSettings:
+    """config.engines.ws, with config.ws over it key by key (Artillery reads config.ws)."""
+    merged: dict[str, Any] = {}
+    paths: dict[str, Path] = {}
+    for base in (("config", "engines", "ws"), ("config", "ws")):
+        if not cx.healthy(base):
+            continue
+        for key, value in cx.mapping(base).items():
+            merged[key], paths[key] = value, (*base, key)
+    timeout = DEFAULT_WS_TIMEOUT_SECONDS
+    if "timeout" in merged:
+        timeout = _timeout(cx, paths["timeout"], merged["timeout"]) or timeout
+    return WsSettings(
+        subprotocols=tuple(str(s) for s in merged.get("subprotocols") or ()),
+        headers=cx.tmap(paths["headers"]) if "headers" in paths else TMap(),
+        timeout=timeout,
+    )
+
+
+def _timeout(cx: Context, path: Path, raw: Any) -> float | None:
+    seconds = cx.duration(path, raw)
+    if seconds == 0:
+        cx.error(path, "a timeout of 0 would fail every wait; give a duration above 0")
+        return None
+    return seconds
+
+
+def misplaced(cx: Context, path: Path, action: str, engine: str) -> bool:
+    """Whether a step's action does not belong to its scenario's engine (said, placed)."""
+    at = (*path, action)
+    if engine != "ws" and action in WS_ACTIONS:
+        where = "a before or after flow" if path[0] != "scenarios" else "an HTTP scenario"
+        cx.error(
+            at,
+            f"'{action}' is a WebSocket step, and this is {where}; "
+            "give its scenario engine: ws (docs/websocket.md)",
+        )
+        return True
+    if engine == "ws" and action in HTTP_ONLY_ACTIONS:
+        what = "a parallel group" if action == "parallel" else f"an HTTP request ('{action}')"
+        cx.error(
+            at,
+            f"{what} in a ws scenario, which holds one WebSocket conversation; "
+            "put HTTP requests in a scenario of their own",
+        )
+        return True
+    return False
+
+
+def is_first_step(path: Path) -> bool:
+    """A scenario's first step: where `connect` belongs (Artillery reads it only there)."""
+    return len(path) == 4 and path[0] == "scenarios" and path[2] == "flow" and path[3] == 0
+
+
+def compile_connect(cx: Context, scenario_path: Path, spec: dict[str, Any]) -> WsConnect:
+    """A ws scenario's connection: its first step's `connect`, else config.target."""
+    flow = spec.get("flow")
+    first = flow[0] if isinstance(flow, list) and flow else None
+    at = (*scenario_path, "flow", 0)
+    if not (isinstance(first, dict) and "connect" in first and cx.healthy(at)):
+        return WsConnect(pos=cx.doc.pos(scenario_path))
+    raw = first["connect"]
+    where = (*at, "connect")
+    if isinstance(raw, str):
+        return WsConnect(target=_target(cx, where, raw), pos=cx.doc.pos(at))
+    target = raw.get("target")
+    protocols = raw.get("subprotocols")
+    return WsConnect(
+        target=_target(cx, (*where, "target"), str(target)) if target is not None else None,
+        headers=cx.tmap((*where, "headers")) if "headers" in raw else None,
+        subprotocols=tuple(str(p) for p in protocols) if protocols is not None else None,
+        pos=cx.doc.pos(at),
+    )
+
+
+def _target(cx: Context, path: Path, raw: str) -> Any:
+    text = raw.strip()
+    if "{{" not in text and not (text.startswith("/") or WS_SCHEMES.match(text)):
+        cx.error(
+            path,
+            f"{raw!r} is not a ws://, wss://, http:// or https:// URL, "
+            "nor a path joined to config.target",
+        )
+    return cx.template(path, text)
+
+
+def compile_send(cx: Context, path: Path, raw: Any) -> WsSend:
+    """`send: TEXT`, `send: {an object}` (sent as JSON), or `send: {payload, capture,
+    match}`, which waits for the next message and reads it."""
+    at = (*path, "send")
+    pos = cx.doc.pos(path)
+    if isinstance(raw, dict) and ("capture" in raw or "match" in raw):
+        payload = raw.get("payload")
+        captures = _captures(cx, (*at, "capture"), raw.get("capture"))
+        matches = _matches(cx, (*at, "match"), raw.get("match"))
+        return WsSend(
+            payload=_payload(cx, (*at, "payload"), payload),
+            as_json=isinstance(payload, dict | list),
+            captures=captures,
+            matches=matches,
+            pos=pos,
+        )
+    if isinstance(raw, dict) and "payload" in raw:
+        cx.warn(
+            at,
+            "without capture or match, Artillery sends this whole object as JSON, "
+            "'payload' key and all, and so does yamlload; to send the payload alone, "
+            "write send: <the payload>",
+        )
+    return WsSend(payload=_payload(cx, at, raw), as_json=isinstance(raw, dict | list), pos=pos)
+
+
+def _payload(cx: Context, path: Path, raw: Any) -> Any:
+    if raw is None:
+        return ""  # Artillery sends nothing then; an empty message keeps the count honest
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, int | float):
+        return str(raw)
+    return cx.value(path, raw)
+
+
+def compile_wait(cx: Context, path: Path, raw: dict[str, Any]) -> WsWait:
+    at = (*path, "wait")
+    timeout = _timeout(cx, (*at, "timeout"), raw["timeout"]) if "timeout" in raw else None
+    return WsWait(
+        captures=_captures(cx, (*at, "capture"), raw.get("capture")),
+        matches=_matches(cx, (*at, "match"), raw.get("match")),
+        timeout=timeout,
+        pos=cx.doc.pos(path),
+    )
