@@ -259,3 +259,67 @@ def test_an_existing_folder_without_a_slash_is_refused(
     assert result.exit_code == 2, result.stdout + result.stderr
     assert "existing" in result.stderr and "Traceback" not in result.stderr
     assert list((tmp_path / "existing").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["-y.yml", "--help.yml", "-\n.yml"])
+def test_a_file_name_beginning_with_a_dash_is_shown_as_a_file(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `yamlload validate -y.yml` would read -y as an option: the commands say ./-y.yml.
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("init", "--", name)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    from yamlload.cli import init
+
+    quoted = init.shell_word(name)
+    assert quoted.lstrip("$'").startswith("./-"), quoted
+    header = (tmp_path / name).read_text(encoding="utf-8").split("config:")[0]
+    assert f"#   yamlload validate {quoted}\n" in header
+    assert f"  yamlload validate {quoted}\n" in result.stdout
+    bash = subprocess.run(
+        ["bash", "-c", f"printf %s {quoted}"], capture_output=True, timeout=30, check=True
+    )
+    assert bash.stdout == ("./" + name).encode("utf-8")
+    validate = subprocess.run(
+        ["bash", "-c", f"{sys.executable} -m yamlload validate {quoted}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert init.shell_word("/abs/-x.yml") == "/abs/-x.yml"  # only a leading dash
+
+
+def test_a_long_valid_file_name_is_written(tmp_path: Path) -> None:
+    # 249 characters is a valid name; the temporary file's name must not outgrow 255.
+    name = "p" * 245 + ".yml"
+    result = run_cli("init", str(tmp_path / name))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert (tmp_path / name).is_file()
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary left
+
+
+def test_already_exists_names_the_file_on_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    name = "a\nb.yml"
+    (tmp_path / name).write_text("mine\n", encoding="utf-8")
+    result = run_cli("init", name)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "already exists" in lines[0], result.stderr
+    assert "$'a\\nb.yml'" in lines[0]
+
+
+def test_the_starter_plan_points_to_help_every_user_has() -> None:
+    # A pip or container user has no docs/ folder: the header names the schema command
+    # and says where the editor guide lives.
+    from yamlload.cli import init
+
+    text = init.starter_plan("open")
+    header = text.split("config:")[0]
+    assert "(see docs/" not in header
+    assert "yamlload schema --help" in header
+    assert "docs/editor-setup.md in yamlload's repository" in header.replace("\n# ", " ")

@@ -25,6 +25,7 @@ MODELS = ("open", "closed")
 # these: there the file is created exclusively instead, written in place.
 NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
 PRIVATE_FILE_MODE = 0o600
+TEMP_PREFIX = ".yamlload-new-"
 
 # The phases of each model. The whole run is 10 s, so the first try is quick; the
 # test suite runs the plan unchanged (tests/test_init.py).
@@ -59,7 +60,8 @@ TEMPLATE = """\
 #
 # A starter plan from `yamlload init`. The first line lets an editor with a YAML
 # language server complete keys and underline mistakes; save the schema next to this
-# file first:  yamlload schema > plan.schema.json   (see docs/editor-setup.md)
+# file first:  yamlload schema > plan.schema.json   (yamlload schema --help; the steps
+# per editor: docs/editor-setup.md in yamlload's repository)
 #
 # Try it against the bundled demo shop, then point `target` at your own system:
 #   yamlload validate __FILE__
@@ -130,7 +132,10 @@ def shell_word(name: str) -> str:
     another character that is not printable (a newline, U+2028, a byte that is not
     UTF-8) is written in bash's $'...' form with escapes, so the starter plan's header
     comment and the printed commands stay one line each, and bash still names the file.
+    A name beginning with `-` gets `./` in front, so no command reads it as an option.
     """
+    if name.startswith("-"):
+        name = "./" + name  # a file, never an option: `validate -y.yml` would read -y
     if name.isprintable():
         return shlex.quote(name)
     out = []
@@ -215,12 +220,21 @@ def print_text(text: str) -> None:
 def check_new_file(path: Path, command: str = "init") -> None:
     """Refuse, before anything is written, a path that is taken or has no folder."""
     if os.path.lexists(path):  # a dangling symlink too: writing would follow it
-        raise UsageError(f"{path} already exists; {command} never overwrites: pick a new name")
+        raise UsageError(already_exists(path, command))
     folder = path.parent
     if not folder.exists():
-        raise UsageError(f"no such folder: {folder} (create it first, or pick another path)")
+        raise UsageError(
+            f"no such folder: {shell_word(str(folder))} (create it first, or pick another path)"
+        )
     if not folder.is_dir():
-        raise UsageError(f"{folder} is not a folder, so {path} cannot be written")
+        raise UsageError(
+            f"{shell_word(str(folder))} is not a folder, so {shell_word(str(path))} cannot be"
+            " written"
+        )
+
+
+def already_exists(path: Path, command: str) -> str:
+    return f"{shell_word(str(path))} already exists; {command} never overwrites: pick a new name"
 
 
 def write_new_file(path: Path, text: str, command: str = "init", private: bool = False) -> None:
@@ -234,7 +248,9 @@ def write_new_file(path: Path, text: str, command: str = "init", private: bool =
     folder = path.parent
     temporary: str | None = None
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        # A short name of its own: `.{path.name}...` would outgrow 255 bytes for a long
+        # name that is itself valid.
+        handle, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=folder)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
@@ -243,11 +259,11 @@ def write_new_file(path: Path, text: str, command: str = "init", private: bool =
         os.chmod(temporary, mode)  # mkstemp makes 0600
         _link_or_create(temporary, path, text, mode)
     except FileExistsError:
-        raise UsageError(
-            f"{path} already exists; {command} never overwrites: pick a new name"
-        ) from None
+        raise UsageError(already_exists(path, command)) from None
     except OSError as exc:
-        raise OutputError(f"could not write {path}: {exc.strerror or exc}") from None
+        raise OutputError(
+            f"could not write {shell_word(str(path))}: {exc.strerror or exc}"
+        ) from None
     finally:
         if temporary is not None:
             with contextlib.suppress(OSError):
