@@ -156,7 +156,7 @@ def test_inputs_that_are_not_a_har_or_openapi_are_refused(tmp_path: Path) -> Non
         "nolog.har": ({"log": {"version": "1.2"}}, "log.entries"),
         "nopaths.json": ({"openapi": "3.0.3", "info": {}}, "paths"),
         "other.json": ({"hello": "world"}, "neither a HAR"),
-        "empty.har": ({"log": {"entries": []}}, "no requests to convert"),
+        "empty.har": ({"log": {"entries": []}}, "the recording has no entries"),
         "nothing.json": ({"openapi": "3.0.3", "paths": {}}, "no operation could be filled in"),
     }
     for name, (data, words) in cases.items():

@@ -355,3 +355,133 @@ def test_values_yaml_would_fold_read_back_identical(tmp_path: Path) -> None:
     request = _flow(plan)[0]["post"]
     assert request["json"] == {f"k{i}": v for i, v in enumerate(ODD)}
     assert request["headers"]["x-odd"] == "a\u0085b\u2028c"
+
+
+# U3: a request body's example through its $ref, or from its required properties' -------
+
+
+def test_a_body_example_is_found_through_a_ref_and_from_property_examples() -> None:
+    def body(ref: str) -> dict[str, Any]:
+        return {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+        }
+
+    schemas = {
+        "Whole": {"type": "object", "example": {"a": 1}},
+        "Parts": {
+            "type": "object",
+            "required": ["name", "tag"],
+            "properties": {
+                "name": {"type": "string", "example": "rex"},
+                "tag": {"$ref": "#/components/schemas/Tag"},
+                "age": {"type": "integer"},
+            },
+        },
+        "Tag": {"type": "string", "example": "dog"},
+        "Unfilled": {"type": "object", "required": ["x"], "properties": {"x": {}}},
+    }
+    spec = _spec(
+        {
+            "/w": {"post": {"requestBody": body("Whole")}},
+            "/p": {"post": {"requestBody": body("Parts")}},
+            "/u": {"post": {"requestBody": body("Unfilled")}},
+        },
+        components={"schemas": schemas},
+    )
+    plan, notes = convert_openapi(spec)
+    assert [s["post"]["json"] for s in _flow(plan)] == [{"a": 1}, {"name": "rex", "tag": "dog"}]
+    assert any("POST /u" in n for n in notes)
+
+
+# U4, U5, U8: base64 responses searched, a 304 expects 200, entries in time order ------
+
+
+def test_a_base64_response_is_searched_for_tokens() -> None:
+    import base64
+
+    token = "ab12cd34ef56"
+    login = _entry(f"{ORIGIN}/login", "POST")
+    text = base64.b64encode(json.dumps({"token": token}).encode()).decode()
+    login["response"]["content"] = {
+        "mimeType": "application/json",
+        "text": text,
+        "encoding": "base64",
+    }
+    plan, _ = convert_har([login, _entry(f"{ORIGIN}/a/{token}", at=1)])
+    assert _flow(plan)[0]["post"]["capture"] == {"json": "$.token", "as": "token"}
+
+
+def test_a_recorded_304_expects_200() -> None:
+    plan, _ = convert_har([_entry(f"{ORIGIN}/a", status=304)])
+    request = _flow(plan)[0]["get"]
+    assert request["expect"] == [{"statusCode": 200}]
+    assert "304" in request.notes["expect"]
+
+
+def test_entries_are_taken_in_the_order_they_started() -> None:
+    plan, _ = convert_har([_entry(f"{ORIGIN}/b", at=5), _entry(f"{ORIGIN}/a", at=1)])
+    assert [s["get"]["url"] for s in _flow(plan) if "get" in s] == ["/a", "/b"]
+
+
+# U10, U11, U13, U15: the command's messages ---------------------------------------------
+
+
+def test_an_existing_folder_as_the_output_gets_the_friendly_message(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    har = _write(tmp_path / "r.har", _har(_entry(f"{ORIGIN}/a")))
+    result = run_cli("convert", str(har), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "names a folder" in result.stderr and "Usage:" not in result.stderr
+
+
+def test_an_empty_recording_and_an_empty_file_say_so(tmp_path: Path) -> None:
+    result = run_cli("convert", str(_write(tmp_path / "r.har", _har())))
+    assert result.exit_code == 2
+    assert "the recording has no entries" in result.stderr
+    assert "assets" not in result.stderr
+    result = run_cli("convert", str(_write(tmp_path / "e.har", "")))
+    assert result.exit_code == 2
+    assert "is empty" in result.stderr
+
+
+def test_counts_in_notes_are_singular_or_plural() -> None:
+    entries = [
+        _entry(f"{ORIGIN}/a", status=302),
+        _entry(f"{ORIGIN}/b", status=302, at=2),
+        _entry(f"{ORIGIN}/c", at=1),
+    ]
+    entries[0]["response"]["redirectURL"] = f"{ORIGIN}/c"
+    _, notes = convert_har([entries[0], entries[2], entries[1]])
+    text = "\n".join(notes)
+    assert "1 recorded redirect:" in text
+    assert "1 redirect the recording did not follow" in text
+    assert "2 requests" in text
+    _, notes = convert_har([_entry(f"{ORIGIN}/a")])
+    assert "1 request" in notes[0] and "1 requests" not in notes[0]
+
+
+def test_the_header_says_how_to_get_the_schema_file(tmp_path: Path) -> None:
+    har = _write(tmp_path / "r.har", _har(_entry(f"{ORIGIN}/a")))
+    result = run_cli("convert", str(har))
+    assert "yamlload schema > plan.schema.json" in result.stdout
+
+
+# A12: unknown methods are skipped, repeated form keys kept -------------------------------
+
+
+def test_an_unknown_method_is_skipped_with_a_note() -> None:
+    plan, notes = convert_har([_entry(f"{ORIGIN}/a", "PURGE"), _entry(f"{ORIGIN}/b", at=1)])
+    assert [s["get"]["url"] for s in _flow(plan) if "get" in s] == ["/b"]
+    assert any("PURGE" in n and "log.entries[0]" in n for n in notes)
+
+
+def test_repeated_form_keys_are_all_sent() -> None:
+    post = {"mimeType": "application/x-www-form-urlencoded", "text": "a=1&a=2&b=3"}
+    plan, _ = convert_har([_entry(f"{ORIGIN}/f", "POST", post=post)])
+    request = _flow(plan)[0]["post"]
+    assert request["body"] == "a=1&a=2&b=3"
+    assert request["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    post = {"mimeType": "application/x-www-form-urlencoded", "text": "a=1&b=2"}
+    plan, _ = convert_har([_entry(f"{ORIGIN}/f", "POST", post=post)])
+    assert _flow(plan)[0]["post"]["form"] == {"a": "1", "b": "2"}

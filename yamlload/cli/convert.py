@@ -33,7 +33,7 @@ from .init import check_new_file, print_text, refuse_folder_name, write_new_file
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False),
+    type=str,  # a folder is refused by refuse_folder_name, saying what to give
     help="Write the plan to this new file (never overwritten; `-` is standard output, "
     "the default).",
 )

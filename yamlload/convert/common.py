@@ -18,7 +18,7 @@ PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def http_method(method: str) -> str:
-    """The plan's step key for an HTTP method (an unknown one is sent as a get)."""
+    """The plan's step key for an HTTP method (har.py skips an entry of any other)."""
     lowered = method.lower()
     return lowered if lowered in METHODS else "get"
 

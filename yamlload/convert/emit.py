@@ -19,6 +19,7 @@ def plan_text(
 ) -> str:
     header = [
         SCHEMA_LINE,
+        "# (an editor reads the plan's schema from there: yamlload schema > plan.schema.json)",
         "#",
         f"# Made by `yamlload convert {escaped(source)}`. Check it, then try:",
         f"#   yamlload validate {escaped(name)} && yamlload run {escaped(name)}",

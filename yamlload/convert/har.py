@@ -11,17 +11,19 @@ recording, where searching the joined text of later requests per entry was quadr
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import json
 import re
 from collections import Counter
 from typing import Any
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 from ..units import counted
 from .common import (
     DEFAULT_PHASES,
     HEADER_NAME,
+    METHODS,
     InputProblem,
     Noted,
     dotted,
@@ -42,6 +44,8 @@ MIN_TOKEN_CHARS = 8
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
 _WORD_SPLIT = re.compile(r"[/=]")
 _WORD_SPLIT_KEPT = re.compile(r"([/=])")
+# A base64 response (`"encoding": "base64"`) is decoded and searched up to this size.
+MAX_BASE64_CHARS = 16 * 1024 * 1024
 # A JSON body nested deeper could not be a plan's (plan/source.py's MAX_DEPTH is 64).
 MAX_BODY_DEPTH = 48
 # A response of these is the browser going on to its Location (followed on replay).
@@ -84,12 +88,20 @@ def convert_har(
     says what was wrong with them. A JSON body nested too deeply is an InputProblem."""
     kept: list[tuple[int, dict[str, Any]]] = []
     malformed: list[str] = []
+    unsent: list[str] = []
     for n, entry in enumerate(entries):
         why = malformed_entry(entry)
         if why is not None:
             malformed.append(f"{dotted(('log', 'entries', n))}: {why}")
         elif _is_http(_request(entry)["url"]):
-            kept.append((n, entry))
+            method = str(_request(entry).get("method", "GET"))
+            if method.lower() in METHODS:
+                kept.append((n, entry))
+            else:
+                unsent.append(
+                    f"{dotted(('log', 'entries', n))}: the method {one_line_mime(method)[:40]!r}"
+                    " is none a plan can send (get, post, put, patch, delete, head, options)"
+                )
     dropped = 0
     if not include_assets:
         dropped = sum(1 for _, e in kept if is_asset(e))
@@ -99,22 +111,28 @@ def convert_har(
         many = f"{len(malformed)} entries are" if len(malformed) > 1 else "1 entry is"
         why = f"no requests to convert: {many} malformed ({listed})"
         raise InputProblem(("log", "entries"), why)
+    kept = in_time_order(kept)
     merged, followed, lone = merge_redirects(kept)
     origin = main_origin([e for _, e in merged])
     header_notes: list[str] = []
     steps = _steps(merged, origin, header_notes)
     notes = [f"converted from a HAR: {counted(len(merged), 'request')}", *header_notes]
     if dropped:
-        notes.append(f"{dropped} static assets left out (--include-assets keeps them)")
+        notes.append(f"{counted(dropped, 'static asset')} left out (--include-assets keeps them)")
     if followed:
         notes.append(
-            f"{followed} recorded redirects: the browser's request to the Location is left "
-            "out, as the replay follows redirects itself (each expects the final status)"
+            f"{counted(followed, 'recorded redirect')}: the browser's request to the Location"
+            " is left out, as the replay follows redirects itself (each expects the final "
+            "status)"
         )
     if lone:
         notes.append(
-            f"{lone} redirects the recording did not follow: sent with followRedirect: false"
+            f"{counted(lone, 'redirect')} the recording did not follow: sent with "
+            "followRedirect: false"
         )
+    notes += [f"skipped {why}" for why in unsent[:20]]
+    if len(unsent) > 20:
+        notes.append(f"skipped {len(unsent) - 20} more entries with such methods")
     notes += other_origin_notes(merged, origin)
     notes += [f"skipped {why}" for why in malformed[:20]]
     if len(malformed) > 20:
@@ -122,6 +140,16 @@ def convert_har(
     scenario = {"name": "recorded flow", "flow": steps}
     plan = {"config": {"target": origin, "phases": DEFAULT_PHASES}, "scenarios": [scenario]}
     return plan, notes
+
+
+def in_time_order(kept: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    """The entries by startedDateTime, as the HAR spec says readers should (stable: ties
+    keep the recording's order); as recorded when an entry has no readable time."""
+    times = [_started(entry) for _, entry in kept]
+    if any(t is None for t in times):
+        return kept
+    order = sorted(range(len(kept)), key=lambda k: times[k] or 0.0)
+    return [kept[k] for k in order]
 
 
 def malformed_entry(entry: Any) -> str | None:
@@ -350,7 +378,11 @@ def request_step(
             headers["content-type"] = mime  # a raw body is sent as recorded
     if headers:
         step["headers"] = headers
-    if status is not None:
+    if status == 304:  # If-None-Match is not sent (the browser's cache): the replay gets 200
+        step["expect"] = [{"statusCode": 200}]
+        if isinstance(step, Noted):
+            step.notes["expect"] = "recorded 304: the browser's If-None-Match is left out"
+    elif status is not None:
         step["expect"] = [{"statusCode": status}]
     return http_method(str(request.get("method", "GET"))), step
 
@@ -396,10 +428,17 @@ def _body(post: Any, where: tuple[str | int, ...]) -> tuple[str, Any, str] | Non
         return "json", value, recorded
     if mime.startswith(FORM_MIME):
         params = post.get("params")
+        pairs: list[tuple[str, str]] | None = None
         if isinstance(params, list) and params and all(isinstance(p, dict) for p in params):
-            return "form", {str(p.get("name")): str(p.get("value", "")) for p in params}, ""
-        if isinstance(text, str):
-            return "form", dict(parse_qsl(text, keep_blank_values=True)), ""
+            pairs = [(str(p.get("name")), str(p.get("value", ""))) for p in params]
+        elif isinstance(text, str):
+            pairs = parse_qsl(text, keep_blank_values=True)
+        if pairs is not None:
+            if len({name for name, _ in pairs}) == len(pairs):
+                return "form", dict(pairs), ""
+            # `a=1&a=2`: a plan's form: is a mapping, so the body is sent as recorded
+            raw = text if isinstance(text, str) and text else urlencode(pairs)
+            return "body", raw, recorded or FORM_MIME
     if isinstance(text, str) and text:
         return "body", text, recorded
     return None
@@ -494,10 +533,16 @@ def _response_json(entry: dict[str, Any]) -> Any:
     content = _response(entry).get("content")
     if not isinstance(content, dict) or not isinstance(content.get("text"), str):
         return None
+    text = content["text"]
     if content.get("encoding") == "base64":
-        return None
+        if len(text) > MAX_BASE64_CHARS:
+            return None  # larger than a token's response: not decoded
+        try:
+            text = base64.b64decode(text).decode("utf-8-sig")
+        except ValueError:  # not base64, or not UTF-8 text
+            return None
     try:
-        return json.loads(content["text"])
+        return json.loads(text)
     except (ValueError, RecursionError):
         return None  # not JSON, or nested past what json reads: no tokens searched
 

@@ -85,6 +85,10 @@ class _JsonLocated(Located):
 def _read_json(path: str | os.PathLike[str]) -> Located | None:
     try:
         text = read_bounded(path, MAX_INPUT_BYTES).decode("utf-8-sig")
+        if not text.strip():
+            where = Pos(str(path), 1, 1)
+            message = "the input is empty: export the HAR or the description again"
+            raise PlanError([Problem(where, message)])
         if not text.lstrip().startswith(("{", "[")):
             return None
         if text.count("{") <= MAX_INPUT_OBJECTS:
@@ -134,10 +138,14 @@ def convert_document(located: Located, include_assets: bool = False) -> Converte
 
 def _convert(located: Located, include_assets: bool) -> Converted:
     data = located.data
+    if data is None:
+        _fail(located, (), "the input is empty: export the HAR or the description again")
     if isinstance(data, dict) and "log" in data:
         entries = located.get(("log", "entries"))
         if not isinstance(entries, list):
             _fail(located, ("log",), "a HAR needs a list at log.entries")
+        if not entries:
+            _fail(located, ("log", "entries"), "the recording has no entries")
         plan, notes = convert_har(entries, include_assets=include_assets)
         if not plan["scenarios"][0]["flow"]:
             left_out = "" if include_assets else " (static assets are left out: --include-assets)"

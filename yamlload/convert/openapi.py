@@ -199,6 +199,29 @@ def example_of(node: Any) -> Any:
     return example_of(schema) if isinstance(schema, dict) else _NO_VALUE
 
 
+def schema_example(spec: dict[str, Any], schema: Any, depth: int = 0) -> Any:
+    """A schema's example, its local `$ref` followed: its own `example`, `examples` or
+    `default`, else an object of its required properties' examples (each found the same
+    way) when every one has one; _NO_VALUE otherwise."""
+    schema = resolve(spec, schema)
+    if not isinstance(schema, dict) or depth > MAX_EXAMPLE_DEPTH:
+        return _NO_VALUE
+    own = example_of({k: v for k, v in schema.items() if k != "schema"})
+    if own is not _NO_VALUE:
+        return own
+    required = schema.get("required")
+    properties = schema.get("properties")
+    if not isinstance(required, list) or not required or not isinstance(properties, dict):
+        return _NO_VALUE
+    built: dict[str, Any] = {}
+    for name in required:
+        value = schema_example(spec, properties.get(name), depth + 1)
+        if value is _NO_VALUE:
+            return _NO_VALUE
+        built[str(name)] = value
+    return built
+
+
 def _scalar(value: Any) -> str:
     """One value as HTTP sends it: `true`, `1.5`, text as it is (never a Python repr)."""
     if isinstance(value, bool):
@@ -242,8 +265,10 @@ def _request_body(spec: dict[str, Any], operation: dict[str, Any]) -> Any:
     if not isinstance(content, dict):
         content = {}
     for mime, media in content.items():
-        if "json" in str(mime):
+        if "json" in str(mime) and isinstance(media, dict):
             value = example_of(media)
+            if value is _NO_VALUE:
+                value = schema_example(spec, media.get("schema"))
             if value is not _NO_VALUE:
                 return _shallow(value)
     raise Unfillable("required request body has no JSON example")
