@@ -20,6 +20,7 @@ from tests.helpers import REPO
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
+CONSTRAINTS = REPO / "requirements" / "docker-constraints.txt"
 if not (DOCKERFILE.is_file() and DOCKERIGNORE.is_file()):
     pytest.skip(
         "the Dockerfile and .dockerignore are not in the sdist (the image is built from a"
@@ -144,12 +145,16 @@ def _ignored(path: str, patterns: list[str]) -> bool:
     return ignored
 
 
-def test_dockerignore_sends_only_what_the_wheel_needs() -> None:
-    patterns = [
+def _dockerignore_patterns() -> list[str]:
+    return [
         line.strip()
         for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
+
+
+def test_dockerignore_sends_only_what_the_wheel_needs() -> None:
+    patterns = _dockerignore_patterns()
     for needed in (
         "pyproject.toml",
         "README.md",
@@ -209,3 +214,83 @@ def test_the_image_builds_and_runs_a_plan(tmp_path: Path) -> None:
         assert run.returncode == 0, run.stdout + run.stderr
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=120)
+
+
+# The image's platform, for the dependencies' markers (`sys_platform != 'win32'`, ...).
+IMAGE_MARKERS = {
+    "python_version": "3.12",
+    "python_full_version": "3.12.8",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "platform_machine": "x86_64",
+    "extra": "",
+}
+
+
+def _pins() -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([0-9][\w.]*)", line)
+            assert match, f"not name==version: {line!r}"
+            pins[canonicalize_name(match.group(1))] = match.group(2)
+    return pins
+
+
+def test_docker_constraints_pin_every_runtime_dependency_of_the_image() -> None:
+    # The final stage installs the wheel --no-deps with exactly these pins (and `pip
+    # check` fails the build if one is missing): each of pyproject.toml's dependencies
+    # for the image's platform is pinned, to a version its specifier allows, and so is
+    # every dependency of theirs this (tested) environment has installed.
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and newer
+    pins = _pins()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    todo = [Requirement(d) for d in project["project"]["dependencies"]]
+    for requirement in todo:
+        if requirement.marker is None or requirement.marker.evaluate(IMAGE_MARKERS):
+            name = canonicalize_name(requirement.name)
+            assert name in pins, f"{name} (pyproject.toml) is not pinned in {CONSTRAINTS.name}"
+            assert requirement.specifier.contains(pins[name], prereleases=True), (
+                name,
+                pins[name],
+                str(requirement.specifier),
+            )
+    seen: set[str] = set()
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in seen or (requirement.marker and not requirement.marker.evaluate(IMAGE_MARKERS)):
+            continue
+        seen.add(name)
+        assert name in pins, f"{name} (needed by the wheel) is not pinned in {CONSTRAINTS.name}"
+        try:
+            todo += [Requirement(r) for r in metadata.requires(requirement.name) or []]
+        except metadata.PackageNotFoundError:
+            continue  # not installed here: the image's `pip check` covers it
+    assert set(pins) == seen, f"pinned but not needed: {sorted(set(pins) - seen)}"
+
+
+def test_dockerfile_final_stage_installs_only_pinned_dependencies() -> None:
+    final = _final_stage()
+    copies = " ".join(rest for word, rest in final if word == "COPY")
+    assert "requirements/docker-constraints.txt" in copies, copies
+    runs = " ".join(rest for word, rest in final if word == "RUN")
+    install = runs.split("pip install", 1)[1].split("&&", 1)[0]
+    args = shlex.split(install)
+    assert "--no-deps" in args and "-r" in args, args
+    assert args[args.index("-r") + 1].endswith("docker-constraints.txt"), args
+    assert "pip check" in runs, runs
+    assert not _ignored("requirements/docker-constraints.txt", _dockerignore_patterns())
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert "nothing unpinned" not in text or "docker-constraints.txt" in text
