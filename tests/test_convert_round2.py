@@ -485,3 +485,34 @@ def test_repeated_form_keys_are_all_sent() -> None:
     post = {"mimeType": "application/x-www-form-urlencoded", "text": "a=1&b=2"}
     plan, _ = convert_har([_entry(f"{ORIGIN}/f", "POST", post=post)])
     assert _flow(plan)[0]["post"]["form"] == {"a": "1", "b": "2"}
+
+
+# U6: an id from an earlier response, sent in a later path, is captured ----------------
+
+
+def test_create_then_get_replays_with_the_captured_id(tmp_path: Path) -> None:
+    token = "ab12cd34ef56gh78"
+    auth = [{"name": "authorization", "value": f"Bearer {token}"}]
+    order = {"mimeType": "application/json", "text": json.dumps({"productId": 1, "quantity": 1})}
+    login = {"mimeType": "application/json", "text": '{"username":"shopper-1","password":"demo"}'}
+    har = _har(
+        _entry(f"{ORIGIN}/auth/login", "POST", response={"token": token}, post=login),
+        _entry(f"{ORIGIN}/orders", "POST", 201, {"id": 48213, "page": 7}, 1, auth, order),
+        _entry(f"{ORIGIN}/orders/48213", "GET", 200, {"id": 48213}, 2, auth),
+        _entry(f"{ORIGIN}/products/7", "GET", 200, {}, 3, auth),
+    )
+    _, plan = _converted_and_valid(tmp_path, har)
+    flow = [s for s in _flow(plan) if "think" not in s]
+    assert flow[1]["post"]["capture"] == {"json": "$.id", "as": "id"}
+    assert flow[2]["get"]["url"] == "/orders/{{ id }}"
+    assert flow[3]["get"]["url"] == "/products/7"  # `page` is no id: left as recorded
+    report = tmp_path / "report.json"
+    overrides = '{"config": {"phases": [{"duration": 1, "arrivalCount": 2}]}}'
+    result = run_cli(
+        "run", "--demo-target", "-q", str(tmp_path / "plan.yml"), "--overrides", overrides,
+        "-o", str(report),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stdout + result.stderr
+    counters = json.loads(report.read_text(encoding="utf-8"))["aggregate"]["counters"]
+    assert counters["http.codes.201"] == 2
+    assert "http.codes.404" not in counters  # the recorded 48213 would be no such order

@@ -486,11 +486,79 @@ def add_captures(entries: list[dict[str, Any]], requests: list[tuple[str, dict[s
             for j in sent_by:
                 replacing.setdefault(j, {})[value] = "{{ " + name + " }}"
             del senders[value]
+    _capture_ids(entries, requests, taken)
     for j, mapping in replacing.items():  # every token of a request in one pass
         step = requests[j][1]
         for key in ("url", "headers", "json", "form", "body"):
             if key in step:
                 step[key] = _replaced_all(step[key], mapping)
+
+
+def _capture_ids(
+    entries: list[dict[str, Any]], requests: list[tuple[str, dict[str, Any]]], taken: set[str]
+) -> None:
+    """An id a response handed out (under a key named like one: `id`, `orderId`,
+    `order_id`, `uuid`) that a later request's URL path sends as a whole segment: a
+    capture on the latest response before that request, `{{ id }}` in the path. Short
+    numbers are too common to take from any key (`"page": 1`)."""
+    senders: dict[str, list[int]] = {}
+    for j, (_, step) in enumerate(requests):
+        for segment in _path_segments(str(step.get("url", ""))):
+            if _ID_VALUE.fullmatch(segment):
+                senders.setdefault(segment, []).append(j)
+    if not senders:
+        return
+    chosen: dict[str, tuple[int, tuple[str | int, ...], str]] = {}
+    for i, entry in enumerate(entries):
+        for path, key, value in _ids(_response_json(entry)):
+            sent_by = senders.get(value)
+            if sent_by and sent_by[0] > i:
+                chosen[value] = (i, path, key)  # the latest response before the first use
+    for value, (i, path, key) in chosen.items():
+        name = variable_name(key, taken)
+        taken.add(name)
+        _capture(requests[i][1], {"json": json_path(path), "as": name})
+        for j in senders[value]:
+            if j > i:
+                step = requests[j][1]
+                step["url"] = _path_replaced(str(step["url"]), value, "{{ " + name + " }}")
+
+
+# An id's key, and its value: digits or a UUID.
+_ID_KEY = re.compile(r"(?i)^(?:id|uuid|guid)$|[a-z0-9](?:_id|Id|ID|_uuid|Uuid)$")
+_ID_VALUE = re.compile(
+    r"\d{1,19}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+def _ids(data: Any) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """Each id-like value under an id's key, as text: (its path, the key, the value)."""
+    found: list[tuple[tuple[str | int, ...], str, str]] = []
+    stack: list[tuple[Any, tuple[str | int, ...], str]] = [(data, (), "")]
+    while stack:
+        node, path, key = stack.pop()
+        if isinstance(node, dict) and len(path) < MAX_BODY_DEPTH:
+            for k, v in node.items():
+                if isinstance(v, dict | list):
+                    stack.append((v, (*path, str(k)), str(k)))
+                elif _ID_KEY.search(str(k)) and not isinstance(v, bool):
+                    text = str(v) if isinstance(v, int | str) else ""
+                    if _ID_VALUE.fullmatch(text):
+                        found.append(((*path, str(k)), str(k), text))
+        elif isinstance(node, list) and len(path) < MAX_BODY_DEPTH:
+            stack.extend((v, (*path, n), key) for n, v in enumerate(node))
+    return found
+
+
+def _path_segments(url: str) -> list[str]:
+    return url.split("?", 1)[0].split("#", 1)[0].split("/")
+
+
+def _path_replaced(url: str, value: str, template: str) -> str:
+    """`url` with each path segment equal to `value` replaced (the query as it is)."""
+    path, mark, rest = url.partition("?")
+    segments = [template if seg == value else seg for seg in path.split("/")]
+    return "/".join(segments) + mark + rest
 
 
 def is_token(value: str) -> bool:
