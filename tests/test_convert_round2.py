@@ -389,7 +389,7 @@ def test_a_body_example_is_found_through_a_ref_and_from_property_examples() -> N
         },
         components={"schemas": schemas},
     )
-    plan, notes = convert_openapi(spec)
+    plan, notes = convert_openapi(spec, all_methods=True)
     assert [s["post"]["json"] for s in _flow(plan)] == [{"a": 1}, {"name": "rex", "tag": "dog"}]
     assert any("POST /u" in n for n in notes)
 
@@ -516,3 +516,22 @@ def test_create_then_get_replays_with_the_captured_id(tmp_path: Path) -> None:
     counters = json.loads(report.read_text(encoding="utf-8"))["aggregate"]["counters"]
     assert counters["http.codes.201"] == 2
     assert "http.codes.404" not in counters  # the recorded 48213 would be no such order
+
+
+# U16: the smoke plan sends only GET and HEAD unless --all-methods -----------------------
+
+
+def test_the_smoke_plan_sends_only_safe_methods_unless_asked(tmp_path: Path) -> None:
+    spec = _spec({"/admin/reset": {"post": {}}, "/pets": {"get": {}, "delete": {}}})
+    source = _write(tmp_path / "api.json", spec)
+    result = run_cli("convert", str(source))
+    assert result.exit_code == 0
+    plan = parse_document(result.stdout.encode(), "plan").data
+    assert [next(iter(s)) for s in _flow(plan)] == ["get"]
+    assert "# skipped: POST /admin/reset (" in result.stdout and "--all-methods" in result.stdout
+    result = run_cli("convert", str(source), "--all-methods")
+    plan = parse_document(result.stdout.encode(), "plan").data
+    assert sorted(next(iter(s)) for s in _flow(plan)) == ["delete", "get", "post"]
+    only_unsafe = _write(tmp_path / "u.json", _spec({"/r": {"post": {}}}))
+    result = run_cli("convert", str(only_unsafe))
+    assert result.exit_code == 2 and "--all-methods" in result.stderr

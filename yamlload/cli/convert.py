@@ -42,13 +42,20 @@ from .init import check_new_file, print_text, refuse_folder_name, write_new_file
     is_flag=True,
     help="HAR: keep static assets (images, CSS, JS, fonts, media), left out by default.",
 )
-def convert(source: str, output: str | None, include_assets: bool) -> None:
+@click.option(
+    "--all-methods",
+    is_flag=True,
+    help="OpenAPI: send every operation; by default only GET and HEAD (a smoke test "
+    "should not change data).",
+)
+def convert(source: str, output: str | None, include_assets: bool, all_methods: bool) -> None:
     """Convert INPUT, a HAR recording (a browser's export) or an OpenAPI 3 description
     (YAML or JSON), into a plan: see docs/convert.md.
 
     A HAR becomes one scenario with the requests in order, pauses, bodies, the headers
     that matter, and captures for tokens the server handed out; an OpenAPI description
-    becomes a smoke plan with one request per operation that can be filled in.
+    becomes a smoke plan with one request per operation that can be filled in (GET and
+    HEAD only, unless --all-methods).
     """
     if output == "-":
         output = None
@@ -56,7 +63,7 @@ def convert(source: str, output: str | None, include_assets: bool) -> None:
         refuse_folder_name(output, "convert")  # `out/` would be written as a file `out`
         check_new_file(Path(output), "convert")  # before reading: fail fast, exit 2
     located = read_input(source)
-    converted = convert_document(located, include_assets=include_assets)
+    converted = convert_document(located, include_assets=include_assets, all_methods=all_methods)
     copied = copied_template(converted.plan, captured_names(converted.plan))
     if copied is not None:
         path = input_path_of(located.data, copied)

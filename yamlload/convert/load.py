@@ -12,7 +12,7 @@ from ..plan.files import FileTooLargeError
 from ..plan.source import MAX_DEPTH, Located, read_bounded, read_document
 from .common import DEFAULT_PHASES_COMMENT, InputProblem, nested_deeper
 from .har import convert_har
-from .openapi import SMOKE_PHASES_COMMENT, convert_openapi
+from .openapi import SMOKE_PHASES_COMMENT, UNSAFE_REASON, convert_openapi
 
 # A JSON input (a HAR) may be this large: a recording's size is mostly the bodies of the
 # assets left out and of responses only searched for tokens, so the plan cap (10 MB,
@@ -129,14 +129,16 @@ def _json_error(path: str | os.PathLike[str]) -> PlanError | None:
     return None
 
 
-def convert_document(located: Located, include_assets: bool = False) -> Converted:
+def convert_document(
+    located: Located, include_assets: bool = False, all_methods: bool = False
+) -> Converted:
     try:
-        return _convert(located, include_assets)
+        return _convert(located, include_assets, all_methods)
     except InputProblem as problem:
         raise PlanError([Problem(located.key_pos(problem.path), problem.message)]) from None
 
 
-def _convert(located: Located, include_assets: bool) -> Converted:
+def _convert(located: Located, include_assets: bool, all_methods: bool) -> Converted:
     data = located.data
     if data is None:
         _fail(located, (), "the input is empty: export the HAR or the description again")
@@ -156,10 +158,16 @@ def _convert(located: Located, include_assets: bool) -> Converted:
             _fail(located, ("swagger",), "Swagger 2 is not supported: convert it to OpenAPI 3")
         if not isinstance(data.get("paths"), dict):
             _fail(located, ("openapi",), "an OpenAPI description needs `paths` (a mapping)")
-        plan, notes = convert_openapi(data)
+        plan, notes = convert_openapi(data, all_methods)
         if not plan["scenarios"][0]["flow"]:
-            skipped = sum(1 for note in notes if note.startswith("skipped:"))
-            why = f"{skipped} skipped: their required parameters have no examples"
+            skipped = [note for note in notes if note.startswith("skipped:")]
+            unsafe = sum(1 for note in skipped if UNSAFE_REASON in note)
+            why = f"{len(skipped)} skipped: their required parameters have no examples"
+            if unsafe:
+                why = (
+                    f"{len(skipped)} skipped, {unsafe} of them as they may change data: "
+                    "--all-methods sends those"
+                )
             _fail(located, ("paths",), f"no operation could be filled in ({why})")
         return Converted("OpenAPI", plan, notes, SMOKE_PHASES_COMMENT)
     _fail(

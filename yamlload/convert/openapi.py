@@ -13,6 +13,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from ..units import counted
 from .common import HEADER_NAME, METHODS, InputProblem, nested_deeper
 
 # One user runs every request once: a smoke test, not a load.
@@ -25,6 +26,9 @@ _NO_VALUE = object()
 _PLACEHOLDER = re.compile(r"\{([^{}/]*)\}")
 # A body's example nested deeper would make the plan deeper than a plan may be (64).
 MAX_EXAMPLE_DEPTH = 48
+# What the smoke plan sends by default: methods that do not change data.
+SAFE_METHODS = ("get", "head")
+UNSAFE_REASON = "it may change data: only GET and HEAD are sent unless --all-methods"
 # A smoke plan of more operations would not fit in a plan (10 MB) or be a smoke test.
 MAX_OPERATIONS = 10_000
 
@@ -33,8 +37,12 @@ class Unfillable(Exception):
     """Why an operation cannot be sent: the skipped comment's reason."""
 
 
-def convert_openapi(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The smoke plan and its notes; InputProblem when it has more than MAX_OPERATIONS."""
+def convert_openapi(
+    spec: dict[str, Any], all_methods: bool = False
+) -> tuple[dict[str, Any], list[str]]:
+    """The smoke plan and its notes; InputProblem when it has more than MAX_OPERATIONS.
+    Only SAFE_METHODS are sent unless `all_methods`: a smoke test should not change data
+    (`POST /admin/reset`) unless asked to."""
     count = sum(
         1
         for item in spec["paths"].values()
@@ -59,10 +67,15 @@ def convert_openapi(spec: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             if not isinstance(operation, dict):
                 continue
             try:
-                steps.append(operation_step(spec, str(path), method, item, operation, prefix))
+                step = operation_step(spec, str(path), method, item, operation, prefix)
             except Unfillable as why:
                 skipped.append(f"skipped: {method.upper()} {path} ({why})")
-    notes = [f"a smoke plan from an OpenAPI description: {len(steps)} requests"]
+                continue
+            if all_methods or method in SAFE_METHODS:
+                steps.append(step)
+            else:
+                skipped.append(f"skipped: {method.upper()} {path} ({UNSAFE_REASON})")
+    notes = [f"a smoke plan from an OpenAPI description: {counted(len(steps), 'request')}"]
     if target == FALLBACK_TARGET:
         notes.append("the description names no absolute server: set config.target")
     notes += skipped
