@@ -72,7 +72,10 @@ TAKEN_LONG = {
 }
 TAKEN_SHORT = {"o": "-o/--output", "h": "-h/--help"}
 SHORT_WITH_VALUE = set("cetpvo")  # a short option whose value may follow in the same word
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# SIGHUP is POSIX only (a Windows runner has SIGINT and SIGTERM).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 class Refused(Exception):
