@@ -238,7 +238,8 @@ def wait_forwarding_signals(cmd: list[str]) -> int:
         sent = 0
         while True:
             while sent < len(received):
-                with contextlib.suppress(OSError):  # it has just ended
+                # OSError: it has just ended; ValueError: a signal Windows cannot send
+                with contextlib.suppress(OSError, ValueError):
                     child.send_signal(received[sent])
                 sent += 1
             try:
