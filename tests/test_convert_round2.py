@@ -535,3 +535,20 @@ def test_the_smoke_plan_sends_only_safe_methods_unless_asked(tmp_path: Path) -> 
     only_unsafe = _write(tmp_path / "u.json", _spec({"/r": {"post": {}}}))
     result = run_cli("convert", str(only_unsafe))
     assert result.exit_code == 2 and "--all-methods" in result.stderr
+
+
+def test_a_parameter_example_is_found_through_its_schema_ref() -> None:
+    params = [
+        {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "schema": {"$ref": "#/components/schemas/Id"},
+        }
+    ]
+    spec = _spec(
+        {"/p/{id}": {"get": {"parameters": params}}},
+        components={"schemas": {"Id": {"type": "integer", "example": 42}}},
+    )
+    plan, _ = convert_openapi(spec)
+    assert _flow(plan)[0]["get"]["url"] == "/p/42"

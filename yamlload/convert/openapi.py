@@ -113,13 +113,13 @@ def operation_step(
     for param in _parameters(spec, item, operation):
         where, name = param.get("in"), str(param.get("name", ""))
         if where == "path":
-            values[name] = quote(path_value(_shallow(_required_value(param))), safe=",")
+            values[name] = quote(path_value(_shallow(_required_value(spec, param))), safe=",")
         elif param.get("required") and where == "query":
-            query += query_pairs(name, _shallow(_required_value(param)))
+            query += query_pairs(name, _shallow(_required_value(spec, param)))
         elif param.get("required") and where == "header":
             if not HEADER_NAME.fullmatch(name):
                 raise Unfillable(f"required header {name!r} is not a header name a plan can hold")
-            headers[name.lower()] = path_value(_shallow(_required_value(param)))
+            headers[name.lower()] = path_value(_shallow(_required_value(spec, param)))
         elif param.get("required"):
             raise Unfillable(f"required {where} parameter {name} is not supported")
     unnamed = [m.group(0) for m in _PLACEHOLDER.finditer(path) if m.group(1) not in values]
@@ -170,8 +170,10 @@ def resolve(spec: dict[str, Any], node: Any) -> Any:
     return node
 
 
-def _required_value(param: dict[str, Any]) -> Any:
+def _required_value(spec: dict[str, Any], param: dict[str, Any]) -> Any:
     value = example_of(param)
+    if value is _NO_VALUE:  # its schema a `$ref` (#/components/schemas/…)
+        value = schema_example(spec, param.get("schema"))
     if value is _NO_VALUE:
         raise Unfillable(f"required parameter {param.get('name')} has no example")
     return value
