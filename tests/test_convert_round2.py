@@ -340,6 +340,8 @@ def test_a_plan_that_would_not_validate_is_refused_not_written(
 # A8: every value reads back as it was written ----------------------------------------
 
 ODD = ["a\u0085b", "a\u2028b", "a\u2029b", "a\rb", "a\x00b", "a\x1bb", "a\x9fb", " lead", "\ttab"]
+# A long string ruamel would fold: a tab before a space at a fold read back with a space.
+ODD += ["a\tb " * 2000 + "\x85", "word " * 3000]
 
 
 def test_values_yaml_would_fold_read_back_identical(tmp_path: Path) -> None:

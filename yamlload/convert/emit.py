@@ -30,7 +30,7 @@ def plan_text(
     if "phases" in config:
         config.yaml_set_comment_before_after_key("phases", before=phases_comment, indent=2)
     yaml = YAML(typ="rt", pure=True)
-    yaml.width = 4096
+    yaml.width = 2**30  # never folded: a folded string can read back changed
     yaml.indent(mapping=2, sequence=4, offset=2)
     out = io.StringIO()
     yaml.dump(tree, out)
