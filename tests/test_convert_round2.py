@@ -554,3 +554,20 @@ def test_a_parameter_example_is_found_through_its_schema_ref() -> None:
     )
     plan, _ = convert_openapi(spec)
     assert _flow(plan)[0]["get"]["url"] == "/p/42"
+
+
+def test_every_value_of_a_converted_plan_reads_back_identical(tmp_path: Path) -> None:
+    """Each character up to U+00FF, and the line and paragraph separators, the BOM and
+    a lone surrogate, in keys and values, next to spaces and quotes."""
+    from yamlload.convert import convert_document, plan_text, read_input
+
+    chars = [chr(c) for c in range(0x100)] + ["\u2028", "\u2029", "\ufeff", "\ud800"]
+    values = {f"k{n}{c}": f"{c} a{c}b '{c}\" {c}" for n, c in enumerate(chars)}
+    post = {"mimeType": "application/json", "text": json.dumps(values)}
+    headers = [{"name": "x-v", "value": "".join(chars).replace("\r", "").replace("\n", "")}]
+    source = _write(
+        tmp_path / "r.har", _har(_entry(f"{ORIGIN}/a", "POST", post=post, headers=headers))
+    )
+    converted = convert_document(read_input(source))
+    text = plan_text(converted.plan, converted.notes, "r.har", converted.phases_comment)
+    assert parse_document(text.encode("utf-8", "surrogatepass"), "plan").data == converted.plan
