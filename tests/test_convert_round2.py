@@ -571,3 +571,10 @@ def test_every_value_of_a_converted_plan_reads_back_identical(tmp_path: Path) ->
     converted = convert_document(read_input(source))
     text = plan_text(converted.plan, converted.notes, "r.har", converted.phases_comment)
     assert parse_document(text.encode("utf-8", "surrogatepass"), "plan").data == converted.plan
+
+
+def test_the_count_of_more_skipped_entries_is_singular_or_plural() -> None:
+    _, notes = convert_har([5] * 21 + [_entry(f"{ORIGIN}/a")])
+    assert "skipped 1 more malformed entry" in notes
+    _, notes = convert_har([5] * 22 + [_entry(f"{ORIGIN}/a")])
+    assert "skipped 2 more malformed entries" in notes

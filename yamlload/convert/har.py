@@ -132,11 +132,12 @@ def convert_har(
         )
     notes += [f"skipped {why}" for why in unsent[:20]]
     if len(unsent) > 20:
-        notes.append(f"skipped {len(unsent) - 20} more entries with such methods")
+        notes.append(f"skipped {counted(len(unsent) - 20, 'more entry', 'more entries')} so")
     notes += other_origin_notes(merged, origin)
     notes += [f"skipped {why}" for why in malformed[:20]]
     if len(malformed) > 20:
-        notes.append(f"skipped {len(malformed) - 20} more malformed entries")
+        more = counted(len(malformed) - 20, "more malformed entry", "more malformed entries")
+        notes.append(f"skipped {more}")
     scenario = {"name": "recorded flow", "flow": steps}
     plan = {"config": {"target": origin, "phases": DEFAULT_PHASES}, "scenarios": [scenario]}
     return plan, notes
