@@ -50,7 +50,7 @@ from .init import check_new_file, print_text, refuse_folder_name, write_new_file
 )
 def convert(source: str, output: str | None, include_assets: bool, all_methods: bool) -> None:
     """Convert INPUT, a HAR recording (a browser's export) or an OpenAPI 3 description
-    (YAML or JSON), into a plan: see docs/convert.md.
+    (YAML or JSON), into a plan: see docs/convert.md in yamlload's repository.
 
     A HAR becomes one scenario with the requests in order, pauses, bodies, the headers
     that matter, and captures for tokens the server handed out; an OpenAPI description
