@@ -284,6 +284,20 @@ def test_wss_with_an_untrusted_certificate_when_told_to_accept_it(
     assert ws_counters(summary)["websocket.messages_received"] == 2
 
 
+@pytest.mark.parametrize("transport", ["fast", "aiohttp"])
+def test_wss_obeys_insecure_as_http_does(
+    write_plan, tls_ws_server: ServerThread, monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    """-k (RunOptions.insecure) accepts the certificate for wss:// as for https://,
+    whichever HTTP transport runs (issue 19, review)."""
+    monkeypatch.setenv("YAMLLOAD_TRANSPORT", transport)
+    target = tls_ws_server.url.replace("https://", "wss://")
+    flow = "      - connect: /echo\n      - send: {payload: s, capture: {regexp: s, as: s}}\n"
+    summary = run_ws(write_plan, plan_text(2, flow), target, insecure=True)
+    assert summary.counter("vusers.completed") == 2, summary.aggregate.counters
+    assert ws_counters(summary)["websocket.messages_received"] == 2
+
+
 def test_wss_refuses_an_untrusted_certificate(write_plan, tls_ws_server: ServerThread) -> None:
     target = tls_ws_server.url.replace("https://", "wss://")
     summary = run_ws(write_plan, plan_text(1, "      - connect: /echo\n"), target)

@@ -161,7 +161,7 @@ class Engine:
         if plan.has_ws:  # aiohttp's WebSocket client, loaded only for a plan that speaks it
             from .ws import WsClient
 
-            self.ws = WsClient(plan, recorder, self.log, self.clock, self.stopping)
+            self.ws = WsClient(plan, recorder, self.log, self.clock, self.stopping, self.options)
             flow.sockets = self.ws
             users.ws_session = self.ws.session
         return users

@@ -54,6 +54,7 @@ from .http.checks import CAPTURE_ERRORS, Checked
 from .http.errors import FAILED_CAPTURE, INVALID_URL
 from .http.fast_connect import ssl_context
 from .log import RunLog, exception_text
+from .options import RunOptions
 from .stop import Stop
 from .vuser import User, render, text
 
@@ -172,21 +173,31 @@ class WsClient:
     aiohttp session (no cookies; the connections' sockets are the users' own)."""
 
     def __init__(
-        self, plan: Plan, recorder: Recorder, log: RunLog, clock: Clock, stop: Stop
+        self,
+        plan: Plan,
+        recorder: Recorder,
+        log: RunLog,
+        clock: Clock,
+        stop: Stop,
+        options: RunOptions | None = None,
     ) -> None:
+        options = options or RunOptions()
         self.plan = plan
         self.settings = plan.ws
         self.rec = recorder
         self.log = log
         self.clock = clock
         self.stop = stop
-        self.verify = plan.http.reject_unauthorized
+        # The same TLS settings as HTTP's, whichever transport: tls.rejectUnauthorized
+        # and -k (--insecure); and the same resolver.
+        self.verify = plan.http.reject_unauthorized and not options.insecure
+        self.resolver = options.resolver
         self._session: aiohttp.ClientSession | None = None
 
     def session_for_loop(self) -> aiohttp.ClientSession:
         if self._session is None:  # made on the run's loop, at the first connection
             context: ssl.SSLContext = ssl_context(self.verify)
-            connector = aiohttp.TCPConnector(limit=0, ssl=context)
+            connector = aiohttp.TCPConnector(limit=0, ssl=context, resolver=self.resolver)
             self._session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar()
             )
