@@ -80,10 +80,12 @@ class Failed(Exception):
     """A ws step's failure as a value on its way to being counted: `code` is its
     errors.* name. Raised and caught within this module only."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, message: str | bytes | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        # The message read when it failed (a capture or match on it), told in its line.
+        self.message = message
 
 
 class Socket:
@@ -266,7 +268,14 @@ class WsClient:
             detail = mask_userinfo(f"{shown}: {exception_text(exc)}")
             self.failed(user, "connect", Failed(error_code(exc), detail))
             return None
-        self.rec.observe(WS_CONNECT_TIME, (self.clock.now() - started) * 1000.0)
+        millis = (self.clock.now() - started) * 1000.0
+        self.rec.observe(WS_CONNECT_TIME, millis)
+        if self.log.debug:
+            protocol = f", subprotocol {ws.protocol}" if ws.protocol else ""
+            self.log.log(
+                f"debug: ws connected {shown} ({millis:.1f} ms{protocol})",
+                self.log.user_secrets(user),
+            )
         return Socket(ws, self.rec)
 
     def url(self, connect: WsConnect, user: User) -> str:
@@ -306,18 +315,26 @@ class WsClient:
         message = json.dumps(rendered) if step.as_json else to_text(rendered)
         if step.awaits_reply:
             socket.drop_unread()
+        reply: str | bytes | None = None
         try:
             sent_at = self.clock.now()
             await socket.send(message)
             self.rec.count(WS_MESSAGES_SENT)
+            if self.log.debug:
+                self.debug(user, "sent", message)
             if not step.awaits_reply:
                 return True
             reply = await socket.next(self.deadline(None))
+            millis = (self.clock.now() - sent_at) * 1000.0
             self.rec.count(WS_MESSAGES_RECEIVED)
-            self.rec.observe(WS_RESPONSE_TIME, (self.clock.now() - sent_at) * 1000.0)
+            self.rec.observe(WS_RESPONSE_TIME, millis)
+            if self.log.debug:
+                self.debug(user, "received", reply, f"{millis:.1f} ms, ")
             self.read_reply(step.captures, step.matches, as_checked(reply), user)
             return True
         except Failed as failure:
+            if failure.message is None and reply is not None:
+                failure.message = reply
             self.failed(user, f"step {step.pos}, send", failure)
             return False
 
@@ -326,14 +343,22 @@ class WsClient:
         counted received), its captures taken; Failed at the deadline."""
         socket: Socket = user.socket
         deadline = self.deadline(step.timeout)
+        last: str | bytes | None = None
         try:
             while True:
-                message = as_checked(await socket.next(deadline))
+                last = await socket.next(deadline)
+                message = as_checked(last)
                 self.rec.count(WS_MESSAGES_RECEIVED)
+                if self.log.debug:
+                    self.debug(user, "received", last)
                 if all(passes(match, message, user) for match in step.matches):
                     self.read_reply(step.captures, (), message, user)
                     return True
         except Failed as failure:
+            if failure.message is None and last is not None:
+                failure.message = last  # the last message read: the capture's, or skipped
+                if failure.code == TIMEOUT:
+                    failure.detail = "no message passed the match within the timeout"
             self.failed(user, f"step {step.pos}, wait", failure)
             return False
 
@@ -369,9 +394,26 @@ class WsClient:
         self.count_failure(user, where, failure)
 
     def count_failure(self, user: User, where: str, failure: Failed) -> None:
-        """Count and tell one failure; the user stops as failed."""
+        """Count and tell one failure, with the start of the message it read (masked of
+        secrets, one line, cut as HTTP's failure bodies are); the user stops as failed."""
         self.rec.count(ERRORS + failure.code)
-        self.log.failure(failure.code, user, where, failure.detail)
+        detail = failure.detail
+        if failure.message is not None:
+            read = "the last message read" if failure.code == TIMEOUT else "message"
+            detail += f"; {read}: {self.message_text(failure.message, user)}"
+        self.log.failure(failure.code, user, where, detail)
+
+    def message_text(self, message: str | bytes, user: User) -> str:
+        body = message.encode("utf-8", "replace") if isinstance(message, str) else message
+        return self.log.snippet(body, self.log.user_secrets(user))
+
+    def debug(self, user: User, what: str, message: str | bytes, took: str = "") -> None:
+        """--debug: a message sent or received, as HTTP's requests are told."""
+        size = len(message.encode("utf-8", "replace") if isinstance(message, str) else message)
+        self.log.log(
+            f"debug: ws {what} ({took}{size} bytes): {self.message_text(message, user)}",
+            self.log.user_secrets(user),
+        )
 
 
 def as_checked(message: str | bytes) -> Checked:
