@@ -133,3 +133,54 @@ def test_the_live_dashboard_tiles_show_websocket_counts(tmp_path: Path) -> None:
     tiles = board.frame()["html"]["tiles"]
     assert 'data-metric="websocket.messages_sent">42<' in tiles
     assert 'data-metric="websocket.sessions">3<' in tiles
+
+
+def test_the_prometheus_exposition_carries_websocket_series(write_plan) -> None:
+    """/metrics and the Pushgateway: websocket counters and histograms, the report's
+    numbers; ws errors under yamlload_errors_total, whose HELP says not only requests."""
+    from tests.servers import ServerThread
+    from tests.test_exposition import parse
+    from tests.test_watchers import Recording
+    from tests.ws_servers import make_ws_app
+    from yamlload import PlanOptions, load_plan
+    from yamlload.live.exposition import Snapshot, exposition
+    from yamlload.results.summary import summarize
+    from yamlload.runtime.engine import RunOptions, run_plan
+
+    text = (
+        "config:\n  phases: [{duration: 1, arrivalCount: 3}]\n"
+        "scenarios:\n  - engine: ws\n    flow:\n      - connect: /echo\n"
+        "      - send: {payload: a, capture: {regexp: a, as: a}}\n      - send: b\n"
+    )
+    with ServerThread(make_ws_app()) as server:
+        plan = load_plan(str(write_plan(text)), PlanOptions(target=server.url))
+        watcher = Recording()
+        result = run_plan(plan, RunOptions(seed=3, watchers=(watcher,)))
+    summary = summarize(plan, result, "t")
+    assert watcher.live is not None
+    page = exposition(Snapshot(watcher.live.total, 0, 1.0, {}))
+    types, samples = parse(page)
+    for name, _, _ in samples:
+        family = name.removesuffix("_bucket").removesuffix("_sum").removesuffix("_count")
+        assert name in types or family in types, name
+    flat = {n: v for n, lab, v in samples if not lab}
+    assert flat["yamlload_websocket_messages_sent_total"] == 6
+    assert flat["yamlload_websocket_messages_received_total"] == 3
+    assert flat["yamlload_websocket_sessions_total"] == 3
+    ended = {
+        lab["outcome"]: v for n, lab, v in samples if n == "yamlload_websocket_sessions_ended_total"
+    }
+    assert ended == {"completed": 3.0, "failed": 0.0, "interrupted": 0.0}
+    for hist in ("connect_time", "response_time", "session_length"):
+        name = f"yamlload_websocket_{hist}_seconds"
+        assert types[name] == "histogram"
+        assert flat[f"{name}_count"] == summary.histogram(f"websocket.{hist}").count
+    assert "# HELP yamlload_errors_total Errors by name" in page
+    assert "WebSocket" in page.split("# HELP yamlload_errors_total", 1)[1].split("\n", 1)[0]
+
+
+def test_an_http_plan_exposition_has_no_websocket_series() -> None:
+    from yamlload.live.exposition import Snapshot, exposition
+    from yamlload.metrics.histogram import Metrics
+
+    assert "websocket" not in exposition(Snapshot(Metrics(), 0, 1.0, {}))

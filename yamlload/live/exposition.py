@@ -28,6 +28,17 @@ from ..metrics.names import (
     USERS_COMPLETED,
     USERS_CREATED,
     USERS_FAILED,
+    WS_CONNECT_FAILED,
+    WS_CONNECT_TIME,
+    WS_MESSAGES_RECEIVED,
+    WS_MESSAGES_SENT,
+    WS_MESSAGES_UNREAD,
+    WS_RESPONSE_TIME,
+    WS_SESSION_LENGTH,
+    WS_SESSIONS,
+    WS_SESSIONS_COMPLETED,
+    WS_SESSIONS_FAILED,
+    WS_SESSIONS_INTERRUPTED,
     split_endpoint_key,
 )
 from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
@@ -78,7 +89,9 @@ def exposition(snapshot: Snapshot) -> str:
         lines,
         "yamlload_errors_total",
         "counter",
-        "Requests that got no usable response, by error (errors.* in the report).",
+        "Errors by name (errors.* in the report): HTTP requests with no usable response, "
+        "failed captures and matches, and WebSocket failures (connect, handshake, close, "
+        "timeout).",
     )
     for name, n in sorted(counters.items()):
         if name.startswith(ERRORS):
@@ -99,6 +112,7 @@ def exposition(snapshot: Snapshot) -> str:
     _family(lines, "yamlload_run_elapsed_seconds", "gauge", "Seconds since the load started.")
     lines.append(f"yamlload_run_elapsed_seconds {_number(snapshot.elapsed)}")
     _response_times(lines, snapshot.total.histograms, snapshot.mask)
+    _websocket(lines, snapshot.total)
     _arrival_lag(lines, snapshot.total.histograms.get(ARRIVAL_LAG))
     _monitor(lines, snapshot.total, snapshot.mask)
     checks = _checks_once(snapshot.checks, snapshot.mask)
@@ -217,6 +231,70 @@ def _cumulative(hist: Histogram) -> list[int]:
             at = index[key] = bisect.bisect_left(BUCKETS, _bucket_value(key) / 1e6)
         counts[at] += n
     return list(itertools.accumulate(counts))
+
+
+# websocket.* counters as Prometheus counters (Artillery's names, yamlload_ prefixed).
+_WS_COUNTERS = (
+    ("yamlload_websocket_messages_sent_total", WS_MESSAGES_SENT, "WebSocket messages sent."),
+    (
+        "yamlload_websocket_messages_received_total",
+        WS_MESSAGES_RECEIVED,
+        "WebSocket messages a step read (a send's reply, a wait's messages).",
+    ),
+    (
+        "yamlload_websocket_messages_unread_total",
+        WS_MESSAGES_UNREAD,
+        "WebSocket messages that arrived and no step read.",
+    ),
+    ("yamlload_websocket_sessions_total", WS_SESSIONS, "WebSocket connections opened."),
+    (
+        "yamlload_websocket_connect_failed_total",
+        WS_CONNECT_FAILED,
+        "WebSocket connections that could not be opened (each also an error).",
+    ),
+)
+_WS_ENDED = (
+    ("completed", WS_SESSIONS_COMPLETED),
+    ("failed", WS_SESSIONS_FAILED),
+    ("interrupted", WS_SESSIONS_INTERRUPTED),
+)
+_WS_HISTOGRAMS = (
+    (
+        "yamlload_websocket_connect_time_seconds",
+        WS_CONNECT_TIME,
+        "WebSocket handshakes (TCP, TLS and the upgrade).",
+    ),
+    (
+        "yamlload_websocket_response_time_seconds",
+        WS_RESPONSE_TIME,
+        "From a WebSocket send to the reply it waited for.",
+    ),
+    (
+        "yamlload_websocket_session_length_seconds",
+        WS_SESSION_LENGTH,
+        "A completed WebSocket connection's life.",
+    ),
+)
+
+
+def _websocket(lines: list[str], total: Metrics) -> None:
+    """The websocket.* metrics, once the run has any (a plan without ws scenarios has
+    none, and gets no websocket families)."""
+    counters, histograms = total.counters, total.histograms
+    if not any(k.startswith("websocket.") for k in itertools.chain(counters, histograms)):
+        return
+    for metric, key, text in _WS_COUNTERS:
+        _family(lines, metric, "counter", text)
+        lines.append(f"{metric} {counters.get(key, 0)}")
+    name = "yamlload_websocket_sessions_ended_total"
+    _family(lines, name, "counter", "WebSocket connections ended, by outcome.")
+    for outcome, key in _WS_ENDED:
+        lines.append(f"{name}{_labels(outcome=outcome)} {counters.get(key, 0)}")
+    for metric, key, text in _WS_HISTOGRAMS:
+        _family(lines, metric, "histogram", text)
+        hist = histograms.get(key)
+        if hist is not None:
+            _histogram(lines, metric, "", hist)
 
 
 def _arrival_lag(lines: list[str], hist: Histogram | None) -> None:
