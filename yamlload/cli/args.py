@@ -222,8 +222,9 @@ class RunArgs:
         )
 
     def aimed_at(self, target: str) -> RunArgs:
-        """These args with the plan's target replaced (`--demo-target`)."""
-        return replace(self, plan=replace(self.plan, target=target))
+        """These args aimed at the demo target (`--demo-target`): its address replaces
+        the plan's target's scheme, host and port; the target's path is kept."""
+        return replace(self, plan=replace(self.plan, demo_target=target))
 
 
 def parse_segment(text: str) -> Segment:

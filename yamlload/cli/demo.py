@@ -40,7 +40,9 @@ def target(host: str, port: int, racy: bool, exit_with_parent: int | None) -> No
 
     Endpoints: POST /auth/login, GET /products, GET /products/{id}, GET /search?q=,
     POST /orders, GET /orders/{id}, POST /admin/reset, GET /health, and for tests
-    GET /delay/{ms}, /status/{code}, /bytes/{n}, /echo, /cookies/set.
+    GET /delay/{ms}, /status/{code}, /bytes/{n}, /echo, /cookies/set. WebSocket:
+    /ws/echo (each message sent back) and /ws/chat/{room} (a chat room: each member's
+    messages go to every member, as JSON).
     """
     from ..runtime.engine import run_on_uvloop  # the demo target serves on the runtime's loop
 

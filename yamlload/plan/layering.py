@@ -36,6 +36,10 @@ class PlanOptions:
     dotenv: str | None = None
     env: tuple[tuple[str, str], ...] = ()
     allow_paths: tuple[str, ...] = ()
+    # `run --demo-target`'s address (http://127.0.0.1:PORT): it replaces the target's
+    # scheme, host and port, and the target's path is kept (ws://h/ws/echo → the demo's
+    # /ws/echo), after -t.
+    demo_target: str | None = None
 
     def environment_variables(self, roots: Iterable[str] | None = None) -> dict[str, str]:
         """The environment, with the --dotenv file (which must lie inside `roots` when
@@ -63,7 +67,22 @@ def assemble(plan_path: str, options: PlanOptions) -> Located:
         )
     if options.target is not None:
         doc = set_value(doc, ("config", "target"), options.target, Pos("--target"))
+    if options.demo_target is not None:
+        aimed = options.demo_target.rstrip("/") + _target_path(doc.get(("config", "target")))
+        doc = set_value(doc, ("config", "target"), aimed, Pos("--demo-target"))
     return doc
+
+
+def _target_path(target: object) -> str:
+    """A target URL's path (and query), '' for none or for what is not a URL."""
+    if not isinstance(target, str):
+        return ""
+    _, sep, rest = target.strip().partition("://")
+    if not sep:
+        return ""
+    slash = rest.find("/")
+    path = rest[slash:] if slash >= 0 else ""
+    return "" if path == "/" else path
 
 
 def _apply_environment(doc: Located, name: str) -> Located:
