@@ -394,3 +394,18 @@ def test_a_run_that_opened_no_connection_is_invalid(write_plan) -> None:
     (reason,) = invalid_reasons(summary, 100.0)
     assert reason.startswith("could not reach the target at all: no WebSocket connection opened")
     assert "ECONNREFUSED × 2" in reason
+
+
+def test_a_wait_reads_a_plain_sends_echo_so_the_next_reply_is_its_own(
+    write_plan, ws_server: ServerThread
+) -> None:
+    """docs/websocket.md's fix for an answer in flight: the `wait` reads `hello`'s echo,
+    so the next send's reply is always its own (issue 19, review)."""
+    flow = """      - connect: /echo
+      - send: hello
+      - wait: {for: message, match: {regexp: "^hello$", value: hello}}
+      - send: {payload: {n: 1}, capture: {json: $.n, as: n}}
+"""
+    summary = run_ws(write_plan, plan_text(10, flow), ws_server.url)
+    assert summary.counter("vusers.completed") == 10, summary.aggregate.counters
+    assert ws_counters(summary)["websocket.messages_received"] == 20
