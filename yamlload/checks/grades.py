@@ -151,19 +151,29 @@ def failure_rate(summary: Summary) -> float | None:
     users; None when no request was sent."""
     errors = measure(summary, ERROR_RATE)
     if errors is None:
+        if nothing_measured(summary):
+            return None
         # no HTTP request: a ws run's failures are its users' (its errors fail users)
         sockets = summary.counters_with("websocket.") or summary.counters_with(n.ERRORS)
         return measure(summary, USER_FAILURE_RATE) if sockets else None
     return max(errors, measure(summary, USER_FAILURE_RATE) or 0.0)
 
 
+def nothing_measured(summary: Summary) -> bool:
+    """No HTTP request was sent and no WebSocket connection opened (a ws run stopped
+    before any handshake ended, say): no row has a value, so no grade is A."""
+    return not summary.counter(n.REQUESTS) and not summary.counter(n.WS_SESSIONS)
+
+
 def grade_summary(summary: Summary, table: Sequence[Bands]) -> Grading:
     """Every row of `table` measured on `summary` and graded, the worst letter, and the
-    readiness verdict (which reads the run's error rate whether it is graded or not)."""
+    readiness verdict (which reads the run's error rate whether it is graded or not).
+    A run that measured nothing (`nothing_measured`) has no value in any row: F."""
+    empty = nothing_measured(summary)
     by_metric = tuple(
         MetricGrade(row.key, value, grade_of(value, row))
         for row in table
-        for value in (measure(summary, row.metric, row.scope),)
+        for value in (None if empty else measure(summary, row.metric, row.scope),)
     )
     verdict, rule = readiness(by_metric, failure_rate(summary))
     return Grading(

@@ -292,26 +292,49 @@ def _overview(summary: Summary) -> list[tuple[str, object]]:
     for rare in (USERS_SKIPPED, USERS_INTERRUPTED):
         if summary.counter(rare):
             rows.append((rare, c(rare)))
-    rows += [
-        (REQUESTS, c(REQUESTS)),
-        (RESPONSES, c(RESPONSES)),
-        ("request errors (no response)", format_count(summary.request_errors)),
-    ]
-    if summary.counter(REQUESTS_INTERRUPTED):
-        rows.append((REQUESTS_INTERRUPTED, c(REQUESTS_INTERRUPTED)))
-    rows += [
-        (REQUESTS_FAILED, c(REQUESTS_FAILED)),
-        (REQUEST_RATE, f"{summary.request_rate:,.1f}/s"),
-        (DOWNLOADED_BYTES, c(DOWNLOADED_BYTES)),
-        ("error rate (failed requests)", f"{summary.error_rate * 100:.2f}%"),
-        ("user failure rate", f"{summary.user_failure_rate * 100:.2f}%"),
-    ]
+    if websocket_only(summary):
+        rows += _websocket_headline(summary)
+    else:
+        rows += [
+            (REQUESTS, c(REQUESTS)),
+            (RESPONSES, c(RESPONSES)),
+            ("request errors (no response)", format_count(summary.request_errors)),
+        ]
+        if summary.counter(REQUESTS_INTERRUPTED):
+            rows.append((REQUESTS_INTERRUPTED, c(REQUESTS_INTERRUPTED)))
+        rows += [
+            (REQUESTS_FAILED, c(REQUESTS_FAILED)),
+            (REQUEST_RATE, f"{summary.request_rate:,.1f}/s"),
+            (DOWNLOADED_BYTES, c(DOWNLOADED_BYTES)),
+            ("error rate (failed requests)", f"{summary.error_rate * 100:.2f}%"),
+        ]
+    rows.append(("user failure rate", f"{summary.user_failure_rate * 100:.2f}%"))
     if summary.apdex_score is not None:
         rows.append(("apdex score", f"{summary.apdex_score:.2f}"))
     if summary.cpu_percent is not None:
         rows.append(("generator CPU (mean)", f"{summary.cpu_percent:.0f}% of one core"))
     if summary.peak_rss_mb is not None:
         rows.append(("generator memory (peak RSS)", f"{summary.peak_rss_mb:.0f} MB"))
+    return rows
+
+
+def websocket_only(summary: Summary) -> bool:
+    """No HTTP request, and WebSocket numbers: the headline is the ws one (zeroed HTTP
+    rows beside failed users say nothing)."""
+    return not summary.counter(REQUESTS) and bool(summary.counters_with("websocket."))
+
+
+def _websocket_headline(summary: Summary) -> list[tuple[str, object]]:
+    """A ws-only run's headline: messages sent and read, the reply time, the errors."""
+    rows: list[tuple[str, object]] = [
+        (WS_MESSAGES_SENT, format_count(summary.counter(WS_MESSAGES_SENT))),
+        (WS_MESSAGES_RECEIVED, format_count(summary.counter(WS_MESSAGES_RECEIVED))),
+    ]
+    replies = summary.stats(WS_RESPONSE_TIME)
+    if replies.count:
+        rows.append((f"{WS_RESPONSE_TIME} p95", f"{format_millis(replies.p95, replies.count)} ms"))
+    errors = sum(summary.counters_with(ERRORS).values())
+    rows.append(("errors (errors.*)", format_count(errors)))
     return rows
 
 

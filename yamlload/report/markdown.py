@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from ..checks.outcome import Outcome, describe_limit, describe_outcome
-from ..metrics.names import EXPECT_PREFIX, REQUESTS, RESPONSE_TIME, WS_HISTOGRAMS
+from ..metrics.names import (
+    ERRORS,
+    EXPECT_PREFIX,
+    REQUESTS,
+    RESPONSE_TIME,
+    WS_HISTOGRAMS,
+    WS_MESSAGES_RECEIVED,
+    WS_MESSAGES_SENT,
+    WS_RESPONSE_TIME,
+)
 from ..results.summary import Summary
 from ..units import format_count, format_millis
 from .drift_words import HEADERS as DRIFT_HEADERS
@@ -29,23 +38,13 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
             if outcomes
             else "✅ **completed** (no thresholds)"
         )
-    latency = summary.stats(RESPONSE_TIME)
     lines = [
         f"## yamlload: `{summary.source}`",
         "",
         verdict,
         "",
         *_grades(summary),
-        _row(["requests", "rps", "error rate", "p50 ms", "p95 ms", "p99 ms"]),
-        _row(["---:"] * 6),
-        _row(
-            [
-                format_count(summary.counter(REQUESTS)),
-                f"{summary.request_rate:,.1f}",
-                f"{summary.error_rate * 100:.2f}%",
-                *(format_millis(v, latency.count) for v in (latency.p50, latency.p95, latency.p99)),
-            ]
-        ),
+        *_headline(summary),
     ]
     thresholds = [o for o in outcomes if is_threshold(o.check.source)]
     if thresholds:
@@ -76,6 +75,10 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
             if stats.count:
                 shown = (format_millis(v, stats.count) for v in (stats.p50, stats.p95, stats.p99))
                 lines.append(_row([f"{name} p50 / p95 / p99 ms", " / ".join(shown)]))
+    errors = summary.counters_with(ERRORS)
+    if errors:
+        lines += ["", "### Errors", "", _row(["error", "count"]), _row(["---", "---:"])]
+        lines += [_row([f"{ERRORS}{name}", format_count(k)]) for name, k in errors.items()]
     expect_results = summary.counters_with(EXPECT_PREFIX)
     expectations = expectations_words(judged)
     if expect_results or expectations is not None:
@@ -107,6 +110,52 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
             )
     lines += _drift(summary)
     return "\n".join(lines) + "\n"
+
+
+def _headline(summary: Summary) -> list[str]:
+    """The headline table: HTTP's, or for a run with no HTTP request and WebSocket
+    numbers, the ws one (messages, the reply time, the user failure rate)."""
+    if not summary.counter(REQUESTS) and summary.counters_with("websocket."):
+        replies = summary.stats(WS_RESPONSE_TIME)
+        return [
+            _row(
+                [
+                    "messages sent",
+                    "sent/s",
+                    "messages received",
+                    "user failure rate",
+                    "reply p50 ms",
+                    "reply p95 ms",
+                    "reply p99 ms",
+                ]
+            ),
+            _row(["---:"] * 7),
+            _row(
+                [
+                    format_count(summary.counter(WS_MESSAGES_SENT)),
+                    f"{summary.rate(WS_MESSAGES_SENT):,.1f}",
+                    format_count(summary.counter(WS_MESSAGES_RECEIVED)),
+                    f"{summary.user_failure_rate * 100:.2f}%",
+                    *(
+                        format_millis(v, replies.count)
+                        for v in (replies.p50, replies.p95, replies.p99)
+                    ),
+                ]
+            ),
+        ]
+    latency = summary.stats(RESPONSE_TIME)
+    return [
+        _row(["requests", "rps", "error rate", "p50 ms", "p95 ms", "p99 ms"]),
+        _row(["---:"] * 6),
+        _row(
+            [
+                format_count(summary.counter(REQUESTS)),
+                f"{summary.request_rate:,.1f}",
+                f"{summary.error_rate * 100:.2f}%",
+                *(format_millis(v, latency.count) for v in (latency.p50, latency.p95, latency.p99)),
+            ]
+        ),
+    ]
 
 
 def _drift(summary: Summary) -> list[str]:
