@@ -105,7 +105,7 @@ def test_a_wait_of_no_time_and_a_bad_connect_url_are_refused(write_plan) -> None
   - engine: ws
     flow:
       - connect: ftp://example.test/x
-      - wait: {timeout: 0}
+      - wait: {for: message, timeout: 0}
 """,
     )
     assert len(found) == 2, found
@@ -165,7 +165,7 @@ def test_send_payload_without_capture_warns_as_artillery_sends_it_whole(write_pl
 
 def test_a_ws_plan_error_is_a_plan_error_in_code(tmp_path: Path) -> None:
     path = tmp_path / "p.yml"
-    path.write_text(HEAD + "scenarios:\n  - flow: [{wait: {}}]\n", encoding="utf-8")
+    path.write_text(HEAD + "scenarios:\n  - flow: [{wait: {for: message}}]\n", encoding="utf-8")
     with pytest.raises(PlanError) as caught:
         load_plan(str(path))
     assert "'wait' is a WebSocket step" in str(caught.value)

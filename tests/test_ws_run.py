@@ -249,8 +249,8 @@ def test_wait_without_a_match_takes_the_next_message(
     write_plan, fresh_ws_server: ServerThread
 ) -> None:
     flow = """      - connect: /push
-      - wait: {capture: {json: $.n, as: first}}
-      - wait: {capture: {json: $.n, as: second}}
+      - wait: {for: message, capture: {json: $.n, as: first}}
+      - wait: {for: message, capture: {json: $.n, as: second}}
       - send: "got {{ first }} {{ second }}"
 """
     summary = run_ws(write_plan, plan_text(1, flow), fresh_ws_server.url)

@@ -337,8 +337,9 @@ def _ws_wait() -> Schema:
             "match": _one_or_list(_ref("match")),
             "timeout": _ref("duration"),
         },
+        required=("for",),
         description="ws scenarios (yamlload's own): wait for a message the server pushes; "
-        "with match, the first one that matches.",
+        "with match, the first one that matches. `for: message` is required.",
     )
 
 
@@ -351,7 +352,9 @@ def _ws_connect() -> Schema:
                     "target": {"type": "string", "minLength": 1},
                     "headers": _ref("headerMap"),
                     "subprotocols": {"type": "array", "items": {"type": "string", "minLength": 1}},
-                }
+                },
+                # Other keys (Artillery's function, proxy…) are named by the compiler.
+                open_=True,
             ),
         ],
         "description": "ws scenarios, first step: where to connect (a URL, or a path joined "

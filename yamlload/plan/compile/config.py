@@ -96,7 +96,11 @@ def compile_target(cx: Context) -> str:
     if re.match(r"^wss?://[^/\s]+", target, re.IGNORECASE):
         return _socket_target(cx, path, target)
     if not re.match(r"^https?://[^/\s]+", target, re.IGNORECASE):
-        cx.error(path, f"{mask_userinfo(target)!r} is not an http:// or https:// URL")
+        cx.error(
+            path,
+            f"{mask_userinfo(target)!r} is not an http:// or https:// URL "
+            "(nor ws:// or wss://, for WebSocket scenarios)",
+        )
     return target
 
 

@@ -31,6 +31,7 @@ from .ws import (
     compile_wait,
     is_first_step,
     misplaced,
+    refuse_request_hooks,
     scenario_engine,
 )
 
@@ -52,6 +53,8 @@ def compile_scenarios(cx: Context) -> tuple[Scenario, ...]:
         if weight is None:
             continue
         engine = scenario_engine(spec)
+        if engine == "ws":
+            refuse_request_hooks(cx, path, spec)
         scenarios.append(
             Scenario(
                 # Artillery counts an unnamed scenario's users under its index.

@@ -44,10 +44,13 @@ def unsupported_features(doc: Located) -> list[Problem]:
     for path, capture in _captures(doc.data, ()):
         for key in ("xpath", "selector", "transform"):
             if key in capture:
+                socket = "send" in path or "wait" in path  # a WebSocket message: no headers
                 refuse(
                     f"capture by '{key}'",
                     (*path, key),
-                    "use json (JSONPath), jmespath, regexp or header",
+                    "use json (JSONPath), jmespath or regexp"
+                    if socket
+                    else "use json (JSONPath), jmespath, regexp or header",
                 )
     return list(seen.values())
 

@@ -7,6 +7,7 @@ nothing."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -14,6 +15,7 @@ from ..ir import (
     DEFAULT_WS_TIMEOUT_SECONDS,
     ENGINE_NAMES,
     METHODS,
+    Capture,
     TMap,
     WsConnect,
     WsSend,
@@ -67,10 +69,17 @@ def misplaced(cx: Context, path: Path, action: str, engine: str) -> bool:
     """Whether a step's action does not belong to its scenario's engine (said, placed)."""
     at = (*path, action)
     if engine != "ws" and action in WS_ACTIONS:
-        where = "a before or after flow" if path[0] != "scenarios" else "an HTTP scenario"
+        if path[0] != "scenarios":
+            cx.error(
+                at,
+                f"'{action}' is a WebSocket step, and a {path[0]} flow runs HTTP steps "
+                "only (it has no connection); put it in a scenario with engine: ws "
+                "(docs/websocket.md)",
+            )
+            return True
         cx.error(
             at,
-            f"'{action}' is a WebSocket step, and this is {where}; "
+            f"'{action}' is a WebSocket step, and this is an HTTP scenario; "
             "give its scenario engine: ws (docs/websocket.md)",
         )
         return True
@@ -83,6 +92,18 @@ def misplaced(cx: Context, path: Path, action: str, engine: str) -> bool:
         )
         return True
     return False
+
+
+def refuse_request_hooks(cx: Context, path: Path, spec: dict[str, Any]) -> None:
+    """beforeRequest and afterResponse on a ws scenario: it sends no HTTP request, so
+    they would never be called (Artillery's ws engine ignores them too)."""
+    for key in ("beforeRequest", "afterResponse"):
+        if key in spec:
+            cx.error(
+                (*path, key),
+                f"a ws scenario sends no HTTP request, so '{key}' would never be called; "
+                "use beforeScenario/afterScenario, or a function step",
+            )
 
 
 def is_first_step(path: Path) -> bool:
@@ -101,6 +122,9 @@ def compile_connect(cx: Context, scenario_path: Path, spec: dict[str, Any]) -> W
     where = (*at, "connect")
     if isinstance(raw, str):
         return WsConnect(target=_target(cx, where, raw), pos=cx.doc.pos(at))
+    for key in raw:
+        if key not in CONNECT_KEYS:
+            cx.error((*where, key), _unsupported_connect_key(str(key)))
     target = raw.get("target")
     protocols = raw.get("subprotocols")
     return WsConnect(
@@ -108,6 +132,26 @@ def compile_connect(cx: Context, scenario_path: Path, spec: dict[str, Any]) -> W
         headers=cx.tmap((*where, "headers")) if "headers" in raw else None,
         subprotocols=tuple(str(p) for p in protocols) if protocols is not None else None,
         pos=cx.doc.pos(at),
+    )
+
+
+CONNECT_KEYS = ("target", "headers", "subprotocols")
+# What Artillery's connect takes beyond ours, and why it is not here.
+ARTILLERY_CONNECT_KEYS = {
+    "function": "a connect function (Artillery's JavaScript handler) is not supported; "
+    "give connect a URL or {target, headers, subprotocols}",
+}
+
+
+def _unsupported_connect_key(key: str) -> str:
+    if key in ARTILLERY_CONNECT_KEYS:
+        return f"connect.{key}: not supported: {ARTILLERY_CONNECT_KEYS[key]}"
+    guess = difflib.get_close_matches(key, CONNECT_KEYS, n=1, cutoff=0.6)
+    if guess:
+        return f"connect.{key}: unknown key; did you mean '{guess[0]}'?"
+    return (
+        f"connect.{key}: not supported: connect takes target, headers and subprotocols "
+        "(Artillery passes other keys, such as proxy, to its ws client)"
     )
 
 
@@ -127,10 +171,15 @@ def compile_send(cx: Context, path: Path, raw: Any) -> WsSend:
     match}`, which waits for the next message and reads it."""
     at = (*path, "send")
     pos = cx.doc.pos(path)
+    if isinstance(raw, dict):
+        _near_misses(cx, at, raw)
     if isinstance(raw, dict) and ("capture" in raw or "match" in raw):
         payload = raw.get("payload")
-        captures = _captures(cx, (*at, "capture"), raw.get("capture"))
+        captures = _no_headers(
+            cx, (*at, "capture"), _captures(cx, (*at, "capture"), raw.get("capture"))
+        )
         matches = _matches(cx, (*at, "match"), raw.get("match"))
+        _no_headers(cx, (*at, "match"), tuple(m.capture for m in matches))
         return WsSend(
             payload=_payload(cx, (*at, "payload"), payload),
             as_json=isinstance(payload, dict | list),
@@ -148,6 +197,41 @@ def compile_send(cx: Context, path: Path, raw: Any) -> WsSend:
     return WsSend(payload=_payload(cx, at, raw), as_json=isinstance(raw, dict | list), pos=pos)
 
 
+SEND_KEYS = ("payload", "capture", "match")
+
+
+def _near_misses(cx: Context, path: Path, raw: dict[str, Any]) -> None:
+    """Warn of a send object's keys that look like payload, capture or match misspelt:
+    such an object is sent whole, as JSON, and nothing waits for a reply."""
+    if any(key in SEND_KEYS for key in raw):
+        found = [k for k in raw if isinstance(k, str) and k not in SEND_KEYS]
+    else:
+        found = [k for k in raw if isinstance(k, str)]
+    pairs = []
+    for key in found:
+        guess = difflib.get_close_matches(key.lower(), SEND_KEYS, n=1, cutoff=0.7)
+        if guess:
+            pairs.append(f"'{key}' → '{guess[0]}'")
+    if pairs:
+        cx.warn(
+            path,
+            f"did you mean {', '.join(pairs)}? This object is sent whole as JSON, as "
+            "Artillery would send it; a send reads a reply only with capture or match",
+        )
+
+
+def _no_headers(cx: Context, path: Path, captures: tuple[Capture, ...]) -> tuple[Capture, ...]:
+    """A WebSocket message has no headers: a header capture or match is refused."""
+    for capture in captures:
+        if capture.kind == "header":
+            cx.error(
+                path,
+                f"capture by header ({capture.source!r}): a WebSocket message has no "
+                "headers; use json (JSONPath), jmespath or regexp",
+            )
+    return tuple(c for c in captures if c.kind != "header")
+
+
 def _payload(cx: Context, path: Path, raw: Any) -> Any:
     if raw is None:
         return ""  # Artillery sends nothing then; an empty message keeps the count honest
@@ -161,9 +245,13 @@ def _payload(cx: Context, path: Path, raw: Any) -> Any:
 def compile_wait(cx: Context, path: Path, raw: dict[str, Any]) -> WsWait:
     at = (*path, "wait")
     timeout = _timeout(cx, (*at, "timeout"), raw["timeout"]) if "timeout" in raw else None
+    matches = _matches(cx, (*at, "match"), raw.get("match"))
+    _no_headers(cx, (*at, "match"), tuple(m.capture for m in matches))
     return WsWait(
-        captures=_captures(cx, (*at, "capture"), raw.get("capture")),
-        matches=_matches(cx, (*at, "match"), raw.get("match")),
+        captures=_no_headers(
+            cx, (*at, "capture"), _captures(cx, (*at, "capture"), raw.get("capture"))
+        ),
+        matches=matches,
         timeout=timeout,
         pos=cx.doc.pos(path),
     )
