@@ -409,3 +409,27 @@ def test_a_wait_reads_a_plain_sends_echo_so_the_next_reply_is_its_own(
     summary = run_ws(write_plan, plan_text(10, flow), ws_server.url)
     assert summary.counter("vusers.completed") == 10, summary.aggregate.counters
     assert ws_counters(summary)["websocket.messages_received"] == 20
+
+
+def test_a_server_that_accepts_no_offered_subprotocol_fails_the_handshake(
+    write_plan, ws_server: ServerThread
+) -> None:
+    """As the `ws` library under Artillery ("Server sent no subprotocol"): the user fails
+    with errors.ws_subprotocol_refused, and no session is counted opened."""
+    flow = "      - connect: {target: /echo, subprotocols: [nope]}\n      - send: hi\n"
+    summary = run_ws(write_plan, plan_text(2, flow), ws_server.url)
+    assert summary.counter("errors.ws_subprotocol_refused") == 2, summary.aggregate.counters
+    assert summary.counter("vusers.failed") == 2
+    found = ws_counters(summary)
+    assert found["websocket.connect_failed"] == 2
+    assert found.get("websocket.sessions", 0) == 0
+    assert found.get("websocket.messages_sent", 0) == 0
+
+
+def test_a_rendered_connect_url_of_another_scheme_is_einvalidurl(
+    write_plan, ws_server: ServerThread
+) -> None:
+    config = "  variables: {url: 'ftp://127.0.0.1/x'}\n"
+    flow = '      - connect: "{{ url }}"\n      - send: hi\n'
+    summary = run_ws(write_plan, plan_text(1, flow, config), ws_server.url)
+    assert summary.counters_with("errors.") == {"EINVALIDURL": 1}

@@ -22,6 +22,7 @@ that imports aiohttp, and the engine imports it only for a plan with a ws scenar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 from collections import deque
@@ -72,6 +73,11 @@ TIMEOUT = "ws_timeout"
 HANDSHAKE = "ws_handshake_"
 CLOSED = "ws_closed_"
 SUBPROTOCOL_HEADER = "sec-websocket-protocol"
+# Subprotocols were offered and the server chose none: the `ws` library (Artillery's
+# client) fails the handshake with "Server sent no subprotocol"; so does this.
+SUBPROTOCOL_REFUSED = "ws_subprotocol_refused"
+# The schemes a connect URL may have, each as the handshake spells it.
+URL_SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 
 _CLOSING = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 
@@ -268,6 +274,12 @@ class WsClient:
             detail = mask_userinfo(f"{shown}: {exception_text(exc)}")
             self.failed(user, "connect", Failed(error_code(exc), detail))
             return None
+        if protocols and not ws.protocol:
+            await close_quietly(ws)
+            offered = ", ".join(protocols)
+            detail = f"{shown}: the server sent no subprotocol (offered: {offered})"
+            self.failed(user, "connect", Failed(SUBPROTOCOL_REFUSED, detail))
+            return None
         millis = (self.clock.now() - started) * 1000.0
         self.rec.observe(WS_CONNECT_TIME, millis)
         if self.log.debug:
@@ -288,7 +300,10 @@ class WsClient:
         scheme, sep, rest = url.partition("://")
         if not sep:
             raise ValueError(f"{url!r} is not a URL")
-        return {"http": "ws", "https": "wss"}.get(scheme.lower(), scheme.lower()) + sep + rest
+        if scheme.lower() not in URL_SCHEMES:
+            shown = mask_userinfo(url)
+            raise ValueError(f"{shown!r} is not a ws://, wss://, http:// or https:// URL")
+        return URL_SCHEMES[scheme.lower()] + sep + rest
 
     def handshake(self, connect: WsConnect, user: User) -> tuple[dict[str, str], list[str]]:
         """The handshake's headers and subprotocols: the connect step's, else config.ws's;
@@ -414,6 +429,13 @@ class WsClient:
             f"debug: ws {what} ({took}{size} bytes): {self.message_text(message, user)}",
             self.log.user_secrets(user),
         )
+
+
+async def close_quietly(ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
+    """Close a connection no step will use, within CLOSE_TIMEOUT_SECONDS."""
+    # the connection is gone either way
+    with contextlib.suppress(asyncio.TimeoutError, aiohttp.ClientError, OSError, RuntimeError):
+        await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_SECONDS)
 
 
 def as_checked(message: str | bytes) -> Checked:
