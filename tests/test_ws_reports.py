@@ -87,3 +87,28 @@ def test_a_run_stopped_before_any_handshake_ended_is_not_graded_a(write_plan) ->
     grading = grade_summary(summary, grade_table(plan))
     assert grading.overall != "A" and grading.overall == "F"
     assert "A" not in format_summary(summary).split("Grade ", 1)[-1][:2]
+
+
+def test_the_html_report_charts_messages_sent_and_received(
+    write_plan, ws_server: ServerThread
+) -> None:
+    from yamlload.report.html import render_html
+
+    page = render_html(failed_run(write_plan, ws_server.url))
+    assert "WebSocket messages over time" in page
+    assert "sent / s" in page and "received / s" in page
+
+
+def test_an_http_report_has_no_websocket_chart(write_plan) -> None:
+    from yamlload.report.html import render_html
+
+    plan = load_plan(
+        str(
+            write_plan(
+                "config:\n  phases: [{duration: 1, arrivalCount: 1}]\nscenarios:\n  - flow: [{think: 0}]\n"
+            )
+        ),
+        PlanOptions(target="http://127.0.0.1:9"),
+    )
+    page = render_html(summarize(plan, run_plan(plan, RunOptions(seed=1)), "t"))
+    assert "WebSocket messages over time" not in page

@@ -23,6 +23,8 @@ from ..metrics.names import (
     RESPONSE_TIME,
     USERS_CREATED,
     WS_HISTOGRAMS,
+    WS_MESSAGES_RECEIVED,
+    WS_MESSAGES_SENT,
 )
 from ..metrics.periods import PERIOD_SECONDS
 from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
@@ -452,6 +454,30 @@ def _second_series(summary: Summary) -> dict[str, list[tuple[float, float | None
     return series
 
 
+def _websocket_chart(summary: Summary, x_max: float, dots: bool) -> list[str]:
+    """WebSocket messages sent and read per second, a point per period (at its middle);
+    nothing for a run without ws scenarios."""
+    if not summary.websocket_rows():
+        return []
+    sent: list[tuple[float, float | None]] = []
+    received: list[tuple[float, float | None]] = []
+    for row in summary.period_rows():
+        x, width = row.start + row.width / 2, max(row.width, 1e-3)
+        counters = row.period.metrics.counters
+        sent.append((x, counters.get(WS_MESSAGES_SENT, 0) / width))
+        received.append((x, counters.get(WS_MESSAGES_RECEIVED, 0) / width))
+    return [
+        line_chart(
+            "WebSocket messages over time (websocket.send_rate, receive_rate)",
+            [Series("sent / s", sent), Series("received / s", received)],
+            x_max,
+            summary.phases,
+            "msg/s",
+            dots=dots and len(sent) <= MAX_DOTS,
+        )
+    ]
+
+
 def _generator_chart(
     series: dict[str, list[tuple[float, float | None]]], x_max: float, phases: Any, dots: bool
 ) -> str:
@@ -785,6 +811,7 @@ def render_html(summary: Summary) -> str:
             "ms",
             dots=dots,
         ),
+        *_websocket_chart(summary, x_max, dots),
         *_monitor_charts(summary, x_max, dots),
         stacked_bars(
             "Status codes and errors per 10 s",
