@@ -16,6 +16,8 @@ from ..convert.common import (
     copied_template,
     dotted,
     input_path_of,
+    nested_deeper,
+    node_count,
     without_userinfo,
 )
 from ..convert.har import origin_of
@@ -23,7 +25,7 @@ from ..errors import PlanError, UsageError
 from ..plan.compile import compile_document
 from ..plan.files import MAX_PLAN_BYTES
 from ..plan.secrets import mask_userinfo
-from ..plan.source import Located, PlanOptions
+from ..plan.source import MAX_DEPTH, MAX_NODES, Located, PlanOptions
 from ..text import one_line
 from .init import check_new_file, print_text, refuse_folder_name, write_new_file
 
@@ -74,6 +76,7 @@ def convert(source: str, output: str | None, include_assets: bool, all_methods: 
             "unclosed {{ is refused by the plan's reader): remove it from the input, or "
             "write the plan by hand"
         )
+    _refuse_too_large(converted.plan, converted.kind, source)  # before writing it out
     name = shlex.quote(Path(output).name) if output else "PLAN"
     text = plan_text(
         converted.plan, converted.notes, Path(source).name, converted.phases_comment, name
@@ -100,6 +103,27 @@ def convert(source: str, output: str | None, include_assets: bool, all_methods: 
     click.echo(
         f"Wrote {one_line(output)}: a plan from {converted.kind} {one_line(source)}.", err=True
     )
+
+
+def _refuse_too_large(plan: dict[str, Any], kind: str, source: str) -> None:
+    """The plan reader's caps (plan/source.py: MAX_NODES, MAX_DEPTH) checked on the dict:
+    a plan past them is one `validate` refuses, so it is not written."""
+    what = (
+        "too many operations (convert a part of the description)"
+        if kind == "OpenAPI"
+        else "too many requests or too large JSON bodies (drop those entries)"
+    )
+    if node_count(plan, MAX_NODES) > MAX_NODES:
+        raise UsageError(
+            f"{source}: the plan would have more than {MAX_NODES:,} YAML nodes (values, "
+            f"keys, lists and mappings), more than a plan may have: {what}; it is not "
+            "written"
+        )
+    if nested_deeper(plan, MAX_DEPTH):
+        raise UsageError(
+            f"{source}: the plan would nest more than {MAX_DEPTH} levels deep, more than "
+            "a plan may: a request body nests too deeply (drop that entry); it is not written"
+        )
 
 
 def _refuse_invalid(plan: dict[str, Any], name: str, source: str) -> None:

@@ -140,6 +140,22 @@ def dotted(path: tuple[str | int, ...]) -> str:
     return out
 
 
+def node_count(data: Any, cap: int) -> int:
+    """How many YAML nodes `data` is written as (each mapping, list, key and value, as
+    the plan reader counts them), counting stops past `cap` (no recursion)."""
+    count = 0
+    stack = [data]
+    while stack and count <= cap:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            count += len(node)  # the keys
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
+
+
 def nested_deeper(data: Any, limit: int) -> bool:
     """Whether `data` nests mappings and lists more than `limit` levels (no recursion)."""
     stack: list[tuple[Any, int]] = [(data, 0)]
