@@ -443,6 +443,7 @@ def test_the_docs_name_only_metrics_that_exist() -> None:
 
     monitored = Metrics()  # config.monitor's families are there only with a series
     monitored.gauge("monitor.api.cpu_percent", 12.5, at=1.0)
+    monitored.count("websocket.sessions")  # and the websocket ones with a ws scenario
     types, _ = parse(exposition(Snapshot(monitored, 0, 0.0, {}, [("p95<1", True)])))
     docs = (REPO / "docs" / "live.md").read_text(encoding="utf-8")
     table = dict(re.findall(r"^\| `(yamlload_\w+)` \| (\w+) \|", docs, flags=re.MULTILINE))
