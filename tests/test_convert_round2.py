@@ -557,11 +557,12 @@ def test_a_parameter_example_is_found_through_its_schema_ref() -> None:
 
 
 def test_every_value_of_a_converted_plan_reads_back_identical(tmp_path: Path) -> None:
-    """Each character up to U+00FF, and the line and paragraph separators, the BOM and
-    a lone surrogate, in keys and values, next to spaces and quotes."""
+    """Each character up to U+00FF, and the line and paragraph separators and the BOM,
+    in keys and values, next to spaces and quotes (a lone surrogate is refused:
+    tests/test_convert_round3.py)."""
     from yamlload.convert import convert_document, plan_text, read_input
 
-    chars = [chr(c) for c in range(0x100)] + ["\u2028", "\u2029", "\ufeff", "\ud800"]
+    chars = [chr(c) for c in range(0x100)] + ["\u2028", "\u2029", "\ufeff"]
     values = {f"k{n}{c}": f"{c} a{c}b '{c}\" {c}" for n, c in enumerate(chars)}
     post = {"mimeType": "application/json", "text": json.dumps(values)}
     headers = [{"name": "x-v", "value": "".join(chars).replace("\r", "").replace("\n", "")}]

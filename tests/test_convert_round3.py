@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import run_cli
-from tests.test_convert_round2 import ORIGIN, _entry, _har, _write
+from tests.test_convert_round2 import ORIGIN, _entry, _har, _spec, _write
 from yamlload.plan.source import MAX_NODES
 
 
@@ -39,3 +39,38 @@ def test_many_bodies_adding_up_past_the_node_cap_are_refused(tmp_path: Path) -> 
     assert result.exit_code == 2, result.stderr
     assert "nodes" in result.stderr
     assert not out.exists()
+
+
+# 2: a lone surrogate in the input is refused with its place --------------------------
+
+
+def test_a_lone_surrogate_in_a_har_header_is_refused_with_its_place(tmp_path: Path) -> None:
+    headers = [{"name": "x-a", "value": "\ud800abcdefgh"}]
+    result, out = _convert(tmp_path, _har(_entry(f"{ORIGIN}/a", headers=headers)))
+    assert result.exit_code == 2, result.stderr
+    assert "surrogate" in result.stderr and "r.har:1:" in result.stderr
+    assert not out.exists()
+
+
+def test_a_lone_surrogate_in_an_openapi_example_is_refused(tmp_path: Path) -> None:
+    parameter = {"in": "query", "name": "q", "required": True, "example": "\ud800"}
+    spec = _spec({"/a": {"get": {"parameters": [parameter]}}})
+    result, _ = _convert(tmp_path, spec, "api.json")
+    assert result.exit_code == 2, result.stderr
+    assert "surrogate" in result.stderr
+    yaml_spec = tmp_path / "api.yaml"
+    yaml_spec.write_text(
+        "openapi: 3.0.0\npaths:\n  /a:\n    get:\n      parameters:\n        - {in: path, "
+        'name: q, example: "\\ud800"}\n',
+        encoding="utf-8",
+    )
+    result = run_cli("convert", str(yaml_spec))
+    assert result.exit_code == 2, result.stderr
+    assert f"{yaml_spec}:6:" in result.stderr and "surrogate" in result.stderr
+
+
+def test_a_surrogate_pair_in_a_har_is_the_character(tmp_path: Path) -> None:
+    headers = [{"name": "x-a", "value": "\U0001f600"}]
+    result, out = _convert(tmp_path, _har(_entry(f"{ORIGIN}/a", headers=headers)))
+    assert result.exit_code == 0, result.stderr
+    assert run_cli("validate", str(out)).exit_code == 0

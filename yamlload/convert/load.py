@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import PlanError, Pos, Problem
 from ..plan.files import FileTooLargeError
 from ..plan.source import MAX_DEPTH, Located, read_bounded, read_document
-from .common import DEFAULT_PHASES_COMMENT, InputProblem, nested_deeper
+from .common import DEFAULT_PHASES_COMMENT, InputProblem, dotted, nested_deeper
 from .har import convert_har
 from .openapi import SMOKE_PHASES_COMMENT, UNSAFE_REASON, convert_openapi
 
@@ -111,7 +112,56 @@ def _read_json(path: str | os.PathLike[str]) -> Located | None:
         return None  # the plan reader says what is wrong, and where
     if nested_deeper(data, MAX_DEPTH):
         return None  # the plan reader refuses it, with the place: as for YAML
-    return _JsonLocated(data=data, source=str(path))
+    located = _JsonLocated(data=data, source=str(path))
+    if _ESCAPED_SURROGATE.search(text) is not None:
+        _refuse_lone_surrogate(located)
+    return located
+
+
+# `\uD800`-`\uDFFF` written in JSON: json reads a lone one as a lone surrogate.
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_lone_surrogate(located: _JsonLocated) -> None:
+    """A lone surrogate (half of a UTF-16 pair) is not text: no header, URL or UTF-8 plan
+    can carry it. Refused with its place, as the plan reader refuses one."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(located.data, ())]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, str):
+            texts = [(node, at)]
+        elif isinstance(node, dict):
+            texts = [(key, (*at, key)) for key in node]
+            stack.extend((value, (*at, key)) for key, value in node.items())
+        else:
+            texts = []
+            if isinstance(node, list):
+                stack.extend((value, (*at, n)) for n, value in enumerate(node))
+        for text, where in texts:
+            if _SURROGATE.search(text) is not None and not _pairs_only(text):
+                _surrogate_error(located, where)
+
+
+def _surrogate_error(located: _JsonLocated, where: tuple[str | int, ...]) -> None:
+    try:  # the plan reader refuses it with its line and column
+        read_document(located.source)
+    except PlanError as exc:
+        if any("surrogate" in problem.message for problem in exc.problems):
+            raise
+    message = (
+        f"{dotted(where)}: holds a lone surrogate (half of a UTF-16 pair, not a "
+        "character): a plan cannot carry it; fix the input"
+    )
+    raise PlanError([Problem(Pos(located.source), message)])
+
+
+def _pairs_only(text: str) -> bool:
+    try:
+        text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _json_error(path: str | os.PathLike[str]) -> PlanError | None:

@@ -198,15 +198,17 @@ def _query_credentials(url: str) -> list[str]:
 
 
 def _encodings(value: str) -> set[str]:
-    """The forms a secret takes when a URL or a JSON body carries it."""
+    """The forms a secret takes when a URL or a JSON body carries it. A lone surrogate
+    (which the plan reader refuses) is quoted from its surrogatepass bytes: never a crash."""
+    raw = value.encode("utf-8", "surrogatepass")
     escaped = json.dumps(value)[1:-1]
     return {
-        quote(value, safe=""),
-        quote(value, safe="/"),
-        quote_plus(value),
+        quote(raw, safe=""),
+        quote(raw, safe="/"),
+        quote_plus(raw),
         # as yarl (aiohttp) writes a query value: "/?:@" and some sub-delims kept, + for space
-        quote_plus(value, safe="/"),
-        quote_plus(value, safe="?/:@!$'()*,"),
+        quote_plus(raw, safe="/"),
+        quote_plus(raw, safe="?/:@!$'()*,"),
         escaped,
         json.dumps(value, ensure_ascii=False)[1:-1],
         json.dumps(escaped)[1:-1],  # a JSON string inside a JSON string

@@ -11,6 +11,7 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,10 @@ Path = tuple[str | int, ...]
 MAX_DEPTH = 64
 # Aliases can expand a small file exponentially ("billion laughs"); stop well before.
 MAX_NODES = 500_000
+
+
+# Half of a UTF-16 pair: `\uD800` in a YAML double-quoted string or in JSON.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -249,7 +254,7 @@ class _Converter:
         own = self.out.values.get(path, Pos(self.label, 1, 1))
         for key, value in node.items():
             key_pos = self._mark(node.lc.key, key, own)
-            name = self._key(key, key_pos)
+            name = self._key(key, key_pos, path)
             if name is None:
                 continue
             child = (*path, name)
@@ -276,9 +281,30 @@ class _Converter:
             return fallback  # merged (<<) keys carry no marks of their own
         return Pos(self.label, int(line) + 1, int(col) + 1)
 
-    def _key(self, key: Any, pos: Pos) -> str | None:
+    def _text(self, text: str, pos: Pos, path: Path, what: str) -> str | None:
+        """`text` with each surrogate pair (`\\uD83D\\uDE00`, as YAML's reader leaves it)
+        made the character it encodes; None, with a problem, for a lone surrogate, which
+        is not text (no UTF-8 can carry it: a header or a report would fail on it)."""
+        if _SURROGATE.search(text) is None:
+            return text
+        try:
+            return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+        except UnicodeDecodeError:
+            lone = _SURROGATE.search(text)
+            code = f"\\u{ord(lone.group()):04X}" if lone else "a surrogate"
+            where = f"{describe_path(path)}: " if path else ""
+            self.problems.append(
+                Problem(
+                    pos,
+                    f"{where}{what} holds a lone surrogate {code} (half of a UTF-16 pair, "
+                    "not a character): write the character itself, or both halves",
+                )
+            )
+            return None
+
+    def _key(self, key: Any, pos: Pos, path: Path = ()) -> str | None:
         if isinstance(key, str):
-            return str(key)
+            return self._text(str(key), pos, path, "a key")
         if isinstance(key, bool):
             return "true" if key else "false"
         if key is None:
@@ -300,7 +326,7 @@ class _Converter:
                 return None
             return float(node)
         if isinstance(node, str):
-            return str(node)
+            return self._text(str(node), pos, path, "the value")
         if isinstance(node, _dt.datetime | _dt.date):
             return node.isoformat()
         tag = getattr(getattr(node, "tag", None), "value", None) or type(node).__name__
