@@ -74,3 +74,16 @@ def test_a_surrogate_pair_in_a_har_is_the_character(tmp_path: Path) -> None:
     result, out = _convert(tmp_path, _har(_entry(f"{ORIGIN}/a", headers=headers)))
     assert result.exit_code == 0, result.stderr
     assert run_cli("validate", str(out)).exit_code == 0
+
+
+# 4: malformed OpenAPI parts are tolerated -----------------------------------------------
+
+
+def test_a_required_entry_of_the_wrong_type_skips_the_body(tmp_path: Path) -> None:
+    for entry in (["b"], {"b": 1}):
+        schema = {"required": [entry], "properties": {"b": {"example": 1}}}
+        body = {"required": True, "content": {"application/json": {"schema": schema}}}
+        spec = _spec({"/a": {"post": {"requestBody": body}}, "/b": {"get": {}}})
+        result = run_cli("convert", str(_write(tmp_path / "api.json", spec)), "--all-methods")
+        assert result.exit_code == 0, result.stderr
+        assert "skipped: POST /a (required request body has no JSON example)" in result.stdout

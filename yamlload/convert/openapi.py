@@ -230,6 +230,8 @@ def schema_example(spec: dict[str, Any], schema: Any, depth: int = 0) -> Any:
         return _NO_VALUE
     built: dict[str, Any] = {}
     for name in required:
+        if not isinstance(name, str):  # a malformed `required` entry: no example is built
+            return _NO_VALUE
         value = schema_example(spec, properties.get(name), depth + 1)
         if value is _NO_VALUE:
             return _NO_VALUE
