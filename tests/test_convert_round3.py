@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import run_cli
-from tests.test_convert_round2 import ORIGIN, _entry, _har, _spec, _write
+from tests.test_convert_round2 import ORIGIN, _entry, _flow, _har, _spec, _write
 from yamlload.plan.source import MAX_NODES
 
 
@@ -87,3 +87,47 @@ def test_a_required_entry_of_the_wrong_type_skips_the_body(tmp_path: Path) -> No
         result = run_cli("convert", str(_write(tmp_path / "api.json", spec)), "--all-methods")
         assert result.exit_code == 0, result.stderr
         assert "skipped: POST /a (required request body has no JSON example)" in result.stdout
+
+
+# 3: the most recent earlier response holding a value is the one captured ---------------
+
+
+def _captures(step: dict[str, Any]) -> list[dict[str, str]]:
+    request = next(iter(step.values()))
+    found = request.get("capture", [])
+    return [found] if isinstance(found, dict) else found
+
+
+def test_an_id_is_captured_from_the_latest_response_before_its_use() -> None:
+    from yamlload.convert.har import convert_har
+
+    entries = [
+        _entry(f"{ORIGIN}/products", response=[{"id": 2}, {"id": 3}]),
+        _entry(f"{ORIGIN}/products/3", response={"id": 3}, at=1),
+        _entry(f"{ORIGIN}/orders", "POST", response={"productId": 3, "id": 3}, at=2),
+        _entry(f"{ORIGIN}/orders/3", response={"id": 3}, at=3),
+    ]
+    plan, _ = convert_har(entries)
+    flow = _flow(plan)
+    assert flow[1]["get"]["url"] == "/products/{{ id }}"
+    assert flow[3]["get"]["url"] == "/orders/{{ id }}"
+    assert _captures(flow[0]) == [{"json": "$[1].id", "as": "id"}]
+    assert _captures(flow[2]) == [{"json": "$.id", "as": "id"}]
+
+
+def test_a_token_is_captured_from_the_latest_response_before_its_use() -> None:
+    from yamlload.convert.har import convert_har
+
+    token = "tok0123456789abcdef"
+    auth = [{"name": "authorization", "value": f"Bearer {token}"}]
+    entries = [
+        _entry(f"{ORIGIN}/login", "POST", response={"token": token}),
+        _entry(f"{ORIGIN}/a", headers=auth, at=1),
+        _entry(f"{ORIGIN}/refresh", "POST", response={"access": token}, at=2),
+        _entry(f"{ORIGIN}/b", headers=auth, at=3),
+    ]
+    plan, _ = convert_har(entries)
+    flow = _flow(plan)
+    assert _captures(flow[0]) == [{"json": "$.token", "as": "token"}]
+    assert _captures(flow[2]) == [{"json": "$.access", "as": "token"}]
+    assert flow[3]["get"]["headers"]["authorization"] == "Bearer {{ token }}"

@@ -12,6 +12,7 @@ recording, where searching the joined text of later requests per entry was quadr
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime as _dt
 import json
 import re
@@ -476,17 +477,14 @@ def add_captures(entries: list[dict[str, Any]], requests: list[tuple[str, dict[s
             senders.setdefault(word, []).append(j)
     taken: set[str] = set()
     replacing: dict[int, dict[str, str]] = {}
+    holders: dict[str, list[tuple[int, tuple[str | int, ...], str]]] = {}
     for i, entry in enumerate(entries):
         for path, key, value in _strings(_response_json(entry)):
-            sent_by = senders.get(value)
-            if not sent_by or sent_by[0] <= i:
-                continue  # never sent, sent first by the client, or captured already
-            name = variable_name(key, taken)
-            taken.add(name)
-            _capture(requests[i][1], {"json": json_path(path), "as": name})
-            for j in sent_by:
-                replacing.setdefault(j, {})[value] = "{{ " + name + " }}"
-            del senders[value]
+            if value in senders and (not holders.get(value) or holders[value][-1][0] != i):
+                holders.setdefault(value, []).append((i, path, key))
+    for value, held in holders.items():
+        for j, name in _latest_captures(requests, senders[value], held, taken):
+            replacing.setdefault(j, {})[value] = "{{ " + name + " }}"
     _capture_ids(entries, requests, taken)
     for j, mapping in replacing.items():  # every token of a request in one pass
         step = requests[j][1]
@@ -509,20 +507,56 @@ def _capture_ids(
                 senders.setdefault(segment, []).append(j)
     if not senders:
         return
-    chosen: dict[str, tuple[int, tuple[str | int, ...], str]] = {}
+    holders: dict[str, list[tuple[int, tuple[str | int, ...], str]]] = {}
     for i, entry in enumerate(entries):
+        best: dict[str, tuple[int, tuple[str | int, ...], str]] = {}
         for path, key, value in _ids(_response_json(entry)):
-            sent_by = senders.get(value)
-            if sent_by and sent_by[0] > i:
-                chosen[value] = (i, path, key)  # the latest response before the first use
-    for value, (i, path, key) in chosen.items():
-        name = variable_name(key, taken)
-        taken.add(name)
-        _capture(requests[i][1], {"json": json_path(path), "as": name})
-        for j in senders[value]:
-            if j > i:
-                step = requests[j][1]
-                step["url"] = _path_replaced(str(step["url"]), value, "{{ " + name + " }}")
+            if value in senders and (
+                value not in best or _rank(path, key) < _rank(*best[value][1:])
+            ):
+                best[value] = (i, path, key)
+        for value, found in best.items():
+            holders.setdefault(value, []).append(found)
+    for value, held in holders.items():
+        for j, name in _latest_captures(requests, senders[value], held, taken):
+            step = requests[j][1]
+            step["url"] = _path_replaced(str(step["url"]), value, "{{ " + name + " }}")
+
+
+def _rank(path: tuple[str | int, ...], key: str) -> tuple[int, int]:
+    """Which of one response's keys holding the same id a capture takes: the shallowest,
+    a plain `id` before `productId`."""
+    return (len(path), 0 if key.lower() in ("id", "uuid", "guid") else 1)
+
+
+def _latest_captures(
+    requests: list[tuple[str, dict[str, Any]]],
+    sent_by: list[int],
+    held: list[tuple[int, tuple[str | int, ...], str]],
+    taken: set[str],
+) -> list[tuple[int, str]]:
+    """For a value the responses `held` (in order) hand out and the requests `sent_by`
+    send: the capture on the MOST RECENT response before each sender (product 3 listed,
+    then order 3 created: `/orders/3` takes the order's), one variable for the value.
+    None when the client sent it before any response held it (not handed out). Each
+    (sender, variable) pair comes back for the caller to replace."""
+    if not held or sent_by[0] <= held[0][0]:
+        return []
+    name = variable_name(held[0][2], taken)
+    taken.add(name)
+    at = [i for i, _, _ in held]
+    captured: set[int] = set()
+    out: list[tuple[int, str]] = []
+    for j in sent_by:
+        n = bisect.bisect_left(at, j) - 1  # the latest response before request j
+        if n < 0:
+            continue
+        i, path, _ = held[n]
+        if i not in captured:
+            captured.add(i)
+            _capture(requests[i][1], {"json": json_path(path), "as": name})
+        out.append((j, name))
+    return out
 
 
 # An id's key, and its value: digits or a UUID.
