@@ -113,7 +113,8 @@ def _a_plan(word: object) -> bool:
 @click.option(
     "--demo-target",
     is_flag=True,
-    help="Start the bundled demo API on a free port and aim the plan at it.",
+    help="Start the bundled demo API on a free port and aim the plan at it (its address "
+    "replaces the target's scheme, host and port; the target's path is kept).",
 )
 @click.option(
     "--ensure",
