@@ -75,7 +75,7 @@ def test_finds_a_known_capacity_within_the_precision() -> None:
 def test_a_first_step_that_breaks_searches_down() -> None:
     chosen = SearchSettings(100, 1000, 0.10)
     assert next_step([Tried(100, "bad")], chosen) == Next(50)
-    steps, done = search(capacity=30, settings_=chosen)
+    _, done = search(capacity=30, settings_=chosen)
     assert done.max_rate is not None and done.max_rate <= 30 < (done.broke_at or 0)
 
 

@@ -11,6 +11,7 @@ from ..plan.ir import MONITOR_PREFIX
 from ..results.grading import score
 from ..results.summary import Endpoint, Summary
 from .parse import (
+    CAPACITY,
     ENDPOINT_CODES,
     ENDPOINT_ERRORS,
     ERROR_RATE,
@@ -40,6 +41,9 @@ def measure(summary: Summary, metric: str, scope: str | None = None) -> float | 
         return summary.request_rate
     if metric == n.APDEX_SCORE:
         return summary.apdex_score
+    if metric == CAPACITY:  # yamlload capacity's answer; None: no report section, no rate
+        found = summary.capacity
+        return found.max_rate if found is not None else None
     if metric == GRADE:  # the overall grade as a score (A 4 … F 0); None until graded
         return float(score(summary.grade.overall)) if summary.grade is not None else None
     base, _, stat = metric.rpartition(".")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..results.grading import letter
 from ..units import format_count
-from .parse import RATES, REQUEST_RATE, SHORTHANDS, Check, is_grade, is_time
+from .parse import CAPACITY, RATES, REQUEST_RATE, SHORTHANDS, Check, is_grade, is_time
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def describe_limit(check: Check) -> str:
         return f"{check.op} {letter(check.limit)}"
     if check.metric.endswith(RATES):
         return f"{check.op} {format_count(check.limit * 100)}%"
-    unit = " ms" if is_time(check.metric) else ""
+    unit = " ms" if is_time(check.metric) else "/s" if check.metric == CAPACITY else ""
     return f"{check.op} {format_count(check.limit)}{unit}"
 
 
@@ -55,6 +55,8 @@ def describe_outcome(outcome: Outcome) -> str:
 def describe_value(check: Check, value: float | None) -> str:
     if check.condition is not None:
         return "-"
+    if check.metric == CAPACITY:
+        return "no rate met every SLO" if value is None else f"{value:,.1f}/s"
     if value is None:
         return "no data"
     if check.relative:

@@ -82,6 +82,8 @@ EXPECT_CHECK = f"{n.EXPECT_FAILED} == 0"
 
 # The run's overall grade (issue 18): `--ensure 'grade>=B'`, A best.
 GRADE = "grade"
+# The highest rate `yamlload capacity` found sustainable (issue 22): `capacity>=200`.
+CAPACITY = "capacity"
 
 _NUMBER = r"[-+]?[0-9.]+(?:[eE][-+]?\d+)?"
 _EXPRESSION = re.compile(
@@ -279,9 +281,12 @@ def checks_from_plan(plan: Plan) -> list[Check]:
     return checks
 
 
-def checks_for_run(plan: Plan, expressions: Iterable[str]) -> list[Check]:
+def checks_for_run(
+    plan: Plan, expressions: Iterable[str], *, capacity: bool = False
+) -> list[Check]:
     """The plan's checks and the `--ensure` ones, every problem with any of them
-    reported at once (a PlanError), before any traffic."""
+    reported at once (a PlanError), before any traffic. `capacity`: the command measures
+    it (`yamlload capacity`); elsewhere a check on it is refused, never left to fail."""
     problems: list[Problem] = []
     checks = checks_from_plan(plan)
     for expression in expressions:
@@ -293,6 +298,8 @@ def checks_for_run(plan: Plan, expressions: Iterable[str]) -> list[Check]:
         check_names(checks, plan)
     except PlanError as exc:
         problems.extend(exc.problems)
+    if not capacity:
+        problems += [_not_measured_here(c) for c in checks if c.metric == CAPACITY]
     if problems:
         raise PlanError(problems)
     return checks
@@ -324,7 +331,7 @@ def endpoint_names(plan: Plan) -> set[str]:
 
 
 def known_metric(metric: str) -> bool:
-    if metric in (*RATES, REQUEST_RATE) or metric in COUNTERS:
+    if metric in (*RATES, REQUEST_RATE, CAPACITY) or metric in COUNTERS:
         return True
     if any(metric.startswith(p) and len(metric) > len(p) for p in OPEN_PREFIXES):
         return True
@@ -341,7 +348,7 @@ def _endpoint_metric(metric: str) -> bool:
 
 
 def _all_metric_names() -> list[str]:
-    names = [*COUNTERS, *RATES, REQUEST_RATE, *SHORTHANDS]
+    names = [*COUNTERS, *RATES, REQUEST_RATE, CAPACITY, *SHORTHANDS]
     names += [f"{h}.{s}" for h in HISTOGRAMS for s in STATS]
     return names
 
@@ -383,6 +390,14 @@ def _metric_problem(check: Check, metric: str, plan: Plan) -> Problem | None:
             "(use p95, error_rate, rps, requests, codes.NNN, errors.NAME)",
         )
     return None
+
+
+def _not_measured_here(check: Check) -> Problem:
+    return Problem(
+        check.pos,
+        f"{check.named()}: capacity is found by `yamlload capacity PLAN --slo ...` "
+        "(docs/limits.md), not by this command",
+    )
 
 
 def _grade_problem(check: Check) -> Problem | None:

@@ -32,6 +32,7 @@ from ..metrics.names import (
 from ..metrics.periods import MIN_PERIOD_SECONDS, PERIOD_SECONDS, Period
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
+from .capacity import Capacity
 from .grading import Grading
 from .run import PhaseRun, RunResult
 from .views import Endpoint, PeriodRow, Stats, endpoint_rows, period_rows
@@ -74,6 +75,8 @@ class Summary:
     grade: Grading | None = None
     # The build that was tested: GITHUB_SHA, CI_COMMIT_SHA or the plan's git revision.
     revision: str | None = None
+    # `yamlload capacity`'s search (issue 22); None in the report of any other command.
+    capacity: Capacity | None = None
     # The rows, built on first read and kept (every output asks): so the measurements
     # above must not change once a Summary is read.
     _endpoints: list[Endpoint] | None = field(default=None, init=False, repr=False, compare=False)
@@ -239,6 +242,7 @@ class Summary:
             **({"seconds": _seconds_json(self.seconds)} if self.seconds else {}),
             **self.verdict,
             **({"grade": self.grade.to_json()} if self.grade is not None else {}),
+            **({"capacity": self.capacity.to_json()} if self.capacity is not None else {}),
         }
 
     @classmethod
@@ -272,6 +276,7 @@ class Summary:
                 seconds=_seconds_from_json(data.get("seconds")),
                 grade=Grading.from_json(data["grade"]) if data.get("grade") else None,
                 revision=_text_or_none(run.get("revision")),
+                capacity=Capacity.from_json(data["capacity"]) if data.get("capacity") else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(
