@@ -6,6 +6,7 @@ from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..metrics.names import EXPECT_PREFIX, REQUESTS, RESPONSE_TIME
 from ..results.summary import Summary
 from ..units import format_count, format_millis
+from .capacity import capacity_markdown
 from .grade_words import grade_line, readiness_line, rows, value_text
 from .verdict_words import Judged, expectations_words, failure_words, is_threshold, passed_words
 
@@ -34,6 +35,7 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
         verdict,
         "",
         *_grades(summary),
+        *(capacity_markdown(summary.capacity) if summary.capacity is not None else []),
         _row(["requests", "rps", "error rate", "p50 ms", "p95 ms", "p99 ms"]),
         _row(["---:"] * 6),
         _row(
