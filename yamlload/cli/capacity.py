@@ -314,6 +314,9 @@ class Search:
             if done is not None:
                 self._recover(runner, done, stops)
             summary = self._summary(started_at)
+            if stops.signal is not None and summary.stopped_by is None:  # between steps
+                summary.stopped_by = stops.signal
+                self.found.ended = self.found.ended or f"stopped by {stops.signal}"
             return self._report(summary, checks, files)
 
     def _running(self) -> str:

@@ -1,0 +1,277 @@
+"""`yamlload capacity` against real servers on 127.0.0.1 whose capacity is known: WORKERS
+workers each busy WORK_MS per request serve WORKERS × 1000 / WORK_MS requests a second
+(issue 22). Steps are short and rates low (the machine has two shared cores: the
+generator must never be the accidental limit); every search ends by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+from aiohttp import web
+
+from tests.helpers import REPO, run_cli
+from tests.servers import ServerThread
+from yamlload.checks.validity import LAG_REASON
+from yamlload.cli import capacity_steps
+from yamlload.results.summary import Summary
+
+WORKERS = 4
+WORK_MS = 40.0
+CAPACITY = WORKERS * 1000 / WORK_MS  # 100 requests a second
+# /fragile: more than WORKERS at once breaks it, and it answers 503 for this long.
+PAUSE_SECONDS = 1.5
+# A child process stopped by SIGINT must have exited within this.
+EXIT_WAIT_SECONDS = 30.0
+STEP = "2s"
+
+
+def capacity_app() -> web.Application:
+    """/work: a pool of WORKERS; /fast: no limit; /fragile: breaks when overloaded and
+    recovers PAUSE_SECONDS after the last overload; /broken-for-good never recovers."""
+    app = web.Application()
+    pool = asyncio.Semaphore(WORKERS)
+    state = {"in_flight": 0, "broken_until": 0.0}
+
+    async def work(request: web.Request) -> web.Response:
+        async with pool:
+            await asyncio.sleep(WORK_MS / 1000)
+        return web.json_response({"ok": True})
+
+    async def fast(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    def fragile_route(pause: float):  # type: ignore[no-untyped-def]
+        async def fragile(request: web.Request) -> web.Response:
+            if time.monotonic() < state["broken_until"]:
+                return web.json_response({"broken": True}, status=503)
+            state["in_flight"] += 1
+            try:
+                if state["in_flight"] > WORKERS:
+                    state["broken_until"] = time.monotonic() + pause
+                    return web.json_response({"broken": True}, status=503)
+                await asyncio.sleep(WORK_MS / 1000)
+                return web.json_response({"ok": True})
+            finally:
+                state["in_flight"] -= 1
+
+        return fragile
+
+    app.add_routes(
+        [
+            web.get("/work", work),
+            web.get("/fast", fast),
+            web.get("/fragile", fragile_route(PAUSE_SECONDS)),
+            web.get("/broken-for-good", fragile_route(3600.0)),
+        ]
+    )
+    return app
+
+
+@pytest.fixture
+def target() -> Iterator[ServerThread]:
+    """A fresh server per test: /fragile's state must not carry from one to the next."""
+    with ServerThread(capacity_app()) as running:
+        yield running
+
+
+def plan_for(tmp_path: Path, url: str, path: str) -> Path:
+    plan = tmp_path / "plan.yml"
+    plan.write_text(
+        f"config:\n  target: {url}\n  phases:\n    - duration: 1\n      arrivalRate: 1\n"
+        f"scenarios:\n  - flow:\n      - get:\n          url: {path}\n",
+        encoding="utf-8",
+    )
+    return plan
+
+
+def search(tmp_path: Path, url: str, path: str, *flags: str) -> tuple[int, str, dict]:  # type: ignore[type-arg]
+    report = tmp_path / "report.json"
+    result = run_cli("capacity", str(plan_for(tmp_path, url, path)), "-o", str(report), *flags)
+    data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    return result.exit_code, result.output + result.stderr, data
+
+
+def test_finds_a_known_capacity_within_the_precision(tmp_path: Path, target: ServerThread) -> None:
+    code, out, data = search(
+        tmp_path,
+        target.url,
+        "/work",
+        *("--slo", "p95<80", "--slo", "error_rate<1%"),
+        *("--from", "20", "--to", "400", "--step", STEP, "--precision", "10%"),
+    )
+    assert code == 0, out
+    found = data["capacity"]
+    assert found["broke_by"]["slo"] == "p95<80"
+    assert 0.75 * CAPACITY <= found["max_rate"] <= 1.1 * CAPACITY, out
+    assert found["broke_at"] - found["max_rate"] <= 0.1 * found["max_rate"]
+    assert f"Maximum sustainable rate: {found['max_rate']:g}/s" in out
+    assert f"Broke at: {found['broke_at']:g}/s, first by p95<80" in out
+    assert "achieved/s" in out and "lag p99 ms" in out  # the curve
+    schema = json.loads((REPO / "schema" / "report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(data, schema)
+    again = Summary.from_json(data).to_json()
+    assert again["capacity"] == data["capacity"]
+
+
+def test_a_target_that_never_breaks_ends_at_the_highest_rate(
+    tmp_path: Path, target: ServerThread
+) -> None:
+    code, out, data = search(
+        tmp_path,
+        target.url,
+        "/fast",
+        *("--slo", "p95<500", "--from", "10", "--to", "40", "--step", "1s"),
+    )
+    assert code == 0, out
+    found = data["capacity"]
+    assert [s["rate"] for s in found["steps"]] == [10, 20, 40]
+    assert found["max_rate"] == 40 and found["broke_at"] is None
+    assert "never broke" in out and "up to --to 40/s" in out
+
+
+def test_a_generator_limit_is_reported_as_such(
+    tmp_path: Path, target: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above 15/s the generator 'falls behind' (the lag is put at the seam, so the test
+    does not depend on how fast this machine is): the search stops there, exit 3."""
+
+    def lag_above_15(rate: float, summary: Summary, max_lag_ms: float) -> list[str]:
+        return [f"{LAG_REASON} its schedule: arrival lag p99 = 250 ms"] if rate > 15 else []
+
+    monkeypatch.setattr(capacity_steps, "lag_reasons", lag_above_15)
+    html = tmp_path / "report.html"
+    code, out, data = search(
+        tmp_path,
+        target.url,
+        "/fast",
+        *("--slo", "p95<500", "--from", "10", "--to", "1000", "--step", "1s"),
+        *("--html", str(html)),
+    )
+    assert code == 3, out
+    assert "the generator, not the target, is the limit here; use --workers" in out
+    steps = data["capacity"]["steps"]
+    assert [(s["rate"], s["verdict"]) for s in steps] == [(10, "good"), (20, "invalid")]
+    assert data["capacity"]["max_rate"] == 10 and data["capacity"]["broke_at"] is None
+    assert data["validity"]["valid"] is False
+    assert "p95 against offered rate" in html.read_text(encoding="utf-8")
+
+
+def test_recovery_is_measured_on_a_target_that_recovers_after_a_pause(
+    tmp_path: Path, target: ServerThread
+) -> None:
+    md = tmp_path / "summary.md"
+    code, out, data = search(
+        tmp_path,
+        target.url,
+        "/fragile",
+        *("--slo", "error_rate<1%", "--from", "160", "--to", "400", "--step", STEP),
+        *("--precision", "50%", "--recovery", "10s", "--summary-md", str(md)),
+    )
+    assert code == 0, out
+    found = data["capacity"]
+    assert found["broke_at"] is not None and found["max_rate"] is not None, out
+    assert found["recovery"]["recovered"] is True, out
+    # broken at the drop (503s for PAUSE_SECONDS after the last overload), then whole
+    assert 0 < found["recovery_seconds"] < 10
+    assert "every SLO held again" in out
+    assert "### Capacity" in md.read_text(encoding="utf-8")
+
+
+def test_a_target_that_does_not_recover_says_so(tmp_path: Path, target: ServerThread) -> None:
+    """Once overloaded it stays broken: 40/s and 80/s were good, 160/s broke it."""
+    code, out, data = search(
+        tmp_path,
+        target.url,
+        "/broken-for-good",
+        *("--slo", "error_rate<1%", "--from", "40", "--to", "400", "--step", "1s"),
+        *("--precision", "50%", "--recovery", "3s"),
+    )
+    found = data["capacity"]
+    assert code == 0, out
+    assert found["max_rate"] == 80, out
+    assert found["recovery"] == {"limit": 3.0, "rate": 40.0, "recovered": False}
+    assert found["recovery_seconds"] is None
+    assert "did not recover within 3s at 40/s" in out
+
+
+def test_ensure_capacity_gates_a_build(tmp_path: Path, target: ServerThread) -> None:
+    flags = ("--slo", "p95<500", "--from", "10", "--to", "20", "--step", "1s")
+    code, out, data = search(tmp_path, target.url, "/fast", *flags, "--ensure", "capacity>=15")
+    assert code == 0, out
+    assert data["checks"][0]["result"] == "ok"
+    code, out, data = search(tmp_path, target.url, "/fast", *flags, "--ensure", "capacity>=50")
+    assert code == 1, out
+    assert data["checks"][0]["measured"] == "20.0/s"
+
+
+def test_ensure_capacity_elsewhere_is_refused(tmp_path: Path, target: ServerThread) -> None:
+    plan = plan_for(tmp_path, target.url, "/fast")
+    result = run_cli("run", str(plan), "--ensure", "capacity>=200", "-o", str(tmp_path / "r.json"))
+    assert result.exit_code == 2
+    assert "capacity is found by `yamlload capacity" in result.stderr
+    assert not target.hits() and not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (("--slo", "p59<500"), "unknown metric 'p59'"),
+        (("--slo", "capacity>=5"), "capacity and the grade are not"),
+        (("--slo", "p95<500", "--precision", "0%"), "--precision '0%'"),
+        (("--slo", "p95<500", "--from", "50", "--to", "10"), "--to 10 is below --from 50"),
+        (("--slo", "p95<500", "--step", "forever"), "--step 'forever'"),
+        (("--slo", "p95<500", "--recovery", "0s"), "--recovery '0s'"),
+        (("--slo", "p95<500", "--ensure", "grade>=B"), "the grade belongs to `yamlload run`"),
+    ],
+)
+def test_bad_flags_are_refused_before_any_traffic(
+    tmp_path: Path, flags: tuple[str, ...], said: str
+) -> None:
+    plan = plan_for(tmp_path, "http://127.0.0.1:9", "/fast")
+    result = run_cli("capacity", str(plan), "-o", str(tmp_path / "r.json"), *flags)
+    assert result.exit_code == 2, result.output
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_ctrl_c_stops_the_search_and_reports_the_steps_measured(
+    tmp_path: Path, target: ServerThread
+) -> None:
+    plan = plan_for(tmp_path, target.url, "/fast")
+    report = tmp_path / "report.json"
+    command = [sys.executable, "-m", "yamlload", "capacity", str(plan), "-o", str(report)]
+    command += ["--slo", "p95<500", "--from", "10", "--to", "1000", "--step", "1s"]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # bounded: the child stops at --to, or is killed below
+            if line.startswith("step 1:"):
+                break
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=EXIT_WAIT_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["run"]["stoppedBy"] == "SIGINT"
+    assert data["capacity"]["steps"][0]["rate"] == 10
