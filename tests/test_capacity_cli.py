@@ -12,8 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -33,6 +34,7 @@ PAUSE_SECONDS = 1.5
 # A child process stopped by SIGINT must have exited within this.
 EXIT_WAIT_SECONDS = 30.0
 STEP = "2s"
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def capacity_app() -> web.Application:
@@ -50,7 +52,7 @@ def capacity_app() -> web.Application:
     async def fast(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
-    def fragile_route(pause: float):  # type: ignore[no-untyped-def]
+    def fragile_route(pause: float) -> Handler:
         async def fragile(request: web.Request) -> web.Response:
             if time.monotonic() < state["broken_until"]:
                 return web.json_response({"broken": True}, status=503)
@@ -94,7 +96,7 @@ def plan_for(tmp_path: Path, url: str, path: str) -> Path:
     return plan
 
 
-def search(tmp_path: Path, url: str, path: str, *flags: str) -> tuple[int, str, dict]:  # type: ignore[type-arg]
+def search(tmp_path: Path, url: str, path: str, *flags: str) -> tuple[int, str, dict[str, Any]]:
     report = tmp_path / "report.json"
     result = run_cli("capacity", str(plan_for(tmp_path, url, path)), "-o", str(report), *flags)
     data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
@@ -265,7 +267,7 @@ def test_ctrl_c_stops_the_search_and_reports_the_steps_measured(
             if line.startswith("step 1:"):
                 break
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=EXIT_WAIT_SECONDS)
+        _, err = process.communicate(timeout=EXIT_WAIT_SECONDS)
     finally:
         if process.poll() is None:
             process.kill()

@@ -31,6 +31,7 @@ SHORT = {
     "last_item_race.yml": None,
     "monitored.yml": [{"duration": 2, "arrivalRate": 5}],
     "graded.yml": [{"duration": 2, "arrivalRate": 10}],
+    "capacity.yml": [{"duration": 2, "arrivalRate": 10}],
 }
 
 
