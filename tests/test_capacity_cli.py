@@ -216,6 +216,23 @@ def test_ensure_capacity_gates_a_build(tmp_path: Path, target: ServerThread) -> 
     assert data["checks"][0]["measured"] == "20.0/s"
 
 
+def test_the_plans_own_checks_are_not_judged_on_the_search(
+    tmp_path: Path, target: ServerThread
+) -> None:
+    """A search breaks the target on purpose: its SLOs are the --slo flags, and the
+    plan's config.ensure (here one nothing passes) gates `yamlload run` only."""
+    plan = plan_for(tmp_path, target.url, "/fast")
+    plan.write_text(
+        plan.read_text(encoding="utf-8").replace("config:\n", "config:\n  ensure:\n    p95: 0\n"),
+        encoding="utf-8",
+    )
+    report = tmp_path / "r.json"
+    flags = ("--slo", "p95<500", "--from", "10", "--to", "20", "--step", "1s", "-o", str(report))
+    result = run_cli("capacity", str(plan), *flags)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert json.loads(report.read_text(encoding="utf-8"))["checks"] == []
+
+
 def test_ensure_capacity_elsewhere_is_refused(tmp_path: Path, target: ServerThread) -> None:
     plan = plan_for(tmp_path, target.url, "/fast")
     result = run_cli("run", str(plan), "--ensure", "capacity>=200", "-o", str(tmp_path / "r.json"))

@@ -173,11 +173,7 @@ def grade_summary(summary: Summary, table: Sequence[Bands]) -> Grading:
 
 
 def checks_and_table(
-    plan: Plan,
-    expressions: Iterable[str] = (),
-    *,
-    plan_only: bool = False,
-    capacity: bool = False,
+    plan: Plan, expressions: Iterable[str] = (), *, plan_only: bool = False
 ) -> tuple[list[Check], tuple[Bands, ...]]:
     """A run's checks (`checks_for_run`; the plan's alone with `plan_only`, as
     `validate` checks them) and its grade table, every problem with either raised at
@@ -190,7 +186,7 @@ def checks_and_table(
             checks = checks_from_plan(plan)
             check_names(checks, plan)
         else:
-            checks = checks_for_run(plan, expressions, capacity=capacity)
+            checks = checks_for_run(plan, expressions)
     except PlanError as exc:
         problems += exc.problems
     try:

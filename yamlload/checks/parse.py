@@ -281,12 +281,10 @@ def checks_from_plan(plan: Plan) -> list[Check]:
     return checks
 
 
-def checks_for_run(
-    plan: Plan, expressions: Iterable[str], *, capacity: bool = False
-) -> list[Check]:
+def checks_for_run(plan: Plan, expressions: Iterable[str]) -> list[Check]:
     """The plan's checks and the `--ensure` ones, every problem with any of them
-    reported at once (a PlanError), before any traffic. `capacity`: the command measures
-    it (`yamlload capacity`); elsewhere a check on it is refused, never left to fail."""
+    reported at once (a PlanError), before any traffic. A check on `capacity` is
+    refused, never left to fail: only `yamlload capacity` measures it."""
     problems: list[Problem] = []
     checks = checks_from_plan(plan)
     for expression in expressions:
@@ -298,8 +296,7 @@ def checks_for_run(
         check_names(checks, plan)
     except PlanError as exc:
         problems.extend(exc.problems)
-    if not capacity:
-        problems += [_not_measured_here(c) for c in checks if c.metric == CAPACITY]
+    problems += [_not_measured_here(c) for c in checks if c.metric == CAPACITY]
     if problems:
         raise PlanError(problems)
     return checks

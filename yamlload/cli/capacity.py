@@ -19,7 +19,6 @@ import click
 
 from ..checks.capacity import MIN_RATE, Done, SearchSettings, Tried, next_step
 from ..checks.evaluate import evaluate
-from ..checks.grades import checks_and_table
 from ..checks.parse import CAPACITY, Check, check_names, is_grade, parse_ensure
 from ..checks.validity import DEFAULT_MAX_LAG_MS
 from ..errors import EXIT_SIGNAL, InternalError, PlanError, Pos, Problem, UsageError
@@ -207,8 +206,7 @@ def capacity(plan_path: str, **kwargs: Any) -> None:
         for warning in plan.warnings:
             click.echo(f"warning: {redactor.text(str(warning))}", err=True)
         slos = parse_slos(kwargs["slos"], plan)
-        checks, _ = checks_and_table(plan, kwargs.get("ensure") or (), capacity=True)
-        refuse_grade(checks)
+        checks = gate_checks(kwargs.get("ensure") or (), plan)
         files = replace(files, output=files.output or default_report_path(plan.source))
         check_run_outputs(files, plan, plan_path, plan_opts)
         busiest = step_plan(plan, [(args.search.limit, args.step_seconds)])
@@ -251,13 +249,19 @@ def _as_slo(problem: Problem) -> Problem:
     return replace(problem, message=problem.message.replace("ensure ", "slo ", 1))
 
 
-def refuse_grade(checks: list[Check]) -> None:
+def gate_checks(expressions: tuple[str, ...], plan: Plan) -> list[Check]:
+    """The --ensure gates, judged on the whole search (`capacity>=200`). The plan's
+    own config.ensure and expect checks are not: a search breaks the target on purpose,
+    and its SLOs are the --slo flags."""
+    checks = [parse_ensure(text) for text in expressions]
+    check_names(checks, plan)
     for check in checks:
         if is_grade(check):
             raise UsageError(
                 f"ensure {check.source!r}: the grade belongs to `yamlload run`; "
                 "gate a capacity search with 'capacity>=N'"
             )
+    return checks
 
 
 def _console_away_from_stdout(files: ReportFiles) -> contextlib.AbstractContextManager[object]:
