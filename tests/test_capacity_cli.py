@@ -141,6 +141,20 @@ def test_a_target_that_never_breaks_ends_at_the_highest_rate(
     assert "never broke" in out and "up to --to 40/s" in out
 
 
+def test_steps_split_over_workers(tmp_path: Path, target: ServerThread) -> None:
+    """--workers: each step over two processes, its periods merged exactly."""
+    code, out, data = search(
+        tmp_path,
+        target.url,
+        "/fast",
+        *("--slo", "p95<500", "--from", "10", "--to", "20", "--step", "2s", "--workers", "2"),
+    )
+    assert code == 0, out
+    steps = data["capacity"]["steps"]
+    assert [(s["rate"], s["verdict"]) for s in steps] == [(10, "good"), (20, "good")]
+    assert steps[1]["requests"] == 40  # the whole step: no whole period to settle in
+
+
 def test_a_generator_limit_is_reported_as_such(
     tmp_path: Path, target: ServerThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -251,6 +265,7 @@ def test_ensure_capacity_elsewhere_is_refused(tmp_path: Path, target: ServerThre
         (("--slo", "p95<500", "--step", "forever"), "--step 'forever'"),
         (("--slo", "p95<500", "--recovery", "0s"), "--recovery '0s'"),
         (("--slo", "p95<500", "--ensure", "grade>=B"), "the grade belongs to `yamlload run`"),
+        (("--slo", "p95<500", "--recovery", "5s", "--workers", "2"), "leave out --workers"),
     ],
 )
 def test_bad_flags_are_refused_before_any_traffic(

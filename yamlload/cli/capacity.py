@@ -27,6 +27,7 @@ from ..plan.compile import load_plan
 from ..plan.compile.phases import MAX_ARRIVAL_RATE
 from ..plan.ir import Plan
 from ..plan.secrets import Redactor
+from ..plan.source import PlanOptions
 from ..report.capacity import ending_words, format_capacity, step_line
 from ..report.console import ConsoleObserver
 from ..results.capacity import Capacity
@@ -35,7 +36,7 @@ from ..results.summary import Summary, summarize
 from ..runtime.engine import RunOptions, capacity_warnings, ensure_file_limit
 from ..units import format_seconds, parse_duration
 from .app import tolerate_lost_stdout
-from .args import ReportFiles
+from .args import ReportFiles, Split, worker_count
 from .capacity_steps import StepRunner, joined_result, step_plan
 from .demo import DemoTarget
 from .options import FiniteFloat, options_from, plan_options
@@ -63,6 +64,7 @@ class CapacityArgs:
     step_seconds: float
     recovery_seconds: float | None
     max_lag: float
+    workers: int = 1
 
     @classmethod
     def from_click(cls, kwargs: dict[str, Any]) -> CapacityArgs:
@@ -71,6 +73,12 @@ class CapacityArgs:
             raise UsageError(f"--to {limit:g} is below --from {start:g}: give --to ≥ --from")
         step = _duration("--step", kwargs["step"], MIN_STEP_SECONDS, MAX_STEP_SECONDS)
         recovery = kwargs.get("recovery")
+        workers = worker_count(str(kwargs.get("workers", "1")))
+        if recovery and workers > 1:
+            raise UsageError(
+                "--recovery judges the target second by second, in one process: "
+                "leave out --workers (or measure the recovery at a rate one process makes)"
+            )
         return cls(
             search=SearchSettings(start, limit, parse_precision(kwargs["precision"])),
             step_seconds=step,
@@ -78,6 +86,7 @@ class CapacityArgs:
                 _duration("--recovery", recovery, 1.0, MAX_RECOVERY_SECONDS) if recovery else None
             ),
             max_lag=float(kwargs["max_lag"]),
+            workers=workers,
         )
 
 
@@ -168,6 +177,14 @@ def _duration(flag: str, text: str, low: float, high: float) -> float:
     help="A step whose arrival lag p99 exceeds this is invalid: the generator is the limit.",
 )
 @click.option(
+    "--workers",
+    default="1",
+    show_default=True,
+    metavar="N|auto",
+    help="Split each step over N processes on this machine (auto: one per core), for "
+    "rates one process cannot make; a step's settle is then whole 10-second periods.",
+)
+@click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="Where to write the JSON report."
 )
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the HTML report.")
@@ -205,12 +222,13 @@ def capacity(plan_path: str, **kwargs: Any) -> None:
         redactor = Redactor.for_plan(plan)
         for warning in plan.warnings:
             click.echo(f"warning: {redactor.text(str(warning))}", err=True)
+        Split(workers=args.workers).check_monitor(plan)
         slos = parse_slos(kwargs["slos"], plan)
         checks = gate_checks(kwargs.get("ensure") or (), plan)
         files = replace(files, output=files.output or default_report_path(plan.source))
         check_run_outputs(files, plan, plan_path, plan_opts)
         busiest = step_plan(plan, [(args.search.limit, args.step_seconds)])
-        for advice in capacity_warnings(busiest, 1):
+        for advice in capacity_warnings(busiest, args.workers):
             click.echo(f"warning: {advice}", err=True)
         limit = ensure_file_limit(busiest)
         if limit:
@@ -221,6 +239,7 @@ def capacity(plan_path: str, **kwargs: Any) -> None:
             scenario_name=kwargs.get("scenario_name"),
         )
         search = Search(plan, args, slos, options, redactor, bool(kwargs.get("quiet")))
+        search.plan_options = plan_opts
         with _console_away_from_stdout(files):
             code = search.run_and_report(checks, files)
     sys.exit(code)
@@ -298,6 +317,7 @@ class Search:
         self.options, self.redactor = options, redactor
         self.observer = StepObserver(sys.stdout, live=sys.stdout.isatty(), quiet=quiet)
         self.found = Capacity(slos=tuple(s.source for s in slos))
+        self.plan_options = PlanOptions()  # what worker processes compile the plan with
         self.runs: list[tuple[str, RunResult]] = []
 
     def run_and_report(self, checks: list[Check], files: ReportFiles) -> int:
@@ -313,6 +333,8 @@ class Search:
                 self.args.max_lag,
                 early_stop=lambda: stops.signal,
                 redactor=self.redactor,
+                plan_options=self.plan_options,
+                workers=self.args.workers,
             )
             done = self._search(runner, stops)
             if done is not None:

@@ -8,6 +8,7 @@ slowest answers of an overloaded step are counted, not cut."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -111,13 +112,32 @@ def slo_results(slos: Sequence[Check], summary: Summary) -> tuple[SloResult, ...
     )
 
 
+def periods_window(result: RunResult, settle: float) -> SecondsWindow:
+    """A run split over workers has no seconds, only its 10-second periods: the settle
+    period is rounded up to whole periods (a step no longer than that keeps them all)."""
+    first = math.ceil(settle / PERIOD_SECONDS - 1e-9)
+    kept = [p for p in result.periods if p.index >= first]
+    window = SecondsWindow(settle=settle)
+    start = first * PERIOD_SECONDS if kept else 0.0
+    for period in kept or result.periods:
+        window.metrics.merge(period.metrics)
+    window.seconds = max(result.duration - start, MIN_PERIOD_SECONDS)
+    return window
+
+
 def judged_step(
-    rate: float, window: SecondsWindow, plan: Plan, slos: Sequence[Check], max_lag_ms: float
+    rate: float,
+    window: SecondsWindow,
+    plan: Plan,
+    slos: Sequence[Check],
+    max_lag_ms: float,
+    lost: Sequence[str] = (),
 ) -> CapacityStep:
-    """A step's record: its statistics after the settle period and its verdict."""
+    """A step's record: its statistics after the settle period and its verdict; `lost`:
+    why a worker's part of it is missing."""
     summary = window_summary(plan, window.metrics, window.seconds)
     results = slo_results(slos, summary)
-    reasons = lag_reasons(rate, summary, max_lag_ms)
+    reasons = [*lost, *lag_reasons(rate, summary, max_lag_ms)]
     verdict: StepVerdict = "good" if all(r.ok for r in results) else "bad"
     reason = None
     if reasons:
@@ -149,7 +169,8 @@ def _ms(value: float, count: int) -> float | None:
 
 @dataclass
 class StepRunner:
-    """Runs steps and the recovery of one plan, in this process."""
+    """Runs steps and the recovery of one plan: in this process, or each step split
+    over `workers` processes (the recovery is judged in one process only)."""
 
     plan: Plan
     options: RunOptions
@@ -158,12 +179,36 @@ class StepRunner:
     max_lag_ms: float
     early_stop: Callable[[], str | None]
     redactor: Redactor
+    plan_options: PlanOptions = field(default_factory=PlanOptions)
+    workers: int = 1
 
     def step(self, rate: float, seconds: float) -> tuple[CapacityStep, RunResult]:
         """One step at `rate` for `seconds`: its record, and the run it was."""
-        window = SecondsWindow(settle=seconds * SETTLE_FRACTION)
+        settle = seconds * SETTLE_FRACTION
+        if self.workers > 1:
+            return self._split_step(rate, seconds, settle)
+        window = SecondsWindow(settle=settle)
         result = self._run(step_plan(self.plan, [(rate, seconds)]), window)
         return judged_step(rate, window, self.plan, self.slos, self.max_lag_ms), result
+
+    def _split_step(
+        self, rate: float, seconds: float, settle: float
+    ) -> tuple[CapacityStep, RunResult]:
+        """A step over worker processes, which compile the plan again: its one phase
+        goes to them as an override of config.phases."""
+        run = run_split(
+            step_plan(self.plan, [(rate, seconds)]),
+            with_phases(self.plan_options, rate, seconds),
+            replace(self.options, watchers=(), abort=None),
+            self.observer,
+            _no_checkpoint,
+            self.workers,
+            early_stop=self.early_stop,
+            redactor=self.redactor,
+        )
+        window = periods_window(run.result, settle)
+        step = judged_step(rate, window, self.plan, self.slos, self.max_lag_ms, run.lost)
+        return step, run.result
 
     def recovery(
         self, broke_at: float, seconds: float, rate: float, limit: float
@@ -259,6 +304,14 @@ def joined_result(runs: Sequence[tuple[str, RunResult]]) -> RunResult:
         internal_error=next((r.internal_error for _, r in runs if r.internal_error), None),
         seconds=rows,
     )
+
+
+def with_phases(options: PlanOptions, rate: float, seconds: float) -> PlanOptions:
+    """`options` whose --overrides also replace config.phases with one constant rate."""
+    overrides = json.loads(options.overrides) if options.overrides else {}
+    config = overrides.setdefault("config", {})
+    config["phases"] = [{"name": f"{rate:g}/s", "duration": seconds, "arrivalRate": rate}]
+    return replace(options, overrides=json.dumps(overrides))
 
 
 def _by_a_signal(result: RunResult) -> bool:
