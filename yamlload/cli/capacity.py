@@ -227,22 +227,26 @@ def capacity(plan_path: str, **kwargs: Any) -> None:
         checks = gate_checks(kwargs.get("ensure") or (), plan)
         files = replace(files, output=files.output or default_report_path(plan.source))
         check_run_outputs(files, plan, plan_path, plan_opts)
-        busiest = step_plan(plan, [(args.search.limit, args.step_seconds)])
-        for advice in capacity_warnings(busiest, args.workers):
-            click.echo(f"warning: {advice}", err=True)
-        limit = ensure_file_limit(busiest)
-        if limit:
-            click.echo(f"warning: {limit}", err=True)
+        _warn_about_the_busiest_step(plan, args)
         options = RunOptions(
             seed=kwargs.get("seed"),
             insecure=bool(kwargs.get("insecure")),
             scenario_name=kwargs.get("scenario_name"),
         )
-        search = Search(plan, args, slos, options, redactor, bool(kwargs.get("quiet")))
-        search.plan_options = plan_opts
+        search = Search(plan, plan_opts, args, slos, options, redactor, bool(kwargs.get("quiet")))
         with _console_away_from_stdout(files):
             code = search.run_and_report(checks, files)
     sys.exit(code)
+
+
+def _warn_about_the_busiest_step(plan: Plan, args: CapacityArgs) -> None:
+    """What `run` warns about a plan, for the step at --to."""
+    busiest = step_plan(plan, [(args.search.limit, args.step_seconds)])
+    for advice in capacity_warnings(busiest, args.workers):
+        click.echo(f"warning: {advice}", err=True)
+    limit = ensure_file_limit(busiest)
+    if limit:
+        click.echo(f"warning: {limit}", err=True)
 
 
 def parse_slos(texts: tuple[str, ...], plan: Plan) -> list[Check]:
@@ -257,10 +261,7 @@ def parse_slos(texts: tuple[str, ...], plan: Plan) -> list[Check]:
     try:
         check_names(slos, plan)
     except PlanError as exc:  # said as the flag was written: --slo 'p59<500', not ensure
-        renamed = [
-            replace(p, message=p.message.replace("ensure ", "slo ", 1)) for p in exc.problems
-        ]
-        raise PlanError(renamed) from None
+        raise PlanError([_as_slo(p) for p in exc.problems]) from None
     return slos
 
 
@@ -307,6 +308,7 @@ class Search:
     def __init__(
         self,
         plan: Plan,
+        plan_options: PlanOptions,
         args: CapacityArgs,
         slos: list[Check],
         options: RunOptions,
@@ -317,7 +319,7 @@ class Search:
         self.options, self.redactor = options, redactor
         self.observer = StepObserver(sys.stdout, live=sys.stdout.isatty(), quiet=quiet)
         self.found = Capacity(slos=tuple(s.source for s in slos))
-        self.plan_options = PlanOptions()  # what worker processes compile the plan with
+        self.plan_options = plan_options  # what worker processes compile the plan with
         self.runs: list[tuple[str, RunResult]] = []
 
     def run_and_report(self, checks: list[Check], files: ReportFiles) -> int:
@@ -421,7 +423,7 @@ class Search:
         writer = Writer()
         writer.run_outputs(summary, verdict, files)
         code = exit_code(verdict, summary.stopped_by, writer.output_failed)
-        _raise_if_a_bug(summary)
+        _raise_if_a_bug(self.runs)
         return code
 
 
@@ -429,6 +431,9 @@ def _interrupted(result: RunResult) -> bool:
     return result.internal_error is not None or (result.stopped_by or "") in EXIT_SIGNAL
 
 
-def _raise_if_a_bug(summary: Summary) -> None:
-    if summary.stopped_by == "internal error":
-        raise InternalError("the search was stopped by a bug (run with --debug for the traceback)")
+def _raise_if_a_bug(runs: list[tuple[str, RunResult]]) -> None:
+    """A bug in yamlload stopped a step: the report of the steps is written; exit 70."""
+    for name, result in runs:
+        if result.internal_error is not None:
+            last = result.internal_error.strip().splitlines()[-1]
+            raise InternalError(f"the search was stopped by a bug in {name}: {last}")
