@@ -58,8 +58,10 @@ def answer_lines(found: Capacity) -> list[str]:
         by = found.broke_by
         cause = f", first by {by.slo} ({by.measured})" if by is not None else ""
         lines.append(f"Broke at: {found.broke_at:g}/s{cause}")
+    elif any(step.verdict == "invalid" for step in found.steps) or not found.max_rate:
+        lines.append("Broke at: not found (the search stopped first)")
     else:
-        lines.append("Broke at: did not break")
+        lines.append(f"Broke at: did not break up to {found.max_rate:g}/s")
     recovery = recovery_words(found)
     if recovery:
         lines.append(f"Recovery: {recovery}")
