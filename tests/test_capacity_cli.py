@@ -34,20 +34,21 @@ PAUSE_SECONDS = 1.5
 # A child process stopped by SIGINT must have exited within this.
 EXIT_WAIT_SECONDS = 30.0
 STEP = "2s"
+# A busy machine (two shared cores, the suite's other tests) can make the generator late
+# by a few hundred ms; these tests are about the search, and the generator's own limit
+# has a test of its own, at the seam (test_a_generator_limit_is_reported_as_such).
+LAG_FORGIVEN = ("--max-lag", "5000")
+# How long the demo target may take to stop before it is killed.
+TARGET_STOP_SECONDS = 10.0
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def capacity_app() -> web.Application:
-    """/work: a pool of WORKERS; /fast: no limit; /fragile: breaks when overloaded and
-    recovers PAUSE_SECONDS after the last overload; /broken-for-good never recovers."""
+    """/fast: no limit; /fragile: breaks when more than WORKERS requests are in at once
+    and recovers PAUSE_SECONDS after the last overload; /broken-for-good never recovers.
+    (The known capacity's /work is the demo target's: see `demo_target`.)"""
     app = web.Application()
-    pool = asyncio.Semaphore(WORKERS)
     state = {"in_flight": 0, "broken_until": 0.0}
-
-    async def work(request: web.Request) -> web.Response:
-        async with pool:
-            await asyncio.sleep(WORK_MS / 1000)
-        return web.json_response({"ok": True})
 
     async def fast(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -70,7 +71,6 @@ def capacity_app() -> web.Application:
 
     app.add_routes(
         [
-            web.get("/work", work),
             web.get("/fast", fast),
             web.get("/fragile", fragile_route(PAUSE_SECONDS)),
             web.get("/broken-for-good", fragile_route(3600.0)),
@@ -98,26 +98,51 @@ def plan_for(tmp_path: Path, url: str, path: str) -> Path:
 
 def search(tmp_path: Path, url: str, path: str, *flags: str) -> tuple[int, str, dict[str, Any]]:
     report = tmp_path / "report.json"
-    result = run_cli("capacity", str(plan_for(tmp_path, url, path)), "-o", str(report), *flags)
+    plan = str(plan_for(tmp_path, url, path))
+    result = run_cli("capacity", plan, "-o", str(report), *LAG_FORGIVEN, *flags)
     data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
     return result.exit_code, result.output + result.stderr, data
 
 
-def test_finds_a_known_capacity_within_the_precision(tmp_path: Path, target: ServerThread) -> None:
+@pytest.fixture
+def demo_target() -> Iterator[str]:
+    """`yamlload target --workers 4 --work-ms 40` in a process of its own (its /work has
+    the known capacity), so that its timing does not share this process's GIL with the
+    generator under test."""
+    command = [sys.executable, "-m", "yamlload", "target", "--port", "0"]
+    command += ["--workers", str(WORKERS), "--work-ms", f"{WORK_MS:g}"]
+    command += ["--exit-with-parent", str(os.getpid())]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # its first line, or "" if it died
+        assert line.startswith("yamlload demo target listening on http://"), line
+        assert f"capacity {CAPACITY:,.1f}/s" in process.stdout.readline()
+        yield line.split()[-1]
+    finally:
+        process.terminate()
+        try:
+            process.wait(TARGET_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_finds_a_known_capacity_within_the_precision(tmp_path: Path, demo_target: str) -> None:
     code, out, data = search(
         tmp_path,
-        target.url,
+        demo_target,
         "/work",
-        *("--slo", "p95<120", "--slo", "error_rate<1%"),
+        *("--slo", "p95<200", "--slo", "error_rate<1%"),
         *("--from", "20", "--to", "400", "--step", STEP, "--precision", "10%"),
     )
     assert code == 0, out
     found = data["capacity"]
-    assert found["broke_by"]["slo"] == "p95<120"
-    assert 0.75 * CAPACITY <= found["max_rate"] <= 1.1 * CAPACITY, out
+    assert found["broke_by"]["slo"] == "p95<200"
+    assert 0.7 * CAPACITY <= found["max_rate"] <= 1.15 * CAPACITY, out
     assert found["broke_at"] - found["max_rate"] <= 0.1 * found["max_rate"]
     assert f"Maximum sustainable rate: {found['max_rate']:g}/s" in out
-    assert f"Broke at: {found['broke_at']:g}/s, first by p95<120" in out
+    assert f"Broke at: {found['broke_at']:g}/s, first by p95<200" in out
     assert "achieved/s" in out and "lag p99 ms" in out  # the curve
     schema = json.loads((REPO / "schema" / "report.schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(data, schema)
@@ -242,7 +267,7 @@ def test_the_plans_own_checks_are_not_judged_on_the_search(
     )
     report = tmp_path / "r.json"
     flags = ("--slo", "p95<500", "--from", "10", "--to", "20", "--step", "1s", "-o", str(report))
-    result = run_cli("capacity", str(plan), *flags)
+    result = run_cli("capacity", str(plan), *LAG_FORGIVEN, *flags)
     assert result.exit_code == 0, result.output + result.stderr
     assert json.loads(report.read_text(encoding="utf-8"))["checks"] == []
 
@@ -285,7 +310,7 @@ def test_ctrl_c_stops_the_search_and_reports_the_steps_measured(
     plan = plan_for(tmp_path, target.url, "/fast")
     report = tmp_path / "report.json"
     command = [sys.executable, "-m", "yamlload", "capacity", str(plan), "-o", str(report)]
-    command += ["--slo", "p95<500", "--from", "10", "--to", "1000", "--step", "1s"]
+    command += ["--slo", "p95<500", "--from", "10", "--to", "1000", "--step", "1s", *LAG_FORGIVEN]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
