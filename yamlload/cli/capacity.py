@@ -153,6 +153,7 @@ def _duration(flag: str, text: str, low: float, high: float) -> float:
     "--precision",
     default=DEFAULT_PRECISION,
     show_default=True,
+    metavar="PERCENT",
     help="Stop once the first bad rate is within this of the last good one.",
 )
 @click.option(
