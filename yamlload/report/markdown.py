@@ -6,6 +6,7 @@ from ..checks.outcome import Outcome, describe_limit, describe_outcome
 from ..metrics.names import EXPECT_PREFIX, REQUESTS, RESPONSE_TIME, WS_HISTOGRAMS
 from ..results.summary import Summary
 from ..units import format_count, format_millis
+from .capacity import capacity_markdown
 from .drift_words import HEADERS as DRIFT_HEADERS
 from .drift_words import drift_flags, drift_rows, drift_title
 from .grade_words import grade_line, readiness_line, rows, value_text
@@ -36,6 +37,7 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
         verdict,
         "",
         *_grades(summary),
+        *(capacity_markdown(summary.capacity) if summary.capacity is not None else []),
         _row(["requests", "rps", "error rate", "p50 ms", "p95 ms", "p99 ms"]),
         _row(["---:"] * 6),
         _row(
