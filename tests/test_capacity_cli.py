@@ -6,6 +6,7 @@ generator must never be the accidental limit); every search ends by itself."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import signal
@@ -44,11 +45,16 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def capacity_app() -> web.Application:
-    """/fast: no limit; /fragile: breaks when more than WORKERS requests are in at once
-    and recovers PAUSE_SECONDS after the last overload; /broken-for-good never recovers.
-    (The known capacity's /work is the demo target's: see `demo_target`.)"""
+    """/fast: no limit; /fragile: breaks when more than CAPACITY requests arrived in the
+    last second and recovers PAUSE_SECONDS after the last overload; /broken-for-good
+    never recovers. (The known capacity's /work is the demo target's: see `demo_target`.)
+
+    Judged on arrivals, not on requests in flight: this server shares the generator's
+    GIL, and a stall of a few ms on a busy machine bunched four requests in flight at
+    60/s and broke it for good, while a second's arrivals move only with the rate."""
     app = web.Application()
-    state = {"in_flight": 0, "broken_until": 0.0}
+    state = {"broken_until": 0.0}
+    arrivals: collections.deque[float] = collections.deque()
 
     async def fast(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
@@ -57,15 +63,15 @@ def capacity_app() -> web.Application:
         async def fragile(request: web.Request) -> web.Response:
             if time.monotonic() < state["broken_until"]:
                 return web.json_response({"broken": True}, status=503)
-            state["in_flight"] += 1
-            try:
-                if state["in_flight"] > WORKERS:
-                    state["broken_until"] = time.monotonic() + pause
-                    return web.json_response({"broken": True}, status=503)
-                await asyncio.sleep(WORK_MS / 1000)
-                return web.json_response({"ok": True})
-            finally:
-                state["in_flight"] -= 1
+            now = time.monotonic()
+            arrivals.append(now)
+            while arrivals[0] < now - 1.0:
+                arrivals.popleft()
+            if len(arrivals) > CAPACITY:
+                state["broken_until"] = now + pause
+                return web.json_response({"broken": True}, status=503)
+            await asyncio.sleep(WORK_MS / 1000)
+            return web.json_response({"ok": True})
 
         return fragile
 
