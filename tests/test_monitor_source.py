@@ -359,9 +359,23 @@ def test_selectors_are_evaluated_off_the_loop_and_given_up_after_a_limit(
     assert worker_processes() == []
 
 
+# multiprocessing's resource tracker, which a `--workers` run in this test process
+# started (tests/test_shard.py, in whatever order the suite runs), lives as long as the
+# process: a child, but no monitor worker's.
+RESOURCE_TRACKER = "multiprocessing.resource_tracker"
+
+
 def worker_processes() -> list[psutil.Process]:
     """This process's children (the monitor worker, or a zombie nobody reaped)."""
-    return psutil.Process().children(recursive=True)
+    children = psutil.Process().children(recursive=True)
+    return [child for child in children if not _resource_tracker(child)]
+
+
+def _resource_tracker(process: psutil.Process) -> bool:
+    try:
+        return any(RESOURCE_TRACKER in part for part in process.cmdline())
+    except psutil.Error:  # a zombie, or gone meanwhile: counted
+        return False
 
 
 def test_sources_share_one_worker_and_keep_their_own_rates(endpoint: str) -> None:

@@ -32,6 +32,7 @@ SHORT = {
     "monitored.yml": [{"duration": 2, "arrivalRate": 5}],
     "graded.yml": [{"duration": 2, "arrivalRate": 10}],
     "websocket_chat.yml": [{"duration": 2, "arrivalRate": 2}],
+    "capacity.yml": [{"duration": 2, "arrivalRate": 10}],
 }
 
 

@@ -10,6 +10,10 @@ Test endpoints answer with a delay, a status code or a body size on request.
 Two WebSocket routes (issue 19): /ws/echo sends every message back as it came, and
 /ws/chat/{room} is a chat room: a member is told it joined, and every message a member
 sends goes to every member of the room, its sender too, as JSON.
+
+`/work` has a known capacity (issue 22, docs/limits.md): WORKERS workers, each busy
+WORK_MS per request, serve WORKERS × 1000 / WORK_MS requests a second; beyond that the
+requests queue and their latency grows without bound.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ INITIAL_STOCK = 1000
 DEMO_PASSWORD = "demo"
 MAX_DELAY_MS = 60_000
 MAX_BYTES = 50 * 1024 * 1024
+# /work's workers and how long each request holds one: capacity 4 × 1000 / 20 = 200/s.
+WORKERS = 4
+WORK_MS = 20.0
 # The racy shop's pretend round trip between reading the stock and writing it back.
 RACY_PAUSE_SECONDS = 0.005
 _NAMES = ("lamp", "chair", "desk", "sofa", "shelf", "rug", "mirror", "clock", "vase", "bed")
@@ -68,6 +75,23 @@ WS_PROTOCOLS = ("json", "chat")
 MAX_ROOM_MEMBERS = 10_000
 ROOM_FULL = 1013
 _member_ids = itertools.count(1)
+
+
+@dataclass
+class Workers:
+    """/work's pool: `count` workers, each held `work_ms` per request."""
+
+    count: int = WORKERS
+    work_ms: float = WORK_MS
+    pool: asyncio.Semaphore | None = None  # made on the serving loop, at the first request
+
+    @property
+    def capacity(self) -> float:
+        """Requests a second the pool serves at most."""
+        return self.count * 1000.0 / self.work_ms
+
+
+WORK = web.AppKey("work", Workers)
 # Requests answered, by method, route and status: served at /metrics (issue 17's example).
 REQUEST_COUNTS = web.AppKey("request_counts", dict)
 
@@ -228,6 +252,16 @@ async def delay(request: web.Request) -> web.Response:
     return _json({"delayed": millis})
 
 
+async def work(request: web.Request) -> web.Response:
+    """A request that waits for one of the workers, then holds it WORK_MS."""
+    workers = request.app[WORK]
+    if workers.pool is None:
+        workers.pool = asyncio.Semaphore(workers.count)
+    async with workers.pool:
+        await asyncio.sleep(workers.work_ms / 1000)
+    return _json({"worked_ms": workers.work_ms, "capacity": workers.capacity})
+
+
 async def status(request: web.Request) -> web.Response:
     code = _int(request.match_info["code"]) or 500
     if not 200 <= code <= 599:
@@ -309,11 +343,12 @@ async def _broadcast(room: set[web.WebSocketResponse], text: str) -> None:
             room.discard(member)  # gone while we spoke; its own handler ends it
 
 
-def make_app(racy: bool = False) -> web.Application:
+def make_app(racy: bool = False, workers: Workers | None = None) -> web.Application:
     app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[count_requests])
     shop = Shop(racy=racy)
     shop.reset()
     app[SHOP] = shop
+    app[WORK] = workers or Workers()
     app[REQUEST_COUNTS] = {}
     app[ROOMS] = {}
     app.add_routes(
@@ -328,6 +363,7 @@ def make_app(racy: bool = False) -> web.Application:
             web.get("/orders/{id}", get_order),
             web.post("/admin/reset", reset),
             web.get("/delay/{ms}", delay),
+            web.get("/work", work),
             web.route("*", "/status/{code}", status),
             web.get("/bytes/{n}", sized),
             web.route("*", "/echo", echo),
@@ -340,10 +376,10 @@ def make_app(racy: bool = False) -> web.Application:
 
 
 async def start_demo_target(
-    host: str = "127.0.0.1", port: int = 0, racy: bool = False
+    host: str = "127.0.0.1", port: int = 0, racy: bool = False, workers: Workers | None = None
 ) -> tuple[web.AppRunner, str]:
     """Start the demo API on this event loop; returns the runner and its base URL."""
-    runner = web.AppRunner(make_app(racy), access_log=None)
+    runner = web.AppRunner(make_app(racy, workers), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -11,6 +11,7 @@ from ..plan.ir import MONITOR_PREFIX
 from ..results.grading import score
 from ..results.summary import Endpoint, Summary
 from .parse import (
+    CAPACITY,
     DRIFT_PREFIX,
     ENDPOINT_CODES,
     ENDPOINT_ERRORS,
@@ -46,6 +47,9 @@ def measure(summary: Summary, metric: str, scope: str | None = None) -> float | 
     if metric.startswith(DRIFT_PREFIX):  # judged on its worsening; None: why_none says why
         found = summary.drift().metric(metric[len(DRIFT_PREFIX) :])
         return found.worsening if found is not None else None
+    if metric == CAPACITY:  # yamlload capacity's answer; None: no report section, no rate
+        answer = summary.capacity
+        return answer.max_rate if answer is not None else None
     if metric == GRADE:  # the overall grade as a score (A 4 … F 0); None until graded
         return float(score(summary.grade.overall)) if summary.grade is not None else None
     base, _, stat = metric.rpartition(".")

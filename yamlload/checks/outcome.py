@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..results.grading import letter
 from ..units import format_count
 from .parse import (
+    CAPACITY,
     DRIFT_PREFIX,
     ERROR_RATE,
     RATES,
@@ -52,7 +53,7 @@ def describe_limit(check: Check) -> str:
         return f"{check.op} {format_count(check.limit * 100)}{_drift_unit(check)}"
     if check.metric.endswith(RATES):
         return f"{check.op} {format_count(check.limit * 100)}%"
-    unit = " ms" if is_time(check.metric) else ""
+    unit = " ms" if is_time(check.metric) else "/s" if check.metric == CAPACITY else ""
     return f"{check.op} {format_count(check.limit)}{unit}"
 
 
@@ -71,6 +72,8 @@ def describe_outcome(outcome: Outcome) -> str:
 def describe_value(check: Check, value: float | None) -> str:
     if check.condition is not None:
         return "-"
+    if check.metric == CAPACITY:
+        return "no rate met every SLO" if value is None else f"{value:,.1f}/s"
     if value is None:
         return "no data"
     if check.relative:

@@ -97,6 +97,8 @@ GRADE = "grade"
 # Drift over the longest steady phase (issue 22): `drift.p95<10%`, judged on its
 # worsening (results/drift.py), a fraction like error_rate.
 DRIFT_PREFIX = "drift."
+# The highest rate `yamlload capacity` found sustainable (issue 22): `capacity>=200`.
+CAPACITY = "capacity"
 
 _NUMBER = r"[-+]?[0-9.]+(?:[eE][-+]?\d+)?"
 _EXPRESSION = re.compile(
@@ -300,7 +302,8 @@ def checks_from_plan(plan: Plan) -> list[Check]:
 
 def checks_for_run(plan: Plan, expressions: Iterable[str]) -> list[Check]:
     """The plan's checks and the `--ensure` ones, every problem with any of them
-    reported at once (a PlanError), before any traffic."""
+    reported at once (a PlanError), before any traffic. A check on `capacity` is
+    refused, never left to fail: only `yamlload capacity` measures it."""
     problems: list[Problem] = []
     checks = checks_from_plan(plan)
     for expression in expressions:
@@ -312,6 +315,7 @@ def checks_for_run(plan: Plan, expressions: Iterable[str]) -> list[Check]:
         check_names(checks, plan)
     except PlanError as exc:
         problems.extend(exc.problems)
+    problems += [_not_measured_here(c) for c in checks if c.metric == CAPACITY]
     if problems:
         raise PlanError(problems)
     return checks
@@ -343,7 +347,7 @@ def endpoint_names(plan: Plan) -> set[str]:
 
 
 def known_metric(metric: str) -> bool:
-    if metric in (*RATES, REQUEST_RATE, *COUNTER_RATES) or metric in COUNTERS:
+    if metric in (*RATES, REQUEST_RATE, CAPACITY, *COUNTER_RATES) or metric in COUNTERS:
         return True
     if any(metric.startswith(p) and len(metric) > len(p) for p in OPEN_PREFIXES):
         return True
@@ -360,7 +364,7 @@ def _endpoint_metric(metric: str) -> bool:
 
 
 def _all_metric_names() -> list[str]:
-    names = [*COUNTERS, *RATES, REQUEST_RATE, *COUNTER_RATES, *SHORTHANDS]
+    names = [*COUNTERS, *RATES, REQUEST_RATE, CAPACITY, *COUNTER_RATES, *SHORTHANDS]
     names += [f"{h}.{s}" for h in HISTOGRAMS for s in STATS]
     return names
 
@@ -405,6 +409,14 @@ def _metric_problem(check: Check, metric: str, plan: Plan) -> Problem | None:
             "(use p95, error_rate, rps, requests, codes.NNN, errors.NAME)",
         )
     return None
+
+
+def _not_measured_here(check: Check) -> Problem:
+    return Problem(
+        check.pos,
+        f"{check.named()}: capacity is found by `yamlload capacity PLAN --slo ...` "
+        "(docs/limits.md), not by this command",
+    )
 
 
 def _grade_problem(check: Check) -> Problem | None:

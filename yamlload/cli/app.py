@@ -23,6 +23,7 @@ from ..errors import EXIT_SIGNAL, InternalError, StoppedEarly, YamlloadError
 
 # Each command, and the module of this package that defines it under that name.
 COMMANDS = {
+    "capacity": "capacity",
     "compare": "reports",
     "convert": "convert",
     "init": "init",

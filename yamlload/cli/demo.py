@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+from typing import Any
 
 import click
 
@@ -17,6 +18,9 @@ from ..errors import UsageError
 # How long a stopped demo target may take to exit before it is killed.
 STOP_SECONDS = 5
 STOP_SIGNALS = ("SIGINT", "SIGTERM")
+# What /work takes (demo_target.py's defaults are its own: imported only when serving).
+MAX_WORKERS = 10_000
+MAX_WORK_MS = 60_000.0
 
 
 @click.command(short_help="Serve the bundled demo API until stopped.")
@@ -30,26 +34,48 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM")
     help="Let concurrent orders oversell (the bug plans/last_item_race.yml catches).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    help="Workers of /work (default 4): with --work-ms, its known capacity (docs/limits.md).",
+)
+@click.option(
+    "--work-ms",
+    type=click.FloatRange(0.1, MAX_WORK_MS),
+    help="Milliseconds each /work request holds a worker (default 20): capacity "
+    "WORKERS × 1000 / MS per second.",
+)
+@click.option(
     "--exit-with-parent",
     type=int,
     hidden=True,  # for `run --demo-target`, which starts it: not a user's option
     help="Stop when the process with this id is no longer the parent.",
 )
-def target(host: str, port: int, racy: bool, exit_with_parent: int | None) -> None:
+def target(
+    host: str,
+    port: int,
+    racy: bool,
+    workers: int | None,
+    work_ms: float | None,
+    exit_with_parent: int | None,
+) -> None:
     """Serve the bundled demo API (a small shop) until stopped.
 
     Endpoints: POST /auth/login, GET /products, GET /products/{id}, GET /search?q=,
-    POST /orders, GET /orders/{id}, POST /admin/reset, GET /health, and for tests
+    POST /orders, GET /orders/{id}, POST /admin/reset, GET /health, GET /work (a known
+    capacity: --workers × 1000 / --work-ms requests a second), and for tests
     GET /delay/{ms}, /status/{code}, /bytes/{n}, /echo, /cookies/set. WebSocket:
     /ws/echo (each message sent back) and /ws/chat/{room} (a chat room: each member's
     messages go to every member, as JSON).
     """
+    # aiohttp.web loads only here: `run`, which imports this module, must not load it
+    from ..demo_target import WORK_MS, WORKERS, Workers
     from ..runtime.engine import run_on_uvloop  # the demo target serves on the runtime's loop
 
-    run_on_uvloop(_serve_demo(host, port, racy, exit_with_parent))
+    pool = Workers(workers or WORKERS, work_ms or WORK_MS)
+    run_on_uvloop(_serve_demo(host, port, racy, pool, exit_with_parent))
 
 
-async def _serve_demo(host: str, port: int, racy: bool, parent_pid: int | None) -> None:
+async def _serve_demo(host: str, port: int, racy: bool, pool: Any, parent_pid: int | None) -> None:
     from ..demo_target import parent_gone, start_demo_target
 
     stop = asyncio.Event()
@@ -58,9 +84,13 @@ async def _serve_demo(host: str, port: int, racy: bool, parent_pid: int | None) 
     # reads that line (a missing plan), and a stop then is a clean one, said nowhere.
     for name in STOP_SIGNALS:
         loop.add_signal_handler(getattr(signal, name), stop.set)
-    runner, url = await start_demo_target(host, port, racy)
+    runner, url = await start_demo_target(host, port, racy, pool)
     kind = " (racy: concurrent orders oversell)" if racy else ""
     print(f"yamlload demo target listening on {url}{kind}", flush=True)
+    print(
+        f"/work: {pool.count} workers × {pool.work_ms:g} ms, capacity {pool.capacity:,.1f}/s",
+        flush=True,
+    )
     watching = None
     if parent_pid is not None:
         watching = asyncio.create_task(parent_gone(parent_pid))

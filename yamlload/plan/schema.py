@@ -1033,6 +1033,64 @@ def _report_drift() -> Schema:
     }
 
 
+def _report_capacity() -> Schema:
+    """The report's `capacity` (issue 22): results/capacity.py's Capacity.to_json."""
+    rate = {"type": ["number", "null"], "minimum": 0}
+    maybe = {"type": ["number", "null"]}
+    slo = {
+        "type": "object",
+        "required": ["slo", "value", "ok"],
+        "properties": {
+            "slo": {"type": "string"},
+            "value": maybe,
+            "ok": {"type": "boolean"},
+            "measured": {"type": "string"},
+        },
+    }
+    step = {
+        "type": "object",
+        "required": ["rate", "verdict", "seconds", "requests", "throughput"],
+        "properties": {
+            "rate": {"type": "number", "minimum": 0, "description": "Offered arrivals / s."},
+            "verdict": {"enum": ["good", "bad", "invalid"]},
+            "seconds": {"type": "number", "minimum": 0},
+            "requests": {"type": "integer", "minimum": 0},
+            "throughput": {"type": "number", "minimum": 0},
+            "p50": maybe,
+            "p95": maybe,
+            "p99": maybe,
+            "error_rate": maybe,
+            "lag_p99": maybe,
+            "slos": {"type": "array", "items": slo},
+            "reason": {"type": ["string", "null"]},
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["max_rate", "broke_at", "broke_by", "steps", "recovery_seconds"],
+        "description": "`yamlload capacity`'s search (docs/limits.md): the highest rate "
+        "whose step met every SLO, the lowest that broke one, each step measured after its "
+        "settle period, and the recovery.",
+        "properties": {
+            "max_rate": rate,
+            "broke_at": rate,
+            "broke_by": {"oneOf": [{"type": "null"}, slo]},
+            "slos": {"type": "array", "items": {"type": "string"}},
+            "ended": {"type": "string"},
+            "steps": {"type": "array", "items": step},
+            "recovery_seconds": {"type": ["number", "null"], "minimum": 0},
+            "recovery": {
+                "type": "object",
+                "properties": {
+                    "limit": maybe,
+                    "rate": maybe,
+                    "recovered": {"type": ["boolean", "null"]},
+                },
+            },
+        },
+    }
+
+
 def build_report_schema() -> Schema:
     """The JSON report's schema; `docs/report-format.md` explains each part."""
     phase = {
@@ -1170,6 +1228,7 @@ def build_report_schema() -> Schema:
             },
             "grade": _report_grade(),
             "drift": _report_drift(),
+            "capacity": _report_capacity(),
             "validity": {
                 "type": "object",
                 "required": ["valid", "reasons"],

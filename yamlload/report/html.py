@@ -844,6 +844,7 @@ def render_html(summary: Summary) -> str:
 </header>
 {_grades(summary)}
 {_verdict(summary)}
+{_capacity(summary)}
 <section aria-label="key numbers">{_tiles(summary)}</section>
 <section><h2>Over time</h2>{"".join(charts)}</section>
 {_monitor_section(summary)}
@@ -857,6 +858,15 @@ def render_html(summary: Summary) -> str:
 <section><details><summary>The plan as it ran</summary><pre>{esc(plan_text)}</pre></details></section>
 """
     return _page(f"yamlload: {summary.source}", body)
+
+
+def _capacity(summary: Summary) -> str:
+    """`yamlload capacity`'s answer and curve; nothing for another command's report."""
+    if summary.capacity is None:
+        return ""
+    from .capacity_chart import capacity_section  # it draws with this module's charts
+
+    return capacity_section(summary.capacity)
 
 
 def render_compare_html(baseline: Summary, current: Summary, rows: Iterable[Any]) -> str:

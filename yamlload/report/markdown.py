@@ -15,6 +15,7 @@ from ..metrics.names import (
 )
 from ..results.summary import Summary
 from ..units import format_count, format_millis
+from .capacity import capacity_markdown
 from .drift_words import HEADERS as DRIFT_HEADERS
 from .drift_words import drift_flags, drift_rows, drift_title
 from .grade_words import grade_line, readiness_line, rows, value_text
@@ -44,6 +45,7 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
         verdict,
         "",
         *_grades(summary),
+        *(capacity_markdown(summary.capacity) if summary.capacity is not None else []),
         *_headline(summary),
     ]
     thresholds = [o for o in outcomes if is_threshold(o.check.source)]

@@ -44,6 +44,7 @@ from ..metrics.periods import MIN_PERIOD_SECONDS, PERIOD_SECONDS, Period
 from ..plan.ir import DriftSettings, Plan
 from ..plan.secrets import Redactor
 from ..units import format_count
+from .capacity import Capacity
 from .drift import Drift, compute_drift, settings_from_json
 from .grading import Grading
 from .run import PhaseRun, RunResult
@@ -106,6 +107,8 @@ class Summary:
     # config.drift's settings (issue 22), kept in the report's `drift` section so that
     # `report` and `merge` judge drift as the run did.
     drift_settings: DriftSettings = field(default_factory=DriftSettings)
+    # `yamlload capacity`'s search (issue 22); None in the report of any other command.
+    capacity: Capacity | None = None
     # The rows, built on first read and kept (every output asks): so the measurements
     # above must not change once a Summary is read.
     _endpoints: list[Endpoint] | None = field(default=None, init=False, repr=False, compare=False)
@@ -302,6 +305,7 @@ class Summary:
             **self.verdict,
             **({"grade": self.grade.to_json()} if self.grade is not None else {}),
             "drift": self.drift().to_json(),
+            **({"capacity": self.capacity.to_json()} if self.capacity is not None else {}),
         }
 
     @classmethod
@@ -336,6 +340,7 @@ class Summary:
                 grade=Grading.from_json(data["grade"]) if data.get("grade") else None,
                 revision=_text_or_none(run.get("revision")),
                 drift_settings=settings_from_json(data.get("drift")),
+                capacity=Capacity.from_json(data["capacity"]) if data.get("capacity") else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(

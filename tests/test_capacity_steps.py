@@ -1,0 +1,124 @@
+"""A capacity step's pieces without a run (cli/capacity_steps.py): which seconds count
+after the settle period, the recovery's judge, and the runs joined into one report."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from tests.helpers import REPO
+from yamlload.checks.parse import parse_ensure
+from yamlload.cli.capacity_steps import (
+    RECOVERED,
+    RECOVERY_WINDOW_SECONDS,
+    RecoveryJudge,
+    SecondsWindow,
+    joined_result,
+    step_plan,
+)
+from yamlload.metrics import names as n
+from yamlload.metrics.histogram import Histogram, Metrics
+from yamlload.metrics.live import Second, SecondRow
+from yamlload.metrics.periods import PERIOD_SECONDS, Period
+from yamlload.plan.compile import load_plan
+from yamlload.plan.ir import Plan
+from yamlload.results.run import PhaseRun, Progress, RunResult
+
+PROGRESS = Progress(0, 0, "", 0, 0, 0, 0, 0.0)
+
+
+PLAN = "plans/capacity.yml"
+
+
+def a_plan() -> Plan:
+    return load_plan(str(REPO / PLAN))
+
+
+def second(at: float, requests: int, latency_ms: float = 10.0, failed: int = 0) -> Second:
+    latency = Histogram()
+    for _ in range(requests - failed):
+        latency.record(latency_ms)
+    counters = {n.REQUESTS: requests, n.RESPONSES: requests, n.REQUESTS_FAILED: failed}
+    return Second(at, Metrics(counters, {n.RESPONSE_TIME: latency}))
+
+
+def live(*seconds: Second) -> Any:
+    return SimpleNamespace(seconds=list(seconds))
+
+
+def test_a_step_is_one_constant_rate_phase_per_rate() -> None:
+    plan = step_plan(a_plan(), [(150.0, 30.0), (75.0, 60.0)])
+    assert [(p.kind, p.arrival_rate, p.duration) for p in plan.phases] == [
+        ("rate", 150.0, 30.0),
+        ("rate", 75.0, 60.0),
+    ]
+    assert [p.name for p in plan.phases] == ["150/s", "75/s"]
+
+
+def test_seconds_whose_middle_is_in_the_settle_period_are_left_out() -> None:
+    window = SecondsWindow(settle=2.0)
+    for at, requests in ((1.0, 5), (2.0, 7), (3.0, 11), (4.0, 13)):
+        window.second(live(second(at, requests)), PROGRESS)
+    asyncio.run(window.finish(live(second(4.0, 13)), PROGRESS))  # the last look repeats
+    asyncio.run(window.finish(live(second(4.6, 3)), PROGRESS))  # the drain
+    assert window.metrics.counters[n.REQUESTS] == 11 + 13 + 3
+    assert round(window.seconds, 3) == 2.6
+
+
+def test_recovery_is_when_every_slo_held_over_the_window_after_the_drop() -> None:
+    judge = RecoveryJudge(dropped_at=2.0, plan=a_plan(), slos=[parse_ensure("error_rate<1%")])
+    seen = []
+    timeline = [(1.0, 5), (2.0, 5), (3.0, 0), (4.0, 0), (5.0, 0), (6.0, 0)]
+    for at, failed in timeline:
+        seen.append(judge(live(second(at, 10, failed=10 if at <= 3.0 else failed)), PROGRESS))
+    # broken up to 3 s; from the second that began at 3 s every SLO held for 3 seconds
+    assert seen == [None, None, None, None, None, RECOVERED]
+    assert judge.recovered_after == 1.0
+    assert RECOVERY_WINDOW_SECONDS == 3
+
+
+def test_a_target_still_broken_never_recovers() -> None:
+    judge = RecoveryJudge(dropped_at=0.0, plan=a_plan(), slos=[parse_ensure("p95<50")])
+    for at in range(1, 8):
+        assert judge(live(second(float(at), 10, latency_ms=400)), PROGRESS) is None
+    assert judge.recovered_after is None
+
+
+def run_of(duration: float, phases: list[PhaseRun], rows: int) -> RunResult:
+    periods = [
+        Period(i, Metrics({n.REQUESTS: 1})) for i in range(int(duration // PERIOD_SECONDS) + 1)
+    ]
+    seconds = [
+        SecondRow(float(i + 1), 1.0, 1, None, None, None, None, None, None, None, 0, None)
+        for i in range(rows)
+    ]
+    return RunResult(periods=periods, duration=duration, phases=phases, seconds=seconds)
+
+
+def test_the_runs_are_joined_one_after_another_each_on_a_new_period() -> None:
+    first = run_of(3.2, [PhaseRun(0, "20/s", 0.0, 3.0)], rows=3)
+    second_ = run_of(12.5, [PhaseRun(0, "40/s", 0.0, 12.0)], rows=12)
+    recovery = run_of(4.0, [PhaseRun(0, "80/s", 0.0, 2.0), PhaseRun(1, "40/s", 2.0, 4.0)], rows=4)
+    joined = joined_result(
+        [("step 1: 20/s", first), ("step 2: 40/s", second_), ("recovery", recovery)]
+    )
+    assert [p.index for p in joined.periods] == [0, 1, 2, 3]
+    assert [(p.name, p.started) for p in joined.phases] == [
+        ("step 1: 20/s", 0.0),
+        ("step 2: 40/s", 10.0),
+        ("recovery (80/s)", 30.0),
+        ("recovery (40/s)", 32.0),
+    ]
+    assert joined.duration == 34.0
+    assert joined.seconds[3].at == 11.0 and joined.seconds[-1].at == 34.0
+    assert joined.stopped_by is None
+
+
+def test_a_signal_that_stopped_a_run_stops_the_joined_one() -> None:
+    stopped = run_of(1.0, [PhaseRun(0, "20/s", 0.0, 1.0)], rows=1)
+    stopped.stopped_by = "SIGINT"
+    recovered = run_of(1.0, [PhaseRun(0, "20/s", 0.0, 1.0)], rows=1)
+    recovered.stopped_by = RECOVERED  # the recovery's own stop is not the search's
+    assert joined_result([("recovery", recovered)]).stopped_by is None
+    assert joined_result([("a", recovered), ("b", stopped)]).stopped_by == "SIGINT"

@@ -1,0 +1,111 @@
+"""The capacity search (issue 22), pure: given the steps measured so far, the rate to
+try next, or that the search is done and why. No I/O, no clock: `yamlload capacity`
+runs each step and asks again.
+
+Up from `start` by GROWTH until a step breaks an SLO or `limit` is reached; then halves
+the gap between the highest good rate below the lowest bad one and that bad rate until
+the gap is within `precision` (a fraction of the good rate). A first step that breaks
+already searches down by GROWTH, to MIN_RATE at least. An invalid step (the generator
+fell behind) ends the search: nothing above it can be trusted."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..results.capacity import StepVerdict
+
+# Each step up multiplies the rate by this (vegeta's and k6's stress ramps double too).
+GROWTH = 2.0
+# Below this many arrivals per second a target that breaks is broken at any load.
+MIN_RATE = 0.1
+# A search never takes more steps than this, whatever its numbers (a safety net: the
+# rules above end far sooner, see the property tests).
+MAX_STEPS = 60
+# Rates are tried rounded to this many decimals (a step's rate is shown and reported).
+RATE_DECIMALS = 2
+
+Ending = Literal["converged", "never-broke", "broke-at-start", "invalid", "step-limit"]
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """--from, --to and --precision (a fraction: 5% is 0.05)."""
+
+    start: float
+    limit: float
+    precision: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.start) and self.start >= MIN_RATE):
+            raise ValueError(f"the first rate must be at least {MIN_RATE}/s")
+        if not (math.isfinite(self.limit) and self.limit >= self.start):
+            raise ValueError("the highest rate must be at least the first")
+        if not (0 < self.precision < 1):
+            raise ValueError("the precision must be between 0% and 100%, such as 5%")
+
+
+@dataclass(frozen=True)
+class Tried:
+    """A step as the search sees it: its rate and verdict."""
+
+    rate: float
+    verdict: StepVerdict
+
+
+@dataclass(frozen=True)
+class Next:
+    """Try this rate next."""
+
+    rate: float
+
+
+@dataclass(frozen=True)
+class Done:
+    """The search is over: the highest good rate below the lowest bad one (None: no
+    rate was good), that bad rate (None: none broke), and why it ended."""
+
+    max_rate: float | None
+    broke_at: float | None
+    ending: Ending
+
+
+def next_step(steps: Sequence[Tried], settings: SearchSettings) -> Next | Done:
+    """What to do after `steps` (in the order they ran)."""
+    if not steps:
+        return Next(_rounded(settings.start))
+    good, bad = _bounds(steps)
+    if steps[-1].verdict == "invalid":
+        return Done(good, bad, "invalid")
+    if len(steps) >= MAX_STEPS:
+        return Done(good, bad, "step-limit")
+    if bad is None:
+        assert good is not None, "a step that is neither invalid nor bad is good"
+        limit = _rounded(settings.limit)  # as tried: 1.125 is tried as 1.12
+        if good >= limit:
+            return Done(good, None, "never-broke")
+        return Next(_rounded(min(good * GROWTH, limit)))
+    if good is None:
+        lower = _rounded(bad / GROWTH)
+        return Done(None, bad, "broke-at-start") if lower < MIN_RATE else Next(lower)
+    if bad - good <= settings.precision * good:
+        return Done(good, bad, "converged")
+    middle = _rounded((good + bad) / 2)
+    if middle <= good or middle >= bad:  # the gap is below the rounding: as close as it gets
+        return Done(good, bad, "converged")
+    return Next(middle)
+
+
+def _bounds(steps: Sequence[Tried]) -> tuple[float | None, float | None]:
+    """The lowest bad rate, and the highest good rate below it. A good rate above a bad
+    one (a target that was briefly slow) does not count: the lower bad step did break."""
+    bad_rates = [s.rate for s in steps if s.verdict == "bad"]
+    bad = min(bad_rates) if bad_rates else None
+    good_rates = [s.rate for s in steps if s.verdict == "good" and (bad is None or s.rate < bad)]
+    return (max(good_rates) if good_rates else None), bad
+
+
+def _rounded(rate: float) -> float:
+    return round(rate, RATE_DECIMALS)

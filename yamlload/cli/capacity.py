@@ -1,0 +1,440 @@
+"""`yamlload capacity` (issue 22): the highest arrival rate the target sustains within
+SLOs, where it broke and by which SLO, the curve, and how long it took to recover.
+
+The search is checks/capacity.py's (pure); each step is cli/capacity_steps.py's, made
+through scale/split.py like any run. The JSON report is the usual report of every step
+as one run (each step begins a new 10-second period), plus its `capacity` section."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import re
+import sys
+from dataclasses import dataclass, replace
+from typing import Any
+
+import click
+
+from ..checks.capacity import MIN_RATE, Done, SearchSettings, Tried, next_step
+from ..checks.evaluate import evaluate
+from ..checks.parse import CAPACITY, Check, check_names, is_grade, parse_ensure
+from ..checks.validity import DEFAULT_MAX_LAG_MS
+from ..errors import EXIT_SIGNAL, InternalError, PlanError, Pos, Problem, UsageError
+from ..metrics.periods import Period
+from ..plan.compile import load_plan
+from ..plan.compile.phases import MAX_ARRIVAL_RATE
+from ..plan.ir import Plan
+from ..plan.secrets import Redactor
+from ..plan.source import PlanOptions
+from ..report.capacity import ending_words, format_capacity, step_line
+from ..report.console import ConsoleObserver
+from ..results.capacity import Capacity
+from ..results.run import RunResult
+from ..results.summary import Summary, summarize
+from ..runtime.engine import RunOptions, capacity_warnings, ensure_file_limit
+from ..units import format_seconds, parse_duration
+from .app import tolerate_lost_stdout
+from .args import ReportFiles, Split, worker_count
+from .capacity_steps import StepRunner, joined_result, step_plan
+from .demo import DemoTarget
+from .options import FiniteFloat, options_from, plan_options
+from .outputs import Writer, check_run_outputs, default_report_path, show_verdict
+from .run import StopSignals
+from .verdict import Verdict, exit_code
+
+DEFAULT_FROM = 10.0
+DEFAULT_TO = 1000.0
+DEFAULT_STEP = "30s"
+DEFAULT_PRECISION = "5%"
+# A step shorter than this has no steady state to measure (the settle takes a fifth).
+MIN_STEP_SECONDS = 1.0
+# Past these a duration is a typo: a step or a recovery is minutes, not days.
+MAX_STEP_SECONDS = 24 * 3600.0
+MAX_RECOVERY_SECONDS = 24 * 3600.0
+SLO_OPTION = Pos("--slo")
+
+
+@dataclass(frozen=True)
+class CapacityArgs:
+    """The search's flags, read once: refused here when they cannot work."""
+
+    search: SearchSettings
+    step_seconds: float
+    recovery_seconds: float | None
+    max_lag: float
+    workers: int = 1
+
+    @classmethod
+    def from_click(cls, kwargs: dict[str, Any]) -> CapacityArgs:
+        start, limit = float(kwargs["start"]), float(kwargs["limit"])
+        if limit < start:
+            raise UsageError(f"--to {limit:g} is below --from {start:g}: give --to ≥ --from")
+        step = _duration("--step", kwargs["step"], MIN_STEP_SECONDS, MAX_STEP_SECONDS)
+        recovery = kwargs.get("recovery")
+        workers = worker_count(str(kwargs.get("workers", "1")))
+        if recovery and workers > 1:
+            raise UsageError(
+                "--recovery judges the target second by second, in one process: "
+                "leave out --workers (or measure the recovery at a rate one process makes)"
+            )
+        return cls(
+            search=SearchSettings(start, limit, parse_precision(kwargs["precision"])),
+            step_seconds=step,
+            recovery_seconds=(
+                _duration("--recovery", recovery, 1.0, MAX_RECOVERY_SECONDS) if recovery else None
+            ),
+            max_lag=float(kwargs["max_lag"]),
+            workers=workers,
+        )
+
+
+def parse_precision(text: str) -> float:
+    """`5%` (or `5`) → 0.05: how close the last good and first bad rate must come."""
+    found = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*%?\s*", text)
+    value = float(found.group(1)) if found else math.nan
+    if not 0 < value < 100:
+        raise UsageError(
+            f"--precision {text!r}: expected a percentage above 0 and below 100, such as 5%"
+        )
+    return value / 100
+
+
+def _duration(flag: str, text: str, low: float, high: float) -> float:
+    seconds = parse_duration(text)
+    if seconds is None or not math.isfinite(seconds):
+        raise UsageError(f"{flag} {text!r}: expected a duration, such as 30s or 2m")
+    if not low <= seconds <= high:
+        raise UsageError(
+            f"{flag} {text!r}: must be between {format_seconds(low)} and {format_seconds(high)}"
+        )
+    return seconds
+
+
+@click.command(short_help="Find the highest arrival rate the target sustains within SLOs.")
+@click.argument("plan_path", metavar="PLAN", type=click.Path())
+@plan_options
+@click.option(
+    "--slo",
+    "slos",
+    multiple=True,
+    required=True,
+    metavar="EXPR",
+    help="A service level a step must meet, in --ensure's grammar: 'p95<500', "
+    "'error_rate<1%', 'GET /orders: p99<800'; repeatable.",
+)
+@click.option(
+    "--from",
+    "start",
+    type=FiniteFloat(MIN_RATE, MAX_ARRIVAL_RATE),
+    default=DEFAULT_FROM,
+    show_default=True,
+    metavar="RATE",
+    help="The first arrival rate tried (users / s).",
+)
+@click.option(
+    "--to",
+    "limit",
+    type=FiniteFloat(MIN_RATE, MAX_ARRIVAL_RATE),
+    default=DEFAULT_TO,
+    show_default=True,
+    metavar="RATE",
+    help="The highest arrival rate tried.",
+)
+@click.option(
+    "--step",
+    default=DEFAULT_STEP,
+    show_default=True,
+    metavar="DURATION",
+    help="How long each rate is held (its first fifth settles, uncounted).",
+)
+@click.option(
+    "--precision",
+    default=DEFAULT_PRECISION,
+    show_default=True,
+    metavar="PERCENT",
+    help="Stop once the first bad rate is within this of the last good one.",
+)
+@click.option(
+    "--recovery",
+    metavar="DURATION",
+    help="After the search, break the target again, drop to half the sustainable rate "
+    "and measure how long until every SLO holds again (up to DURATION).",
+)
+@click.option(
+    "--ensure",
+    "ensure",
+    multiple=True,
+    metavar="EXPR",
+    help="Gate a build, such as 'capacity>=200' (exit 1 when below); repeatable.",
+)
+@click.option(
+    "--max-lag",
+    type=FiniteFloat(0.0),
+    default=DEFAULT_MAX_LAG_MS,
+    show_default=True,
+    metavar="MS",
+    help="A step whose arrival lag p99 exceeds this is invalid: the generator is the limit.",
+)
+@click.option(
+    "--workers",
+    default="1",
+    show_default=True,
+    metavar="N|auto",
+    help="Split each step over N processes on this machine (auto: one per core), for "
+    "rates one process cannot make; a step's settle is then whole 10-second periods.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Where to write the JSON report."
+)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the HTML report.")
+@click.option("--summary-md", type=click.Path(dir_okay=False), help="Write a Markdown summary.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line; the steps and the answer.")
+@click.option("-k", "--insecure", is_flag=True, help="Accept invalid TLS certificates.")
+@click.option("--scenario-name", help="Run only the scenario with this name.")
+@click.option("--seed", type=int, help="Seed the random choices.")
+@click.option(
+    "--demo-target",
+    is_flag=True,
+    help="Start the bundled demo API on a free port and aim the plan at it.",
+)
+def capacity(plan_path: str, **kwargs: Any) -> None:
+    """Find the maximum sustainable arrival rate of PLAN's scenarios (docs/limits.md).
+
+    Steps up from --from (doubling) until a step breaks an --slo or --to is reached,
+    then halves the gap between the last good and the first bad rate until it is within
+    --precision. Prints the maximum sustainable rate, where and by which SLO it broke,
+    and the curve; writes the JSON report with its `capacity` section.
+
+    Exit 0 when the search ended, 1 when an --ensure failed, 2 for a bad plan or flag,
+    3 when the generator (not the target) was the limit, 4 when a report could not be
+    written, 130/143 when stopped by Ctrl-C or SIGTERM (the steps measured are still
+    reported), 70 for a bug in yamlload.
+    """
+    tolerate_lost_stdout()
+    args = CapacityArgs.from_click(kwargs)
+    plan_opts = options_from(kwargs)
+    files = ReportFiles.from_click(kwargs)
+    with DemoTarget(bool(kwargs.get("demo_target"))) as demo_url:
+        if demo_url:
+            plan_opts = replace(plan_opts, target=demo_url)
+        plan = load_plan(plan_path, plan_opts)
+        redactor = Redactor.for_plan(plan)
+        for warning in plan.warnings:
+            click.echo(f"warning: {redactor.text(str(warning))}", err=True)
+        Split(workers=args.workers).check_monitor(plan)
+        slos = parse_slos(kwargs["slos"], plan)
+        checks = gate_checks(kwargs.get("ensure") or (), plan)
+        files = replace(files, output=files.output or default_report_path(plan.source))
+        check_run_outputs(files, plan, plan_path, plan_opts)
+        _warn_about_the_busiest_step(plan, args)
+        options = RunOptions(
+            seed=kwargs.get("seed"),
+            insecure=bool(kwargs.get("insecure")),
+            scenario_name=kwargs.get("scenario_name"),
+        )
+        search = Search(plan, plan_opts, args, slos, options, redactor, bool(kwargs.get("quiet")))
+        with _console_away_from_stdout(files):
+            code = search.run_and_report(checks, files)
+    sys.exit(code)
+
+
+def _warn_about_the_busiest_step(plan: Plan, args: CapacityArgs) -> None:
+    """What `run` warns about a plan, for the step at --to."""
+    busiest = step_plan(plan, [(args.search.limit, args.step_seconds)])
+    for advice in capacity_warnings(busiest, args.workers):
+        click.echo(f"warning: {advice}", err=True)
+    limit = ensure_file_limit(busiest)
+    if limit:
+        click.echo(f"warning: {limit}", err=True)
+
+
+def parse_slos(texts: tuple[str, ...], plan: Plan) -> list[Check]:
+    """Each --slo in --ensure's grammar, checked against the plan before any traffic."""
+    slos = [parse_ensure(text, SLO_OPTION) for text in texts]
+    for slo in slos:
+        if slo.metric == CAPACITY or is_grade(slo):
+            raise UsageError(
+                f"--slo {slo.source!r}: an SLO is judged on each step's own numbers "
+                "(p95<500, error_rate<1%); capacity and the grade are not"
+            )
+    try:
+        check_names(slos, plan)
+    except PlanError as exc:  # said as the flag was written: --slo 'p59<500', not ensure
+        raise PlanError([_as_slo(p) for p in exc.problems]) from None
+    return slos
+
+
+def _as_slo(problem: Problem) -> Problem:
+    return replace(problem, message=problem.message.replace("ensure ", "slo ", 1))
+
+
+def gate_checks(expressions: tuple[str, ...], plan: Plan) -> list[Check]:
+    """The --ensure gates, judged on the whole search (`capacity>=200`). The plan's
+    own config.ensure and expect checks are not: a search breaks the target on purpose,
+    and its SLOs are the --slo flags."""
+    checks = [parse_ensure(text) for text in expressions]
+    check_names(checks, plan)
+    for check in checks:
+        if is_grade(check):
+            raise UsageError(
+                f"ensure {check.source!r}: the grade belongs to `yamlload run`; "
+                "gate a capacity search with 'capacity>=N'"
+            )
+    return checks
+
+
+def _console_away_from_stdout(files: ReportFiles) -> contextlib.AbstractContextManager[object]:
+    from ..report.outputs import stream_fd
+
+    paths = (files.output, files.html, files.summary_md)
+    if any(path is not None and stream_fd(path) == 1 for path in paths):
+        return contextlib.redirect_stdout(sys.stderr)
+    return contextlib.nullcontext()
+
+
+class StepObserver(ConsoleObserver):
+    """The console during a step: the progress line on a terminal, the run's warnings;
+    no period lines (each step has its own line when it ends)."""
+
+    def period_done(self, period: Period, width: float) -> None:
+        return None
+
+
+class Search:
+    """One capacity search: steps until the search is done or a signal stops it, the
+    recovery, then the report."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        plan_options: PlanOptions,
+        args: CapacityArgs,
+        slos: list[Check],
+        options: RunOptions,
+        redactor: Redactor,
+        quiet: bool,
+    ) -> None:
+        self.plan, self.args, self.slos = plan, args, slos
+        self.options, self.redactor = options, redactor
+        self.observer = StepObserver(sys.stdout, live=sys.stdout.isatty(), quiet=quiet)
+        self.found = Capacity(slos=tuple(s.source for s in slos))
+        self.plan_options = plan_options  # what worker processes compile the plan with
+        self.runs: list[tuple[str, RunResult]] = []
+
+    def run_and_report(self, checks: list[Check], files: ReportFiles) -> int:
+        started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        click.echo(self._running())
+        with StopSignals() as stops:
+            stops.hold()  # from here a signal ends the step, and the search with it
+            runner = StepRunner(
+                self.plan,
+                self.options,
+                self.observer,
+                self.slos,
+                self.args.max_lag,
+                early_stop=lambda: stops.signal,
+                redactor=self.redactor,
+                plan_options=self.plan_options,
+                workers=self.args.workers,
+            )
+            done = self._search(runner, stops)
+            if done is not None:
+                self._recover(runner, done, stops)
+            summary = self._summary(started_at)
+            if stops.signal is not None and summary.stopped_by is None:  # between steps
+                summary.stopped_by = stops.signal
+                self.found.ended = self.found.ended or f"stopped by {stops.signal}"
+            return self._report(summary, checks, files)
+
+    def _running(self) -> str:
+        s = self.args.search
+        return (
+            f"Searching the capacity of {self.plan.source} against "
+            f"{self.redactor.url(self.plan.target)}: {s.start:g}/s to {s.limit:g}/s, "
+            f"{format_seconds(self.args.step_seconds)} a step, within {s.precision * 100:g}%"
+        )
+
+    def _search(self, runner: StepRunner, stops: StopSignals) -> Done | None:
+        """Steps until the search is done (its answer) or stopped (None)."""
+        tried: list[Tried] = []
+        while True:
+            decision = next_step(tried, self.args.search)
+            if isinstance(decision, Done):
+                self._conclude(decision)
+                return decision
+            if stops.signal is not None:
+                return None
+            step, result = runner.step(decision.rate, self.args.step_seconds)
+            self.observer.finish()
+            self.runs.append((f"step {len(self.runs) + 1}: {decision.rate:g}/s", result))
+            if _interrupted(result):
+                stopper = result.stopped_by or "a bug"
+                self.found.ended = (
+                    f"stopped by {stopper} during the step at {decision.rate:g}/s (not judged)"
+                )
+                return None
+            self.found.steps.append(step)
+            click.echo(step_line(len(self.found.steps), step))
+            tried.append(Tried(step.rate, step.verdict))
+
+    def _conclude(self, done: Done) -> None:
+        found = self.found
+        found.max_rate, found.broke_at = done.max_rate, done.broke_at
+        breaking = next(
+            (s for s in found.steps if s.rate == done.broke_at and s.verdict == "bad"), None
+        )
+        found.broke_by = breaking.first_broken() if breaking else None
+        invalid = next((s for s in found.steps if s.verdict == "invalid"), None)
+        found.ended = ending_words(done.ending, self.args.search, invalid)
+
+    def _recover(self, runner: StepRunner, done: Done, stops: StopSignals) -> None:
+        limit = self.args.recovery_seconds
+        if limit is None or done.broke_at is None or done.max_rate is None or stops.signal:
+            return
+        rate = round(done.max_rate / 2, 2)
+        self.found.recovery_limit, self.found.recovery_rate = limit, rate
+        click.echo(
+            f"Recovery: {done.broke_at:g}/s for {format_seconds(self.args.step_seconds)}, "
+            f"then {rate:g}/s for up to {format_seconds(limit)}"
+        )
+        after, result = runner.recovery(done.broke_at, self.args.step_seconds, rate, limit)
+        self.observer.finish()
+        self.runs.append(("recovery", result))
+        if _interrupted(result):
+            return
+        self.found.recovery_seconds, self.found.recovered = after, after is not None
+
+    def _summary(self, started_at: str) -> Summary:
+        result = joined_result(self.runs)
+        summary = summarize(self.plan, result, started_at, redactor=self.redactor)
+        summary.capacity = self.found
+        return summary
+
+    def _report(self, summary: Summary, checks: list[Check], files: ReportFiles) -> int:
+        click.echo("\n" + format_capacity(self.found))
+        invalid = next((s.reason for s in self.found.steps if s.verdict == "invalid"), None)
+        verdict = Verdict(
+            outcomes=tuple(evaluate(checks, summary)),
+            invalid=(invalid,) if invalid else (),
+        )
+        show_verdict(verdict)
+        summary.verdict = verdict.to_json()
+        writer = Writer()
+        writer.run_outputs(summary, verdict, files)
+        code = exit_code(verdict, summary.stopped_by, writer.output_failed)
+        _raise_if_a_bug(self.runs)
+        return code
+
+
+def _interrupted(result: RunResult) -> bool:
+    return result.internal_error is not None or (result.stopped_by or "") in EXIT_SIGNAL
+
+
+def _raise_if_a_bug(runs: list[tuple[str, RunResult]]) -> None:
+    """A bug in yamlload stopped a step: the report of the steps is written; exit 70."""
+    for name, result in runs:
+        if result.internal_error is not None:
+            last = result.internal_error.strip().splitlines()[-1]
+            raise InternalError(f"the search was stopped by a bug in {name}: {last}")

@@ -1,0 +1,322 @@
+"""`yamlload capacity`'s steps (issue 22): the plan's scenarios at one constant arrival
+rate, made through the one way a run is made (scale/split.py), measured second by
+second after a settle period; and the recovery run, judged second by second.
+
+A step's statistics are the seconds of the live series (metrics/live.py) whose middle
+falls after the settle period, merged exactly; the last one takes the drain, so the
+slowest answers of an overloaded step are counted, not cut."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from ..checks.evaluate import evaluate
+from ..checks.outcome import describe_outcome
+from ..checks.parse import Check
+from ..checks.validity import LAG_REASON, invalid_reasons
+from ..errors import EXIT_SIGNAL
+from ..metrics import names as n
+from ..metrics.histogram import Metrics
+from ..metrics.live import LiveSeries, Second, SecondRow
+from ..metrics.periods import MIN_PERIOD_SECONDS, PERIOD_SECONDS, Period
+from ..plan.ir import Phase, Plan
+from ..plan.secrets import Redactor
+from ..plan.source import PlanOptions
+from ..results.capacity import CapacityStep, SloResult, StepVerdict
+from ..results.run import PhaseRun, Progress, RunResult
+from ..results.summary import Summary
+from ..runtime.engine import Observer, RunOptions
+from ..scale.split import run_split
+
+# The first part of each step is left out of its statistics while the target's queues
+# and the generator's connections reach their steady state.
+SETTLE_FRACTION = 0.2
+# Recovery holds when every SLO holds over this many consecutive seconds (one second of
+# a few requests is luck, not recovery).
+RECOVERY_WINDOW_SECONDS = 3
+# How the search says the generator was the limit (issue 22's words).
+GENERATOR_LIMIT = "the generator, not the target, is the limit here; use --workers"
+RECOVERED = "recovered"
+# Steps run the compiled plan in this process: no shard compiles it again.
+_NO_PLAN_OPTIONS = PlanOptions()
+
+
+def step_plan(plan: Plan, rates: Sequence[tuple[float, float]]) -> Plan:
+    """`plan` with its phases replaced by constant arrival rates: (rate, seconds) each."""
+    phases = tuple(
+        Phase(index=i, name=f"{rate:g}/s", kind="rate", duration=seconds, arrival_rate=rate)
+        for i, (rate, seconds) in enumerate(rates)
+    )
+    return replace(plan, phases=phases)
+
+
+@dataclass
+class SecondsWindow:
+    """A watcher of a run (runtime/options.py's Watcher) that keeps the seconds whose
+    middle falls after `settle` seconds, merged into `metrics`."""
+
+    settle: float
+    name: str = "the capacity step"
+    metrics: Metrics = field(default_factory=Metrics)
+    seconds: float = 0.0  # how long the kept seconds cover
+    _last_at: float = 0.0
+
+    async def start(self) -> None:
+        return None
+
+    def second(self, live: LiveSeries, progress: Progress) -> None:
+        if live.seconds:
+            self._keep(live.seconds[-1])
+
+    async def finish(self, live: LiveSeries, progress: Progress) -> None:
+        if live.seconds:
+            self._keep(live.seconds[-1])
+
+    def _keep(self, second: Second) -> None:
+        if second.at <= self._last_at:
+            return  # already kept (the run's last look may repeat the last tick's)
+        began, self._last_at = self._last_at, second.at
+        if (began + second.at) / 2 >= self.settle:
+            self.metrics.merge(second.metrics)
+            self.seconds += second.at - began
+
+
+def window_summary(plan: Plan, metrics: Metrics, seconds: float) -> Summary:
+    """Some seconds of a run as a Summary, for the checks and the validity rules."""
+    duration = max(seconds, MIN_PERIOD_SECONDS)
+    return Summary(
+        source=plan.source,
+        target=plan.target,
+        started_at="",
+        duration=duration,
+        periods=[Period(0, metrics)],
+        phases=[],
+        aggregate=metrics,
+    )
+
+
+def lag_reasons(rate: float, summary: Summary, max_lag_ms: float) -> list[str]:
+    """Why a step cannot be trusted: the generator fell behind (arrival lag), or the
+    target could not be reached. A seam: tests put a generator limit here."""
+    return invalid_reasons(summary, max_lag_ms)
+
+
+def slo_results(slos: Sequence[Check], summary: Summary) -> tuple[SloResult, ...]:
+    return tuple(
+        SloResult(o.check.source, o.value, o.ok, describe_outcome(o))
+        for o in evaluate(slos, summary)
+    )
+
+
+def periods_window(result: RunResult, settle: float) -> SecondsWindow:
+    """A run split over workers has no seconds, only its 10-second periods: the settle
+    period is rounded up to whole periods (a step no longer than that keeps them all)."""
+    first = math.ceil(settle / PERIOD_SECONDS - 1e-9)
+    kept = [p for p in result.periods if p.index >= first]
+    window = SecondsWindow(settle=settle)
+    start = first * PERIOD_SECONDS if kept else 0.0
+    for period in kept or result.periods:
+        window.metrics.merge(period.metrics)
+    window.seconds = max(result.duration - start, MIN_PERIOD_SECONDS)
+    return window
+
+
+def judged_step(
+    rate: float,
+    window: SecondsWindow,
+    plan: Plan,
+    slos: Sequence[Check],
+    max_lag_ms: float,
+    lost: Sequence[str] = (),
+) -> CapacityStep:
+    """A step's record: its statistics after the settle period and its verdict; `lost`:
+    why a worker's part of it is missing."""
+    summary = window_summary(plan, window.metrics, window.seconds)
+    results = slo_results(slos, summary)
+    reasons = [*lost, *lag_reasons(rate, summary, max_lag_ms)]
+    verdict: StepVerdict = "good" if all(r.ok for r in results) else "bad"
+    reason = None
+    if reasons:
+        verdict = "invalid"
+        lagged = any(r.startswith(LAG_REASON) for r in reasons)
+        reason = f"{GENERATOR_LIMIT} ({reasons[0]})" if lagged else reasons[0]
+    latency, lag = summary.stats(n.RESPONSE_TIME), summary.stats(n.ARRIVAL_LAG)
+    sent = summary.counter(n.REQUESTS)
+    answered = summary.counter(n.RESPONSES) + summary.request_errors
+    return CapacityStep(
+        rate=rate,
+        verdict=verdict,
+        seconds=round(window.seconds, 3),
+        requests=sent,
+        throughput=round(answered / summary.duration, 3),
+        p50=_ms(latency.p50, latency.count),
+        p95=_ms(latency.p95, latency.count),
+        p99=_ms(latency.p99, latency.count),
+        error_rate=round(summary.error_rate, 6) if sent else None,
+        lag_p99=_ms(lag.p99, lag.count),
+        slos=results,
+        reason=reason,
+    )
+
+
+def _ms(value: float, count: int) -> float | None:
+    return round(value, 3) if count else None
+
+
+@dataclass
+class StepRunner:
+    """Runs steps and the recovery of one plan: in this process, or each step split
+    over `workers` processes (the recovery is judged in one process only)."""
+
+    plan: Plan
+    options: RunOptions
+    observer: Observer
+    slos: Sequence[Check]
+    max_lag_ms: float
+    early_stop: Callable[[], str | None]
+    redactor: Redactor
+    plan_options: PlanOptions = field(default_factory=PlanOptions)
+    workers: int = 1
+
+    def step(self, rate: float, seconds: float) -> tuple[CapacityStep, RunResult]:
+        """One step at `rate` for `seconds`: its record, and the run it was."""
+        settle = seconds * SETTLE_FRACTION
+        if self.workers > 1:
+            return self._split_step(rate, seconds, settle)
+        window = SecondsWindow(settle=settle)
+        result = self._run(step_plan(self.plan, [(rate, seconds)]), window)
+        return judged_step(rate, window, self.plan, self.slos, self.max_lag_ms), result
+
+    def _split_step(
+        self, rate: float, seconds: float, settle: float
+    ) -> tuple[CapacityStep, RunResult]:
+        """A step over worker processes, which compile the plan again: its one phase
+        goes to them as an override of config.phases."""
+        run = run_split(
+            step_plan(self.plan, [(rate, seconds)]),
+            with_phases(self.plan_options, rate, seconds),
+            replace(self.options, watchers=(), abort=None),
+            self.observer,
+            _no_checkpoint,
+            self.workers,
+            early_stop=self.early_stop,
+            redactor=self.redactor,
+        )
+        window = periods_window(run.result, settle)
+        step = judged_step(rate, window, self.plan, self.slos, self.max_lag_ms, run.lost)
+        return step, run.result
+
+    def recovery(
+        self, broke_at: float, seconds: float, rate: float, limit: float
+    ) -> tuple[float | None, RunResult]:
+        """The target broken at `broke_at` for `seconds`, then `rate` for up to `limit`
+        seconds: how long after the drop every SLO held again (None: not within
+        `limit`), and the run it was. The run stops once recovered."""
+        judge = RecoveryJudge(seconds, self.plan, self.slos)
+        plan = step_plan(self.plan, [(broke_at, seconds), (rate, limit)])
+        result = self._run(plan, SecondsWindow(settle=0.0), judge)
+        return judge.recovered_after, result
+
+    def _run(
+        self,
+        plan: Plan,
+        window: SecondsWindow,
+        judge: Callable[[LiveSeries, Progress], str | None] | None = None,
+    ) -> RunResult:
+        options = replace(self.options, watchers=(window,), abort=judge)
+        run = run_split(
+            plan,
+            _NO_PLAN_OPTIONS,
+            options,
+            self.observer,
+            _no_checkpoint,
+            early_stop=self.early_stop,
+            redactor=self.redactor,
+        )
+        return run.result
+
+
+@dataclass
+class RecoveryJudge:
+    """Asked once a second by the ticker (RunOptions.abort): once every SLO has held
+    over RECOVERY_WINDOW_SECONDS consecutive seconds after the drop at `dropped_at`, the
+    run stops, and `recovered_after` is when that window began, from the drop."""
+
+    dropped_at: float
+    plan: Plan
+    slos: Sequence[Check]
+    recovered_after: float | None = None
+    _window: deque[Second] = field(default_factory=lambda: deque(maxlen=RECOVERY_WINDOW_SECONDS))
+    _last_at: float = 0.0
+
+    def __call__(self, live: LiveSeries, progress: Progress) -> str | None:
+        if not live.seconds:
+            return None
+        second = live.seconds[-1]
+        began, self._last_at = self._last_at, second.at
+        if began < self.dropped_at:
+            return None  # still breaking the target
+        self._window.append(replace(second, at=began))  # kept by when it began
+        if len(self._window) < RECOVERY_WINDOW_SECONDS:
+            return None
+        merged = Metrics()
+        for kept in self._window:
+            merged.merge(kept.metrics)
+        seconds = second.at - self._window[0].at
+        if all(r.ok for r in slo_results(self.slos, window_summary(self.plan, merged, seconds))):
+            self.recovered_after = round(self._window[0].at - self.dropped_at, 3)
+            return RECOVERED
+        return None
+
+
+def joined_result(runs: Sequence[tuple[str, RunResult]]) -> RunResult:
+    """The runs of a search as one run, one after another, each beginning a new
+    10-second period (so their periods stay apart): its phases named for the runs."""
+    periods: list[Period] = []
+    phases: list[PhaseRun] = []
+    rows: list[SecondRow] = []
+    offset, end = 0.0, 0.0
+    for name, result in runs:
+        shift = round(offset / PERIOD_SECONDS)
+        periods += [
+            replace(p, index=p.index + shift, first=p.first + offset, last=p.last + offset)
+            for p in result.periods
+        ]
+        for phase in result.phases:
+            label = name if len(result.phases) == 1 else f"{name} ({phase.name})"
+            phases.append(
+                PhaseRun(len(phases), label, phase.started + offset, phase.ended + offset)
+            )
+        rows += [replace(row, at=round(row.at + offset, 3)) for row in result.seconds]
+        end = offset + result.duration
+        offset = math.ceil(end / PERIOD_SECONDS - 1e-9) * PERIOD_SECONDS
+    return RunResult(
+        periods=periods,
+        duration=end,
+        phases=phases,
+        stopped_by=next(
+            (r.stopped_by for _, r in runs if (r.stopped_by or "") in EXIT_SIGNAL), None
+        ),
+        internal_error=next((r.internal_error for _, r in runs if r.internal_error), None),
+        seconds=rows,
+    )
+
+
+def with_phases(options: PlanOptions, rate: float, seconds: float) -> PlanOptions:
+    """`options` whose --overrides also replace config.phases with one constant rate."""
+    overrides = json.loads(options.overrides) if options.overrides else {}
+    config = overrides.setdefault("config", {})
+    config["phases"] = [{"name": f"{rate:g}/s", "duration": seconds, "arrivalRate": rate}]
+    return replace(options, overrides=json.dumps(overrides))
+
+
+def _by_a_signal(result: RunResult) -> bool:
+    return (result.stopped_by or "") in EXIT_SIGNAL
+
+
+def _no_checkpoint(_: RunResult) -> None:
+    return None

@@ -1,0 +1,140 @@
+"""What `yamlload capacity` found (issue 22): each step it measured, the highest rate
+that met every SLO, where it broke and by which SLO, and how long the target took to
+recover. The report's `capacity` section; the search that chose the rates is
+checks/capacity.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+StepVerdict = Literal["good", "bad", "invalid"]
+VERDICTS: tuple[StepVerdict, ...] = ("good", "bad", "invalid")
+
+
+@dataclass(frozen=True)
+class SloResult:
+    """One SLO judged on one step: as written, the value measured (None: no data), held."""
+
+    slo: str
+    value: float | None
+    ok: bool
+    measured: str = ""  # the value as the checks tables show it: "512.3 ms", "2.10%"
+
+
+@dataclass(frozen=True)
+class CapacityStep:
+    """One step of the search: the offered rate, what the step measured after its
+    settle period, and its verdict."""
+
+    rate: float
+    verdict: StepVerdict
+    seconds: float  # how long its statistics cover (the step less its settle period)
+    requests: int
+    throughput: float  # responses and failures per second measured (achieved)
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    error_rate: float | None  # None: no request was sent in the window
+    lag_p99: float | None
+    slos: tuple[SloResult, ...] = ()
+    reason: str | None = None  # why the step is invalid
+
+    def first_broken(self) -> SloResult | None:
+        return next((s for s in self.slos if not s.ok), None)
+
+
+@dataclass
+class Capacity:
+    """The search's answer. `max_rate` None: no rate met every SLO; `broke_at` None:
+    nothing broke up to the highest rate tried."""
+
+    slos: tuple[str, ...]
+    steps: list[CapacityStep] = field(default_factory=list)
+    max_rate: float | None = None
+    broke_at: float | None = None
+    broke_by: SloResult | None = None
+    ended: str = ""  # why the search stopped, in words
+    recovery_seconds: float | None = None
+    recovery_limit: float | None = None  # --recovery; None: not measured
+    recovery_rate: float | None = None
+    recovered: bool | None = None  # None: not measured
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "max_rate": self.max_rate,
+            "broke_at": self.broke_at,
+            "broke_by": asdict(self.broke_by) if self.broke_by is not None else None,
+            "slos": list(self.slos),
+            "ended": self.ended,
+            "steps": [_step_json(step) for step in self.steps],
+            "recovery_seconds": self.recovery_seconds,
+            "recovery": {
+                "limit": self.recovery_limit,
+                "rate": self.recovery_rate,
+                "recovered": self.recovered,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Capacity:
+        """The report's section; KeyError, TypeError or ValueError when it is not one
+        (the report reader turns those into its message)."""
+        broke_by = data.get("broke_by")
+        recovery = data.get("recovery") or {}
+        return cls(
+            slos=tuple(str(s) for s in data.get("slos", [])),
+            steps=[_step_from_json(step) for step in data["steps"]],
+            max_rate=_number(data.get("max_rate")),
+            broke_at=_number(data.get("broke_at")),
+            broke_by=_slo_from_json(broke_by) if broke_by else None,
+            ended=str(data.get("ended", "")),
+            recovery_seconds=_number(data.get("recovery_seconds")),
+            recovery_limit=_number(recovery.get("limit")),
+            recovery_rate=_number(recovery.get("rate")),
+            recovered=None if recovery.get("recovered") is None else bool(recovery["recovered"]),
+        )
+
+
+def _step_json(step: CapacityStep) -> dict[str, Any]:
+    data = asdict(step)
+    data["slos"] = [asdict(s) for s in step.slos]
+    return data
+
+
+def _step_from_json(data: Mapping[str, Any]) -> CapacityStep:
+    verdict = data["verdict"]
+    if verdict not in VERDICTS:
+        raise ValueError(f"capacity step verdict {verdict!r} is not one of {VERDICTS}")
+    return CapacityStep(
+        rate=float(data["rate"]),
+        verdict=verdict,
+        seconds=float(data["seconds"]),
+        requests=int(data["requests"]),
+        throughput=float(data["throughput"]),
+        p50=_number(data.get("p50")),
+        p95=_number(data.get("p95")),
+        p99=_number(data.get("p99")),
+        error_rate=_number(data.get("error_rate")),
+        lag_p99=_number(data.get("lag_p99")),
+        slos=tuple(_slo_from_json(s) for s in data.get("slos", [])),
+        reason=data.get("reason"),
+    )
+
+
+def _slo_from_json(data: Mapping[str, Any]) -> SloResult:
+    return SloResult(
+        slo=str(data["slo"]),
+        value=_number(data.get("value")),
+        ok=bool(data["ok"]),
+        measured=str(data.get("measured", "")),
+    )
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, not {value!r}")
+    return float(value)
