@@ -131,3 +131,32 @@ def test_a_token_is_captured_from_the_latest_response_before_its_use() -> None:
     assert _captures(flow[0]) == [{"json": "$.token", "as": "token"}]
     assert _captures(flow[2]) == [{"json": "$.access", "as": "token"}]
     assert flow[3]["get"]["headers"]["authorization"] == "Bearer {{ token }}"
+
+
+def test_an_escaped_lone_surrogate_in_a_json_body_is_sent_as_recorded(tmp_path: Path) -> None:
+    text = '{"id": "\\ud800", "\\udc00k": 1}'
+    body = {"mimeType": "application/json", "text": text}
+    entries = [
+        _entry(f"{ORIGIN}/a", "POST", post=body, response={"\udc00": "tok0123456789ab"}),
+        _entry(f"{ORIGIN}/b/tok0123456789ab", at=1),
+    ]
+    result, out = _convert(tmp_path, _har(*entries))
+    assert result.exit_code == 0, result.stderr
+    assert run_cli("validate", str(out)).exit_code == 0
+    assert """body: '{"id": "\\ud800", "\\udc00k": 1}'""" in out.read_text(encoding="utf-8")
+
+
+# 7: a server URL its variables make no URL gets convert's own note ---------------------
+
+
+def test_a_server_variable_that_makes_no_url_is_named_in_a_note(tmp_path: Path) -> None:
+    for default in ("", "\r", "a b"):
+        server = {"url": "http://{h}:9/v1", "variables": {"h": {"default": default}}}
+        spec = _spec({"/a": {"get": {}}}, servers=[server])
+        result, out = _convert(tmp_path, spec, "api.json")
+        assert result.exit_code == 0, result.stderr
+        text = out.read_text(encoding="utf-8")
+        assert "is not a URL to target" in text and "{h}" in text
+        assert "target: http://localhost:8080" in text
+        assert run_cli("validate", str(out)).exit_code == 0
+        out.unlink()

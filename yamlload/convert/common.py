@@ -140,6 +140,37 @@ def dotted(path: tuple[str | int, ...]) -> str:
     return out
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(text: str) -> bool:
+    """Whether `text` holds half of a UTF-16 pair (`\\ud800` read from JSON), which no
+    plan, header or UTF-8 text can carry; a whole pair is one character."""
+    if _SURROGATE.search(text) is None:
+        return False
+    try:
+        text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def holds_lone_surrogate(data: Any) -> bool:
+    """Whether a key or a string anywhere in `data` holds a lone surrogate (no recursion)."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if lone_surrogate(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def node_count(data: Any, cap: int) -> int:
     """How many YAML nodes `data` is written as (each mapping, list, key and value, as
     the plan reader counts them), counting stops past `cap` (no recursion)."""

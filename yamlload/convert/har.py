@@ -28,6 +28,7 @@ from .common import (
     InputProblem,
     Noted,
     dotted,
+    holds_lone_surrogate,
     http_method,
     json_path,
     nested_deeper,
@@ -427,6 +428,8 @@ def _body(post: Any, where: tuple[str | int, ...]) -> tuple[str, Any, str] | Non
                 f"{dotted(where)}: a JSON body nested deeper than {MAX_BODY_DEPTH} levels "
                 "cannot be a plan's: shorten it in the recording, or drop that entry",
             )
+        if "\\u" in text and holds_lone_surrogate(value):
+            return "body", text, recorded  # `"\\ud800"`: no plan value, sent as recorded
         return "json", value, recorded
     if mime.startswith(FORM_MIME):
         params = post.get("params")
@@ -645,9 +648,12 @@ def _response_json(entry: dict[str, Any]) -> Any:
         except ValueError:  # not base64, or not UTF-8 text
             return None
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except (ValueError, RecursionError):
         return None  # not JSON, or nested past what json reads: no tokens searched
+    if "\\u" in text and holds_lone_surrogate(data):
+        return None  # a key no capture can name: not searched
+    return data
 
 
 def _strings(data: Any) -> list[tuple[tuple[str | int, ...], str, str]]:

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import PlanError, Pos, Problem
 from ..plan.files import FileTooLargeError
 from ..plan.source import MAX_DEPTH, Located, read_bounded, read_document
-from .common import DEFAULT_PHASES_COMMENT, InputProblem, dotted, nested_deeper
+from .common import DEFAULT_PHASES_COMMENT, InputProblem, dotted, lone_surrogate, nested_deeper
 from .har import convert_har
 from .openapi import SMOKE_PHASES_COMMENT, UNSAFE_REASON, convert_openapi
 
@@ -120,7 +120,6 @@ def _read_json(path: str | os.PathLike[str]) -> Located | None:
 
 # `\uD800`-`\uDFFF` written in JSON: json reads a lone one as a lone surrogate.
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _refuse_lone_surrogate(located: _JsonLocated) -> None:
@@ -139,7 +138,7 @@ def _refuse_lone_surrogate(located: _JsonLocated) -> None:
             if isinstance(node, list):
                 stack.extend((value, (*at, n)) for n, value in enumerate(node))
         for text, where in texts:
-            if _SURROGATE.search(text) is not None and not _pairs_only(text):
+            if lone_surrogate(text):
                 _surrogate_error(located, where)
 
 
@@ -154,14 +153,6 @@ def _surrogate_error(located: _JsonLocated, where: tuple[str | int, ...]) -> Non
         "character): a plan cannot carry it; fix the input"
     )
     raise PlanError([Problem(Pos(located.source), message)])
-
-
-def _pairs_only(text: str) -> bool:
-    try:
-        text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _json_error(path: str | os.PathLike[str]) -> PlanError | None:

@@ -11,10 +11,11 @@ import json
 import math
 import re
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from ..units import counted
 from .common import HEADER_NAME, METHODS, InputProblem, nested_deeper
+from .emit import escaped
 
 # One user runs every request once: a smoke test, not a load.
 SMOKE_PHASES: list[dict[str, Any]] = [{"duration": 1, "arrivalCount": 1}]
@@ -56,7 +57,7 @@ def convert_openapi(
             f"{count:,} operations: a smoke plan sends at most {MAX_OPERATIONS:,} "
             "(convert a part of the description)",
         )
-    target, prefix = server_target(spec)
+    target, prefix, bad_server = server_target(spec)
     steps: list[dict[str, Any]] = []
     skipped: list[str] = []
     for path, item in spec["paths"].items():
@@ -76,7 +77,9 @@ def convert_openapi(
             else:
                 skipped.append(f"skipped: {method.upper()} {path} ({UNSAFE_REASON})")
     notes = [f"a smoke plan from an OpenAPI description: {counted(len(steps), 'request')}"]
-    if target == FALLBACK_TARGET:
+    if bad_server:
+        notes.append(bad_server)
+    elif target == FALLBACK_TARGET:
         notes.append("the description names no absolute server: set config.target")
     notes += skipped
     scenario = {"name": "smoke", "flow": steps}
@@ -84,9 +87,11 @@ def convert_openapi(
     return plan, notes
 
 
-def server_target(spec: dict[str, Any]) -> tuple[str, str]:
-    """config.target from servers[0].url (its variables at their defaults), and a path
-    prefix when that URL is relative."""
+def server_target(spec: dict[str, Any]) -> tuple[str, str, str]:
+    """config.target from servers[0].url (its variables at their defaults), a path
+    prefix when that URL is relative, and a note when servers[0].url is absolute but not
+    a URL a plan can target once filled in (a variable's default "" or "\\r"): then
+    FALLBACK_TARGET, for the user to set."""
     servers = spec.get("servers")
     first = servers[0] if isinstance(servers, list) and servers else {}
     url = str(first.get("url", "")) if isinstance(first, dict) else ""
@@ -94,9 +99,30 @@ def server_target(spec: dict[str, Any]) -> tuple[str, str]:
     for name, var in (variables if isinstance(variables, dict) else {}).items():
         if isinstance(var, dict) and "default" in var:
             url = url.replace("{" + str(name) + "}", str(var["default"]))
-    if re.match(r"^https?://", url):
-        return url.rstrip("/"), ""
-    return FALLBACK_TARGET, url.rstrip("/")
+    if re.match(r"^https?://", url, re.IGNORECASE):
+        if _targetable(url) or "{{" in url:  # a template: cli/convert.py refuses it
+            return url.rstrip("/"), "", ""
+        named = ", ".join(f"{{{name}}}" for name in (variables or {}))
+        note = (
+            f"servers[0].url '{escaped(url)[:120]}' is not a URL to target"
+            + (f" with its variables at their defaults ({escaped(named)[:120]})" if named else "")
+            + f": set config.target (it is {FALLBACK_TARGET})"
+        )
+        return FALLBACK_TARGET, "", note
+    return FALLBACK_TARGET, url.rstrip("/"), ""
+
+
+def _targetable(url: str) -> bool:
+    """Whether a plan can target `url` (plan/compile/config.py): a host, a valid port,
+    no whitespace or control characters."""
+    if not url.isprintable() or re.search(r"\s", url):
+        return False
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 def operation_step(
