@@ -160,3 +160,50 @@ def test_a_server_variable_that_makes_no_url_is_named_in_a_note(tmp_path: Path) 
         assert "target: http://localhost:8080" in text
         assert run_cli("validate", str(out)).exit_code == 0
         out.unlink()
+
+
+# 5: examples through $ref; the skip message for a body ---------------------------------
+
+
+def test_examples_given_by_ref_are_followed(tmp_path: Path) -> None:
+    spec = _spec(
+        {
+            "/c": {
+                "post": {
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "examples": {"x": {"$ref": "#/components/examples/E"}}
+                            }
+                        },
+                    }
+                }
+            },
+            "/d/{id}": {
+                "get": {
+                    "parameters": [
+                        {
+                            "in": "path",
+                            "name": "id",
+                            "required": True,
+                            "examples": {"x": {"$ref": "#/components/examples/P"}},
+                        }
+                    ]
+                }
+            },
+        },
+        components={"examples": {"E": {"value": {"a": 1}}, "P": {"value": 5}}},
+    )
+    result = run_cli("convert", str(_write(tmp_path / "api.json", spec)), "--all-methods")
+    assert result.exit_code == 0, result.stderr
+    assert "url: /d/5" in result.stdout and "a: 1" in result.stdout
+
+
+def test_an_operation_skipped_for_its_body_says_so(tmp_path: Path) -> None:
+    body = {"required": True, "content": {"application/json": {}}}
+    spec = _spec({"/c": {"post": {"requestBody": body}}})
+    result = run_cli("convert", str(_write(tmp_path / "api.json", spec)), "--all-methods")
+    assert result.exit_code == 2
+    assert "required request body has no example" in result.stderr
+    assert "parameters" not in result.stderr

@@ -203,7 +203,15 @@ def _convert(located: Located, include_assets: bool, all_methods: bool) -> Conve
         if not plan["scenarios"][0]["flow"]:
             skipped = [note for note in notes if note.startswith("skipped:")]
             unsafe = sum(1 for note in skipped if UNSAFE_REASON in note)
-            why = f"{len(skipped)} skipped: their required parameters have no examples"
+            bodies = sum(1 for note in skipped if "request body" in note)
+            what = (
+                "their required request body has no example"
+                if bodies == len(skipped)
+                else "their required parameters have no examples"
+                if not bodies
+                else "their required parameters or request bodies have no examples"
+            )
+            why = f"{len(skipped)} skipped: {what}"
             if unsafe:
                 why = (
                     f"{len(skipped)} skipped, {unsafe} of them as they may change data: "

@@ -197,7 +197,7 @@ def resolve(spec: dict[str, Any], node: Any) -> Any:
 
 
 def _required_value(spec: dict[str, Any], param: dict[str, Any]) -> Any:
-    value = example_of(param)
+    value = example_of(param, spec)
     if value is _NO_VALUE:  # its schema a `$ref` (#/components/schemas/…)
         value = schema_example(spec, param.get("schema"))
     if value is _NO_VALUE:
@@ -222,8 +222,9 @@ def _shallow(value: Any) -> Any:
     return value
 
 
-def example_of(node: Any) -> Any:
-    """A node's `example`, first of its `examples`, `default`, or its schema's."""
+def example_of(node: Any, spec: dict[str, Any] | None = None) -> Any:
+    """A node's `example`, first of its `examples` (an Example Object's `$ref`
+    followed, to `#/components/examples/…`), `default`, or its schema's."""
     if not isinstance(node, dict):
         return _NO_VALUE
     if "example" in node:
@@ -231,13 +232,15 @@ def example_of(node: Any) -> Any:
     examples = node.get("examples")
     if isinstance(examples, dict) and examples:
         first = next(iter(examples.values()))
+        if spec is not None:
+            first = resolve(spec, first)
         return first.get("value", _NO_VALUE) if isinstance(first, dict) else first
     if isinstance(examples, list) and examples:
         return examples[0]
     if "default" in node:
         return node["default"]
     schema = node.get("schema")
-    return example_of(schema) if isinstance(schema, dict) else _NO_VALUE
+    return example_of(schema, spec) if isinstance(schema, dict) else _NO_VALUE
 
 
 def schema_example(spec: dict[str, Any], schema: Any, depth: int = 0) -> Any:
@@ -247,7 +250,7 @@ def schema_example(spec: dict[str, Any], schema: Any, depth: int = 0) -> Any:
     schema = resolve(spec, schema)
     if not isinstance(schema, dict) or depth > MAX_EXAMPLE_DEPTH:
         return _NO_VALUE
-    own = example_of({k: v for k, v in schema.items() if k != "schema"})
+    own = example_of({k: v for k, v in schema.items() if k != "schema"}, spec)
     if own is not _NO_VALUE:
         return own
     required = schema.get("required")
@@ -309,7 +312,7 @@ def _request_body(spec: dict[str, Any], operation: dict[str, Any]) -> Any:
         content = {}
     for mime, media in content.items():
         if "json" in str(mime) and isinstance(media, dict):
-            value = example_of(media)
+            value = example_of(media, spec)
             if value is _NO_VALUE:
                 value = schema_example(spec, media.get("schema"))
             if value is not _NO_VALUE:
