@@ -207,3 +207,45 @@ def test_an_operation_skipped_for_its_body_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "required request body has no example" in result.stderr
     assert "parameters" not in result.stderr
+
+
+# 8: header values HTTP cannot send, CORS preflights; 10: WebSocket entries ----------------
+
+
+def test_header_values_http_cannot_send_are_dropped_with_a_note(tmp_path: Path) -> None:
+    headers = [
+        {"name": "x-ok", "value": "caf\u00e9\tok"},
+        {"name": "x-ctl", "value": "a\u0001b"},
+        {"name": "x-wide", "value": "\u20ac"},
+    ]
+    result, out = _convert(tmp_path, _har(_entry(f"{ORIGIN}/a", headers=headers)))
+    assert result.exit_code == 0, result.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "x-ok" in text and "x-ctl:" not in text and "x-wide:" not in text
+    assert "2 headers left out: a value HTTP cannot send" in text
+
+
+def test_cors_preflights_are_left_out_with_a_note() -> None:
+    from yamlload.convert.har import convert_har
+
+    preflight = _entry(
+        f"{ORIGIN}/orders",
+        "OPTIONS",
+        status=204,
+        headers=[{"name": "Access-Control-Request-Method", "value": "POST"}],
+    )
+    plain = _entry(f"{ORIGIN}/orders", "OPTIONS", at=1)
+    plan, notes = convert_har([preflight, _entry(f"{ORIGIN}/orders", "POST", at=1), plain])
+    assert [next(iter(s)) for s in _flow(plan)] == ["post", "options"]
+    assert any("1 CORS preflight" in note for note in notes)
+
+
+def test_websocket_entries_are_noted_as_such(tmp_path: Path) -> None:
+    socket = _entry("ws://127.0.0.1:8000/socket")
+    result, _ = _convert(tmp_path, _har(socket))
+    assert result.exit_code == 2
+    assert "WebSocket" in result.stderr and "docs/websocket.md" in result.stderr
+    assert "--include-assets" not in result.stderr
+    result, out = _convert(tmp_path, _har(socket, _entry(f"{ORIGIN}/a", at=1)), "s.har")
+    assert result.exit_code == 0, result.stderr
+    assert "1 WebSocket entry not converted" in out.read_text(encoding="utf-8")

@@ -91,13 +91,18 @@ def convert_har(
     kept: list[tuple[int, dict[str, Any]]] = []
     malformed: list[str] = []
     unsent: list[str] = []
+    sockets = preflights = 0
     for n, entry in enumerate(entries):
         why = malformed_entry(entry)
         if why is not None:
             malformed.append(f"{dotted(('log', 'entries', n))}: {why}")
+        elif str(_request(entry)["url"]).lower().startswith(("ws://", "wss://")):
+            sockets += 1
         elif _is_http(_request(entry)["url"]):
             method = str(_request(entry).get("method", "GET"))
-            if method.lower() in METHODS:
+            if is_preflight(entry):
+                preflights += 1
+            elif method.lower() in METHODS:
                 kept.append((n, entry))
             else:
                 unsent.append(
@@ -121,6 +126,14 @@ def convert_har(
     notes = [f"converted from a HAR: {counted(len(merged), 'request')}", *header_notes]
     if dropped:
         notes.append(f"{counted(dropped, 'static asset')} left out (--include-assets keeps them)")
+    if preflights:
+        notes.append(
+            f"{counted(preflights, 'CORS preflight')} (OPTIONS with "
+            "Access-Control-Request-Method) left out: a browser sends them itself, the "
+            "replay does not need them"
+        )
+    if sockets:
+        notes.append(SOCKET_NOTE.format(counted(sockets, "WebSocket entry", "WebSocket entries")))
     if followed:
         notes.append(
             f"{counted(followed, 'recorded redirect')}: the browser's request to the Location"
@@ -251,6 +264,21 @@ def other_origin_notes(entries: list[tuple[int, dict[str, Any]]], origin: str) -
     ]
 
 
+SOCKET_NOTE = "{} not converted (write an engine: ws scenario for them: docs/websocket.md)"
+
+
+def is_preflight(entry: dict[str, Any]) -> bool:
+    """A CORS preflight: an OPTIONS request with Access-Control-Request-Method."""
+    request = _request(entry)
+    if str(request.get("method", "")).upper() != "OPTIONS":
+        return False
+    headers = request.get("headers")
+    return any(
+        isinstance(h, dict) and str(h.get("name", "")).lower() == "access-control-request-method"
+        for h in (headers if isinstance(headers, list) else [])
+    )
+
+
 def _is_http(url: Any) -> bool:
     """Only HTTP(S) requests are replayed: not data:, blob:, ws: or an extension's URLs."""
     return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
@@ -304,12 +332,19 @@ def _steps(
 ) -> list[dict[str, Any]]:
     entries = [e for _, e in numbered]
     dropped: list[str] = []
-    requests = [request_step(e, origin, n, dropped) for n, e in numbered]
+    bad_values: list[str] = []
+    requests = [request_step(e, origin, n, dropped, bad_values) for n, e in numbered]
     if dropped:
         names = ", ".join(repr(d) for d in list(dict.fromkeys(dropped))[:5])
         notes.append(
             f"{counted(len(dropped), 'header')} left out: not a header name a plan can hold "
             f"({names})"
+        )
+    if bad_values:
+        names = ", ".join(repr(d) for d in list(dict.fromkeys(bad_values))[:5])
+        notes.append(
+            f"{counted(len(bad_values), 'header')} left out: a value HTTP cannot send (a "
+            f"control character, or a character beyond Latin-1) ({names})"
         )
     add_captures(entries, requests)
     for _, request in requests:
@@ -356,10 +391,15 @@ def _note_recorded_ids(request: dict[str, Any]) -> None:
 
 
 def request_step(
-    entry: dict[str, Any], origin: str, n: int = 0, dropped_headers: list[str] | None = None
+    entry: dict[str, Any],
+    origin: str,
+    n: int = 0,
+    dropped_headers: list[str] | None = None,
+    bad_values: list[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """One request as (method key, the request's mapping); `n` is the entry's index; a
-    header name no plan can hold goes into `dropped_headers`."""
+    header name no plan can hold goes into `dropped_headers`, the name of a header whose
+    value HTTP cannot send into `bad_values`."""
     request = _request(entry)
     url = str(request["url"])
     if origin_of(url) == origin:
@@ -369,7 +409,7 @@ def request_step(
     status = _status(entry)
     if status in REDIRECT_STATUSES:
         step["followRedirect"] = False  # the recording did not follow it: expect the 3xx
-    headers = kept_headers(request.get("headers"), dropped_headers)
+    headers = kept_headers(request.get("headers"), dropped_headers, bad_values)
     where = ("log", "entries", n, "request", "postData", "text")
     body = _body(request.get("postData"), where)
     if body is not None:
@@ -390,9 +430,13 @@ def request_step(
     return http_method(str(request.get("method", "GET"))), step
 
 
-def kept_headers(headers: Any, dropped: list[str] | None = None) -> dict[str, str]:
+def kept_headers(
+    headers: Any, dropped: list[str] | None = None, bad_values: list[str] | None = None
+) -> dict[str, str]:
     """The headers that matter; a name no header can have (a space, a control character,
-    `{{`: not an RFC 9110 token, as plan/schema.py checks) is left out, into `dropped`."""
+    `{{`: not an RFC 9110 token, as plan/schema.py checks) is left out, into `dropped`;
+    a value HTTP cannot send (a control character but tab, or beyond Latin-1: every
+    request would fail with EINVALIDHEADER) is left out, its name into `bad_values`."""
     kept: dict[str, str] = {}
     for header in headers if isinstance(headers, list) else []:
         if not isinstance(header, dict):
@@ -404,8 +448,17 @@ def kept_headers(headers: Any, dropped: list[str] | None = None) -> dict[str, st
             if dropped is not None:
                 dropped.append(name)
             continue
-        kept[name] = str(header.get("value", ""))
+        value = str(header.get("value", ""))
+        if _BAD_HEADER_VALUE.search(value):
+            if bad_values is not None:
+                bad_values.append(name)
+            continue
+        kept[name] = value
     return kept
+
+
+# What no header value can be sent with (RFC 9110 field-value, as Latin-1 bytes).
+_BAD_HEADER_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 
 
 def _body(post: Any, where: tuple[str | int, ...]) -> tuple[str, Any, str] | None:

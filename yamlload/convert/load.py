@@ -191,7 +191,10 @@ def _convert(located: Located, include_assets: bool, all_methods: bool) -> Conve
             _fail(located, ("log", "entries"), "the recording has no entries")
         plan, notes = convert_har(entries, include_assets=include_assets)
         if not plan["scenarios"][0]["flow"]:
+            sockets = [note for note in notes if "WebSocket" in note]
             left_out = "" if include_assets else " (static assets are left out: --include-assets)"
+            if sockets:
+                left_out = f" ({sockets[0]})"
             _fail(located, ("log", "entries"), f"no requests to convert{left_out}")
         return Converted("HAR", plan, notes)
     if isinstance(data, dict) and ("openapi" in data or "swagger" in data):
