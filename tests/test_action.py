@@ -312,7 +312,10 @@ def test_action_output_values_cannot_inject_other_outputs(tmp_path: Path) -> Non
     assert len(first) == 1 and len(second) == 1 and first != second
 
 
-@pytest.mark.parametrize("report_dir", ["out\nelse", "*", "re?orts", "[ab]", "!secret", "a/**"])
+@pytest.mark.parametrize(
+    "report_dir",
+    ["out\nelse", "*", "re?orts", "[ab]", "!secret", "a/**", "#out", "./#out", "~/out", "~x"],
+)
 def test_action_report_dir_with_glob_or_newline_is_refused(tmp_path: Path, report_dir: str) -> None:
     result, outputs = _run_action(
         tmp_path,

@@ -151,6 +151,12 @@ def report_dir_of(env: dict[str, str]) -> Path:
             f"the input `report-dir` ({text!r}) may not hold a newline, a glob character"
             " (* ? [ ] { }) nor begin with `!`: upload-artifact would read it as a pattern"
         )
+    if str(Path(text)).startswith(("#", "~")):  # Path drops a leading `./`
+        raise Refused(
+            f"the input `report-dir` ({text!r}) may not begin with `#` or `~`: "
+            "upload-artifact would read the line as a comment, or expand `~` to another "
+            "folder: choose another name"
+        )
     return Path(text)
 
 
