@@ -249,3 +249,35 @@ def test_websocket_entries_are_noted_as_such(tmp_path: Path) -> None:
     result, out = _convert(tmp_path, _har(socket, _entry(f"{ORIGIN}/a", at=1)), "s.har")
     assert result.exit_code == 0, result.stderr
     assert "1 WebSocket entry not converted" in out.read_text(encoding="utf-8")
+
+
+# 6: origins compared with scheme and host case and default ports normalised -------------
+
+
+def test_origins_differing_only_in_case_or_a_default_port_are_one(tmp_path: Path) -> None:
+    entries = [
+        _entry("HTTP://Example.COM:80/a"),
+        _entry("http://example.com/b", at=1),
+        _entry("https://example.com:443/c", at=2),
+        _entry("https://EXAMPLE.com/d", at=3),
+        _entry("https://example.com/e", at=4),
+    ]
+    result, out = _convert(tmp_path, _har(*entries))
+    assert result.exit_code == 0, result.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "target: https://example.com\n" in text
+    assert "url: /c" in text and "url: /d" in text and "url: /e" in text
+    assert "url: HTTP://Example.COM:80/a" in text and "url: http://example.com/b" in text
+    assert "2 requests go to another origin" in text
+
+
+def test_other_credentials_on_the_same_origin_are_said_so(tmp_path: Path) -> None:
+    entries = [
+        _entry("http://u:Sup3rSecretPw@127.0.0.1:9/a"),
+        _entry("http://v:OtherSecretPw@127.0.0.1:9/b", at=1),
+    ]
+    result, out = _convert(tmp_path, _har(*entries))
+    assert result.exit_code == 0, result.stderr
+    assert "http://127.0.0.1:9 with other credentials" in result.stderr
+    assert "http://127.0.0.1:9 with other credentials" in out.read_text(encoding="utf-8")
+    assert "SecretPw" not in result.stderr

@@ -163,7 +163,10 @@ def _notices(plan: dict[str, Any], output: str | None) -> list[str]:
                 url = request.get("url", "") if isinstance(request, dict) else ""
                 absolute = str(url).lower().startswith(("http://", "https://"))
                 if absolute and origin_of(str(url)) != origin_of(target):
-                    others[without_userinfo(origin_of(str(url)))] = None
+                    other = without_userinfo(origin_of(str(url)))
+                    if other == without_userinfo(origin_of(target)):
+                        other += " with other credentials (user:password@)"
+                    others[other] = None
     if others:
         listed = ", ".join(list(others)[:10]) + (", …" if len(others) > 10 else "")
         shown = one_line(without_userinfo(origin_of(target)))

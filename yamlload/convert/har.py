@@ -246,6 +246,14 @@ def _span(first: dict[str, Any], last: dict[str, Any]) -> float:
     return 1000 * (end - start + _seconds(last.get("time")))
 
 
+def _shown(other: str, origin: str) -> str:
+    """An origin for a note, without its password; one that differs from config.target's
+    only by its credentials says so."""
+    shown = without_userinfo(other)
+    same = shown == without_userinfo(origin)
+    return f"{shown} with other credentials (user:password@)" if same else shown
+
+
 def other_origin_notes(entries: list[tuple[int, dict[str, Any]]], origin: str) -> list[str]:
     """Notes naming the origins other than config.target's, which stay absolute URLs."""
     others = Counter(origin_of(str(_request(e)["url"])) for _, e in entries)
@@ -253,7 +261,7 @@ def other_origin_notes(entries: list[tuple[int, dict[str, Any]]], origin: str) -
     if not others:
         return []
     total = sum(others.values())
-    listed = ", ".join(f"{without_userinfo(o)} ({c})" for o, c in others.most_common(10))
+    listed = ", ".join(f"{_shown(o, origin)} ({c})" for o, c in others.most_common(10))
     more = f" and {len(others) - 10} more" if len(others) > 10 else ""
     verb = "request goes" if total == 1 else "requests go"
     return [
@@ -312,11 +320,20 @@ def is_asset(entry: dict[str, Any]) -> bool:
 
 
 def origin_of(url: str) -> str:
+    """`scheme://[userinfo@]host[:port]`, as compared: the scheme and host in lower case,
+    a default port (http 80, https 443) left out. The userinfo is kept: a request that
+    sends other credentials than config.target's stays an absolute URL."""
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return url
-    return f"{parts.scheme}://{parts.netloc}"
+    scheme = parts.scheme.lower()
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    host = hostport.rsplit(":", 1)[0] if port is not None or hostport.endswith(":") else hostport
+    if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    return f"{scheme}://{userinfo}{at}{host.lower()}"
 
 
 def main_origin(entries: list[dict[str, Any]]) -> str:
