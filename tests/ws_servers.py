@@ -5,7 +5,11 @@ that never answers, and one that pushes messages on its own."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
 import json
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,3 +107,109 @@ def seen(server: ServerThread) -> list[Handshake]:
 def counts(server: ServerThread) -> dict[str, Any]:
     assert server.app is not None
     return dict(server.app[COUNTS])
+
+
+# ---- a raw WebSocket server below aiohttp (review 2 of issue 19): what a hostile server
+# does that aiohttp's own server never would.
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# The handshakes the raw server got, by path (a redirect's Location must never be asked).
+RAW_SEEN: list[str] = []
+
+
+def frame(opcode: int, payload: bytes) -> bytes:
+    size = len(payload)
+    if size < 126:
+        head = struct.pack("!BB", 0x80 | opcode, size)
+    elif size < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, size)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, size)
+    return head + payload
+
+
+class RawWsServer(ServerThread):
+    """Routes: /flood (small text messages without end), /mute (never reads, never
+    answers a close), /nohs (never answers the handshake), /big/N/KB (N messages of KB kibibytes, unasked, then "done"),
+    /redirect/PORT (a 302 to that port's /echo), /badproto (answers subprotocol
+    "evil"), /badaccept (a 101 with a wrong Sec-WebSocket-Accept), /nocode (a close
+    frame without a status code)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._server: asyncio.AbstractServer | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in self._handlers:
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+        try:
+            await self.serve(reader, writer)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        path = request[0].split(" ")[1]
+        RAW_SEEN.append(path)
+        headers = {}
+        for line in request[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        route = path.split("?")[0].strip("/").split("/")
+        if route[0] == "redirect":
+            location = f"http://127.0.0.1:{route[1]}/echo"
+            writer.write(
+                f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
+            )
+            await writer.drain()
+            return
+        if route[0] == "nohs":
+            await asyncio.sleep(3600)  # never answers the handshake
+            return
+        key = headers.get("sec-websocket-key", "").encode()
+        accept = base64.b64encode(hashlib.sha1(key + GUID).digest()).decode()
+        if route[0] == "badaccept":
+            accept = base64.b64encode(b"x" * 20).decode()
+        extra = "Sec-WebSocket-Protocol: evil\r\n" if route[0] == "badproto" else ""
+        writer.write(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Accept: {accept}\r\n{extra}\r\n".encode()
+        )
+        await writer.drain()
+        if route[0] == "flood":
+            while True:
+                writer.write(frame(0x1, b'{"type": "noise"}') * 64)
+                await writer.drain()
+        elif route[0] == "big":
+            count, kib = int(route[1]), int(route[2])
+            for _ in range(count):
+                writer.write(frame(0x2, b"b" * (kib * 1024)))
+                await writer.drain()
+            writer.write(frame(0x1, b"done"))
+            await writer.drain()
+            await reader.read()  # until the client goes
+        elif route[0] == "nocode":
+            writer.write(frame(0x8, b""))
+            await writer.drain()
+            await reader.read()
+        elif route[0] == "mute":
+            await asyncio.sleep(3600)  # never reads, never answers a close
+        else:
+            await reader.read()

@@ -60,22 +60,32 @@ from .stop import Stop
 from .vuser import User, render, text
 
 # Closing a connection waits this long for the server's close frame, so that a stop
-# (or a server that never answers a close) never holds the run's end.
+# (or a server that never answers a close) never holds the run's end; a connection cut
+# by a stop's grace is aborted at once, without a close handshake.
 CLOSE_TIMEOUT_SECONDS = 1.0
-# A message past this size ends its connection (aiohttp's frame limit), 1009 as RFC 6455.
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-# Messages kept for the next step that reads one; past this the oldest are dropped
-# unread (a server pushing into a user that never reads must not fill the memory).
+# A message past this size ends its connection, 1009 as RFC 6455 (aiohttp's own default
+# frame limit; HTTP keeps 10 MiB of one body, a connection keeps MAX_KEPT_BYTES of many).
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# Messages kept for the next step that reads one, by count and by size (bytes; a text
+# message's characters); past either the oldest are dropped unread (a server pushing
+# into a user that never reads must not fill the memory).
 MAX_KEPT_MESSAGES = 1_000
-# A close without a code (the connection dropped) is named as RFC 6455's 1006.
+MAX_KEPT_BYTES = 8 * 1024 * 1024
+# A connection that dropped without a close frame is named as RFC 6455's 1006; a close
+# frame without a status code as its 1005.
 ABNORMAL_CLOSE = 1006
+NO_STATUS_CLOSE = 1005
 TIMEOUT = "ws_timeout"
 HANDSHAKE = "ws_handshake_"
+# A 101 that is no valid upgrade (a wrong Sec-WebSocket-Accept, no Upgrade header).
+HANDSHAKE_INVALID = "ws_handshake_invalid"
 CLOSED = "ws_closed_"
 SUBPROTOCOL_HEADER = "sec-websocket-protocol"
 # Subprotocols were offered and the server chose none: the `ws` library (Artillery's
 # client) fails the handshake with "Server sent no subprotocol"; so does this.
 SUBPROTOCOL_REFUSED = "ws_subprotocol_refused"
+# The server chose a subprotocol the client never offered: RFC 6455 4.1 fails it.
+SUBPROTOCOL_UNOFFERED = "ws_subprotocol_unoffered"
 # The schemes a connect URL may have, each as the handshake spells it.
 URL_SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 
@@ -94,62 +104,138 @@ class Failed(Exception):
         self.message = message
 
 
+class Stopped(Exception):
+    """A stop ended a step's wait for a message: the user ends interrupted, with no
+    error counted (a think ends the same way)."""
+
+
+class Redirected(Exception):
+    """The handshake was answered with a redirect, which is never followed (Artillery's
+    ws client follows none either): the credential headers must not go to another
+    origin."""
+
+    def __init__(self, status: int, location: str) -> None:
+        super().__init__(f"redirect {status} to {location}")
+        self.status = status
+        self.location = location
+
+
+async def _refuse_redirect(
+    session: aiohttp.ClientSession,
+    context: Any,
+    params: aiohttp.TraceRequestRedirectParams,
+) -> None:
+    response = params.response
+    location = response.headers.get("Location", "")
+    response.close()
+    raise Redirected(response.status, location)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class Socket:
     """One user's connection, and the reader that keeps each message for the next step
     that reads one: a `wait` reads what came since the last read first; a `send` that
     waits for its reply drops what came before it (Artillery's reply is the next
     message after the send). A message dropped unread is counted, never read later."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse[bool], recorder: Recorder) -> None:
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse[bool],
+        recorder: Recorder,
+        stop: Stop,
+        waiting: set[asyncio.Future[None]],
+    ) -> None:
         self.ws = ws
         self.rec = recorder
+        self.stop = stop
+        # The futures of the steps waiting for a message now, which a stop wakes.
+        self.waiting = waiting
         self.inbox: deque[str | bytes] = deque()
-        self.arrived = asyncio.Event()
+        self.kept = 0  # the size of what the inbox holds
+        self.waiter: asyncio.Future[None] | None = None
         self.close_code: int | None = None
         self.closed = False
         self.reader = asyncio.ensure_future(self.read())
 
     async def read(self) -> None:
+        close_frame: int | None = None  # the code a close frame held (0 for none)
         try:
             while True:
                 message = await self.ws.receive()
                 if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                    if len(self.inbox) >= MAX_KEPT_MESSAGES:
-                        self.inbox.popleft()
-                        self.rec.count(WS_MESSAGES_UNREAD)
-                    self.inbox.append(message.data)
-                    self.arrived.set()
+                    self.keep(message.data)
                     continue
                 if message.type in _CLOSING or message.type == aiohttp.WSMsgType.ERROR:
+                    if message.type == aiohttp.WSMsgType.CLOSE:
+                        close_frame = message.data if isinstance(message.data, int) else 0
                     break
         except (aiohttp.ClientError, OSError, RuntimeError, ValueError):
             pass  # the connection broke under the reader: told as a close below
-        self.close_code = self.ws.close_code
+        code = self.ws.close_code
+        if close_frame is not None:  # the server's own close frame says which
+            code = close_frame or NO_STATUS_CLOSE  # without a status code: 1005
+        self.close_code = code
         self.closed = True
-        self.arrived.set()
+        self.wake()
+
+    def keep(self, data: str | bytes) -> None:
+        """Keep a message for the next step that reads one; past MAX_KEPT_MESSAGES or
+        MAX_KEPT_BYTES the oldest are dropped unread."""
+        size = len(data)
+        while self.inbox and (
+            len(self.inbox) >= MAX_KEPT_MESSAGES or self.kept + size > MAX_KEPT_BYTES
+        ):
+            self.kept -= len(self.inbox.popleft())
+            self.rec.count(WS_MESSAGES_UNREAD)
+        self.inbox.append(data)
+        self.kept += size
+        self.wake()
+
+    def wake(self) -> None:
+        if self.waiter is not None:
+            _wake(self.waiter)
 
     def drop_unread(self) -> None:
         """Forget what came before now, counted as unread."""
         if self.inbox:
             self.rec.count(WS_MESSAGES_UNREAD, len(self.inbox))
             self.inbox.clear()
+            self.kept = 0
 
     async def next(self, deadline: float) -> str | bytes:
-        """The next message, or Failed when the connection closes or the deadline (the
-        loop's time) passes first."""
+        """The next message; Failed when the connection closes or the deadline (the
+        loop's time) passes first, Stopped when the run stops. It waits on a future that
+        a message, a close, the deadline and a stop each wake (never asyncio.wait_for,
+        which on Python 3.11 drops a cancel arriving as its wait completes: a flood
+        would then hold a stop's cut until the timeout)."""
         loop = asyncio.get_running_loop()
+        if self.stop.reason is not None:
+            raise Stopped()
         while not self.inbox:
             if self.closed:
                 raise self.closed_failure()
+            if self.stop.reason is not None:
+                raise Stopped()
             left = deadline - loop.time()
             if left <= 0:
                 raise Failed(TIMEOUT, "no message came within the timeout")
-            self.arrived.clear()
+            waiter: asyncio.Future[None] = loop.create_future()
+            timer = loop.call_later(left, _wake, waiter)
+            self.waiter = waiter
+            self.waiting.add(waiter)
             try:
-                await asyncio.wait_for(self.arrived.wait(), left)
-            except asyncio.TimeoutError:
-                continue  # the loop above says which: a message, a close, the deadline
-        return self.inbox.popleft()
+                await waiter
+            finally:
+                timer.cancel()
+                self.waiter = None
+                self.waiting.discard(waiter)
+        data = self.inbox.popleft()
+        self.kept -= len(data)
+        return data
 
     def closed_failure(self) -> Failed:
         code = self.close_code or ABNORMAL_CLOSE
@@ -166,14 +252,22 @@ class Socket:
 
     async def close(self) -> None:
         """Close it (aiohttp hands the reader its end), waiting at most
-        CLOSE_TIMEOUT_SECONDS for the server's answer; what was never read is counted."""
+        CLOSE_TIMEOUT_SECONDS for the server's answer, else aborted; a cut (a stop's
+        grace ran out) aborts it at once. What was never read is counted."""
         try:
-            await asyncio.wait_for(self.ws.close(), CLOSE_TIMEOUT_SECONDS)
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError, RuntimeError):
-            pass  # the connection is gone either way
+            if not await bounded(self.ws.close(), CLOSE_TIMEOUT_SECONDS):
+                self.abort()
+        except asyncio.CancelledError:
+            self.abort()
+            raise
         finally:
             self.reader.cancel()
             self.drop_unread()
+
+    def abort(self) -> None:
+        """End the connection now, without a close handshake."""
+        abort(self.ws)
+        self.reader.cancel()
 
 
 class WsClient:
@@ -201,17 +295,33 @@ class WsClient:
         self.verify = plan.http.reject_unauthorized and not options.insecure
         self.resolver = options.resolver
         self._session: aiohttp.ClientSession | None = None
+        # The steps waiting for a message now, and the task that wakes them at a stop.
+        self.waiting: set[asyncio.Future[None]] = set()
+        self._watch: asyncio.Future[None] | None = None
 
     def session_for_loop(self) -> aiohttp.ClientSession:
         if self._session is None:  # made on the run's loop, at the first connection
             context: ssl.SSLContext = ssl_context(self.verify)
             connector = aiohttp.TCPConnector(limit=0, ssl=context, resolver=self.resolver)
+            redirects = aiohttp.TraceConfig()
+            redirects.on_request_redirect.append(_refuse_redirect)
             self._session = aiohttp.ClientSession(
-                connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trace_configs=[redirects],
             )
+            self._watch = asyncio.ensure_future(self.wake_at_stop())
         return self._session
 
+    async def wake_at_stop(self) -> None:
+        await self.stop.event.wait()
+        for waiter in list(self.waiting):
+            _wake(waiter)
+
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -228,6 +338,7 @@ class WsClient:
         user.socket = socket
         started = self.clock.now()
         ended = WS_SESSIONS_FAILED
+        cut = False
         try:
             ok = await run_flow(user)
             if ok:
@@ -237,13 +348,18 @@ class WsClient:
             return ok
         except asyncio.CancelledError:
             ended = WS_SESSIONS_INTERRUPTED  # cut by a stop's grace
+            cut = True
             raise
         finally:
             user.socket = None
             self.rec.count(ended)
             if ended == WS_SESSIONS_COMPLETED:
                 self.rec.observe(WS_SESSION_LENGTH, (self.clock.now() - started) * 1000.0)
-            await socket.close()
+            if cut:  # the grace is over: no close handshake
+                socket.abort()
+                socket.drop_unread()
+            else:
+                await socket.close()
 
     async def connect(self, user: User) -> Socket | None:
         connect = user.scenario.connect or WsConnect()
@@ -255,24 +371,57 @@ class WsClient:
             return None
         started = self.clock.now()
         shown = mask_userinfo(url)  # a token in the URL's query stays out of the log
-        try:
-            ws = await asyncio.wait_for(
-                self.session_for_loop().ws_connect(
-                    url,
-                    headers=headers,
-                    protocols=protocols,
-                    timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_SECONDS),
-                    max_msg_size=MAX_MESSAGE_BYTES,
-                ),
-                self.settings.timeout,
+        opening = asyncio.ensure_future(
+            self.session_for_loop().ws_connect(
+                url,
+                headers=headers,
+                protocols=protocols,
+                timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_SECONDS),
+                max_msg_size=MAX_MESSAGE_BYTES,
             )
+        )
+        try:
+            # asyncio.wait, not wait_for: a cut arriving as the handshake ends is kept
+            await asyncio.wait((opening,), timeout=self.settings.timeout)
+        except asyncio.CancelledError:
+            discard(opening)
+            raise
+        if not opening.done():
+            discard(opening)
+            # a handshake timeout is ETIMEDOUT, as an HTTP request's connect timeout is
+            detail = f"{shown}: the handshake took longer than config.ws.timeout"
+            self.failed(user, "connect", Failed(error_code(asyncio.TimeoutError()), detail))
+            return None
+        try:
+            ws = opening.result()
+        except Redirected as exc:
+            where = self.log_url(exc.location, user)
+            detail = f"{shown}: the handshake got a redirect {exc.status} to {where}, not followed"
+            self.failed(user, "connect", Failed(f"{HANDSHAKE}{exc.status}", detail))
+            return None
         except aiohttp.WSServerHandshakeError as exc:
-            failure = Failed(f"{HANDSHAKE}{exc.status}", f"{shown}: the handshake got {exc.status}")
+            if exc.status == 101:
+                detail = f"{shown}: the server's 101 is no valid upgrade ({exc.message})"
+                failure = Failed(HANDSHAKE_INVALID, detail)
+            else:
+                failure = Failed(
+                    f"{HANDSHAKE}{exc.status}", f"{shown}: the handshake got {exc.status}"
+                )
             self.failed(user, "connect", failure)
             return None
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError) as exc:
-            detail = mask_userinfo(f"{shown}: {exception_text(exc)}")
+            detail = f"{shown}: {self.log_url(exception_text(exc), user)}"
             self.failed(user, "connect", Failed(error_code(exc), detail))
+            return None
+        chosen = ws._response.headers.get(SUBPROTOCOL_HEADER)
+        if chosen is not None and chosen.strip() not in protocols:
+            await close_quietly(ws)
+            offered = ", ".join(protocols) or "none"
+            detail = (
+                f"{shown}: the server chose subprotocol {chosen!r}, "
+                f"which was never offered (offered: {offered})"
+            )
+            self.failed(user, "connect", Failed(SUBPROTOCOL_UNOFFERED, detail))
             return None
         if protocols and not ws.protocol:
             await close_quietly(ws)
@@ -288,7 +437,12 @@ class WsClient:
                 f"debug: ws connected {shown} ({millis:.1f} ms{protocol})",
                 self.log.user_secrets(user),
             )
-        return Socket(ws, self.rec)
+        return Socket(ws, self.rec, self.stop, self.waiting)
+
+    def log_url(self, text: str, user: User) -> str:
+        """A URL (or an error holding one) as a failure line tells it: its password and
+        credential query parameters masked; the line masks the user's secrets."""
+        return mask_userinfo(text)
 
     def url(self, connect: WsConnect, user: User) -> str:
         """The URL to connect to: the connect step's (a path joined to the target), else
@@ -347,6 +501,8 @@ class WsClient:
                 self.debug(user, "received", reply, f"{millis:.1f} ms, ")
             self.read_reply(step.captures, step.matches, as_checked(reply), user)
             return True
+        except Stopped:
+            return False  # the user ends interrupted
         except Failed as failure:
             if failure.message is None and reply is not None:
                 failure.message = reply
@@ -369,6 +525,8 @@ class WsClient:
                 if all(passes(match, message, user) for match in step.matches):
                     self.read_reply(step.captures, (), message, user)
                     return True
+        except Stopped:
+            return False  # the user ends interrupted
         except Failed as failure:
             if failure.message is None and last is not None:
                 failure.message = last  # the last message read: the capture's, or skipped
@@ -432,10 +590,46 @@ class WsClient:
 
 
 async def close_quietly(ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
-    """Close a connection no step will use, within CLOSE_TIMEOUT_SECONDS."""
-    # the connection is gone either way
-    with contextlib.suppress(asyncio.TimeoutError, aiohttp.ClientError, OSError, RuntimeError):
-        await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_SECONDS)
+    """Close a connection no step will use, within CLOSE_TIMEOUT_SECONDS, else abort it."""
+    try:
+        if not await bounded(ws.close(), CLOSE_TIMEOUT_SECONDS):
+            abort(ws)
+    except asyncio.CancelledError:
+        abort(ws)
+        raise
+
+
+async def bounded(closing: Awaitable[Any], seconds: float) -> bool:
+    """Await `closing` for at most `seconds`: True when it ended (an error from a
+    connection already gone included). A cut goes on as a CancelledError, never lost."""
+    task = asyncio.ensure_future(closing)
+    try:
+        await asyncio.wait((task,), timeout=seconds)
+    finally:
+        if not task.done():
+            task.cancel()
+    if not task.done() or task.cancelled():
+        return False
+    with contextlib.suppress(aiohttp.ClientError, OSError, RuntimeError):
+        task.result()  # the connection is gone either way
+    return True
+
+
+def discard(opening: asyncio.Future[aiohttp.ClientWebSocketResponse[bool]]) -> None:
+    """A handshake no step will use: cancelled, or its connection aborted."""
+    if not opening.done():
+        opening.cancel()
+    elif not opening.cancelled() and opening.exception() is None:
+        abort(opening.result())
+
+
+def abort(ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
+    """Drop a connection at once, without a close handshake."""
+    response = ws._response
+    connection = response.connection
+    if connection is not None and connection.transport is not None:
+        connection.transport.abort()
+    response.close()
 
 
 def as_checked(message: str | bytes) -> Checked:

@@ -1,0 +1,204 @@
+"""WebSocket scenarios (issue 19), review 2: a stop ends a run whatever a server does
+(a flood, a silent server that never answers a close), a handshake's redirect is
+refused, the messages kept per connection are bounded in bytes, a subprotocol the
+client never offered fails the connection, and a close without a code is 1005.
+Servers are real, on 127.0.0.1; no wall-clock asserts: a run that should end at the
+stop is given a ws timeout of an hour, and the test fails only if it is still going
+long after."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers import ServerThread
+from tests.ws_servers import RAW_SEEN, RawWsServer, make_ws_app, seen
+from yamlload import PlanOptions, load_plan
+from yamlload.results.summary import summarize
+from yamlload.runtime import ws
+from yamlload.runtime.engine import Engine, RunOptions, run_on_uvloop
+
+# A run that must end at its stop gets this long (far below the plans' hour-long waits).
+BOUND_SECONDS = 60.0
+HOUR = 3600
+
+
+@pytest.fixture(scope="module")
+def raw() -> Iterator[RawWsServer]:
+    with RawWsServer() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[ServerThread]:
+    with ServerThread(make_ws_app()) as running:
+        yield running
+
+
+def plan_doc(flow: list[Any], users: int = 1, ws_config: dict[str, Any] | None = None) -> str:
+    config: dict[str, Any] = {"phases": [{"duration": 1, "arrivalCount": users}]}
+    config["ws"] = {"timeout": HOUR, **(ws_config or {})}
+    return json.dumps({"config": config, "scenarios": [{"engine": "ws", "flow": flow}]})
+
+
+def run(
+    write_plan: Any, doc: str, target: str, stop_after: float | None = None, grace: float = 0.2
+) -> dict[str, int]:
+    """The run's counters; a run still going BOUND_SECONDS after its start fails the test."""
+    path: Path = write_plan(doc, name="plan.json")
+    plan = load_plan(str(path), PlanOptions(target=target))
+    out: dict[str, Any] = {}
+
+    async def main() -> Any:
+        engine = Engine(plan, RunOptions(seed=5, grace_seconds=grace))
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(stop_after, engine.stop, "SIGINT") if stop_after else None
+        try:
+            return await engine.run()
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def go() -> None:
+        out["result"] = run_on_uvloop(main())
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    thread.join(BOUND_SECONDS)
+    assert not thread.is_alive(), "the run did not end at its stop"
+    counters: dict[str, int] = summarize(plan, out["result"], "t").to_json()["aggregate"][
+        "counters"
+    ]
+    return counters
+
+
+def assert_accounted(counters: dict[str, int]) -> None:
+    users = counters.get("vusers.created", 0)
+    ends = ("completed", "failed", "interrupted")
+    assert users == sum(counters.get(f"vusers.{k}", 0) for k in ends), counters
+    sessions = counters.get("websocket.sessions", 0)
+    assert sessions == sum(counters.get(f"websocket.sessions_{k}", 0) for k in ends), counters
+
+
+# ---- H1, M3: a stop ends the run
+
+
+def test_a_stop_ends_a_wait_that_reads_a_flood(write_plan: Any, raw: RawWsServer) -> None:
+    doc = plan_doc(
+        [
+            {"connect": "/flood"},
+            {"wait": {"for": "message", "match": {"json": "$.type", "value": "never"}}},
+        ],
+        users=3,
+    )
+    counters = run(write_plan, doc, raw.url, stop_after=1.5)
+    # a loaded machine may not have started all three by the stop: those it did are cut
+    assert counters["vusers.interrupted"] == counters["vusers.created"] >= 1, counters
+    assert counters["websocket.sessions_interrupted"] == counters["websocket.sessions"], counters
+    assert not any(k.startswith("errors.") for k in counters), counters
+    assert_accounted(counters)
+
+
+def test_a_cut_never_waits_for_a_close_the_server_never_answers(
+    write_plan: Any, raw: RawWsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The close's own wait is an hour: the run still ends, as the stop's grace cut
+    the connection without its close handshake."""
+    monkeypatch.setattr(ws, "CLOSE_TIMEOUT_SECONDS", float(HOUR))
+    doc = plan_doc([{"connect": "/mute"}, {"wait": {"for": "message"}}], users=2)
+    counters = run(write_plan, doc, raw.url, stop_after=1.5, grace=0.2)
+    assert counters["vusers.interrupted"] == 2, counters
+    assert_accounted(counters)
+
+
+def test_a_cut_aborts_a_connect_the_server_never_answers(
+    write_plan: Any, raw: RawWsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ws, "CLOSE_TIMEOUT_SECONDS", float(HOUR))
+    doc = plan_doc([{"connect": "/nohs"}, {"send": "hi"}, {"wait": {"for": "message"}}])
+    counters = run(write_plan, doc, raw.url, stop_after=1.5, grace=0.2)
+    assert counters["vusers.interrupted"] == 1, counters
+
+
+# ---- H3: redirects are refused
+
+
+def test_a_handshake_redirect_is_refused_and_its_location_never_asked(
+    write_plan: Any, raw: RawWsServer, echo: ServerThread
+) -> None:
+    port = echo.url.rsplit(":", 1)[1]
+    before = len(seen(echo))
+    doc = plan_doc(
+        [
+            {"connect": {"target": f"/redirect/{port}", "headers": {"X-Api-Key": "k1"}}},
+            {"send": "x"},
+        ]
+    )
+    counters = run(write_plan, doc, raw.url)
+    assert counters["errors.ws_handshake_302"] == 1, counters
+    assert counters["vusers.failed"] == 1, counters
+    assert counters.get("websocket.sessions", 0) == 0, counters
+    assert len(seen(echo)) == before
+    assert f"/redirect/{port}" in RAW_SEEN
+
+
+# ---- H2: the messages kept are bounded in bytes
+
+
+def test_messages_no_step_reads_are_dropped_past_the_byte_cap(
+    write_plan: Any, raw: RawWsServer
+) -> None:
+    """20 messages of 512 KiB (10 MiB) pushed to a user thinking: past the 8 MiB cap the
+    oldest are dropped unread; the `done` after them is still read."""
+    assert ws.MAX_KEPT_BYTES == 8 * 1024 * 1024
+    doc = plan_doc(
+        [
+            {"connect": "/big/20/512"},
+            {"think": 1},
+            {"wait": {"for": "message", "match": {"regexp": "done", "value": "done"}}},
+        ]
+    )
+    counters = run(write_plan, doc, raw.url)
+    assert counters["vusers.completed"] == 1, counters
+    unread = counters["websocket.messages_unread"]
+    received = counters["websocket.messages_received"]
+    assert unread + received == 21, counters
+    assert unread >= 20 - (8 * 1024 // 512) + 1, counters
+
+
+def test_a_message_over_the_size_limit_closes_with_1009(write_plan: Any, raw: RawWsServer) -> None:
+    kib = ws.MAX_MESSAGE_BYTES // 1024 + 1
+    doc = plan_doc([{"connect": f"/big/1/{kib}"}, {"wait": {"for": "message"}}])
+    counters = run(write_plan, doc, raw.url)
+    assert counters["errors.ws_closed_1009"] == 1, counters
+    assert counters["vusers.failed"] == 1, counters
+
+
+# ---- L1, L3
+
+
+def test_a_subprotocol_never_offered_fails_the_connection(
+    write_plan: Any, raw: RawWsServer
+) -> None:
+    doc = plan_doc([{"connect": {"target": "/badproto", "subprotocols": ["chat"]}}, {"send": "x"}])
+    counters = run(write_plan, doc, raw.url)
+    assert counters["errors.ws_subprotocol_unoffered"] == 1, counters
+    assert counters["websocket.connect_failed"] == 1, counters
+
+
+def test_a_close_without_a_code_is_1005(write_plan: Any, raw: RawWsServer) -> None:
+    doc = plan_doc([{"connect": "/nocode"}, {"wait": {"for": "message"}}])
+    counters = run(write_plan, doc, raw.url)
+    assert counters["errors.ws_closed_1005"] == 1, counters
+
+
+def test_a_wrong_accept_is_an_invalid_handshake(write_plan: Any, raw: RawWsServer) -> None:
+    doc = plan_doc([{"connect": "/badaccept"}, {"send": "x"}])
+    counters = run(write_plan, doc, raw.url)
+    assert counters["errors.ws_handshake_invalid"] == 1, counters
