@@ -202,3 +202,69 @@ def test_a_wrong_accept_is_an_invalid_handshake(write_plan: Any, raw: RawWsServe
     doc = plan_doc([{"connect": "/badaccept"}, {"send": "x"}])
     counters = run(write_plan, doc, raw.url)
     assert counters["errors.ws_handshake_invalid"] == 1, counters
+
+
+# ---- L4: validation
+
+
+def test_handshake_header_values_with_control_characters_are_refused(write_plan: Any) -> None:
+    from tests.test_ws_plan import HEAD, problems
+
+    found = problems(
+        write_plan,
+        HEAD
+        + '  ws: {headers: {X-A: "a\\nb"}}\n'
+        + "scenarios:\n  - engine: ws\n    flow:\n"
+        + '      - connect: {target: /x, headers: {X-B: "a\\u0000b"}}\n'
+        + "      - send: hi\n",
+    )
+    assert len(found) == 2, found
+    assert "config.ws.headers.X-A" in found[0] and "control character" in found[0], found
+    assert "connect.headers.X-B" in found[1] and "control character" in found[1], found
+
+
+def test_malformed_connect_targets_are_refused_with_their_place(write_plan: Any) -> None:
+    from tests.test_ws_plan import HEAD, problems
+
+    for target in ("ws://[::1", "ws://h:99999/"):
+        found = problems(
+            write_plan,
+            HEAD
+            + "scenarios:\n  - engine: ws\n    flow:\n"
+            + f'      - connect: "{target}"\n'
+            + "      - send: hi\n",
+        )
+        assert len(found) == 1 and "connect" in found[0] and ":7:" in found[0], found
+
+
+# ---- L2: run-time header failures are named as HTTP's
+
+
+def test_a_rendered_header_with_a_nul_or_userinfo_beside_authorization_is_einvalidheader(
+    write_plan: Any, echo: ServerThread
+) -> None:
+    doc = json.dumps(
+        {
+            "config": {
+                "phases": [{"duration": 1, "arrivalCount": 1}],
+                "variables": {"bad": ["a\u0000b"]},
+            },
+            "scenarios": [
+                {
+                    "engine": "ws",
+                    "flow": [
+                        {"connect": {"target": "/echo", "headers": {"X-A": "{{ bad }}"}}},
+                        {"send": "x"},
+                    ],
+                }
+            ],
+        }
+    )
+    counters = run(write_plan, doc, echo.url)
+    assert counters["errors.EINVALIDHEADER"] == 1, counters
+    userinfo = echo.url.replace("http://", "ws://user:pass@") + "/echo"
+    doc = plan_doc(
+        [{"connect": {"target": userinfo, "headers": {"Authorization": "Bearer t"}}}, {"send": "x"}]
+    )
+    counters = run(write_plan, doc, echo.url)
+    assert counters["errors.EINVALIDHEADER"] == 1, counters

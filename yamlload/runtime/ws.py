@@ -24,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -52,7 +54,7 @@ from ..plan.secrets import mask_userinfo
 from .clock import Clock
 from .http.aiohttp_transport import error_code
 from .http.checks import CAPTURE_ERRORS, Checked
-from .http.errors import FAILED_CAPTURE, INVALID_URL
+from .http.errors import FAILED_CAPTURE, INVALID_HEADER, INVALID_URL
 from .http.fast_connect import ssl_context
 from .log import RunLog, exception_text
 from .options import RunOptions
@@ -86,6 +88,13 @@ SUBPROTOCOL_HEADER = "sec-websocket-protocol"
 SUBPROTOCOL_REFUSED = "ws_subprotocol_refused"
 # The server chose a subprotocol the client never offered: RFC 6455 4.1 fails it.
 SUBPROTOCOL_UNOFFERED = "ws_subprotocol_unoffered"
+# A subprotocol longer than this is told by its start only: a token is often passed as
+# one (Kubernetes' base64url.bearer.authorization.k8s.io.TOKEN).
+SHOWN_PROTOCOL_CHARS = 16
+# What a header may hold (RFC 9110's token for a name; no control character but a tab in
+# a value).
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # The schemes a connect URL may have, each as the handshake spells it.
 URL_SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 
@@ -366,6 +375,15 @@ class WsClient:
         try:
             url = self.url(connect, user)
             headers, protocols = self.handshake(connect, user)
+            if "authorization" in (k.lower() for k in headers) and urlsplit(url).username:
+                raise Failed(
+                    INVALID_HEADER,
+                    f"{mask_userinfo(url)}: a user and password in the URL and an "
+                    "Authorization header: give one or the other",
+                )
+        except Failed as refused:
+            self.failed(user, "connect", refused)
+            return None
         except ValueError as exc:  # a rendered value no handshake can carry
             self.failed(user, "connect", Failed(INVALID_URL, exception_text(exc)))
             return None
@@ -416,7 +434,7 @@ class WsClient:
         chosen = ws._response.headers.get(SUBPROTOCOL_HEADER)
         if chosen is not None and chosen.strip() not in protocols:
             await close_quietly(ws)
-            offered = ", ".join(protocols) or "none"
+            offered = ", ".join(map(shown_protocol, protocols)) or "none"
             detail = (
                 f"{shown}: the server chose subprotocol {chosen!r}, "
                 f"which was never offered (offered: {offered})"
@@ -425,14 +443,14 @@ class WsClient:
             return None
         if protocols and not ws.protocol:
             await close_quietly(ws)
-            offered = ", ".join(protocols)
+            offered = ", ".join(map(shown_protocol, protocols))
             detail = f"{shown}: the server sent no subprotocol (offered: {offered})"
             self.failed(user, "connect", Failed(SUBPROTOCOL_REFUSED, detail))
             return None
         millis = (self.clock.now() - started) * 1000.0
         self.rec.observe(WS_CONNECT_TIME, millis)
         if self.log.debug:
-            protocol = f", subprotocol {ws.protocol}" if ws.protocol else ""
+            protocol = f", subprotocol {shown_protocol(ws.protocol)}" if ws.protocol else ""
             self.log.log(
                 f"debug: ws connected {shown} ({millis:.1f} ms{protocol})",
                 self.log.user_secrets(user),
@@ -471,9 +489,14 @@ class WsClient:
         )
         for name in [k for k in headers if k.lower() == SUBPROTOCOL_HEADER]:
             protocols += [p.strip() for p in headers.pop(name).split(",") if p.strip()]
-        for value in headers.values():
-            if "\r" in value or "\n" in value:
-                raise ValueError("a handshake header holds a line break")
+        for name, value in headers.items():
+            if CONTROL.search(value) or not HEADER_NAME.fullmatch(name):
+                what = "name" if not HEADER_NAME.fullmatch(name) else "value"
+                raise Failed(
+                    INVALID_HEADER,
+                    f"the handshake header {name!r}'s {what}, once rendered, holds a "
+                    "character no header may carry",
+                )
         return headers, protocols
 
     # ---- steps
@@ -630,6 +653,13 @@ def abort(ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
     if connection is not None and connection.transport is not None:
         connection.transport.abort()
     response.close()
+
+
+def shown_protocol(protocol: str) -> str:
+    """A subprotocol as a log line tells it: a long one (a token, often) cut and masked."""
+    if len(protocol) <= SHOWN_PROTOCOL_CHARS:
+        return protocol
+    return protocol[: SHOWN_PROTOCOL_CHARS // 2] + "…***"
 
 
 def as_checked(message: str | bytes) -> Checked:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..ir import (
     DEFAULT_WS_TIMEOUT_SECONDS,
@@ -31,6 +32,9 @@ WS_ACTIONS = ("send", "wait", "connect")
 # conversation: Artillery's ws engine has no parallel either).
 HTTP_ONLY_ACTIONS = (*METHODS, "parallel")
 WS_SCHEMES = re.compile(r"^(wss?|https?)://[^/\s]+", re.IGNORECASE)
+# A control character no handshake header value may hold (a tab is allowed): a line break
+# would end the header, a NUL is refused by every server.
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def scenario_engine(spec: dict[str, Any]) -> str:
@@ -50,6 +54,8 @@ def compile_ws_settings(cx: Context) -> WsSettings:
     timeout = DEFAULT_WS_TIMEOUT_SECONDS
     if "timeout" in merged:
         timeout = _timeout(cx, paths["timeout"], merged["timeout"]) or timeout
+    if "headers" in paths:
+        _header_values(cx, paths["headers"], merged["headers"])
     return WsSettings(
         subprotocols=tuple(str(s) for s in merged.get("subprotocols") or ()),
         headers=cx.tmap(paths["headers"]) if "headers" in paths else TMap(),
@@ -127,6 +133,8 @@ def compile_connect(cx: Context, scenario_path: Path, spec: dict[str, Any]) -> W
             cx.error((*where, key), _unsupported_connect_key(str(key)))
     target = raw.get("target")
     protocols = raw.get("subprotocols")
+    if "headers" in raw:
+        _header_values(cx, (*where, "headers"), raw["headers"])
     return WsConnect(
         target=_target(cx, (*where, "target"), str(target)) if target is not None else None,
         headers=cx.tmap((*where, "headers")) if "headers" in raw else None,
@@ -155,6 +163,22 @@ def _unsupported_connect_key(key: str) -> str:
     )
 
 
+def _header_values(cx: Context, path: Path, raw: Any) -> None:
+    """A handshake header's literal value with a control character (a line break, a NUL)
+    is refused, placed on the header (a rendered one fails its connection at run time)."""
+    if not isinstance(raw, dict):
+        return
+    for name, value in raw.items():
+        if isinstance(value, str) and CONTROL.search(value):
+            found = CONTROL.search(value)
+            assert found is not None
+            cx.error(
+                (*path, name),
+                f"header {name!r}: its value holds a control character "
+                f"({found.group()!r}), which no handshake header may carry",
+            )
+
+
 def _target(cx: Context, path: Path, raw: str) -> Any:
     text = raw.strip()
     if "{{" not in text and not (text.startswith("/") or WS_SCHEMES.match(text)):
@@ -163,6 +187,14 @@ def _target(cx: Context, path: Path, raw: str) -> Any:
             f"{raw!r} is not a ws://, wss://, http:// or https:// URL, "
             "nor a path joined to config.target",
         )
+    elif "{{" not in text and not text.startswith("/"):
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises for a port out of range or not a number
+            if not parts.hostname:
+                raise ValueError("no host")
+        except ValueError as exc:
+            cx.error(path, f"{raw!r} is not a valid URL: {exc}")
     return cx.template(path, text)
 
 
