@@ -268,3 +268,16 @@ def test_a_rendered_header_with_a_nul_or_userinfo_beside_authorization_is_einval
     )
     counters = run(write_plan, doc, echo.url)
     assert counters["errors.EINVALIDHEADER"] == 1, counters
+
+
+# ---- L5: a think a stop cuts short ends its user interrupted
+
+
+def test_a_last_think_cut_short_by_a_stop_is_interrupted(
+    write_plan: Any, echo: ServerThread
+) -> None:
+    doc = plan_doc([{"connect": "/echo"}, {"send": "x"}, {"think": HOUR}])
+    counters = run(write_plan, doc, echo.url, stop_after=1.5)
+    assert counters["vusers.interrupted"] == 1, counters
+    assert counters.get("vusers.completed", 0) == 0, counters
+    assert counters["websocket.sessions_interrupted"] == 1, counters

@@ -84,7 +84,8 @@ class Flow:
             return await self.send(step, user)
         if isinstance(step, ThinkStep):
             await self.stop.pause(self.think_seconds(step, user))
-            return True
+            # a think a stop cut short ends its user interrupted, even as its last step
+            return self.stop.reason is None
         if isinstance(step, LoopStep):
             return await self.loop(step, user)
         if isinstance(step, LogStep):
