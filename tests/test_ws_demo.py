@@ -45,3 +45,43 @@ def test_the_demo_target_keeps_the_path_of_a_target_given_with_t(tmp_path: Path)
 def test_target_help_lists_the_ws_routes() -> None:
     result = run_cli("target", "--help")
     assert "/ws/echo" in result.stdout and "/ws/chat/" in result.stdout
+
+
+def test_a_chat_member_that_never_reads_does_not_stall_its_room() -> None:
+    """Member A joins and never reads; member B says 300 messages of 64 KiB (more than
+    the socket buffers hold): B hears every one back, as A is dropped when it cannot
+    keep up. Bounded: each receive waits at most 30 s."""
+    import asyncio
+    import base64
+    import os
+
+    import aiohttp
+
+    from tests.servers import ServerThread
+    from yamlload.demo_target import make_app
+
+    async def main(base: str) -> int:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            f"GET /ws/chat/stall HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        await writer.drain()
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)  # then never reads
+        heard = 0
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"{base}/ws/chat/stall") as ws:
+                await asyncio.wait_for(ws.receive(), 30)  # joined
+                text = "x" * 65536
+                for _ in range(300):
+                    await ws.send_str(text)
+                    message = await asyncio.wait_for(ws.receive(), 30)
+                    heard += message.type == aiohttp.WSMsgType.TEXT
+        writer.close()
+        return heard
+
+    with ServerThread(make_app()) as server:
+        assert asyncio.run(main(server.url)) == 300

@@ -73,6 +73,8 @@ ROOMS = web.AppKey("rooms", dict)
 WS_PROTOCOLS = ("json", "chat")
 # A room fuller than this turns new members away (close code 1013, try again later).
 MAX_ROOM_MEMBERS = 10_000
+# A chat member that cannot take a message within this long (it never reads) is dropped.
+SEND_TIMEOUT_SECONDS = 5.0
 ROOM_FULL = 1013
 _member_ids = itertools.count(1)
 
@@ -334,13 +336,27 @@ async def ws_chat(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _broadcast(room: set[web.WebSocketResponse], text: str) -> None:
-    for member in list(room):
-        if member.closed:
-            continue
-        try:
-            await member.send_str(text)
-        except (ConnectionError, RuntimeError):
-            room.discard(member)  # gone while we spoke; its own handler ends it
+    """Say `text` to every member at once: a member that cannot take it within
+    SEND_TIMEOUT_SECONDS (it never reads) is dropped, never stalling its room."""
+    members = [m for m in room if not m.closed]
+    sent = await asyncio.gather(
+        *(asyncio.wait_for(m.send_str(text), SEND_TIMEOUT_SECONDS) for m in members),
+        return_exceptions=True,
+    )
+    for member, outcome in zip(members, sent, strict=True):
+        if isinstance(outcome, asyncio.TimeoutError | ConnectionError | RuntimeError):
+            room.discard(member)  # gone, or not keeping up; its own handler ends it
+            if isinstance(outcome, asyncio.TimeoutError):
+                _drop(member)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+
+
+def _drop(member: web.WebSocketResponse) -> None:
+    """End a member that does not read: its connection aborted, no close handshake."""
+    transport = member._req.transport if member._req is not None else None
+    if transport is not None:
+        transport.abort()
 
 
 def make_app(racy: bool = False, workers: Workers | None = None) -> web.Application:
