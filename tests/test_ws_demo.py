@@ -72,14 +72,16 @@ def test_a_chat_member_that_never_reads_does_not_stall_its_room() -> None:
         await writer.drain()
         await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)  # then never reads
         heard = 0
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(f"{base}/ws/chat/stall") as ws:
-                await asyncio.wait_for(ws.receive(), 30)  # joined
-                text = "x" * 65536
-                for _ in range(300):
-                    await ws.send_str(text)
-                    message = await asyncio.wait_for(ws.receive(), 30)
-                    heard += message.type == aiohttp.WSMsgType.TEXT
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"{base}/ws/chat/stall") as ws,
+        ):
+            await asyncio.wait_for(ws.receive(), 30)  # joined
+            text = "x" * 65536
+            for _ in range(300):
+                await ws.send_str(text)
+                message = await asyncio.wait_for(ws.receive(), 30)
+                heard += message.type == aiohttp.WSMsgType.TEXT
         writer.close()
         return heard
 
