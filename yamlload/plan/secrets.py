@@ -44,6 +44,12 @@ _QUERY_CREDENTIAL = re.compile(
     r"([?&](?:" + "|".join(map(re.escape, sorted(CREDENTIAL_QUERY_KEYS))) + r")=)[^&#\s'\"]+",
     re.IGNORECASE,
 )
+# WebSocket subprotocols, where browsers' clients carry a bearer token (Kubernetes'
+# `base64url.bearer.authorization.k8s.io.TOKEN`, `access_token, TOKEN`): a long part
+# with a digit or a capital is a secret; a protocol's name (`chat`, `json`,
+# `graphql-transport-ws`) and a marker (`access_token`) are not.
+SUBPROTOCOL_KEYS = frozenset({"sec-websocket-protocol", "subprotocols"})
+SUBPROTOCOL_TOKEN_CHARS = 16
 # Maps whose every value is a credential: cookies given by name.
 CREDENTIAL_MAPS = frozenset({"cookie"})
 # $env values used under these keys are not masked: they say where and how much load
@@ -113,10 +119,15 @@ class Redactor:
         if isinstance(node, list):
             if lowered in self.names:
                 return [MASK for _ in node]
-            return [self.document(v) for v in node]
+            inherited = key if lowered in SUBPROTOCOL_KEYS else ""
+            return [self.document(v, inherited) for v in node]
         if isinstance(node, str):
             if lowered in CREDENTIAL_KEYS or lowered in self.names:
                 return MASK
+            if lowered in SUBPROTOCOL_KEYS:
+                return ", ".join(
+                    MASK if _is_token_protocol(part) else part for part in _protocols(node)
+                )
             if lowered == "target":  # its password, however short
                 return self.url(node)
             return self.text(node)
@@ -241,6 +252,18 @@ def _credential_literals(node: Any, names: frozenset[str], key: str = "") -> Ite
             yield from _credential_literals(value, names, key)
     elif isinstance(node, str) and (lowered in CREDENTIAL_KEYS or lowered in names):
         yield from _literal_parts(node)
+    elif isinstance(node, str) and lowered in SUBPROTOCOL_KEYS:
+        parts = _protocols(node)
+        yield from (p for p in parts if _is_token_protocol(p) and "{{" not in p)
+
+
+def _protocols(value: str) -> list[str]:
+    """A Sec-WebSocket-Protocol value's (or one subprotocol's) comma-separated parts."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _is_token_protocol(part: str) -> bool:
+    return len(part) >= SUBPROTOCOL_TOKEN_CHARS and any(c.isdigit() or c.isupper() for c in part)
 
 
 def _literal_parts(value: Any) -> Iterable[str]:
