@@ -50,6 +50,7 @@ _QUERY_CREDENTIAL = re.compile(
 # `graphql-transport-ws`) and a marker (`access_token`) are not.
 SUBPROTOCOL_KEYS = frozenset({"sec-websocket-protocol", "subprotocols"})
 SUBPROTOCOL_TOKEN_CHARS = 16
+SUBPROTOCOL_TOKEN_MARKERS = frozenset({"access_token", "bearer", "token", "authorization"})
 # Maps whose every value is a credential: cookies given by name.
 CREDENTIAL_MAPS = frozenset({"cookie"})
 # $env values used under these keys are not masked: they say where and how much load
@@ -125,9 +126,8 @@ class Redactor:
             if lowered in CREDENTIAL_KEYS or lowered in self.names:
                 return MASK
             if lowered in SUBPROTOCOL_KEYS:
-                return ", ".join(
-                    MASK if _is_token_protocol(part) else part for part in _protocols(node)
-                )
+                tokens = _token_protocols(node)
+                return ", ".join(MASK if p in tokens else p for p in _protocols(node))
             if lowered == "target":  # its password, however short
                 return self.url(node)
             return self.text(node)
@@ -253,8 +253,7 @@ def _credential_literals(node: Any, names: frozenset[str], key: str = "") -> Ite
     elif isinstance(node, str) and (lowered in CREDENTIAL_KEYS or lowered in names):
         yield from _literal_parts(node)
     elif isinstance(node, str) and lowered in SUBPROTOCOL_KEYS:
-        parts = _protocols(node)
-        yield from (p for p in parts if _is_token_protocol(p) and "{{" not in p)
+        yield from (p for p in _token_protocols(node) if "{{" not in p)
 
 
 def _protocols(value: str) -> list[str]:
@@ -262,8 +261,21 @@ def _protocols(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def _is_token_protocol(part: str) -> bool:
-    return len(part) >= SUBPROTOCOL_TOKEN_CHARS and any(c.isdigit() or c.isupper() for c in part)
+def _token_protocols(value: str) -> set[str]:
+    """The parts that are tokens: long ones with a digit or a capital, and whatever
+    follows a marker (`access_token, TOKEN`), however short."""
+    parts = _protocols(value)
+    found = {
+        part
+        for part in parts
+        if len(part) >= SUBPROTOCOL_TOKEN_CHARS and any(c.isdigit() or c.isupper() for c in part)
+    }
+    found |= {
+        after
+        for before, after in zip(parts, parts[1:])
+        if before.lower() in SUBPROTOCOL_TOKEN_MARKERS
+    }
+    return found
 
 
 def _literal_parts(value: Any) -> Iterable[str]:
