@@ -25,6 +25,7 @@ from tests.helpers import REPO, run_cli
 from tests.servers import ServerThread
 from yamlload.checks.validity import LAG_REASON
 from yamlload.cli import capacity_steps
+from yamlload.cli.capacity import NO_ERROR_SLO_WARNING
 from yamlload.results.summary import Summary
 
 WORKERS = 4
@@ -279,6 +280,7 @@ def test_ensure_capacity_gates_a_build(tmp_path: Path, target: ServerThread) -> 
     code, out, data = search(tmp_path, target.url, "/fast", *flags, "--ensure", "capacity>=50")
     assert code == 1, out
     assert data["checks"][0]["measured"] == "20.0/s"
+    assert NO_ERROR_SLO_WARNING in out  # p95<500 alone lets errors through, up to 50%
 
 
 def test_the_plans_own_checks_are_not_judged_on_the_search(

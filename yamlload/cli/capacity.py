@@ -55,6 +55,11 @@ MIN_STEP_SECONDS = 1.0
 MAX_STEP_SECONDS = 24 * 3600.0
 MAX_RECOVERY_SECONDS = 24 * 3600.0
 SLO_OPTION = Pos("--slo")
+# Said when no --slo limits errors: only the 50% rule (capacity_steps.MAX_ERROR_RATE) does.
+NO_ERROR_SLO_WARNING = (
+    "no --slo limits errors: a step failing up to half its requests can still be good; "
+    "add --slo 'error_rate<1%'"
+)
 # After a bad step the target rests this long before the next (lower) step, so that the
 # backlog of the overload (its queues, its slow answers) does not poison that step.
 COOL_DOWN_SECONDS = 2.0
@@ -241,6 +246,8 @@ def capacity(plan_path: str, **kwargs: Any) -> None:
             click.echo(f"warning: {redactor.text(str(warning))}", err=True)
         Split(workers=args.workers).check_monitor(plan)
         slos = parse_slos(kwargs["slos"], plan)
+        if not any(_limits_errors(slo) for slo in slos):
+            click.echo(f"warning: {NO_ERROR_SLO_WARNING}", err=True)
         checks = gate_checks(kwargs.get("ensure") or (), plan)
         files = replace(files, output=files.output or default_report_path(plan.source))
         check_run_outputs(files, plan, plan_path, plan_opts)
@@ -285,6 +292,13 @@ def parse_slos(texts: tuple[str, ...], plan: Plan) -> list[Check]:
     except PlanError as exc:  # said as the flag was written: --slo 'p59<500', not ensure
         raise PlanError([_as_slo(p) for p in exc.problems]) from None
     return slos
+
+
+def _limits_errors(slo: Check) -> bool:
+    """Whether an SLO limits failed requests (error_rate, codes, errors, failures)."""
+    names = slo.condition.names() if slo.condition is not None else {slo.metric}
+    words = ("error", "codes.", "failed", "failure")
+    return any(word in name for name in names for word in words)
 
 
 def _as_slo(problem: Problem) -> Problem:
