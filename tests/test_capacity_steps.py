@@ -156,3 +156,11 @@ def test_a_recovery_window_without_requests_does_not_recover() -> None:
     judge = RecoveryJudge(dropped_at=0.0, plan=a_plan(), slos=[parse_ensure("http.codes.500<1")])
     assert [judge(live(second(float(at), 0)), PROGRESS) for at in range(1, 6)] == [None] * 5
     assert judge.recovered_after is None
+
+
+def test_a_change_of_capacity_between_reports_is_a_percentage_not_a_rate() -> None:
+    from yamlload.checks.outcome import describe_value
+
+    change = parse_ensure("capacity>-10%", relative=True)
+    assert describe_value(change, -12.5) == "-12.50%"
+    assert describe_value(parse_ensure("capacity>=200"), 180.0) == "180.0/s"
