@@ -164,3 +164,28 @@ def test_a_change_of_capacity_between_reports_is_a_percentage_not_a_rate() -> No
     change = parse_ensure("capacity>-10%", relative=True)
     assert describe_value(change, -12.5) == "-12.50%"
     assert describe_value(parse_ensure("capacity>=200"), 180.0) == "180.0/s"
+
+
+def users_second(at: float, users: int, session_ms: float) -> Second:
+    done = second(at, users)
+    sessions = Histogram()
+    for _ in range(users):
+        sessions.record(session_ms)
+    done.metrics.counters[n.USERS_COMPLETED] = users
+    done.metrics.histograms[n.SESSION_LENGTH] = sessions
+    return done
+
+
+def test_a_step_that_served_half_the_offered_rate_is_bad_whatever_its_slos() -> None:
+    """80/s offered, 80 users served over 2 s (the drain doubled the step): 40/s achieved.
+    The step's own flow time (its fastest user) is allowed for: a flow longer than the
+    step is not a shortfall."""
+    slos = [parse_ensure("error_rate<1%")]
+    kept = [users_second(1.0, 40, 5.0), users_second(2.0, 40, 900.0)]
+    step = judged_step(80.0, window_of(*kept), a_plan(), slos, 1e9)
+    assert step.verdict == "bad" and step.reason is not None
+    assert step.reason.startswith("achieved 40.1/s of 80/s offered"), step.reason
+    healthy = judged_step(80.0, window_of(users_second(1.0, 80, 5.0)), a_plan(), slos, 1e9)
+    assert healthy.verdict == "good", healthy
+    thinking = [users_second(1.0, 0, 0.0), users_second(6.0, 80, 5000.0)]  # think: 5
+    assert judged_step(80.0, window_of(*thinking), a_plan(), slos, 1e9).verdict == "good"

@@ -51,6 +51,13 @@ UNREACHED_REASON = "could not reach the target at all"
 # A step that failed at least this share of its requests is bad whatever the SLOs say (a
 # target answering 500s fast meets a p95 SLO): the target failed most requests.
 MAX_ERROR_RATE = 0.5
+# A step whose users were served at a rate more than this share below the offered rate is
+# bad whatever the SLOs: the target did not sustain it. Served: users done (completed or
+# failed) per second of the measured part and its drain, less the step's fastest user's
+# session (so a flow longer than the step, think times included, is no shortfall).
+THROUGHPUT_TOLERANCE = 0.1
+# Fewer users done than this in a step: too few to judge its throughput.
+MIN_USERS_FOR_THROUGHPUT = 10
 # Steps run the compiled plan in this process: no shard compiles it again.
 _NO_PLAN_OPTIONS = PlanOptions()
 
@@ -73,6 +80,7 @@ class SecondsWindow:
     name: str = "the capacity step"
     metrics: Metrics = field(default_factory=Metrics)
     seconds: float = 0.0  # how long the kept seconds cover
+    fastest_ms: float = math.inf  # the shortest session of the step, settle included
     _last_at: float = 0.0
 
     async def start(self) -> None:
@@ -90,6 +98,9 @@ class SecondsWindow:
         if second.at <= self._last_at:
             return  # already kept (the run's last look may repeat the last tick's)
         began, self._last_at = self._last_at, second.at
+        sessions = second.metrics.histograms.get(n.SESSION_LENGTH)
+        if sessions is not None and sessions.count:
+            self.fastest_ms = min(self.fastest_ms, sessions.min)
         if (began + second.at) / 2 >= self.settle:
             self.metrics.merge(second.metrics)
             self.seconds += second.at - began
@@ -155,6 +166,9 @@ def judged_step(
     if verdict == "good" and sent and summary.error_rate >= MAX_ERROR_RATE:
         verdict = "bad"
         reason = f"the target failed most requests: {summary.error_rate:.2%} errors"
+    if verdict == "good":
+        shortfall = _shortfall(rate, window, summary)
+        verdict, reason = ("bad", shortfall) if shortfall else (verdict, reason)
     if reached and any(r.startswith(UNREACHED_REASON) for r in reasons):
         reasons = [r for r in reasons if not r.startswith(UNREACHED_REASON)]
         verdict, reason = "bad", "every request failed: the target broke under this load"
@@ -180,6 +194,22 @@ def judged_step(
         slos=results,
         reason=reason,
     )
+
+
+def _shortfall(rate: float, window: SecondsWindow, summary: Summary) -> str | None:
+    """Why the step's users were served below the offered rate, if they were."""
+    done = summary.counter(n.USERS_COMPLETED) + summary.counter(n.USERS_FAILED)
+    sessions = summary.histogram(n.SESSION_LENGTH)
+    fastest = min(window.fastest_ms, sessions.min if sessions.count else math.inf)
+    if done < MIN_USERS_FOR_THROUGHPUT or not math.isfinite(fastest):
+        return None
+    busy = summary.duration - fastest / 1000
+    if busy <= 0:
+        return None
+    achieved = done / busy
+    if achieved >= rate * (1 - THROUGHPUT_TOLERANCE):
+        return None
+    return f"achieved {achieved:,.1f}/s of {rate:g}/s offered: the target did not sustain it"
 
 
 def completed(summary: Summary) -> int:
