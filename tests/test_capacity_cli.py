@@ -25,6 +25,7 @@ from tests.helpers import REPO, run_cli
 from tests.servers import ServerThread
 from yamlload.checks.validity import LAG_REASON
 from yamlload.cli import capacity_steps
+from yamlload.cli.capacity import NO_ERROR_SLO_WARNING
 from yamlload.results.summary import Summary
 
 WORKERS = 4
@@ -35,6 +36,8 @@ PAUSE_SECONDS = 1.5
 # A child process stopped by SIGINT must have exited within this.
 EXIT_WAIT_SECONDS = 30.0
 STEP = "2s"
+# /hangs-once-overloaded: longer than any plan's timeout here (the server stops first).
+HANG_SECONDS = 30.0
 # A busy machine (two shared cores, the suite's other tests) can make the generator late
 # by a few hundred ms; these tests are about the search, and the generator's own limit
 # has a test of its own, at the seam (test_a_generator_limit_is_reported_as_such).
@@ -59,6 +62,20 @@ def capacity_app() -> web.Application:
     async def fast(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
+    async def failing(request: web.Request) -> web.Response:
+        return web.json_response({"ok": False}, status=500)
+
+    async def hangs_once_overloaded(request: web.Request) -> web.Response:
+        now = time.monotonic()
+        arrivals.append(now)
+        while arrivals[0] < now - 1.0:
+            arrivals.popleft()
+        if len(arrivals) > CAPACITY:
+            state["hung"] = 1.0
+        if state.get("hung"):
+            await asyncio.sleep(HANG_SECONDS)  # past the plan's timeout
+        return web.json_response({"ok": True})
+
     def fragile_route(pause: float) -> Handler:
         async def fragile(request: web.Request) -> web.Response:
             if time.monotonic() < state["broken_until"]:
@@ -78,6 +95,8 @@ def capacity_app() -> web.Application:
     app.add_routes(
         [
             web.get("/fast", fast),
+            web.get("/500", failing),
+            web.get("/hangs-once-overloaded", hangs_once_overloaded),
             web.get("/fragile", fragile_route(PAUSE_SECONDS)),
             web.get("/broken-for-good", fragile_route(3600.0)),
         ]
@@ -163,7 +182,7 @@ def test_a_target_that_never_breaks_ends_at_the_highest_rate(
         tmp_path,
         target.url,
         "/fast",
-        *("--slo", "p95<500", "--from", "10", "--to", "40", "--step", "1s"),
+        *("--slo", "p95<500", "--from", "10", "--to", "40", "--step", "2s"),
     )
     assert code == 0, out
     found = data["capacity"]
@@ -203,7 +222,7 @@ def test_a_generator_limit_is_reported_as_such(
         tmp_path,
         target.url,
         "/fast",
-        *("--slo", "p95<500", "--from", "10", "--to", "1000", "--step", "1s"),
+        *("--slo", "p95<500", "--from", "10", "--to", "1000", "--step", "2s"),
         *("--html", str(html)),
     )
     assert code == 3, out
@@ -254,13 +273,14 @@ def test_a_target_that_does_not_recover_says_so(tmp_path: Path, target: ServerTh
 
 
 def test_ensure_capacity_gates_a_build(tmp_path: Path, target: ServerThread) -> None:
-    flags = ("--slo", "p95<500", "--from", "10", "--to", "20", "--step", "1s")
+    flags = ("--slo", "p95<500", "--from", "15", "--to", "20", "--step", "1s")
     code, out, data = search(tmp_path, target.url, "/fast", *flags, "--ensure", "capacity>=15")
     assert code == 0, out
     assert data["checks"][0]["result"] == "ok"
     code, out, data = search(tmp_path, target.url, "/fast", *flags, "--ensure", "capacity>=50")
     assert code == 1, out
     assert data["checks"][0]["measured"] == "20.0/s"
+    assert NO_ERROR_SLO_WARNING in out  # p95<500 alone lets errors through, up to 50%
 
 
 def test_the_plans_own_checks_are_not_judged_on_the_search(
@@ -274,7 +294,7 @@ def test_the_plans_own_checks_are_not_judged_on_the_search(
         encoding="utf-8",
     )
     report = tmp_path / "r.json"
-    flags = ("--slo", "p95<500", "--from", "10", "--to", "20", "--step", "1s", "-o", str(report))
+    flags = ("--slo", "p95<500", "--from", "15", "--to", "20", "--step", "1s", "-o", str(report))
     result = run_cli("capacity", str(plan), *LAG_FORGIVEN, *flags)
     assert result.exit_code == 0, result.output + result.stderr
     assert json.loads(report.read_text(encoding="utf-8"))["checks"] == []
@@ -293,6 +313,8 @@ def test_ensure_capacity_elsewhere_is_refused(tmp_path: Path, target: ServerThre
     [
         (("--slo", "p59<500"), "unknown metric 'p59'"),
         (("--slo", "capacity>=5"), "capacity and the grade are not"),
+        (("--slo", "drift.p95<10%"), "drift is the whole run's"),
+        (("--slo", "p95<500", "--from", "0.5", "--step", "1s"), "too few arrivals"),
         (("--slo", "p95<500", "--precision", "0%"), "--precision '0%'"),
         (("--slo", "p95<500", "--from", "50", "--to", "10"), "--to 10 is below --from 50"),
         (("--slo", "p95<500", "--step", "forever"), "--step 'forever'"),
@@ -318,7 +340,7 @@ def test_ctrl_c_stops_the_search_and_reports_the_steps_measured(
     plan = plan_for(tmp_path, target.url, "/fast")
     report = tmp_path / "report.json"
     command = [sys.executable, "-m", "yamlload", "capacity", str(plan), "-o", str(report)]
-    command += ["--slo", "p95<500", "--from", "10", "--to", "1000", "--step", "1s", *LAG_FORGIVEN]
+    command += ["--slo", "p95<500", "--from", "15", "--to", "1000", "--step", "1s", *LAG_FORGIVEN]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -341,4 +363,50 @@ def test_ctrl_c_stops_the_search_and_reports_the_steps_measured(
     assert "Traceback" not in err
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["run"]["stoppedBy"] == "SIGINT"
-    assert data["capacity"]["steps"][0]["rate"] == 10
+    assert data["capacity"]["steps"][0]["rate"] == 15
+
+
+def test_a_target_that_fails_every_request_has_no_capacity(
+    tmp_path: Path, target: ServerThread
+) -> None:
+    """Counter SLOs read 0 on a step that measured nothing: the search must not go down to
+    such steps and call them good (issue 22's review: no data is never good)."""
+    flags = ("--slo", "http.codes.500<1", "--from", "15", "--to", "30", "--step", "1s")
+    code, out, data = search(tmp_path, target.url, "/500", *flags, "--ensure", "capacity>=0.1")
+    assert code == 1, out
+    found = data["capacity"]
+    assert found["max_rate"] is None, out
+    assert all(s["verdict"] == "bad" and s["requests"] for s in found["steps"]), out
+
+
+def test_a_target_that_stops_answering_once_overloaded_broke(
+    tmp_path: Path, target: ServerThread
+) -> None:
+    """It answered 40/s and 80/s, then timed out on every request: it broke (bad), it is
+    not 'could not reach the target at all' (invalid, exit 3)."""
+    plan = plan_for(tmp_path, target.url, "/hangs-once-overloaded")
+    plan.write_text(
+        plan.read_text(encoding="utf-8").replace("config:\n", "config:\n  http: {timeout: 1}\n"),
+        encoding="utf-8",
+    )
+    report = tmp_path / "r.json"
+    flags = (
+        "--slo",
+        "p95<900",
+        "--from",
+        "40",
+        "--to",
+        "160",
+        "--step",
+        "1s",
+        "--precision",
+        "50%",
+    )
+    result = run_cli("capacity", str(plan), "-o", str(report), *LAG_FORGIVEN, *flags)
+    out = result.output + result.stderr
+    assert result.exit_code == 0, out
+    found = json.loads(report.read_text(encoding="utf-8"))["capacity"]
+    assert found["max_rate"] == 80 and found["broke_at"] == 120, out
+    assert [s["verdict"] for s in found["steps"]] == ["good", "good", "bad", "bad"], out
+    assert "every request failed: the target broke under this load" in out
+    assert "could not reach" not in out

@@ -157,3 +157,20 @@ def test_whatever_a_noisy_target_answers_the_search_ends(
         assert MIN_RATE / GROWTH <= decision.rate <= chosen.limit + 0.01
         steps.append(Tried(decision.rate, verdict))
     assert len(steps) <= MAX_STEPS
+
+
+def test_searching_down_stops_at_the_lowest_rate_a_step_can_measure() -> None:
+    """Below `floor` a step holds too few arrivals to judge (issue 22: no data is never
+    good), so a target broken at --from is broken at every rate tried down to it."""
+    steps, done = search(capacity=0.0, settings_=SearchSettings(10, 40, 0.05, floor=3.0))
+    assert [s.rate for s in steps] == [10, 5]
+    assert done == Done(None, 5, "broke-at-start")
+
+
+def test_rates_never_exceed_the_highest_and_bisection_always_progresses() -> None:
+    chosen = SearchSettings(15.49387, 30.98774, 0.05)
+    steps, done = search(capacity=10_000, settings_=chosen)
+    assert max(s.rate for s in steps) <= 30.98774
+    steps, done = search(capacity=0.104, settings_=SearchSettings(0.1, 0.2, 0.05))
+    assert done.broke_at is not None and done.max_rate is not None
+    assert done.broke_at - done.max_rate <= 0.05 * done.max_rate

@@ -10,11 +10,13 @@ from typing import Any
 from tests.helpers import REPO
 from yamlload.checks.parse import parse_ensure
 from yamlload.cli.capacity_steps import (
+    NO_DATA_REASON,
     RECOVERED,
     RECOVERY_WINDOW_SECONDS,
     RecoveryJudge,
     SecondsWindow,
     joined_result,
+    judged_step,
     step_plan,
 )
 from yamlload.metrics import names as n
@@ -122,3 +124,68 @@ def test_a_signal_that_stopped_a_run_stops_the_joined_one() -> None:
     recovered.stopped_by = RECOVERED  # the recovery's own stop is not the search's
     assert joined_result([("recovery", recovered)]).stopped_by is None
     assert joined_result([("a", recovered), ("b", stopped)]).stopped_by == "SIGINT"
+
+
+def window_of(*seconds: Second) -> SecondsWindow:
+    window = SecondsWindow(settle=0.0)
+    for kept in seconds:
+        window.second(live(kept), PROGRESS)
+    return window
+
+
+def test_a_step_with_no_request_completed_is_no_data_never_good() -> None:
+    """Counter SLOs read 0 when nothing was measured: such a step is invalid (issue 22)."""
+    slos = [parse_ensure("http.codes.500<1"), parse_ensure("vusers.failed<1")]
+    step = judged_step(1.0, window_of(second(1.0, 0), second(2.0, 0)), a_plan(), slos, 1e9)
+    assert step.verdict == "invalid"
+    assert step.reason is not None and step.reason.startswith(NO_DATA_REASON)
+
+
+def test_every_request_failing_after_the_target_answered_is_bad_not_unreachable() -> None:
+    timed_out = Second(1.0, Metrics({n.REQUESTS: 10, "errors.ETIMEDOUT": 10}))
+    slos = [parse_ensure("p95<500")]
+    plan = a_plan()
+    first = judged_step(50.0, window_of(timed_out), plan, slos, 1e9)
+    assert first.verdict == "invalid"  # never reached at all
+    later = judged_step(50.0, window_of(timed_out), plan, slos, 1e9, reached=True)
+    assert later.verdict == "bad", later
+    assert later.reason is not None and "failed" in later.reason
+
+
+def test_a_recovery_window_without_requests_does_not_recover() -> None:
+    judge = RecoveryJudge(dropped_at=0.0, plan=a_plan(), slos=[parse_ensure("http.codes.500<1")])
+    assert [judge(live(second(float(at), 0)), PROGRESS) for at in range(1, 6)] == [None] * 5
+    assert judge.recovered_after is None
+
+
+def test_a_change_of_capacity_between_reports_is_a_percentage_not_a_rate() -> None:
+    from yamlload.checks.outcome import describe_value
+
+    change = parse_ensure("capacity>-10%", relative=True)
+    assert describe_value(change, -12.5) == "-12.50%"
+    assert describe_value(parse_ensure("capacity>=200"), 180.0) == "180.0/s"
+
+
+def users_second(at: float, users: int, session_ms: float) -> Second:
+    done = second(at, users)
+    sessions = Histogram()
+    for _ in range(users):
+        sessions.record(session_ms)
+    done.metrics.counters[n.USERS_COMPLETED] = users
+    done.metrics.histograms[n.SESSION_LENGTH] = sessions
+    return done
+
+
+def test_a_step_that_served_half_the_offered_rate_is_bad_whatever_its_slos() -> None:
+    """80/s offered, 80 users served over 2 s (the drain doubled the step): 40/s achieved.
+    The step's own flow time (its fastest user) is allowed for: a flow longer than the
+    step is not a shortfall."""
+    slos = [parse_ensure("error_rate<1%")]
+    kept = [users_second(1.0, 40, 5.0), users_second(2.0, 40, 900.0)]
+    step = judged_step(80.0, window_of(*kept), a_plan(), slos, 1e9)
+    assert step.verdict == "bad" and step.reason is not None
+    assert step.reason.startswith("achieved 40.1/s of 80/s offered"), step.reason
+    healthy = judged_step(80.0, window_of(users_second(1.0, 80, 5.0)), a_plan(), slos, 1e9)
+    assert healthy.verdict == "good", healthy
+    thinking = [users_second(1.0, 0, 0.0), users_second(6.0, 80, 5000.0)]  # think: 5
+    assert judged_step(80.0, window_of(*thinking), a_plan(), slos, 1e9).verdict == "good"

@@ -76,3 +76,15 @@ def test_drift_is_neither_graded_nor_a_condition(write_plan: Any) -> None:
     result = run_cli("validate", str(write_plan(PLAN.format(drift=config))))
     assert result.exit_code == 2
     assert result.stderr.count("drift is gated on with --ensure 'drift.p95<10%'") == 2
+
+
+def test_a_bare_number_is_no_drift_limit(write_plan: Any) -> None:
+    """`drift.p95<10` was read as 1,000% while config.drift.thresholds reads 10 as 10%
+    (issue 22): a drift limit says its %."""
+    result = run_cli("run", str(write_plan(PLAN.format(drift=""))), "--ensure", "drift.p95<10")
+    assert result.exit_code == 2
+    assert "write drift.p95<10%" in result.stderr
+    config = "  ensure:\n    thresholds:\n      - drift.p95: 10\n"
+    result = run_cli("validate", str(write_plan(PLAN.format(drift=config))))
+    assert result.exit_code == 2
+    assert "--ensure 'drift.p95<10%'" in result.stderr

@@ -223,3 +223,17 @@ def test_which_phases_are_steady_and_from_when() -> None:
     assert steady_offset(Phase(0, "p", "pause", 60)) is None
     assert steady_offset(Phase(0, "u", "users", 600, users=50, spawn_rate=5)) == 10.0
     assert steady_offset(Phase(0, "all", "users", 600, users=50)) == 0.0
+
+
+def test_the_final_period_widened_by_the_drain_still_counts() -> None:
+    """The phase ends at 115 s and the run, drained, at 118 s: the last period (110–118 s)
+    lies only 5/8 inside the phase, all of the rest being the drain (issue 22's review)."""
+    periods = [period(i, 100 + 5 * i) for i in range(12)]
+    phases = [PhaseRun(0, "steady", 0.0, 115.0, 0.0)]
+    rows = period_rows(periods, 118.0)
+    drift = compute_drift(rows, phases, 118.0, DriftSettings(min_seconds=60.0))
+    assert drift.periods == 12
+    assert drift.end == 118.0
+    # a period that is not the run's last keeps the 90% rule
+    phases = [PhaseRun(0, "steady", 0.0, 115.0, 0.0), PhaseRun(1, "ramp", 115.0, 118.0)]
+    assert compute_drift(rows, phases, 118.0, DriftSettings(min_seconds=60.0)).periods == 11

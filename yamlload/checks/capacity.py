@@ -24,19 +24,23 @@ MIN_RATE = 0.1
 # A search never takes more steps than this, whatever its numbers (a safety net: the
 # rules above end far sooner, see the property tests).
 MAX_STEPS = 60
-# Rates are tried rounded to this many decimals (a step's rate is shown and reported).
-RATE_DECIMALS = 2
+# Rates are tried rounded to a tenth of the precision's gap at their magnitude (a step's
+# rate is shown and reported: 31.0, not 30.98774), never above the highest rate, so that
+# halving a gap wider than the precision always tries a new rate.
+ROUNDING_SHARE = 0.1
 
 Ending = Literal["converged", "never-broke", "broke-at-start", "invalid", "step-limit"]
 
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """--from, --to and --precision (a fraction: 5% is 0.05)."""
+    """--from, --to and --precision (a fraction: 5% is 0.05); `floor`: the lowest rate a
+    step can measure (a search down stops above it: no data is never good)."""
 
     start: float
     limit: float
     precision: float
+    floor: float = MIN_RATE
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.start) and self.start >= MIN_RATE):
@@ -74,8 +78,12 @@ class Done:
 
 def next_step(steps: Sequence[Tried], settings: SearchSettings) -> Next | Done:
     """What to do after `steps` (in the order they ran)."""
+
+    def tried(rate: float) -> float:
+        return _rounded(rate, settings)
+
     if not steps:
-        return Next(_rounded(settings.start))
+        return Next(settings.start)  # --from and --to are tried as written
     good, bad = _bounds(steps)
     if steps[-1].verdict == "invalid":
         return Done(good, bad, "invalid")
@@ -83,16 +91,17 @@ def next_step(steps: Sequence[Tried], settings: SearchSettings) -> Next | Done:
         return Done(good, bad, "step-limit")
     if bad is None:
         assert good is not None, "a step that is neither invalid nor bad is good"
-        limit = _rounded(settings.limit)  # as tried: 1.125 is tried as 1.12
-        if good >= limit:
+        if good >= settings.limit:
             return Done(good, None, "never-broke")
-        return Next(_rounded(min(good * GROWTH, limit)))
+        up = good * GROWTH
+        return Next(settings.limit if up >= settings.limit else tried(up))
     if good is None:
-        lower = _rounded(bad / GROWTH)
-        return Done(None, bad, "broke-at-start") if lower < MIN_RATE else Next(lower)
+        lower = tried(bad / GROWTH)
+        floor = max(settings.floor, MIN_RATE)
+        return Done(None, bad, "broke-at-start") if lower < floor else Next(lower)
     if bad - good <= settings.precision * good:
         return Done(good, bad, "converged")
-    middle = _rounded((good + bad) / 2)
+    middle = tried((good + bad) / 2)
     if middle <= good or middle >= bad:  # the gap is below the rounding: as close as it gets
         return Done(good, bad, "converged")
     return Next(middle)
@@ -107,5 +116,12 @@ def _bounds(steps: Sequence[Tried]) -> tuple[float | None, float | None]:
     return (max(good_rates) if good_rates else None), bad
 
 
-def _rounded(rate: float) -> float:
-    return round(rate, RATE_DECIMALS)
+def _rounded(rate: float, settings: SearchSettings) -> float:
+    """`rate` to a tenth of the precision's gap at its magnitude, never above --to."""
+    exponent = math.floor(math.log10(rate * settings.precision * ROUNDING_SHARE))
+    quantum = 10.0**exponent
+    digits = max(0, -exponent)
+    rounded = round(round(rate / quantum) * quantum, digits)
+    if rounded > settings.limit:
+        rounded = round(math.floor(settings.limit / quantum) * quantum, digits)
+    return rounded

@@ -72,7 +72,7 @@ def describe_outcome(outcome: Outcome) -> str:
 def describe_value(check: Check, value: float | None) -> str:
     if check.condition is not None:
         return "-"
-    if check.metric == CAPACITY:
+    if check.metric == CAPACITY and not check.relative:  # a change is in its own unit
         return "no rate met every SLO" if value is None else f"{value:,.1f}/s"
     if value is None:
         return "no data"

@@ -218,6 +218,10 @@ def in_metric_units(metric: str, value: float, unit: str | None) -> float:
     ValueError says why the unit does not go with the metric."""
     if metric.startswith(DRIFT_PREFIX) and unit in ("ms", "s", "pp"):
         raise ValueError(f"a drift limit is a percentage such as 10%, not {unit!r}")
+    if metric.startswith(DRIFT_PREFIX) and unit is None:  # 10 is not 1,000% nor 10%
+        raise ValueError(
+            f"a drift limit is a percentage, written with its %: write {metric}<{value:g}%"
+        )
     if unit == "%":
         if metric.startswith(DRIFT_PREFIX):
             return value / 100.0
@@ -291,7 +295,8 @@ def checks_from_plan(plan: Plan) -> list[Check]:
             op = threshold.op or "<"
             abort = threshold.abort_on_fail
             # a threshold on the grade is refused by check_names, named as written
-            where = f"config.ensure {threshold.source!r}" if metric == GRADE else None
+            refused = metric == GRADE or is_drift(metric)  # said by check_names
+            where = f"config.ensure {threshold.source!r}" if refused else None
             checks.append(
                 Check(
                     threshold.source, metric, op, limit, pos=threshold.pos, abort=abort, where=where
@@ -444,7 +449,10 @@ def drift_names(plan: Plan) -> list[str]:
 def drift_problem(metric: str, plan: Plan, check: Check) -> str | None:
     """Why `metric` names no drift this plan measures (None when it does)."""
     if check.condition is not None or check.where is not None:
-        return "drift is gated on with --ensure 'drift.p95<10%', not graded or used in a condition"
+        return (
+            "drift is gated on with --ensure 'drift.p95<10%', "
+            "not graded, in config.ensure or in a condition"
+        )
     if check.scope is not None:
         return "drift is the whole run's, not an endpoint's: drop the endpoint"
     known = drift_names(plan)

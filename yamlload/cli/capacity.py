@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import re
 import sys
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,7 +20,7 @@ import click
 
 from ..checks.capacity import MIN_RATE, Done, SearchSettings, Tried, next_step
 from ..checks.evaluate import evaluate
-from ..checks.parse import CAPACITY, Check, check_names, is_grade, parse_ensure
+from ..checks.parse import CAPACITY, Check, check_names, is_drift, is_grade, parse_ensure
 from ..checks.validity import DEFAULT_MAX_LAG_MS
 from ..errors import EXIT_SIGNAL, InternalError, PlanError, Pos, Problem, UsageError
 from ..metrics.periods import Period
@@ -30,14 +31,14 @@ from ..plan.secrets import Redactor
 from ..plan.source import PlanOptions
 from ..report.capacity import ending_words, format_capacity, step_line
 from ..report.console import ConsoleObserver
-from ..results.capacity import Capacity
+from ..results.capacity import Capacity, SloResult
 from ..results.run import RunResult
 from ..results.summary import Summary, summarize
 from ..runtime.engine import RunOptions, capacity_warnings, ensure_file_limit
 from ..units import format_seconds, parse_duration
 from .app import tolerate_lost_stdout
 from .args import ReportFiles, Split, worker_count
-from .capacity_steps import StepRunner, joined_result, step_plan
+from .capacity_steps import SETTLE_FRACTION, StepRunner, joined_result, step_plan
 from .demo import DemoTarget
 from .options import FiniteFloat, options_from, plan_options
 from .outputs import Writer, check_run_outputs, default_report_path, show_verdict
@@ -54,6 +55,18 @@ MIN_STEP_SECONDS = 1.0
 MAX_STEP_SECONDS = 24 * 3600.0
 MAX_RECOVERY_SECONDS = 24 * 3600.0
 SLO_OPTION = Pos("--slo")
+# Said when no --slo limits errors: only the 50% rule (capacity_steps.MAX_ERROR_RATE) does.
+NO_ERROR_SLO_WARNING = (
+    "no --slo limits errors: a step failing up to half its requests can still be good; "
+    "add --slo 'error_rate<1%'"
+)
+# After a bad step the target rests this long before the next (lower) step, so that the
+# backlog of the overload (its queues, its slow answers) does not poison that step.
+COOL_DOWN_SECONDS = 2.0
+# A step must hold at least this many arrivals in its measured part (after the settle):
+# fewer measure luck, and none measure nothing (issue 22: no data is never good). --from
+# is refused below it, and a search down stops above it.
+MIN_STEP_ARRIVALS = 10
 
 
 @dataclass(frozen=True)
@@ -79,8 +92,16 @@ class CapacityArgs:
                 "--recovery judges the target second by second, in one process: "
                 "leave out --workers (or measure the recovery at a rate one process makes)"
             )
+        measured = step * (1 - SETTLE_FRACTION)
+        if start * measured < MIN_STEP_ARRIVALS:
+            raise UsageError(
+                f"--from {start:g} with --step {kwargs['step']}: too few arrivals to measure "
+                f"({start:g}/s × {format_seconds(measured)} after the settle; a step needs at "
+                f"least {MIN_STEP_ARRIVALS}): lengthen --step or raise --from"
+            )
+        floor = MIN_STEP_ARRIVALS / measured
         return cls(
-            search=SearchSettings(start, limit, parse_precision(kwargs["precision"])),
+            search=SearchSettings(start, limit, parse_precision(kwargs["precision"]), floor),
             step_seconds=step,
             recovery_seconds=(
                 _duration("--recovery", recovery, 1.0, MAX_RECOVERY_SECONDS) if recovery else None
@@ -225,6 +246,8 @@ def capacity(plan_path: str, **kwargs: Any) -> None:
             click.echo(f"warning: {redactor.text(str(warning))}", err=True)
         Split(workers=args.workers).check_monitor(plan)
         slos = parse_slos(kwargs["slos"], plan)
+        if not any(_limits_errors(slo) for slo in slos):
+            click.echo(f"warning: {NO_ERROR_SLO_WARNING}", err=True)
         checks = gate_checks(kwargs.get("ensure") or (), plan)
         files = replace(files, output=files.output or default_report_path(plan.source))
         check_run_outputs(files, plan, plan_path, plan_opts)
@@ -254,6 +277,11 @@ def parse_slos(texts: tuple[str, ...], plan: Plan) -> list[Check]:
     """Each --slo in --ensure's grammar, checked against the plan before any traffic."""
     slos = [parse_ensure(text, SLO_OPTION) for text in texts]
     for slo in slos:
+        if is_drift(slo.metric):
+            raise UsageError(
+                f"--slo {slo.source!r}: drift is the whole run's, over its longest steady "
+                "phase, not a step's; a step is judged on its own numbers (p95<500)"
+            )
         if slo.metric == CAPACITY or is_grade(slo):
             raise UsageError(
                 f"--slo {slo.source!r}: an SLO is judged on each step's own numbers "
@@ -264,6 +292,13 @@ def parse_slos(texts: tuple[str, ...], plan: Plan) -> list[Check]:
     except PlanError as exc:  # said as the flag was written: --slo 'p59<500', not ensure
         raise PlanError([_as_slo(p) for p in exc.problems]) from None
     return slos
+
+
+def _limits_errors(slo: Check) -> bool:
+    """Whether an SLO limits failed requests (error_rate, codes, errors, failures)."""
+    names = slo.condition.names() if slo.condition is not None else {slo.metric}
+    words = ("error", "codes.", "failed", "failure")
+    return any(word in name for name in names for word in words)
 
 
 def _as_slo(problem: Problem) -> Problem:
@@ -378,6 +413,8 @@ class Search:
             self.found.steps.append(step)
             click.echo(step_line(len(self.found.steps), step))
             tried.append(Tried(step.rate, step.verdict))
+            if step.verdict == "bad":
+                _cool_down(stops)
 
     def _conclude(self, done: Done) -> None:
         found = self.found
@@ -386,6 +423,9 @@ class Search:
             (s for s in found.steps if s.rate == done.broke_at and s.verdict == "bad"), None
         )
         found.broke_by = breaking.first_broken() if breaking else None
+        if breaking is not None and found.broke_by is None and breaking.reason:
+            # bad by the rules every step meets (most requests failed), not by an SLO
+            found.broke_by = SloResult(breaking.reason, None, False)
         invalid = next((s for s in found.steps if s.verdict == "invalid"), None)
         found.ended = ending_words(done.ending, self.args.search, invalid)
 
@@ -426,6 +466,13 @@ class Search:
         code = exit_code(verdict, summary.stopped_by, writer.output_failed)
         _raise_if_a_bug(self.runs)
         return code
+
+
+def _cool_down(stops: StopSignals) -> None:
+    """COOL_DOWN_SECONDS of no load, cut short by a stopping signal."""
+    deadline = time.monotonic() + COOL_DOWN_SECONDS
+    while stops.signal is None and time.monotonic() < deadline:
+        time.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))
 
 
 def _interrupted(result: RunResult) -> bool:

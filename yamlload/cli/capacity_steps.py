@@ -41,6 +41,23 @@ RECOVERY_WINDOW_SECONDS = 3
 # How the search says the generator was the limit (issue 22's words).
 GENERATOR_LIMIT = "the generator, not the target, is the limit here; use --workers"
 RECOVERED = "recovered"
+# A step (or a recovery window) in which no request completed measured nothing: a
+# counter SLO such as http.codes.500<1 would read 0 and hold, so it is invalid, never good.
+NO_DATA_REASON = "no request completed in the measured part of the step"
+NO_DATA = f"{NO_DATA_REASON}: lengthen --step or raise --from"
+# Once the target has answered a step, a later step whose every request failed (timed
+# out, refused) broke it: bad, not "could not reach the target at all".
+UNREACHED_REASON = "could not reach the target at all"
+# A step that failed at least this share of its requests is bad whatever the SLOs say (a
+# target answering 500s fast meets a p95 SLO): the target failed most requests.
+MAX_ERROR_RATE = 0.5
+# A step whose users were served at a rate more than this share below the offered rate is
+# bad whatever the SLOs: the target did not sustain it. Served: users done (completed or
+# failed) per second of the measured part and its drain, less the step's fastest user's
+# session (so a flow longer than the step, think times included, is no shortfall).
+THROUGHPUT_TOLERANCE = 0.1
+# Fewer users done than this in a step: too few to judge its throughput.
+MIN_USERS_FOR_THROUGHPUT = 10
 # Steps run the compiled plan in this process: no shard compiles it again.
 _NO_PLAN_OPTIONS = PlanOptions()
 
@@ -63,6 +80,7 @@ class SecondsWindow:
     name: str = "the capacity step"
     metrics: Metrics = field(default_factory=Metrics)
     seconds: float = 0.0  # how long the kept seconds cover
+    fastest_ms: float = math.inf  # the shortest session of the step, settle included
     _last_at: float = 0.0
 
     async def start(self) -> None:
@@ -80,6 +98,9 @@ class SecondsWindow:
         if second.at <= self._last_at:
             return  # already kept (the run's last look may repeat the last tick's)
         began, self._last_at = self._last_at, second.at
+        sessions = second.metrics.histograms.get(n.SESSION_LENGTH)
+        if sessions is not None and sessions.count:
+            self.fastest_ms = min(self.fastest_ms, sessions.min)
         if (began + second.at) / 2 >= self.settle:
             self.metrics.merge(second.metrics)
             self.seconds += second.at - began
@@ -132,20 +153,32 @@ def judged_step(
     slos: Sequence[Check],
     max_lag_ms: float,
     lost: Sequence[str] = (),
+    reached: bool = False,
 ) -> CapacityStep:
     """A step's record: its statistics after the settle period and its verdict; `lost`:
-    why a worker's part of it is missing."""
+    why a worker's part of it is missing; `reached`: an earlier step got responses."""
     summary = window_summary(plan, window.metrics, window.seconds)
     results = slo_results(slos, summary)
     reasons = [*lost, *lag_reasons(rate, summary, max_lag_ms)]
     verdict: StepVerdict = "good" if all(r.ok for r in results) else "bad"
     reason = None
+    sent = summary.counter(n.REQUESTS)
+    if verdict == "good" and sent and summary.error_rate >= MAX_ERROR_RATE:
+        verdict = "bad"
+        reason = f"the target failed most requests: {summary.error_rate:.2%} errors"
+    if verdict == "good":
+        shortfall = _shortfall(rate, window, summary)
+        verdict, reason = ("bad", shortfall) if shortfall else (verdict, reason)
+    if reached and any(r.startswith(UNREACHED_REASON) for r in reasons):
+        reasons = [r for r in reasons if not r.startswith(UNREACHED_REASON)]
+        verdict, reason = "bad", "every request failed: the target broke under this load"
+    if not reasons and not completed(summary):
+        reasons = [NO_DATA]
     if reasons:
         verdict = "invalid"
         lagged = any(r.startswith(LAG_REASON) for r in reasons)
         reason = f"{GENERATOR_LIMIT} ({reasons[0]})" if lagged else reasons[0]
     latency, lag = summary.stats(n.RESPONSE_TIME), summary.stats(n.ARRIVAL_LAG)
-    sent = summary.counter(n.REQUESTS)
     answered = summary.counter(n.RESPONSES) + summary.request_errors
     return CapacityStep(
         rate=rate,
@@ -161,6 +194,27 @@ def judged_step(
         slos=results,
         reason=reason,
     )
+
+
+def _shortfall(rate: float, window: SecondsWindow, summary: Summary) -> str | None:
+    """Why the step's users were served below the offered rate, if they were."""
+    done = summary.counter(n.USERS_COMPLETED) + summary.counter(n.USERS_FAILED)
+    sessions = summary.histogram(n.SESSION_LENGTH)
+    fastest = min(window.fastest_ms, sessions.min if sessions.count else math.inf)
+    if done < MIN_USERS_FOR_THROUGHPUT or not math.isfinite(fastest):
+        return None
+    busy = summary.duration - fastest / 1000
+    if busy <= 0:
+        return None
+    achieved = done / busy
+    if achieved >= rate * (1 - THROUGHPUT_TOLERANCE):
+        return None
+    return f"achieved {achieved:,.1f}/s of {rate:g}/s offered: the target did not sustain it"
+
+
+def completed(summary: Summary) -> int:
+    """Requests that completed: answered, or failed (timed out, refused)."""
+    return summary.counter(n.RESPONSES) + sum(summary.counters_with(n.ERRORS).values())
 
 
 def _ms(value: float, count: int) -> float | None:
@@ -181,15 +235,23 @@ class StepRunner:
     redactor: Redactor
     plan_options: PlanOptions = field(default_factory=PlanOptions)
     workers: int = 1
+    reached: bool = False  # a step so far got a response: the target can be reached
 
     def step(self, rate: float, seconds: float) -> tuple[CapacityStep, RunResult]:
         """One step at `rate` for `seconds`: its record, and the run it was."""
         settle = seconds * SETTLE_FRACTION
         if self.workers > 1:
-            return self._split_step(rate, seconds, settle)
-        window = SecondsWindow(settle=settle)
-        result = self._run(step_plan(self.plan, [(rate, seconds)]), window)
-        return judged_step(rate, window, self.plan, self.slos, self.max_lag_ms), result
+            step, result = self._split_step(rate, seconds, settle)
+        else:
+            window = SecondsWindow(settle=settle)
+            result = self._run(step_plan(self.plan, [(rate, seconds)]), window)
+            step = judged_step(
+                rate, window, self.plan, self.slos, self.max_lag_ms, reached=self.reached
+            )
+        self.reached = self.reached or any(
+            p.metrics.counters.get(n.RESPONSES) for p in result.periods
+        )
+        return step, result
 
     def _split_step(
         self, rate: float, seconds: float, settle: float
@@ -207,7 +269,9 @@ class StepRunner:
             redactor=self.redactor,
         )
         window = periods_window(run.result, settle)
-        step = judged_step(rate, window, self.plan, self.slos, self.max_lag_ms, run.lost)
+        step = judged_step(
+            rate, window, self.plan, self.slos, self.max_lag_ms, run.lost, self.reached
+        )
         return step, run.result
 
     def recovery(
@@ -267,7 +331,10 @@ class RecoveryJudge:
         for kept in self._window:
             merged.merge(kept.metrics)
         seconds = second.at - self._window[0].at
-        if all(r.ok for r in slo_results(self.slos, window_summary(self.plan, merged, seconds))):
+        summary = window_summary(self.plan, merged, seconds)
+        if not completed(summary):
+            return None  # no request in the window: nothing says it recovered
+        if all(r.ok for r in slo_results(self.slos, summary)):
             self.recovered_after = round(self._window[0].at - self.dropped_at, 3)
             return RECOVERED
         return None

@@ -56,7 +56,8 @@ def answer_lines(found: Capacity) -> list[str]:
     lines = [f"Maximum sustainable rate: {best}"]
     if found.broke_at is not None:
         by = found.broke_by
-        cause = f", first by {by.slo} ({by.measured})" if by is not None else ""
+        cause = f", first by {by.slo} ({by.measured})" if by is not None and by.measured else ""
+        cause = f" ({by.slo})" if by is not None and not by.measured else cause
         lines.append(f"Broke at: {found.broke_at:g}/s{cause}")
     elif any(step.verdict == "invalid" for step in found.steps) or not found.max_rate:
         lines.append("Broke at: not found (the search stopped first)")

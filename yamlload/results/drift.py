@@ -10,7 +10,8 @@ Pure: read from a run's period rows and phases, so a saved report (`yamlload rep
   users are started. Ramps and pauses are never steady. Shorter than
   `DriftSettings.min_seconds` (5 minutes unless config.drift.minDuration): no drift.
 - **Its periods**: those lying at least `MIN_OVERLAP` inside it (10-second periods, or
-  rolled-up minutes and tens of minutes in a long run: drift reads them alike).
+  rolled-up minutes and tens of minutes in a long run: drift reads them alike), and the
+  run's last period when it starts inside a phase that ends the run (the drain widens it).
 - **First and last third**: the periods whose middle falls in the first (last) third of
   the stretch the periods cover. Each third's value is exact over its periods merged:
   p95 of the merged histograms, failed requests over requests, requests over seconds,
@@ -213,7 +214,7 @@ def compute_drift(
             f"less than {needed} (config.drift.minDuration)"
         )
         return Drift(settings, phase=phase.name, start=start, end=end, reason=reason)
-    inside = [row for row in rows if _overlap(row, start, end) >= MIN_OVERLAP * row.width]
+    inside = [row for row in rows if _counted(row, start, end, rows[-1], phase, phases)]
     if len(inside) < MIN_PERIODS:
         reason = f"phase {phase.name!r} holds {len(inside)} periods, fewer than {MIN_PERIODS}"
         return Drift(settings, phase=phase.name, start=start, end=end, reason=reason)
@@ -262,6 +263,23 @@ def thirds(rows: Sequence[PeriodRow]) -> tuple[list[PeriodRow], list[PeriodRow]]
     first = [r for r in rows if _middle(r) < start + one_third]
     last = [r for r in rows if _middle(r) >= end - one_third]
     return first, last
+
+
+def _counted(
+    row: PeriodRow,
+    start: float,
+    end: float,
+    last: PeriodRow,
+    phase: PhaseRun,
+    phases: Sequence[PhaseRun],
+) -> bool:
+    """Whether a period is the steady stretch's: MIN_OVERLAP of it inside, or the run's
+    last period when it starts inside a phase that ends the run (the rest of it is the
+    drain: the phase's last requests finishing, no other load)."""
+    if _overlap(row, start, end) >= MIN_OVERLAP * row.width:
+        return True
+    ends_the_run = phase.ended >= max(p.ended for p in phases) - 1e-9
+    return row is last and ends_the_run and start <= row.start < end
 
 
 def _overlap(row: PeriodRow, start: float, end: float) -> float:
