@@ -11,6 +11,7 @@ Outputs show such values as `***`.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -272,7 +273,7 @@ def _token_protocols(value: str) -> set[str]:
     }
     found |= {
         after
-        for before, after in zip(parts, parts[1:])
+        for before, after in itertools.pairwise(parts)
         if before.lower() in SUBPROTOCOL_TOKEN_MARKERS
     }
     return found
