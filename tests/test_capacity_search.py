@@ -174,3 +174,21 @@ def test_rates_never_exceed_the_highest_and_bisection_always_progresses() -> Non
     steps, done = search(capacity=0.104, settings_=SearchSettings(0.1, 0.2, 0.05))
     assert done.broke_at is not None and done.max_rate is not None
     assert done.broke_at - done.max_rate <= 0.05 * done.max_rate
+
+
+def test_an_interrupted_search_says_so_and_what_it_had_measured_good() -> None:
+    """Ctrl-C after a good step: the answer is "not found, interrupted", with the rate
+    that met every SLO, never "no rate met every SLO" (issue 22's new-user review)."""
+    from yamlload.report.capacity import answer_lines
+    from yamlload.results.capacity import Capacity, CapacityStep
+
+    def step(rate: float, verdict: StepVerdict) -> CapacityStep:
+        return CapacityStep(rate, verdict, 1.0, 10, rate, 1.0, 2.0, 3.0, 0.0, 1.0)
+
+    found = Capacity(("p95<500",), [step(15, "good"), step(30, "good"), step(60, "bad")])
+    found.ended = "stopped by SIGINT during the step at 45/s (not judged)"
+    best = answer_lines(found)[0]
+    assert "no rate met every SLO" not in best
+    assert "interrupted" in best and "30/s" in best
+    found.steps = []
+    assert "interrupted" in answer_lines(found)[0]

@@ -23,6 +23,10 @@ CURVE_HEADERS = (
 )
 
 
+# How `found.ended` starts when a signal stopped the search (cli/capacity.py).
+INTERRUPTED = "stopped by "
+
+
 def ending_words(ending: Ending, search: SearchSettings, invalid: CapacityStep | None) -> str:
     """Why the search stopped, for a person."""
     if ending == "invalid" and invalid is not None:
@@ -49,11 +53,22 @@ def step_line(number: int, step: CapacityStep) -> str:
     )
 
 
+def _best(found: Capacity) -> str:
+    if found.max_rate is not None:
+        return f"{found.max_rate:g}/s"
+    if not found.ended.startswith(INTERRUPTED):
+        return "none (no rate met every SLO)"
+    # Stopped by a signal before the search ended: no answer, but what it had measured
+    bad = [s.rate for s in found.steps if s.verdict == "bad"]
+    good = [s.rate for s in found.steps if s.verdict == "good" and s.rate < min(bad, default=1e308)]
+    measured = f"; {max(good):g}/s met every SLO before it" if good else ""
+    return f"not found (the search was interrupted{measured})"
+
+
 def answer_lines(found: Capacity) -> list[str]:
     """The answer: the maximum sustainable rate, where it broke and by what, the
     recovery, and why the search ended."""
-    best = f"{found.max_rate:g}/s" if found.max_rate is not None else "none (no rate met every SLO)"
-    lines = [f"Maximum sustainable rate: {best}"]
+    lines = [f"Maximum sustainable rate: {_best(found)}"]
     if found.broke_at is not None:
         by = found.broke_by
         cause = f", first by {by.slo} ({by.measured})" if by is not None and by.measured else ""
