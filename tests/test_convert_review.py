@@ -57,7 +57,7 @@ def _har(*entries: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(path: Path, data: Any) -> Path:
-    path.write_text(json.dumps(data), encoding="utf-8")
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
     return path
 
 

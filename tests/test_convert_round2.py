@@ -13,56 +13,13 @@ from typing import Any
 import pytest
 
 from tests.helpers import run_cli
+from tests.test_convert_review import ORIGIN, _entry, _flow, _har, _write
 from yamlload.convert import common as common_module
 from yamlload.convert import har as har_module
 from yamlload.convert.common import copied_template
 from yamlload.convert.har import convert_har
 from yamlload.convert.openapi import convert_openapi
 from yamlload.plan.source import parse_document
-
-ORIGIN = "http://127.0.0.1:8000"
-
-
-def _entry(
-    url: str,
-    method: str = "GET",
-    status: int = 200,
-    response: Any = None,
-    at: float = 0.0,
-    headers: list[dict[str, str]] | None = None,
-    post: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    request: dict[str, Any] = {"method": method, "url": url, "headers": headers or []}
-    if post is not None:
-        request["postData"] = post
-    minutes, seconds = divmod(at, 60)
-    return {
-        "startedDateTime": f"2026-12-03T10:{int(minutes):02d}:{seconds:06.3f}Z",
-        "time": 10,
-        "request": request,
-        "response": {
-            "status": status,
-            "headers": [],
-            "content": {
-                "mimeType": "application/json",
-                "text": json.dumps(response if response is not None else {}),
-            },
-        },
-    }
-
-
-def _har(*entries: dict[str, Any]) -> dict[str, Any]:
-    return {"log": {"version": "1.2", "entries": list(entries)}}
-
-
-def _write(path: Path, data: Any) -> Path:
-    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
-    return path
-
-
-def _flow(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    flow: list[dict[str, Any]] = plan["scenarios"][0]["flow"]
-    return flow
 
 
 def _spec(paths: dict[str, Any], **more: Any) -> dict[str, Any]:
