@@ -189,3 +189,15 @@ def test_a_step_that_served_half_the_offered_rate_is_bad_whatever_its_slos() -> 
     assert healthy.verdict == "good", healthy
     thinking = [users_second(1.0, 0, 0.0), users_second(6.0, 80, 5000.0)]  # think: 5
     assert judged_step(80.0, window_of(*thinking), a_plan(), slos, 1e9).verdict == "good"
+
+
+def test_the_backlog_a_step_left_is_its_abandoned_requests_at_its_served_rate() -> None:
+    from yamlload.cli.capacity_steps import MAX_BACKLOG_SECONDS, backlog_seconds
+
+    def run(**counters: int) -> RunResult:
+        metrics = Metrics({k.replace("_", "."): v for k, v in counters.items()}, {})
+        return RunResult(periods=[Period(0, metrics)], duration=2.0, phases=[])
+
+    assert backlog_seconds(run(http_responses=40)) == 0.0  # nothing abandoned
+    assert backlog_seconds(run(http_responses=40, errors_ETIMEDOUT=30)) == 1.5  # 30 at 20/s
+    assert backlog_seconds(run(errors_ETIMEDOUT=5)) == MAX_BACKLOG_SECONDS  # none answered

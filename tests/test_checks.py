@@ -64,7 +64,7 @@ def test_invalid_expressions_are_positioned_errors(text: str, message: str) -> N
     with pytest.raises(PlanError) as caught:
         parse_ensure(text)
     [problem] = caught.value.problems
-    assert str(problem).startswith(f"--ensure: ensure {text!r}: ")
+    assert str(problem).startswith(f"--ensure {text!r}: ")
     assert message in problem.message
 
 

@@ -279,7 +279,7 @@ def test_a_bad_grade_gate_is_refused_before_any_traffic(
     assert code == 2
     assert report == {}
     assert "/seen/bad-gate" not in json.dumps(server.hits())
-    assert f"--ensure: ensure {gate!r}: " in output
+    assert f"--ensure {gate!r}: " in output
     assert ("unknown grade" in output) or ("not an endpoint's" in output)
 
 

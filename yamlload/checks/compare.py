@@ -134,22 +134,13 @@ def check_compare_names(
     endpoints = _endpoints(*summaries)
     for check in checks:
         if not math.isfinite(check.limit):  # `+1e999%` reads as infinity: it always held
-            problems.append(
-                Problem(check.pos, f"ensure {check.source!r}: the limit must be a finite number")
-            )
+            problems.append(check.problem("the limit must be a finite number"))
         if check.relative == "pp" and not check.metric.endswith(ERROR_RATE):
-            problems.append(
-                Problem(
-                    check.pos,
-                    f"ensure {check.source!r}: 'pp' (percentage points) goes with error_rate",
-                )
-            )
+            problems.append(check.problem("'pp' (percentage points) goes with error_rate"))
         if check.relative == "ms" and not is_time(check.metric):
-            problems.append(
-                Problem(check.pos, f"ensure {check.source!r}: 'ms' goes with a time metric")
-            )
+            problems.append(check.problem("'ms' goes with a time metric"))
         if check.scope is None and not known_metric(check.metric):
-            problems.append(Problem(check.pos, f"ensure {check.source!r}: {unknown(check.metric)}"))
+            problems.append(check.problem(unknown(check.metric)))
         if check.scope is not None and check.scope not in endpoints:
             problems.append(no_endpoint(check, endpoints, where))
     if problems:

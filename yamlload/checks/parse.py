@@ -133,8 +133,20 @@ class Check:
     # How a problem with it names it, when not as `ensure 'SOURCE'` (a config.grades row).
     where: str | None = None
 
-    def named(self) -> str:
-        return self.where or f"ensure {self.source!r}"
+    def problem(self, why: str) -> Problem:
+        """What is wrong with this check, naming it once: `--ensure 'p59<5': why` for a
+        flag, `plan.yml:4:7: ensure 'p59<5': why` in a plan."""
+        if self.where is None:
+            return check_problem(self.source, self.pos, why)
+        return Problem(self.pos, f"{self.where}: {why}")
+
+
+def check_problem(text: str, pos: Pos, why: str) -> Problem:
+    """A problem with one check as written: a flag names it as given on the command line
+    (`--slo 'p95<<5': one operator only`), a plan as `ensure 'p95<<5'` at its place."""
+    if pos.line <= 0 and pos.file.startswith("--"):
+        return Problem(Pos(f"{pos.file} {text!r}"), why)
+    return Problem(pos, f"ensure {text!r}: {why}")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -159,8 +171,31 @@ def parse_ensure(text: str, pos: Pos = ENSURE_OPTION, relative: bool = False) ->
         if not found.group("value").startswith(("+", "-")) or unit not in ("%", "pp", "ms"):
             raise _ensure_error(text, pos, "a comparison limit is a change: +10%, +0.5pp or +50ms")
         return Check(text, full, found.group("op"), value, scope, relative=unit, pos=pos)
+    if unit is None and full.endswith(RATES) and value > 1:
+        raise _ensure_error(text, pos, _bare_fraction(text, value, ", which no rate reaches"))
     limit = _in_metric_units(full, value, unit, text, pos)
     return Check(text, full, found.group("op"), limit, scope, pos=pos)
+
+
+def _bare_fraction(text: str, value: float, why: str = "") -> str:
+    """How a rate limit written without its % reads: `error_rate<1` is 100%."""
+    return f"reads {value:g} as a fraction ({value * 100:g}%){why}; did you mean {text.strip()}%?"
+
+
+def fraction_warnings(checks: Iterable[Check]) -> list[str]:
+    """A flag's rate compared to exactly 1 without its %: a fraction of 100%, which
+    holds (or fails) whatever the run does; above 1 is refused by parse_ensure."""
+    warnings = []
+    for check in checks:
+        found = _EXPRESSION.match(_split_scope(check.source)[1])
+        flag = check.pos.file.startswith("--")
+        if not flag or check.condition is not None or check.relative or found is None:
+            continue
+        bare = found.group("unit") is None and float(found.group("value")) == 1
+        if bare and check.metric.endswith(RATES):
+            warning = check.problem(_bare_fraction(check.source, 1.0))
+            warnings.append(str(warning))
+    return warnings
 
 
 def _grade_check(
@@ -264,7 +299,7 @@ def is_time(metric: str) -> bool:
 
 
 def _ensure_error(text: str, pos: Pos, why: str) -> PlanError:
-    return PlanError([Problem(pos, f"ensure {text!r}: {why}")])
+    return PlanError([check_problem(text, pos, why)])
 
 
 def checks_from_plan(plan: Plan) -> list[Check]:
@@ -393,34 +428,30 @@ def _metric_problem(check: Check, metric: str, plan: Plan) -> Problem | None:
         return _grade_problem(check)
     if is_drift(metric):
         why = drift_problem(metric, plan, check)
-        return None if why is None else Problem(check.pos, f"{check.named()}: {why}")
+        return None if why is None else check.problem(why)
     if metric.startswith(MONITOR_PREFIX):
         why = monitor_problem(metric, plan)
         if why is None and check.scope is not None:
             why = f"{metric!r} is not a per-endpoint metric"
-        return None if why is None else Problem(check.pos, f"{check.named()}: {why}")
+        return None if why is None else check.problem(why)
     if check.scope is None and not known_metric(SHORTHANDS.get(metric, metric)):
-        return Problem(check.pos, f"{check.named()}: {unknown(metric)}")
+        return check.problem(unknown(metric))
     if metric.startswith("apdex.") and plan.apdex_threshold_ms is None:
-        return Problem(
-            check.pos,
-            f"{check.named()}: {metric} needs the apdex plugin "
-            "(config.plugins.apdex: {threshold: 500})",
+        return check.problem(
+            f"{metric} needs the apdex plugin (config.plugins.apdex: {{threshold: 500}})"
         )
     if check.scope is not None and not _endpoint_metric(metric):
-        return Problem(
-            check.pos,
-            f"{check.named()}: {metric!r} is not a per-endpoint metric "
-            "(use p95, error_rate, rps, requests, codes.NNN, errors.NAME)",
+        return check.problem(
+            f"{metric!r} is not a per-endpoint metric "
+            "(use p95, error_rate, rps, requests, codes.NNN, errors.NAME)"
         )
     return None
 
 
 def _not_measured_here(check: Check) -> Problem:
-    return Problem(
-        check.pos,
-        f"{check.named()}: capacity is found by `yamlload capacity PLAN --slo ...` "
-        "(docs/limits.md), not by this command",
+    return check.problem(
+        "capacity is found by `yamlload capacity PLAN --slo ...` "
+        "(docs/limits.md), not by this command"
     )
 
 
@@ -432,7 +463,7 @@ def _grade_problem(check: Check) -> Problem | None:
         why = "the grade is the whole run's, not an endpoint's: drop the endpoint"
     else:
         return None
-    return Problem(check.pos, f"{check.named()}: {why}")
+    return check.problem(why)
 
 
 def is_drift(metric: str) -> bool:
@@ -492,7 +523,7 @@ def monitor_problem(metric: str, plan: Plan) -> str | None:
 
 def no_endpoint(check: Check, known: list[str], where: str) -> Problem:
     hint = _guess(check.scope or "", known) or f" (endpoints: {', '.join(known)})"
-    return Problem(check.pos, f"{check.named()}: no endpoint {check.scope!r} {where}{hint}")
+    return check.problem(f"no endpoint {check.scope!r} {where}{hint}")
 
 
 def unknown(metric: str) -> str:

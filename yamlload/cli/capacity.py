@@ -20,9 +20,17 @@ import click
 
 from ..checks.capacity import MIN_RATE, Done, SearchSettings, Tried, next_step
 from ..checks.evaluate import evaluate
-from ..checks.parse import CAPACITY, Check, check_names, is_drift, is_grade, parse_ensure
+from ..checks.parse import (
+    CAPACITY,
+    Check,
+    check_names,
+    fraction_warnings,
+    is_drift,
+    is_grade,
+    parse_ensure,
+)
 from ..checks.validity import DEFAULT_MAX_LAG_MS
-from ..errors import EXIT_SIGNAL, InternalError, PlanError, Pos, Problem, UsageError
+from ..errors import EXIT_SIGNAL, InternalError, Pos, UsageError
 from ..metrics.periods import Period
 from ..plan.compile import load_plan
 from ..plan.compile.phases import MAX_ARRIVAL_RATE
@@ -38,7 +46,14 @@ from ..runtime.engine import RunOptions, capacity_warnings, ensure_file_limit
 from ..units import format_seconds, parse_duration
 from .app import tolerate_lost_stdout
 from .args import ReportFiles, Split, worker_count
-from .capacity_steps import SETTLE_FRACTION, StepRunner, joined_result, step_plan
+from .capacity_steps import (
+    SETTLE_FRACTION,
+    StepRunner,
+    backlog_seconds,
+    joined_result,
+    settle_warning,
+    step_plan,
+)
 from .demo import DemoTarget
 from .options import FiniteFloat, options_from, plan_options
 from .outputs import Writer, check_run_outputs, default_report_path, show_verdict
@@ -245,32 +260,56 @@ def capacity(plan_path: str, **kwargs: Any) -> None:
         for warning in plan.warnings:
             click.echo(f"warning: {redactor.text(str(warning))}", err=True)
         Split(workers=args.workers).check_monitor(plan)
+        # every flag is checked before anything is said about the search it asks for
         slos = parse_slos(kwargs["slos"], plan)
-        if not any(_limits_errors(slo) for slo in slos):
-            click.echo(f"warning: {NO_ERROR_SLO_WARNING}", err=True)
         checks = gate_checks(kwargs.get("ensure") or (), plan)
         files = replace(files, output=files.output or default_report_path(plan.source))
         check_run_outputs(files, plan, plan_path, plan_opts)
-        _warn_about_the_busiest_step(plan, args)
+        ahead = search_warnings(plan, args, slos, checks)
+        for advice in ahead:
+            click.echo(f"warning: {advice}", err=True)
         options = RunOptions(
             seed=kwargs.get("seed"),
             insecure=bool(kwargs.get("insecure")),
             scenario_name=kwargs.get("scenario_name"),
         )
         search = Search(plan, plan_opts, args, slos, options, redactor, bool(kwargs.get("quiet")))
+        search.found.warnings = [*(redactor.text(str(w)) for w in plan.warnings), *ahead]
         with _console_away_from_stdout(files):
             code = search.run_and_report(checks, files)
     sys.exit(code)
 
 
-def _warn_about_the_busiest_step(plan: Plan, args: CapacityArgs) -> None:
-    """What `run` warns about a plan, for the step at --to."""
-    busiest = step_plan(plan, [(args.search.limit, args.step_seconds)])
-    for advice in capacity_warnings(busiest, args.workers):
-        click.echo(f"warning: {advice}", err=True)
-    limit = ensure_file_limit(busiest)
-    if limit:
-        click.echo(f"warning: {limit}", err=True)
+def search_warnings(
+    plan: Plan, args: CapacityArgs, slos: list[Check], checks: list[Check]
+) -> list[str]:
+    """What may make this search mislead, said before any traffic (and kept in the
+    report): a closed-model plan, a settle shorter than a session, a rate limit of 1
+    without its %, no SLO on errors, and what `run` warns of a plan, at --to."""
+    search = args.search
+    warnings = [closed_model_warning(plan, search.start, search.limit)]
+    warnings.append(settle_warning(plan, args.step_seconds))
+    warnings += fraction_warnings([*slos, *checks])
+    if not any(_limits_errors(slo) for slo in slos):
+        warnings.append(NO_ERROR_SLO_WARNING)
+    busiest = step_plan(plan, [(search.limit, args.step_seconds)])
+    warnings += capacity_warnings(busiest, args.workers)
+    warnings.append(ensure_file_limit(busiest))
+    return [str(w) for w in warnings if w]
+
+
+def closed_model_warning(plan: Plan, start: float, limit: float) -> str | None:
+    """A plan of concurrent users (`users:` phases) asks how many users at once; the
+    search answers another question, arrivals a second: said, not refused, since its
+    flows run as well one at a time (docs/limits.md)."""
+    users = max((p.users for p in plan.phases if p.kind == "users"), default=None)
+    if users is None:
+        return None
+    return (
+        f"the plan's phases are closed-model ({users:,} concurrent users, each looping its "
+        "flow); capacity searches arrival rates instead: each step starts R new users a "
+        f"second ({start:g}/s to {limit:g}/s), each running its flow once"
+    )
 
 
 def parse_slos(texts: tuple[str, ...], plan: Plan) -> list[Check]:
@@ -287,10 +326,7 @@ def parse_slos(texts: tuple[str, ...], plan: Plan) -> list[Check]:
                 f"--slo {slo.source!r}: an SLO is judged on each step's own numbers "
                 "(p95<500, error_rate<1%); capacity and the grade are not"
             )
-    try:
-        check_names(slos, plan)
-    except PlanError as exc:  # said as the flag was written: --slo 'p59<500', not ensure
-        raise PlanError([_as_slo(p) for p in exc.problems]) from None
+    check_names(slos, plan)  # said as the flag was written: --slo 'p59<500'
     return slos
 
 
@@ -299,10 +335,6 @@ def _limits_errors(slo: Check) -> bool:
     names = slo.condition.names() if slo.condition is not None else {slo.metric}
     words = ("error", "codes.", "failed", "failure")
     return any(word in name for name in names for word in words)
-
-
-def _as_slo(problem: Problem) -> Problem:
-    return replace(problem, message=problem.message.replace("ensure ", "slo ", 1))
 
 
 def gate_checks(expressions: tuple[str, ...], plan: Plan) -> list[Check]:
@@ -314,7 +346,7 @@ def gate_checks(expressions: tuple[str, ...], plan: Plan) -> list[Check]:
     for check in checks:
         if is_grade(check):
             raise UsageError(
-                f"ensure {check.source!r}: the grade belongs to `yamlload run`; "
+                f"--ensure {check.source!r}: the grade belongs to `yamlload run`; "
                 "gate a capacity search with 'capacity>=N'"
             )
     return checks
@@ -414,7 +446,7 @@ class Search:
             click.echo(step_line(len(self.found.steps), step))
             tried.append(Tried(step.rate, step.verdict))
             if step.verdict == "bad":
-                _cool_down(stops)
+                _cool_down(stops, COOL_DOWN_SECONDS + backlog_seconds(result))
 
     def _conclude(self, done: Done) -> None:
         found = self.found
@@ -468,9 +500,11 @@ class Search:
         return code
 
 
-def _cool_down(stops: StopSignals) -> None:
-    """COOL_DOWN_SECONDS of no load, cut short by a stopping signal."""
-    deadline = time.monotonic() + COOL_DOWN_SECONDS
+def _cool_down(stops: StopSignals, seconds: float) -> None:
+    """`seconds` of no load, cut short by a stopping signal. It begins once every user of
+    the step ended (its drain waits for them), and lasts longer by the time the target
+    may take to serve the requests the step gave up on (capacity_steps.backlog_seconds)."""
+    deadline = time.monotonic() + seconds
     while stops.signal is None and time.monotonic() < deadline:
         time.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))
 

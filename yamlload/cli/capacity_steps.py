@@ -23,7 +23,8 @@ from ..metrics import names as n
 from ..metrics.histogram import Metrics
 from ..metrics.live import LiveSeries, Second, SecondRow
 from ..metrics.periods import MIN_PERIOD_SECONDS, PERIOD_SECONDS, Period
-from ..plan.ir import Phase, Plan
+from ..plan.expr import Template
+from ..plan.ir import LoopStep, ParallelStep, Phase, Plan, Step, ThinkStep, TList
 from ..plan.secrets import Redactor
 from ..plan.source import PlanOptions
 from ..results.capacity import CapacityStep, SloResult, StepVerdict
@@ -31,6 +32,7 @@ from ..results.run import PhaseRun, Progress, RunResult
 from ..results.summary import Summary
 from ..runtime.engine import Observer, RunOptions
 from ..scale.split import run_split
+from ..units import format_seconds
 
 # The first part of each step is left out of its statistics while the target's queues
 # and the generator's connections reach their steady state.
@@ -60,6 +62,13 @@ THROUGHPUT_TOLERANCE = 0.1
 MIN_USERS_FOR_THROUGHPUT = 10
 # Steps run the compiled plan in this process: no shard compiles it again.
 _NO_PLAN_OPTIONS = PlanOptions()
+# The error a request gets when the client gave up waiting (the target may still serve it).
+TIMED_OUT = "ETIMEDOUT"
+# The most a cool-down waits for the target to serve the requests a step gave up on.
+MAX_BACKLOG_SECONDS = 10.0
+# A session's lower bound counts at most this many iterations of a loop: a loop with no
+# count repeats until the run stops, and past this the advice is "much longer" anyway.
+MAX_LOOPS_COUNTED = 100
 
 
 def step_plan(plan: Plan, rates: Sequence[tuple[float, float]]) -> Plan:
@@ -104,6 +113,69 @@ class SecondsWindow:
         if (began + second.at) / 2 >= self.settle:
             self.metrics.merge(second.metrics)
             self.seconds += second.at - began
+
+
+def settle_warning(plan: Plan, step_seconds: float) -> str | None:
+    """A step measured before its users' sessions could end measures a target not yet in
+    its steady state (short steps overestimated a target with think times by 11%): said
+    when the shortest session, by its think times alone, outlasts the settle."""
+    floor = session_floor(plan)
+    settle = step_seconds * SETTLE_FRACTION
+    if floor <= settle:
+        return None
+    enough = math.ceil(floor / SETTLE_FRACTION - 1e-9)
+    return (
+        f"a user's session lasts at least {format_seconds(floor)} (its think times) but a "
+        f"step settles for only {format_seconds(settle)}: use --step ≥ {format_seconds(enough)}"
+    )
+
+
+def session_floor(plan: Plan) -> float:
+    """The seconds the shortest scenario's session takes at least: its think times, loops
+    counted at their fewest iterations (up to MAX_LOOPS_COUNTED), from the plan alone."""
+    floors = [_steps_floor(s.flow, plan) for s in plan.scenarios if s.weight > 0]
+    return min(floors, default=0.0)
+
+
+def _steps_floor(steps: Sequence[Step], plan: Plan) -> float:
+    return sum(_step_floor(step, plan) for step in steps)
+
+
+def _step_floor(step: Step, plan: Plan) -> float:
+    if isinstance(step, ThinkStep):
+        return _think_floor(step, plan)
+    if isinstance(step, ParallelStep):
+        return max((_step_floor(branch, plan) for branch in step.steps), default=0.0)
+    if isinstance(step, LoopStep):
+        return _fewest_iterations(step) * _steps_floor(step.steps, plan)
+    return 0.0  # a request or a message takes as little as the target lets it
+
+
+def _think_floor(step: ThinkStep, plan: Plan) -> float:
+    if step.low is not None:
+        seconds = step.low
+    elif isinstance(step.seconds, int | float):
+        seconds = float(step.seconds)
+    else:
+        return 0.0  # templated: known only as the user runs
+    jitter = step.jitter if step.jitter is not None else plan.default_jitter
+    if step.jitter_seconds:
+        return max(seconds - step.jitter_seconds, 0.0)
+    return seconds * (1 - jitter) if jitter else seconds
+
+
+def _fewest_iterations(step: LoopStep) -> int:
+    if step.while_true is not None or isinstance(step.count, Template):
+        return 0  # its function or its rendered count may end it at once
+    if isinstance(step.over, TList):
+        fewest = len(step.over.items)
+    elif step.over is not None:
+        return 0
+    elif isinstance(step.count, tuple):
+        fewest = step.count[0]
+    else:
+        fewest = MAX_LOOPS_COUNTED  # no count: it repeats until the run stops
+    return min(fewest, MAX_LOOPS_COUNTED)
 
 
 def window_summary(plan: Plan, metrics: Metrics, seconds: float) -> Summary:
@@ -338,6 +410,24 @@ class RecoveryJudge:
             self.recovered_after = round(self._window[0].at - self.dropped_at, 3)
             return RECOVERED
         return None
+
+
+def backlog_seconds(result: RunResult) -> float:
+    """How long the target may still be serving the requests a step gave up on. The
+    step's drain waited for every user, but a request that timed out (or that a stop cut)
+    ended here, not at the target, which serves it at about the rate it answered during
+    the step: abandoned / answered a second, up to MAX_BACKLOG_SECONDS; 0 if none was."""
+    abandoned = _counted(result, n.ERRORS + TIMED_OUT) + _counted(result, n.REQUESTS_INTERRUPTED)
+    if not abandoned:
+        return 0.0
+    served = _counted(result, n.RESPONSES) / result.duration if result.duration > 0 else 0.0
+    if served <= 0:
+        return MAX_BACKLOG_SECONDS
+    return min(abandoned / served, MAX_BACKLOG_SECONDS)
+
+
+def _counted(result: RunResult, name: str) -> int:
+    return sum(period.metrics.counters.get(name, 0) for period in result.periods)
 
 
 def joined_result(runs: Sequence[tuple[str, RunResult]]) -> RunResult:

@@ -1087,6 +1087,11 @@ def _report_capacity() -> Schema:
                     "recovered": {"type": ["boolean", "null"]},
                 },
             },
+            "warnings": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "What the command warned of before the search.",
+            },
         },
     }
 

@@ -125,6 +125,7 @@ def capacity_markdown(found: Capacity) -> list[str]:
     """The answer and the curve as Markdown lines (the --summary-md section)."""
     lines = ["### Capacity", ""]
     lines += [f"- {line}" for line in answer_lines(found)]
+    lines += [f"- Warning: {warning}" for warning in found.warnings]
     if found.steps:
         lines += ["", _md_row(list(CURVE_HEADERS)), _md_row(["---:", "---", *["---:"] * 6, "---"])]
         lines += [_md_row(row) for row in curve_rows(found)]

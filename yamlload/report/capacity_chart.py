@@ -20,7 +20,8 @@ P95 = f"{RESPONSE_TIME}.p95"
 
 def capacity_section(found: Capacity) -> str:
     """The section, or "" for a report without a capacity search."""
-    answer = "".join(f"<li>{esc(line)}</li>" for line in answer_lines(found))
+    lines = [*answer_lines(found), *(f"Warning: {w}" for w in found.warnings)]
+    answer = "".join(f"<li>{esc(line)}</li>" for line in lines)
     charts = _charts(found) if found.steps else ""
     head = "".join(f"<th>{esc(h)}</th>" for h in CURVE_HEADERS)
     body = "".join(

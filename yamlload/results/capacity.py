@@ -60,6 +60,8 @@ class Capacity:
     recovery_limit: float | None = None  # --recovery; None: not measured
     recovery_rate: float | None = None
     recovered: bool | None = None  # None: not measured
+    # What the command warned of before the search (cli/capacity.py's search_warnings).
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class Capacity:
                 "rate": self.recovery_rate,
                 "recovered": self.recovered,
             },
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -94,6 +97,7 @@ class Capacity:
             recovery_limit=_number(recovery.get("limit")),
             recovery_rate=_number(recovery.get("rate")),
             recovered=None if recovery.get("recovered") is None else bool(recovery["recovered"]),
+            warnings=[str(w) for w in data.get("warnings", [])],
         )
 
 
