@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..results.drift import worsening_words
 from ..results.grading import letter
 from ..units import format_count
 from .parse import (
@@ -80,8 +81,8 @@ def describe_value(check: Check, value: float | None) -> str:
         return f"{value:+.2f}{check.relative}"
     if is_grade(check):
         return f"grade {letter(value)}"
-    if is_drift(check.metric):
-        return f"{value * 100:+.2f}{_drift_unit(check)}"
+    if is_drift(check.metric):  # the worsening, and the drift table's change beside it
+        return worsening_words(check.metric[len(DRIFT_PREFIX) :], value)
     if check.metric.endswith(RATES):
         return f"{value * 100:.2f}%"
     if is_time(check.metric):
