@@ -138,6 +138,8 @@ def test_a_server_slowing_down_and_growing_is_flagged_and_fails_the_drift_checks
     assert run_cli("report", str(saved)).exit_code == 0
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="drift"' in page and "possible leak" in page
+    assert f"<td>{change} (worse)</td>" in page and f"worsened {change[1:]} (p95" in page
+    assert "needs optimization: p95 drifted" in page
     # ...and `yamlload merge` of it works the same drift out again, to the last digit
     merged = tmp_path / "merged.json"
     assert run_cli("merge", str(saved), "-o", str(merged)).exit_code == 0
