@@ -181,3 +181,29 @@ def test_the_capacity_charts_tooltips_show_rates_not_times() -> None:
     assert "p95 (ms) at 7.23 users/s: 2" in tooltips
     assert tooltips and all("users/s" in t for t in tooltips)
     assert not any(re.search(r"\d+(m|s)\b", t.split(":")[0]) for t in tooltips)
+
+
+def test_the_docs_worked_example_agrees_with_itself_and_the_tool() -> None:
+    """limits.md's worked example and report-format.md's JSON are one search: the answer
+    the tool makes of the JSON's numbers is the one limits.md's console printed, and
+    every curve in limits.md has the tool's headers."""
+    limits = (REPO / "docs" / "limits.md").read_text(encoding="utf-8")
+    formats = (REPO / "docs" / "report-format.md").read_text(encoding="utf-8")
+    section = formats[formats.index("## capacity") :]
+
+    def number(key: str) -> float:
+        found = re.search(rf'"{key}": ([0-9.]+)', section)
+        assert found is not None, key
+        return float(found.group(1))
+
+    max_rate, served = number("max_rate"), number("max_request_rate")
+    sustained = CapacityStep(max_rate, "good", 8.0, 1559, served, 1.0, 2.0, 3.0, 0.0, 1.0)
+    found = Capacity(("p95<100",), [sustained], max_rate=max_rate, broke_at=number("broke_at"))
+    answer = answer_lines(found)[0]
+    assert answer == "Maximum sustainable rate: 193.8 users/s (192.9 req/s)"
+    assert f"\n{answer}\n" in limits  # the worked example's console printed it
+    assert f"`{answer}`" in section
+    curve_headers = [line for line in limits.splitlines() if line.startswith("offered ")]
+    assert len(curve_headers) == 2
+    for line in curve_headers:
+        assert re.split(r"\s{2,}", line.strip()) == list(CURVE_HEADERS)
