@@ -207,3 +207,27 @@ def test_the_docs_worked_example_agrees_with_itself_and_the_tool() -> None:
     assert len(curve_headers) == 2
     for line in curve_headers:
         assert re.split(r"\s{2,}", line.strip()) == list(CURVE_HEADERS)
+
+
+def test_a_lagging_step_over_every_core_advises_more_machines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reason a step records: --workers while a core is idle, machines after."""
+    from tests.test_capacity_steps import a_plan, second, window_of
+    from yamlload.checks.parse import parse_ensure
+    from yamlload.checks.validity import LAG_REASON
+    from yamlload.cli.capacity_steps import judged_step
+
+    monkeypatch.setattr(capacity_steps.os, "cpu_count", lambda: 2)
+    lagging = [f"{LAG_REASON} its schedule: arrival lag p99 = 250 ms"]
+    monkeypatch.setattr(capacity_steps, "lag_reasons", lambda *_: lagging)
+    reasons = {}
+    for workers in (1, 2):
+        window = window_of(second(1.0, 20), second(2.0, 20))
+        step_ = judged_step(
+            10.0, window, a_plan(), [parse_ensure("p95<500")], 100.0, workers=workers
+        )
+        assert step_.verdict == "invalid"
+        reasons[workers] = step_.reason or ""
+    assert "use --workers" in reasons[1] and "machines" not in reasons[1]
+    assert "use more machines" in reasons[2] and "--workers" not in reasons[2]
