@@ -54,7 +54,7 @@ def describe_limit(check: Check) -> str:
         return f"{check.op} {format_count(check.limit * 100)}{_drift_unit(check)}"
     if check.metric.endswith(RATES):
         return f"{check.op} {format_count(check.limit * 100)}%"
-    unit = " ms" if is_time(check.metric) else "/s" if check.metric == CAPACITY else ""
+    unit = " ms" if is_time(check.metric) else " users/s" if check.metric == CAPACITY else ""
     return f"{check.op} {format_count(check.limit)}{unit}"
 
 
@@ -74,7 +74,7 @@ def describe_value(check: Check, value: float | None) -> str:
     if check.condition is not None:
         return "-"
     if check.metric == CAPACITY and not check.relative:  # a change is in its own unit
-        return "no rate met every SLO" if value is None else f"{value:,.1f}/s"
+        return "no rate met every SLO" if value is None else f"{value:,.1f} users/s"
     if value is None:
         return "no data"
     if check.relative:
