@@ -166,9 +166,9 @@ def test_finds_a_known_capacity_within_the_precision(tmp_path: Path, demo_target
     assert found["broke_by"]["slo"] == "p95<200"
     assert 0.7 * CAPACITY <= found["max_rate"] <= 1.15 * CAPACITY, out
     assert found["broke_at"] - found["max_rate"] <= 0.1 * found["max_rate"]
-    assert f"Maximum sustainable rate: {found['max_rate']:g}/s" in out
-    assert f"Broke at: {found['broke_at']:g}/s, first by p95<200" in out
-    assert "achieved/s" in out and "lag p99 ms" in out  # the curve
+    assert f"Maximum sustainable rate: {found['max_rate']:g} users/s (" in out
+    assert f"Broke at: {found['broke_at']:g} users/s, first by p95<200" in out
+    assert "achieved req/s" in out and "lag p99 ms" in out  # the curve
     schema = json.loads((REPO / "schema" / "report.schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(data, schema)
     again = Summary.from_json(data).to_json()
@@ -188,7 +188,9 @@ def test_a_target_that_never_breaks_ends_at_the_highest_rate(
     found = data["capacity"]
     assert [s["rate"] for s in found["steps"]] == [10, 20, 40]
     assert found["max_rate"] == 40 and found["broke_at"] is None
-    assert "never broke" in out and "up to --to 40/s" in out
+    assert "never broke" in out and "up to --to 40 users/s" in out
+    assert "Maximum sustainable rate: at least 40 users/s" in out
+    assert found["max_rate_is_lower_bound"] is True
 
 
 def test_steps_split_over_workers(tmp_path: Path, target: ServerThread) -> None:
@@ -230,8 +232,11 @@ def test_a_generator_limit_is_reported_as_such(
     steps = data["capacity"]["steps"]
     assert [(s["rate"], s["verdict"]) for s in steps] == [(10, "good"), (20, "invalid")]
     assert data["capacity"]["max_rate"] == 10 and data["capacity"]["broke_at"] is None
+    assert data["capacity"]["max_rate_is_lower_bound"] is True  # the generator stopped it
+    assert "Maximum sustainable rate: at least 10 users/s" in out
     assert data["validity"]["valid"] is False
-    assert "p95 against offered rate" in html.read_text(encoding="utf-8")
+    page = html.read_text(encoding="utf-8")
+    assert "p95 against offered rate" in page and "at least 10 users/s" in page
 
 
 def test_recovery_is_measured_on_a_target_that_recovers_after_a_pause(
@@ -269,7 +274,7 @@ def test_a_target_that_does_not_recover_says_so(tmp_path: Path, target: ServerTh
     assert found["max_rate"] == 80, out
     assert found["recovery"] == {"limit": 3.0, "rate": 40.0, "recovered": False}
     assert found["recovery_seconds"] is None
-    assert "did not recover within 3s at 40/s" in out
+    assert "did not recover within 3s at 40 users/s" in out
 
 
 def test_ensure_capacity_gates_a_build(tmp_path: Path, target: ServerThread) -> None:
@@ -279,7 +284,7 @@ def test_ensure_capacity_gates_a_build(tmp_path: Path, target: ServerThread) -> 
     assert data["checks"][0]["result"] == "ok"
     code, out, data = search(tmp_path, target.url, "/fast", *flags, "--ensure", "capacity>=50")
     assert code == 1, out
-    assert data["checks"][0]["measured"] == "20.0/s"
+    assert data["checks"][0]["measured"] == "20.0 users/s"
     assert NO_ERROR_SLO_WARNING in out  # p95<500 alone lets errors through, up to 50%
 
 

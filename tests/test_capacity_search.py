@@ -189,6 +189,6 @@ def test_an_interrupted_search_says_so_and_what_it_had_measured_good() -> None:
     found.ended = "stopped by SIGINT during the step at 45/s (not judged)"
     best = answer_lines(found)[0]
     assert "no rate met every SLO" not in best
-    assert "interrupted" in best and "30/s" in best
+    assert "interrupted" in best and "30 users/s" in best
     found.steps = []
     assert "interrupted" in answer_lines(found)[0]

@@ -55,7 +55,7 @@ def test_a_step_is_one_constant_rate_phase_per_rate() -> None:
         ("rate", 150.0, 30.0),
         ("rate", 75.0, 60.0),
     ]
-    assert [p.name for p in plan.phases] == ["150/s", "75/s"]
+    assert [p.name for p in plan.phases] == ["150 users/s", "75 users/s"]
 
 
 def test_seconds_whose_middle_is_in_the_settle_period_are_left_out() -> None:
@@ -163,7 +163,7 @@ def test_a_change_of_capacity_between_reports_is_a_percentage_not_a_rate() -> No
 
     change = parse_ensure("capacity>-10%", relative=True)
     assert describe_value(change, -12.5) == "-12.50%"
-    assert describe_value(parse_ensure("capacity>=200"), 180.0) == "180.0/s"
+    assert describe_value(parse_ensure("capacity>=200"), 180.0) == "180.0 users/s"
 
 
 def users_second(at: float, users: int, session_ms: float) -> Second:
@@ -184,7 +184,7 @@ def test_a_step_that_served_half_the_offered_rate_is_bad_whatever_its_slos() -> 
     kept = [users_second(1.0, 40, 5.0), users_second(2.0, 40, 900.0)]
     step = judged_step(80.0, window_of(*kept), a_plan(), slos, 1e9)
     assert step.verdict == "bad" and step.reason is not None
-    assert step.reason.startswith("achieved 40.1/s of 80/s offered"), step.reason
+    assert step.reason.startswith("achieved 40.1 users/s of 80 users/s offered"), step.reason
     healthy = judged_step(80.0, window_of(users_second(1.0, 80, 5.0)), a_plan(), slos, 1e9)
     assert healthy.verdict == "good", healthy
     thinking = [users_second(1.0, 0, 0.0), users_second(6.0, 80, 5000.0)]  # think: 5

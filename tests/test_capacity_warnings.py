@@ -54,13 +54,16 @@ def capacity(tmp_path: Path, plan: Path, *flags: str) -> tuple[int, str, dict[st
 # --------------------------------------------------------------- 4: flags named once
 
 
+OPERATORS = "< <= > >= == !="
+
+
 @pytest.mark.parametrize(
     ("flag", "text", "said"),
     [
-        ("--slo", "p95<<5", "--slo 'p95<<5': one operator only"),
+        ("--slo", "p95<<5", f"--slo 'p95<<5': one operator only: {OPERATORS}"),
         ("--slo", "p59<5", "--slo 'p59<5': unknown metric 'p59'; did you mean 'p99'?"),
         ("--ensure", "p59<5", "--ensure 'p59<5': unknown metric 'p59'; did you mean 'p99'?"),
-        ("--ensure", "p95<<5", "--ensure 'p95<<5': one operator only"),
+        ("--ensure", "p95<<5", f"--ensure 'p95<<5': one operator only: {OPERATORS}"),
     ],
 )
 def test_a_bad_slo_or_ensure_names_its_flag_once(
@@ -70,9 +73,7 @@ def test_a_bad_slo_or_ensure_names_its_flag_once(
     slos = () if flag == "--slo" else ("--slo", "p95<500")
     code, stderr, data = capacity(tmp_path, plan, *slos, flag, text)
     assert code == 2
-    assert said in stderr
-    assert stderr.count(repr(text)) == 1, stderr
-    assert f"{flag}: " not in stderr and "ensure 'p" not in stderr.replace("--ensure '", "")
+    assert stderr.splitlines() == [said]  # and nothing about the search it refused
     assert data == {}
 
 

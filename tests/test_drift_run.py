@@ -120,6 +120,15 @@ def test_a_server_slowing_down_and_growing_is_flagged_and_fails_the_drift_checks
     checks = {c["check"]: c for c in report["checks"]}
     assert checks["drift.p95<10%"]["result"] == "fail"
     assert checks["drift.monitor.api.memory_mb<5%"]["result"] == "fail"
+    # the check and the table show one change, worse in both (issue 22's review)
+    change = f"{p95['change'] * 100:+.1f}%"
+    assert checks["drift.p95<10%"]["measured"] == f"worsened {change[1:]} (p95 {change})"
+    assert f"{change} (worse)" in output
+    # a flagged drift is not "ready", whatever the grade (issue 22's review)
+    readiness = report["grade"]["readiness"]
+    assert readiness["verdict"] == "needs optimization", readiness
+    assert readiness["rule"].startswith(f"p95 drifted {change}"), readiness
+    assert "Readiness: needs optimization (p95 drifted" in output
     # the console, and the Markdown summary, show the table and say what moved
     assert "Drift over phase 'steady'" in output
     assert "drift: p95 grew" in output and "possible leak" in output
@@ -129,6 +138,8 @@ def test_a_server_slowing_down_and_growing_is_flagged_and_fails_the_drift_checks
     assert run_cli("report", str(saved)).exit_code == 0
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="drift"' in page and "possible leak" in page
+    assert f"<td>{change} (worse)</td>" in page and f"worsened {change[1:]} (p95" in page
+    assert "needs optimization: p95 drifted" in page
     # ...and `yamlload merge` of it works the same drift out again, to the last digit
     merged = tmp_path / "merged.json"
     assert run_cli("merge", str(saved), "-o", str(merged)).exit_code == 0
@@ -149,6 +160,7 @@ def test_a_stable_server_flags_nothing_and_passes_the_drift_checks(
     assert flagged == [], flagged
     assert code == 0, output
     assert "drift:" not in output
+    assert report["grade"]["readiness"]["verdict"] == "ready"
 
 
 def test_a_run_too_short_for_drift_fails_its_drift_check_and_says_why(

@@ -12,6 +12,7 @@ from itertools import pairwise
 from ..errors import PlanError, Pos, Problem
 from ..metrics import names as n
 from ..plan.ir import GradeRow, LoopStep, Plan, Step, WsSend
+from ..results.drift import Drift, MetricDrift, signed_change
 from ..results.grading import (
     GRADES,
     HIGHER,
@@ -73,7 +74,9 @@ HIGHER_IS_BETTER = frozenset(
 )
 # Readiness, as the suites word it: ready is every graded metric B or better and
 # under 1% failed requests; not ready is over 5% failed or a metric graded C or lower
-# (issue 18's words: "Not ready: grades C or lower, > 5% failures").
+# (issue 18's words: "Not ready: grades C or lower, > 5% failures"). A drift flagged over
+# the longest steady phase (issue 22) needs optimization: the suites' "consistent
+# performance" and "no memory leaks in the endurance test".
 READY_GRADES = ("A", "B")
 NOT_READY_GRADES = ("C", "D", "F")
 READY_ERROR_RATE = 0.01
@@ -120,11 +123,14 @@ def label(key: str) -> str:
     return f"{scope}{sep}{short}" if sep else short
 
 
-def readiness(by_metric: Sequence[MetricGrade], failure_rate: float | None) -> tuple[str, str]:
+def readiness(
+    by_metric: Sequence[MetricGrade], failure_rate: float | None, drift: Drift | None = None
+) -> tuple[str, str]:
     """The verdict and the rule that decided it, in words. Not ready wins over needs
     optimization, which wins over ready. `failure_rate` is the larger of failed requests
     and failed users: the rate rules judge it, so the failure rates' own grades do not
-    (a run at 2% errors, graded D, needs optimization; it is not "C or lower")."""
+    (a run at 2% errors, graded D, needs optimization; it is not "C or lower"). A flagged
+    drift needs optimization too: "ready" beside "possible leak" would answer twice."""
     if failure_rate is None:
         return NOT_READY, "no request was sent: nothing to judge"
     rate = f"{failure_rate * 100:.2f}%"
@@ -138,12 +144,44 @@ def readiness(by_metric: Sequence[MetricGrade], failure_rate: float | None) -> t
     )
     if poor is not None:
         return NOT_READY, f"{label(poor.key)} is {poor.grade} (C or lower is not ready)"
-    if failure_rate >= READY_ERROR_RATE:
-        return NEEDS_OPTIMIZATION, f"failure rate {rate} is 1–5% (ready needs < 1%)"
+    needs = (
+        [f"failure rate {rate} is 1–5% (ready needs < 1%)"]
+        if failure_rate >= READY_ERROR_RATE
+        else []
+    )
+    drifted = drift_rule(drift) if drift is not None else None
+    needs += [drifted] if drifted is not None else []
+    if needs:
+        return NEEDS_OPTIMIZATION, "; ".join(needs)
     return (
         READY,
         f"every graded metric is B or better and failure rate {rate} < {READY_ERROR_RATE:.0%}",
     )
+
+
+def drift_rule(drift: Drift) -> str | None:
+    """Readiness's words for the flagged drift, each change as the drift table shows it:
+    "p95 drifted +38.0% over phase 'soak' (flagged): a long run should hold steady";
+    None when nothing was flagged."""
+    flagged = drift.flagged()
+    if not flagged:
+        return None
+    first, *others = flagged
+    moved = [
+        f"{first.metric} drifted {_moved(first)}",
+        *(f"{m.metric} {_moved(m)}" for m in others),
+    ]
+    listed = f"{', '.join(moved[:-1])} and {moved[-1]}" if others else moved[0]
+    return f"{listed} over phase {drift.phase!r} (flagged): a long run should hold steady"
+
+
+def _moved(metric: MetricDrift) -> str:
+    """A flagged metric's change as the drift table shows it ("+38.0%"); "from 0 to 12"
+    when a relative change is undefined."""
+    change = metric.change
+    if change is None:
+        return f"from 0 to {metric.last:,.4g}"
+    return signed_change(metric.metric, change)
 
 
 def failure_rate(summary: Summary) -> float | None:
@@ -175,7 +213,7 @@ def grade_summary(summary: Summary, table: Sequence[Bands]) -> Grading:
         for row in table
         for value in (None if empty else measure(summary, row.metric, row.scope),)
     )
-    verdict, rule = readiness(by_metric, failure_rate(summary))
+    verdict, rule = readiness(by_metric, failure_rate(summary), summary.drift())
     return Grading(
         overall=overall_grade(m.grade for m in by_metric),
         verdict=verdict,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..results.drift import worsening_words
 from ..results.grading import letter
 from ..units import format_count
 from .parse import (
@@ -53,7 +54,7 @@ def describe_limit(check: Check) -> str:
         return f"{check.op} {format_count(check.limit * 100)}{_drift_unit(check)}"
     if check.metric.endswith(RATES):
         return f"{check.op} {format_count(check.limit * 100)}%"
-    unit = " ms" if is_time(check.metric) else "/s" if check.metric == CAPACITY else ""
+    unit = " ms" if is_time(check.metric) else " users/s" if check.metric == CAPACITY else ""
     return f"{check.op} {format_count(check.limit)}{unit}"
 
 
@@ -73,15 +74,15 @@ def describe_value(check: Check, value: float | None) -> str:
     if check.condition is not None:
         return "-"
     if check.metric == CAPACITY and not check.relative:  # a change is in its own unit
-        return "no rate met every SLO" if value is None else f"{value:,.1f}/s"
+        return "no rate met every SLO" if value is None else f"{value:,.1f} users/s"
     if value is None:
         return "no data"
     if check.relative:
         return f"{value:+.2f}{check.relative}"
     if is_grade(check):
         return f"grade {letter(value)}"
-    if is_drift(check.metric):
-        return f"{value * 100:+.2f}{_drift_unit(check)}"
+    if is_drift(check.metric):  # the worsening, and the drift table's change beside it
+        return worsening_words(check.metric[len(DRIFT_PREFIX) :], value)
     if check.metric.endswith(RATES):
         return f"{value * 100:.2f}%"
     if is_time(check.metric):

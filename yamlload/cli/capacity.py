@@ -39,7 +39,7 @@ from ..plan.secrets import Redactor
 from ..plan.source import PlanOptions
 from ..report.capacity import ending_words, format_capacity, step_line
 from ..report.console import ConsoleObserver
-from ..results.capacity import Capacity, SloResult
+from ..results.capacity import Capacity
 from ..results.run import RunResult
 from ..results.summary import Summary, summarize
 from ..runtime.engine import RunOptions, capacity_warnings, ensure_file_limit
@@ -167,7 +167,8 @@ def _duration(flag: str, text: str, low: float, high: float) -> float:
     default=DEFAULT_FROM,
     show_default=True,
     metavar="RATE",
-    help="The first arrival rate tried (users / s).",
+    help="The first arrival rate tried, in users/s (scenarios started a second, as "
+    "arrivalRate; a scenario of N requests makes about N req/s for each).",
 )
 @click.option(
     "--to",
@@ -176,7 +177,7 @@ def _duration(flag: str, text: str, low: float, high: float) -> float:
     default=DEFAULT_TO,
     show_default=True,
     metavar="RATE",
-    help="The highest arrival rate tried.",
+    help="The highest arrival rate tried, in users/s.",
 )
 @click.option(
     "--step",
@@ -392,6 +393,7 @@ class Search:
 
     def run_and_report(self, checks: list[Check], files: ReportFiles) -> int:
         started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        began = time.monotonic()  # the search's wall clock: cool-downs and drains too
         click.echo(self._running())
         with StopSignals() as stops:
             stops.hold()  # from here a signal ends the step, and the search with it
@@ -409,6 +411,7 @@ class Search:
             done = self._search(runner, stops)
             if done is not None:
                 self._recover(runner, done, stops)
+            self.found.elapsed_seconds = round(time.monotonic() - began, 1)
             summary = self._summary(started_at)
             if stops.signal is not None and summary.stopped_by is None:  # between steps
                 summary.stopped_by = stops.signal
@@ -419,7 +422,7 @@ class Search:
         s = self.args.search
         return (
             f"Searching the capacity of {self.plan.source} against "
-            f"{self.redactor.url(self.plan.target)}: {s.start:g}/s to {s.limit:g}/s, "
+            f"{self.redactor.url(self.plan.target)}: {s.start:g} to {s.limit:g} users/s, "
             f"{format_seconds(self.args.step_seconds)} a step, within {s.precision * 100:g}%"
         )
 
@@ -435,11 +438,12 @@ class Search:
                 return None
             step, result = runner.step(decision.rate, self.args.step_seconds)
             self.observer.finish()
-            self.runs.append((f"step {len(self.runs) + 1}: {decision.rate:g}/s", result))
+            self.runs.append((f"step {len(self.runs) + 1}: {decision.rate:g} users/s", result))
             if _interrupted(result):
                 stopper = result.stopped_by or "a bug"
                 self.found.ended = (
-                    f"stopped by {stopper} during the step at {decision.rate:g}/s (not judged)"
+                    f"stopped by {stopper} during the step at {decision.rate:g} users/s "
+                    "(not judged)"
                 )
                 return None
             self.found.steps.append(step)
@@ -455,9 +459,9 @@ class Search:
             (s for s in found.steps if s.rate == done.broke_at and s.verdict == "bad"), None
         )
         found.broke_by = breaking.first_broken() if breaking else None
-        if breaking is not None and found.broke_by is None and breaking.reason:
+        if breaking is not None and found.broke_by is None:
             # bad by the rules every step meets (most requests failed), not by an SLO
-            found.broke_by = SloResult(breaking.reason, None, False)
+            found.broke_by_rule = breaking.reason
         invalid = next((s for s in found.steps if s.verdict == "invalid"), None)
         found.ended = ending_words(done.ending, self.args.search, invalid)
 
@@ -468,8 +472,8 @@ class Search:
         rate = round(done.max_rate / 2, 2)
         self.found.recovery_limit, self.found.recovery_rate = limit, rate
         click.echo(
-            f"Recovery: {done.broke_at:g}/s for {format_seconds(self.args.step_seconds)}, "
-            f"then {rate:g}/s for up to {format_seconds(limit)}"
+            f"Recovery: {done.broke_at:g} users/s for {format_seconds(self.args.step_seconds)}, "
+            f"then {rate:g} users/s for up to {format_seconds(limit)}"
         )
         after, result = runner.recovery(done.broke_at, self.args.step_seconds, rate, limit)
         self.observer.finish()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,8 +41,14 @@ SETTLE_FRACTION = 0.2
 # Recovery holds when every SLO holds over this many consecutive seconds (one second of
 # a few requests is luck, not recovery).
 RECOVERY_WINDOW_SECONDS = 3
-# How the search says the generator was the limit (issue 22's words).
-GENERATOR_LIMIT = "the generator, not the target, is the limit here; use --workers"
+# How the search says the generator was the limit (issue 22's words), and what to do:
+# more processes while a core is idle, more machines once every core has one.
+GENERATOR_LIMIT = "the generator, not the target, is the limit here"
+MORE_WORKERS = "use --workers"
+MORE_MACHINES = (
+    "every core already runs a worker: use more machines "
+    "(docs/scaling.md: --segment and yamlload merge)"
+)
 RECOVERED = "recovered"
 # A step (or a recovery window) in which no request completed measured nothing: a
 # counter SLO such as http.codes.500<1 would read 0 and hold, so it is invalid, never good.
@@ -74,7 +81,7 @@ MAX_LOOPS_COUNTED = 100
 def step_plan(plan: Plan, rates: Sequence[tuple[float, float]]) -> Plan:
     """`plan` with its phases replaced by constant arrival rates: (rate, seconds) each."""
     phases = tuple(
-        Phase(index=i, name=f"{rate:g}/s", kind="rate", duration=seconds, arrival_rate=rate)
+        Phase(index=i, name=f"{rate:g} users/s", kind="rate", duration=seconds, arrival_rate=rate)
         for i, (rate, seconds) in enumerate(rates)
     )
     return replace(plan, phases=phases)
@@ -178,6 +185,12 @@ def _fewest_iterations(step: LoopStep) -> int:
     return min(fewest, MAX_LOOPS_COUNTED)
 
 
+def generator_limit(workers: int) -> str:
+    """Why a lagging step is invalid, with the advice that fits `workers` processes."""
+    advice = MORE_MACHINES if workers >= (os.cpu_count() or 1) else MORE_WORKERS
+    return f"{GENERATOR_LIMIT}; {advice}"
+
+
 def window_summary(plan: Plan, metrics: Metrics, seconds: float) -> Summary:
     """Some seconds of a run as a Summary, for the checks and the validity rules."""
     duration = max(seconds, MIN_PERIOD_SECONDS)
@@ -226,9 +239,11 @@ def judged_step(
     max_lag_ms: float,
     lost: Sequence[str] = (),
     reached: bool = False,
+    workers: int = 1,
 ) -> CapacityStep:
     """A step's record: its statistics after the settle period and its verdict; `lost`:
-    why a worker's part of it is missing; `reached`: an earlier step got responses."""
+    why a worker's part of it is missing; `reached`: an earlier step got responses;
+    `workers`: the processes it ran in."""
     summary = window_summary(plan, window.metrics, window.seconds)
     results = slo_results(slos, summary)
     reasons = [*lost, *lag_reasons(rate, summary, max_lag_ms)]
@@ -249,7 +264,7 @@ def judged_step(
     if reasons:
         verdict = "invalid"
         lagged = any(r.startswith(LAG_REASON) for r in reasons)
-        reason = f"{GENERATOR_LIMIT} ({reasons[0]})" if lagged else reasons[0]
+        reason = f"{generator_limit(workers)} ({reasons[0]})" if lagged else reasons[0]
     latency, lag = summary.stats(n.RESPONSE_TIME), summary.stats(n.ARRIVAL_LAG)
     answered = summary.counter(n.RESPONSES) + summary.request_errors
     return CapacityStep(
@@ -281,7 +296,10 @@ def _shortfall(rate: float, window: SecondsWindow, summary: Summary) -> str | No
     achieved = done / busy
     if achieved >= rate * (1 - THROUGHPUT_TOLERANCE):
         return None
-    return f"achieved {achieved:,.1f}/s of {rate:g}/s offered: the target did not sustain it"
+    return (
+        f"achieved {achieved:,.1f} users/s of {rate:g} users/s offered: "
+        "the target did not sustain it"
+    )
 
 
 def completed(summary: Summary) -> int:
@@ -342,7 +360,14 @@ class StepRunner:
         )
         window = periods_window(run.result, settle)
         step = judged_step(
-            rate, window, self.plan, self.slos, self.max_lag_ms, run.lost, self.reached
+            rate,
+            window,
+            self.plan,
+            self.slos,
+            self.max_lag_ms,
+            run.lost,
+            self.reached,
+            self.workers,
         )
         return step, run.result
 
@@ -467,7 +492,7 @@ def with_phases(options: PlanOptions, rate: float, seconds: float) -> PlanOption
     """`options` whose --overrides also replace config.phases with one constant rate."""
     overrides = json.loads(options.overrides) if options.overrides else {}
     config = overrides.setdefault("config", {})
-    config["phases"] = [{"name": f"{rate:g}/s", "duration": seconds, "arrivalRate": rate}]
+    config["phases"] = [{"name": f"{rate:g} users/s", "duration": seconds, "arrivalRate": rate}]
     return replace(options, overrides=json.dumps(overrides))
 
 

@@ -1051,11 +1051,21 @@ def _report_capacity() -> Schema:
         "type": "object",
         "required": ["rate", "verdict", "seconds", "requests", "throughput"],
         "properties": {
-            "rate": {"type": "number", "minimum": 0, "description": "Offered arrivals / s."},
+            "rate": {
+                "type": "number",
+                "minimum": 0,
+                "description": "Offered, in users/s: scenarios started a second (as "
+                "arrivalRate), not requests.",
+            },
             "verdict": {"enum": ["good", "bad", "invalid"]},
             "seconds": {"type": "number", "minimum": 0},
             "requests": {"type": "integer", "minimum": 0},
-            "throughput": {"type": "number", "minimum": 0},
+            "throughput": {
+                "type": "number",
+                "minimum": 0,
+                "description": "Achieved, in req/s: requests answered or failed a second "
+                "(about rate × requests per user below the knee).",
+            },
             "p50": maybe,
             "p95": maybe,
             "p99": maybe,
@@ -1072,11 +1082,44 @@ def _report_capacity() -> Schema:
         "whose step met every SLO, the lowest that broke one, each step measured after its "
         "settle period, and the recovery.",
         "properties": {
-            "max_rate": rate,
-            "broke_at": rate,
-            "broke_by": {"oneOf": [{"type": "null"}, slo]},
+            "max_rate": {
+                **rate,
+                "description": "The highest offered rate, in users/s, whose step met every "
+                "SLO, below the lowest that broke one; null: none did.",
+            },
+            "max_rate_is_lower_bound": {
+                "type": "boolean",
+                "description": "True when the capacity is at least max_rate, not found: "
+                "nothing broke up to --to, or the generator stopped the search (an invalid "
+                "step).",
+            },
+            "max_request_rate": {
+                **rate,
+                "description": "The requests a second (req/s) measured at max_rate: its "
+                "step's throughput; null without max_rate.",
+            },
+            "broke_at": {
+                **rate,
+                "description": "The lowest offered rate, in users/s, whose step was bad.",
+            },
+            "broke_by": {
+                "oneOf": [{"type": "null"}, slo],
+                "description": "The first SLO the step at broke_at broke; null when no "
+                "SLO broke (see broke_by_rule).",
+            },
+            "broke_by_rule": {
+                "type": ["string", "null"],
+                "description": "Why the step at broke_at was bad when every SLO held (the "
+                "target failed most requests, or served below the rate); null otherwise.",
+            },
             "slos": {"type": "array", "items": {"type": "string"}},
             "ended": {"type": "string"},
+            "elapsed_seconds": {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "description": "The search's wall clock, cool-downs and the recovery "
+                "included; null in reports before it was kept.",
+            },
             "steps": {"type": "array", "items": step},
             "recovery_seconds": {"type": ["number", "null"], "minimum": 0},
             "recovery": {

@@ -1,6 +1,10 @@
 """`yamlload capacity`'s answer in words (issue 22): a line per step as the search goes,
 the answer and the curve as a table for the console, and the same for the Markdown
-summary. The HTML report draws it with report/html.py's charts (`capacity_section`)."""
+summary. The HTML report draws it with report/html.py's charts (`capacity_section`).
+
+Every rate says its unit: the offered rate is users (scenario arrivals) a second, as
+arrivalRate is, and the achieved one requests a second; a scenario of 50 requests makes
+about 50 req/s for each user/s below the knee, so a bare "/s" reads as either."""
 
 from __future__ import annotations
 
@@ -10,10 +14,13 @@ from ..checks.capacity import Ending, SearchSettings
 from ..results.capacity import Capacity, CapacityStep
 from ..units import NO_VALUE, format_seconds
 
+# The offered rate's unit (arrivalRate's), and the achieved one's.
+USERS_PER_SECOND = "users/s"
+REQUESTS_PER_SECOND = "req/s"
 CURVE_HEADERS = (
-    "rate/s",
+    f"offered {USERS_PER_SECOND}",
     "verdict",
-    "achieved/s",
+    f"achieved {REQUESTS_PER_SECOND}",
     "p50 ms",
     "p95 ms",
     "p99 ms",
@@ -27,14 +34,24 @@ CURVE_HEADERS = (
 INTERRUPTED = "stopped by "
 
 
+def users(rate: float) -> str:
+    """An offered rate with its unit: `7.23 users/s`."""
+    return f"{rate:g} {USERS_PER_SECOND}"
+
+
+def requests(rate: float) -> str:
+    """An achieved rate with its unit: `192.0 req/s`."""
+    return f"{rate:,.1f} {REQUESTS_PER_SECOND}"
+
+
 def ending_words(ending: Ending, search: SearchSettings, invalid: CapacityStep | None) -> str:
     """Why the search stopped, for a person."""
     if ending == "invalid" and invalid is not None:
-        return f"stopped at {invalid.rate:g}/s: {invalid.reason}"
+        return f"stopped at {users(invalid.rate)}: {invalid.reason}"
     return {
         "converged": f"converged: the first bad rate is within {search.precision * 100:g}% "
         "of the last good one",
-        "never-broke": f"never broke: every step met every SLO up to --to {search.limit:g}/s, "
+        "never-broke": f"never broke: every step met every SLO up to --to {users(search.limit)}, "
         "so the capacity is at least that; raise --to to find it",
         "broke-at-start": "broke at every rate tried, however low: no rate met every SLO",
         "step-limit": "stopped: the search took its most steps",
@@ -43,41 +60,52 @@ def ending_words(ending: Ending, search: SearchSettings, invalid: CapacityStep |
 
 
 def step_line(number: int, step: CapacityStep) -> str:
-    """One step as the search goes: `step 3: 150/s  p95 12.3 ms  errors 0.00%  149.8/s
-    achieved  good`."""
+    """One step as the search goes: `step 3: 150 users/s  p95 12.3 ms  errors 0.00%
+    149.8 req/s achieved  good`."""
     broken = [f"{s.slo} ({s.measured})" for s in step.slos if not s.ok]
     why = f" ({step.reason})" if step.reason else f": {', '.join(broken)}" if broken else ""
     return (
-        f"step {number}: {step.rate:g}/s  p95 {_ms(step.p95)}  errors {_percent(step.error_rate)}"
-        f"  {step.throughput:,.1f}/s achieved  {step.verdict}{why}"
+        f"step {number}: {users(step.rate)}  p95 {_ms(step.p95)}"
+        f"  errors {_percent(step.error_rate)}  {requests(step.throughput)} achieved"
+        f"  {step.verdict}{why}"
     )
 
 
 def _best(found: Capacity) -> str:
     if found.max_rate is not None:
-        return f"{found.max_rate:g}/s"
+        bound = "at least " if found.max_rate_is_lower_bound else ""
+        measured = found.max_request_rate
+        served = f" ({requests(measured)})" if measured is not None else ""
+        return f"{bound}{users(found.max_rate)}{served}"
     if not found.ended.startswith(INTERRUPTED):
         return "none (no rate met every SLO)"
     # Stopped by a signal before the search ended: no answer, but what it had measured
     bad = [s.rate for s in found.steps if s.verdict == "bad"]
     good = [s.rate for s in found.steps if s.verdict == "good" and s.rate < min(bad, default=1e308)]
-    measured = f"; {max(good):g}/s met every SLO before it" if good else ""
-    return f"not found (the search was interrupted{measured})"
+    measured_good = f"; {users(max(good))} met every SLO before it" if good else ""
+    return f"not found (the search was interrupted{measured_good})"
+
+
+def _broke_at(found: Capacity) -> str:
+    """Where the search broke the target and by what: an SLO with its value, or the
+    rule that made the step bad when every SLO held."""
+    if found.broke_at is None:
+        if any(step.verdict == "invalid" for step in found.steps) or not found.max_rate:
+            return "not found (the search stopped first)"
+        return f"did not break up to {users(found.max_rate)}"
+    by = found.broke_by
+    if by is not None:
+        cause = f", first by {by.slo} ({by.measured})" if by.measured else f" ({by.slo})"
+    else:
+        cause = f" ({found.broke_by_rule})" if found.broke_by_rule else ""
+    return f"{users(found.broke_at)}{cause}"
 
 
 def answer_lines(found: Capacity) -> list[str]:
-    """The answer: the maximum sustainable rate, where it broke and by what, the
-    recovery, and why the search ended."""
-    lines = [f"Maximum sustainable rate: {_best(found)}"]
-    if found.broke_at is not None:
-        by = found.broke_by
-        cause = f", first by {by.slo} ({by.measured})" if by is not None and by.measured else ""
-        cause = f" ({by.slo})" if by is not None and not by.measured else cause
-        lines.append(f"Broke at: {found.broke_at:g}/s{cause}")
-    elif any(step.verdict == "invalid" for step in found.steps) or not found.max_rate:
-        lines.append("Broke at: not found (the search stopped first)")
-    else:
-        lines.append(f"Broke at: did not break up to {found.max_rate:g}/s")
+    """The answer: the maximum sustainable rate (`at least` when nothing above it broke
+    or the generator stopped the search), where it broke and by what, the recovery, and
+    why the search ended."""
+    lines = [f"Maximum sustainable rate: {_best(found)}", f"Broke at: {_broke_at(found)}"]
     recovery = recovery_words(found)
     if recovery:
         lines.append(f"Recovery: {recovery}")
@@ -89,7 +117,7 @@ def answer_lines(found: Capacity) -> list[str]:
 def recovery_words(found: Capacity) -> str | None:
     if found.recovery_limit is None:
         return None
-    rate = f"{found.recovery_rate:g}/s" if found.recovery_rate is not None else "half the rate"
+    rate = users(found.recovery_rate) if found.recovery_rate is not None else "half the rate"
     if found.recovered is None:
         return f"not measured at {rate} (the search was stopped)"
     if found.recovery_seconds is None:

@@ -1,6 +1,7 @@
 """The HTML report's capacity section (issue 22): the answer, then p95 and the error
-rate against the offered rate, each SLO on that metric drawn as a line and the knee
-(the maximum sustainable rate) marked, drawn with html.py's charts; then the curve."""
+rate against the offered rate (users/s), each SLO on that metric drawn as a line and
+the knee (the maximum sustainable rate) marked, drawn with html.py's charts; then the
+curve. A point's hover says its rate, never a time: the x axis is no clock."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from ..checks.parse import ERROR_RATE, Check, parse_ensure
 from ..errors import PlanError
 from ..metrics.names import RESPONSE_TIME
 from ..results.capacity import Capacity, CapacityStep
-from .capacity import CURVE_HEADERS, answer_lines, curve_rows
+from .capacity import CURVE_HEADERS, USERS_PER_SECOND, answer_lines, curve_rows, users
 from .html import Series, Tick, esc, line_chart
 
 # The x axis reaches this far past the highest rate, so its point is not on the edge.
@@ -40,10 +41,10 @@ def capacity_section(found: Capacity) -> str:
 def _charts(found: Capacity) -> str:
     steps = sorted(found.steps, key=lambda s: s.rate)
     x_max = steps[-1].rate * X_MARGIN
-    ticks = [Tick(s.rate, (f"{s.rate:g}/s",)) for s in steps]
+    ticks = [Tick(s.rate, (f"{s.rate:g}",)) for s in steps]
     slos = _parsed(found.slos)
     latency = _chart(
-        "p95 against offered rate",
+        f"p95 against offered rate ({USERS_PER_SECOND})",
         [("p95 (ms)", lambda s: s.p95), ("p99 (ms)", lambda s: s.p99)],
         steps,
         [(c, c.limit) for c in slos if c.scope is None and c.metric == P95],
@@ -53,7 +54,7 @@ def _charts(found: Capacity) -> str:
         ticks,
     )
     errors = _chart(
-        "Error rate against offered rate",
+        f"Error rate against offered rate ({USERS_PER_SECOND})",
         [("error rate (%)", lambda s: None if s.error_rate is None else s.error_rate * 100)],
         steps,
         [(c, c.limit * 100) for c in slos if c.scope is None and c.metric == ERROR_RATE],
@@ -82,12 +83,15 @@ def _chart(
     ticks: list[Tick],
 ) -> str:
     series = [Series(label, [(s.rate, value(s)) for s in steps]) for label, value in lines]
-    series += [Series(f"SLO {c.source}", [(0.0, limit), (x_max, limit)]) for c, limit in limits]
+    series += [
+        Series(f"SLO {c.source}", [(0.0, limit), (x_max, limit)], dots=False) for c, limit in limits
+    ]
     top = max([v for s in series for _, v in s.points if v is not None] or [1.0])
     if found.max_rate is not None:  # the knee: a line straight up at the sustainable rate
-        knee = f"knee: {found.max_rate:g}/s sustained"
-        series.append(Series(knee, [(found.max_rate, 0.0), (found.max_rate, top)]))
-    return line_chart(title, series, x_max, [], unit, ticks=ticks)
+        bound = "at least " if found.max_rate_is_lower_bound else ""
+        knee = f"knee: {bound}{users(found.max_rate)} sustained"
+        series.append(Series(knee, [(found.max_rate, 0.0), (found.max_rate, top)], dots=False))
+    return line_chart(title, series, x_max, [], unit, ticks=ticks, x_label=users)
 
 
 def _parsed(slos: tuple[str, ...]) -> list[Check]:

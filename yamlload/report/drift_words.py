@@ -17,14 +17,15 @@ def drift_title(drift: Drift) -> str:
 
 
 def drift_rows(drift: Drift) -> list[list[str]]:
-    """A row per metric: its value over the first and last third, the change, the slope
-    per hour, and `flagged` or `ok` against its threshold."""
+    """A row per metric: its value over the first and last third, the change with which
+    way that is ("-20.0% (worse)": a `drift.…` check's measured value says the same), the
+    slope per hour, and `flagged` or `ok` against its threshold."""
     return [
         [
             m.metric,
             _value(m.metric, m.first),
             _value(m.metric, m.last),
-            _change(m),
+            m.change_words(),
             _per_hour(m),
             "flagged" if m.flagged else "ok",
         ]
@@ -47,15 +48,6 @@ def _value(metric: str, value: float) -> str:
     if metric == GENERATOR_RSS:
         return f"{value:,.1f} MB"
     return f"{value:,.4g}"
-
-
-def _change(metric: MetricDrift) -> str:
-    change = metric.change
-    if change is None:
-        return "from 0"
-    if metric.metric == ERROR_RATE:
-        return f"{change * 100:+.2f} pp"
-    return f"{change * 100:+.1f}%"
 
 
 def _per_hour(metric: MetricDrift) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +77,7 @@ class Series:
     label: str
     points: list[tuple[float, float | None]]
     axis: str = "left"
+    dots: bool = True  # False: a guide (an SLO's line, a knee), its ends no points to hover
 
 
 @dataclass(frozen=True)
@@ -238,16 +239,19 @@ def line_chart(
     *,
     ticks: Sequence[Tick] | None = None,
     bands: Sequence[Band] = (),
+    x_label: Callable[[float], str] | None = None,
 ) -> str:
     """Lines over time; `dots` marks each point too, with its value on hover (the live
     page leaves them out once its charts are dense, to keep its frames small). `ticks`
     label the x axis instead of seconds (the trend page's runs); `bands` are shaded
-    behind the lines."""
+    behind the lines; `x_label` says a point's x on hover when it is not a time (the
+    capacity curve's offered rate)."""
     left = [v for s in series if s.axis == "left" for _, v in s.points if v is not None]
     right = [v for s in series if s.axis == "right" for _, v in s.points if v is not None]
     plot = _Plot(x_max, max(left, default=1.0), max(right, default=1.0) if unit2 else None)
     parts = plot.frame(unit, unit2, phases, ticks, bands)
     where = {tick.x: " ".join(tick.lines) for tick in ticks or ()}
+    say_x = x_label or (lambda x: where.get(x) or format_seconds(x))
     legend = []
     for index, s in enumerate(series):
         dash = DASHES[index % len(DASHES)]
@@ -256,10 +260,10 @@ def line_chart(
             parts.append(
                 f'<path class="line s{index}" d="{path}" stroke-dasharray="{dash}"><title>{esc(s.label)}</title></path>'
             )
-        for x, v in s.points if dots else ():
+        for x, v in s.points if dots and s.dots else ():
             if v is not None:
                 parts.append(
-                    f'<circle class="dot s{index}" cx="{plot.x(x):.1f}" cy="{plot.y(v, s.axis):.1f}" r="2.5"><title>{esc(s.label)} at {esc(where.get(x) or format_seconds(x))}: {_fmt(v)}</title></circle>'
+                    f'<circle class="dot s{index}" cx="{plot.x(x):.1f}" cy="{plot.y(v, s.axis):.1f}" r="2.5"><title>{esc(s.label)} at {esc(say_x(x))}: {_fmt(v)}</title></circle>'
                 )
         sample = f'<svg width="28" height="10" aria-hidden="true"><line class="line s{index}" x1="0" y1="5" x2="28" y2="5" stroke-dasharray="{dash}"/></svg>'
         axis = f" ({unit2}, right axis)" if s.axis == "right" and unit2 else ""
@@ -840,7 +844,7 @@ def render_html(summary: Summary) -> str:
 <header>
   <h1>yamlload report</h1>
   <p class="meta"><strong>{esc(summary.source)}</strong> → {esc(summary.target)}{" · environment " + esc(summary.environment) if summary.environment else ""}<br>
-  started {esc(summary.started_at)} · ran {esc(format_seconds(round(summary.duration, 1)))}{esc(stopped)}{" · " + esc(summary.transport) + " transport" if summary.transport else ""}{" · revision " + esc(summary.revision) if summary.revision else ""}</p>
+  started {esc(summary.started_at)} · {esc(_ran(summary))}{esc(stopped)}{" · " + esc(summary.transport) + " transport" if summary.transport else ""}{" · revision " + esc(summary.revision) if summary.revision else ""}</p>
 </header>
 {_grades(summary)}
 {_verdict(summary)}
@@ -858,6 +862,19 @@ def render_html(summary: Summary) -> str:
 <section><details><summary>The plan as it ran</summary><pre>{esc(plan_text)}</pre></details></section>
 """
     return _page(f"yamlload: {summary.source}", body)
+
+
+def _ran(summary: Summary) -> str:
+    """How long the run took. A capacity search's runs are joined on whole periods and
+    leave out its cool-downs: its own wall clock, or (a report before it was kept) how
+    long its steps measured, said so."""
+    found = summary.capacity
+    if found is None:
+        return f"ran {format_seconds(round(summary.duration, 1))}"
+    if found.elapsed_seconds is not None:
+        return f"ran {format_seconds(round(found.elapsed_seconds, 1))}"
+    measured = sum(step.seconds for step in found.steps)
+    return f"steps measured for {format_seconds(round(measured, 1))}"
 
 
 def _capacity(summary: Summary) -> str:

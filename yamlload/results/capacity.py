@@ -28,11 +28,11 @@ class CapacityStep:
     """One step of the search: the offered rate, what the step measured after its
     settle period, and its verdict."""
 
-    rate: float
+    rate: float  # offered: users (scenario arrivals) a second, as arrivalRate
     verdict: StepVerdict
     seconds: float  # how long its statistics cover (the step less its settle period)
     requests: int
-    throughput: float  # responses and failures per second measured (achieved)
+    throughput: float  # achieved: requests answered or failed a second (req/s)
     p50: float | None
     p95: float | None
     p99: float | None
@@ -47,15 +47,19 @@ class CapacityStep:
 
 @dataclass
 class Capacity:
-    """The search's answer. `max_rate` None: no rate met every SLO; `broke_at` None:
-    nothing broke up to the highest rate tried."""
+    """The search's answer, rates in users/s. `max_rate` None: no rate met every SLO;
+    `broke_at` None: nothing broke up to the highest rate tried. `broke_by`: the first
+    SLO the breaking step broke; `broke_by_rule`: the rule that made it bad when no SLO
+    broke (most requests failed, served below the rate)."""
 
     slos: tuple[str, ...]
     steps: list[CapacityStep] = field(default_factory=list)
     max_rate: float | None = None
     broke_at: float | None = None
     broke_by: SloResult | None = None
+    broke_by_rule: str | None = None
     ended: str = ""  # why the search stopped, in words
+    elapsed_seconds: float | None = None  # the search's wall clock: cool-downs included
     recovery_seconds: float | None = None
     recovery_limit: float | None = None  # --recovery; None: not measured
     recovery_rate: float | None = None
@@ -63,13 +67,31 @@ class Capacity:
     # What the command warned of before the search (cli/capacity.py's search_warnings).
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def max_rate_is_lower_bound(self) -> bool:
+        """Whether the capacity is at least `max_rate`, not found: no step above it broke
+        (never broke up to --to), or the generator stopped the search (an invalid step)."""
+        if self.max_rate is None:
+            return False
+        return self.broke_at is None or any(s.verdict == "invalid" for s in self.steps)
+
+    @property
+    def max_request_rate(self) -> float | None:
+        """The requests a second measured at `max_rate` (its step's throughput)."""
+        sustained = (s for s in self.steps if s.rate == self.max_rate and s.verdict == "good")
+        return next((s.throughput for s in sustained), None)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "max_rate": self.max_rate,
+            "max_rate_is_lower_bound": self.max_rate_is_lower_bound,
+            "max_request_rate": self.max_request_rate,
             "broke_at": self.broke_at,
             "broke_by": asdict(self.broke_by) if self.broke_by is not None else None,
+            "broke_by_rule": self.broke_by_rule,
             "slos": list(self.slos),
             "ended": self.ended,
+            "elapsed_seconds": self.elapsed_seconds,
             "steps": [_step_json(step) for step in self.steps],
             "recovery_seconds": self.recovery_seconds,
             "recovery": {
@@ -84,15 +106,22 @@ class Capacity:
     def from_json(cls, data: Mapping[str, Any]) -> Capacity:
         """The report's section; KeyError, TypeError or ValueError when it is not one
         (the report reader turns those into its message)."""
-        broke_by = data.get("broke_by")
+        slos = tuple(str(s) for s in data.get("slos", []))
+        broke_by = _slo_from_json(data["broke_by"]) if data.get("broke_by") else None
+        rule = data.get("broke_by_rule")
+        if broke_by is not None and broke_by.slo not in slos:
+            # a report before broke_by_rule held the rule's words as broke_by's slo
+            rule, broke_by = broke_by.slo, None
         recovery = data.get("recovery") or {}
         return cls(
-            slos=tuple(str(s) for s in data.get("slos", [])),
+            slos=slos,
             steps=[_step_from_json(step) for step in data["steps"]],
             max_rate=_number(data.get("max_rate")),
             broke_at=_number(data.get("broke_at")),
-            broke_by=_slo_from_json(broke_by) if broke_by else None,
+            broke_by=broke_by,
+            broke_by_rule=None if rule is None else str(rule),
             ended=str(data.get("ended", "")),
+            elapsed_seconds=_number(data.get("elapsed_seconds")),
             recovery_seconds=_number(data.get("recovery_seconds")),
             recovery_limit=_number(recovery.get("limit")),
             recovery_rate=_number(recovery.get("rate")),

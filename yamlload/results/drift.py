@@ -23,6 +23,9 @@ Pure: read from a run's period rows and phases, so a saved report (`yamlload rep
 - **Worsening**: the change in the metric's bad direction (up for p95, errors, memory and
   monitored series; down for throughput). A metric is flagged when its worsening is over
   its threshold; `--ensure 'drift.p95<10%'` judges the same worsening.
+- **In words** (`change_words`, `worsening_words`): every output shows the signed change
+  and which way that is, "rps -20.0% (worse)", and a check the worsening it judged, then
+  that same change: "worsened 20.0% (rps -20.0%)". One number, one meaning, everywhere.
 """
 
 from __future__ import annotations
@@ -53,6 +56,52 @@ MIN_PERIODS = 3
 SECONDS_PER_HOUR = 3600.0
 
 Direction = Literal["up", "down"]
+# Which way a change went, as the tables and checks say it: "steady" when it shows as 0.
+WORSE, BETTER, STEADY = "worse", "better", "steady"
+
+
+def worse_when(metric: str) -> Direction:
+    """Which way a metric gets worse: throughput when it falls, every other when it grows."""
+    return "down" if metric == RPS else "up"
+
+
+def change_amount(metric: str, size: float) -> str:
+    """The size of a change as every output shows it: "20.0%", "1.50 pp" for the error
+    rate (a difference of rates)."""
+    if metric == ERROR_RATE:
+        return f"{size * 100:,.2f} pp"
+    return f"{size * 100:,.1f}%"
+
+
+def signed_change(metric: str, change: float) -> str:
+    """A change with its sign, "-20.0%"; no sign when it shows as 0 ("0.0%", not "-0.0%")."""
+    amount = change_amount(metric, abs(change))
+    if amount == change_amount(metric, 0.0):
+        return amount
+    return ("+" if change > 0 else "-") + amount
+
+
+def direction(metric: str, change: float) -> str:
+    """WORSE, BETTER, or STEADY when the change shows as 0."""
+    if signed_change(metric, change) == change_amount(metric, 0.0):
+        return STEADY
+    return WORSE if (change > 0) == (worse_when(metric) == "up") else BETTER
+
+
+def change_words(metric: str, change: float) -> str:
+    """The drift table's change: "-20.0% (worse)", "+2.4% (better)", "0.0% (steady)"."""
+    return f"{signed_change(metric, change)} ({direction(metric, change)})"
+
+
+def worsening_words(metric: str, worsening: float) -> str:
+    """A `drift.NAME` check's measured value, from the worsening it judged: how much the
+    metric worsened (or improved), then the drift table's own change: "worsened 20.0%
+    (rps -20.0%)", "improved 2.4% (rps +2.4%)", "steady (p95 0.0%)"."""
+    change = worsening if worse_when(metric) == "up" else -worsening
+    went = direction(metric, change)
+    verb = {WORSE: "worsened ", BETTER: "improved ", STEADY: ""}[went]
+    size = change_amount(metric, abs(change)) if went != STEADY else STEADY
+    return f"{verb}{size} ({metric} {signed_change(metric, change)})"
 
 
 @dataclass(frozen=True)
@@ -91,6 +140,14 @@ class MetricDrift:
         if worsening is None:  # from 0 to something: flagged when that is the bad way
             return (self.last > self.first) == (self.worse_when == "up")
         return worsening > self.threshold
+
+    def change_words(self) -> str:
+        """The drift table's change: "+85.8% (worse)"; "from 0 (worse)" when a relative
+        change is undefined."""
+        change = self.change
+        if change is None:
+            return f"from 0 ({WORSE if self.flagged else BETTER})"
+        return change_words(self.metric, change)
 
     @property
     def relative_slope(self) -> float | None:
@@ -295,17 +352,17 @@ Reader = Callable[[Metrics, float], float | None]
 
 
 def _readers(rows: Sequence[PeriodRow]) -> list[tuple[str, Reader, Direction]]:
-    readers: list[tuple[str, Reader, Direction]] = [
-        (P95, _p95, "up"),
-        (ERROR_RATE, _error_rate, "up"),
-        (RPS, _rps, "down"),
-        (GENERATOR_RSS, _rss, "up"),
+    readers: list[tuple[str, Reader]] = [
+        (P95, _p95),
+        (ERROR_RATE, _error_rate),
+        (RPS, _rps),
+        (GENERATOR_RSS, _rss),
     ]
     series = sorted(
         {name for r in rows for name in r.period.metrics.gauges if name.startswith(MONITOR_PREFIX)}
     )
-    readers += [(name, _gauge_mean(name), "up") for name in series]
-    return readers
+    readers += [(name, _gauge_mean(name)) for name in series]
+    return [(name, read, worse_when(name)) for name, read in readers]
 
 
 def _p95(metrics: Metrics, _seconds: float) -> float | None:
