@@ -22,7 +22,7 @@ from tests.servers import ServerThread
 from yamlload.checks.parse import fraction_warnings, parse_ensure
 from yamlload.cli import capacity_steps
 from yamlload.cli.capacity import NO_ERROR_SLO_WARNING, closed_model_warning
-from yamlload.cli.capacity_steps import session_floor, settle_warning
+from yamlload.cli.capacity_steps import session_floor, settle_seconds, settle_warning
 from yamlload.errors import PlanError
 from yamlload.plan.compile import load_plan
 
@@ -189,6 +189,12 @@ def test_a_settle_shorter_than_a_session_is_warned_of(tmp_path: Path) -> None:
     )
     assert settle_warning(plan, 17.0) is None
     assert settle_warning(load_plan(str(plan_file(tmp_path, GET))), 2.0) is None
+
+
+def test_over_workers_the_settle_is_whole_periods_or_none() -> None:
+    assert settle_seconds(2.0, 1) == pytest.approx(0.4)
+    assert settle_seconds(60.0, 2) == 20.0  # 12 s rounded up to two 10-second periods
+    assert settle_seconds(10.0, 2) == 0.0  # no longer than a period: every one is kept
 
 
 def test_capacity_warns_of_a_short_settle_before_any_traffic(tmp_path: Path) -> None:

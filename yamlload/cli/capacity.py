@@ -289,7 +289,7 @@ def search_warnings(
     without its %, no SLO on errors, and what `run` warns of a plan, at --to."""
     search = args.search
     warnings = [closed_model_warning(plan, search.start, search.limit)]
-    warnings.append(settle_warning(plan, args.step_seconds))
+    warnings.append(settle_warning(plan, args.step_seconds, args.workers))
     warnings += fraction_warnings([*slos, *checks])
     if not any(_limits_errors(slo) for slo in slos):
         warnings.append(NO_ERROR_SLO_WARNING)

@@ -122,12 +122,12 @@ class SecondsWindow:
             self.seconds += second.at - began
 
 
-def settle_warning(plan: Plan, step_seconds: float) -> str | None:
+def settle_warning(plan: Plan, step_seconds: float, workers: int = 1) -> str | None:
     """A step measured before its users' sessions could end measures a target not yet in
     its steady state (short steps overestimated a target with think times by 11%): said
     when the shortest session, by its think times alone, outlasts the settle."""
     floor = session_floor(plan)
-    settle = step_seconds * SETTLE_FRACTION
+    settle = settle_seconds(step_seconds, workers)
     if floor <= settle:
         return None
     enough = math.ceil(floor / SETTLE_FRACTION - 1e-9)
@@ -135,6 +135,16 @@ def settle_warning(plan: Plan, step_seconds: float) -> str | None:
         f"a user's session lasts at least {format_seconds(floor)} (its think times) but a "
         f"step settles for only {format_seconds(settle)}: use --step ≥ {format_seconds(enough)}"
     )
+
+
+def settle_seconds(step_seconds: float, workers: int) -> float:
+    """How long a step settles: a fifth of it, or over workers whole 10-second periods,
+    none when the step is no longer than them (periods_window keeps them all)."""
+    settle = step_seconds * SETTLE_FRACTION
+    if workers <= 1:
+        return settle
+    whole = math.ceil(settle / PERIOD_SECONDS - 1e-9) * PERIOD_SECONDS
+    return whole if whole < step_seconds else 0.0
 
 
 def session_floor(plan: Plan) -> float:
