@@ -136,8 +136,8 @@ def test_a_closed_model_plan_is_said_to_be_searched_as_arrival_rates(tmp_path: P
     assert code == 3  # nothing listens: the first step is invalid, after the warning
     said = (
         "the plan's phases are closed-model (20 concurrent users, each looping its flow); "
-        "capacity searches arrival rates instead: each step starts R new users a second "
-        "(10/s to 1000/s), each running its flow once"
+        "capacity searches arrival rates instead: each step starts new users at its own "
+        "rate (10 to 1000 users/s), each running its flow once"
     )
     assert f"warning: {said}" in stderr
     assert said in data["capacity"]["warnings"]

@@ -308,8 +308,8 @@ def closed_model_warning(plan: Plan, start: float, limit: float) -> str | None:
         return None
     return (
         f"the plan's phases are closed-model ({users:,} concurrent users, each looping its "
-        "flow); capacity searches arrival rates instead: each step starts R new users a "
-        f"second ({start:g}/s to {limit:g}/s), each running its flow once"
+        "flow); capacity searches arrival rates instead: each step starts new users at "
+        f"its own rate ({start:g} to {limit:g} users/s), each running its flow once"
     )
 
 
