@@ -305,3 +305,41 @@ def test_a_step_after_a_bad_one_begins_once_the_target_served_its_requests(
     assert [s["verdict"] for s in steps][:2] == ["bad", "bad"], stderr
     assert len(serving_at_start) >= 2
     assert serving_at_start == [0] * len(serving_at_start)
+
+
+# ------------------------------------------- second review: a typo with % and the gates
+
+
+@pytest.mark.parametrize("flag", ["--slo", "--ensure"])
+def test_a_misspelt_rate_with_percent_is_an_unknown_metric(tmp_path: Path, flag: str) -> None:
+    """`error_rat<1%` was told that '%' only goes with error_rate: the typo is the
+    metric, and the message says so as it does without the %."""
+    plan = plan_file(tmp_path, GET)
+    slos = () if flag == "--slo" else ("--slo", "p95<500")
+    code, stderr, data = capacity(tmp_path, plan, *slos, flag, "error_rat<1%")
+    assert code == 2
+    said = f"{flag} 'error_rat<1%': unknown metric 'error_rat'; did you mean 'error_rate'?"
+    assert stderr.splitlines() == [said]
+    assert data == {}
+
+
+def test_percent_on_a_known_metric_still_says_where_it_goes(tmp_path: Path) -> None:
+    plan = plan_file(tmp_path, GET)
+    result = run_cli("run", str(plan), "--ensure", "p95<5%", "-o", str(tmp_path / "r.json"))
+    assert result.exit_code == 2
+    assert "'%' only goes with error_rate" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "text", ["p95<100", "error_rate<1%", "GET /fast: p99<800", "http.codes.500==0"]
+)
+def test_a_capacity_search_gates_only_on_capacity(tmp_path: Path, text: str) -> None:
+    """`--ensure 'p95<100'` on a search was judged over every step, the broken ones
+    included, and failed a search whose good steps all met it: refused before any
+    traffic, pointing at --slo."""
+    plan = plan_file(tmp_path, GET)
+    code, stderr, data = capacity(tmp_path, plan, "--slo", "p95<500", "--ensure", text)
+    assert code == 2
+    assert f"--ensure {text!r}: a capacity search gates on its answer" in stderr
+    assert "--slo" in stderr.splitlines()[-1]
+    assert data == {}

@@ -262,6 +262,10 @@ def in_metric_units(metric: str, value: float, unit: str | None) -> float:
             return value / 100.0
         if _in_percent(metric):
             return value  # already in %: cpu_percent<80% is cpu_percent<80
+        if not metric.startswith(MONITOR_PREFIX) and not known_metric(
+            SHORTHANDS.get(metric, metric)
+        ):
+            raise ValueError(unknown(metric))  # the typo is the metric, not the '%'
         if not metric.endswith(RATES):
             raise ValueError(
                 f"'%' only goes with error_rate, user_failure_rate or a monitored "

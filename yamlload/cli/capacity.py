@@ -339,7 +339,7 @@ def _limits_errors(slo: Check) -> bool:
 
 
 def gate_checks(expressions: tuple[str, ...], plan: Plan) -> list[Check]:
-    """The --ensure gates, judged on the whole search (`capacity>=200`). The plan's
+    """The --ensure gates, on the search's answer only (`capacity>=200`). The plan's
     own config.ensure and expect checks are not: a search breaks the target on purpose,
     and its SLOs are the --slo flags."""
     checks = [parse_ensure(text) for text in expressions]
@@ -349,6 +349,14 @@ def gate_checks(expressions: tuple[str, ...], plan: Plan) -> list[Check]:
             raise UsageError(
                 f"--ensure {check.source!r}: the grade belongs to `yamlload run`; "
                 "gate a capacity search with 'capacity>=N'"
+            )
+        names = check.condition.names() if check.condition is not None else {check.metric}
+        if names != {CAPACITY}:
+            # judged on the whole search, a p95 would count the steps it broke on purpose
+            slo = f"--slo {check.source!r}" if check.condition is None else "an --slo"
+            raise UsageError(
+                f"--ensure {check.source!r}: a capacity search gates on its answer "
+                f"('capacity>=200') only; judge each step with {slo} instead"
             )
     return checks
 
