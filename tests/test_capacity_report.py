@@ -1,5 +1,5 @@
 """What `yamlload capacity` says (issue 22's review): the rate's unit (users/s offered,
-req/s achieved), an answer that is only a lower bound said so, a rule that broke a
+req/s answered), an answer that is only a lower bound said so, a rule that broke a
 step kept apart from the SLOs, and the HTML report's header and tooltips. Pure: the
 answer is built from a Capacity, no traffic."""
 
@@ -15,18 +15,24 @@ import pytest
 
 from tests.helpers import REPO
 from yamlload.checks.capacity import Done, SearchSettings
+from yamlload.checks.evaluate import evaluate
+from yamlload.checks.outcome import describe_outcome
+from yamlload.checks.parse import parse_ensure
 from yamlload.cli import capacity_steps
 from yamlload.cli.capacity import Search
 from yamlload.metrics.periods import Period
 from yamlload.report.capacity import (
     CURVE_HEADERS,
+    WHOLE_SEARCH,
     answer_lines,
     capacity_markdown,
+    curve_rows,
     format_capacity,
     step_line,
 )
 from yamlload.report.capacity_chart import capacity_section
 from yamlload.report.html import render_html
+from yamlload.report.markdown import markdown_summary
 from yamlload.results.capacity import Capacity, CapacityStep, SloResult, StepVerdict
 from yamlload.results.summary import Summary
 
@@ -75,9 +81,9 @@ def test_the_offered_rate_is_users_a_second_and_the_achieved_requests_a_second()
     lines = answer_lines(found)
     assert lines[0] == "Maximum sustainable rate: 7.23 users/s (361.5 req/s)"
     assert lines[1] == "Broke at: 8 users/s, first by p95<500 (x ms)"
-    assert CURVE_HEADERS[0] == "offered users/s" and CURVE_HEADERS[2] == "achieved req/s"
+    assert CURVE_HEADERS[0] == "offered users/s" and CURVE_HEADERS[2] == "answered req/s"
     assert step_line(1, found.steps[0]).startswith("step 1: 4 users/s  p95 2.0 ms")
-    assert "200.0 req/s achieved  good" in step_line(1, found.steps[0])
+    assert "200.0 req/s answered  good" in step_line(1, found.steps[0])
     assert "| offered users/s |" in "\n".join(capacity_markdown(found))
     data = found.to_json()
     assert data["max_request_rate"] == 361.5 and data["max_rate"] == 7.23
@@ -178,7 +184,7 @@ def test_the_html_header_says_how_long_the_search_took() -> None:
 def test_the_capacity_charts_tooltips_show_rates_not_times() -> None:
     section = capacity_section(converged())
     tooltips = re.findall(r"<circle[^>]*><title>([^<]*)</title>", section)
-    assert "p95 (ms) at 7.23 users/s: 2" in tooltips
+    assert "p95 (ms) at 7.23 users/s: 2.0" in tooltips
     assert tooltips and all("users/s" in t for t in tooltips)
     assert not any(re.search(r"\d+(m|s)\b", t.split(":")[0]) for t in tooltips)
 
@@ -200,7 +206,7 @@ def test_the_docs_worked_example_agrees_with_itself_and_the_tool() -> None:
     sustained = CapacityStep(max_rate, "good", 8.0, 1559, served, 1.0, 2.0, 3.0, 0.0, 1.0)
     found = Capacity(("p95<100",), [sustained], max_rate=max_rate, broke_at=number("broke_at"))
     answer = answer_lines(found)[0]
-    assert answer == "Maximum sustainable rate: 193.8 users/s (192.9 req/s)"
+    assert answer == "Maximum sustainable rate: 193.8 users/s (193.7 req/s)"
     assert f"\n{answer}\n" in limits  # the worked example's console printed it
     assert f"`{answer}`" in section
     curve_headers = [line for line in limits.splitlines() if line.startswith("offered ")]
@@ -231,3 +237,54 @@ def test_a_lagging_step_over_every_core_advises_more_machines(
         reasons[workers] = step_.reason or ""
     assert "use --workers" in reasons[1] and "machines" not in reasons[1]
     assert "use more machines" in reasons[2] and "--workers" not in reasons[2]
+
+
+def test_the_curve_says_why_a_rule_made_a_step_bad() -> None:
+    """No SLO broke, a rule did: the curve's last column says the rule, not "—"."""
+    ruled = CapacityStep(**{**step(12, "bad", RULE).__dict__, "slos": ()})
+    found = Capacity(("p95<500",), [step(6, "good"), ruled, step(8, "bad")])
+    assert CURVE_HEADERS[-1] == "why bad"
+    rows = {row[0]: row[-1] for row in curve_rows(found)}
+    assert rows["12"] == RULE
+    assert rows["8"] == "p95<500 (x ms)" and rows["6"] == "—"
+    assert f"| {RULE} |" in "\n".join(capacity_markdown(found))
+    assert f"<td>{RULE}</td>" in capacity_section(found)
+    assert RULE in format_capacity(found)
+
+
+def test_the_whole_search_numbers_say_they_are_the_whole_search() -> None:
+    """The tiles and the time axis cover every step, broken ones included, each on a new
+    10-second period: a capacity report says so; a run's report does not."""
+    page = render_html(capacity_summary(converged()))
+    assert "<h2>The whole search</h2>" in page
+    assert WHOLE_SEARCH in page
+    assert page.index("Maximum sustainable rate") < page.index(WHOLE_SEARCH)
+    assert page.index(WHOLE_SEARCH) < page.index('aria-label="key numbers"')
+    plain = capacity_summary(converged())
+    plain.capacity = None
+    assert "whole search" not in render_html(plain)
+    text = markdown_summary(capacity_summary(converged()), [], [])
+    assert "### The whole search" in text and WHOLE_SEARCH in text
+    assert text.index("### Capacity") < text.index("### The whole search")
+    assert text.index("### The whole search") < text.index("| requests | rps |")
+    assert "whole search" not in markdown_summary(plain, [], [])
+
+
+def test_a_capacity_check_on_a_lower_bound_says_at_least() -> None:
+    summary = capacity_summary(stopped_by_the_generator())
+    (outcome,) = evaluate([parse_ensure("capacity>=20")], summary)
+    assert describe_outcome(outcome) == "at least 10 users/s" and not outcome.ok
+    summary = capacity_summary(converged())
+    (outcome,) = evaluate([parse_ensure("capacity>=7")], summary)
+    assert describe_outcome(outcome) == "7.23 users/s" and outcome.ok
+
+
+def test_the_capacity_tooltips_show_a_decimal_as_the_table_does() -> None:
+    found = converged()
+    found.steps[2] = CapacityStep(
+        **{**found.steps[2].__dict__, "p95": 102.7, "error_rate": 0.01234}
+    )
+    tooltips = re.findall(r"<circle[^>]*><title>([^<]*)</title>", capacity_section(found))
+    assert "p95 (ms) at 7.23 users/s: 102.7" in tooltips
+    assert "error rate (%) at 7.23 users/s: 1.23" in tooltips
+    assert "102.7" in [row[4] for row in curve_rows(found)]

@@ -163,7 +163,7 @@ def test_a_change_of_capacity_between_reports_is_a_percentage_not_a_rate() -> No
 
     change = parse_ensure("capacity>-10%", relative=True)
     assert describe_value(change, -12.5) == "-12.50%"
-    assert describe_value(parse_ensure("capacity>=200"), 180.0) == "180.0 users/s"
+    assert describe_value(parse_ensure("capacity>=200"), 180.0) == "180 users/s"
 
 
 def users_second(at: float, users: int, session_ms: float) -> Second:

@@ -12,6 +12,7 @@ from ..results.summary import Summary
 from .measure import gauge_stat, holds, measure
 from .outcome import Outcome
 from .parse import (
+    CAPACITY,
     DRIFT_PREFIX,
     ERROR_RATE,
     GAUGE_STATS,
@@ -37,8 +38,17 @@ def evaluate(checks: Iterable[Check], summary: Summary) -> list[Outcome]:
             continue
         value = measure(summary, check.metric, check.scope)
         ok = value is not None and holds(value, check.op, check.limit)
-        outcomes.append(Outcome(check, value, ok, note=_why_no_value(summary, check, value)))
+        note = _why_no_value(summary, check, value)
+        outcomes.append(Outcome(check, value, ok, note=note, at_least=_at_least(summary, check)))
     return outcomes
+
+
+def _at_least(summary: Summary, check: Check) -> bool:
+    """Whether the check's value is a capacity that is only a lower bound."""
+    found = summary.capacity
+    if found is None or check.metric != CAPACITY or check.relative:
+        return False
+    return found.max_rate_is_lower_bound
 
 
 def _why_no_value(summary: Summary, check: Check, value: float | None) -> str | None:

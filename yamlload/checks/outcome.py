@@ -31,6 +31,9 @@ class Outcome:
     operands: tuple[tuple[str, float | None], ...] = ()
     # Why a check has no value, when "no data" would not say (a run too short for drift).
     note: str | None = None
+    # The value is a lower bound (a capacity search that never broke, or was stopped by
+    # the generator): its measured text says "at least", as the answer does.
+    at_least: bool = False
 
     @property
     def verdict(self) -> str:
@@ -63,7 +66,9 @@ def describe_outcome(outcome: Outcome) -> str:
     if outcome.check.condition is None:
         if outcome.value is None and outcome.note:
             return outcome.note
-        return describe_value(outcome.check, outcome.value)
+        measured = describe_value(outcome.check, outcome.value)
+        bound = outcome.at_least and outcome.value is not None
+        return f"at least {measured}" if bound else measured
     return ", ".join(
         f"{name} = {describe_value(Check(name, SHORTHANDS.get(name, name)), value)}"
         for name, value in outcome.operands
@@ -74,7 +79,8 @@ def describe_value(check: Check, value: float | None) -> str:
     if check.condition is not None:
         return "-"
     if check.metric == CAPACITY and not check.relative:  # a change is in its own unit
-        return "no rate met every SLO" if value is None else f"{value:,.1f} users/s"
+        # as the answer says it (`7.23 users/s`): a search's rates are few digits
+        return "no rate met every SLO" if value is None else f"{value:g} users/s"
     if value is None:
         return "no data"
     if check.relative:

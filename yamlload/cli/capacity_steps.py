@@ -4,7 +4,10 @@ second after a settle period; and the recovery run, judged second by second.
 
 A step's statistics are the seconds of the live series (metrics/live.py) whose middle
 falls after the settle period, merged exactly; the last one takes the drain, so the
-slowest answers of an overloaded step are counted, not cut."""
+slowest answers of an overloaded step are counted, not cut. Its achieved rate is not: a
+rate is the requests answered over the seconds whose middle falls in the step's
+scheduled measured part (settle to the end of arrivals), divided by those seconds; the
+drain, whose users only finish, would lower it (think times: 54.6 req/s for 60)."""
 
 from __future__ import annotations
 
@@ -90,13 +93,17 @@ def step_plan(plan: Plan, rates: Sequence[tuple[float, float]]) -> Plan:
 @dataclass
 class SecondsWindow:
     """A watcher of a run (runtime/options.py's Watcher) that keeps the seconds whose
-    middle falls after `settle` seconds, merged into `metrics`."""
+    middle falls after `settle` seconds, merged into `metrics`; and the requests answered
+    in those whose middle falls before `end` (the arrivals' end), for the rate."""
 
     settle: float
+    end: float = math.inf
     name: str = "the capacity step"
     metrics: Metrics = field(default_factory=Metrics)
     seconds: float = 0.0  # how long the kept seconds cover
     fastest_ms: float = math.inf  # the shortest session of the step, settle included
+    answered: int = 0  # responses in the seconds from settle to end
+    rate_seconds: float = 0.0  # how long those seconds cover
     _last_at: float = 0.0
 
     async def start(self) -> None:
@@ -117,9 +124,17 @@ class SecondsWindow:
         sessions = second.metrics.histograms.get(n.SESSION_LENGTH)
         if sessions is not None and sessions.count:
             self.fastest_ms = min(self.fastest_ms, sessions.min)
-        if (began + second.at) / 2 >= self.settle:
+        middle = (began + second.at) / 2
+        if middle >= self.settle:
             self.metrics.merge(second.metrics)
             self.seconds += second.at - began
+        if self.settle <= middle <= self.end:
+            self.count_answered(second.metrics, second.at - began)
+
+    def count_answered(self, metrics: Metrics, seconds: float) -> None:
+        """A stretch of the scheduled measured part: its answers count for the rate."""
+        self.answered += answered(metrics)
+        self.rate_seconds += seconds
 
 
 def settle_warning(plan: Plan, step_seconds: float, workers: int = 1) -> str | None:
@@ -228,15 +243,19 @@ def slo_results(slos: Sequence[Check], summary: Summary) -> tuple[SloResult, ...
     )
 
 
-def periods_window(result: RunResult, settle: float) -> SecondsWindow:
+def periods_window(result: RunResult, settle: float, end: float = math.inf) -> SecondsWindow:
     """A run split over workers has no seconds, only its 10-second periods: the settle
-    period is rounded up to whole periods (a step no longer than that keeps them all)."""
+    period is rounded up to whole periods (a step no longer than that keeps them all).
+    The rate counts the kept periods whose middle falls by `end`, as the seconds do."""
     first = math.ceil(settle / PERIOD_SECONDS - 1e-9)
     kept = [p for p in result.periods if p.index >= first]
-    window = SecondsWindow(settle=settle)
+    window = SecondsWindow(settle=settle, end=end)
     start = first * PERIOD_SECONDS if kept else 0.0
     for period in kept or result.periods:
         window.metrics.merge(period.metrics)
+        stop = min(period.end, result.duration)  # the run's last period ends with it
+        if (period.start + stop) / 2 <= end and stop > period.start:
+            window.count_answered(period.metrics, stop - period.start)
     window.seconds = max(result.duration - start, MIN_PERIOD_SECONDS)
     return window
 
@@ -276,13 +295,12 @@ def judged_step(
         lagged = any(r.startswith(LAG_REASON) for r in reasons)
         reason = f"{generator_limit(workers)} ({reasons[0]})" if lagged else reasons[0]
     latency, lag = summary.stats(n.RESPONSE_TIME), summary.stats(n.ARRIVAL_LAG)
-    answered = summary.counter(n.RESPONSES) + summary.request_errors
     return CapacityStep(
         rate=rate,
         verdict=verdict,
         seconds=round(window.seconds, 3),
         requests=sent,
-        throughput=round(answered / summary.duration, 3),
+        throughput=round(answered_rate(window, summary), 3),
         p50=_ms(latency.p50, latency.count),
         p95=_ms(latency.p95, latency.count),
         p99=_ms(latency.p99, latency.count),
@@ -291,6 +309,21 @@ def judged_step(
         slos=results,
         reason=reason,
     )
+
+
+def answered(metrics: Metrics) -> int:
+    """Requests the target answered: HTTP responses of any status (a 500 is an answer;
+    the error rate shows it), never a transport failure (timed out, refused, reset). A
+    ws-only plan answers none here, as it sent none: its steps measure no data."""
+    return metrics.counters.get(n.RESPONSES, 0)
+
+
+def answered_rate(window: SecondsWindow, summary: Summary) -> float:
+    """Requests answered a second over the step's scheduled measured part; a step too
+    short to have one (no second's middle in it) over all its kept seconds."""
+    if window.rate_seconds > 0:
+        return window.answered / window.rate_seconds
+    return answered(window.metrics) / summary.duration
 
 
 def _shortfall(rate: float, window: SecondsWindow, summary: Summary) -> str | None:
@@ -343,7 +376,7 @@ class StepRunner:
         if self.workers > 1:
             step, result = self._split_step(rate, seconds, settle)
         else:
-            window = SecondsWindow(settle=settle)
+            window = SecondsWindow(settle=settle, end=seconds)
             result = self._run(step_plan(self.plan, [(rate, seconds)]), window)
             step = judged_step(
                 rate, window, self.plan, self.slos, self.max_lag_ms, reached=self.reached
@@ -368,7 +401,7 @@ class StepRunner:
             early_stop=self.early_stop,
             redactor=self.redactor,
         )
-        window = periods_window(run.result, settle)
+        window = periods_window(run.result, settle, seconds)
         step = judged_step(
             rate,
             window,

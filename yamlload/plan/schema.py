@@ -1063,8 +1063,10 @@ def _report_capacity() -> Schema:
             "throughput": {
                 "type": "number",
                 "minimum": 0,
-                "description": "Achieved, in req/s: requests answered or failed a second "
-                "(about rate × requests per user below the knee).",
+                "description": "Answered, in req/s: HTTP responses of any status a "
+                "second (timeouts and refusals not), over the step's scheduled measured "
+                "part (its settle to the end of its arrivals, not the drain); about "
+                "rate × requests per user below the knee.",
             },
             "p50": maybe,
             "p95": maybe,
@@ -1095,7 +1097,7 @@ def _report_capacity() -> Schema:
             },
             "max_request_rate": {
                 **rate,
-                "description": "The requests a second (req/s) measured at max_rate: its "
+                "description": "The requests answered a second (req/s) at max_rate: its "
                 "step's throughput; null without max_rate.",
             },
             "broke_at": {

@@ -3,8 +3,9 @@ the answer and the curve as a table for the console, and the same for the Markdo
 summary. The HTML report draws it with report/html.py's charts (`capacity_section`).
 
 Every rate says its unit: the offered rate is users (scenario arrivals) a second, as
-arrivalRate is, and the achieved one requests a second; a scenario of 50 requests makes
-about 50 req/s for each user/s below the knee, so a bare "/s" reads as either."""
+arrivalRate is, and the achieved one the requests the target answered a second; a
+scenario of 50 requests makes about 50 req/s for each user/s below the knee, so a bare
+"/s" reads as either."""
 
 from __future__ import annotations
 
@@ -14,19 +15,27 @@ from ..checks.capacity import Ending, SearchSettings
 from ..results.capacity import Capacity, CapacityStep
 from ..units import NO_VALUE, format_seconds
 
-# The offered rate's unit (arrivalRate's), and the achieved one's.
+# The offered rate's unit (arrivalRate's), and the achieved one's: answered requests.
 USERS_PER_SECOND = "users/s"
 REQUESTS_PER_SECOND = "req/s"
 CURVE_HEADERS = (
     f"offered {USERS_PER_SECOND}",
     "verdict",
-    f"achieved {REQUESTS_PER_SECOND}",
+    f"answered {REQUESTS_PER_SECOND}",
     "p50 ms",
     "p95 ms",
     "p99 ms",
     "errors",
     "lag p99 ms",
-    "broken SLOs",
+    "why bad",  # the SLOs it broke, or the rule that made it bad when none broke
+)
+# What a capacity report's key numbers and time axis cover, said above them (they are a
+# run's; here each step is joined on a new 10-second period: html.py, markdown.py).
+WHOLE_SEARCH_TITLE = "The whole search"
+WHOLE_SEARCH = (
+    "All steps together, broken ones included (and the recovery, if measured): not the "
+    "capacity. On this timeline each step starts a new 10-second period, so it runs longer "
+    "than the search took, and a rate over it counts those gaps."
 )
 
 
@@ -40,7 +49,7 @@ def users(rate: float) -> str:
 
 
 def requests(rate: float) -> str:
-    """An achieved rate with its unit: `192.0 req/s`."""
+    """An achieved rate (answered requests) with its unit: `192.0 req/s`."""
     return f"{rate:,.1f} {REQUESTS_PER_SECOND}"
 
 
@@ -61,12 +70,12 @@ def ending_words(ending: Ending, search: SearchSettings, invalid: CapacityStep |
 
 def step_line(number: int, step: CapacityStep) -> str:
     """One step as the search goes: `step 3: 150 users/s  p95 12.3 ms  errors 0.00%
-    149.8 req/s achieved  good`."""
+    149.8 req/s answered  good`."""
     broken = [f"{s.slo} ({s.measured})" for s in step.slos if not s.ok]
     why = f" ({step.reason})" if step.reason else f": {', '.join(broken)}" if broken else ""
     return (
         f"step {number}: {users(step.rate)}  p95 {_ms(step.p95)}"
-        f"  errors {_percent(step.error_rate)}  {requests(step.throughput)} achieved"
+        f"  errors {_percent(step.error_rate)}  {requests(step.throughput)} answered"
         f"  {step.verdict}{why}"
     )
 
@@ -137,10 +146,19 @@ def curve_rows(found: Capacity) -> list[list[str]]:
             _ms(s.p99, ""),
             _percent(s.error_rate),
             _ms(s.lag_p99, ""),
-            ", ".join(f"{r.slo} ({r.measured})" for r in s.slos if not r.ok) or NO_VALUE,
+            why_bad(s),
         ]
         for s in sorted(found.steps, key=lambda step: step.rate)
     ]
+
+
+def why_bad(step: CapacityStep) -> str:
+    """The SLOs a bad step broke; when none did, the rule that made it bad (most requests
+    failed, served below the rate, every request failed)."""
+    broken = ", ".join(f"{r.slo} ({r.measured})" for r in step.slos if not r.ok)
+    if broken or step.verdict != "bad":
+        return broken or NO_VALUE
+    return step.reason or NO_VALUE
 
 
 def format_capacity(found: Capacity) -> str:

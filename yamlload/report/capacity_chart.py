@@ -1,7 +1,8 @@
 """The HTML report's capacity section (issue 22): the answer, then p95 and the error
 rate against the offered rate (users/s), each SLO on that metric drawn as a line and
 the knee (the maximum sustainable rate) marked, drawn with html.py's charts; then the
-curve. A point's hover says its rate, never a time: the x axis is no clock."""
+curve. A point's hover says its rate, never a time: the x axis is no clock; and its value
+as the curve's table does (p95 102.7, not 103, beside a p95<100 line)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ def _charts(found: Capacity) -> str:
         "ms",
         x_max,
         ticks,
+        lambda v: f"{v:,.1f}",  # the table's ms
     )
     errors = _chart(
         f"Error rate against offered rate ({USERS_PER_SECOND})",
@@ -62,6 +64,7 @@ def _charts(found: Capacity) -> str:
         "%",
         x_max,
         ticks,
+        lambda v: f"{v:.2f}",  # the table's errors
     )
     others = [c.source for c in slos if c.scope is not None or c.metric not in (P95, ERROR_RATE)]
     note = (
@@ -81,6 +84,7 @@ def _chart(
     unit: str,
     x_max: float,
     ticks: list[Tick],
+    value_text: Callable[[float], str],
 ) -> str:
     series = [Series(label, [(s.rate, value(s)) for s in steps]) for label, value in lines]
     series += [
@@ -91,7 +95,9 @@ def _chart(
         bound = "at least " if found.max_rate_is_lower_bound else ""
         knee = f"knee: {bound}{users(found.max_rate)} sustained"
         series.append(Series(knee, [(found.max_rate, 0.0), (found.max_rate, top)], dots=False))
-    return line_chart(title, series, x_max, [], unit, ticks=ticks, x_label=users)
+    return line_chart(
+        title, series, x_max, [], unit, ticks=ticks, x_label=users, y_label=value_text
+    )
 
 
 def _parsed(slos: tuple[str, ...]) -> list[Check]:

@@ -31,6 +31,7 @@ from ..plan.ir import MONITOR_PREFIX, SCRAPE_ERRORS_SUFFIX
 from ..results.summary import Summary
 from ..results.views import PeriodRow
 from ..units import NO_VALUE, counted, format_count, format_millis, format_seconds
+from .capacity import WHOLE_SEARCH, WHOLE_SEARCH_TITLE
 from .drift_words import HEADERS as DRIFT_HEADERS
 from .drift_words import drift_flags, drift_rows, drift_title
 from .grade_words import rows as grade_rows
@@ -240,18 +241,20 @@ def line_chart(
     ticks: Sequence[Tick] | None = None,
     bands: Sequence[Band] = (),
     x_label: Callable[[float], str] | None = None,
+    y_label: Callable[[float], str] | None = None,
 ) -> str:
     """Lines over time; `dots` marks each point too, with its value on hover (the live
     page leaves them out once its charts are dense, to keep its frames small). `ticks`
     label the x axis instead of seconds (the trend page's runs); `bands` are shaded
     behind the lines; `x_label` says a point's x on hover when it is not a time (the
-    capacity curve's offered rate)."""
+    capacity curve's offered rate); `y_label` a value on hover, as a table shows it."""
     left = [v for s in series if s.axis == "left" for _, v in s.points if v is not None]
     right = [v for s in series if s.axis == "right" for _, v in s.points if v is not None]
     plot = _Plot(x_max, max(left, default=1.0), max(right, default=1.0) if unit2 else None)
     parts = plot.frame(unit, unit2, phases, ticks, bands)
     where = {tick.x: " ".join(tick.lines) for tick in ticks or ()}
     say_x = x_label or (lambda x: where.get(x) or format_seconds(x))
+    say_y = y_label or _fmt
     legend = []
     for index, s in enumerate(series):
         dash = DASHES[index % len(DASHES)]
@@ -263,7 +266,7 @@ def line_chart(
         for x, v in s.points if dots and s.dots else ():
             if v is not None:
                 parts.append(
-                    f'<circle class="dot s{index}" cx="{plot.x(x):.1f}" cy="{plot.y(v, s.axis):.1f}" r="2.5"><title>{esc(s.label)} at {esc(say_x(x))}: {_fmt(v)}</title></circle>'
+                    f'<circle class="dot s{index}" cx="{plot.x(x):.1f}" cy="{plot.y(v, s.axis):.1f}" r="2.5"><title>{esc(s.label)} at {esc(say_x(x))}: {esc(say_y(v))}</title></circle>'
                 )
         sample = f'<svg width="28" height="10" aria-hidden="true"><line class="line s{index}" x1="0" y1="5" x2="28" y2="5" stroke-dasharray="{dash}"/></svg>'
         axis = f" ({unit2}, right axis)" if s.axis == "right" and unit2 else ""
@@ -849,6 +852,7 @@ def render_html(summary: Summary) -> str:
 {_grades(summary)}
 {_verdict(summary)}
 {_capacity(summary)}
+{_whole_search(summary)}
 <section aria-label="key numbers">{_tiles(summary)}</section>
 <section><h2>Over time</h2>{"".join(charts)}</section>
 {_monitor_section(summary)}
@@ -884,6 +888,14 @@ def _capacity(summary: Summary) -> str:
     from .capacity_chart import capacity_section  # it draws with this module's charts
 
     return capacity_section(summary.capacity)
+
+
+def _whole_search(summary: Summary) -> str:
+    """A capacity report's key numbers and charts over time are the whole search's, on a
+    padded clock: a heading that says so; nothing for another command's report."""
+    if summary.capacity is None:
+        return ""
+    return f'<h2>{esc(WHOLE_SEARCH_TITLE)}</h2><p class="hint">{esc(WHOLE_SEARCH)}</p>'
 
 
 def render_compare_html(baseline: Summary, current: Summary, rows: Iterable[Any]) -> str:

@@ -15,7 +15,7 @@ from ..metrics.names import (
 )
 from ..results.summary import Summary
 from ..units import format_count, format_millis
-from .capacity import capacity_markdown
+from .capacity import WHOLE_SEARCH, WHOLE_SEARCH_TITLE, capacity_markdown
 from .drift_words import HEADERS as DRIFT_HEADERS
 from .drift_words import drift_flags, drift_rows, drift_title
 from .grade_words import grade_line, readiness_line, rows, value_text
@@ -46,6 +46,7 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
         "",
         *_grades(summary),
         *(capacity_markdown(summary.capacity) if summary.capacity is not None else []),
+        *_whole_search(summary),
         *_headline(summary),
     ]
     thresholds = [o for o in outcomes if is_threshold(o.check.source)]
@@ -112,6 +113,13 @@ def markdown_summary(summary: Summary, outcomes: list[Outcome], invalid: list[st
             )
     lines += _drift(summary)
     return "\n".join(lines) + "\n"
+
+
+def _whole_search(summary: Summary) -> list[str]:
+    """Over a capacity report's headline: it covers the whole search, not the answer."""
+    if summary.capacity is None:
+        return []
+    return [f"### {WHOLE_SEARCH_TITLE}", "", WHOLE_SEARCH, ""]
 
 
 def _headline(summary: Summary) -> list[str]:

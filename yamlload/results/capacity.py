@@ -32,7 +32,9 @@ class CapacityStep:
     verdict: StepVerdict
     seconds: float  # how long its statistics cover (the step less its settle period)
     requests: int
-    throughput: float  # achieved: requests answered or failed a second (req/s)
+    # answered req/s: HTTP responses (any status) a second, timeouts and refusals not,
+    # over the scheduled measured part (settle to the end of arrivals, no drain)
+    throughput: float
     p50: float | None
     p95: float | None
     p99: float | None
@@ -77,7 +79,7 @@ class Capacity:
 
     @property
     def max_request_rate(self) -> float | None:
-        """The requests a second measured at `max_rate` (its step's throughput)."""
+        """The requests answered a second at `max_rate` (its step's throughput)."""
         sustained = (s for s in self.steps if s.rate == self.max_rate and s.verdict == "good")
         return next((s.throughput for s in sustained), None)
 
