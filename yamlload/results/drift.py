@@ -22,7 +22,8 @@ Pure: read from a run's period rows and phases, so a saved report (`yamlload rep
   period's middle (weighted by its width), in the metric's unit per hour.
 - **Worsening**: the change in the metric's bad direction (up for p95, errors, memory and
   monitored series; down for throughput). A metric is flagged when its worsening is over
-  its threshold; `--ensure 'drift.p95<10%'` judges the same worsening.
+  its threshold (one that started at 0 has none, and is not); `--ensure 'drift.p95<10%'`
+  judges the same worsening.
 - **In words** (`change_words`, `worsening_words`): every output shows the signed change
   and which way that is, "rps -20.0% (worse)", and a check the worsening it judged, then
   that same change: "worsened 20.0% (rps -20.0%)". One number, one meaning, everywhere.
@@ -137,16 +138,18 @@ class MetricDrift:
     @property
     def flagged(self) -> bool:
         worsening = self.worsening
-        if worsening is None:  # from 0 to something: flagged when that is the bad way
-            return (self.last > self.first) == (self.worse_when == "up")
-        return worsening > self.threshold
+        # From 0 no percentage can be over a threshold: flagging any rise would flag
+        # 0 → 0.0001 whatever the threshold, so it is shown ("from 0 (worse)") and gated
+        # on its value instead (monitor.api.queue.max<10).
+        return worsening is not None and worsening > self.threshold
 
     def change_words(self) -> str:
         """The drift table's change: "+85.8% (worse)"; "from 0 (worse)" when a relative
         change is undefined."""
         change = self.change
         if change is None:
-            return f"from 0 ({WORSE if self.flagged else BETTER})"
+            rose_badly = (self.last > self.first) == (self.worse_when == "up")
+            return f"from 0 ({WORSE if rose_badly else BETTER})"
         return change_words(self.metric, change)
 
     @property
