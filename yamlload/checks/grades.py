@@ -6,6 +6,7 @@ read into a table, every mistake placed where the plan wrote it."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
@@ -37,6 +38,7 @@ from .parse import (
     check_names,
     checks_for_run,
     checks_from_plan,
+    is_time,
     parse_limit,
 )
 
@@ -121,6 +123,44 @@ def label(key: str) -> str:
     scope, sep, metric = key.rpartition(SCOPE_SEPARATOR)
     short = SHORT_NAMES.get(metric, metric)
     return f"{scope}{sep}{short}" if sep else short
+
+
+def wrong_way_warnings(checks: Iterable[Check]) -> list[str]:
+    """A flag's limit on a time or a failure rate written as a lower one (`p95>1`
+    holds while the target is slow), or a failure rate's limit no rate can break: said,
+    not refused. A plan's own checks are the author's, and are not second-guessed."""
+    warnings = []
+    for check in checks:
+        flag = check.pos.file.startswith("--")
+        if not flag or check.condition is not None or check.relative:
+            continue
+        why = _wrong_way(check)
+        if why is not None:
+            warnings.append(str(check.problem(why)))
+    return warnings
+
+
+def _wrong_way(check: Check) -> str | None:
+    name = check.source.rpartition(":")[2].strip()
+    short = re.split(r"[<>=!]", name, maxsplit=1)[0].strip()
+    rate = check.metric in RATES
+    if rate and check.op in ("<", "<=") and check.limit >= 1:
+        if check.op == "<" and check.limit == 1:
+            return "holds unless every request failed"
+        return "always holds: no rate is above 100%"
+    if check.op not in (">", ">=") or not (rate or is_time(check.metric)):
+        return None
+    limit = name.split(check.op, 1)[1].strip()
+    shown = f"{check.limit:g} ms" if not rate else limit
+    if rate:
+        return (
+            f"holds while {short} is above {shown}, so it fails a target with fewer "
+            f"errors; a limit on failures is an upper one: {short}<{limit}"
+        )
+    return (
+        f"holds while {short} is above {shown}, so it fails a faster target; a limit on "
+        f"a time is an upper one: {short}<{limit}"
+    )
 
 
 def readiness(
