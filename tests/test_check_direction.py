@@ -52,6 +52,10 @@ def test_a_check_the_right_way_round_is_not(text: str) -> None:
     assert wrong_way_warnings([parse_ensure(text)]) == []
 
 
+def test_a_missing_percent_is_said_once() -> None:
+    assert wrong_way_warnings([parse_ensure("error_rate<1")]) == []
+
+
 def test_a_plans_own_ensure_is_not_second_guessed() -> None:
     """config.ensure is Artillery's, and `min`-style limits are written as the plan
     author meant: only flags, typed on the spot, are checked."""

@@ -38,6 +38,7 @@ from .parse import (
     check_names,
     checks_for_run,
     checks_from_plan,
+    fraction_warnings,
     is_time,
     parse_limit,
 )
@@ -135,7 +136,7 @@ def wrong_way_warnings(checks: Iterable[Check]) -> list[str]:
         if not flag or check.condition is not None or check.relative:
             continue
         why = _wrong_way(check)
-        if why is not None:
+        if why is not None and not fraction_warnings([check]):  # said once: a missing %
             warnings.append(str(check.problem(why)))
     return warnings
 
