@@ -10,7 +10,7 @@ from typing import Any
 
 from ..results.summary import Summary
 from .measure import gauge_stat, holds, measure
-from .outcome import Outcome
+from .outcome import LOWER_BOUND_OPS, Outcome
 from .parse import (
     CAPACITY,
     DRIFT_PREFIX,
@@ -37,9 +37,13 @@ def evaluate(checks: Iterable[Check], summary: Summary) -> list[Outcome]:
             outcomes.append(Outcome(check, None, measured and bool(result), operands))
             continue
         value = measure(summary, check.metric, check.scope)
-        ok = value is not None and holds(value, check.op, check.limit)
+        at_least = _at_least(summary, check)
+        # a lower bound proves `capacity>N`, never `<`, `==` or `!=`: the capacity may be
+        # any rate above it
+        provable = not at_least or check.op in LOWER_BOUND_OPS
+        ok = value is not None and provable and holds(value, check.op, check.limit)
         note = _why_no_value(summary, check, value)
-        outcomes.append(Outcome(check, value, ok, note=note, at_least=_at_least(summary, check)))
+        outcomes.append(Outcome(check, value, ok, note=note, at_least=at_least))
     return outcomes
 
 
@@ -52,9 +56,14 @@ def _at_least(summary: Summary, check: Check) -> bool:
 
 
 def _why_no_value(summary: Summary, check: Check, value: float | None) -> str | None:
-    """Why a drift check has no value (too short a run, no steady phase): it fails, and
-    its table says why rather than "no data"."""
-    if value is not None or not is_drift(check.metric):
+    """Why a drift check has no value (too short a run, no steady phase), or a capacity
+    (the search was interrupted, no step could be judged): it fails, and its table says
+    why rather than "no data" or "no rate met every SLO"."""
+    if value is not None:
+        return None
+    if check.metric == CAPACITY and summary.capacity is not None:
+        return summary.capacity.why_no_rate()
+    if not is_drift(check.metric):
         return None
     return summary.drift().why_none(check.metric[len(DRIFT_PREFIX) :])
 

@@ -21,6 +21,10 @@ from .parse import (
     is_time,
 )
 
+# What a capacity that is only a lower bound can show: that the capacity is above a
+# limit, never below or equal to one (the real capacity may be any higher).
+LOWER_BOUND_OPS = (">", ">=")
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -67,8 +71,11 @@ def describe_outcome(outcome: Outcome) -> str:
         if outcome.value is None and outcome.note:
             return outcome.note
         measured = describe_value(outcome.check, outcome.value)
-        bound = outcome.at_least and outcome.value is not None
-        return f"at least {measured}" if bound else measured
+        if not (outcome.at_least and outcome.value is not None):
+            return measured
+        if outcome.check.op in LOWER_BOUND_OPS:
+            return f"at least {measured}"
+        return f"at least {measured}: a lower bound cannot show {outcome.check.source}"
     return ", ".join(
         f"{name} = {describe_value(Check(name, SHORTHANDS.get(name, name)), value)}"
         for name, value in outcome.operands

@@ -15,7 +15,7 @@ from ..results.summary import Summary
 from .compare import judge_change
 from .measure import measure
 from .outcome import Outcome
-from .parse import Check
+from .parse import CAPACITY, Check
 
 # How many runs before the newest make its baseline (`--baseline`).
 DEFAULT_BASELINE_RUNS = 5
@@ -29,6 +29,9 @@ class TrendOutcome:
     outcome: Outcome
     baseline: float | None
     newest: float | None
+    # Why the newest run has no value when "no data" would not say: its capacity search
+    # was interrupted, or could judge no step (not "no rate met every SLO").
+    newest_note: str | None = None
 
 
 def evaluate_trend(
@@ -46,8 +49,14 @@ def evaluate_trend(
         outcome = judge_change(check, baseline, value)
         if not valid:
             outcome = replace(outcome, ok=False)
-        judged.append(TrendOutcome(outcome, baseline, value))
+        judged.append(TrendOutcome(outcome, baseline, value, _why_none(newest, check, value)))
     return judged
+
+
+def _why_none(newest: Summary, check: Check, value: float | None) -> str | None:
+    if value is not None or check.metric != CAPACITY or newest.capacity is None:
+        return None
+    return newest.capacity.why_no_rate()
 
 
 def invalid_reasons(summary: Summary) -> list[str] | None:

@@ -1137,6 +1137,13 @@ def _report_capacity() -> Schema:
                 "items": {"type": "string"},
                 "description": "What the command warned of before the search.",
             },
+            "curve_warning": {
+                "type": ["string", "null"],
+                "description": "Why the curve cannot be one unchanging target's (a step "
+                "much faster at a higher rate, or good above a bad one): the target changed "
+                "during the search, so the answer is doubtful; null when it is consistent. "
+                "Worked out from steps.",
+            },
         },
     }
 

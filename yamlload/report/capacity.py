@@ -39,10 +39,6 @@ WHOLE_SEARCH = (
 )
 
 
-# How `found.ended` starts when a signal stopped the search (cli/capacity.py).
-INTERRUPTED = "stopped by "
-
-
 def users(rate: float) -> str:
     """An offered rate with its unit: `7.23 users/s`."""
     return f"{rate:g} {USERS_PER_SECOND}"
@@ -86,13 +82,8 @@ def _best(found: Capacity) -> str:
         measured = found.max_request_rate
         served = f" ({requests(measured)})" if measured is not None else ""
         return f"{bound}{users(found.max_rate)}{served}"
-    if not found.ended.startswith(INTERRUPTED):
-        return "none (no rate met every SLO)"
-    # Stopped by a signal before the search ended: no answer, but what it had measured
-    bad = [s.rate for s in found.steps if s.verdict == "bad"]
-    good = [s.rate for s in found.steps if s.verdict == "good" and s.rate < min(bad, default=1e308)]
-    measured_good = f"; {users(max(good))} met every SLO before it" if good else ""
-    return f"not found (the search was interrupted{measured_good})"
+    # interrupted, or no step judged: not the same as every rate breaking an SLO
+    return found.why_no_rate() or "none (no rate met every SLO)"
 
 
 def _broke_at(found: Capacity) -> str:
@@ -102,12 +93,21 @@ def _broke_at(found: Capacity) -> str:
         if any(step.verdict == "invalid" for step in found.steps) or not found.max_rate:
             return "not found (the search stopped first)"
         return f"did not break up to {users(found.max_rate)}"
+    return f"{users(found.broke_at)}{_cause(found, found.broke_at)}"
+
+
+def _cause(found: Capacity, rate: float) -> str:
+    """What broke the step at `rate`: the first SLO it broke with its value; the rule
+    that made it bad when no SLO broke, or when the SLO had no data (the target stopped
+    answering: "every request failed" says so, "(no data)" would not)."""
     by = found.broke_by
+    breaking = (s.reason for s in found.steps if s.rate == rate and s.verdict == "bad")
+    rule = found.broke_by_rule or next(breaking, None)
+    if by is not None and by.value is None:
+        return f" ({rule})" if rule else f" ({by.slo} had no data)"
     if by is not None:
-        cause = f", first by {by.slo} ({by.measured})" if by.measured else f" ({by.slo})"
-    else:
-        cause = f" ({found.broke_by_rule})" if found.broke_by_rule else ""
-    return f"{users(found.broke_at)}{cause}"
+        return f", first by {by.slo} ({by.measured})" if by.measured else f" ({by.slo})"
+    return f" ({rule})" if rule else ""
 
 
 def answer_lines(found: Capacity) -> list[str]:
@@ -120,6 +120,9 @@ def answer_lines(found: Capacity) -> list[str]:
         lines.append(f"Recovery: {recovery}")
     if found.ended:
         lines.append(f"Search: {found.ended}")
+    warning = found.curve_warning
+    if warning:  # the answer above came from a curve one target could not draw
+        lines.append(f"Warning: {warning}")
     return lines
 
 

@@ -245,13 +245,20 @@ def check_rows(judged: Sequence[TrendOutcome]) -> list[list[str]]:
         [
             one_line(j.outcome.check.source),
             describe_value(_absolute(j.outcome.check), j.baseline),
-            describe_value(_absolute(j.outcome.check), j.newest),
+            _newest(j),
             describe_value(j.outcome.check, j.outcome.value),
             describe_limit(j.outcome.check),
             j.outcome.verdict,
         ]
         for j in judged
     ]
+
+
+def _newest(judged: TrendOutcome) -> str:
+    """The newest value; when it has none, why, if the run says (an interrupted search)."""
+    if judged.newest is None and judged.newest_note:
+        return judged.newest_note
+    return describe_value(_absolute(judged.outcome.check), judged.newest)
 
 
 def baseline_words(newest: TrendRun, count: int, plan: str | None = None) -> str:

@@ -5,12 +5,30 @@ checks/capacity.py."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 StepVerdict = Literal["good", "bad", "invalid"]
 VERDICTS: tuple[StepVerdict, ...] = ("good", "bad", "invalid")
+
+# How `Capacity.ended` starts when a signal stopped the search (cli/capacity.py).
+INTERRUPTED = "stopped by "
+
+# The curve's consistency: a step's p95 under this share of a lower rate's, and lower by
+# at least this many ms, means the target changed while the search ran (a warm-up, a
+# leak, other load): more load does not make a fixed target faster. The gap ignores a
+# fast target whose p95 halves from 8 to 3 ms: noise, not a changed target.
+CURVE_P95_RATIO = 0.5
+CURVE_P95_MIN_GAP_MS = 50.0
+# ... unless the faster step failed this much more of its requests (fractions): a target
+# that sheds load answers 503s at once, and its p95 is then the errors' speed.
+CURVE_ERROR_RATE_RISE = 0.10
+CURVE_ADVICE = (
+    "the target changed during the search (a warm-up, a leak, other load); rerun, or look "
+    "at drift with a long `yamlload run`"
+)
+NOT_MONOTONIC = "the curve is not monotonic"
 
 
 @dataclass(frozen=True)
@@ -78,6 +96,26 @@ class Capacity:
         return self.broke_at is None or any(s.verdict == "invalid" for s in self.steps)
 
     @property
+    def curve_warning(self) -> str | None:
+        """Why the curve cannot be one target's (see `curve_warning`); None: it can."""
+        return curve_warning(self.steps)
+
+    def why_no_rate(self) -> str | None:
+        """Why `max_rate` is None, when it is not that every rate broke an SLO: the
+        search was interrupted, or no step could be judged. None otherwise."""
+        if self.ended.startswith(INTERRUPTED):
+            bad = min((s.rate for s in self.steps if s.verdict == "bad"), default=None)
+            good = [
+                s.rate for s in self.steps if s.verdict == "good" and (bad is None or s.rate < bad)
+            ]
+            before = f"; {max(good):g} users/s met every SLO before it" if good else ""
+            return f"not found (the search was interrupted{before})"
+        if any(s.verdict != "invalid" for s in self.steps):
+            return None
+        reason = next((s.reason for s in self.steps if s.reason), None)
+        return f"not found (no step could be judged{f': {reason}' if reason else ''})"
+
+    @property
     def max_request_rate(self) -> float | None:
         """The requests answered a second at `max_rate` (its step's throughput)."""
         sustained = (s for s in self.steps if s.rate == self.max_rate and s.verdict == "good")
@@ -102,6 +140,7 @@ class Capacity:
                 "recovered": self.recovered,
             },
             "warnings": list(self.warnings),
+            "curve_warning": self.curve_warning,
         }
 
     @classmethod
@@ -130,6 +169,48 @@ class Capacity:
             recovered=None if recovery.get("recovered") is None else bool(recovery["recovered"]),
             warnings=[str(w) for w in data.get("warnings", [])],
         )
+
+
+def curve_warning(steps: Sequence[CapacityStep]) -> str | None:
+    """Whether the judged steps could come from one target that did not change: none
+    met every SLO above a rate that broke one, and none was much faster (CURVE_P95_*)
+    at a higher rate. The search trusts each step as it comes; a target that slowed
+    while it ran gets a confident answer from a curve that runs backwards."""
+    judged = sorted((s for s in steps if s.verdict != "invalid"), key=lambda s: s.rate)
+    good_above_bad = _good_above_bad(judged)
+    if good_above_bad is not None:
+        return good_above_bad
+    pairs = [(low, high) for low in judged for high in judged if high.rate > low.rate]
+    backwards = [(lo, hi) for lo, hi in pairs if _much_faster(lo, hi)]
+    if not backwards:
+        return None
+    low, high = min(backwards, key=lambda pair: (pair[1].p95 or 0.0) / (pair[0].p95 or 1.0))
+    return (
+        f"{NOT_MONOTONIC}: p95 was {low.p95:,.0f} ms at {low.rate:g} users/s but "
+        f"{high.p95:,.0f} ms at {high.rate:g} users/s: {CURVE_ADVICE}"
+    )
+
+
+def _good_above_bad(judged: Sequence[CapacityStep]) -> str | None:
+    """The highest good rate above the lowest bad one, in words; None when none is."""
+    for low in (s for s in judged if s.verdict == "bad"):
+        above = [s for s in judged if s.rate > low.rate and s.verdict == "good"]
+        if above:
+            return (
+                f"{NOT_MONOTONIC}: {above[-1].rate:g} users/s met every SLO but "
+                f"{low.rate:g} users/s did not: {CURVE_ADVICE}"
+            )
+    return None
+
+
+def _much_faster(lower: CapacityStep, higher: CapacityStep) -> bool:
+    """Whether `higher` (a higher rate) was much faster than `lower`, by its own
+    answers rather than by failing fast."""
+    if lower.p95 is None or higher.p95 is None:
+        return False
+    shed = (higher.error_rate or 0.0) - (lower.error_rate or 0.0) > CURVE_ERROR_RATE_RISE
+    gap = lower.p95 - higher.p95
+    return not shed and higher.p95 < lower.p95 * CURVE_P95_RATIO and gap >= CURVE_P95_MIN_GAP_MS
 
 
 def _step_json(step: CapacityStep) -> dict[str, Any]:
