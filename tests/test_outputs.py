@@ -248,6 +248,19 @@ def test_dev_null_stays_a_device(plan: Path) -> None:
     assert stat.S_ISCHR(os.lstat(os.devnull).st_mode)
 
 
+@pytest.mark.parametrize("command", ["run", "capacity"])
+def test_a_dash_is_standard_output(plan: Path, tmp_path: Path, command: str) -> None:
+    """`-o -` wrote a file named `-` (issue 22 attacker review): it is stdout, as for
+    `convert -o -`, and the console's lines go to stderr."""
+    flags = ["--slo", "p95<5000", "--from", "20", "--to", "20", "--step", "1s"]
+    args = [sys.executable, "-m", "yamlload", command, str(plan), "-o", "-"]
+    args += flags if command == "capacity" else []
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert json.loads(piped.stdout)["aggregate"]["counters"]["http.requests"] >= 2, piped.stderr
+    assert "Report: standard output" in piped.stderr
+    assert not (tmp_path / "-").exists()
+
+
 def test_dev_stdout_gets_the_report(plan: Path, tmp_path: Path) -> None:
     """`-o /dev/stdout | jq`: stdout carries the JSON report alone; the console's lines
     (the summary, "Report: …") go to stderr."""

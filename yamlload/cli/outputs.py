@@ -20,7 +20,7 @@ from ..report.console import format_checks
 from ..report.json import write_json
 from ..report.junit import write_text
 from ..report.markdown import markdown_summary
-from ..report.outputs import Input, Output, OutputError, check_outputs
+from ..report.outputs import STDOUT_DASH, Input, Output, OutputError, check_outputs
 from ..results.summary import Summary
 from .args import ReportFiles
 from .verdict import Verdict
@@ -53,7 +53,7 @@ class Writer:
         self._junit(summary, verdict, files)
         self._markdown(summary, verdict, files)
         if wrote_json:
-            click.echo(f"Report: {path}")
+            click.echo(f"Report: {'standard output' if path == STDOUT_DASH else path}")
 
     def _html(self, summary: Summary, files: ReportFiles) -> None:
         html = files.html

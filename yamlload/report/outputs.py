@@ -36,6 +36,7 @@ from typing import TextIO
 from ..errors import EXIT_OUTPUT_FAILED, UsageError, YamlloadError
 
 STREAMS = {"/dev/stdout": 1, "/dev/stderr": 2}
+STDOUT_DASH = "-"
 _FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd|proc/(?P<pid>\d+)/fd)/(?P<fd>\d+)")
 # Folders whose files are the kernel's, not the user's: never replaced by a rename.
 SYSTEM_FOLDERS = ("/dev/", "/proc/")
@@ -174,7 +175,10 @@ def link_hops(path: str | os.PathLike[str]) -> list[str]:
 
 def stream_fd(path: str | os.PathLike[str]) -> int | None:
     """The process's descriptor that `path` (/dev/stdout, /dev/fd/N, /proc/self/fd/N), or
-    a symlink on its way, names; None for any other path."""
+    a symlink on its way, names; None for any other path. `-` is standard output, as
+    for `convert -o -` and most command-line tools."""
+    if os.fspath(path) == STDOUT_DASH:
+        return 1
     for hop in link_hops(path):
         fd = _stream_named(hop)
         if fd is not None:
