@@ -261,6 +261,13 @@ def test_a_dash_is_standard_output(plan: Path, tmp_path: Path, command: str) -> 
     assert not (tmp_path / "-").exists()
 
 
+def test_two_outputs_in_standard_output_are_refused(plan: Path, server: ServerThread) -> None:
+    result = run_cli("run", str(plan), "-o", "-", "--summary-md", "/dev/stdout")
+    assert result.exit_code == 2
+    assert "it is also the" in result.stderr
+    assert sent(server) == 0
+
+
 def test_dev_stdout_gets_the_report(plan: Path, tmp_path: Path) -> None:
     """`-o /dev/stdout | jq`: stdout carries the JSON report alone; the console's lines
     (the summary, "Report: …") go to stderr."""

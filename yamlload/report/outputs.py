@@ -96,6 +96,9 @@ def _problem(
             os.fstat(fd)
         except OSError:
             return f"file descriptor {fd} is not open"
+        if ("fd", fd) in taken:  # two documents in one stream: neither reads back
+            return f"it is also the {taken['fd', fd].flag.rstrip('=')} output"
+        taken["fd", fd] = output
         return None
     try:
         info: os.stat_result | None = os.stat(path)
