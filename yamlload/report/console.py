@@ -292,7 +292,7 @@ def _overview(summary: Summary) -> list[tuple[str, object]]:
     for rare in (USERS_SKIPPED, USERS_INTERRUPTED):
         if summary.counter(rare):
             rows.append((rare, c(rare)))
-    if websocket_only(summary):
+    if summary.websocket_only:
         rows += _websocket_headline(summary)
     else:
         rows += [
@@ -316,12 +316,6 @@ def _overview(summary: Summary) -> list[tuple[str, object]]:
     if summary.peak_rss_mb is not None:
         rows.append(("generator memory (peak RSS)", f"{summary.peak_rss_mb:.0f} MB"))
     return rows
-
-
-def websocket_only(summary: Summary) -> bool:
-    """No HTTP request, and WebSocket numbers: the headline is the ws one (zeroed HTTP
-    rows beside failed users say nothing)."""
-    return not summary.counter(REQUESTS) and bool(summary.counters_with("websocket."))
 
 
 def _websocket_headline(summary: Summary) -> list[tuple[str, object]]:

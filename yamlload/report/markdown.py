@@ -125,7 +125,7 @@ def _whole_search(summary: Summary) -> list[str]:
 def _headline(summary: Summary) -> list[str]:
     """The headline table: HTTP's, or for a run with no HTTP request and WebSocket
     numbers, the ws one (messages, the reply time, the user failure rate)."""
-    if not summary.counter(REQUESTS) and summary.counters_with("websocket."):
+    if summary.websocket_only:
         replies = summary.stats(WS_RESPONSE_TIME)
         return [
             _row(

@@ -179,6 +179,12 @@ class Summary:
         return self.counter(REQUESTS_FAILED) / requests if requests else 0.0
 
     @property
+    def websocket_only(self) -> bool:
+        """No HTTP request, and WebSocket numbers: every headline (console, Markdown) is
+        then the ws one (zeroed HTTP rows beside failed users say nothing)."""
+        return not self.counter(REQUESTS) and bool(self.counters_with("websocket."))
+
+    @property
     def user_failure_rate(self) -> float:
         """Failed users / created users: Artillery's `maxErrorRate` (0 with no users)."""
         created = self.counter(USERS_CREATED)
