@@ -19,6 +19,7 @@ from aiohttp import web
 
 from tests.helpers import run_cli
 from tests.servers import ServerThread
+from yamlload.cli import capacity as capacity_cli
 from yamlload.cli.capacity import NO_EXPECT_SLO_WARNING
 from yamlload.cli.capacity_steps import settle_warning
 from yamlload.plan.compile import load_plan
@@ -53,6 +54,9 @@ def hostile_app() -> web.Application:
 
     async def fast(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
+
+    async def failing(request: web.Request) -> web.Response:
+        return web.json_response({"ok": False}, status=500)
 
     async def wrong_body(request: web.Request) -> web.Response:
         return web.json_response({"ok": False})  # a 200, but not what the plan expects
@@ -97,6 +101,7 @@ def hostile_app() -> web.Application:
             web.get("/tail", tail),
             web.get("/fast", fast),
             web.get("/wrong-body", wrong_body),
+            web.get("/failing", failing),
             web.get("/limited", limited),
             web.get("/gateway", gateway),
         ]
@@ -210,6 +215,23 @@ def test_the_step_after_a_bad_one_is_judged_on_a_drained_target(
     assert totals["http.requests"] == ended + errors
     arrivals = sum(round(rate * STEP_SECONDS) for rate, _ in verdicts(data))
     assert totals["http.requests"] > arrivals  # the probe's requests are counted too
+
+
+def test_a_target_that_did_not_recover_is_warned_of(
+    tmp_path: Path, target: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(capacity_cli, "MIN_PROBE_SECONDS", 1.0)  # the probe: one --step
+    plan = write_plan(tmp_path, target.url, one_get("/failing"))
+    _, out, data = capacity(plan, tmp_path, "--from", "20", "--to", "20", "--step", "2s", *SLOS)
+    assert verdicts(data) == [(20.0, "bad"), (10.0, "bad")], out
+    said = (
+        "the target had not recovered 2s after the step at 20 users/s: "
+        "the next step may be judged on its backlog"
+    )
+    assert f"warning: {said}" in out
+    assert said in data["capacity"]["warnings"]
+    phases = [p["name"] for p in data["plan"]["phases"]]
+    assert phases == ["step 1: 20 users/s", "cool-down after step 1", "step 2: 10 users/s"]
 
 
 # --------------------------------------------------------------- 3: failed expectations

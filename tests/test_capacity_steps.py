@@ -204,6 +204,22 @@ def test_the_shortfall_counts_users_done_from_the_settle_to_the_end_of_arrivals(
     assert judged_step(80.0, few, a_plan(), slos, 1e9).verdict == "good"
 
 
+def test_over_workers_the_shortfall_leaves_out_the_drain_period() -> None:
+    """A 30 s step at 20 users/s, settle 10 s: periods 1 and 2 (400 users done) count,
+    not the drain period (30 to 34 s, its slowest 20 users)."""
+    from yamlload.cli.capacity_steps import periods_window
+
+    def period(i: int, users: int) -> Period:
+        counters = {n.REQUESTS: users, n.RESPONSES: users, n.USERS_COMPLETED: users}
+        return Period(i, Metrics(counters, {}), first=i * 10.0, last=i * 10 + 9.9)
+
+    periods = [period(0, 180), period(1, 200), period(2, 200), period(3, 20)]
+    window = periods_window(RunResult(periods=periods, duration=34.0, phases=[]), 6.0, 30.0)
+    assert window.done == 400 and window.rate_seconds == 20.0
+    slos = [parse_ensure("error_rate<1%")]
+    assert judged_step(20.0, window, a_plan(), slos, 1e9).verdict == "good"
+
+
 def expect_second(at: float, ok: int, failed: int) -> Second:
     done = second(at, 20)
     done.metrics.counters[n.EXPECT_OK] = ok

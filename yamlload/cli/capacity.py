@@ -475,7 +475,7 @@ class Search:
                 return decision
             if stops.signal is not None:
                 return None
-            if tried and tried[-1].verdict == "bad" and not self._probe(runner, tried):
+            if tried and tried[-1].verdict == "bad" and not self._probe(runner, tried, stops):
                 return None
             step, result = runner.step(decision.rate, self.args.step_seconds)
             self.observer.finish()
@@ -494,7 +494,7 @@ class Search:
             if step.verdict == "bad":
                 _cool_down(stops, COOL_DOWN_SECONDS + backlog_seconds(result))
 
-    def _probe(self, runner: StepRunner, tried: list[Tried]) -> bool:
+    def _probe(self, runner: StepRunner, tried: list[Tried], stops: StopSignals) -> bool:
         """Before the step after a bad one (its quiet cool-down over): a low rate until
         every SLO holds again, so that the step is not judged on the bad one's backlog
         (a gateway's fast 504s leave its backend working). Its requests are the report's,
@@ -517,7 +517,12 @@ class Search:
             )
             click.echo(f"warning: {warning}", err=True)
             self.found.warnings.append(warning)
-        return True
+        backlog = backlog_seconds(result)
+        if backlog:
+            # it gave up on requests (timed out, or cut as it stopped): the target may
+            # still serve them, as after a step (a latency SLO did not see them)
+            _cool_down(stops, COOL_DOWN_SECONDS + backlog)
+        return stops.signal is None
 
     def _probe_rate(self, tried: list[Tried]) -> float:
         search = self.args.search
