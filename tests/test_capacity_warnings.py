@@ -171,14 +171,17 @@ def test_a_loop_without_a_count_is_capped(tmp_path: Path) -> None:
     assert session_floor(plan) == capacity_steps.MAX_LOOPS_COUNTED
 
 
-def test_the_shortest_scenario_is_the_floor(tmp_path: Path) -> None:
+def test_the_longest_scenario_with_weight_is_the_floor(tmp_path: Path) -> None:
+    """Users end as fast as they arrive only once the longest session could end: a short
+    scenario beside a long one made every short step look short of users."""
     plan = tmp_path / "plan.yml"
     plan.write_text(
         f"config:\n  target: {NOWHERE}\n  phases: [{{duration: 1, arrivalRate: 1}}]\n"
-        "scenarios:\n  - flow: [{think: 5}]\n  - flow: [{think: 2}, {get: {url: /a}}]\n",
+        "scenarios:\n  - flow: [{think: 5}]\n  - flow: [{think: 2}, {get: {url: /a}}]\n"
+        "  - {weight: 0, flow: [{think: 60}]}\n",
         encoding="utf-8",
     )
-    assert session_floor(load_plan(str(plan))) == 2
+    assert session_floor(load_plan(str(plan))) == 5
 
 
 def test_a_settle_shorter_than_a_session_is_warned_of(tmp_path: Path) -> None:

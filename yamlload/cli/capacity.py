@@ -22,6 +22,7 @@ from ..checks.capacity import MIN_RATE, Done, SearchSettings, Tried, next_step
 from ..checks.evaluate import evaluate
 from ..checks.parse import (
     CAPACITY,
+    EXPECT_CHECK,
     Check,
     check_names,
     fraction_warnings,
@@ -31,6 +32,7 @@ from ..checks.parse import (
 )
 from ..checks.validity import DEFAULT_MAX_LAG_MS
 from ..errors import EXIT_SIGNAL, InternalError, Pos, UsageError
+from ..metrics import names as n
 from ..metrics.periods import Period
 from ..plan.compile import load_plan
 from ..plan.compile.phases import MAX_ARRIVAL_RATE
@@ -47,10 +49,10 @@ from ..units import format_seconds, parse_duration
 from .app import tolerate_lost_stdout
 from .args import ReportFiles, Split, worker_count
 from .capacity_steps import (
-    SETTLE_FRACTION,
     StepRunner,
     backlog_seconds,
     joined_result,
+    settle_seconds,
     settle_warning,
     step_plan,
 )
@@ -78,6 +80,19 @@ NO_ERROR_SLO_WARNING = (
 # After a bad step the target rests this long before the next (lower) step, so that the
 # backlog of the overload (its queues, its slow answers) does not poison that step.
 COOL_DOWN_SECONDS = 2.0
+# Then, as a gateway answering fast 504s leaves its backend a queue no client waits for,
+# the target is probed at a low rate until every SLO holds over RECOVERY_WINDOW_SECONDS
+# (capacity_steps.RecoveryJudge), for up to the longer of a step and this.
+MIN_PROBE_SECONDS = 30.0
+# The probe's rate: this share of the highest good rate so far (of --from when none),
+# never below the search's floor nor a user a second (a request every second to judge).
+PROBE_SHARE = 0.25
+MIN_PROBE_RATE = 1.0
+# Said when no --slo limits the plan's expect checks: only the 50% rule does.
+NO_EXPECT_SLO_WARNING = (
+    "the plan has expect checks but no --slo limits them: a step failing up to half its "
+    f"expectations can still be good; add --slo '{EXPECT_CHECK}'"
+)
 # A step must hold at least this many arrivals in its measured part (after the settle):
 # fewer measure luck, and none measure nothing (issue 22: no data is never good). --from
 # is refused below it, and a search down stops above it.
@@ -107,7 +122,7 @@ class CapacityArgs:
                 "--recovery judges the target second by second, in one process: "
                 "leave out --workers (or measure the recovery at a rate one process makes)"
             )
-        measured = step * (1 - SETTLE_FRACTION)
+        measured = step - settle_seconds(step, workers)  # over workers: whole periods
         if start * measured < MIN_STEP_ARRIVALS:
             raise UsageError(
                 f"--from {start:g} with --step {kwargs['step']}: too few arrivals to measure "
@@ -293,6 +308,8 @@ def search_warnings(
     warnings += fraction_warnings([*slos, *checks])
     if not any(_limits_errors(slo) for slo in slos):
         warnings.append(NO_ERROR_SLO_WARNING)
+    if _has_expectations(plan) and not any(_limits_expectations(slo) for slo in slos):
+        warnings.append(NO_EXPECT_SLO_WARNING)
     busiest = step_plan(plan, [(search.limit, args.step_seconds)])
     warnings += capacity_warnings(busiest, args.workers)
     warnings.append(ensure_file_limit(busiest))
@@ -332,10 +349,24 @@ def parse_slos(texts: tuple[str, ...], plan: Plan) -> list[Check]:
 
 
 def _limits_errors(slo: Check) -> bool:
-    """Whether an SLO limits failed requests (error_rate, codes, errors, failures)."""
-    names = slo.condition.names() if slo.condition is not None else {slo.metric}
+    """Whether an SLO limits failed requests (error_rate, codes, errors, failures); a
+    failed expectation is not a failed request."""
     words = ("error", "codes.", "failed", "failure")
+    names = [name for name in _names(slo) if not name.startswith(n.EXPECT_PREFIX)]
     return any(word in name for name in names for word in words)
+
+
+def _limits_expectations(slo: Check) -> bool:
+    return any(name.startswith(n.EXPECT_PREFIX) for name in _names(slo))
+
+
+def _names(slo: Check) -> set[str]:
+    return slo.condition.names() if slo.condition is not None else {slo.metric}
+
+
+def _has_expectations(plan: Plan) -> bool:
+    """Whether the plan's requests check their answers (`expect`), as `run` would gate."""
+    return plan.expect_default_200 or any(r.expects for r in plan.requests())
 
 
 def gate_checks(expressions: tuple[str, ...], plan: Plan) -> list[Check]:
@@ -444,9 +475,12 @@ class Search:
                 return decision
             if stops.signal is not None:
                 return None
+            if tried and tried[-1].verdict == "bad" and not self._probe(runner, tried, stops):
+                return None
             step, result = runner.step(decision.rate, self.args.step_seconds)
             self.observer.finish()
-            self.runs.append((f"step {len(self.runs) + 1}: {decision.rate:g} users/s", result))
+            number = len(self.found.steps) + 1
+            self.runs.append((f"step {number}: {decision.rate:g} users/s", result))
             if _interrupted(result):
                 stopper = result.stopped_by or "a bug"
                 self.found.ended = (
@@ -459,6 +493,41 @@ class Search:
             tried.append(Tried(step.rate, step.verdict))
             if step.verdict == "bad":
                 _cool_down(stops, COOL_DOWN_SECONDS + backlog_seconds(result))
+
+    def _probe(self, runner: StepRunner, tried: list[Tried], stops: StopSignals) -> bool:
+        """Before the step after a bad one (its quiet cool-down over): a low rate until
+        every SLO holds again, so that the step is not judged on the bad one's backlog
+        (a gateway's fast 504s leave its backend working). Its requests are the report's,
+        not a step's. False when a signal (or a bug) stopped it."""
+        broke = tried[-1].rate
+        limit = max(self.args.step_seconds, MIN_PROBE_SECONDS)
+        recovered, result = runner.probe(self._probe_rate(tried), limit)
+        self.observer.finish()
+        self.runs.append((f"cool-down after step {len(self.found.steps)}", result))
+        if _interrupted(result):
+            stopper = result.stopped_by or "a bug"
+            self.found.ended = (
+                f"stopped by {stopper} during the cool-down after the step at {broke:g} users/s"
+            )
+            return False
+        if not recovered:
+            warning = (
+                f"the target had not recovered {format_seconds(limit)} after the step at "
+                f"{broke:g} users/s: the next step may be judged on its backlog"
+            )
+            click.echo(f"warning: {warning}", err=True)
+            self.found.warnings.append(warning)
+        backlog = backlog_seconds(result)
+        if backlog:
+            # it gave up on requests (timed out, or cut as it stopped): the target may
+            # still serve them, as after a step (a latency SLO did not see them)
+            _cool_down(stops, COOL_DOWN_SECONDS + backlog)
+        return stops.signal is None
+
+    def _probe_rate(self, tried: list[Tried]) -> float:
+        search = self.args.search
+        good = max((t.rate for t in tried if t.verdict == "good"), default=search.start)
+        return round(max(search.floor, good * PROBE_SHARE, MIN_PROBE_RATE), 2)
 
     def _conclude(self, done: Done) -> None:
         found = self.found
@@ -515,7 +584,8 @@ class Search:
 def _cool_down(stops: StopSignals, seconds: float) -> None:
     """`seconds` of no load, cut short by a stopping signal. It begins once every user of
     the step ended (its drain waits for them), and lasts longer by the time the target
-    may take to serve the requests the step gave up on (capacity_steps.backlog_seconds)."""
+    may take to serve the requests the step gave up on (capacity_steps.backlog_seconds);
+    a probe at a low rate follows it before the next step (Search._probe)."""
     deadline = time.monotonic() + seconds
     while stops.signal is None and time.monotonic() < deadline:
         time.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))

@@ -65,8 +65,10 @@ UNREACHED_REASON = "could not reach the target at all"
 MAX_ERROR_RATE = 0.5
 # A step whose users were served at a rate more than this share below the offered rate is
 # bad whatever the SLOs: the target did not sustain it. Served: users done (completed or
-# failed) per second of the measured part and its drain, less the step's fastest user's
-# session (so a flow longer than the step, think times included, is no shortfall).
+# failed) in the seconds of the scheduled measured part (settle to the end of arrivals),
+# a second. In a steady state users end as fast as they arrive, however long their
+# sessions; the drain (which waits for the slowest user) and the fastest session are not
+# counted: a few slow requests, or a long scenario beside a short one, are no shortfall.
 THROUGHPUT_TOLERANCE = 0.1
 # Fewer users done than this in a step: too few to judge its throughput.
 MIN_USERS_FOR_THROUGHPUT = 10
@@ -101,8 +103,8 @@ class SecondsWindow:
     name: str = "the capacity step"
     metrics: Metrics = field(default_factory=Metrics)
     seconds: float = 0.0  # how long the kept seconds cover
-    fastest_ms: float = math.inf  # the shortest session of the step, settle included
     answered: int = 0  # responses in the seconds from settle to end
+    done: int = 0  # users done (completed or failed) in those seconds
     rate_seconds: float = 0.0  # how long those seconds cover
     _last_at: float = 0.0
 
@@ -121,9 +123,6 @@ class SecondsWindow:
         if second.at <= self._last_at:
             return  # already kept (the run's last look may repeat the last tick's)
         began, self._last_at = self._last_at, second.at
-        sessions = second.metrics.histograms.get(n.SESSION_LENGTH)
-        if sessions is not None and sessions.count:
-            self.fastest_ms = min(self.fastest_ms, sessions.min)
         middle = (began + second.at) / 2
         if middle >= self.settle:
             self.metrics.merge(second.metrics)
@@ -132,22 +131,26 @@ class SecondsWindow:
             self.count_answered(second.metrics, second.at - began)
 
     def count_answered(self, metrics: Metrics, seconds: float) -> None:
-        """A stretch of the scheduled measured part: its answers count for the rate."""
+        """A stretch of the scheduled measured part: its answers count for the rate, its
+        users done for the throughput."""
         self.answered += answered(metrics)
+        self.done += users_done(metrics)
         self.rate_seconds += seconds
 
 
 def settle_warning(plan: Plan, step_seconds: float, workers: int = 1) -> str | None:
     """A step measured before its users' sessions could end measures a target not yet in
-    its steady state (short steps overestimated a target with think times by 11%): said
-    when the shortest session, by its think times alone, outlasts the settle."""
-    floor = session_floor(plan)
+    its steady state (short steps overestimated a target with think times by 11%; a long
+    scenario beside a short one made every step short of users): said when the longest
+    scenario's session, by its think times alone, outlasts the settle."""
+    name, floor = longest_session(plan)
     settle = settle_seconds(step_seconds, workers)
     if floor <= settle:
         return None
     enough = math.ceil(floor / SETTLE_FRACTION - 1e-9)
+    whose = f"a session of {name}" if name else "a user's session"
     return (
-        f"a user's session lasts at least {format_seconds(floor)} (its think times) but a "
+        f"{whose} lasts at least {format_seconds(floor)} (its think times) but a "
         f"step settles for only {format_seconds(settle)}: use --step ≥ {format_seconds(enough)}"
     )
 
@@ -163,10 +166,22 @@ def settle_seconds(step_seconds: float, workers: int) -> float:
 
 
 def session_floor(plan: Plan) -> float:
-    """The seconds the shortest scenario's session takes at least: its think times, loops
+    """The seconds the longest scenario's session takes at least: its think times, loops
     counted at their fewest iterations (up to MAX_LOOPS_COUNTED), from the plan alone."""
-    floors = [_steps_floor(s.flow, plan) for s in plan.scenarios if s.weight > 0]
-    return min(floors, default=0.0)
+    return longest_session(plan)[1]
+
+
+def longest_session(plan: Plan) -> tuple[str | None, float]:
+    """The scenario (with weight) whose session's lower bound is the longest, and that
+    bound; it is named (as the warning says it) only when the plan has others."""
+    floors = [(_steps_floor(s.flow, plan), i) for i, s in enumerate(plan.scenarios) if s.weight > 0]
+    if not floors:
+        return None, 0.0
+    floor, index = max(floors)
+    if len(floors) == 1:
+        return None, floor
+    scenario = plan.scenarios[index]
+    return (f"scenario {scenario.name!r}" if scenario.named else f"scenario #{index + 1}"), floor
 
 
 def _steps_floor(steps: Sequence[Step], plan: Plan) -> float:
@@ -282,8 +297,13 @@ def judged_step(
     if verdict == "good" and sent and summary.error_rate >= MAX_ERROR_RATE:
         verdict = "bad"
         reason = f"the target failed most requests: {summary.error_rate:.2%} errors"
+    unmet = expect_failed_share(summary)
+    if verdict == "good" and unmet is not None and unmet >= MAX_ERROR_RATE:
+        # a 200 with the wrong body is no error, but the target did not do the work
+        verdict = "bad"
+        reason = f"the target failed most expectations: {unmet:.2%} of expect checks failed"
     if verdict == "good":
-        shortfall = _shortfall(rate, window, summary)
+        shortfall = _shortfall(rate, window)
         verdict, reason = ("bad", shortfall) if shortfall else (verdict, reason)
     if reached and any(r.startswith(UNREACHED_REASON) for r in reasons):
         reasons = [r for r in reasons if not r.startswith(UNREACHED_REASON)]
@@ -311,6 +331,12 @@ def judged_step(
     )
 
 
+def expect_failed_share(summary: Summary) -> float | None:
+    """The share of the step's `expect` checks that failed; None when it made none."""
+    ok, failed = summary.counter(n.EXPECT_OK), summary.counter(n.EXPECT_FAILED)
+    return failed / (ok + failed) if ok + failed else None
+
+
 def answered(metrics: Metrics) -> int:
     """Requests the target answered: HTTP responses of any status (a 500 is an answer;
     the error rate shows it), never a transport failure (timed out, refused, reset). A
@@ -326,17 +352,17 @@ def answered_rate(window: SecondsWindow, summary: Summary) -> float:
     return answered(window.metrics) / summary.duration
 
 
-def _shortfall(rate: float, window: SecondsWindow, summary: Summary) -> str | None:
-    """Why the step's users were served below the offered rate, if they were."""
-    done = summary.counter(n.USERS_COMPLETED) + summary.counter(n.USERS_FAILED)
-    sessions = summary.histogram(n.SESSION_LENGTH)
-    fastest = min(window.fastest_ms, sessions.min if sessions.count else math.inf)
-    if done < MIN_USERS_FOR_THROUGHPUT or not math.isfinite(fastest):
+def users_done(metrics: Metrics) -> int:
+    """Users whose session ended: completed, or failed."""
+    return metrics.counters.get(n.USERS_COMPLETED, 0) + metrics.counters.get(n.USERS_FAILED, 0)
+
+
+def _shortfall(rate: float, window: SecondsWindow) -> str | None:
+    """Why the step's users were served below the offered rate, if they were: users done
+    a second over the scheduled measured part (a step too short to have one: no verdict)."""
+    if window.done < MIN_USERS_FOR_THROUGHPUT or window.rate_seconds <= 0:
         return None
-    busy = summary.duration - fastest / 1000
-    if busy <= 0:
-        return None
-    achieved = done / busy
+    achieved = window.done / window.rate_seconds
     if achieved >= rate * (1 - THROUGHPUT_TOLERANCE):
         return None
     return (
@@ -413,6 +439,14 @@ class StepRunner:
             self.workers,
         )
         return step, run.result
+
+    def probe(self, rate: float, limit: float) -> tuple[bool, RunResult]:
+        """`rate` until every SLO holds over RECOVERY_WINDOW_SECONDS consecutive seconds
+        (as --recovery judges), up to `limit` seconds: whether it did, and the run it
+        was. Run in this process: its rate is low."""
+        judge = RecoveryJudge(0.0, self.plan, self.slos)
+        result = self._run(step_plan(self.plan, [(rate, limit)]), SecondsWindow(settle=0.0), judge)
+        return judge.recovered_after is not None, result
 
     def recovery(
         self, broke_at: float, seconds: float, rate: float, limit: float
