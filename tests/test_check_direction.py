@@ -75,3 +75,19 @@ def test_run_says_it_before_the_run(tmp_path: Path) -> None:
     result = run_cli("run", str(plan), "--ensure", "p95>1", "-o", str(report), "-q")
     assert "warning: --ensure 'p95>1': holds while p95 is above 1 ms" in result.stderr
     assert json.loads(report.read_text(encoding="utf-8"))["checks"][0]["check"] == "p95>1"
+
+
+def test_capacity_says_it_of_an_slo_before_any_traffic(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yml"
+    plan.write_text(
+        "config:\n  target: http://127.0.0.1:9\n  phases: [{duration: 1, arrivalRate: 1}]\n"
+        "scenarios:\n  - flow:\n      - get: {url: /}\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "r.json"
+    flags = ("--slo", "p95>500", "--slo", "error_rate<1%", "--from", "20", "--step", "1s")
+    result = run_cli("capacity", str(plan), *flags, "-o", str(report))
+    said = "--slo 'p95>500': holds while p95 is above 500 ms"
+    assert f"warning: {said}" in result.stderr
+    warnings = json.loads(report.read_text(encoding="utf-8"))["capacity"]["warnings"]
+    assert any(w.startswith(said) for w in warnings)

@@ -20,6 +20,7 @@ import click
 
 from ..checks.capacity import MIN_RATE, Done, SearchSettings, Tried, next_step
 from ..checks.evaluate import evaluate
+from ..checks.grades import wrong_way_warnings
 from ..checks.parse import (
     CAPACITY,
     EXPECT_CHECK,
@@ -301,11 +302,12 @@ def search_warnings(
 ) -> list[str]:
     """What may make this search mislead, said before any traffic (and kept in the
     report): a closed-model plan, a settle shorter than a session, a rate limit of 1
-    without its %, no SLO on errors, and what `run` warns of a plan, at --to."""
+    without its %, an SLO the wrong way round, no SLO on errors, and what `run` warns
+    of a plan, at --to."""
     search = args.search
     warnings = [closed_model_warning(plan, search.start, search.limit)]
     warnings.append(settle_warning(plan, args.step_seconds, args.workers))
-    warnings += fraction_warnings([*slos, *checks])
+    warnings += fraction_warnings([*slos, *checks]) + wrong_way_warnings(slos)  # p95>1
     if not any(_limits_errors(slo) for slo in slos):
         warnings.append(NO_ERROR_SLO_WARNING)
     if _has_expectations(plan) and not any(_limits_expectations(slo) for slo in slos):
