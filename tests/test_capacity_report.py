@@ -206,7 +206,7 @@ def test_the_docs_worked_example_agrees_with_itself_and_the_tool() -> None:
     sustained = CapacityStep(max_rate, "good", 8.0, 1559, served, 1.0, 2.0, 3.0, 0.0, 1.0)
     found = Capacity(("p95<100",), [sustained], max_rate=max_rate, broke_at=number("broke_at"))
     answer = answer_lines(found)[0]
-    assert answer == "Maximum sustainable rate: 193.8 users/s (193.7 req/s)"
+    assert answer == "Maximum sustainable rate: 193.8 users/s (193.8 req/s)"
     assert f"\n{answer}\n" in limits  # the worked example's console printed it
     assert f"`{answer}`" in section
     curve_headers = [line for line in limits.splitlines() if line.startswith("offered ")]
