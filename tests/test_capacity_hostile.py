@@ -209,6 +209,7 @@ def test_the_step_after_a_bad_one_is_judged_on_a_drained_target(
     phases = [p["name"] for p in data["plan"]["phases"]]
     assert "cool-down after step 1" in phases
     assert "cool-down after step 3" not in phases  # the search ended: no step to protect
+    assert out.count("Cool-down: 25 users/s until every SLO holds again") == 1, out
     totals = data["aggregate"]["counters"]
     ended = sum(totals.get(k, 0) for k in ("http.responses", "http.requests_interrupted"))
     errors = sum(v for k, v in totals.items() if k.startswith("errors."))

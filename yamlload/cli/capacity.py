@@ -503,7 +503,12 @@ class Search:
         not a step's. False when a signal (or a bug) stopped it."""
         broke = tried[-1].rate
         limit = max(self.args.step_seconds, MIN_PROBE_SECONDS)
-        recovered, result = runner.probe(self._probe_rate(tried), limit)
+        rate = self._probe_rate(tried)
+        click.echo(
+            f"Cool-down: {rate:g} users/s until every SLO holds again "
+            f"(up to {format_seconds(limit)}), not a step"
+        )
+        recovered, result = runner.probe(rate, limit)
         self.observer.finish()
         self.runs.append((f"cool-down after step {len(self.found.steps)}", result))
         if _interrupted(result):
