@@ -248,7 +248,9 @@ def test_a_target_failing_every_expectation_is_bad(tmp_path: Path, target: Serve
     assert data["capacity"]["warnings"][-1:] != []
     step = data["capacity"]["steps"][0]
     assert step["verdict"] == "bad"
-    assert step["reason"] == "the target failed most expectations: 100.00% of expect checks failed"
+    assert step["reason"] == (
+        "the target failed half its expectations or more: 100.00% of equals checks failed"
+    )
     assert code == 1  # --ensure 'capacity>=5' fails: no rate was good
 
 

@@ -36,7 +36,7 @@ from yamlload.report.markdown import markdown_summary
 from yamlload.results.capacity import Capacity, CapacityStep, SloResult, StepVerdict
 from yamlload.results.summary import Summary
 
-RULE = "the target failed most requests: 60.00% errors"
+RULE = "the target failed half its requests or more: 60.00% errors"
 REQUESTS_PER_USER = 50
 
 

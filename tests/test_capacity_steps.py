@@ -220,20 +220,38 @@ def test_over_workers_the_shortfall_leaves_out_the_drain_period() -> None:
     assert judged_step(20.0, window, a_plan(), slos, 1e9).verdict == "good"
 
 
-def expect_second(at: float, ok: int, failed: int) -> Second:
+def expect_second(at: float, ok: int, failed: int, **more: tuple[int, int]) -> Second:
+    """A second of `equals` checks (ok, failed), and of any other kind given."""
     done = second(at, 20)
-    done.metrics.counters[n.EXPECT_OK] = ok
-    done.metrics.counters[n.EXPECT_FAILED] = failed
+    for kind, (kind_ok, kind_failed) in {"equals": (ok, failed), **more}.items():
+        for outcome, count in ((n.EXPECT_OK, kind_ok), (n.EXPECT_FAILED, kind_failed)):
+            counters = done.metrics.counters
+            counters[outcome] = counters.get(outcome, 0) + count
+            counters[f"{outcome}.{kind}"] = count
     return done
 
 
-def test_a_step_failing_most_expectations_is_bad_whatever_its_slos() -> None:
+def test_a_step_failing_half_its_expectations_or_more_is_bad_whatever_its_slos() -> None:
     slos = [parse_ensure("error_rate<1%"), parse_ensure("p95<500")]
     step = judged_step(20.0, window_of(expect_second(1.0, 10, 10)), a_plan(), slos, 1e9)
     assert step.verdict == "bad"
-    assert step.reason == "the target failed most expectations: 50.00% of expect checks failed"
+    assert step.reason == (
+        "the target failed half its expectations or more: 50.00% of equals checks failed"
+    )
     fine = judged_step(20.0, window_of(expect_second(1.0, 11, 9)), a_plan(), slos, 1e9)
     assert fine.verdict == "good", fine
+
+
+def test_one_kind_failing_on_every_request_is_bad_beside_kinds_that_pass() -> None:
+    """Three checks a request, one failing on each: a third of the checks, but every
+    request (issue 22 final check: `hasProperty` failed on every wrong body)."""
+    slos = [parse_ensure("error_rate<1%")]
+    seconds = expect_second(1.0, 20, 0, statusCode=(20, 0), hasProperty=(0, 20))
+    step = judged_step(20.0, window_of(seconds), a_plan(), slos, 1e9)
+    assert step.verdict == "bad"
+    assert step.reason == (
+        "the target failed half its expectations or more: 100.00% of hasProperty checks failed"
+    )
 
 
 def test_the_backlog_a_step_left_is_its_abandoned_requests_at_its_served_rate() -> None:

@@ -61,7 +61,7 @@ NO_DATA = f"{NO_DATA_REASON}: lengthen --step or raise --from"
 # out, refused) broke it: bad, not "could not reach the target at all".
 UNREACHED_REASON = "could not reach the target at all"
 # A step that failed at least this share of its requests is bad whatever the SLOs say (a
-# target answering 500s fast meets a p95 SLO): the target failed most requests.
+# target answering 500s fast meets a p95 SLO): the target failed half its requests or more.
 MAX_ERROR_RATE = 0.5
 # A step whose users were served at a rate more than this share below the offered rate is
 # bad whatever the SLOs: the target did not sustain it. Served: users done (completed or
@@ -296,12 +296,15 @@ def judged_step(
     sent = summary.counter(n.REQUESTS)
     if verdict == "good" and sent and summary.error_rate >= MAX_ERROR_RATE:
         verdict = "bad"
-        reason = f"the target failed most requests: {summary.error_rate:.2%} errors"
+        reason = f"the target failed half its requests or more: {summary.error_rate:.2%} errors"
     unmet = expect_failed_share(summary)
-    if verdict == "good" and unmet is not None and unmet >= MAX_ERROR_RATE:
+    if verdict == "good" and unmet is not None and unmet[0] >= MAX_ERROR_RATE:
         # a 200 with the wrong body is no error, but the target did not do the work
         verdict = "bad"
-        reason = f"the target failed most expectations: {unmet:.2%} of expect checks failed"
+        reason = (
+            "the target failed half its expectations or more: "
+            f"{unmet[0]:.2%} of {unmet[1]} checks failed"
+        )
     if verdict == "good":
         shortfall = _shortfall(rate, window)
         verdict, reason = ("bad", shortfall) if shortfall else (verdict, reason)
@@ -331,10 +334,19 @@ def judged_step(
     )
 
 
-def expect_failed_share(summary: Summary) -> float | None:
-    """The share of the step's `expect` checks that failed; None when it made none."""
-    ok, failed = summary.counter(n.EXPECT_OK), summary.counter(n.EXPECT_FAILED)
-    return failed / (ok + failed) if ok + failed else None
+def expect_failed_share(summary: Summary) -> tuple[float, str] | None:
+    """The worst kind of `expect` check (statusCode, hasProperty…): the share of its
+    checks that failed, and its name; None when the step made none. By kind, not over
+    all checks: one check of three failing on every request fails every request, and a
+    request with a failed check failed at least as often as its worst kind."""
+    failed = summary.counters_with(n.EXPECT_FAILED + ".")
+    ok = summary.counters_with(n.EXPECT_OK + ".")
+    shares = [
+        (failed.get(kind, 0) / total, kind)
+        for kind in sorted({*failed, *ok})
+        if (total := failed.get(kind, 0) + ok.get(kind, 0))
+    ]
+    return max(shares, key=lambda share: share[0], default=None)
 
 
 def answered(metrics: Metrics) -> int:

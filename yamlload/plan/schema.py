@@ -1112,7 +1112,8 @@ def _report_capacity() -> Schema:
             "broke_by_rule": {
                 "type": ["string", "null"],
                 "description": "Why the step at broke_at was bad when every SLO held (the "
-                "target failed most requests, or served below the rate); null otherwise.",
+                "target failed half its requests or more, or served below the rate); null "
+                "otherwise.",
             },
             "slos": {"type": "array", "items": {"type": "string"}},
             "ended": {"type": "string"},
