@@ -228,7 +228,8 @@ def test_a_generator_limit_is_reported_as_such(
         *("--html", str(html)),
     )
     assert code == 3, out
-    assert "the generator, not the target, is the limit here; use --workers" in out
+    said = "the generator, not the target, is the limit here; use --workers: the generator fell"
+    assert said in out
     steps = data["capacity"]["steps"]
     assert [(s["rate"], s["verdict"]) for s in steps] == [(10, "good"), (20, "invalid")]
     assert data["capacity"]["max_rate"] == 10 and data["capacity"]["broke_at"] is None

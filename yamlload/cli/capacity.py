@@ -261,7 +261,8 @@ def capacity(plan_path: str, **kwargs: Any) -> None:
     and the curve; writes the JSON report with its `capacity` section.
 
     Exit 0 when the search ended, 1 when an --ensure failed, 2 for a bad plan or flag,
-    3 when the generator (not the target) was the limit, 4 when a report could not be
+    3 when a step could not be trusted (the generator, not the target, was the limit,
+    or the target could not be reached at all), 4 when a report could not be
     written, 130/143 when stopped by Ctrl-C or SIGTERM (the steps measured are still
     reported), 70 for a bug in yamlload.
     """

@@ -316,7 +316,8 @@ def judged_step(
     if reasons:
         verdict = "invalid"
         lagged = any(r.startswith(LAG_REASON) for r in reasons)
-        reason = f"{generator_limit(workers)} ({reasons[0]})" if lagged else reasons[0]
+        # the lag's words carry their own brackets: a colon, not a third pair
+        reason = f"{generator_limit(workers)}: {reasons[0]}" if lagged else reasons[0]
     latency, lag = summary.stats(n.RESPONSE_TIME), summary.stats(n.ARRIVAL_LAG)
     return CapacityStep(
         rate=rate,
