@@ -24,6 +24,7 @@ from aiohttp import web
 from tests.helpers import REPO, run_cli
 from tests.servers import ServerThread
 from yamlload.checks.validity import LAG_REASON
+from yamlload.cli import capacity as capacity_cli
 from yamlload.cli import capacity_steps
 from yamlload.cli.capacity import NO_ERROR_SLO_WARNING
 from yamlload.results.summary import Summary
@@ -36,8 +37,9 @@ PAUSE_SECONDS = 1.5
 # A child process stopped by SIGINT must have exited within this.
 EXIT_WAIT_SECONDS = 30.0
 STEP = "2s"
-# /hangs-once-overloaded: longer than any plan's timeout here (the server stops first).
-HANG_SECONDS = 30.0
+# /hangs-once-overloaded: longer than the plan's 1 s timeout, and short enough that the
+# server's stop does not wait its whole grace on the last hung requests.
+HANG_SECONDS = 3.0
 # A busy machine (two shared cores, the suite's other tests) can make the generator late
 # by a few hundred ms; these tests are about the search, and the generator's own limit
 # has a test of its own, at the seam (test_a_generator_limit_is_reported_as_such).
@@ -127,6 +129,15 @@ def search(tmp_path: Path, url: str, path: str, *flags: str) -> tuple[int, str, 
     result = run_cli("capacity", plan, "-o", str(report), *LAG_FORGIVEN, *flags)
     data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
     return result.exit_code, result.output + result.stderr, data
+
+
+@pytest.fixture
+def short_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target that stays broken never passes the cool-down probe: one --step of it,
+    not 30 s after each bad step, and a second for what it abandoned, not 10
+    (tests/test_capacity_hostile.py and test_capacity_warnings.py test those waits)."""
+    monkeypatch.setattr(capacity_cli, "MIN_PROBE_SECONDS", 1.0)
+    monkeypatch.setattr(capacity_steps, "MAX_BACKLOG_SECONDS", 1.0)
 
 
 @pytest.fixture
@@ -261,6 +272,7 @@ def test_recovery_is_measured_on_a_target_that_recovers_after_a_pause(
     assert "### Capacity" in md.read_text(encoding="utf-8")
 
 
+@pytest.mark.usefixtures("short_probes")
 def test_a_target_that_does_not_recover_says_so(tmp_path: Path, target: ServerThread) -> None:
     """Once overloaded it stays broken: 40/s and 80/s were good, 160/s broke it."""
     code, out, data = search(
@@ -385,6 +397,7 @@ def test_a_target_that_fails_every_request_has_no_capacity(
     assert all(s["verdict"] == "bad" and s["requests"] for s in found["steps"]), out
 
 
+@pytest.mark.usefixtures("short_probes")
 def test_a_target_that_stops_answering_once_overloaded_broke(
     tmp_path: Path, target: ServerThread
 ) -> None:
