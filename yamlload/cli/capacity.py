@@ -42,7 +42,7 @@ from ..plan.secrets import Redactor
 from ..plan.source import PlanOptions
 from ..report.capacity import ending_words, format_capacity, step_line
 from ..report.console import ConsoleObserver
-from ..results.capacity import Capacity
+from ..results.capacity import INTERRUPTED, Capacity
 from ..results.run import RunResult
 from ..results.summary import Summary, summarize
 from ..runtime.engine import RunOptions, capacity_warnings, ensure_file_limit
@@ -384,8 +384,7 @@ def gate_checks(expressions: tuple[str, ...], plan: Plan) -> list[Check]:
                 f"--ensure {check.source!r}: the grade belongs to `yamlload run`; "
                 "gate a capacity search with 'capacity>=N'"
             )
-        names = check.condition.names() if check.condition is not None else {check.metric}
-        if names != {CAPACITY}:
+        if _names(check) != {CAPACITY}:
             # judged on the whole search, a p95 would count the steps it broke on purpose
             slo = f"--slo {check.source!r}" if check.condition is None else "an --slo"
             raise UsageError(
@@ -457,7 +456,7 @@ class Search:
             summary = self._summary(started_at)
             if stops.signal is not None and summary.stopped_by is None:  # between steps
                 summary.stopped_by = stops.signal
-                self.found.ended = self.found.ended or f"stopped by {stops.signal}"
+                self.found.ended = self.found.ended or f"{INTERRUPTED}{stops.signal}"
             return self._report(summary, checks, files)
 
     def _running(self) -> str:
@@ -485,11 +484,8 @@ class Search:
             number = len(self.found.steps) + 1
             self.runs.append((f"step {number}: {decision.rate:g} users/s", result))
             if _interrupted(result):
-                stopper = result.stopped_by or "a bug"
-                self.found.ended = (
-                    f"stopped by {stopper} during the step at {decision.rate:g} users/s "
-                    "(not judged)"
-                )
+                self.found.ended = _stopped(result, f"the step at {decision.rate:g} users/s")
+                self.found.ended += " (not judged)"
                 return None
             self.found.steps.append(step)
             click.echo(step_line(len(self.found.steps), step))
@@ -513,10 +509,8 @@ class Search:
         self.observer.finish()
         self.runs.append((f"cool-down after step {len(self.found.steps)}", result))
         if _interrupted(result):
-            stopper = result.stopped_by or "a bug"
-            self.found.ended = (
-                f"stopped by {stopper} during the cool-down after the step at {broke:g} users/s"
-            )
+            after = f"the cool-down after the step at {broke:g} users/s"
+            self.found.ended = _stopped(result, after)
             return False
         if not recovered:
             warning = (
@@ -597,6 +591,12 @@ def _cool_down(stops: StopSignals, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while stops.signal is None and time.monotonic() < deadline:
         time.sleep(min(0.1, max(deadline - time.monotonic(), 0.0)))
+
+
+def _stopped(result: RunResult, during: str) -> str:
+    """Why the search ended in a run a signal (or a bug) cut, as `Capacity.ended` says
+    it: its INTERRUPTED start tells the answer there is none."""
+    return f"{INTERRUPTED}{result.stopped_by or 'a bug'} during {during}"
 
 
 def _interrupted(result: RunResult) -> bool:
