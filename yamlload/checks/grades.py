@@ -41,6 +41,7 @@ from .parse import (
     fraction_warnings,
     is_time,
     parse_limit,
+    typed_in_a_flag,
 )
 
 # The suites' table: response time < 500 / 1000 / 2000 / 5000 ms and errors < 0.1 /
@@ -126,14 +127,20 @@ def label(key: str) -> str:
     return f"{scope}{sep}{short}" if sep else short
 
 
+def flag_warnings(checks: Iterable[Check]) -> list[str]:
+    """What `run` and `capacity` say of their flags' checks before any traffic: a rate
+    limit of 1 without its % (`error_rate<1`), and a limit the wrong way round (`p95>1`)."""
+    checks = list(checks)
+    return fraction_warnings(checks) + wrong_way_warnings(checks)
+
+
 def wrong_way_warnings(checks: Iterable[Check]) -> list[str]:
     """A flag's limit on a time or a failure rate written as a lower one (`p95>1`
     holds while the target is slow), or a failure rate's limit no rate can break: said,
     not refused. A plan's own checks are the author's, and are not second-guessed."""
     warnings = []
     for check in checks:
-        flag = check.pos.file.startswith("--")
-        if not flag or check.condition is not None or check.relative:
+        if not typed_in_a_flag(check):
             continue
         why = _wrong_way(check)
         if why is not None and not fraction_warnings([check]):  # said once: a missing %

@@ -141,10 +141,20 @@ class Check:
         return Problem(self.pos, f"{self.where}: {why}")
 
 
+def typed_in_a_flag(check: Check) -> bool:
+    """Whether a check is a flag's own comparison (`--ensure 'p95<500'`), the kind the
+    warnings about how it is written judge: not a plan's, a condition nor a change."""
+    return _is_flag(check.pos) and check.condition is None and not check.relative
+
+
+def _is_flag(pos: Pos) -> bool:
+    return pos.line <= 0 and pos.file.startswith("--")
+
+
 def check_problem(text: str, pos: Pos, why: str) -> Problem:
     """A problem with one check as written: a flag names it as given on the command line
     (`--slo 'p95<<5': one operator only`), a plan as `ensure 'p95<<5'` at its place."""
-    if pos.line <= 0 and pos.file.startswith("--"):
+    if _is_flag(pos):
         return Problem(Pos(f"{pos.file} {text!r}"), why)
     return Problem(pos, f"ensure {text!r}: {why}")
 
@@ -188,8 +198,7 @@ def fraction_warnings(checks: Iterable[Check]) -> list[str]:
     warnings = []
     for check in checks:
         found = _EXPRESSION.match(_split_scope(check.source)[1])
-        flag = check.pos.file.startswith("--")
-        if not flag or check.condition is not None or check.relative or found is None:
+        if not typed_in_a_flag(check) or found is None:
             continue
         bare = found.group("unit") is None and float(found.group("value")) == 1
         if bare and check.metric.endswith(RATES):

@@ -20,13 +20,12 @@ import click
 
 from ..checks.capacity import MIN_RATE, Done, SearchSettings, Tried, next_step
 from ..checks.evaluate import evaluate
-from ..checks.grades import wrong_way_warnings
+from ..checks.grades import flag_warnings
 from ..checks.parse import (
     CAPACITY,
     EXPECT_CHECK,
     Check,
     check_names,
-    fraction_warnings,
     is_drift,
     is_grade,
     parse_ensure,
@@ -308,7 +307,7 @@ def search_warnings(
     search = args.search
     warnings = [closed_model_warning(plan, search.start, search.limit)]
     warnings.append(settle_warning(plan, args.step_seconds, args.workers))
-    warnings += fraction_warnings([*slos, *checks]) + wrong_way_warnings(slos)  # p95>1
+    warnings += flag_warnings([*slos, *checks])  # error_rate<1, p95>1
     if not any(_limits_errors(slo) for slo in slos):
         warnings.append(NO_ERROR_SLO_WARNING)
     if _has_expectations(plan) and not any(_limits_expectations(slo) for slo in slos):

@@ -16,9 +16,9 @@ from typing import Any
 
 import click
 
-from ..checks.grades import DEFAULT_TABLE, checks_and_table, grade_summary, wrong_way_warnings
+from ..checks.grades import DEFAULT_TABLE, checks_and_table, flag_warnings, grade_summary
 from ..checks.live import DEFAULT_ABORT_DELAY_SECONDS, AbortJudge
-from ..checks.parse import Check, abort_checks, fraction_warnings, judged_live
+from ..checks.parse import Check, abort_checks, judged_live
 from ..errors import (
     EXIT_CHECK_FAILED,
     EXIT_INVALID_RUN,
@@ -229,7 +229,7 @@ def run(plan_path: str, **kwargs: Any) -> None:
             click.echo(f"warning: {redactor.text(str(warning))}", err=True)
         # bad checks and grade bands stop here, before any traffic
         checks, table = checks_and_table(plan, args.ensure)
-        for advice in [*fraction_warnings(checks), *wrong_way_warnings(checks)]:  # p95>1
+        for advice in flag_warnings(checks):  # error_rate<1, p95>1
             click.echo(f"warning: {advice}", err=True)
         args = outputs_checked(args, plan)  # and bad output paths
         args.split.check_start(plan)
