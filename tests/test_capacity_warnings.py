@@ -22,7 +22,7 @@ from tests.servers import ServerThread
 from yamlload.checks.parse import fraction_warnings, parse_ensure
 from yamlload.cli import capacity_steps
 from yamlload.cli.capacity import NO_ERROR_SLO_WARNING, closed_model_warning
-from yamlload.cli.capacity_steps import session_floor, settle_seconds, settle_warning
+from yamlload.cli.capacity_steps import longest_session, settle_seconds, settle_warning
 from yamlload.errors import PlanError
 from yamlload.plan.compile import load_plan
 
@@ -168,13 +168,13 @@ THINKS = (
 
 def test_a_sessions_floor_is_its_think_times_loops_included(tmp_path: Path) -> None:
     plan = load_plan(str(plan_file(tmp_path, THINKS)))
-    assert session_floor(plan) == pytest.approx(1 + 4 * 0.5 + 0.25)
+    assert longest_session(plan)[1] == pytest.approx(1 + 4 * 0.5 + 0.25)
 
 
 def test_a_loop_without_a_count_is_capped(tmp_path: Path) -> None:
     flow = "      - loop:\n          - think: 1\n"
     plan = load_plan(str(plan_file(tmp_path, flow)))
-    assert session_floor(plan) == capacity_steps.MAX_LOOPS_COUNTED
+    assert longest_session(plan)[1] == capacity_steps.MAX_LOOPS_COUNTED
 
 
 def test_the_longest_scenario_with_weight_is_the_floor(tmp_path: Path) -> None:
@@ -187,7 +187,7 @@ def test_the_longest_scenario_with_weight_is_the_floor(tmp_path: Path) -> None:
         "  - {weight: 0, flow: [{think: 60}]}\n",
         encoding="utf-8",
     )
-    assert session_floor(load_plan(str(plan))) == 5
+    assert longest_session(load_plan(str(plan)))[1] == 5
 
 
 def test_a_settle_shorter_than_a_session_is_warned_of(tmp_path: Path) -> None:

@@ -165,15 +165,11 @@ def settle_seconds(step_seconds: float, workers: int) -> float:
     return whole if whole < step_seconds else 0.0
 
 
-def session_floor(plan: Plan) -> float:
-    """The seconds the longest scenario's session takes at least: its think times, loops
-    counted at their fewest iterations (up to MAX_LOOPS_COUNTED), from the plan alone."""
-    return longest_session(plan)[1]
-
-
 def longest_session(plan: Plan) -> tuple[str | None, float]:
     """The scenario (with weight) whose session's lower bound is the longest, and that
-    bound; it is named (as the warning says it) only when the plan has others."""
+    bound: its think times, loops counted at their fewest iterations (up to
+    MAX_LOOPS_COUNTED), from the plan alone. It is named (as the warning says it) only
+    when the plan has others."""
     floors = [(_steps_floor(s.flow, plan), i) for i, s in enumerate(plan.scenarios) if s.weight > 0]
     if not floors:
         return None, 0.0
