@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..results.capacity import StepVerdict
+from ..results.capacity import StepVerdict, search_bounds
 
 # Each step up multiplies the rate by this (vegeta's and k6's stress ramps double too).
 GROWTH = 2.0
@@ -84,7 +84,7 @@ def next_step(steps: Sequence[Tried], settings: SearchSettings) -> Next | Done:
 
     if not steps:
         return Next(settings.start)  # --from and --to are tried as written
-    good, bad = _bounds(steps)
+    good, bad = search_bounds(steps)
     if steps[-1].verdict == "invalid":
         return Done(good, bad, "invalid")
     if len(steps) >= MAX_STEPS:
@@ -105,15 +105,6 @@ def next_step(steps: Sequence[Tried], settings: SearchSettings) -> Next | Done:
     if middle <= good or middle >= bad:  # the gap is below the rounding: as close as it gets
         return Done(good, bad, "converged")
     return Next(middle)
-
-
-def _bounds(steps: Sequence[Tried]) -> tuple[float | None, float | None]:
-    """The lowest bad rate, and the highest good rate below it. A good rate above a bad
-    one (a target that was briefly slow) does not count: the lower bad step did break."""
-    bad_rates = [s.rate for s in steps if s.verdict == "bad"]
-    bad = min(bad_rates) if bad_rates else None
-    good_rates = [s.rate for s in steps if s.verdict == "good" and (bad is None or s.rate < bad)]
-    return (max(good_rates) if good_rates else None), bad
 
 
 def _rounded(rate: float, settings: SearchSettings) -> float:

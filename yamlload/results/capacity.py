@@ -5,9 +5,9 @@ checks/capacity.py."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 StepVerdict = Literal["good", "bad", "invalid"]
 VERDICTS: tuple[StepVerdict, ...] = ("good", "bad", "invalid")
@@ -29,6 +29,25 @@ CURVE_ADVICE = (
     "at drift with a long `yamlload run`"
 )
 NOT_MONOTONIC = "the curve is not monotonic"
+
+
+class Judged(Protocol):
+    """A step as the search sees it: its rate and verdict (a CapacityStep, or
+    checks/capacity.py's Tried)."""
+
+    @property
+    def rate(self) -> float: ...
+    @property
+    def verdict(self) -> StepVerdict: ...
+
+
+def search_bounds(steps: Iterable[Judged]) -> tuple[float | None, float | None]:
+    """The lowest bad rate, and the highest good rate below it. A good rate above a bad
+    one (a target that was briefly slow) does not count: the lower bad step did break."""
+    steps = list(steps)
+    bad = min((s.rate for s in steps if s.verdict == "bad"), default=None)
+    good_rates = [s.rate for s in steps if s.verdict == "good" and (bad is None or s.rate < bad)]
+    return max(good_rates, default=None), bad
 
 
 @dataclass(frozen=True)
@@ -104,11 +123,8 @@ class Capacity:
         """Why `max_rate` is None, when it is not that every rate broke an SLO: the
         search was interrupted, or no step could be judged. None otherwise."""
         if self.ended.startswith(INTERRUPTED):
-            bad = min((s.rate for s in self.steps if s.verdict == "bad"), default=None)
-            good = [
-                s.rate for s in self.steps if s.verdict == "good" and (bad is None or s.rate < bad)
-            ]
-            before = f"; {max(good):g} users/s met every SLO before it" if good else ""
+            good, _ = search_bounds(self.steps)
+            before = f"; {good:g} users/s met every SLO before it" if good is not None else ""
             return f"not found (the search was interrupted{before})"
         if any(s.verdict != "invalid" for s in self.steps):
             return None
